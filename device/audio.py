@@ -1,0 +1,49 @@
+"""The one audio format inside keepmum, and the frame that carries it.
+
+Everything past a source's edge is 16 kHz mono int16 in frames of 1280 samples (80 ms), the chunk
+openWakeWord's models are trained on. Sources convert once, at the edge; nothing downstream
+resamples, mixes or rescales.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["FRAME_SAMPLES", "FRAME_SECONDS", "SAMPLE_RATE", "Frame", "Pcm"]
+
+SAMPLE_RATE = 16_000
+"""Samples per second of all audio inside keepmum (hertz)."""
+
+FRAME_SAMPLES = 1280
+"""Samples per frame: 80 ms, openWakeWord's streaming chunk."""
+
+FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
+"""Duration of one frame (seconds)."""
+
+Pcm = npt.NDArray[np.int16]
+"""16 kHz mono signed 16-bit samples."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    """80 ms of audio and where it sits in its input."""
+
+    samples: Pcm
+    """Exactly :data:`FRAME_SAMPLES` int16 samples."""
+    index: int
+    """Position in the input, counted in frames from 0."""
+    source: str = ""
+    """Name of the input it came from (a file path, ``-`` for stdin, ``mic``)."""
+
+    @property
+    def t(self) -> float:
+        """Start of the frame (seconds from the start of the input)."""
+        return self.index * FRAME_SECONDS
+
+    @property
+    def end_t(self) -> float:
+        """End of the frame (seconds from the start of the input)."""
+        return (self.index + 1) * FRAME_SECONDS
