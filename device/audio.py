@@ -37,13 +37,16 @@ class Frame:
     """Position in the input, counted in frames from 0."""
     source: str = ""
     """Name of the input it came from (a file path, ``-`` for stdin, ``mic``)."""
+    t0: float = 0.0
+    """Time of frame 0 relative to the start of the input (seconds; negative when a replay
+    hears silence before the file)."""
 
     @property
     def t(self) -> float:
         """Start of the frame (seconds from the start of the input)."""
-        return self.index * FRAME_SECONDS
+        return self.t0 + self.index * FRAME_SECONDS
 
     @property
     def end_t(self) -> float:
         """End of the frame (seconds from the start of the input)."""
-        return (self.index + 1) * FRAME_SECONDS
+        return self.t0 + (self.index + 1) * FRAME_SECONDS

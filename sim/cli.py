@@ -24,6 +24,7 @@ def cli() -> None:
 def _register() -> None:
     # Each module adds its commands to ``cli``; imported here, not at the top, so that a
     # command's heavy imports (onnxruntime, matplotlib) load only when it runs.
+    import sim.cmd_cloud  # noqa: F401
     from sim import cmd_device  # noqa: F401
 
 
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
     _register()
     try:
-        cli.main(args=argv, prog_name="keepmum", standalone_mode=False)
+        status = cli.main(args=argv, prog_name="keepmum", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("keepmum: aborted", err=True)
         sys.exit(130)
@@ -45,3 +46,5 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    # With standalone_mode off, click returns ctx.exit()'s code (e.g. --help gives 0).
+    sys.exit(status if isinstance(status, int) else 0)

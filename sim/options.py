@@ -45,6 +45,6 @@ def home_option(func: F) -> F:
 
 def json_option(func: F) -> F:
     """``--json``: one JSON object a line on stdout."""
-    return click.option(
-        "--json", "json_lines", is_flag=True, help="Print one JSON object a line."
-    )(func)
+    return click.option("--json", "json_lines", is_flag=True, help="Print one JSON object a line.")(
+        func
+    )

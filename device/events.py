@@ -1,0 +1,163 @@
+"""What the device reports: small typed events, each able to say itself as one JSON object.
+
+Times ``t`` are seconds from the start of the input; ``file`` names the input. The JSON keys are
+the command-line contract (DESIGN.md): scripts and tests rely on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from device.utterance import Utterance
+
+__all__ = [
+    "Discarded",
+    "Event",
+    "MuteChanged",
+    "Stored",
+    "Summary",
+    "UtteranceEnd",
+    "Wake",
+]
+
+
+@dataclass(frozen=True)
+class Wake:
+    """A wake word fired."""
+
+    t: float
+    model: str
+    score: float
+    file: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": "wake",
+            "t": self.t,
+            "file": self.file,
+            "model": self.model,
+            "score": self.score,
+        }
+
+
+@dataclass(frozen=True)
+class UtteranceEnd:
+    """An utterance ended and is kept (handed to the vault unless storing is off)."""
+
+    t: float
+    duration_s: float
+    reason: str
+    """``silence``, ``max_length`` or ``end_of_input``."""
+    utterance: Utterance = field(repr=False)
+    file: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": "utterance_end",
+            "t": self.t,
+            "file": self.file,
+            "duration_s": self.duration_s,
+            "reason": self.reason,
+            "model": self.utterance.model,
+        }
+
+
+@dataclass(frozen=True)
+class Discarded:
+    """Audio collected after a wake was thrown away without touching the disk."""
+
+    t: float
+    reason: str
+    """``no_speech`` (a likely false wake) or ``muted``."""
+    duration_s: float
+    model: str
+    file: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": "discarded",
+            "t": self.t,
+            "file": self.file,
+            "reason": self.reason,
+            "duration_s": self.duration_s,
+            "model": self.model,
+        }
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A kept utterance was committed to the vault, encrypted to its member."""
+
+    t: float
+    record: str
+    member: str
+    duration_s: float
+    file: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": "stored",
+            "t": self.t,
+            "file": self.file,
+            "record": self.record,
+            "member": self.member,
+            "duration_s": self.duration_s,
+        }
+
+
+@dataclass(frozen=True)
+class MuteChanged:
+    """The microphone was muted or unmuted."""
+
+    t: float
+    muted: bool
+    file: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": "mute" if self.muted else "unmute", "t": self.t, "file": self.file}
+
+
+@dataclass
+class Summary:
+    """Totals of one run: what was heard versus what was kept."""
+
+    heard_s: float = 0.0
+    """Audio that reached the device, muted time included (seconds)."""
+    muted_s: float = 0.0
+    """Audio dropped unseen while muted (seconds)."""
+    kept_s: float = 0.0
+    """Audio of kept utterances (stored, or that would be stored with storing off) (seconds)."""
+    stored_s: float = 0.0
+    """Audio actually written to the vault, encrypted (seconds)."""
+    discarded_s: float = 0.0
+    """Audio collected after wakes and thrown away unwritten (seconds)."""
+    wakes: int = 0
+    utterances: int = 0
+    discarded: int = 0
+    stored: int = 0
+    uploaded_bytes: int = 0
+    """Bytes that left the device during the run (always 0: uploading is a separate step)."""
+    files: int = 0
+    dropped_frames: int = 0
+    """Microphone frames lost to overflow (0 for files)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": "summary",
+            "heard_s": self.heard_s,
+            "kept_s": self.kept_s,
+            "stored_s": self.stored_s,
+            "discarded_s": self.discarded_s,
+            "muted_s": self.muted_s,
+            "wakes": self.wakes,
+            "utterances": self.utterances,
+            "discarded": self.discarded,
+            "stored": self.stored,
+            "uploaded_bytes": self.uploaded_bytes,
+            "files": self.files,
+            "dropped_frames": self.dropped_frames,
+        }
+
+
+Event = Wake | UtteranceEnd | Discarded | Stored | MuteChanged

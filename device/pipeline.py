@@ -1,0 +1,115 @@
+"""One direction of data: source -> speaker -> sink, with every event reported on the way.
+
+``run_device`` is the whole device for one or more inputs. The sink (the vault, in the product)
+is a protocol here so that ``device`` never imports ``storage``; ``sim`` binds the real vault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+from device.audio import FRAME_SECONDS, Frame
+from device.events import Discarded, Event, Stored, Summary, UtteranceEnd, Wake
+from device.sources import AudioSource
+from device.speaker import Speaker
+from device.utterance import Utterance
+
+__all__ = ["UtteranceSink", "run_device"]
+
+
+class UtteranceSink(Protocol):
+    """Where kept utterances go (the vault), and what it is told about everything else."""
+
+    def keep(self, utterance: Utterance) -> tuple[str, str] | None:
+        """Store a kept utterance; return (record id, member), or None when nothing was stored
+        (retention 0)."""
+        ...
+
+    def note_discarded(self, event: Discarded) -> None:
+        """Record that audio was discarded without being written (no audio in the note)."""
+        ...
+
+    def note_run(self, source: str, summary: Summary) -> None:
+        """Record one input's totals."""
+        ...
+
+
+def run_device(
+    sources: Iterable[AudioSource],
+    speaker: Speaker,
+    on_event: Callable[[Event], None],
+    sink: UtteranceSink | None = None,
+    *,
+    on_frame: Callable[[Speaker, Frame], None] | None = None,
+) -> Summary:
+    """Run every source through the speaker in turn (history reset between inputs) and return
+    the totals. ``on_frame`` is called after each frame (the live view; reading keys for mute)."""
+    total = Summary()
+    for source in sources:
+        speaker.reset()
+        run = Summary(files=1)
+        frames = 0
+        muted_before = speaker.muted_frames
+        last_end = 0.0
+        for frame in source.frames():
+            frames += 1
+            last_end = frame.end_t
+            for event in speaker.process(frame):
+                _account(event, run, sink, on_event)
+            if on_frame is not None:
+                on_frame(speaker, frame)
+        for event in speaker.finish(last_end, source.name):
+            _account(event, run, sink, on_event)
+        # Everything the device processed, a replay's silence padding included: kept audio is
+        # part of what was heard, so kept_s <= heard_s always holds.
+        run.heard_s = frames * FRAME_SECONDS
+        run.muted_s = (speaker.muted_frames - muted_before) * FRAME_SECONDS
+        run.dropped_frames = getattr(source, "dropped_frames", 0)
+        if sink is not None:
+            sink.note_run(source.name, run)
+        _add(total, run)
+    return total
+
+
+def _account(
+    event: Event, run: Summary, sink: UtteranceSink | None, on_event: Callable[[Event], None]
+) -> None:
+    on_event(event)
+    if isinstance(event, Wake):
+        run.wakes += 1
+    elif isinstance(event, Discarded):
+        run.discarded += 1
+        run.discarded_s += event.duration_s
+        if sink is not None:
+            sink.note_discarded(event)
+    elif isinstance(event, UtteranceEnd):
+        run.utterances += 1
+        if sink is None:
+            run.kept_s += event.duration_s
+            return
+        stored = sink.keep(event.utterance)
+        if stored is not None:
+            record, member = stored
+            run.kept_s += event.duration_s
+            run.stored += 1
+            run.stored_s += event.duration_s
+            on_event(Stored(event.t, record, member, event.duration_s, event.file))
+
+
+def _add(total: Summary, run: Summary) -> None:
+    for name in (
+        "heard_s",
+        "muted_s",
+        "kept_s",
+        "stored_s",
+        "discarded_s",
+        "wakes",
+        "utterances",
+        "discarded",
+        "stored",
+        "uploaded_bytes",
+        "files",
+        "dropped_frames",
+    ):
+        setattr(total, name, getattr(total, name) + getattr(run, name))

@@ -1,0 +1,213 @@
+"""Audio sources: everything keepmum hears enters through one of these and leaves as frames.
+
+A source converts whatever it is given (WAV/FLAC/OGG at any rate, channel count and sample
+format; raw s16le on a pipe) to 16 kHz mono int16 *once*, at the edge, and yields
+:class:`~device.audio.Frame` objects of exactly 1280 samples. Files are decoded and resampled in
+blocks, so a 60-minute replay holds seconds of audio in memory, not an hour. The last partial frame
+is padded with zeros so that no heard audio is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from device.audio import FRAME_SAMPLES, SAMPLE_RATE, Frame, Pcm
+from device.errors import AudioInputError
+
+__all__ = [
+    "REPLAY_PAD_S",
+    "AudioSource",
+    "FileSource",
+    "RawPcmSource",
+    "frames_from_chunks",
+    "padded_frames",
+    "read_audio",
+]
+
+_BLOCK_SECONDS = 4
+"""Seconds of input decoded at a time: bounds memory, large enough to amortise soxr calls."""
+
+REPLAY_PAD_S = 1.0
+"""Silence a replayed file is heard with, before and after (seconds). A real device hears the
+room before and after anyone speaks; openWakeWord's own ``predict_clip`` pads clips the same way,
+so a replay scores a file exactly as the library's reference loop and ``keepmum far`` do."""
+
+
+class AudioSource(Protocol):
+    """Anything that yields frames: a file, a pipe, a microphone, a test's list."""
+
+    name: str
+    """What the events call this input (a file path, ``-``, ``mic``)."""
+
+    def frames(self) -> Iterator[Frame]:
+        """Yield consecutive frames from index 0 until the input ends."""
+        ...
+
+
+def _to_int16(block: npt.NDArray[np.float32]) -> Pcm:
+    """Float samples in [-1, 1) to int16, rounding and clipping (inputs may overshoot after
+    resampling)."""
+    scaled = np.rint(block * 32768.0)
+    return np.clip(scaled, -32768, 32767).astype(np.int16)
+
+
+def frames_from_chunks(chunks: Iterable[Pcm], name: str, t0: float = 0.0) -> Iterator[Frame]:
+    """Re-cut int16 chunks of any length into 1280-sample frames; the last one zero-padded.
+    ``t0`` is the time of the first sample relative to the start of the input."""
+    pending = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+    filled = 0
+    index = 0
+    for chunk in chunks:
+        position = 0
+        while position < len(chunk):
+            take = min(FRAME_SAMPLES - filled, len(chunk) - position)
+            pending[filled : filled + take] = chunk[position : position + take]
+            filled += take
+            position += take
+            if filled == FRAME_SAMPLES:
+                yield Frame(pending.copy(), index, name, t0)
+                index += 1
+                filled = 0
+    if filled:
+        pending[filled:] = 0
+        yield Frame(pending.copy(), index, name, t0)
+
+
+def padded_frames(chunks: Iterable[Pcm], name: str, pad_s: float) -> Iterator[Frame]:
+    """Frames of ``pad_s`` of silence, the chunks, and ``pad_s`` of silence again, timed so that
+    t = 0 is the first real sample."""
+    pad = np.zeros(round(pad_s * SAMPLE_RATE), dtype=np.int16)
+
+    def with_padding() -> Iterator[Pcm]:
+        if len(pad):
+            yield pad
+        yield from chunks
+        if len(pad):
+            yield pad
+
+    return frames_from_chunks(with_padding(), name, t0=-len(pad) / SAMPLE_RATE)
+
+
+class FileSource:
+    """An audio file of any format libsndfile reads (WAV, FLAC, OGG ...), rate or channel count.
+
+    Channels are averaged to mono, the rate converted with soxr (streaming, so block boundaries
+    leave no seams), and float samples rounded to int16. A 16 kHz mono 16-bit file passes through
+    bit for bit.
+    """
+
+    def __init__(self, path: Path | str, *, pad_s: float = 0.0) -> None:
+        """``pad_s``: silence heard before and after the file (see :data:`REPLAY_PAD_S`)."""
+        self.path = Path(path)
+        self.name = str(path)
+        self.pad_s = pad_s
+        self._check_readable()
+
+    def _check_readable(self) -> None:
+        """Fail early, with the file's name, before any frame is processed."""
+        import soundfile
+
+        if not self.path.exists():
+            raise AudioInputError(f"{self.name}: no such file")
+        if self.path.is_dir():
+            raise AudioInputError(f"{self.name}: is a folder, not an audio file")
+        try:
+            info = soundfile.info(str(self.path))
+        except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
+            raise AudioInputError(f"{self.name}: not a readable audio file ({exc})") from None
+        if info.frames <= 0:
+            raise AudioInputError(f"{self.name}: contains no audio (0 samples)")
+        if info.samplerate < 4000:
+            raise AudioInputError(
+                f"{self.name}: sample rate {info.samplerate} Hz is too low (at least 4000 Hz)"
+            )
+        self.source_rate = int(info.samplerate)
+        self.source_channels = int(info.channels)
+        self.duration_s = info.frames / info.samplerate
+
+    def chunks(self) -> Iterator[Pcm]:
+        """16 kHz mono int16 chunks of about :data:`_BLOCK_SECONDS` each."""
+        import soundfile
+        import soxr
+
+        block_frames = self.source_rate * _BLOCK_SECONDS
+        resampler = (
+            soxr.ResampleStream(self.source_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+            if self.source_rate != SAMPLE_RATE
+            else None
+        )
+        produced = 0
+        try:
+            with soundfile.SoundFile(str(self.path)) as sound:
+                while True:
+                    block = sound.read(block_frames, dtype="float32", always_2d=True)
+                    last = len(block) < block_frames
+                    mono = (
+                        block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
+                    )
+                    if resampler is not None:
+                        mono = resampler.resample_chunk(mono, last=last)
+                    if len(mono):
+                        produced += len(mono)
+                        yield _to_int16(mono)
+                    if last:
+                        break
+        except (soundfile.LibsndfileError, RuntimeError) as exc:
+            raise AudioInputError(
+                f"{self.name}: audio data is corrupt or truncated ({exc})"
+            ) from None
+        if produced == 0:
+            raise AudioInputError(f"{self.name}: contains no audio")
+
+    def frames(self) -> Iterator[Frame]:
+        """The file as 80 ms frames (with its padding)."""
+        return padded_frames(self.chunks(), self.name, self.pad_s)
+
+
+class RawPcmSource:
+    """Headerless signed 16-bit little-endian 16 kHz mono PCM from a binary stream.
+
+    This is what ``arecord -f S16_LE -r 16000 -c 1 -t raw | keepmum replay -`` sends.
+    """
+
+    def __init__(self, stream: BinaryIO, name: str = "-", *, pad_s: float = 0.0) -> None:
+        self._stream = stream
+        self.name = name
+        self.pad_s = pad_s
+
+    def chunks(self) -> Iterator[Pcm]:
+        """Whatever the stream delivers, as int16 arrays; an odd trailing byte is an error."""
+        carry = b""
+        total = 0
+        while True:
+            data = self._stream.read(FRAME_SAMPLES * 2 * 8)
+            if not data:
+                break
+            data = carry + data
+            usable = len(data) - (len(data) % 2)
+            carry = data[usable:]
+            total += usable
+            if usable:
+                yield np.frombuffer(data[:usable], dtype="<i2").astype(np.int16)
+        if carry:
+            raise AudioInputError(
+                f"{self.name}: raw input ended in the middle of a sample (odd byte count); "
+                "expected s16le 16 kHz mono"
+            )
+        if total == 0:
+            raise AudioInputError(f"{self.name}: raw input is empty; expected s16le 16 kHz mono")
+
+    def frames(self) -> Iterator[Frame]:
+        """The stream as 80 ms frames (with its padding)."""
+        return padded_frames(self.chunks(), self.name, self.pad_s)
+
+
+def read_audio(path: Path | str) -> Pcm:
+    """A whole file as 16 kHz mono int16 (for batch scoring and corpora; not zero-padded)."""
+    chunks = list(FileSource(path).chunks())
+    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)

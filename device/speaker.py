@@ -1,0 +1,252 @@
+"""The speaker: frames in, events out, audio held only in RAM until an utterance is kept.
+
+The state machine's decisions come from :func:`device.states.step` (pure); this class owns the
+audio (the pre-roll ring and the utterance buffer) and the two judges it consults on every frame:
+a wake-word listener and a voice-activity detector, both passed in, so tests drive it with fakes
+and the product with openWakeWord and webrtcvad.
+
+Per frame, in order: a pending mute/unmute applies; a muted frame is dropped before anything looks
+at it; the VAD judges speech; the wake-word listener scores the frame (always, so its feature
+history stays continuous, but with the VAD gate on, its expensive part runs only while speech was
+heard recently); the ring takes the frame; the machine steps; the action moves audio.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from device.audio import FRAME_SECONDS, SAMPLE_RATE, Frame, Pcm
+from device.events import Discarded, Event, MuteChanged, UtteranceEnd, Wake
+from device.ring import FrameBuffer, PrerollRing
+from device.states import (
+    Action,
+    FrameFacts,
+    Mode,
+    SpeakerSettings,
+    SpeakerState,
+    end_of_input_kept_frames,
+    step,
+)
+from device.utterance import Utterance
+
+__all__ = ["Speaker", "VoiceActivity", "WakeHit", "WakeListener"]
+
+
+@dataclass(frozen=True)
+class WakeHit:
+    """A wake word fired on a frame."""
+
+    model: str
+    score: float
+
+
+class WakeListener(Protocol):
+    """Scores each frame and says when a wake word fired (thresholds, trigger level and
+    refractory period are its business)."""
+
+    @property
+    def last_scores(self) -> Mapping[str, float]:
+        """Scores of the last frame, per model (for the live view)."""
+        ...
+
+    def listen(self, frame: Frame, gate_open: bool) -> WakeHit | None:
+        """Score one frame. With ``gate_open`` False it may skip its expensive part and must not
+        fire."""
+        ...
+
+    def reset(self) -> None:
+        """Forget all history (a new input starts)."""
+        ...
+
+
+class VoiceActivity(Protocol):
+    """Judges whether a frame holds speech."""
+
+    def is_speech(self, frame: Pcm) -> bool:
+        """Whether this 80 ms frame holds speech."""
+        ...
+
+    def reset(self) -> None:
+        """Forget any carried-over state."""
+        ...
+
+
+@dataclass
+class _Pending:
+    """The wake that started the utterance being collected."""
+
+    model: str
+    score: float
+    start_t: float
+
+
+class Speaker:
+    """The device's listening loop for one input at a time."""
+
+    def __init__(
+        self,
+        wake: WakeListener,
+        vad: VoiceActivity,
+        settings: SpeakerSettings | None = None,
+        *,
+        vad_gate_s: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``vad_gate_s``: run the wake-word model's expensive part only while speech was heard in
+        the last this-many seconds (None: always). ``clock`` gives wall-clock Unix time for the
+        start of kept utterances."""
+        self.settings = settings or SpeakerSettings()
+        self.settings.validate()
+        self._wake = wake
+        self._vad = vad
+        self._gate_frames = None if vad_gate_s is None else round(vad_gate_s / FRAME_SECONDS)
+        self._clock = clock
+        self._ring = PrerollRing(self.settings.ring_frames)
+        self._buffer = FrameBuffer(self.settings.max_frames)
+        self._state = SpeakerState()
+        self._pending: _Pending | None = None
+        self._mute_request: bool | None = None
+        self._last_speech_index: int | None = None
+        self.last_speech = False
+        self.muted_frames = 0
+        self.gated_frames = 0
+
+    @property
+    def mode(self) -> Mode:
+        """Listening, awake or muted."""
+        return self._state.mode
+
+    @property
+    def last_scores(self) -> Mapping[str, float]:
+        """The wake-word scores of the last processed frame."""
+        return self._wake.last_scores
+
+    def request_mute(self, muted: bool) -> None:
+        """Mute or unmute before the next frame (safe from another thread: one assignment)."""
+        self._mute_request = muted
+
+    def reset(self) -> None:
+        """Start a new input: zero all audio, forget history; a mute stays as it was."""
+        muted = self._state.mode is Mode.MUTED
+        self._ring.clear()
+        self._buffer.clear()
+        self._pending = None
+        self._state = SpeakerState(Mode.MUTED) if muted else SpeakerState()
+        self._last_speech_index = None
+        self._wake.reset()
+        self._vad.reset()
+
+    def process(self, frame: Frame) -> list[Event]:
+        """Hear one frame; return what happened."""
+        mute, self._mute_request = self._mute_request, None
+        if mute is not None and (mute == (self._state.mode is Mode.MUTED)):
+            mute = None  # no change
+        events: list[Event] = []
+        if mute is not None:
+            events.append(MuteChanged(frame.t, mute, frame.source))
+
+        if mute is True or (self._state.mode is Mode.MUTED and mute is None):
+            self._state, action = step(self._state, FrameFacts(mute=mute), self.settings)
+            self.muted_frames += 1
+            self._ring.clear()
+            if action is Action.DISCARD_MUTED:
+                events.append(self._discard(frame, "muted"))
+            return events
+
+        speech = self._vad.is_speech(frame.samples)
+        self.last_speech = speech
+        if speech:
+            self._last_speech_index = frame.index
+        hit = self._wake.listen(frame, self._gate_open(frame.index))
+        listening = self._state.mode is not Mode.AWAKE
+        if listening:
+            self._ring.push(frame.samples)
+        facts = FrameFacts(
+            wake=hit is not None and listening,
+            speech=speech,
+            mute=mute,
+            preroll_available=self._ring.count,
+        )
+        before = self._state
+        self._state, action = step(self._state, facts, self.settings)
+        events.extend(self._act(action, frame, hit, before))
+        return events
+
+    def finish(self, end_t: float, source: str = "") -> list[Event]:
+        """The input ended: an utterance in progress is kept if its request had started."""
+        events: list[Event] = []
+        if self._state.mode is Mode.AWAKE and self._pending is not None:
+            if end_of_input_kept_frames(self._state, self.settings):
+                events.append(self._keep(end_t, source, "end_of_input"))
+            else:
+                events.append(self._discard_at(end_t, source, "no_speech"))
+        self._ring.clear()
+        self._buffer.clear()
+        self._pending = None
+        if self._state.mode is Mode.AWAKE:
+            self._state = SpeakerState()
+        return events
+
+    def _gate_open(self, index: int) -> bool:
+        if self._gate_frames is None:
+            return True
+        recent = (
+            self._last_speech_index is not None
+            and index - self._last_speech_index <= self._gate_frames
+        )
+        if not recent:
+            self.gated_frames += 1
+        return recent
+
+    def _act(
+        self, action: Action, frame: Frame, hit: WakeHit | None, before: SpeakerState
+    ) -> list[Event]:
+        if action is Action.NONE:
+            return []
+        if action is Action.START:
+            assert hit is not None  # START only follows a wake
+            preroll = self._state.frames
+            self._buffer.extend(self._ring.latest(preroll))
+            self._ring.clear()
+            self._pending = _Pending(hit.model, hit.score, frame.end_t - preroll * FRAME_SECONDS)
+            return [Wake(frame.end_t, hit.model, hit.score, frame.source)]
+        if action is Action.APPEND:
+            self._buffer.extend(frame.samples)
+            return []
+        if action in (Action.KEEP_SILENCE, Action.KEEP_MAX_LENGTH):
+            self._buffer.extend(frame.samples)
+            reason = "silence" if action is Action.KEEP_SILENCE else "max_length"
+            return [self._keep(frame.end_t, frame.source, reason)]
+        if action is Action.DISCARD_NO_SPEECH:
+            self._buffer.extend(frame.samples)
+            return [self._discard(frame, "no_speech")]
+        raise AssertionError(f"unexpected action {action} after {before}")
+
+    def _keep(self, end_t: float, source: str, reason: str) -> UtteranceEnd:
+        assert self._pending is not None
+        samples = self._buffer.take()
+        duration_s = len(samples) / SAMPLE_RATE
+        utterance = Utterance(
+            samples=samples,
+            start_t=self._pending.start_t,
+            started_at=self._clock() - duration_s,
+            model=self._pending.model,
+            score=self._pending.score,
+            end_reason=reason,
+            source=source,
+        )
+        self._pending = None
+        return UtteranceEnd(end_t, duration_s, reason, utterance, source)
+
+    def _discard(self, frame: Frame, reason: str) -> Discarded:
+        return self._discard_at(frame.end_t, frame.source, reason)
+
+    def _discard_at(self, t: float, source: str, reason: str) -> Discarded:
+        duration_s = self._buffer.n_samples / SAMPLE_RATE
+        self._buffer.clear()
+        model = self._pending.model if self._pending else ""
+        self._pending = None
+        return Discarded(t, reason, duration_s, model, source)

@@ -1,0 +1,291 @@
+"""The device commands: ``replay``, ``listen``, ``demo`` and ``config show``."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from device.errors import CheckFailed, ConfigError, VaultError
+from device.events import Event
+from device.events import Summary as RunSummary
+from device.pipeline import UtteranceSink, run_device
+from device.sources import REPLAY_PAD_S, AudioSource, FileSource, RawPcmSource
+from sim.cli import cli
+from sim.config import Config, load_config, to_toml
+from sim.device_options import device_options, overrides_from
+from sim.options import home_option, json_option, resolve_home
+from sim.output import Output
+from sim.render import event_line, summary_table
+
+__all__ = ["config_group", "demo", "listen", "replay"]
+
+DATA = Path(__file__).resolve().parent / "data"
+DEMO_SCENARIO = DATA / "household.wav"
+
+
+def _config(home: Path, params: dict[str, Any]) -> Config:
+    return load_config(params.get("config_path"), home=home, overrides=overrides_from(params))
+
+
+@contextlib.contextmanager
+def _sink(
+    home: Path, config: Config, member: str | None, no_store: bool
+) -> Iterator[UtteranceSink | None]:
+    """The vault bound to a member, or nothing with ``--no-store``."""
+    if no_store:
+        yield None
+        return
+    from sim.assemble import VaultSink
+    from storage.vault import Vault
+
+    if not Vault.exists(home):
+        raise VaultError(
+            f"{home}: no vault here; run `keepmum init --member NAME` first, "
+            "or replay with --no-store"
+        )
+    with Vault.open(home, config.vault) as vault:
+        _install_consent_hooks(vault)
+        yield VaultSink(vault, member or vault.default_member())
+
+
+def _install_consent_hooks(vault: Any) -> None:
+    """Records kept under a live all-future grant are also encrypted to its endpoint at commit."""
+    try:
+        from storage.consent import install_future_grant_hook
+    except ImportError:  # consent module not present in this build
+        return
+    install_future_grant_hook(vault)
+
+
+def _run(
+    out: Output,
+    sources: list[AudioSource],
+    config: Config,
+    sink: UtteranceSink | None,
+    on_frame: Any = None,
+) -> tuple[RunSummary, list[dict[str, Any]]]:
+    from sim.assemble import build_speaker
+
+    speaker = build_speaker(config)
+    seen: list[dict[str, Any]] = []
+
+    def report(event: Event) -> None:
+        data = event.to_json()
+        seen.append(data)
+        out.emit(data)
+        out.say(event_line(data))
+
+    summary = run_device(sources, speaker, report, sink, on_frame=on_frame)
+    return summary, seen
+
+
+def _finish(out: Output, summary: RunSummary) -> None:
+    data = summary.to_json()
+    out.emit(data)
+    if not out.json_lines:
+        out.console.print(summary_table(data))
+
+
+def _file_sources(files: tuple[str, ...]) -> list[AudioSource]:
+    if not files:
+        raise click.UsageError(
+            "give at least one audio file, or - for raw s16le 16 kHz mono on stdin"
+        )
+    if files.count("-") > 1:
+        raise click.UsageError("standard input (-) can be replayed only once")
+    # Open (and so validate) every file before the device hears anything: a bad file named last
+    # must not leave a half-done run behind.
+    return [
+        RawPcmSource(sys.stdin.buffer, "-", pad_s=REPLAY_PAD_S)
+        if name == "-"
+        else FileSource(name, pad_s=REPLAY_PAD_S)
+        for name in files
+    ]
+
+
+@cli.command()
+@click.argument("files", nargs=-1)
+@home_option
+@json_option
+@device_options
+@click.option(
+    "--member", default=None, help="Household member the utterances belong to (default: the first)."
+)
+@click.option("--no-store", is_flag=True, help="Run without a vault: nothing is written anywhere.")
+@click.option(
+    "--expect",
+    "expect_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="JSON list of expected events; exit 1 with the differences if the run differs.",
+)
+def replay(
+    files: tuple[str, ...],
+    home: Path | None,
+    json_lines: bool,
+    member: str | None,
+    no_store: bool,
+    expect_path: Path | None,
+    **params: Any,
+) -> None:
+    """Run the device on recorded audio (WAV/FLAC/OGG, any rate and channels; - reads raw s16le
+    16 kHz mono from stdin, e.g. from arecord).
+
+    Each file is heard on its own, with 1 s of silence before and after (as openWakeWord's
+    predict_clip does); event times are seconds from the file's start.
+    """
+    from sim.expect import check_expectations, load_expectations
+
+    out = Output(json_lines)
+    home_dir = resolve_home(home)
+    config = _config(home_dir, params)
+    expectations = load_expectations(expect_path) if expect_path else None
+    sources = _file_sources(files)
+    with _sink(home_dir, config, member, no_store) as sink:
+        summary, seen = _run(out, sources, config, sink)
+    _finish(out, summary)
+    if expectations is not None:
+        problems = check_expectations(expectations, seen)
+        if problems:
+            raise CheckFailed(
+                f"{expect_path}: the run differs from the expected events:\n  "
+                + "\n  ".join(problems)
+            )
+        out.say(f"[green]{expect_path}: all {len(expectations)} expected events seen[/]")
+
+
+@cli.command()
+@home_option
+@json_option
+@device_options
+@click.option(
+    "--input-device",
+    default=None,
+    metavar="NAME|INDEX",
+    help="Microphone (default: from config, else the system default).",
+)
+@click.option(
+    "--duration",
+    "duration_s",
+    type=click.FloatRange(min=0.08),
+    default=None,
+    help="Stop after this many seconds.",
+)
+@click.option(
+    "--member", default=None, help="Household member the utterances belong to (default: the first)."
+)
+@click.option("--no-store", is_flag=True, help="Run without a vault: nothing is written anywhere.")
+def listen(
+    home: Path | None,
+    json_lines: bool,
+    input_device: str | None,
+    duration_s: float | None,
+    member: str | None,
+    no_store: bool,
+    **params: Any,
+) -> None:
+    """Run the device on a live microphone, with a live view (press m to mute, Ctrl-C to stop)."""
+    from device.microphone import MicrophoneSource
+    from sim.live import LiveView
+
+    out = Output(json_lines)
+    home_dir = resolve_home(home)
+    config = _config(home_dir, params)
+    device = input_device if input_device is not None else (config.device.input_device or None)
+    source = MicrophoneSource(device, duration_s=duration_s)
+    previous = signal.signal(signal.SIGINT, lambda *_: source.stop())
+    try:
+        with _sink(home_dir, config, member, no_store) as sink:
+            if json_lines or not sys.stdout.isatty():
+                summary, _ = _run(out, [source], config, sink)
+            else:
+                with LiveView(out.console, config.wakeword.default_threshold) as view:
+                    out = Output(False)
+                    out.console = view.console
+                    summary, _ = _run(out, [source], config, sink, on_frame=view.update)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if source.dropped_frames or source.input_overflows:
+        out.say(
+            f"[yellow]microphone: {source.dropped_frames} frames dropped (the device fell "
+            f"behind), {source.input_overflows} input overflows[/]"
+        )
+    _finish(out, summary)
+
+
+@cli.command()
+@home_option
+@json_option
+@click.option(
+    "--scenario",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Audio to replay instead of the bundled household scenario.",
+)
+def demo(home: Path | None, json_lines: bool, scenario: Path | None) -> None:
+    """Replay a bundled household scenario through the whole device, then show what it kept.
+
+    Without --home the demo uses a throwaway home that is deleted afterwards; its member's
+    passphrase is random and never shown, so even the demo's own records stay unreadable.
+    """
+    import secrets
+
+    from storage.vault import Vault
+
+    out = Output(json_lines)
+    audio = scenario or DEMO_SCENARIO
+    if not audio.is_file():
+        raise ConfigError(f"{audio}: the demo scenario is missing (reinstall keepmum)")
+    with contextlib.ExitStack() as stack:
+        home_dir = home or Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="keepmum-demo-"))
+        )
+        if not Vault.exists(home_dir):
+            with Vault.create(home_dir) as vault:
+                vault.add_member("household", secrets.token_urlsafe(24))
+        config = load_config(home=home_dir)
+        out.say(
+            f"[bold]keepmum demo[/]: replaying {audio.name} through the device "
+            f"(models: {', '.join(config.wakeword.models)})\n"
+        )
+        with _sink(home_dir, config, None, False) as sink:
+            summary, _ = _run(out, [FileSource(audio, pad_s=REPLAY_PAD_S)], config, sink)
+        _finish(out, summary)
+        _demo_report(out, home_dir, config)
+
+
+def _demo_report(out: Output, home: Path, config: Config) -> None:
+    """The vault's own account of the run (``keepmum report``), when that command is built in."""
+    try:
+        from sim.cmd_report import print_report
+    except ImportError:
+        return
+    print_report(out, home, config.vault)
+
+
+@cli.group("config")
+def config_group() -> None:
+    """The device configuration."""
+
+
+@config_group.command("show")
+@home_option
+@json_option
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None
+)
+def config_show(home: Path | None, json_lines: bool, config_path: Path | None) -> None:
+    """Print the configuration in force (defaults, then the file, validated)."""
+    config = load_config(config_path, home=resolve_home(home))
+    out = Output(json_lines)
+    out.emit({"source": config.source, **config.as_toml_dict()})
+    if not json_lines:
+        click.echo(f"# from: {config.source}")
+        click.echo(to_toml(config), nl=False)

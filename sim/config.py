@@ -1,0 +1,238 @@
+"""The device's configuration: one frozen tree, loaded once from TOML and the command line.
+
+Each package owns the settings of its concern (``SpeakerSettings``, ``WakeSettings``,
+``VadSettings``, ``VaultSettings``); this module composes them, reads ``config.toml`` (default:
+``HOME/config.toml``), applies command-line overrides, and validates everything before any audio
+is heard. A malformed file, an unknown key, a wrong type or a value out of range is a
+:class:`~device.errors.ConfigError` naming the file, the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from device.errors import ConfigError
+from device.states import SpeakerSettings
+from storage.settings import VaultSettings
+from wakeword.trigger import WakeSettings
+from wakeword.vad import VadSettings
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = [
+    "CONFIG_NAME",
+    "Config",
+    "DeviceSettings",
+    "load_config",
+    "to_toml",
+    "write_default_config",
+]
+
+CONFIG_NAME = "config.toml"
+
+
+@dataclass(frozen=True)
+class DeviceSettings:
+    """How this device hears: its microphone and the VAD gate for small boards."""
+
+    input_device: str = ""
+    """Microphone by name or index (empty: the system default)."""
+    vad_gate: bool = False
+    """Run the speech-embedding model only while speech was heard recently (saves CPU)."""
+    vad_gate_s: float = 1.5
+    """How recently speech must have been heard for the gate to be open (seconds)."""
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the first setting out of range."""
+        if not 0.08 <= self.vad_gate_s <= 10.0:
+            raise ConfigError(f"device.vad_gate_s must be in 0.08..10, got {self.vad_gate_s!r}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the device needs to run, validated."""
+
+    device: DeviceSettings = field(default_factory=DeviceSettings)
+    wakeword: WakeSettings = field(default_factory=WakeSettings)
+    vad: VadSettings = field(default_factory=VadSettings)
+    speaker: SpeakerSettings = field(default_factory=SpeakerSettings)
+    vault: VaultSettings = field(default_factory=VaultSettings)
+    source: str = "defaults"
+    """Where it came from (a file path, or ``defaults``)."""
+
+    def as_toml_dict(self) -> dict[str, dict[str, Any]]:
+        """The settings as TOML tables (for ``config show`` and writing a default file)."""
+        out: dict[str, dict[str, Any]] = {}
+        for section in _SECTIONS:
+            settings = getattr(self, section)
+            table: dict[str, Any] = {}
+            for f in dataclasses.fields(settings):
+                if not f.init:
+                    continue
+                value = getattr(settings, f.name)
+                if f.name == "thresholds":
+                    value = dict(value)
+                elif isinstance(value, tuple):
+                    value = list(value)
+                table[f.name] = value
+            out[section] = table
+        return out
+
+
+_SECTIONS: dict[str, type] = {
+    "device": DeviceSettings,
+    "wakeword": WakeSettings,
+    "vad": VadSettings,
+    "speaker": SpeakerSettings,
+    "vault": VaultSettings,
+}
+
+
+def _expected_kind(cls: type, name: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    return hints[name]
+
+
+def _coerce(where: str, key: str, value: Any, hint: Any) -> Any:
+    """Check a TOML value against a settings field's type; lists become tuples."""
+    origin = typing.get_origin(hint)
+    if key == "thresholds":
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: {key} must be a table of model = threshold, got {value!r}")
+        return tuple((str(k), _coerce(where, f"{key}.{k}", v, float)) for k, v in value.items())
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: {key} must be a list of strings, got {value!r}")
+        return tuple(value)
+    if origin in (typing.Union, types.UnionType):
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: {key} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: {key} must be a whole number, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: {key} must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            raise ConfigError(f"{where}: {key} must be a string, got {value!r}")
+        return str(value)
+    return value
+
+
+def _build(where: str, tables: dict[str, Any]) -> dict[str, Any]:
+    built: dict[str, Any] = {}
+    for section, table in tables.items():
+        if section not in _SECTIONS:
+            known = ", ".join(f"[{s}]" for s in _SECTIONS)
+            raise ConfigError(f"{where}: unknown section [{section}] (known: {known})")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: [{section}] must be a table, got {table!r}")
+        cls = _SECTIONS[section]
+        names = {f.name for f in dataclasses.fields(cls) if f.init}
+        kwargs: dict[str, Any] = {}
+        for key, value in table.items():
+            if key not in names:
+                raise ConfigError(
+                    f"{where}: unknown key [{section}] {key} (known: {', '.join(sorted(names))})"
+                )
+            kwargs[key] = _coerce(f"{where} [{section}]", key, value, _expected_kind(cls, key))
+        try:
+            settings = cls(**kwargs)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        validate = getattr(settings, "validate", None)
+        if validate is not None:
+            try:
+                validate()
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
+        built[section] = settings
+    return built
+
+
+def _merge(
+    base: dict[str, dict[str, Any]], extra: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    merged = {section: dict(table) for section, table in base.items()}
+    for section, table in extra.items():
+        merged.setdefault(section, {}).update(table)
+    return merged
+
+
+def load_config(
+    path: Path | None = None,
+    *,
+    home: Path | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> Config:
+    """Defaults, then ``path`` (or ``home/config.toml`` if it exists), then ``overrides``.
+
+    ``overrides`` are TOML-shaped tables from the command line, checked the same way.
+    """
+    tables: dict[str, dict[str, Any]] = {}
+    source = "defaults"
+    if path is None and home is not None and (home / CONFIG_NAME).is_file():
+        path = home / CONFIG_NAME
+    if path is not None:
+        source = str(path)
+        try:
+            text = path.read_bytes().decode("utf-8")
+            tables = tomllib.loads(text)
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such configuration file") from None
+        except IsADirectoryError:
+            raise ConfigError(f"{path}: is a folder, not a configuration file") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not a text file (expected TOML)") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: malformed TOML ({exc})") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+    tables = _merge(tables, overrides or {})
+    file_built = _build(source, {k: v for k, v in tables.items()})
+    return Config(**file_built, source=source)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    return repr(value)
+
+
+def to_toml(config: Config) -> str:
+    """The configuration as a TOML document, every setting with its value."""
+    lines = ["# keepmum device configuration (units are in the names: _ms, _s, _h)."]
+    for section, table in config.as_toml_dict().items():
+        lines.append(f"\n[{section}]")
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in table.items())
+    return "\n".join(lines) + "\n"
+
+
+def write_default_config(home: Path) -> Path:
+    """Write ``home/config.toml`` with every default, unless one exists; return its path."""
+    path = home / CONFIG_NAME
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        path.write_text(to_toml(Config()), encoding="utf-8")
+    return path

@@ -1,0 +1,101 @@
+"""The live status view of ``keepmum listen``: state, input level, VAD, best score per model.
+
+Keys (when stdin is a terminal): ``m`` toggles mute. The view redraws at most 10 times a second
+so drawing never competes with the audio for the CPU.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+import time
+from types import TracebackType
+
+import numpy as np
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from device.audio import Frame
+from device.speaker import Speaker
+from device.states import Mode
+
+__all__ = ["LiveView"]
+
+
+class LiveView:
+    """A rich Live panel fed once per frame with the speaker's state."""
+
+    def __init__(self, console: Console, threshold: float) -> None:
+        self.console = console
+        self._threshold = threshold
+        self._live = Live(console=console, refresh_per_second=10, transient=False)
+        self._last_draw = 0.0
+        self._speaker: Speaker | None = None
+        self._keys: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._frames = 0
+        self._level_db = -120.0
+
+    def __enter__(self) -> LiveView:
+        self._live.__enter__()
+        if sys.stdin.isatty():
+            self._keys = threading.Thread(target=self._read_keys, daemon=True)
+            self._keys.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        self._live.__exit__(kind, exc, tb)
+
+    def _read_keys(self) -> None:
+        import termios
+        import tty
+
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+        try:
+            tty.setcbreak(fd)
+            import select
+
+            while not self._stop.is_set():
+                ready, _, _ = select.select([sys.stdin], [], [], 0.2)
+                if ready and sys.stdin.read(1).lower() == "m" and self._speaker is not None:
+                    self._speaker.request_mute(self._speaker.mode is not Mode.MUTED)
+        finally:
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+    def update(self, speaker: Speaker, frame: Frame) -> None:
+        """Called after every frame; redraws at most every 0.1 s."""
+        self._speaker = speaker
+        self._frames += 1
+        self._note_level(frame.samples)
+        now = time.monotonic()
+        if now - self._last_draw < 0.1:
+            return
+        self._last_draw = now
+        self._live.update(self._render(speaker))
+
+    def _note_level(self, samples: np.ndarray) -> None:
+        """Input level of the last frame (dBFS)."""
+        rms = float(np.sqrt(np.mean(samples.astype(np.float32) ** 2))) / 32768
+        self._level_db = 20 * math.log10(rms) if rms > 0 else -120.0
+
+    def _render(self, speaker: Speaker) -> Table:
+        table = Table(show_header=False, box=None)
+        table.add_column(style="bold")
+        table.add_column()
+        mode = speaker.mode
+        colour = {"listening": "cyan", "awake": "bold green", "muted": "magenta"}[mode.value]
+        table.add_row("state", f"[{colour}]{mode.value}[/]  (m: mute, Ctrl-C: stop)")
+        table.add_row("heard", f"{self._frames * 0.08:.1f} s")
+        table.add_row("level", f"{self._level_db:6.1f} dBFS")
+        table.add_row("vad", "speech" if speaker.last_speech else "-")
+        for name, score in sorted(speaker.last_scores.items()):
+            bar = "#" * int(score * 20)
+            mark = "[bold green]" if score >= self._threshold else ""
+            table.add_row(name, f"{mark}{score:.2f} {bar}")
+        return table

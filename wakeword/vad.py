@@ -1,0 +1,95 @@
+"""Voice activity on 80 ms frames with webrtcvad.
+
+webrtcvad judges 10, 20 or 30 ms of 16-bit PCM at a time. An 80 ms frame is cut into such
+sub-frames (30 ms sub-frames do not divide 80 ms, so the remainder carries over to the next frame,
+keeping the sub-frame grid continuous across frames) and the frame counts as speech when at least
+``speech_ratio`` of its sub-frames are speech.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from device.audio import FRAME_SAMPLES, SAMPLE_RATE, Pcm
+from device.errors import ConfigError
+
+__all__ = ["VadSettings", "WebRtcVad"]
+
+
+@dataclass(frozen=True)
+class VadSettings:
+    """How voice activity is judged."""
+
+    aggressiveness: int = 2
+    """webrtcvad mode, 0 (least eager to call noise non-speech) to 3 (most)."""
+    subframe_ms: int = 30
+    """Length of the pieces webrtcvad judges (milliseconds): 10, 20 or 30."""
+    speech_ratio: float = 0.5
+    """Share of an 80 ms frame's sub-frames that must be speech for the frame to be speech."""
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the first setting out of range."""
+        if self.aggressiveness not in (0, 1, 2, 3):
+            raise ConfigError(
+                f"vad.aggressiveness must be 0, 1, 2 or 3, got {self.aggressiveness!r}"
+            )
+        if self.subframe_ms not in (10, 20, 30):
+            raise ConfigError(f"vad.subframe_ms must be 10, 20 or 30, got {self.subframe_ms!r}")
+        if not 0.0 < self.speech_ratio <= 1.0:
+            raise ConfigError(f"vad.speech_ratio must be in (0, 1], got {self.speech_ratio!r}")
+
+
+class WebRtcVad:
+    """Frame-level speech decisions; keeps the sub-frame remainder between calls."""
+
+    def __init__(self, settings: VadSettings | None = None) -> None:
+        import webrtcvad
+
+        self.settings = settings or VadSettings()
+        self.settings.validate()
+        self._vad = webrtcvad.Vad(self.settings.aggressiveness)
+        self._subframe = SAMPLE_RATE * self.settings.subframe_ms // 1000
+        self._carry = np.zeros(0, dtype=np.int16)
+
+    def reset(self) -> None:
+        """A new input starts: forget the carried-over remainder and webrtcvad's adaptive noise
+        estimate (otherwise the same file could be judged differently after another one)."""
+        import webrtcvad
+
+        self._vad = webrtcvad.Vad(self.settings.aggressiveness)
+        self._carry = np.zeros(0, dtype=np.int16)
+
+    def is_speech(self, frame: Pcm) -> bool:
+        """Whether this 80 ms frame holds speech."""
+        samples = np.concatenate((self._carry, frame)) if len(self._carry) else frame
+        usable = len(samples) - len(samples) % self._subframe
+        self._carry = samples[usable:].copy()
+        pieces = usable // self._subframe
+        if pieces == 0:
+            return False
+        raw = samples[:usable].astype("<i2", copy=False).tobytes()
+        step = self._subframe * 2
+        voiced = sum(
+            self._vad.is_speech(raw[i * step : (i + 1) * step], SAMPLE_RATE) for i in range(pieces)
+        )
+        return voiced >= self.settings.speech_ratio * pieces
+
+    def speech_flags(self, samples: Pcm) -> npt.NDArray[np.bool_]:
+        """One decision per 1280-sample frame of a whole clip (the last partial frame padded)."""
+        self.reset()
+        n_frames = -(-len(samples) // FRAME_SAMPLES)
+        padded = np.zeros(n_frames * FRAME_SAMPLES, dtype=np.int16)
+        padded[: len(samples)] = samples
+        flags = np.fromiter(
+            (
+                self.is_speech(padded[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES])
+                for i in range(n_frames)
+            ),
+            dtype=np.bool_,
+            count=n_frames,
+        )
+        self.reset()
+        return flags
