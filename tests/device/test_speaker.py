@@ -1,0 +1,144 @@
+"""The speaker with fake judges: which audio it keeps, drops and zeroes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from device.audio import FRAME_SAMPLES, Frame
+from device.events import Discarded, MuteChanged, UtteranceEnd, Wake
+from device.speaker import Speaker, WakeHit
+from device.states import Mode, SpeakerSettings
+
+
+class ScriptedWake:
+    """Fires on the given frame indices; records whether the gate was open."""
+
+    def __init__(self, fire_at: set[int]) -> None:
+        self.fire_at = fire_at
+        self.gates: list[bool] = []
+        self.resets = 0
+
+    @property
+    def last_scores(self) -> Mapping[str, float]:
+        return {"fake": 0.0}
+
+    def listen(self, frame: Frame, gate_open: bool) -> WakeHit | None:
+        self.gates.append(gate_open)
+        return WakeHit("fake", 0.9) if gate_open and frame.index in self.fire_at else None
+
+    def reset(self) -> None:
+        self.resets += 1
+
+
+class ScriptedVad:
+    """Speech on the given frame indices (read back from the sample values, see ``frames``)."""
+
+    def __init__(self, speech: set[int]) -> None:
+        self.speech = speech
+
+    def is_speech(self, frame: np.ndarray) -> bool:
+        return int(frame[0]) - 1 in self.speech
+
+    def reset(self) -> None:
+        pass
+
+
+def frames(n: int) -> list[Frame]:
+    """Frame i is filled with the value i+1, so kept audio says which frames it came from."""
+    return [Frame(np.full(FRAME_SAMPLES, i + 1, dtype=np.int16), i, "test") for i in range(n)]
+
+
+def run(speaker: Speaker, n: int) -> list[object]:
+    events: list[object] = []
+    for frame in frames(n):
+        events.extend(speaker.process(frame))
+    events.extend(speaker.finish(n * 0.08, "test"))
+    return events
+
+
+def test_kept_utterance_is_preroll_plus_request_in_order() -> None:
+    speaker = Speaker(ScriptedWake({30}), ScriptedVad(set(range(32, 40))), clock=lambda: 1000.0)
+    events = run(speaker, 80)
+    wake = next(e for e in events if isinstance(e, Wake))
+    end = next(e for e in events if isinstance(e, UtteranceEnd))
+    assert wake.t == 31 * 0.08
+    values = end.utterance.samples.reshape(-1, FRAME_SAMPLES)[:, 0]
+    # 13 frames of pre-roll ending with the wake frame (value 31), then 32.. until 9 silent frames.
+    assert list(values) == list(range(31 - 12, 31 + 1 + 8 + 9 + 1))
+    assert end.reason == "silence"
+    assert end.utterance.model == "fake" and end.utterance.started_at < 1000.0
+
+
+def test_false_wake_is_discarded_and_its_audio_never_reaches_the_next_utterance() -> None:
+    speaker = Speaker(ScriptedWake({20, 60}), ScriptedVad(set(range(62, 70))))
+    events = run(speaker, 100)
+    assert [type(e).__name__ for e in events] == ["Wake", "Discarded", "Wake", "UtteranceEnd"]
+    discarded = events[1]
+    assert isinstance(discarded, Discarded) and discarded.reason == "no_speech"
+    end = events[3]
+    assert isinstance(end, UtteranceEnd)
+    values = set(end.utterance.samples.reshape(-1, FRAME_SAMPLES)[:, 0])
+    assert max(v for v in values) > 60 and min(values) > 40  # nothing from the first wake
+
+
+def test_preroll_is_short_right_after_an_utterance() -> None:
+    speaker = Speaker(ScriptedWake({20, 42}), ScriptedVad(set(range(22, 26)) | set(range(44, 50))))
+    events = [e for e in run(speaker, 90) if isinstance(e, UtteranceEnd)]
+    assert len(events) == 2
+    second = events[1].utterance.samples.reshape(-1, FRAME_SAMPLES)[:, 0]
+    assert second[0] > 34  # the ring restarted empty after the first utterance ended at frame 34
+
+
+def test_end_of_input_keeps_a_started_request_and_drops_a_false_wake() -> None:
+    kept = run(Speaker(ScriptedWake({10}), ScriptedVad(set(range(11, 20)))), 20)
+    assert isinstance(kept[-1], UtteranceEnd) and kept[-1].reason == "end_of_input"
+    dropped = run(Speaker(ScriptedWake({10}), ScriptedVad(set())), 15)
+    assert isinstance(dropped[-1], Discarded) and dropped[-1].reason == "no_speech"
+
+
+def test_mute_drops_frames_unseen_and_is_counted() -> None:
+    wake = ScriptedWake({5, 15})
+    speaker = Speaker(wake, ScriptedVad(set(range(16, 25))))
+    events: list[object] = []
+    for frame in frames(45):
+        if frame.index == 3:
+            speaker.request_mute(True)
+        if frame.index == 13:
+            speaker.request_mute(False)
+        events.extend(speaker.process(frame))
+    assert speaker.muted_frames == 10
+    assert len(wake.gates) == 35  # the wake listener never saw a muted frame
+    kinds = [type(e).__name__ for e in events]
+    assert kinds[:2] == ["MuteChanged", "MuteChanged"]
+    assert isinstance(events[0], MuteChanged) and events[0].muted
+    assert "Wake" in kinds and speaker.mode is Mode.LISTENING
+
+
+def test_vad_gate_closes_without_recent_speech() -> None:
+    wake = ScriptedWake(set())
+    speaker = Speaker(wake, ScriptedVad({10}), vad_gate_s=0.4)
+    run(speaker, 30)
+    open_frames = [i for i, g in enumerate(wake.gates) if g]
+    assert open_frames == list(range(10, 16))  # speech at 10, open for 5 more frames (0.4 s)
+    assert speaker.gated_frames == 30 - 6
+
+
+def test_reset_zeroes_state_between_inputs() -> None:
+    wake = ScriptedWake({10})
+    speaker = Speaker(wake, ScriptedVad(set()))
+    for frame in frames(12):
+        speaker.process(frame)
+    assert speaker.mode is Mode.AWAKE
+    speaker.reset()
+    assert speaker.mode is Mode.LISTENING and wake.resets == 1
+
+
+def test_settings_out_of_range_are_refused() -> None:
+    import pytest
+
+    from device.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="preroll_ms"):
+        Speaker(ScriptedWake(set()), ScriptedVad(set()), SpeakerSettings(preroll_ms=3000, ring_s=2.0))
