@@ -24,8 +24,19 @@ def cli() -> None:
 def _register() -> None:
     # Each module adds its commands to ``cli``; imported here, not at the top, so that a
     # command's heavy imports (onnxruntime, matplotlib) load only when it runs.
-    import sim.cmd_cloud  # noqa: F401
-    from sim import cmd_device  # noqa: F401
+    from sim import (  # noqa: F401
+        cmd_audit,
+        cmd_bench,
+        cmd_cloud,
+        cmd_consent,
+        cmd_corpus,
+        cmd_device,
+        cmd_export,
+        cmd_far,
+        cmd_report,
+        cmd_upload,
+        cmd_vault,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

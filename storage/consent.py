@@ -60,7 +60,9 @@ __all__ = [
     "new_grant_id",
     "parse_recipient",
     "queued",
+    "queued_ids",
     "revoke",
+    "revoke_member_grants",
     "validate_endpoint",
 ]
 
@@ -317,17 +319,30 @@ def enqueue(
     return QueuedUpload(cur.lastrowid, grant.grant_id, record_id, ciphertext, digest, now)
 
 
-def queued(conn: sqlite3.Connection, grant_id: str | None = None) -> list[QueuedUpload]:
-    """What waits in the upload queue (of one grant, or all), oldest first."""
+def queued(
+    conn: sqlite3.Connection, grant_id: str | None = None, *, queue_id: int | None = None
+) -> list[QueuedUpload]:
+    """What waits in the upload queue (of one grant, or one item, or all), oldest first."""
     sql = "SELECT id, grant_id, record_id, ciphertext, sha256, queued_at FROM upload_queue"
-    args: tuple[str, ...] = ()
+    where: list[str] = []
+    args: list[str | int] = []
     if grant_id is not None:
-        sql += " WHERE grant_id = ?"
-        args = (grant_id,)
+        where.append("grant_id = ?")
+        args.append(grant_id)
+    if queue_id is not None:
+        where.append("id = ?")
+        args.append(queue_id)
+    if where:
+        sql += " WHERE " + " AND ".join(where)
     return [
         QueuedUpload(int(r[0]), r[1], r[2], bytes(r[3]), r[4], float(r[5]))
         for r in conn.execute(sql + " ORDER BY id", args).fetchall()
     ]
+
+
+def queued_ids(conn: sqlite3.Connection) -> list[int]:
+    """Ids of the queue's items, oldest first (without loading their ciphertexts)."""
+    return [int(r[0]) for r in conn.execute("SELECT id FROM upload_queue ORDER BY id")]
 
 
 class _VaultLike(Protocol):
@@ -339,7 +354,7 @@ class _VaultLike(Protocol):
     def audit(
         self, conn: sqlite3.Connection, event: str, *, member: str | None = None,
         record: str | None = None, **details: Any,
-    ) -> None: ...
+    ) -> object: ...
     def add_commit_hook(self, hook: Callable[[sqlite3.Connection, Any, bytes], None]) -> None: ...
 
 
@@ -439,6 +454,23 @@ def revoke(vault: _VaultLike, grant_id: str, *, now: float | None = None) -> tup
     return grant, dropped
 
 
+def revoke_member_grants(conn: sqlite3.Connection, member: str, now: float) -> list[str]:
+    """Inside the caller's transaction: revoke every live grant of ``member``, drop its queue.
+
+    For erasure (``vault forget``): a forgotten member's consent ends with them, so a later
+    member of the same name never inherits it. Returns the revoked grant ids.
+    """
+    revoked = []
+    for grant in live_grants(conn, now, member=member):
+        conn.execute("DELETE FROM upload_queue WHERE grant_id = ?", (grant.grant_id,))
+        conn.execute(
+            "INSERT INTO consent_events (kind, grant_id, member, at) VALUES ('revoke', ?, ?, ?)",
+            (grant.grant_id, member, now),
+        )
+        revoked.append(grant.grant_id)
+    return revoked
+
+
 def install_future_grant_hook(
     vault: _VaultLike, *, clock: Callable[[], float] | None = None
 ) -> None:
@@ -452,7 +484,11 @@ def install_future_grant_hook(
 
     def hook(conn: sqlite3.Connection, meta: Any, wav: bytes) -> None:
         now = now_fn()
+        row = conn.execute("SELECT created FROM members WHERE name = ?", (meta.member,)).fetchone()
+        member_since = float(row[0]) if row is not None else float("inf")
         for grant in live_grants(conn, now, member=meta.member, scope=SCOPE_ALL_FUTURE):
+            if grant.granted_at < member_since:
+                continue  # given by an earlier, forgotten member of the same name: not theirs
             item = enqueue(conn, grant, meta.id, wav, now)
             vault.audit(conn, "queued", member=meta.member, record=meta.id,
                         grant=grant.grant_id, bytes=len(item.ciphertext))

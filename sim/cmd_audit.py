@@ -1,0 +1,70 @@
+"""``keepmum audit show / verify``: the hash-chained log of every vault event."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from device.errors import CheckFailed
+from sim.cli import cli
+from sim.options import home_option, json_option
+from sim.output import Output
+from sim.vault_cli import opened_vault
+from storage import audit as chain
+
+__all__ = ["audit"]
+
+
+@cli.group()
+def audit() -> None:
+    """The audit chain: every vault event, no audio."""
+
+
+@audit.command("show")
+@click.option("--event", default=None, help="Only this event (e.g. stored, forgotten).")
+@click.option("--member", default=None, help="Only entries about this member.")
+@click.option("--record", default=None, help="Only entries about this record.")
+@click.option("--last", type=click.IntRange(min=1), default=None, help="Only the last N entries.")
+@home_option
+@json_option
+def audit_show(event: str | None, member: str | None, record: str | None, last: int | None,
+               home: Path | None, json_lines: bool) -> None:
+    """Print the chain's entries, oldest first, then its head (keep it to detect truncation)."""
+    out = Output(json_lines)
+    with opened_vault(home) as v:
+        entries = chain.entries(v.connection, event=event, member=member, record=record)
+        seq, head = chain.head(v.connection)
+    if last is not None:
+        entries = entries[-last:]
+    for e in entries:
+        out.emit(e.as_json())
+        details = " ".join(f"{k}={val}" for k, val in e.details.items())
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.at))
+        who = " ".join(x for x in (e.member or "", e.record or "") if x)
+        out.say(f"{e.seq:>6} {when} [bold]{e.event}[/] {who} {details}")
+    out.emit({"event": "head", "seq": seq, "hash": head})
+    out.say(f"head: entry {seq}, hash {head}")
+
+
+@audit.command("verify")
+@click.option("--anchor", default=None, metavar="HASH",
+              help="A head hash noted earlier: the chain must still contain it.")
+@home_option
+@json_option
+def audit_verify(anchor: str | None, home: Path | None, json_lines: bool) -> None:
+    """Recompute every link; report every edited, inserted or removed entry; exit 1 if any."""
+    out = Output(json_lines)
+    with opened_vault(home) as v:
+        defects = chain.verify_chain(v.connection, anchor=anchor)
+        seq, head = chain.head(v.connection)
+    for d in defects:
+        out.emit({"event": "defect", "seq": d.seq, "problem": d.problem})
+        out.say(f"[red]defect[/] entry {d.seq}: {d.problem}" if d.seq else
+                f"[red]defect[/] {d.problem}")
+    out.emit({"event": "audit_verify", "ok": not defects, "entries": seq, "head": head,
+              "defects": len(defects)})
+    if defects:
+        raise CheckFailed(f"audit verify: {len(defects)} defect(s) in the chain")
+    out.say(f"ok: {seq} entries, head {head}")

@@ -1,0 +1,1 @@
+"""``keepmum bench``: placeholder until the benchmark lands (registered so the CLI imports)."""

@@ -1,0 +1,126 @@
+"""``keepmum cloud serve / list``: a local receiver that shows exactly what an upload sent."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from pathlib import Path
+
+import click
+
+from device.errors import ConfigError
+from sim.cli import cli
+from sim.options import home_option, json_option, resolve_home
+from sim.output import Output
+from storage.cloud import CloudServer, CloudStore, ReceivedItem
+
+__all__ = ["cloud"]
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def _say(out: Output, text: str) -> None:
+    """A human line, unwrapped (URLs and recipients stay copyable) and without rich markup."""
+    if not out.json_lines:
+        out.console.print(text, markup=False, soft_wrap=True)
+
+
+def _store_dir(home: Path | None, store: Path | None) -> Path:
+    return store if store is not None else resolve_home(home) / "cloud"
+
+
+def _store_option(func: click.decorators.FC) -> click.decorators.FC:
+    return click.option(
+        "--store",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="The receiver's own folder: identity and received data (default: HOME/cloud).",
+    )(func)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@cli.group()
+def cloud() -> None:
+    """A local receiving endpoint with its own age identity (for seeing what consent sends)."""
+
+
+@cloud.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind; loopback unless you say otherwise.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="Port to bind (0 picks a free one).")
+@home_option
+@_store_option
+@json_option
+def serve(host: str, port: int, home: Path | None, store: Path | None, json_lines: bool) -> None:
+    """Receive uploads until interrupted, printing each one as it arrives."""
+    out = Output(json_lines)
+    cloud_store = CloudStore(_store_dir(home, store))
+
+    def on_receive(item: ReceivedItem) -> None:
+        shown = cloud_store.describe(item)
+        out.emit({"event": "received", **shown})
+        _say(
+            out,
+            f"received #{item.number}: record {item.record} of {item.member} "
+            f"(grant {item.grant}, {item.bytes} bytes, {shown['duration_s']:.2f} s of audio)"
+        )
+
+    try:
+        server = CloudServer(cloud_store, host, port, on_receive=on_receive)
+    except OSError as exc:
+        raise ConfigError(f"--host {host} --port {port}: cannot listen there ({exc})") from exc
+    if not _is_loopback(host):
+        out.console.print(f"[bold]warning:[/] listening on {host}, not only on this machine")
+    out.emit({"event": "serving", "url": server.url, "recipient": cloud_store.recipient,
+              "store": str(cloud_store.folder)})
+    _say(out, f"keepmum cloud: serving {server.url} (recipient {cloud_store.recipient})")
+    _say(out, f"store: {cloud_store.folder}; grant consent to --endpoint {server.url}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        _say(out, "keepmum cloud: stopped")
+    finally:
+        server.server_close()
+
+
+@cloud.command("list")
+@home_option
+@_store_option
+@json_option
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write each received recording, decrypted, as a WAV into this folder.")
+def list_received(home: Path | None, store: Path | None, json_lines: bool,
+                  out_dir: Path | None) -> None:
+    """Show, decrypted, everything the receiver got."""
+    out = Output(json_lines)
+    folder = _store_dir(home, store)
+    if not (folder / "identity.txt").exists():
+        raise ConfigError(f"{folder}: no receiver here (run `keepmum cloud serve` first)")
+    cloud_store = CloudStore(folder)
+    items = cloud_store.items()
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    for item in items:
+        shown = cloud_store.describe(item)
+        if out_dir is not None:
+            wav_path = out_dir / f"{item.number}-{_SAFE.sub('_', item.record)}.wav"
+            wav_path.write_bytes(cloud_store.decrypt(item))
+            shown["file"] = str(wav_path)
+        out.emit(shown)
+        _say(
+            out,
+            f"#{item.number} record {item.record} member {item.member} grant {item.grant} "
+            f"purpose {item.purpose!r}: {item.bytes} bytes sent, {shown['duration_s']:.2f} s "
+            f"WAV sha256 {shown['wav_sha256'][:16]}"
+        )
+    if not items:
+        _say(out, "nothing received")

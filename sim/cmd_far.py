@@ -1,0 +1,241 @@
+"""``keepmum far``: false rejects, false accepts per hour, and the audio false wakes would keep."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from device.errors import ConfigError
+from sim.cli import cli
+from sim.options import home_option, json_option, resolve_home
+from sim.output import Output
+
+__all__ = ["far"]
+
+
+def default_cache_dir() -> Path:
+    """Where scores are cached unless ``--cache-dir`` says: the user cache folder."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base) if base else Path.home() / ".cache") / "keepmum" / "far"
+
+
+@cli.command()
+@click.option("--positives", type=click.Path(path_type=Path), help="Folder of wake-word clips.")
+@click.option("--negatives", type=click.Path(path_type=Path), help="Folder of other audio.")
+@click.option("--stream", "stream_path", type=click.Path(path_type=Path),
+              help="One long recording with keywords placed in it (Picovoice's method).")
+@click.option("--labels", "labels_path", type=click.Path(path_type=Path),
+              help="The stream's keyword spans (JSON lines with start_s, end_s).")
+@click.option("--model", default=None,
+              help="Built-in model or .onnx path (default: the device's first model).")
+@click.option("--thresholds", default=None, metavar="START:STOP:STEP",
+              help="Thresholds to sweep (default 0.05:0.95:0.05), or a comma list.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Scoring processes (default: all cores).")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="Score on a Dask distributed cluster instead (keepmum[cluster]).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the DET plot (PNG).")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write per-file scores (CSV).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Score cache (default: the user cache folder, keepmum/far).")
+@click.option("--no-cache", is_flag=True, help="Score everything again; store nothing.")
+@click.option("--trigger-frames", type=click.IntRange(min=1), default=None,
+              help="Consecutive frames at or above the threshold (default: the device's).")
+@click.option("--refractory-s", type=float, default=None,
+              help="Seconds between two activations (default: the device's).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Device configuration (default: HOME/config.toml).")
+@home_option
+@json_option
+def far(**params: Any) -> None:
+    """False-wake benchmark: FRR, false accepts per hour and kept seconds, per threshold."""
+    from sim import far as engine
+    from sim.config import load_config
+    from wakeword.cache import ScoreCache, setup_id
+    from wakeword.metrics import choose_operating_point
+    from wakeword.trigger import WakeSettings
+
+    out = Output(params["json_lines"])
+    home = resolve_home(params["home"])
+    overrides: dict[str, dict[str, Any]] = {}
+    if params["trigger_frames"] is not None:
+        overrides.setdefault("wakeword", {})["trigger_frames"] = params["trigger_frames"]
+    if params["refractory_s"] is not None:
+        overrides.setdefault("wakeword", {})["refractory_s"] = params["refractory_s"]
+    config = load_config(params["config_path"], home=home, overrides=overrides)
+    model = params["model"] or config.wakeword.models[0]
+    wake = WakeSettings(
+        models=(model,),
+        thresholds=config.wakeword.thresholds,
+        default_threshold=config.wakeword.default_threshold,
+        trigger_frames=config.wakeword.trigger_frames,
+        refractory_s=config.wakeword.refractory_s,
+    )
+    thresholds = engine.parse_thresholds(params["thresholds"] or engine.DEFAULT_SWEEP)
+    files = _inputs(params)
+    names = engine.names_of((model,))
+    job = engine.ScoreJob(models=(model,), vad=config.vad)
+    cache = None
+    if not params["no_cache"]:
+        folder = params["cache_dir"] or default_cache_dir()
+        cache = ScoreCache(folder, setup_id(job.models, job.pad_s, job.vad))
+    workers = params["workers"] or os.cpu_count() or 1
+
+    scored = _score_with_progress(out, files, job, workers, cache, params["scheduler"])
+    cached = sum(f.cached for f in scored)
+    out.say(f"scored {len(scored)} files ({cached} from the cache) with {model}")
+
+    stream_mode = params["stream_path"] is not None
+    if stream_mode:
+        spans = engine.read_labels(params["labels_path"])
+        points = engine.stream_sweep(
+            scored[0], spans, names, thresholds, wake, config.speaker, job.pad_s
+        )
+    else:
+        points = engine.clip_sweep(scored, names, thresholds, wake, config.speaker)
+    operating = choose_operating_point(points)
+
+    for point in points:
+        out.emit({"model": model, **point.as_dict()})
+    if not out.json_lines:
+        _table(out, model, points, operating)
+    if params["csv_path"] is not None:
+        _write_csv(params["csv_path"], scored, names, model, wake)
+        out.say(f"per-file scores: {params['csv_path']}")
+    if params["plot_path"] is not None:
+        from sim.det_plot import DetCurve, plot_det
+
+        if stream_mode:
+            label = f"{len(spans)} keywords in {scored[0].result.audio_s / 3600:.2f} h"
+        else:
+            n_pos = sum(f.role == "positive" for f in scored)
+            hours = sum(f.result.audio_s for f in scored if f.role == "negative") / 3600
+            label = f"{n_pos} positives, {hours:.2f} h negatives"
+        plot_det(
+            params["plot_path"],
+            [DetCurve(model, points, operating)],
+            data_label=label,
+            stream_mode=stream_mode,
+        )
+        out.say(f"DET plot: {params['plot_path']}")
+
+
+def _inputs(params: dict[str, Any]) -> list[tuple[Path, str]]:
+    from sim.corpus import audio_files
+
+    stream, labels = params["stream_path"], params["labels_path"]
+    if stream is not None or labels is not None:
+        if stream is None or labels is None:
+            raise ConfigError("--stream and --labels go together (a recording and its spans)")
+        if params["positives"] is not None or params["negatives"] is not None:
+            raise ConfigError("--stream replaces --positives/--negatives; give one or the other")
+        if not stream.is_file():
+            raise ConfigError(f"--stream {stream}: no such file")
+        return [(stream, "stream")]
+    if params["positives"] is None and params["negatives"] is None:
+        raise ConfigError("give --positives DIR and/or --negatives DIR, or --stream and --labels")
+    files: list[tuple[Path, str]] = []
+    if params["positives"] is not None:
+        files += [(p, "positive") for p in audio_files(params["positives"], "--positives")]
+    if params["negatives"] is not None:
+        files += [(p, "negative") for p in audio_files(params["negatives"], "--negatives")]
+    return files
+
+
+def _score_with_progress(
+    out: Output, files: list[tuple[Path, str]], job: Any, workers: int, cache: Any,
+    scheduler: str | None,
+) -> list[Any]:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from sim import far as engine
+
+    with Progress(
+        TextColumn("scoring"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=out.console,
+        transient=True,
+        disable=not out.console.is_terminal,
+    ) as progress:
+        task = progress.add_task("scoring", total=len(files))
+        return engine.score_files(
+            files,
+            job,
+            workers=workers,
+            cache=cache,
+            scheduler=scheduler,
+            on_result=lambda _: progress.advance(task),
+        )
+
+
+def _table(out: Output, model: str, points: list[Any], operating: Any) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"keepmum far: {model}")
+    for column in ("threshold", "FRR %", "FA/h", "false accepts", "negative h", "kept s/h"):
+        table.add_column(column, justify="right")
+    chosen = operating.point.threshold if operating is not None else None
+
+    def fmt(value: float, spec: str) -> str:
+        return "-" if value != value else format(value, spec)  # NaN: no denominator
+
+    for p in points:
+        mark = " *" if p.threshold == chosen else ""
+        table.add_row(
+            f"{p.threshold:g}{mark}",
+            fmt(100 * p.frr, ".1f"),
+            fmt(p.fa_per_hour, ".2f"),
+            str(p.false_accepts),
+            f"{p.negative_hours:.3f}",
+            fmt(p.kept_s_per_hour, ".1f"),
+        )
+    out.console.print(table)
+    if operating is not None:
+        verdict = "meets" if operating.meets_target else "misses"
+        out.say(
+            f"* operating point: threshold {operating.point.threshold:g} "
+            f"({verdict} the {operating.target_fa_per_hour:g} FA/h target)"
+        )
+
+
+def _write_csv(
+    path: Path, scored: list[Any], names: tuple[str, ...], model: str, wake: Any
+) -> None:
+    from sim import far as engine
+    from sim.det_plot import FileScoreRow, write_file_scores_csv
+    from wakeword.metrics import summarize_file
+
+    threshold = wake.threshold_for(names[0])
+    rows = [
+        FileScoreRow(
+            file=str(f.path),
+            model=model,
+            label=f.role,
+            threshold=threshold,
+            summary=summarize_file(
+                engine.model_scores(f.result, names),
+                threshold,
+                trigger_frames=wake.trigger_frames,
+                refractory_frames=wake.refractory_frames,
+            ),
+        )
+        for f in scored
+    ]
+    write_file_scores_csv(path, rows)

@@ -1,0 +1,88 @@
+"""Where members' passphrases come from: a hidden prompt, or ``--passphrase-file NAME=FILE``.
+
+Files are for scripts and tests: the passphrase is the file's first line, without its line
+ending. Passphrases live in RAM only; keepmum never writes or prints one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from device.errors import ConfigError
+
+__all__ = [
+    "parse_passphrase_files",
+    "passphrase_file_option",
+    "read_passphrase",
+    "read_passphrase_file",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def passphrase_file_option(func: F) -> F:
+    """``--passphrase-file NAME=FILE`` (repeatable)."""
+    return click.option(
+        "--passphrase-file", "passphrase_files", multiple=True, metavar="NAME=FILE",
+        help="Read member NAME's passphrase from the first line of FILE instead of prompting "
+             "(repeatable).",
+    )(func)
+
+
+def parse_passphrase_files(specs: Sequence[str]) -> dict[str, Path]:
+    """``["alice=a.txt", ...]`` as ``{"alice": Path("a.txt")}``; ConfigError if malformed."""
+    files: dict[str, Path] = {}
+    for spec in specs:
+        name, sep, file = spec.partition("=")
+        if not sep or not name or not file:
+            raise ConfigError(f"--passphrase-file {spec!r}: expected NAME=FILE")
+        if name in files and files[name] != Path(file):
+            raise ConfigError(f"--passphrase-file: two files given for member {name!r}")
+        files[name] = Path(file)
+    return files
+
+
+def read_passphrase_file(path: Path) -> str:
+    """The first line of ``path`` without its line ending; ConfigError if missing or empty."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such passphrase file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a passphrase file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: passphrase file is not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+    first = text.split("\n", 1)[0].removesuffix("\r")
+    if not first:
+        raise ConfigError(f"{path}: the first line (the passphrase) is empty")
+    return first
+
+
+def read_passphrase(
+    member: str,
+    passphrase_files: Sequence[str] = (),
+    *,
+    confirm: bool = False,
+    prompt: Callable[..., Any] = click.prompt,
+) -> str:
+    """``member``'s passphrase: from its ``--passphrase-file`` if given, else a hidden prompt.
+
+    ``confirm`` asks twice (for a new passphrase, at ``init`` and ``member add``).
+    """
+    files = parse_passphrase_files(passphrase_files)
+    if member in files:
+        return read_passphrase_file(files[member])
+    value = prompt(
+        f"Passphrase for {member}" + (" (new)" if confirm else ""),
+        hide_input=True,
+        confirmation_prompt=confirm,
+    )
+    if not value:
+        raise ConfigError(f"member {member!r}: the passphrase must not be empty")
+    return str(value)

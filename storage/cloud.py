@@ -1,0 +1,270 @@
+"""The local receiving "cloud": what a consented upload delivers, shown decrypted.
+
+``keepmum cloud serve`` runs this receiver so that a user can see exactly what left the device.
+It has its own age X25519 identity, kept in its own folder (never the device's keys folder);
+it publishes the recipient, stores what it receives still encrypted, and lists it decrypted.
+
+HTTP interface (loopback by default)::
+
+    GET  /recipient   200 text/plain   the receiver's age recipient ("age1...\\n")
+    POST /upload      201 application/json {"received": N, "bytes": B, "sha256": HEX}
+                      body: age ciphertext (to the recipient above); headers
+                      X-Keepmum-Grant, X-Keepmum-Record, X-Keepmum-Member, X-Keepmum-Purpose
+                      (percent-encoded UTF-8). 400 if the body is not age ciphertext for this
+                      receiver, 411 without Content-Length, 413 above MAX_UPLOAD_BYTES.
+    GET  /received    200 application/json  [item, ...] as :meth:`CloudStore.describe` gives
+
+Store layout (``folder``, mode 0700)::
+
+    identity.txt      the receiver's age identity (0600)
+    received/N.age    the ciphertext exactly as it arrived
+    received/N.json   its headers, size, sha256 and arrival time
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import threading
+import time
+import wave
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+import pyrage
+
+from device.errors import IntegrityError, UploadError, VaultError
+
+__all__ = [
+    "AGE_MAGIC",
+    "HEADER_GRANT",
+    "HEADER_MEMBER",
+    "HEADER_PURPOSE",
+    "HEADER_RECORD",
+    "MAX_UPLOAD_BYTES",
+    "CloudServer",
+    "CloudStore",
+    "ReceivedItem",
+    "encode_header",
+    "wav_duration_s",
+]
+
+AGE_MAGIC = b"age-encryption.org/v1\n"
+MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+HEADER_GRANT = "X-Keepmum-Grant"
+HEADER_RECORD = "X-Keepmum-Record"
+HEADER_MEMBER = "X-Keepmum-Member"
+HEADER_PURPOSE = "X-Keepmum-Purpose"
+_META_HEADERS = {
+    HEADER_GRANT: "grant",
+    HEADER_RECORD: "record",
+    HEADER_MEMBER: "member",
+    HEADER_PURPOSE: "purpose",
+}
+
+
+def encode_header(value: str) -> str:
+    """A header value safe for HTTP/1.1 (latin-1 only): percent-encoded UTF-8."""
+    return quote(value, safe="")
+
+
+def wav_duration_s(wav: bytes, where: str) -> float:
+    """Duration of an in-memory WAV (seconds); IntegrityError naming ``where`` if unparsable."""
+    try:
+        with wave.open(io.BytesIO(wav), "rb") as reader:
+            return reader.getnframes() / reader.getframerate()
+    except (wave.Error, EOFError, ZeroDivisionError) as exc:
+        raise IntegrityError(f"{where}: not a WAV file ({exc})") from exc
+
+
+@dataclass(frozen=True)
+class ReceivedItem:
+    """One upload as it arrived: the sender's headers and the ciphertext's size and hash."""
+
+    number: int
+    grant: str
+    record: str
+    member: str
+    purpose: str
+    bytes: int
+    sha256: str
+    """SHA-256 of the ciphertext as received."""
+    received_at: float
+
+
+class CloudStore:
+    """The receiver's identity and its folder of received ciphertexts."""
+
+    def __init__(self, folder: Path, *, clock: Callable[[], float] = time.time) -> None:
+        """Open (creating if needed) a receiver store in ``folder``."""
+        self.folder = folder
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._received = folder / "received"
+        self._received.mkdir(parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)
+        identity_file = folder / "identity.txt"
+        if not identity_file.exists():
+            identity = pyrage.x25519.Identity.generate()
+            fd = os.open(identity_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(f"# keepmum cloud receiver\n# public key: {identity.to_public()}\n")
+                fh.write(f"{identity}\n")
+        self.identity = self._read_identity(identity_file)
+        self.recipient = str(self.identity.to_public())
+
+    @staticmethod
+    def _read_identity(path: Path) -> pyrage.x25519.Identity:
+        lines = [ln for ln in path.read_text().splitlines() if ln.startswith("AGE-SECRET-KEY-")]
+        if len(lines) != 1:
+            raise VaultError(f"{path}: expected one AGE-SECRET-KEY line, got {len(lines)}")
+        try:
+            return pyrage.x25519.Identity.from_str(lines[0])
+        except pyrage.IdentityError as exc:
+            raise VaultError(f"{path}: not an age identity ({exc})") from exc
+
+    def receive(self, ciphertext: bytes, headers: Mapping[str, str]) -> ReceivedItem:
+        """Check ``ciphertext`` opens with this receiver's identity, then store it as it came.
+
+        Raises UploadError (the sender gets 400) for anything that is not age ciphertext to
+        this receiver, so a misdirected upload is refused rather than kept unreadable.
+        """
+        if not ciphertext.startswith(AGE_MAGIC):
+            raise UploadError("upload: body is not age ciphertext (no age-encryption.org/v1)")
+        try:
+            pyrage.decrypt(ciphertext, [self.identity])
+        except pyrage.DecryptError as exc:
+            raise UploadError(f"upload: not encrypted to this receiver ({exc})") from exc
+        lowered = {k.lower(): v for k, v in headers.items()}
+        meta = {v: unquote(lowered.get(k.lower(), "")) for k, v in _META_HEADERS.items()}
+        with self._lock:
+            number = 1 + max((int(p.stem) for p in self._received.glob("*.json")), default=0)
+            item = ReceivedItem(
+                number=number,
+                bytes=len(ciphertext),
+                sha256=hashlib.sha256(ciphertext).hexdigest(),
+                received_at=self._clock(),
+                **meta,
+            )
+            (self._received / f"{number}.age").write_bytes(ciphertext)
+            (self._received / f"{number}.json").write_text(json.dumps(asdict(item)))
+        return item
+
+    def items(self) -> list[ReceivedItem]:
+        """Everything received, in arrival order."""
+        found = []
+        for path in self._received.glob("*.json"):
+            found.append(ReceivedItem(**json.loads(path.read_text())))
+        return sorted(found, key=lambda it: it.number)
+
+    def decrypt(self, item: ReceivedItem) -> bytes:
+        """The plaintext of a received item (a WAV); IntegrityError if it no longer matches."""
+        path = self._received / f"{item.number}.age"
+        ciphertext = path.read_bytes()
+        if hashlib.sha256(ciphertext).hexdigest() != item.sha256:
+            raise IntegrityError(f"{path}: sha256 differs from the one recorded at arrival")
+        try:
+            return pyrage.decrypt(ciphertext, [self.identity])
+        except pyrage.DecryptError as exc:
+            raise IntegrityError(f"{path}: does not decrypt with this receiver ({exc})") from exc
+
+    def describe(self, item: ReceivedItem) -> dict[str, Any]:
+        """An item as shown to users: headers, ciphertext size, and the decrypted WAV's facts."""
+        wav = self.decrypt(item)
+        return {
+            **asdict(item),
+            "wav_bytes": len(wav),
+            "wav_sha256": hashlib.sha256(wav).hexdigest(),
+            "duration_s": wav_duration_s(wav, f"received item {item.number}"),
+        }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: CloudServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the command prints what arrived through its own callback."""
+
+    def _reply(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, obj: Any) -> None:
+        self._reply(status, json.dumps(obj).encode() + b"\n", "application/json")
+
+    def _describe(self, item: ReceivedItem) -> dict[str, Any]:
+        try:
+            return self.server.store.describe(item)
+        except IntegrityError as exc:
+            return {**asdict(item), "error": str(exc)}
+
+    def do_GET(self) -> None:
+        store = self.server.store
+        if self.path == "/recipient":
+            self._reply(200, store.recipient.encode() + b"\n", "text/plain; charset=utf-8")
+        elif self.path == "/received":
+            self._json(200, [self._describe(it) for it in store.items()])
+        else:
+            self._json(404, {"error": f"no such path {self.path!r}"})
+
+    def do_POST(self) -> None:
+        if self.path != "/upload":
+            self._json(404, {"error": f"no such path {self.path!r}"})
+            return
+        length_text = self.headers.get("Content-Length")
+        if length_text is None or not length_text.isdigit():
+            self.close_connection = True
+            self._json(411, {"error": "Content-Length required"})
+            return
+        length = int(length_text)
+        if length > MAX_UPLOAD_BYTES:
+            self.close_connection = True
+            self._json(413, {"error": f"body of {length} bytes exceeds {MAX_UPLOAD_BYTES}"})
+            return
+        body = self.rfile.read(length)
+        try:
+            item = self.server.store.receive(body, dict(self.headers.items()))
+        except UploadError as exc:
+            self._json(400, {"error": str(exc)})
+            return
+        self._json(201, {"received": item.number, "bytes": item.bytes, "sha256": item.sha256})
+        if self.server.on_receive is not None:
+            self.server.on_receive(item)
+
+
+class CloudServer(ThreadingHTTPServer):
+    """The receiver's HTTP server; ``port=0`` picks a free port (see :attr:`url`)."""
+
+    daemon_threads = True
+
+    def __init__(
+        self,
+        store: CloudStore,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        on_receive: Callable[[ReceivedItem], None] | None = None,
+    ) -> None:
+        """Bind to ``host:port`` (loopback unless told otherwise); serve with serve_forever()."""
+        self.store = store
+        self.on_receive = on_receive
+        super().__init__((host, port), _Handler)
+
+    @property
+    def url(self) -> str:
+        """The base URL to grant consent to (``http://host:port``)."""
+        host, port = self.server_address[:2]
+        shown = host.decode() if isinstance(host, bytes) else host
+        if ":" in shown:
+            shown = f"[{shown}]"
+        return f"http://{shown}:{port}"

@@ -1,0 +1,176 @@
+"""The vault's SQLite index: schema, version, and how a connection is opened.
+
+``HOME/vault.db`` is one SQLite file (WAL journal, ``secure_delete=ON`` so deleted ciphertext is
+zeroed in the file, ``foreign_keys=ON`` so erasure cascades, ``temp_store=MEMORY`` so SQLite
+spills nothing to temporary files). It identifies itself with ``PRAGMA application_id`` =
+0x6B6D756D ("kmum") and carries its schema version in ``PRAGMA user_version``; a file from a
+newer keepmum is refused (FormatVersionError), an older one is migrated forward in one
+transaction.
+
+Tables (version 1)::
+
+    members(name PK, recipient, created)                  recipient: age1... in the clear
+    records(id PK, member -> members ON DELETE CASCADE, start, start_t, duration_s, samples,
+            sample_rate, model, score, end_reason, source, created, expires,
+            ciphertext BLOB, sha256, meta_sha256)
+    audit(seq PK, at, event, member, record, details JSON, prev, hash)   append-only
+
+``sha256`` is the SHA-256 of ``ciphertext``; ``meta_sha256`` covers every other column of the
+row (see :func:`storage.records.meta_digest`), so a changed byte anywhere in a row is found by
+``keepmum vault verify`` without any key. The consent helper's tables (``consent_events``,
+``upload_queue``, ``uploads``) live in the same file and are created by
+``storage.consent.ensure_tables``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from device.errors import FormatVersionError, IntegrityError, VaultError
+
+__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "connect", "schema_version"]
+
+APPLICATION_ID = 0x6B6D756D
+"""``PRAGMA application_id`` of a keepmum vault ("kmum")."""
+
+SCHEMA_VERSION = 1
+"""The schema version this keepmum writes and understands."""
+
+_SCHEMA_V1 = """
+CREATE TABLE members (
+    name TEXT PRIMARY KEY,
+    recipient TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE records (
+    id TEXT PRIMARY KEY,
+    member TEXT NOT NULL REFERENCES members(name) ON DELETE CASCADE,
+    start REAL NOT NULL,
+    start_t REAL NOT NULL,
+    duration_s REAL NOT NULL,
+    samples INTEGER NOT NULL,
+    sample_rate INTEGER NOT NULL,
+    model TEXT NOT NULL,
+    score REAL NOT NULL,
+    end_reason TEXT NOT NULL,
+    source TEXT NOT NULL,
+    created REAL NOT NULL,
+    expires REAL NOT NULL,
+    ciphertext BLOB NOT NULL,
+    sha256 TEXT NOT NULL,
+    meta_sha256 TEXT NOT NULL
+);
+CREATE INDEX records_member ON records (member);
+CREATE INDEX records_start ON records (start, id);
+CREATE INDEX records_expires ON records (expires);
+CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    event TEXT NOT NULL,
+    member TEXT,
+    record TEXT,
+    details TEXT NOT NULL,
+    prev TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX audit_record ON audit (record);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+"""
+
+# Forward migrations: MIGRATIONS[v] turns a version-v file into version v+1.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+
+
+def _text(raw: bytes) -> str:
+    # A damaged TEXT column must not make a read fail: undecodable bytes survive as surrogates,
+    # so hashes over the value still differ from the original and verify names the record.
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _configure(conn: sqlite3.Connection) -> None:
+    conn.text_factory = _text
+    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA secure_delete = ON")
+    conn.execute("PRAGMA temp_store = MEMORY")
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise VaultError(f"vault.db: could not switch to WAL journal (got {mode!r})")
+    # FULL: each record's commit is durable, one fsync of the WAL per record (not a storm).
+    conn.execute("PRAGMA synchronous = FULL")
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The file's ``user_version``."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def connect(path: Path, *, create: bool = False) -> sqlite3.Connection:
+    """Open (or with ``create``, make) the index at ``path``, checked and migrated.
+
+    Raises VaultError if it does not exist (and ``create`` is false) or is not a keepmum vault,
+    FormatVersionError if a newer keepmum wrote it, IntegrityError if SQLite finds it corrupt.
+    The connection is in autocommit mode; writers use BEGIN IMMEDIATE ... COMMIT.
+    """
+    if not create and not path.exists():
+        raise VaultError(f"{path.parent}: no vault here (run: keepmum init --home {path.parent})")
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+    except sqlite3.Error as exc:
+        raise VaultError(f"{path}: cannot open ({exc})") from exc
+    try:
+        if create:
+            path.chmod(0o600)
+        _configure(conn)
+        _check_and_migrate(conn, path, create=create)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise IntegrityError(f"{path}: not a readable SQLite vault ({exc})") from exc
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _check_and_migrate(conn: sqlite3.Connection, path: Path, *, create: bool) -> None:
+    app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+    version = schema_version(conn)
+    if version == 0 and app_id == 0:
+        has_tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if has_tables or not create:
+            raise VaultError(f"{path}: not a keepmum vault (no keepmum application id)")
+        script = (
+            f"BEGIN IMMEDIATE;\n{_SCHEMA_V1}"
+            f"PRAGMA application_id = {APPLICATION_ID};\n"
+            f"PRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
+        )
+        try:
+            conn.executescript(script)
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return
+    if app_id != APPLICATION_ID:
+        raise VaultError(f"{path}: not a keepmum vault (application id {app_id:#x})")
+    if version > SCHEMA_VERSION:
+        raise FormatVersionError(
+            f"{path}: schema version {version} is newer than this keepmum understands "
+            f"({SCHEMA_VERSION}); upgrade keepmum"
+        )
+    if version < SCHEMA_VERSION:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            while version < SCHEMA_VERSION:
+                MIGRATIONS[version](conn)
+                version += 1
+            conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise

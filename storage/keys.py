@@ -1,0 +1,221 @@
+"""Member identities: an age X25519 key pair per household member, the secret half sealed by a
+passphrase.
+
+On disk (``HOME/keys/``, mode 0700)::
+
+    <member>.identity.age   mode 0600; an age file encrypted with the member's passphrase
+                            (age's scrypt recipient), whose plaintext is a standard age
+                            identity file:
+                                # created: 2025-01-01T00:00:00Z
+                                # public key: age1...
+                                AGE-SECRET-KEY-1...
+
+The public recipient (``age1...``) is kept in the clear in the vault's ``members`` table, so the
+device can encrypt to a member at any time; the secret identity exists in the clear only in RAM,
+after the member typed their passphrase. The file is a normal age file: ``age -d`` opens it with
+the passphrase, and ``age -d -i <member>.identity.age`` uses it directly.
+
+Files are written to a temporary name in the same folder, fsynced and renamed, so a crash leaves
+either no identity or a whole one. :meth:`KeyStore.shred` overwrites a file with random bytes and
+fsyncs before unlinking it (crypto-shredding; see storage/README.md for what that can and cannot
+promise on journaling and flash file systems).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import stat
+import time
+from pathlib import Path
+
+import pyrage
+from pyrage import passphrase as age_passphrase
+from pyrage import x25519
+
+from device.errors import (
+    IntegrityError,
+    PassphraseError,
+    PermissionsError,
+    VaultError,
+)
+
+__all__ = ["IDENTITY_SUFFIX", "KeyStore", "validate_member_name"]
+
+IDENTITY_SUFFIX = ".identity.age"
+_MEMBER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+_SECRET_PREFIX = "AGE-SECRET-KEY-1"
+
+
+def validate_member_name(name: str) -> str:
+    """Return ``name`` if it is a valid member name, else raise VaultError.
+
+    Member names become file names, so they are limited to 1-32 letters, digits, ``_`` and ``-``
+    (starting with a letter or digit).
+    """
+    if not isinstance(name, str) or not _MEMBER_RE.fullmatch(name):
+        raise VaultError(
+            f"member name {name!r}: expected 1-32 letters, digits, '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _mode(st: os.stat_result) -> str:
+    return f"{stat.S_IMODE(st.st_mode):04o}"
+
+
+class KeyStore:
+    """The ``keys/`` folder: creates, unlocks and shreds members' sealed identities."""
+
+    def __init__(self, keys_dir: Path) -> None:
+        self.keys_dir = keys_dir
+
+    def path(self, member: str) -> Path:
+        """Where ``member``'s sealed identity lives."""
+        return self.keys_dir / f"{validate_member_name(member)}{IDENTITY_SUFFIX}"
+
+    def ensure_dir(self) -> None:
+        """Create the folder with mode 0700 (and tighten it if it exists)."""
+        self.keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.keys_dir, 0o700)
+
+    def exists(self, member: str) -> bool:
+        """Whether ``member`` has an identity file."""
+        return self.path(member).exists()
+
+    def create(self, member: str, passphrase: str, *, now: float | None = None) -> str:
+        """Make a new identity for ``member``, seal it under ``passphrase``; return the recipient.
+
+        Refuses to replace an existing identity file (forget the member first). Slow on purpose:
+        age's scrypt takes about a second or two.
+        """
+        if not passphrase:
+            raise PassphraseError(f"member {member!r}: the passphrase must not be empty")
+        self.ensure_dir()
+        path = self.path(member)
+        if path.exists():
+            raise VaultError(f"{path}: an identity for {member!r} already exists")
+        identity = x25519.Identity.generate()
+        recipient = str(identity.to_public())
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+        text = f"# created: {created}\n# public key: {recipient}\n{identity}\n"
+        sealed = age_passphrase.encrypt(text.encode("ascii"), passphrase)
+        tmp = self.keys_dir / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, sealed)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        _fsync_dir(self.keys_dir)
+        return recipient
+
+    def check_permissions(self, member: str) -> Path:
+        """Refuse (PermissionsError) an identity file or keys folder that others can read.
+
+        A sealed identity readable by others invites an offline guess at the passphrase, so
+        keepmum will not use it until its owner fixes the modes.
+        """
+        path = self.path(member)
+        try:
+            dir_st = os.stat(self.keys_dir)
+            st = os.lstat(path)
+        except FileNotFoundError as exc:
+            raise VaultError(
+                f"{path}: no identity for member {member!r} (forgotten, or moved away)"
+            ) from exc
+        if stat.S_IMODE(dir_st.st_mode) & 0o077:
+            raise PermissionsError(
+                f"{self.keys_dir}: keys folder is accessible to group/others "
+                f"(mode {_mode(dir_st)}, expected 0700); run: chmod 700 {self.keys_dir}"
+            )
+        if not stat.S_ISREG(st.st_mode):
+            raise PermissionsError(f"{path}: identity is not a regular file (a symlink?)")
+        if stat.S_IMODE(st.st_mode) & 0o077:
+            raise PermissionsError(
+                f"{path}: identity file is readable by group/others "
+                f"(mode {_mode(st)}, expected 0600); run: chmod 600 {path}"
+            )
+        if hasattr(os, "getuid") and st.st_uid != os.getuid():
+            raise PermissionsError(
+                f"{path}: identity file belongs to uid {st.st_uid}, not to you ({os.getuid()})"
+            )
+        return path
+
+    def unlock(
+        self, member: str, passphrase: str, *, expected_recipient: str | None = None
+    ) -> x25519.Identity:
+        """Open ``member``'s identity with ``passphrase`` (RAM only).
+
+        PermissionsError if the file or folder is readable by others, PassphraseError on a wrong
+        passphrase, IntegrityError if the file is not an identity or does not match the
+        recipient the vault encrypts to.
+        """
+        path = self.check_permissions(member)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as f:
+            sealed = f.read()
+        if not sealed.startswith(b"age-encryption.org/v1\n-> scrypt "):
+            raise IntegrityError(f"{path}: not a passphrase-sealed age file")
+        try:
+            plain = age_passphrase.decrypt(sealed, passphrase)
+        except pyrage.DecryptError as exc:
+            raise PassphraseError(
+                f"wrong passphrase for member {member!r} ({path.name} did not open)"
+            ) from exc
+        identity = self._parse(plain, path)
+        if expected_recipient is not None and str(identity.to_public()) != expected_recipient:
+            raise IntegrityError(
+                f"{path}: identity's recipient {identity.to_public()} does not match the vault's "
+                f"recipient for {member!r} ({expected_recipient})"
+            )
+        return identity
+
+    @staticmethod
+    def _parse(plain: bytes, path: Path) -> x25519.Identity:
+        try:
+            lines = plain.decode("ascii").splitlines()
+        except UnicodeDecodeError as exc:
+            raise IntegrityError(f"{path}: sealed content is not an age identity") from exc
+        keys = [ln.strip() for ln in lines if ln.strip().startswith(_SECRET_PREFIX)]
+        if len(keys) != 1:
+            raise IntegrityError(
+                f"{path}: expected exactly one AGE-SECRET-KEY line, found {len(keys)}"
+            )
+        try:
+            return x25519.Identity.from_str(keys[0])
+        except pyrage.IdentityError as exc:
+            raise IntegrityError(f"{path}: malformed age identity ({exc})") from exc
+
+    def shred(self, member: str) -> bool:
+        """Overwrite ``member``'s identity with random bytes, fsync, unlink; True if it existed.
+
+        After this, every ciphertext ever encrypted to the member is unreadable, wherever a copy
+        of it went (crypto-shredding).
+        """
+        path = self.path(member)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            return False
+        try:
+            size = os.fstat(fd).st_size
+            os.write(fd, secrets.token_bytes(max(size, 1)))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        path.unlink()
+        _fsync_dir(self.keys_dir)
+        return True

@@ -1,0 +1,38 @@
+"""What the vault keeps and for how long: one frozen settings object, validated at construction."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from device.errors import ConfigError
+
+__all__ = ["VaultSettings"]
+
+
+@dataclass(frozen=True)
+class VaultSettings:
+    """Retention and capacity of the vault (the ``[vault]`` section of ``config.toml``)."""
+
+    retention_h: float = 24.0
+    """How long a kept utterance lives before it is deleted (hours); 0 keeps nothing at all."""
+    capacity_s: float = 600.0
+    """Most audio the vault holds at once (seconds); the oldest records are deleted first."""
+
+    def __post_init__(self) -> None:
+        for name in ("retention_h", "capacity_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"vault.{name}: expected a number, got {value!r}")
+            if math.isnan(value) or value < 0 or math.isinf(value):
+                raise ConfigError(f"vault.{name}: expected a finite number >= 0, got {value!r}")
+
+    @property
+    def retention_s(self) -> float:
+        """Retention in seconds."""
+        return self.retention_h * 3600.0
+
+    @property
+    def keeps_nothing(self) -> bool:
+        """True when ``retention_h`` is 0: utterances are reported but never stored."""
+        return self.retention_h == 0

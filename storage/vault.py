@@ -1,0 +1,468 @@
+"""The vault: kept utterances, encrypted to their member, that the device can write but not read.
+
+``Vault`` ties together the SQLite index (:mod:`storage.index`), the members' sealed identities
+(:mod:`storage.keys`), retention (:mod:`storage.retention`) and the audit chain
+(:mod:`storage.audit`). The device holds only public recipients: :meth:`Vault.store` encrypts
+with age to the member's recipient; reading back (:meth:`Vault.decrypt`) needs an identity that
+only :meth:`Vault.unlock` with the member's passphrase produces, in RAM.
+
+Write ordering (see storage/README.md for the full list of invariants):
+
+- store: WAV bytes and ciphertext exist in RAM only; the record row, its ``stored`` audit entry,
+  the commit hooks' rows (consented upload copies) and the expiry/capacity purge share ONE
+  transaction, so the vault is either before or after a record, never in between.
+- forget: the identity file is shredded first, then the member's rows are deleted in one
+  transaction; a crash in between leaves unreadable records that a second ``forget`` removes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import pyrage
+from pyrage import x25519
+
+from device.audio import SAMPLE_RATE
+from device.errors import IntegrityError, VaultError
+from device.utterance import Utterance
+from storage import audit as audit_chain
+from storage import consent
+from storage.index import connect
+from storage.keys import KeyStore, validate_member_name
+from storage.records import RecordMeta, meta_digest, new_record_id
+from storage.retention import Deleted, PurgeResult, delete_rows, purge
+from storage.settings import VaultSettings
+from storage.wav import WavError, pcm_to_wav, wav_to_pcm
+
+__all__ = ["DB_NAME", "KEYS_DIR", "CommitHook", "ForgetResult", "Member", "Vault"]
+
+DB_NAME = "vault.db"
+KEYS_DIR = "keys"
+
+CommitHook = Callable[[sqlite3.Connection, RecordMeta, bytes], None]
+"""Runs inside :meth:`Vault.store`'s transaction with the record's WAV bytes (RAM only)."""
+
+_RECORD_COLUMNS = (
+    "id, member, start, start_t, duration_s, samples, sample_rate, model, score, end_reason, "
+    "source, created, expires, sha256, length(ciphertext)"
+)
+
+
+@dataclass(frozen=True)
+class Member:
+    """A household member: a name and the public age recipient records are encrypted to."""
+
+    name: str
+    recipient: str
+    created: float
+
+
+@dataclass(frozen=True)
+class ForgetResult:
+    """What forgetting a member destroyed."""
+
+    member: str
+    records: int
+    seconds: float
+    identity_shredded: bool
+
+
+def _meta_from_row(row: tuple[Any, ...]) -> RecordMeta:
+    return RecordMeta(*row)
+
+
+class Vault:
+    """An open vault in a device home. Use :meth:`create` or :meth:`open`, then :meth:`close`."""
+
+    def __init__(
+        self,
+        home: Path,
+        conn: sqlite3.Connection,
+        settings: VaultSettings,
+        clock: Callable[[], float],
+    ) -> None:
+        self.home = home
+        self.settings = settings
+        self.clock = clock
+        """Wall-clock time (Unix seconds); injected by tests to move through retention."""
+        self.keys = KeyStore(home / KEYS_DIR)
+        self._conn = conn
+        self._hooks: list[CommitHook] = []
+        self._recipients: dict[str, x25519.Recipient] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @staticmethod
+    def exists(home: Path) -> bool:
+        """Whether ``home`` holds a vault."""
+        return (home / DB_NAME).exists()
+
+    @classmethod
+    def create(
+        cls,
+        home: Path,
+        settings: VaultSettings | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> Vault:
+        """Make a new, empty vault in ``home`` (VaultError if one exists there)."""
+        if cls.exists(home):
+            raise VaultError(f"{home}: a vault exists here already (to add people: member add)")
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        KeyStore(home / KEYS_DIR).ensure_dir()
+        conn = connect(home / DB_NAME, create=True)
+        return cls._finish_open(home, conn, settings or VaultSettings(), clock)
+
+    @classmethod
+    def open(
+        cls,
+        home: Path,
+        settings: VaultSettings | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> Vault:
+        """Open the vault in ``home`` and enforce expiry and capacity now.
+
+        VaultError ("run keepmum init") if there is none; FormatVersionError if a newer keepmum
+        wrote it.
+        """
+        conn = connect(home / DB_NAME)
+        return cls._finish_open(home, conn, settings or VaultSettings(), clock)
+
+    @classmethod
+    def _finish_open(
+        cls, home: Path, conn: sqlite3.Connection, settings: VaultSettings,
+        clock: Callable[[], float],
+    ) -> Vault:
+        try:
+            consent.ensure_tables(conn)
+            vault = cls(home, conn, settings, clock)
+            vault.purge(checkpoint=False)
+        except BaseException:
+            conn.close()
+            raise
+        return vault
+
+    def close(self) -> None:
+        """Close the index (SQLite checkpoints and removes the WAL on the last close)."""
+        self._conn.close()
+
+    def __enter__(self) -> Vault:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The index connection, for read queries (write only inside :meth:`transaction`)."""
+        return self._conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK if the body raises."""
+        if self._conn.in_transaction:
+            raise VaultError("vault transaction already open (transactions do not nest)")
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        try:
+            self._conn.execute("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+
+    def audit(
+        self,
+        conn: sqlite3.Connection,
+        event: str,
+        *,
+        member: str | None = None,
+        record: str | None = None,
+        **details: Any,
+    ) -> audit_chain.AuditEntry:
+        """Append to the audit chain inside the caller's transaction (no audio, ever)."""
+        return audit_chain.append(conn, self.clock(), event, member=member, record=record,
+                                  **details)
+
+    def add_commit_hook(self, hook: CommitHook) -> None:
+        """Run ``hook(conn, meta, wav_bytes)`` inside every later store's transaction."""
+        self._hooks.append(hook)
+
+    def _checkpoint(self, mode: str) -> None:
+        # Old WAL frames still hold deleted ciphertext until a checkpoint overwrites the file.
+        self._conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+
+    # -- members -----------------------------------------------------------------------------
+
+    def members(self) -> list[Member]:
+        """Every member, in order of creation."""
+        rows = self._conn.execute(
+            "SELECT name, recipient, created FROM members ORDER BY created, rowid"
+        ).fetchall()
+        return [Member(str(n), str(r), float(c)) for n, r, c in rows]
+
+    def member(self, name: str) -> Member:
+        """One member (VaultError naming the known members if there is no such member)."""
+        row = self._conn.execute(
+            "SELECT name, recipient, created FROM members WHERE name = ?", (name,)
+        ).fetchone()
+        if row is None:
+            known = ", ".join(m.name for m in self.members()) or "none"
+            raise VaultError(f"member {name!r}: no such member (members: {known})")
+        return Member(str(row[0]), str(row[1]), float(row[2]))
+
+    def default_member(self) -> str:
+        """The member kept utterances go to unless told otherwise: the first one created."""
+        members = self.members()
+        if not members:
+            raise VaultError(f"{self.home}: the vault has no members (keepmum member add NAME)")
+        return members[0].name
+
+    def add_member(self, name: str, passphrase: str) -> Member:
+        """Create ``name``'s identity sealed under ``passphrase`` and register its recipient."""
+        validate_member_name(name)
+        if self._conn.execute("SELECT 1 FROM members WHERE name = ?", (name,)).fetchone():
+            raise VaultError(f"member {name!r}: already exists")
+        # An identity file without a member row is an orphan of an interrupted add: nothing was
+        # ever encrypted to it, so it is safe to destroy.
+        self.keys.shred(name)
+        recipient = self.keys.create(name, passphrase, now=self.clock())
+        now = self.clock()
+        try:
+            with self.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO members (name, recipient, created) VALUES (?, ?, ?)",
+                    (name, recipient, now),
+                )
+                self.audit(conn, "member_added", member=name, recipient=recipient)
+        except BaseException:
+            self.keys.shred(name)
+            raise
+        return Member(name, recipient, now)
+
+    def unlock(self, member: str, passphrase: str) -> x25519.Identity:
+        """``member``'s identity, opened with their passphrase (RAM only).
+
+        PassphraseError on a wrong passphrase; PermissionsError if the identity file or keys
+        folder is readable by others.
+        """
+        m = self.member(member)
+        return self.keys.unlock(member, passphrase, expected_recipient=m.recipient)
+
+    def _recipient(self, member: str) -> x25519.Recipient:
+        cached = self._recipients.get(member)
+        if cached is None:
+            text = self.member(member).recipient
+            try:
+                cached = x25519.Recipient.from_str(text)
+            except pyrage.RecipientError as exc:
+                raise IntegrityError(f"member {member!r}: stored recipient is malformed") from exc
+            self._recipients[member] = cached
+        return cached
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def store(self, utterance: Utterance, member: str) -> str | None:
+        """Encrypt a kept utterance to ``member`` and commit it; return its record id.
+
+        Returns None when nothing is kept: ``retention_h == 0`` (audited as
+        ``not_stored_retention_zero``), or the utterance alone is longer than ``capacity_s`` (it
+        is deleted by the capacity rule in the same transaction, audited ``capacity_deleted``).
+        """
+        samples = np.asarray(utterance.samples)
+        if samples.dtype != np.int16 or samples.ndim != 1:
+            raise VaultError(
+                f"utterance: expected 1-D int16 samples, got {samples.dtype} shape {samples.shape}"
+            )
+        duration_s = len(samples) / SAMPLE_RATE
+        if self.settings.keeps_nothing:
+            self._recipient(member)  # still refuse an unknown member
+            with self.transaction() as conn:
+                self.audit(conn, "not_stored_retention_zero", member=member,
+                           duration_s=duration_s, model=utterance.model, source=utterance.source)
+            return None
+        recipient = self._recipient(member)
+        wav = pcm_to_wav(samples)
+        ciphertext = pyrage.encrypt(wav, [recipient])
+        now = self.clock()
+        meta = RecordMeta(
+            id=new_record_id(utterance.started_at), member=member,
+            start=float(utterance.started_at), start_t=float(utterance.start_t),
+            duration_s=duration_s, samples=len(samples), sample_rate=SAMPLE_RATE,
+            model=str(utterance.model), score=float(utterance.score),
+            end_reason=str(utterance.end_reason), source=str(utterance.source),
+            created=float(now), expires=float(now + self.settings.retention_s),
+            sha256=hashlib.sha256(ciphertext).hexdigest(), size=len(ciphertext),
+        )
+        meta_sha256 = meta_digest(meta.meta_values())
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO records (id, member, start, start_t, duration_s, samples, "
+                "sample_rate, model, score, end_reason, source, created, expires, ciphertext, "
+                "sha256, meta_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*meta.meta_values()[:13], ciphertext, meta.sha256, meta_sha256),
+            )
+            self.audit(conn, "stored", member=member, record=meta.id, duration_s=duration_s,
+                       model=meta.model, score=meta.score, bytes=len(ciphertext),
+                       sha256=meta.sha256, meta_sha256=meta_sha256)
+            for hook in self._hooks:
+                hook(conn, meta, wav)
+            purged = purge(conn, now, self.settings, self.audit)
+        if purged.all:
+            self._checkpoint("PASSIVE")
+        if any(d.record == meta.id for d in purged.all):
+            return None
+        return meta.id
+
+    def note_discarded(self, reason: str, duration_s: float, model: str, source: str) -> None:
+        """Audit an utterance that was discarded without touching the disk (no audio)."""
+        with self.transaction() as conn:
+            self.audit(conn, "discarded", reason=reason, duration_s=float(duration_s),
+                       model=model, source=source)
+
+    def note_run(
+        self, source: str, heard_s: float, kept_s: float, discarded_s: float, wakes: int,
+        muted_s: float,
+    ) -> None:
+        """Audit what one run of the device heard, kept and discarded (for ``keepmum report``)."""
+        with self.transaction() as conn:
+            self.audit(conn, "run", source=source, heard_s=float(heard_s), kept_s=float(kept_s),
+                       discarded_s=float(discarded_s), wakes=int(wakes), muted_s=float(muted_s))
+
+    def purge(self, *, checkpoint: bool = True) -> PurgeResult:
+        """Enforce expiry and capacity now."""
+        with self.transaction() as conn:
+            result = purge(conn, self.clock(), self.settings, self.audit)
+        if result.all:
+            self._checkpoint("TRUNCATE" if checkpoint else "PASSIVE")
+        return result
+
+    def delete(self, record_id: str) -> Deleted:
+        """Delete one record (and its queued copies) now."""
+        meta = self.record(record_id)
+        with self.transaction() as conn:
+            (deleted,) = delete_rows(conn, [(meta.id, meta.member, meta.duration_s)], "deleted",
+                                     self.audit)
+        self._checkpoint("TRUNCATE")
+        return deleted
+
+    def forget(self, member: str) -> ForgetResult:
+        """Destroy ``member``'s identity, then every record of theirs (crypto-shredding), and
+        revoke their grants.
+
+        The identity goes first: once it is gone, every copy of their ciphertext anywhere is
+        unreadable, whatever happens to the rest of this call.
+        """
+        validate_member_name(member)
+        known = self._conn.execute("SELECT 1 FROM members WHERE name = ?", (member,)).fetchone()
+        shredded = self.keys.shred(member)
+        if known is None and not shredded:
+            self.member(member)  # raises: no such member
+        with self.transaction() as conn:
+            count, seconds = conn.execute(
+                "SELECT count(*), coalesce(sum(duration_s), 0) FROM records WHERE member = ?",
+                (member,),
+            ).fetchone()
+            # Their consent ends with them: a later member of the same name inherits no grant.
+            for grant_id in consent.revoke_member_grants(conn, member, self.clock()):
+                self.audit(conn, "consent_revoked", member=member, grant=grant_id,
+                           reason="forgotten")
+            conn.execute("DELETE FROM records WHERE member = ?", (member,))
+            conn.execute("DELETE FROM members WHERE name = ?", (member,))
+            self.audit(conn, "forgotten", member=member, records=int(count),
+                       seconds=float(seconds), identity_shredded=shredded)
+        self._recipients.pop(member, None)
+        self._checkpoint("TRUNCATE")
+        return ForgetResult(member, int(count), float(seconds), shredded)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def records(self, member: str | None = None) -> list[RecordMeta]:
+        """Metadata of every record (of one member), in the order stored; needs no key."""
+        sql = f"SELECT {_RECORD_COLUMNS} FROM records"
+        args: tuple[Any, ...] = ()
+        if member is not None:
+            sql += " WHERE member = ?"
+            args = (member,)
+        rows = self._conn.execute(sql + " ORDER BY created, rowid", args).fetchall()
+        return [_meta_from_row(r) for r in rows]
+
+    def resolve_id(self, record_id: str) -> str:
+        """The full id for ``record_id`` or a unique prefix of it (at least 6 characters)."""
+        if self._conn.execute("SELECT 1 FROM records WHERE id = ?", (record_id,)).fetchone():
+            return record_id
+        if len(record_id) >= 6:
+            rows = self._conn.execute(
+                "SELECT id FROM records WHERE substr(id, 1, ?) = ? LIMIT 2",
+                (len(record_id), record_id),
+            ).fetchall()
+            if len(rows) == 1:
+                return str(rows[0][0])
+            if len(rows) > 1:
+                raise VaultError(f"record {record_id!r}: ambiguous prefix, give more digits")
+        raise VaultError(f"record {record_id!r}: no such record in {self.home / DB_NAME}")
+
+    def record(self, record_id: str) -> RecordMeta:
+        """One record's metadata (VaultError if there is no such record)."""
+        rid = self.resolve_id(record_id)
+        row = self._conn.execute(
+            f"SELECT {_RECORD_COLUMNS} FROM records WHERE id = ?", (rid,)
+        ).fetchone()
+        return _meta_from_row(row)
+
+    def read_ciphertext(self, record_id: str) -> bytes:
+        """The record's age ciphertext, as stored (no key needed, none used)."""
+        rid = self.resolve_id(record_id)
+        row = self._conn.execute("SELECT ciphertext FROM records WHERE id = ?", (rid,)).fetchone()
+        return bytes(row[0])
+
+    def decrypt(self, record_id: str, identity: x25519.Identity) -> bytes:
+        """The record's WAV bytes, checked against its metadata; needs the owner's identity.
+
+        IntegrityError if the ciphertext's SHA-256, the decryption or the WAV's format and
+        length do not match what the index says.
+        """
+        meta = self.record(record_id)
+        owner = self.member(meta.member)
+        if str(identity.to_public()) != owner.recipient:
+            raise VaultError(
+                f"record {meta.id}: belongs to {meta.member!r}; this identity is not theirs"
+            )
+        ciphertext = self.read_ciphertext(meta.id)
+        actual = hashlib.sha256(ciphertext).hexdigest()
+        if actual != meta.sha256:
+            raise IntegrityError(
+                f"record {meta.id}: ciphertext SHA-256 {actual[:16]}... does not match the "
+                f"index ({meta.sha256[:16]}...)"
+            )
+        try:
+            wav = pyrage.decrypt(ciphertext, [identity])
+        except pyrage.DecryptError as exc:
+            raise IntegrityError(f"record {meta.id}: does not decrypt ({exc})") from exc
+        try:
+            samples, info = wav_to_pcm(wav)
+        except WavError as exc:
+            raise IntegrityError(f"record {meta.id}: decrypted audio is not a WAV ({exc})") from exc
+        if info.sample_rate != meta.sample_rate or len(samples) != meta.samples:
+            raise IntegrityError(
+                f"record {meta.id}: audio is {len(samples)} samples at {info.sample_rate} Hz, "
+                f"index says {meta.samples} at {meta.sample_rate} Hz"
+            )
+        return wav

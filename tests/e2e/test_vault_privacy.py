@@ -1,0 +1,105 @@
+"""What a stolen device yields: no plaintext audio in any file, and no way to decrypt a record
+once the member's identity is out of reach."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pyrage
+import pytest
+from pyrage import x25519
+
+from tests.e2e.conftest import Result, run_keepmum
+from tests.e2e.vaulte2e import (  # noqa: F401
+    PASSPHRASES,
+    StoredHome,
+    _stored_home,
+    _stored_template,
+    _unlocked,
+    _wake_recording,
+    ciphertext,
+    init_home,
+    keepmum_ok,
+    scan_for_plaintext,
+    stored_ids,
+)
+
+Unlocked = Callable[[str], x25519.Identity]
+
+
+def test_the_scanner_finds_what_it_looks_for(
+    wake_recording: tuple[Path, np.ndarray], tmp_path: Path
+) -> None:
+    path, pcm = wake_recording
+    shutil.copy(path, tmp_path / "copy.wav")
+    (tmp_path / "odd.bin").write_bytes(b"\x07" + pcm[20000:20064].tobytes() + b"\x07")
+    (tmp_path / "short.bin").write_bytes(pcm[20000:20031].tobytes())  # < 32 samples: no
+    hits = scan_for_plaintext([tmp_path], pcm)
+    assert set(hits) == {str(tmp_path / "copy.wav"), str(tmp_path / "odd.bin")}
+
+
+def test_no_plaintext_audio_on_disk_after_storing(
+    tmp_path: Path, wake_recording: tuple[Path, np.ndarray]
+) -> None:
+    recording, pcm = wake_recording
+    home, tmp = tmp_path / "home", tmp_path / "tmp"
+    tmp.mkdir()
+    init_home(home, tmp_path / "pass", members=("alice",))
+    env = {"TMPDIR": str(tmp), "TEMP": str(tmp), "TMP": str(tmp)}
+    result = keepmum_ok("replay", "--home", home, "--json", recording, env=env)
+    assert len(result.of("stored")) >= 2
+    # Also after deleting one (freed pages), and with the WAL still holding recent frames.
+    keepmum_ok("vault", "delete", result.of("stored")[0]["record"], "--home", home, env=env)
+    keepmum_ok("replay", "--home", home, "--json", recording, env=env)
+    assert scan_for_plaintext([home, tmp], pcm) == {}
+
+
+def test_the_device_cannot_read_back_without_the_identity(
+    stored_home: StoredHome, tmp_path: Path, unlocked: Unlocked
+) -> None:
+    home = stored_home.home
+    away = tmp_path / "usb-stick"
+    away.mkdir()
+    shutil.move(home / "keys" / "alice.identity.age", away / "alice.identity.age")
+    rid = stored_home.alice[0]
+    out = tmp_path / "out"
+    out.mkdir()
+    attempts: list[Result] = [
+        run_keepmum("vault", "play", rid, "--out", out / "a.wav", "--home", home,
+                    *stored_home.pass_args),
+        run_keepmum("vault", "verify", "--member", "alice", "--home", home,
+                    *stored_home.pass_args),
+        run_keepmum("export", "--member", "alice", "--out", out / "export.age", "--home", home,
+                    *stored_home.pass_args),
+        run_keepmum("consent", "grant", "--member", "alice", "--purpose", "x", "--endpoint",
+                    "http://127.0.0.1:9", "--record", rid, "--recipient",
+                    str(x25519.Identity.generate().to_public()), "--home", home,
+                    *stored_home.pass_args),
+    ]
+    for attempt in attempts:
+        assert attempt.returncode == 2, attempt
+        assert "Traceback" not in attempt.stderr, attempt
+    assert all("no identity for member 'alice'" in a.stderr for a in attempts), attempts
+    assert list(out.iterdir()) == []
+    # Nothing left on the device holds a secret key in the clear ...
+    everything = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
+    assert b"AGE-SECRET-KEY" not in everything
+    assert str(unlocked("alice")).encode() not in everything
+    # ... while bob, whose identity is still there, can read his.
+    keepmum_ok("vault", "play", stored_home.bob[0], "--out", out / "b.wav", "--home", home,
+               *stored_home.pass_args)
+    # The identity, once brought back, still opens the record (it was only out of reach).
+    wav = pyrage.decrypt(ciphertext(home, rid), [unlocked("alice")])
+    assert wav[:4] == b"RIFF"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file whatever its mode")
+def test_an_unreadable_identity_is_not_read(stored_home: StoredHome, tmp_path: Path) -> None:
+    (stored_home.home / "keys" / "alice.identity.age").chmod(0o000)
+    result = run_keepmum("vault", "play", stored_home.alice[0], "--out", tmp_path / "a.wav",
+                         "--home", stored_home.home, *stored_home.pass_args)
+    assert result.returncode == 2, result

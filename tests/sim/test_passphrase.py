@@ -1,0 +1,60 @@
+"""Passphrases from files (first line, line ending stripped) or from a hidden prompt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from device.errors import ConfigError
+from sim.passphrase import parse_passphrase_files, read_passphrase, read_passphrase_file
+
+
+def test_first_line_without_its_ending(tmp_path: Path) -> None:
+    cases = [("pw\n", "pw"), ("pw\r\nsecond\n", "pw"), ("no newline", "no newline"),
+             ("  spaced  \n", "  spaced  ")]
+    for content, expected in cases:
+        f = tmp_path / "p"
+        f.write_text(content, newline="")
+        assert read_passphrase_file(f) == expected
+
+
+@pytest.mark.parametrize("content", ["", "\n", "\nsecond line\n"])
+def test_empty_first_line_is_refused(tmp_path: Path, content: str) -> None:
+    f = tmp_path / "p"
+    f.write_text(content)
+    with pytest.raises(ConfigError, match="is empty"):
+        read_passphrase_file(f)
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nope\.txt: no such passphrase file"):
+        read_passphrase_file(tmp_path / "nope.txt")
+
+
+@pytest.mark.parametrize("spec", ["alice", "=f", "alice=", ""])
+def test_malformed_specs(spec: str) -> None:
+    with pytest.raises(ConfigError, match="expected NAME=FILE"):
+        parse_passphrase_files([spec])
+
+
+def test_file_wins_and_the_prompt_is_asked_otherwise(tmp_path: Path) -> None:
+    f = tmp_path / "a"
+    f.write_text("from file\n")
+    asked: list[tuple[str, dict[str, Any]]] = []
+
+    def prompt(text: str, **kwargs: Any) -> str:
+        asked.append((text, kwargs))
+        return "typed"
+
+    assert read_passphrase("alice", [f"alice={f}"], prompt=prompt) == "from file"
+    assert asked == []
+    assert read_passphrase("bob", [f"alice={f}"], confirm=True, prompt=prompt) == "typed"
+    assert asked == [("Passphrase for bob (new)",
+                      {"hide_input": True, "confirmation_prompt": True})]
+
+
+def test_two_files_for_one_member_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="two files"):
+        parse_passphrase_files(["a=x", "a=y"])

@@ -1,0 +1,260 @@
+"""Consent-gated upload with the real vault, real SQLite, real age and the real receiver on
+127.0.0.1: nothing leaves without a live grant, and only to the grant's endpoint."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from pyrage import x25519
+
+from device.errors import ConsentError, UploadError, VaultError
+from storage.audit import entries
+from storage.cloud import CloudServer, CloudStore
+from storage.consent import (
+    get_grant,
+    grant_all_future,
+    grant_records,
+    install_future_grant_hook,
+    queued,
+    revoke,
+    revoke_member_grants,
+)
+from storage.upload import (
+    HttpClientTransport,
+    HttpRequest,
+    HttpResponse,
+    Uploader,
+    fetch_recipient,
+)
+from storage.vault import Vault
+from tests.storage.vaulthelp import FakeClock, open_vault, utterance
+
+Identities = Callable[[str], x25519.Identity]
+
+
+class RecordingTransport:
+    """The real transport, wrapped to note every URL it was asked to reach (unit-test seam)."""
+
+    def __init__(self) -> None:
+        self.real = HttpClientTransport(timeout_s=10)
+        self.urls: list[str] = []
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        self.urls.append(request.url)
+        return self.real(request)
+
+
+def _serve(folder: Path) -> Iterator[CloudServer]:
+    srv = CloudServer(CloudStore(folder), "127.0.0.1", 0)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+    thread.join()
+
+
+@pytest.fixture
+def cloud(tmp_path: Path) -> Iterator[CloudServer]:
+    yield from _serve(tmp_path / "cloud")
+
+
+@pytest.fixture
+def other_cloud(tmp_path: Path) -> Iterator[CloudServer]:
+    yield from _serve(tmp_path / "other-cloud")
+
+
+@pytest.fixture
+def vault(home: Path, clock: FakeClock) -> Iterator[Vault]:
+    with open_vault(home, clock) as v:
+        yield v
+
+
+def _store(vault: Vault, member: str, seed: int) -> str:
+    rid = vault.store(utterance(0.5, seed=seed, started_at=vault.clock()), member)
+    assert rid is not None
+    return rid
+
+
+def _uploaded_bytes(vault: Vault) -> int:
+    row = vault.connection.execute("SELECT coalesce(sum(bytes), 0) FROM uploads").fetchone()
+    return int(row[0])
+
+
+def test_no_grant_sends_nothing(vault: Vault, cloud: CloudServer) -> None:
+    _store(vault, "alice", 1)
+    _store(vault, "bob", 2)
+    transport = RecordingTransport()
+    assert Uploader(vault, transport=transport).plan() == []
+    assert Uploader(vault, transport=transport).upload() == []
+    assert transport.urls == []
+    assert cloud.store.items() == []
+    assert _uploaded_bytes(vault) == 0
+
+
+def test_grant_for_one_record_sends_exactly_it(
+    vault: Vault, cloud: CloudServer, other_cloud: CloudServer, identities: Identities
+) -> None:
+    wanted = _store(vault, "alice", 1)
+    _store(vault, "alice", 2)
+    _store(vault, "bob", 3)
+    transport = RecordingTransport()
+    recipient = fetch_recipient(cloud.url, transport)
+    grant, items = grant_records(
+        vault, member="alice", identity=identities("alice"), purpose="improve wake word",
+        endpoint=cloud.url, recipient=recipient, record_ids=[wanted],
+    )
+    assert [i.record_id for i in items] == [wanted]
+    uploader = Uploader(vault, transport=transport)
+    planned = uploader.plan()
+    assert [(p.record, p.grant, p.endpoint) for p in planned] == [(wanted, grant.grant_id,
+                                                                  cloud.url)]
+    assert cloud.store.items() == []  # the dry run sent nothing
+    sent = uploader.upload()
+    assert [(s.record, s.grant, s.bytes) for s in sent] == [(wanted, grant.grant_id,
+                                                            planned[0].bytes)]
+    received = cloud.store.items()
+    assert [(r.record, r.member, r.grant) for r in received] == [(wanted, "alice",
+                                                                 grant.grant_id)]
+    # The receiver decrypts it to the very WAV the vault holds.
+    assert cloud.store.decrypt(received[0]) == vault.decrypt(wanted, identities("alice"))
+    # Every byte counted, and only the endpoint's own /upload was reached.
+    assert _uploaded_bytes(vault) == received[0].bytes == sent[0].bytes
+    assert transport.urls == [cloud.url + "/recipient", cloud.url + "/upload"]
+    assert other_cloud.store.items() == []
+    assert queued(vault.connection) == []
+    assert uploader.upload() == []  # sent once, not again
+    events = [e.event for e in entries(vault.connection, member="alice")]
+    assert events[-3:] == ["consent_granted", "queued", "uploaded"]
+
+
+def test_revoke_empties_the_queue_and_stops_the_next_upload(
+    vault: Vault, cloud: CloudServer, identities: Identities
+) -> None:
+    rids = [_store(vault, "alice", s) for s in (1, 2)]
+    grant, _ = grant_records(
+        vault, member="alice", identity=identities("alice"), purpose="p", endpoint=cloud.url,
+        recipient=cloud.store.recipient, record_ids=rids,
+    )
+    old, dropped = revoke(vault, grant.grant_id)
+    assert dropped == 2 and old.grant_id == grant.grant_id
+    assert queued(vault.connection) == []
+    assert Uploader(vault).upload() == []
+    assert cloud.store.items() == [] and _uploaded_bytes(vault) == 0
+    assert get_grant(vault.connection, grant.grant_id).revoked_at is not None
+    with pytest.raises(ConsentError, match="already revoked"):
+        revoke(vault, grant.grant_id)
+
+
+def test_revoke_between_records_stops_the_next_byte(
+    vault: Vault, cloud: CloudServer, identities: Identities
+) -> None:
+    rids = [_store(vault, "alice", s) for s in (1, 2, 3)]
+    grant, _ = grant_records(
+        vault, member="alice", identity=identities("alice"), purpose="p", endpoint=cloud.url,
+        recipient=cloud.store.recipient, record_ids=rids,
+    )
+    uploader = Uploader(vault, transport=RecordingTransport())
+    sent = uploader.upload(on_sent=lambda _item: revoke(vault, grant.grant_id))
+    assert [s.record for s in sent] == rids[:1]
+    assert [r.record for r in cloud.store.items()] == rids[:1]
+    assert _uploaded_bytes(vault) == sent[0].bytes
+
+
+def test_expired_grant_sends_nothing(
+    vault: Vault, clock: FakeClock, cloud: CloudServer, identities: Identities
+) -> None:
+    rid = _store(vault, "alice", 1)
+    grant_records(
+        vault, member="alice", identity=identities("alice"), purpose="p", endpoint=cloud.url,
+        recipient=cloud.store.recipient, record_ids=[rid], expires=clock() + 60,
+    )
+    clock.advance(61)
+    uploader = Uploader(vault)
+    assert uploader.plan() == []
+    assert uploader.upload() == []
+    assert cloud.store.items() == []
+
+
+def test_all_future_grant_queues_each_new_record_of_its_member(
+    vault: Vault, cloud: CloudServer, identities: Identities
+) -> None:
+    install_future_grant_hook(vault)
+    before = _store(vault, "alice", 1)
+    grant = grant_all_future(vault, member="alice", purpose="p", endpoint=cloud.url,
+                             recipient=cloud.store.recipient)
+    after = _store(vault, "alice", 2)
+    _store(vault, "bob", 3)
+    assert [(q.grant_id, q.record_id) for q in queued(vault.connection)] == [
+        (grant.grant_id, after)
+    ]
+    assert before != after
+    sent = Uploader(vault).upload()
+    assert [s.record for s in sent] == [after]
+    received = cloud.store.items()
+    assert cloud.store.decrypt(received[0]) == vault.decrypt(after, identities("alice"))
+
+
+def test_erasing_a_record_erases_its_queued_copy(
+    vault: Vault, cloud: CloudServer, identities: Identities
+) -> None:
+    rid = _store(vault, "alice", 1)
+    grant_records(
+        vault, member="alice", identity=identities("alice"), purpose="p", endpoint=cloud.url,
+        recipient=cloud.store.recipient, record_ids=[rid],
+    )
+    vault.delete(rid)
+    assert queued(vault.connection) == []
+    assert Uploader(vault).upload() == [] and cloud.store.items() == []
+
+
+def test_grant_refuses_another_members_record(
+    vault: Vault, cloud: CloudServer, identities: Identities
+) -> None:
+    bobs = _store(vault, "bob", 1)
+    with pytest.raises(ConsentError, match="not a record of member 'alice'"):
+        grant_records(
+            vault, member="alice", identity=identities("alice"), purpose="p",
+            endpoint=cloud.url, recipient=cloud.store.recipient, record_ids=[bobs],
+        )
+    with pytest.raises(VaultError, match="this identity is not theirs"):
+        grant_records(
+            vault, member="bob", identity=identities("alice"), purpose="p",
+            endpoint=cloud.url, recipient=cloud.store.recipient, record_ids=[bobs],
+        )
+    assert queued(vault.connection) == []
+    assert vault.connection.execute("SELECT count(*) FROM consent_events").fetchone()[0] == 0
+
+
+def test_endpoint_error_keeps_the_item_queued(
+    vault: Vault, identities: Identities
+) -> None:
+    rid = _store(vault, "alice", 1)
+    recipient = str(identities("alice").to_public())  # any valid recipient will do here
+    grant_records(
+        vault, member="alice", identity=identities("alice"), purpose="p",
+        endpoint="http://127.0.0.1:9", recipient=recipient, record_ids=[rid],
+    )
+
+    def refusing(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(503, b"busy")
+
+    with pytest.raises(UploadError, match="got 503"):
+        Uploader(vault, transport=refusing).upload()
+    assert len(queued(vault.connection)) == 1 and _uploaded_bytes(vault) == 0
+    with pytest.raises(UploadError, match="cannot reach"):  # discard port: nothing listens
+        Uploader(vault).upload()
+    assert len(queued(vault.connection)) == 1
+
+
+def test_forgotten_members_grants_end_with_them(
+    vault: Vault, cloud: CloudServer
+) -> None:
+    grant = grant_all_future(vault, member="alice", purpose="p", endpoint=cloud.url,
+                             recipient=cloud.store.recipient)
+    with vault.transaction() as conn:
+        assert revoke_member_grants(conn, "alice", vault.clock()) == [grant.grant_id]
+    assert get_grant(vault.connection, grant.grant_id).status_at(vault.clock()) == "revoked"

@@ -1,0 +1,195 @@
+"""The streaming detector computes openWakeWord's own scores, frame for frame.
+
+Reference: openWakeWord 0.5.1's ``Model(..., inference_framework="onnx").predict`` fed 1280-sample
+chunks. The first ``N`` frames (``N`` = the model's input length: 16, 22 for weather, 34 for
+timer) differ by design: openWakeWord starts its feature ring from random audio, keepmum from
+seeded audio. From frame ``N`` on the bound is atol 1e-5 (observed: exactly equal on x86-64).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from openwakeword.model import Model
+
+from device.errors import DetectorError
+from wakeword.detector import WARMUP_FRAMES, OpenWakeWordDetector
+from wakeword.models import BUILTIN_MODELS, resolve_model
+
+ATOL = 1e-5
+FRAME = 1280
+
+
+def _frames(samples: np.ndarray) -> list[np.ndarray]:
+    return [samples[i : i + FRAME] for i in range(0, samples.size - FRAME + 1, FRAME)]
+
+
+def _pad(samples: np.ndarray) -> np.ndarray:
+    # The way predict_clip pads: 1 s of silence on both sides.
+    silence = np.zeros(16000, dtype=np.int16)
+    return np.concatenate((silence, samples, silence))
+
+
+def _synthetic_audio(seconds: float, seed: int) -> np.ndarray:
+    """Speech-like test audio: noise bursts shaped by a syllable-rate envelope, and a chirp."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * 16000)
+    t = np.arange(n) / 16000
+    envelope = np.clip(np.sin(2 * np.pi * 4 * t) + 0.3, 0, None) * (t % 1.5 < 1.0)
+    chirp = np.sin(2 * np.pi * (200 + 800 * t / seconds) * t)
+    signal = 6000 * envelope * (0.6 * rng.standard_normal(n) + chirp)
+    return np.clip(signal, -32768, 32767).astype(np.int16)
+
+
+def _openwakeword_scores(model: str, samples: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    reference = Model(wakeword_models=[model], inference_framework="onnx")
+    rows = []
+    for frame in _frames(samples):
+        out = reference.predict(frame)
+        rows.append([float(out[name]) for name in names])
+    return np.array(rows)
+
+
+def _keepmum_scores(detector: OpenWakeWordDetector, samples: np.ndarray) -> np.ndarray:
+    rows = [detector.process(frame) for frame in _frames(samples)]
+    return np.array([[row[name] for name in detector.names] for row in rows])
+
+
+@pytest.mark.parametrize("model", ["alexa", "timer"])
+def test_scores_equal_openwakeword_on_synthetic_audio(model: str) -> None:
+    samples = _synthetic_audio(6.0, seed=3)
+    detector = OpenWakeWordDetector((model,))
+    ours = _keepmum_scores(detector, samples)
+    theirs = _openwakeword_scores(model, samples, detector.names)
+    warm = detector.models[0].feature_frames
+    assert ours.shape == theirs.shape == (len(_frames(samples)), len(detector.names))
+    np.testing.assert_allclose(ours[warm:], theirs[warm:], rtol=0, atol=ATOL)
+    assert np.all(ours[:WARMUP_FRAMES] == 0.0)
+
+
+def test_multi_class_model_reports_openwakeword_labels() -> None:
+    detector = OpenWakeWordDetector(("alexa", "timer"))
+    assert detector.names[0] == "alexa"
+    assert detector.names[1:] == (
+        "1_minute_timer",
+        "5_minute_timer",
+        "10_minute_timer",
+        "20_minute_timer",
+        "30_minute_timer",
+        "1_hour_timer",
+    )
+    scores = detector.process(np.zeros(FRAME, dtype=np.int16))
+    assert tuple(scores) == detector.names
+
+
+def test_start_is_deterministic_and_reset_starts_over() -> None:
+    samples = _synthetic_audio(2.0, seed=5)
+    first = _keepmum_scores(OpenWakeWordDetector(("alexa",)), samples)
+    detector = OpenWakeWordDetector(("alexa",))
+    again = _keepmum_scores(detector, samples)
+    detector.reset()
+    after_reset = _keepmum_scores(detector, samples)
+    assert np.array_equal(first, again)
+    assert np.array_equal(first, after_reset)
+    assert first[WARMUP_FRAMES:].max() > 0  # the frames past warm-up are really scored
+
+
+def test_gated_detector_scores_equal_ungated_when_open() -> None:
+    samples = _synthetic_audio(8.0, seed=7)
+    ungated = OpenWakeWordDetector(("alexa", "weather"))
+    gated = OpenWakeWordDetector(("alexa", "weather"))
+    # Closed spans of every length, including longer than a model's window (22 frames).
+    pattern = np.ones(len(_frames(samples)), dtype=bool)
+    pattern[3:7] = False
+    pattern[20:50] = False
+    pattern[60:61] = False
+    pattern[70:95] = False
+    compared = 0
+    for index, frame in enumerate(_frames(samples)):
+        expected = ungated.process(frame)
+        if pattern[index]:
+            got = gated.process(frame)
+            for name in expected:
+                assert got[name] == pytest.approx(expected[name], abs=1e-6), (index, name)
+            compared += 1
+        else:
+            assert gated.process_mel_only(frame) is None
+    assert compared > 30
+    assert gated.frames == ungated.frames
+
+
+def test_wrong_frame_is_refused() -> None:
+    detector = OpenWakeWordDetector()
+    with pytest.raises(ValueError, match="1280 int16"):
+        detector.process(np.zeros(1000, dtype=np.int16))
+    with pytest.raises(ValueError, match="1280 int16"):
+        detector.process(np.zeros(FRAME, dtype=np.float32))  # type: ignore[arg-type]
+
+
+def test_unknown_model_names_the_value_and_lists_builtins() -> None:
+    with pytest.raises(DetectorError, match=r"'alexia'.*hey_jarvis"):
+        OpenWakeWordDetector(("alexia",))
+    with pytest.raises(DetectorError, match="file not found"):
+        resolve_model("/nonexistent/model.onnx")
+    assert set(BUILTIN_MODELS) == {
+        "alexa",
+        "hey_jarvis",
+        "hey_mycroft",
+        "hey_rhasspy",
+        "timer",
+        "weather",
+    }
+
+
+# --- real recordings -------------------------------------------------------------------------
+
+POSITIVES: dict[str, tuple[str, ...]] = {
+    "alexa": (
+        "openwakeword/alexa_test.wav",
+        "wyoming/alexa.wav",
+        "pymicro/alexa/1.wav",
+        "pymicro/alexa/2.wav",
+        "pymicro/alexa/3.wav",
+    ),
+    "hey_mycroft": (
+        "openwakeword/hey_mycroft_test.wav",
+        "wyoming/hey_mycroft.wav",
+        "mycroft/hey_mycroft.wav",
+        "pymicro/hey_mycroft/1.wav",
+        "pymicro/hey_mycroft/2.wav",
+        "pymicro/hey_mycroft/3.wav",
+    ),
+    "hey_jarvis": (
+        "wyoming/hey_jarvis.wav",
+        "pymicro/hey_jarvis/1.wav",
+        "pymicro/hey_jarvis/2.wav",
+        "pymicro/hey_jarvis/3.wav",
+    ),
+    "hey_rhasspy": ("wyoming/hey_rhasspy.wav",),
+}
+MISSED_BY_OPENWAKEWORD = {"pymicro/hey_jarvis/1.wav"}  # openWakeWord's own peak score is 0.42
+
+
+def _read(path: Path) -> np.ndarray:
+    samples, rate = sf.read(path, dtype="int16")
+    assert rate == 16000 and samples.ndim == 1, path
+    return samples
+
+
+@pytest.mark.shared_audio
+@pytest.mark.parametrize("model", sorted(POSITIVES))
+def test_positives_score_as_openwakeword_and_fire(shared_audio: Path, model: str) -> None:
+    detector = OpenWakeWordDetector((model,))
+    for name in POSITIVES[model]:
+        samples = _pad(_read(shared_audio / "wake" / name))
+        detector.reset()
+        ours = _keepmum_scores(detector, samples)[:, 0]
+        theirs = _openwakeword_scores(model, samples, (model,))[:, 0]
+        np.testing.assert_allclose(ours[16:], theirs[16:], rtol=0, atol=ATOL, err_msg=name)
+        if name in MISSED_BY_OPENWAKEWORD:
+            assert theirs.max() < 0.5 and ours.max() < 0.5, name
+        else:
+            assert ours.max() >= 0.5, f"{name}: peak {ours.max():.3f} on {model}"

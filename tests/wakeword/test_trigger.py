@@ -1,0 +1,109 @@
+"""The trigger rule, streamed and vectorised, and its settings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from device.errors import ConfigError
+from wakeword.trigger import Detection, WakeSettings, WakeTrigger, activations, refractory_frames
+
+
+def _stream(scores: list[float], wake: WakeSettings) -> list[int]:
+    trigger = WakeTrigger(wake)
+    fired = []
+    for index, score in enumerate(scores):
+        detection = trigger.update(index, {"alexa": score})
+        if detection is not None:
+            assert detection.model == "alexa" and detection.score == score
+            fired.append(detection.frame_index)
+    return fired
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    scores=st.lists(st.sampled_from([0.0, 0.2, 0.49, 0.5, 0.51, 0.9, 1.0]), max_size=120),
+    threshold=st.sampled_from([0.05, 0.5, 0.51, 0.95]),
+    trigger_frames=st.integers(1, 4),
+    refractory_s=st.sampled_from([0.0, 0.08, 0.16, 0.4, 2.0]),
+)
+def test_vectorised_activations_agree_with_streaming_trigger(
+    scores: list[float], threshold: float, trigger_frames: int, refractory_s: float
+) -> None:
+    wake = WakeSettings(
+        default_threshold=threshold, trigger_frames=trigger_frames, refractory_s=refractory_s
+    )
+    model_scores = np.array(scores, dtype=np.float32)  # what the models emit
+    expected = _stream([float(v) for v in model_scores], wake)  # what the detector hands on
+    got = activations(model_scores, threshold, trigger_frames, wake.refractory_frames)
+    assert got == expected
+
+
+def test_float32_scores_compare_as_on_the_device() -> None:
+    # float32(0.7) is just below 0.7; under numpy 2 a float32 array would compare in float32
+    # and call it >= 0.7, while the device (Python floats) does not.
+    score = np.float32(0.7)
+    assert float(score) < 0.7
+    wake = WakeSettings(default_threshold=0.7)
+    assert WakeTrigger(wake).update(0, {"alexa": score}) is None
+    assert activations(np.array([score, score]), 0.7, 1, 0) == []
+    assert activations(np.array([np.float32(0.75)]), 0.7, 1, 0) == [0]
+
+
+def test_hand_computed_case() -> None:
+    #        0    1    2    3    4    5    6    7    8    9
+    scores = [0.1, 0.6, 0.7, 0.2, 0.8, 0.9, 0.9, 0.9, 0.9, 0.9]
+    # trigger 2: ready at 2, 5, 6, 7, 8, 9; refractory 3 frames: fires 2, 5, 8.
+    assert activations(np.array(scores), 0.5, 2, 3) == [2, 5, 8]
+    wake = WakeSettings(trigger_frames=2, refractory_s=0.24)
+    assert wake.refractory_frames == 3
+    assert _stream(scores, wake) == [2, 5, 8]
+
+
+def test_highest_score_wins_and_refractory_spans_models() -> None:
+    wake = WakeSettings(models=("alexa", "hey_jarvis"), refractory_s=0.16)
+    trigger = WakeTrigger(wake)
+    hit = trigger.update(0, {"alexa": 0.6, "hey_jarvis": 0.9})
+    assert hit == Detection("hey_jarvis", 0.9, 0)
+    assert trigger.update(1, {"alexa": 0.99, "hey_jarvis": 0.0}) is None  # refractory, any model
+    hit = trigger.update(2, {"alexa": 0.99, "hey_jarvis": 0.0})
+    assert hit is not None and hit.model == "alexa" and hit.t == pytest.approx(0.16)
+
+
+def test_per_name_thresholds() -> None:
+    wake = WakeSettings(thresholds=(("alexa", 0.8),), default_threshold=0.3)
+    assert wake.threshold_for("alexa") == 0.8
+    assert wake.threshold_for("hey_jarvis") == 0.3
+    trigger = WakeTrigger(wake)
+    assert trigger.update(0, {"alexa": 0.7}) is None
+    assert trigger.update(1, {"hey_jarvis": 0.31}) is not None
+
+
+def test_skipped_frame_breaks_a_run() -> None:
+    trigger = WakeTrigger(WakeSettings(trigger_frames=2))
+    assert trigger.update(0, {"alexa": 0.9}) is None
+    assert trigger.update(5, {"alexa": 0.9}) is None
+    assert trigger.update(6, {"alexa": 0.9}) is not None
+
+
+def test_refractory_frames_round_up() -> None:
+    assert refractory_frames(2.0) == 25
+    assert refractory_frames(0.1) == 2
+    assert refractory_frames(0.0) == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"default_threshold": 0.0}, "default"),
+        ({"thresholds": (("alexa", 1.5),)}, "alexa"),
+        ({"trigger_frames": 0}, "trigger_frames"),
+        ({"refractory_s": -1.0}, "refractory_s"),
+        ({"models": ()}, "models"),
+    ],
+)
+def test_bad_settings_name_the_setting(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        WakeSettings(**kwargs)  # type: ignore[arg-type]

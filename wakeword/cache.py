@@ -1,0 +1,127 @@
+"""A file's scores, kept so that a benchmark over a large corpus is paid for once.
+
+An entry is keyed by the SHA-256 of the audio file's bytes and by a *setup id*: the SHA-256 of
+everything else its scores depend on (the scorer version, each model's name and the SHA-256 of
+its ``.onnx`` file, the replay padding and the VAD settings). Thresholds, trigger frames and the
+refractory period are not in it: they are applied to cached scores afterwards. So a changed file,
+a retrained model or a different VAD is rescored, and a threshold sweep is not.
+
+Layout: ``FOLDER/<setup id[:16]>/<file sha[:2]>/<file sha>.npz`` holding one float32 array per
+score name (``score:<name>``), the per-frame speech flags (``speech``) and the file's own length
+(``audio_s``). Entries are written to a temporary name and renamed into place, so an interrupted
+run leaves whole entries or none, and the next run resumes where it stopped. An unreadable entry
+is treated as missing (and rewritten).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from wakeword.models import resolve_model
+from wakeword.vad import VadSettings
+
+__all__ = ["SCORER_VERSION", "FileScores", "ScoreCache", "file_sha256", "setup_id"]
+
+SCORER_VERSION = 1
+"""Bumped whenever a change in keepmum would change stored scores."""
+
+
+@dataclass(frozen=True)
+class FileScores:
+    """What scoring one audio file yields: per-frame scores and speech flags, aligned."""
+
+    scores: dict[str, npt.NDArray[np.float32]]
+    """Score name -> one score per frame (frames of the padded file, 80 ms each)."""
+    speech: npt.NDArray[np.bool_]
+    """One VAD decision per frame, same frames as the scores."""
+    audio_s: float
+    """Length of the file's own audio, padding excluded (seconds)."""
+
+    @property
+    def frames(self) -> int:
+        """Frames scored (the padded file's)."""
+        return int(self.speech.shape[0])
+
+
+def file_sha256(path: Path, chunk_bytes: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes (hex), read a megabyte at a time."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk_bytes):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def setup_id(models: Sequence[str], pad_s: float, vad: VadSettings) -> str:
+    """The hex id of everything besides the audio that a file's cached scores depend on."""
+    described = {
+        "scorer_version": SCORER_VERSION,
+        "models": [
+            {"name": spec.name, "sha256": file_sha256(spec.path)}
+            for spec in map(resolve_model, models)
+        ],
+        "pad_s": pad_s,
+        "vad": asdict(vad),
+    }
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+
+
+class ScoreCache:
+    """Per-file score entries under one folder, for one setup."""
+
+    def __init__(self, folder: Path, setup: str) -> None:
+        self.folder = folder
+        self.setup = setup
+        self._root = folder / setup[:16]
+
+    def _path(self, file_sha: str) -> Path:
+        return self._root / file_sha[:2] / f"{file_sha}.npz"
+
+    def get(self, file_sha: str) -> FileScores | None:
+        """The entry of a file (by content hash), or None when absent or unreadable."""
+        path = self._path(file_sha)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                scores = {
+                    key.removeprefix("score:"): data[key].astype(np.float32)
+                    for key in data.files
+                    if key.startswith("score:")
+                }
+                speech = data["speech"].astype(np.bool_)
+                audio_s = float(data["audio_s"])
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            return None  # a torn or foreign file: rescore and overwrite it
+        if any(s.shape != speech.shape for s in scores.values()) or not scores:
+            return None
+        return FileScores(scores=scores, speech=speech, audio_s=audio_s)
+
+    def put(self, file_sha: str, result: FileScores) -> None:
+        """Store a file's entry atomically (temporary file, then rename)."""
+        path = self._path(file_sha)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, npt.NDArray[np.generic]] = {
+            f"score:{name}": np.asarray(values, dtype=np.float32)
+            for name, values in result.scores.items()
+        }
+        arrays["speech"] = np.asarray(result.speech, dtype=np.bool_)
+        arrays["audio_s"] = np.asarray(result.audio_s, dtype=np.float64)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".npz.tmp")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                np.savez(out, **arrays)  # type: ignore[arg-type]
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise

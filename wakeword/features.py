@@ -1,0 +1,254 @@
+"""openWakeWord's audio features, streamed one 1280-sample frame at a time.
+
+The math is openWakeWord 0.5.1's ``AudioFeatures._streaming_features`` (ONNX), re-done on numpy
+arrays so that no Python work is done per sample:
+
+1. Mel spectrogram. Each frame is run through ``melspectrogram.onnx`` together with the last 480
+   samples of the previous frame (1760 samples -> 8 mel frames; the very first frame has no
+   predecessor: 1280 samples -> 5 mel frames), then ``spec / 10 + 2``. The mel rows sit at
+   sample offsets ``160 * j`` of the input, so the streamed rows are exactly the rows of the whole
+   input's spectrogram (:mod:`wakeword.batch` relies on that). The mel ring starts with 76 rows of
+   ones, as openWakeWord's does.
+2. Speech embedding. After frame ``k`` the ring holds ``76 + 5 + 8k`` rows; the last 76 go through
+   ``embedding_model.onnx`` and give the frame's 96-dimensional feature.
+3. The wake-word models read the last ``N`` features (``N`` = 16 for most built-ins).
+
+The one intended difference from openWakeWord: its feature ring starts with the embeddings of
+4 s of *random* int16 audio (``np.random.randint(-1000, 1000)``), which makes the scores of the
+first 16 frames (1.28 s) differ from run to run. keepmum builds the same 41 start features from
+``np.random.default_rng(0)``, so its scores are deterministic; from frame 16 on (frame 34 for
+``timer``, 22 for ``weather``: the model's input length) the start features have left the
+model's window and the scores are openWakeWord's.
+
+A gated caller (the VAD gate of small boards) may advance only the mel spectrogram with
+:meth:`StreamingFeatures.push_mel`; :meth:`StreamingFeatures.features` then computes the missing
+embeddings that a model still needs from the mel ring, in one batched run, so the scores after
+the gate re-opens are those of the ungated detector.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+
+from device.audio import FRAME_SAMPLES, SAMPLE_RATE
+from wakeword.models import EMBEDDING_MODEL, MEL_MODEL, open_session
+
+__all__ = [
+    "EMBEDDING_DIM",
+    "EMBEDDING_WINDOW",
+    "FIRST_FRAME_MEL_ROWS",
+    "MEL_BINS",
+    "MEL_CONTEXT_SAMPLES",
+    "MEL_HOP_SAMPLES",
+    "MEL_ROWS_PER_FRAME",
+    "MEL_START_ROWS",
+    "START_FEATURE_FRAMES",
+    "MelFeatureModels",
+    "StreamingFeatures",
+    "start_features",
+]
+
+MEL_BINS = 32
+"""Mel bins per spectrogram row."""
+MEL_HOP_SAMPLES = 160
+"""Samples between two mel rows (10 ms)."""
+MEL_CONTEXT_SAMPLES = 480
+"""Samples of the previous frame run through the mel model again with each frame."""
+MEL_ROWS_PER_FRAME = FRAME_SAMPLES // MEL_HOP_SAMPLES
+"""Mel rows a frame adds (8), except the first frame, which adds 5."""
+FIRST_FRAME_MEL_ROWS = MEL_ROWS_PER_FRAME - MEL_CONTEXT_SAMPLES // MEL_HOP_SAMPLES
+"""Mel rows of the first frame (5): it has no previous samples to overlap."""
+MEL_START_ROWS = 76
+"""Rows of ones the mel ring starts with (openWakeWord's initial buffer)."""
+EMBEDDING_WINDOW = 76
+"""Mel rows per speech embedding."""
+EMBEDDING_DIM = 96
+"""Values per speech embedding (one feature)."""
+_START_AUDIO_S = 4
+START_FEATURE_FRAMES = 41
+"""Features the ring starts with (embeddings of 4 s of audio); no model may read more."""
+_MEL_KEEP_ROWS = 970  # openWakeWord keeps 10 s; the VAD gate needs (N - 1) * 8 + 76 of them
+
+
+class MelFeatureModels:
+    """The two ONNX sessions every detector shares: mel spectrogram and speech embedding."""
+
+    def __init__(
+        self,
+        mel: ort.InferenceSession | None = None,
+        embedding: ort.InferenceSession | None = None,
+    ) -> None:
+        self.mel = mel if mel is not None else open_session(MEL_MODEL)
+        self.embedding = embedding if embedding is not None else open_session(EMBEDDING_MODEL)
+        self._mel_input = self.mel.get_inputs()[0].name
+        self._embedding_input = self.embedding.get_inputs()[0].name
+
+    def melspectrogram(self, samples: npt.NDArray[np.int16]) -> npt.NDArray[np.float32]:
+        """Mel rows of int16 samples, transformed as openWakeWord does (``spec / 10 + 2``)."""
+        audio = samples.astype(np.float32)[None, :]
+        spec = np.squeeze(self.mel.run(None, {self._mel_input: audio})[0])
+        rows: npt.NDArray[np.float32] = (spec / 10 + 2).astype(np.float32, copy=False)
+        return rows.reshape(-1, MEL_BINS)
+
+    def embed(self, windows: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Speech embeddings of a batch of mel windows, shape ``(B, 76, 32)`` -> ``(B, 96)``."""
+        batch = np.ascontiguousarray(windows, dtype=np.float32)[..., None]
+        out = self.embedding.run(None, {self._embedding_input: batch})[0]
+        result: npt.NDArray[np.float32] = out.reshape(-1, EMBEDDING_DIM)
+        return result
+
+
+@lru_cache(maxsize=1)
+def _start_features_cached() -> npt.NDArray[np.float32]:
+    models = MelFeatureModels()
+    audio = np.random.default_rng(0).integers(
+        -1000, 1000, _START_AUDIO_S * SAMPLE_RATE, dtype=np.int64
+    ).astype(np.int16)
+    spec = models.melspectrogram(audio)
+    starts = range(0, spec.shape[0] - EMBEDDING_WINDOW + 1, 8)
+    windows = np.stack([spec[s : s + EMBEDDING_WINDOW] for s in starts])
+    features = models.embed(windows)
+    features.setflags(write=False)
+    return features
+
+
+def start_features() -> npt.NDArray[np.float32]:
+    """The 41 features the feature ring starts with: embeddings of 4 s of seeded random audio.
+
+    openWakeWord seeds nothing here; keepmum uses ``np.random.default_rng(0)`` so that the first
+    16 frames score the same on every run. Computed once per process (read-only array).
+    """
+    return _start_features_cached()
+
+
+class _Rows:
+    """A growing 2-D array that keeps its last ``keep`` rows, indexed by absolute row number.
+
+    Appends copy rows in with one numpy assignment; when the storage is full the kept tail moves
+    to the front once, so appending is amortised O(rows) with no per-row Python work.
+    """
+
+    def __init__(self, width: int, keep: int) -> None:
+        self._data = np.empty((2 * keep, width), dtype=np.float32)
+        self._keep = keep
+        self._len = 0
+        self._first = 0  # absolute index of _data[0]
+
+    @property
+    def end(self) -> int:
+        """Absolute index one past the last row."""
+        return self._first + self._len
+
+    @property
+    def first(self) -> int:
+        """Absolute index of the oldest row still held."""
+        return self._first
+
+    def clear(self, first: int = 0) -> None:
+        self._len = 0
+        self._first = first
+
+    def extend(self, rows: npt.NDArray[np.float32]) -> None:
+        n = rows.shape[0]
+        if self._len + n > self._data.shape[0]:
+            keep = min(self._len, self._keep)
+            self._data[:keep] = self._data[self._len - keep : self._len]
+            self._first += self._len - keep
+            self._len = keep
+        self._data[self._len : self._len + n] = rows
+        self._len += n
+
+    def fill(self, stop: int, value: float) -> None:
+        """Append rows of ``value`` up to absolute index ``stop``."""
+        while self.end < stop:
+            n = min(stop - self.end, self._keep)
+            self.extend(np.full((n, self._data.shape[1]), value, dtype=np.float32))
+
+    def span(self, start: int, stop: int) -> npt.NDArray[np.float32]:
+        """Rows ``start`` to ``stop`` (absolute, stop excluded); a view."""
+        if start < self._first or stop > self.end:
+            raise IndexError(f"rows {start}:{stop} not held (held {self._first}:{self.end})")
+        return self._data[start - self._first : stop - self._first]
+
+    def set(self, start: int, rows: npt.NDArray[np.float32]) -> None:
+        self.span(start, start + rows.shape[0])[...] = rows
+
+
+class StreamingFeatures:
+    """The mel and feature rings of one audio stream (see the module docstring for the math).
+
+    ``max_feature_frames`` is the longest model input that will be read (16 for most built-ins,
+    34 for ``timer``): the feature ring keeps at least that many features and the mel ring enough
+    rows to recompute them after a gap.
+    """
+
+    def __init__(
+        self, models: MelFeatureModels | None = None, max_feature_frames: int = 16
+    ) -> None:
+        self.models = models if models is not None else MelFeatureModels()
+        self.max_feature_frames = max_feature_frames
+        mel_keep = max(_MEL_KEEP_ROWS, (max_feature_frames - 1) * MEL_ROWS_PER_FRAME + 76)
+        self._mel = _Rows(MEL_BINS, mel_keep)
+        self._features = _Rows(EMBEDDING_DIM, max(120, max_feature_frames))
+        self._tail = np.zeros(0, dtype=np.int16)
+        self.frames = 0
+        """Frames pushed so far (the next frame's index)."""
+        self._embedded = 0  # frames whose feature is in the feature ring
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the stream: back to the rings a fresh openWakeWord model starts with."""
+        self._mel.clear()
+        self._mel.extend(np.ones((MEL_START_ROWS, MEL_BINS), dtype=np.float32))
+        start = start_features()
+        self._features.clear(first=-start.shape[0])
+        self._features.extend(start)
+        self._tail = np.zeros(0, dtype=np.int16)
+        self.frames = 0
+        self._embedded = 0
+
+    def push_mel(self, frame: npt.NDArray[np.int16]) -> None:
+        """Add one frame's mel rows (the embedding is computed later, when a model needs it)."""
+        if frame.shape != (FRAME_SAMPLES,) or frame.dtype != np.int16:
+            raise ValueError(
+                f"a frame is {FRAME_SAMPLES} int16 samples, got shape {frame.shape} {frame.dtype}"
+            )
+        audio = np.concatenate((self._tail, frame)) if self._tail.size else frame
+        self._mel.extend(self.models.melspectrogram(audio))
+        self._tail = frame[-MEL_CONTEXT_SAMPLES:].copy()
+        self.frames += 1
+
+    def features(self, n: int) -> npt.NDArray[np.float32]:
+        """The last ``n`` features, shape ``(n, 96)``, embedding whatever frames still lack one.
+
+        Frames too old to matter to any model (more than ``max_feature_frames`` back) are not
+        embedded after a gap; their slots hold NaN, which no model ever reads.
+        """
+        if n > self.max_feature_frames:
+            raise ValueError(f"asked for {n} features, ring sized for {self.max_feature_frames}")
+        self._embed_missing()
+        return self._features.span(self.frames - n, self.frames)
+
+    def _embed_missing(self) -> None:
+        if self._embedded == self.frames:
+            return
+        first_needed = max(self._embedded, self.frames - self.max_feature_frames)
+        self._features.fill(first_needed, np.nan)
+        # Frame k's window ends at mel row 76 + 5 + 8k.
+        ends = MEL_START_ROWS + FIRST_FRAME_MEL_ROWS + MEL_ROWS_PER_FRAME * np.arange(
+            first_needed, self.frames
+        )
+        if ends.size == 1:
+            windows = self._mel.span(int(ends[0]) - EMBEDDING_WINDOW, int(ends[0]))[None]
+        else:
+            lo = int(ends[0]) - EMBEDDING_WINDOW
+            block = self._mel.span(lo, int(ends[-1]))
+            windows = np.lib.stride_tricks.sliding_window_view(
+                block, (EMBEDDING_WINDOW, MEL_BINS)
+            )[:: MEL_ROWS_PER_FRAME, 0]
+        self._features.extend(self.models.embed(windows))
+        self._embedded = self.frames
