@@ -21,7 +21,9 @@ Measurements and bars (a bar that fails makes ``keepmum bench`` exit 1):
 * ``batch_1_worker``: batch scoring (``wakeword.batch``), one process, bar >= 1.5 x the
   reference's throughput.
 * ``batch_N_workers``: batch scoring on a warm process pool of N workers (wall time), against one
-  worker on the same pool machinery; bar >= 1.3 when N >= 2 and the machine has N cores.
+  worker on the same pool machinery; bar >= 1.3 when N >= 2, judged only when the machine has N
+  cores free of other work (1-minute load average, less this process); otherwise reported with
+  ``pass`` null and ``details.judged`` false.
 * ``vad_gated_device``: the VAD-gated device against the ungated one on audio that is 80 %
   silence (CPU time), bar >= 3.
 * ``replay_memory``: peak resident memory of a replay of ``--minutes-memory`` minutes, bar
@@ -111,24 +113,29 @@ def _speechlike(seconds: float, seed: int) -> Pcm:
 def bench_audio(seconds: float, silent_fraction: float = 0.0, seed: int = 0) -> Pcm:
     """Deterministic test audio of ``seconds``: fixtures (or speech-like noise) in a quiet room.
 
-    ``silent_fraction`` of the time is the quiet room alone (each clip is followed by enough of
-    it); the rest are the clips, in a fixed order, repeated as needed.
+    The clips follow each other in a fixed order with short pauses, repeated as needed. With
+    ``silent_fraction`` the audio is cut in cycles of at most 100 s, each ``1 - silent_fraction``
+    of clips (a conversation) then the quiet room alone, so that the share holds at any length,
+    the way Picovoice's benchmark stream is 80 % silence.
     """
     rng = np.random.default_rng(seed)
     clips = _fixture_clips() or [_speechlike(4.0, seed=k) for k in range(6)]
+    pause = np.zeros(int(_GAP_S * SAMPLE_RATE), dtype=np.int16)
     total = int(seconds * SAMPLE_RATE)
-    pieces: list[Pcm] = []
-    held = 0
-    index = 0
-    while held < total:
-        clip = clips[index % len(clips)]
-        gap = int(_GAP_S * SAMPLE_RATE)
-        if silent_fraction > 0:
-            gap = max(gap, int(len(clip) * silent_fraction / (1 - silent_fraction)))
-        pieces += [clip, np.zeros(gap, dtype=np.int16)]
-        held += len(clip) + gap
-        index += 1
-    audio = np.concatenate(pieces)[:total].astype(np.float64)
+    talk = np.concatenate([piece for clip in clips for piece in (clip, pause)])
+    if silent_fraction <= 0:
+        audio = np.resize(talk, total).astype(np.float64)
+    else:
+        cycle = min(total, 100 * SAMPLE_RATE)
+        spoken = int(cycle * (1 - silent_fraction))
+        pieces: list[Pcm] = []
+        held = position = 0
+        while held < total:
+            part = np.resize(np.roll(talk, -position), spoken)
+            position = (position + spoken) % len(talk)
+            pieces += [part, np.zeros(cycle - spoken, dtype=np.int16)]
+            held += cycle
+        audio = np.concatenate(pieces)[:total].astype(np.float64)
     audio += rng.normal(0.0, _QUIET_RMS, total)
     return np.clip(np.rint(audio), -32768, 32767).astype(np.int16)
 
@@ -271,25 +278,39 @@ def _write_long_wav(path: Path, minutes: float) -> Path:
     return path
 
 
+_MEMORY_CHILD = """
+import resource, sys
+from device.pipeline import run_device
+from device.sources import FileSource
+from sim.assemble import build_speaker
+from sim.config import load_config
+run_device([FileSource(sys.argv[1], pad_s=0.0)], build_speaker(load_config(None)),
+           lambda event: None, None)
+try:  # Linux: this process image's own high-water mark, in kB
+    with open("/proc/self/status") as status:
+        print([line.split()[1] for line in status if line.startswith("VmHWM:")][0], "kB")
+except OSError:  # elsewhere: ru_maxrss (bytes on macOS)
+    unit = "B" if sys.platform == "darwin" else "kB"
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, unit)
+"""
+
+
 def replay_peak_rss_mb(path: Path) -> float:
-    """Peak resident memory (MB) of a child process that replays ``path`` through the device."""
-    code = (
-        "import resource, sys\n"
-        "from device.pipeline import run_device\n"
-        "from device.sources import FileSource\n"
-        "from sim.assemble import build_speaker\n"
-        "from sim.config import load_config\n"
-        "run_device([FileSource(sys.argv[1], pad_s=0.0)], build_speaker(load_config(None)),"
-        " lambda e: None, None)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
-    )
+    """Peak resident memory (MB) of a child process that replays ``path`` through the device.
+
+    On Linux it is the child's ``VmHWM``: ``ru_maxrss`` survives ``exec`` and would report the
+    parent's size when the parent is larger than the replay.
+    """
     done = subprocess.run(
-        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=False
+        [sys.executable, "-c", _MEMORY_CHILD, str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0:
         raise RuntimeError(f"replay of {path} failed: {done.stderr.strip()[-400:]}")
-    maxrss = float(done.stdout.split()[-1])  # KiB on Linux, bytes on macOS
-    return maxrss * (1 if sys.platform == "darwin" else 1024) / 1e6
+    value, unit = done.stdout.split()[-2:]
+    return float(value) * (1 if unit == "B" else 1024) / 1e6
 
 
 # --- the whole benchmark --------------------------------------------------------------------
@@ -360,18 +381,39 @@ def _speed(
 
 
 def _scaling(audio: Pcm, audio_s: float, workers: int, rounds: int) -> Iterator[Measurement]:
+    cores = os.cpu_count() or 1
+    load_before = _load_average()
     throughput = _pool_throughputs(audio, workers, rounds)
     ratio = throughput[workers] / throughput[1]
-    cores = os.cpu_count() or 1
-    applies = workers >= 2 and cores >= workers
+    # Scaling can only be judged on cores that are free: with other work already holding them
+    # (the 1-minute load, less this benchmark's own process), N workers cannot beat one.
+    others = max(0.0, load_before - 1.0)
+    judged = 2 <= workers <= cores and others <= cores - workers + 0.5
     yield Measurement(
-        f"batch_{workers}_workers", f"batch scoring on a warm pool of {workers} processes",
-        audio_s, audio_s / throughput[workers], "wall", throughput[workers],
-        ratio=ratio, bar=">= 1.3" if applies else None,
-        passed=(ratio >= 1.3) if applies else None,
-        details={"ratio_of": "1 worker, same pool machinery",
-                 "one_worker_throughput": throughput[1], "cores": cores},
+        f"batch_{workers}_workers",
+        f"batch scoring on a warm pool of {workers} processes",
+        audio_s,
+        audio_s / throughput[workers],
+        "wall",
+        throughput[workers],
+        ratio=ratio,
+        bar=">= 1.3" if workers >= 2 else None,
+        passed=(ratio >= 1.3) if judged else None,
+        details={
+            "ratio_of": "1 worker, same pool machinery",
+            "one_worker_throughput": throughput[1],
+            "cores": cores,
+            "load_average": load_before,
+            "judged": judged,
+        },
     )
+
+
+def _load_average() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:  # pragma: no cover - platforms without it
+        return 0.0
 
 
 def _gate(seconds: float, folder: Path, rounds: int) -> Measurement:

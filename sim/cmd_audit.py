@@ -22,6 +22,14 @@ def audit() -> None:
     """The audit chain: every vault event, no audio."""
 
 
+def _short(value: object) -> str:
+    """Hashes and long floats cut for reading (``--json`` prints them whole)."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    text = str(value)
+    return text[:12] + "…" if len(text) > 40 else text
+
+
 @audit.command("show")
 @click.option("--event", default=None, help="Only this event (e.g. stored, forgotten).")
 @click.option("--member", default=None, help="Only entries about this member.")
@@ -40,7 +48,7 @@ def audit_show(event: str | None, member: str | None, record: str | None, last: 
         entries = entries[-last:]
     for e in entries:
         out.emit(e.as_json())
-        details = " ".join(f"{k}={val}" for k, val in e.details.items())
+        details = " ".join(f"{k}={_short(val)}" for k, val in e.details.items())
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.at))
         who = " ".join(x for x in (e.member or "", e.record or "") if x)
         out.say(f"{e.seq:>6} {when} [bold]{e.event}[/] {who} {details}")

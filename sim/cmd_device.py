@@ -70,6 +70,7 @@ def _run(
     config: Config,
     sink: UtteranceSink | None,
     on_frame: Any = None,
+    on_event: Any = None,
 ) -> tuple[RunSummary, list[dict[str, Any]]]:
     from sim.assemble import build_speaker
 
@@ -81,6 +82,8 @@ def _run(
         seen.append(data)
         out.emit(data)
         out.say(event_line(data))
+        if on_event is not None:
+            on_event(data)
 
     summary = run_device(sources, speaker, report, sink, on_frame=on_frame)
     return summary, seen
@@ -209,7 +212,9 @@ def listen(
                 with LiveView(out.console, config.wakeword.default_threshold) as view:
                     out = Output(False)
                     out.console = view.console
-                    summary, _ = _run(out, [source], config, sink, on_frame=view.update)
+                    summary, _ = _run(
+                        out, [source], config, sink, on_frame=view.update, on_event=view.count
+                    )
     finally:
         signal.signal(signal.SIGINT, previous)
     if source.dropped_frames or source.input_overflows:

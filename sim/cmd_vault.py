@@ -113,8 +113,8 @@ def vault_list(member_name: str | None, home: Path | None, json_lines: bool) -> 
         records = v.records(member_name)
     for r in records:
         out.emit(r.as_json())
-        out.say(f"{r.id}  {r.member:<12} {_when(r.start)}  {r.duration_s:6.2f} s  "
-                f"{r.model} {r.score:.2f}  expires {_when(r.expires)}")
+        out.say(f"{r.id} {r.member:<8} {_when(r.start)[5:]} {r.duration_s:5.2f}s "
+                f"{r.model} {r.score:.2f} exp {_when(r.expires)[5:16]}")
     if not records:
         out.say("the vault is empty")
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ __all__ = [
     "snr_db",
     "to_pcm",
     "trim_silence",
+    "writable_folder",
     "write_jsonl",
     "write_wav",
 ]
@@ -172,6 +174,17 @@ def audio_files(folder: Path, what: str) -> list[Path]:
             f"{what} {folder}: no audio files (expected {', '.join(AUDIO_SUFFIXES)})"
         )
     return files
+
+
+def writable_folder(folder: Path, what: str) -> None:
+    """Create ``folder`` if needed; :class:`ConfigError` naming it when that fails or it cannot
+    be written, before any work is done."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{what} {folder}: cannot create the folder ({exc.strerror})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what} {folder}: the folder is not writable")
 
 
 def read_clip(path: Path) -> Pcm:

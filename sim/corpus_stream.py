@@ -40,7 +40,15 @@ import numpy as np
 
 from device.audio import SAMPLE_RATE, Pcm
 from device.errors import ConfigError
-from sim.corpus import NoiseStream, audio_files, noise_gain, read_clip, to_pcm, trim_silence
+from sim.corpus import (
+    NoiseStream,
+    audio_files,
+    noise_gain,
+    read_clip,
+    to_pcm,
+    trim_silence,
+    writable_folder,
+)
 
 __all__ = [
     "STREAM_NOISES",
@@ -317,6 +325,9 @@ def make_stream(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Plan, render, and write the labels and ``<stem>.meta.json``; returns the summary."""
+    writable_folder(out.parent, "--out")
+    if labels is not None:
+        writable_folder(labels.parent, "--labels")
     plan = plan_stream(keywords_dir, background_dir, settings, read)
     render_stream(plan, out, settings, read=read, progress=progress)
     labels_path = labels if labels is not None else labels_path_for(out)

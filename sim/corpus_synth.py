@@ -32,7 +32,15 @@ import numpy as np
 
 from device.audio import SAMPLE_RATE, Pcm
 from device.errors import ConfigError, KeepmumError
-from sim.corpus import NoiseStream, mix_at_snr, to_pcm, trim_silence, write_jsonl, write_wav
+from sim.corpus import (
+    NoiseStream,
+    mix_at_snr,
+    to_pcm,
+    trim_silence,
+    writable_folder,
+    write_jsonl,
+    write_wav,
+)
 
 __all__ = [
     "BABBLE_PHRASES",
@@ -217,11 +225,11 @@ def synthesize_corpus(
     """
     settings.validate()
     speaker = speak if speak is not None else Espeak().speak
+    writable_folder(out, "--out")
     variants = settings.variants()
     combos = list(product(settings.texts, settings.voices, settings.rates_wpm, settings.pitches))
     total = len(combos) * len(variants)
     bed = babble_bed(speaker, settings.seed) if any(n == "babble" for n, _ in variants) else None
-    out.mkdir(parents=True, exist_ok=True)
     level = 32768.0 * 10.0 ** (settings.level_dbfs / 20.0)
     lead = settings.lead_ms * SAMPLE_RATE // 1000
     tail = settings.tail_ms * SAMPLE_RATE // 1000

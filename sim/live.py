@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -37,6 +38,7 @@ class LiveView:
         self._stop = threading.Event()
         self._frames = 0
         self._level_db = -120.0
+        self._counts: dict[str, int] = {}
 
     def __enter__(self) -> LiveView:
         self._live.__enter__()
@@ -72,12 +74,19 @@ class LiveView:
         """Called after every frame; redraws at most every 0.1 s."""
         self._speaker = speaker
         self._frames += 1
-        self._note_level(frame.samples)
+        if speaker.mode is not Mode.MUTED:  # a muted frame is not looked at, not even metered
+            self._note_level(frame.samples)
+        else:
+            self._level_db = -120.0
         now = time.monotonic()
         if now - self._last_draw < 0.1:
             return
         self._last_draw = now
         self._live.update(self._render(speaker))
+
+    def count(self, event: dict[str, Any]) -> None:
+        """Count an event for the view (wakes, kept, stored, discarded)."""
+        self._counts[event["event"]] = self._counts.get(event["event"], 0) + 1
 
     def _note_level(self, samples: np.ndarray) -> None:
         """Input level of the last frame (dBFS)."""
@@ -94,6 +103,13 @@ class LiveView:
         table.add_row("heard", f"{self._frames * 0.08:.1f} s")
         table.add_row("level", f"{self._level_db:6.1f} dBFS")
         table.add_row("vad", "speech" if speaker.last_speech else "-")
+        c = self._counts
+        table.add_row(
+            "counts",
+            f"wakes {c.get('wake', 0)}  kept {c.get('utterance_end', 0)}  "
+            f"stored {c.get('stored', 0)}  discarded {c.get('discarded', 0)}  "
+            f"muted {speaker.muted_frames * 0.08:.1f} s",
+        )
         for name, score in sorted(speaker.last_scores.items()):
             bar = "#" * int(score * 20)
             mark = "[bold green]" if score >= self._threshold else ""

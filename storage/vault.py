@@ -175,7 +175,10 @@ class Vault:
         """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK if the body raises."""
         if self._conn.in_transaction:
             raise VaultError("vault transaction already open (transactions do not nest)")
-        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:  # read-only file system, locked too long ...
+            raise VaultError(f"{self.home / DB_NAME}: cannot write ({exc})") from exc
         try:
             yield self._conn
         except BaseException:

@@ -12,9 +12,9 @@ openWakeWord's own labels (``1_minute_timer`` ... ``1_hour_timer``); any other m
 reports ``<model>:<column>``. :attr:`OpenWakeWordDetector.names` lists them in order.
 
 For small boards the detector can be gated: :meth:`OpenWakeWordDetector.process_mel_only`
-advances only the (cheap) mel spectrogram while nobody speaks; the next
-:meth:`~OpenWakeWordDetector.process` computes the speech embeddings its models still need from
-the mel ring, in one batched run, so its scores are those of the ungated detector.
+takes frames without scoring them while nobody speaks; the next
+:meth:`~OpenWakeWordDetector.process` computes the mel rows and speech embeddings its models
+still need (the last 16 frames' worth), so its scores are those of the ungated detector.
 """
 
 from __future__ import annotations
@@ -131,11 +131,12 @@ class OpenWakeWordDetector:
         return scores
 
     def process_mel_only(self, frame: npt.NDArray[np.int16]) -> None:
-        """Advance the mel spectrogram by one frame without scoring it (VAD gate closed).
+        """Take one frame without scoring it (VAD gate closed).
 
-        Costs about a thirtieth of :meth:`process`. The next :meth:`process` recomputes the
-        speech embeddings it needs (up to the longest model input, 16 frames for the built-ins)
-        from the mel ring, so its scores equal those of a detector that was never gated.
+        The frame's mel rows and embedding are left for later: the next :meth:`process`
+        computes what its models read (the last 16 frames' features for the built-ins, 34 for
+        ``timer``, from the last 25 frames' mel rows) and skips anything older, so its scores
+        equal those of a detector that was never gated, at the cost of those frames only.
         """
         self._features.push_mel(frame)
 

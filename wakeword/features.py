@@ -20,14 +20,17 @@ first 16 frames (1.28 s) differ from run to run. keepmum builds the same 41 star
 ``timer``, 22 for ``weather``: the model's input length) the start features have left the
 model's window and the scores are openWakeWord's.
 
-A gated caller (the VAD gate of small boards) may advance only the mel spectrogram with
-:meth:`StreamingFeatures.push_mel`; :meth:`StreamingFeatures.features` then computes the missing
-embeddings that a model still needs from the mel ring, in one batched run, so the scores after
-the gate re-opens are those of the ungated detector.
+A gated caller (the VAD gate of small boards) pushes frames with
+:meth:`StreamingFeatures.push_mel` without asking for features while nobody speaks; when it asks
+again, :meth:`StreamingFeatures.features` computes the mel rows and embeddings that the models
+still need (the last 16 frames' worth, 25 frames of mel) and nothing older, so the scores after
+the gate re-opens are those of the ungated detector, bit for bit (tested), at the cost of the
+frames the models read rather than of every frame heard.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from functools import lru_cache
 
 import numpy as np
@@ -71,7 +74,8 @@ EMBEDDING_DIM = 96
 _START_AUDIO_S = 4
 START_FEATURE_FRAMES = 41
 """Features the ring starts with (embeddings of 4 s of audio); no model may read more."""
-_MEL_KEEP_ROWS = 970  # openWakeWord keeps 10 s; the VAD gate needs (N - 1) * 8 + 76 of them
+_MEL_KEEP_ROWS = 970  # openWakeWord keeps 10 s; a request reads at most (41 - 1) * 8 + 76
+_MEL_LOOKBACK_FRAMES = 10  # a feature's 76-row mel window starts in the frame 9 frames back
 
 
 class MelFeatureModels:
@@ -164,6 +168,9 @@ class _Rows:
 
     def fill(self, stop: int, value: float) -> None:
         """Append rows of ``value`` up to absolute index ``stop``."""
+        if stop - self.end >= self._keep:  # a long gap: none of the held rows stays
+            self.clear(first=stop)
+            return
         while self.end < stop:
             n = min(stop - self.end, self._keep)
             self.extend(np.full((n, self._data.shape[1]), value, dtype=np.float32))
@@ -182,8 +189,15 @@ class StreamingFeatures:
     """The mel and feature rings of one audio stream (see the module docstring for the math).
 
     ``max_feature_frames`` is the longest model input that will be read (16 for most built-ins,
-    34 for ``timer``): the feature ring keeps at least that many features and the mel ring enough
-    rows to recompute them after a gap.
+    34 for ``timer``): the feature ring keeps at least that many features.
+
+    Work is done when a model asks for features, and only what it needs: frames pushed since
+    the last request wait as raw samples (at most ``max_feature_frames + 10`` of them, the most
+    any request can need: a feature's mel window reaches 9.5 frames back); a request computes
+    their mel rows one frame at a time, exactly as if each had been computed on arrival, and the
+    embeddings in one batch. Called every frame (ungated) this is one mel and one embedding run
+    per frame, openWakeWord's order of work; called after a gap (VAD gate) it costs the last few
+    frames instead of all of them.
     """
 
     def __init__(
@@ -191,13 +205,15 @@ class StreamingFeatures:
     ) -> None:
         self.models = models if models is not None else MelFeatureModels()
         self.max_feature_frames = max_feature_frames
-        mel_keep = max(_MEL_KEEP_ROWS, (max_feature_frames - 1) * MEL_ROWS_PER_FRAME + 76)
-        self._mel = _Rows(MEL_BINS, mel_keep)
+        self._pending_keep = max_feature_frames + _MEL_LOOKBACK_FRAMES
+        self._mel = _Rows(MEL_BINS, _MEL_KEEP_ROWS)
         self._features = _Rows(EMBEDDING_DIM, max(120, max_feature_frames))
-        self._tail = np.zeros(0, dtype=np.int16)
+        self._pending: deque[npt.NDArray[np.int16]] = deque()
+        self._tail = np.zeros(0, dtype=np.int16)  # the 480 samples before the first pending
         self.frames = 0
         """Frames pushed so far (the next frame's index)."""
-        self._embedded = 0  # frames whose feature is in the feature ring
+        self._melted = 0  # frames whose mel rows are in the mel ring (or were skipped)
+        self._embedded = 0  # frames whose feature is in the feature ring (or was skipped)
         self.reset()
 
     def reset(self) -> None:
@@ -207,23 +223,27 @@ class StreamingFeatures:
         start = start_features()
         self._features.clear(first=-start.shape[0])
         self._features.extend(start)
+        self._pending.clear()
         self._tail = np.zeros(0, dtype=np.int16)
         self.frames = 0
+        self._melted = 0
         self._embedded = 0
 
     def push_mel(self, frame: npt.NDArray[np.int16]) -> None:
-        """Add one frame's mel rows (the embedding is computed later, when a model needs it)."""
+        """Add one frame; its mel rows and embedding are computed when a model needs them."""
         if frame.shape != (FRAME_SAMPLES,) or frame.dtype != np.int16:
             raise ValueError(
                 f"a frame is {FRAME_SAMPLES} int16 samples, got shape {frame.shape} {frame.dtype}"
             )
-        audio = np.concatenate((self._tail, frame)) if self._tail.size else frame
-        self._mel.extend(self.models.melspectrogram(audio))
-        self._tail = frame[-MEL_CONTEXT_SAMPLES:].copy()
+        self._pending.append(frame.copy())
+        if len(self._pending) > self._pending_keep:  # too old to be needed by any request
+            dropped = self._pending.popleft()
+            self._tail = dropped[-MEL_CONTEXT_SAMPLES:]
+            self._melted += 1
         self.frames += 1
 
     def features(self, n: int) -> npt.NDArray[np.float32]:
-        """The last ``n`` features, shape ``(n, 96)``, embedding whatever frames still lack one.
+        """The last ``n`` features, shape ``(n, 96)``, computing whatever frames still lack.
 
         Frames too old to matter to any model (more than ``max_feature_frames`` back) are not
         embedded after a gap; their slots hold NaN, which no model ever reads.
@@ -233,10 +253,24 @@ class StreamingFeatures:
         self._embed_missing()
         return self._features.span(self.frames - n, self.frames)
 
+    def _melt_pending(self, first_needed: int) -> None:
+        """Mel rows of the pending frames from ``first_needed`` on (earlier ones skipped)."""
+        while self._pending:
+            frame = self._pending.popleft()
+            index = self._melted
+            self._melted += 1
+            if index >= first_needed:
+                audio = np.concatenate((self._tail, frame)) if index else frame
+                rows = self.models.melspectrogram(audio)
+                self._mel.fill(_first_mel_row(index), np.nan)
+                self._mel.extend(rows)
+            self._tail = frame[-MEL_CONTEXT_SAMPLES:]
+
     def _embed_missing(self) -> None:
         if self._embedded == self.frames:
             return
         first_needed = max(self._embedded, self.frames - self.max_feature_frames)
+        self._melt_pending(max(0, first_needed - _MEL_LOOKBACK_FRAMES))
         self._features.fill(first_needed, np.nan)
         # Frame k's window ends at mel row 76 + 5 + 8k.
         ends = MEL_START_ROWS + FIRST_FRAME_MEL_ROWS + MEL_ROWS_PER_FRAME * np.arange(
@@ -252,3 +286,10 @@ class StreamingFeatures:
             )[:: MEL_ROWS_PER_FRAME, 0]
         self._features.extend(self.models.embed(windows))
         self._embedded = self.frames
+
+
+def _first_mel_row(frame: int) -> int:
+    """Ring row of a frame's first mel row: 76 for frame 0 (5 rows), 81 + 8 (k - 1) after."""
+    if frame == 0:
+        return MEL_START_ROWS
+    return MEL_START_ROWS + FIRST_FRAME_MEL_ROWS + MEL_ROWS_PER_FRAME * (frame - 1)

@@ -141,4 +141,6 @@ def test_settings_out_of_range_are_refused() -> None:
     from device.errors import ConfigError
 
     with pytest.raises(ConfigError, match="preroll_ms"):
-        Speaker(ScriptedWake(set()), ScriptedVad(set()), SpeakerSettings(preroll_ms=3000, ring_s=2.0))
+        Speaker(
+            ScriptedWake(set()), ScriptedVad(set()), SpeakerSettings(preroll_ms=3000, ring_s=2.0)
+        )

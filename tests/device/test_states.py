@@ -54,7 +54,9 @@ def test_request_then_trailing_silence_keeps() -> None:
 
 def test_one_frame_short_of_the_silence_does_not_end() -> None:
     facts = [FrameFacts(wake=True, preroll_available=25)]
-    facts += [FrameFacts(speech=True)] * 4 + [FrameFacts(speech=False)] * 8 + [FrameFacts(speech=True)]
+    facts += (
+        [FrameFacts(speech=True)] * 4 + [FrameFacts(speech=False)] * 8 + [FrameFacts(speech=True)]
+    )
     assert Action.KEEP_SILENCE not in run(facts)
 
 
@@ -64,7 +66,11 @@ def test_no_speech_after_wake_is_discarded_at_the_timeout() -> None:
 
 
 def test_a_speech_blip_shorter_than_min_speech_is_still_a_false_wake() -> None:
-    facts = [FrameFacts(wake=True, preroll_available=25), FrameFacts(speech=True), FrameFacts(speech=True)]
+    facts = [
+        FrameFacts(wake=True, preroll_available=25),
+        FrameFacts(speech=True),
+        FrameFacts(speech=True),
+    ]
     facts += [FrameFacts()] * 30
     assert Action.DISCARD_NO_SPEECH in run(facts)
 

@@ -54,7 +54,9 @@ def test_raw_pcm_on_stdin(tmp_path: Path) -> None:
         (b"hello, I am a text file pretending to be audio\n" * 20, "not a readable audio file"),
     ],
 )
-def test_bad_audio_files_exit_2_naming_the_file(tmp_path: Path, content: bytes, needle: str) -> None:
+def test_bad_audio_files_exit_2_naming_the_file(
+    tmp_path: Path, content: bytes, needle: str
+) -> None:
     bad = tmp_path / "bad.wav"
     bad.write_bytes(content)
     assert_one_line_error(run_keepmum("replay", "--no-store", bad, home=tmp_path), str(bad), needle)
@@ -83,8 +85,12 @@ def test_odd_byte_raw_input(tmp_path: Path) -> None:
         (["--silence-ms", "0"], "silence_ms"),
     ],
 )
-def test_invalid_settings_exit_2(quiet_wav: Path, tmp_path: Path, args: list[str], needle: str) -> None:
-    assert_one_line_error(run_keepmum("replay", "--no-store", *args, quiet_wav, home=tmp_path), needle)
+def test_invalid_settings_exit_2(
+    quiet_wav: Path, tmp_path: Path, args: list[str], needle: str
+) -> None:
+    assert_one_line_error(
+        run_keepmum("replay", "--no-store", *args, quiet_wav, home=tmp_path), needle
+    )
 
 
 def test_malformed_config_file(quiet_wav: Path, tmp_path: Path) -> None:
@@ -106,7 +112,9 @@ def test_expect_file_errors_are_bad_input(quiet_wav: Path, tmp_path: Path) -> No
     assert_one_line_error(result, str(expect))
 
 
-def test_expect_fails_with_exit_1_and_a_readable_difference(quiet_wav: Path, tmp_path: Path) -> None:
+def test_expect_fails_with_exit_1_and_a_readable_difference(
+    quiet_wav: Path, tmp_path: Path
+) -> None:
     expect = tmp_path / "expect.json"
     expect.write_text('[{"event": "wake", "model": "alexa", "t": 1.0}]')
     result = run_keepmum("replay", "--no-store", "--expect", expect, quiet_wav, home=tmp_path)

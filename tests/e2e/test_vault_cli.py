@@ -308,3 +308,25 @@ def test_commands_without_a_home_say_run_init(tmp_path: Path) -> None:
     for args in (["vault", "list"], ["vault", "verify"], ["audit", "show"], ["report"],
                  ["member", "list"]):
         one_line_error(run_keepmum(*args, "--home", tmp_path / "none"), 2, "keepmum init")
+
+
+def _has_output_device() -> bool:
+    try:
+        import sounddevice as sd
+    except OSError:  # no PortAudio library
+        return False
+    try:
+        sd.query_devices(kind="output")
+    except (sd.PortAudioError, ValueError):
+        return False
+    return True
+
+
+def test_play_through_the_sound_device(stored_home: StoredHome) -> None:
+    from tests.conftest import require_system
+
+    require_system(_has_output_device(), "an audio output device (PortAudio, e.g. PulseAudio)")
+    result = keepmum_ok("vault", "play", stored_home.bob[0], "--home", stored_home.home,
+                        *stored_home.pass_args, "--json")
+    (played,) = result.of("played")
+    assert played["record"] == stored_home.bob[0] and played["out"] is None

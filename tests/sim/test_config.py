@@ -20,7 +20,9 @@ def test_defaults_round_trip_through_toml(tmp_path: Path) -> None:
 def test_file_then_overrides(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text('[wakeword]\nmodels = ["hey_jarvis"]\n[speaker]\nsilence_ms = 500\n')
-    config = load_config(path, overrides={"speaker": {"silence_ms": 900}, "vad": {"aggressiveness": 3}})
+    config = load_config(
+        path, overrides={"speaker": {"silence_ms": 900}, "vad": {"aggressiveness": 3}}
+    )
     assert config.wakeword.models == ("hey_jarvis",)
     assert config.speaker.silence_ms == 900 and config.vad.aggressiveness == 3
 

@@ -128,3 +128,14 @@ def test_audio_files_are_found_sorted_and_errors_name_the_folder(tmp_path: Path)
     (tmp_path / "empty").mkdir()
     with pytest.raises(AudioInputError, match="no audio files"):
         audio_files(tmp_path / "empty", "--x")
+
+
+def test_an_output_folder_that_cannot_be_made_is_named(tmp_path: Path) -> None:
+    from sim.corpus import writable_folder
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ConfigError, match=r"--out .*a-file/sub: cannot create the folder"):
+        writable_folder(blocker / "sub", "--out")
+    writable_folder(tmp_path / "new" / "deep", "--out")
+    assert (tmp_path / "new" / "deep").is_dir()

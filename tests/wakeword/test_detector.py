@@ -121,6 +121,19 @@ def test_gated_detector_scores_equal_ungated_when_open() -> None:
     assert gated.frames == ungated.frames
 
 
+def test_long_closed_gate_then_open_scores_as_ungated() -> None:
+    samples = np.concatenate((np.zeros(1280 * 600, dtype=np.int16), _synthetic_audio(3.0, 9)))
+    frames = _frames(samples)
+    ungated = OpenWakeWordDetector(("alexa",))
+    gated = OpenWakeWordDetector(("alexa",))
+    for index, frame in enumerate(frames):
+        expected = ungated.process(frame)
+        if index < 590:
+            gated.process_mel_only(frame)
+        else:
+            assert gated.process(frame)["alexa"] == pytest.approx(expected["alexa"], abs=1e-6)
+
+
 def test_wrong_frame_is_refused() -> None:
     detector = OpenWakeWordDetector()
     with pytest.raises(ValueError, match="1280 int16"):

@@ -15,10 +15,9 @@ def voiced(seconds: float, seed: int = 0) -> np.ndarray:
     n = int(seconds * 16000)
     t = np.arange(n) / 16000
     source = np.sign(np.sin(2 * np.pi * 140 * t)) * 0.3
-    shaped = (
-        source * (0.6 * np.sin(2 * np.pi * 700 * t) + 0.4 * np.sin(2 * np.pi * 1200 * t))
-        + 0.02 * rng.standard_normal(n)
-    )
+    shaped = source * (
+        0.6 * np.sin(2 * np.pi * 700 * t) + 0.4 * np.sin(2 * np.pi * 1200 * t)
+    ) + 0.02 * rng.standard_normal(n)
     return (shaped * 12000).astype(np.int16)
 
 

@@ -1,0 +1,58 @@
+"""``keepmum bench --json``: the structure of its output (speed itself is never asserted here:
+a shared test machine cannot time anything reliably)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from sim.bench import bench_audio
+
+NAMES = {
+    "openwakeword_stream",
+    "device",
+    "device_vault",
+    "batch_1_worker",
+    "vad_gated_device",
+    "replay_memory",
+}
+KEYS = {"name", "what", "audio_s", "seconds", "clock", "throughput", "ratio", "bar", "pass"}
+
+
+def test_bench_json_lines_have_every_measurement() -> None:
+    shim = "import sys; from sim.cli import main; main(sys.argv[1:])"
+    done = subprocess.run(
+        [sys.executable, "-c", shim, "bench", "--seconds", "20", "--minutes-memory", "0.5",
+         "--rounds", "1", "--workers", "2", "--json"],
+        capture_output=True, text=True, timeout=600,
+    )
+    # Exit 1 is a bar missed on this (possibly busy) machine, and must say which.
+    assert done.returncode in (0, 1), done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    names = {line["name"] for line in lines}
+    assert names == NAMES | {"batch_2_workers"}
+    for line in lines:
+        assert line.keys() >= KEYS
+        assert line["clock"] in ("cpu", "wall")
+        assert line["throughput"] > 0 and line["seconds"] > 0
+        assert (line["bar"] is None) == (line["name"] in ("openwakeword_stream", "device"))
+        assert line["pass"] in (True, False, None)
+    failed = sorted(line["name"] for line in lines if line["pass"] is False)
+    if done.returncode == 1:
+        assert failed and all(name in done.stderr for name in failed)
+    else:
+        assert not failed
+    memory = next(line for line in lines if line["name"] == "replay_memory")
+    assert 20 < memory["details"]["peak_mb"] < 2000  # a real measurement of a real process
+
+
+def test_bench_audio_is_deterministic_and_mostly_silent_when_asked() -> None:
+    a = bench_audio(30.0, silent_fraction=0.8, seed=2)
+    assert np.array_equal(a, bench_audio(30.0, silent_fraction=0.8, seed=2))
+    assert a.dtype == np.int16 and a.size == 30 * 16000
+    loud = np.abs(a.astype(np.int32)) > 200  # above the quiet room's noise
+    frames = loud[: a.size // 1280 * 1280].reshape(-1, 1280).any(axis=1)
+    assert frames.mean() <= 0.25
