@@ -105,7 +105,7 @@ def far(**params: Any) -> None:
     if not out.json_lines:
         _table(out, model, points, operating)
     if params["csv_path"] is not None:
-        _write_csv(params["csv_path"], scored, names, model, wake)
+        _write_csv(params["csv_path"], scored, names, model, wake, job.pad_s)
         out.say(f"per-file scores: {params['csv_path']}")
     if params["plot_path"] is not None:
         from sim.det_plot import DetCurve, plot_det
@@ -216,7 +216,7 @@ def _table(out: Output, model: str, points: list[Any], operating: Any) -> None:
 
 
 def _write_csv(
-    path: Path, scored: list[Any], names: tuple[str, ...], model: str, wake: Any
+    path: Path, scored: list[Any], names: tuple[str, ...], model: str, wake: Any, pad_s: float
 ) -> None:
     from sim import far as engine
     from sim.det_plot import FileScoreRow, write_file_scores_csv
@@ -234,6 +234,7 @@ def _write_csv(
                 threshold,
                 trigger_frames=wake.trigger_frames,
                 refractory_frames=wake.refractory_frames,
+                t0_s=-pad_s,
             ),
         )
         for f in scored

@@ -100,7 +100,7 @@ def write_sweep_csv(
 
 def write_file_scores_csv(path: Path, rows: Iterable[FileScoreRow]) -> Path:
     """One row per file and model (columns: :data:`FILE_COLUMNS`); activation times are the
-    starts of the activation frames in seconds, separated by spaces."""
+    ends of the activation frames in seconds (as replay's wake ``t``), separated by spaces."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)

@@ -41,4 +41,4 @@ class Output:
     def say(self, text: str) -> None:
         """Print a human line (suppressed in ``--json`` mode)."""
         if not self.json_lines:
-            self.console.print(text)
+            self.console.print(text, soft_wrap=True)

@@ -143,16 +143,22 @@ class FileSummary:
     """Frame of the first highest score; -1 for a file with no frames."""
     activation_frames: tuple[int, ...]
     """Frames at which the model activates at this threshold."""
+    t0_s: float = 0.0
+    """Time of frame 0 relative to the file's first sample (seconds): ``-pad_s`` when the file was
+    scored with silence before it, so times match ``keepmum replay``'s event times."""
 
     @property
     def max_score_t_s(self) -> float:
         """Start of the frame with the highest score (seconds); NaN for an empty file."""
-        return self.max_score_frame * FRAME_SECONDS if self.max_score_frame >= 0 else math.nan
+        if self.max_score_frame < 0:
+            return math.nan
+        return self.t0_s + self.max_score_frame * FRAME_SECONDS
 
     @property
     def activation_times_s(self) -> tuple[float, ...]:
-        """Starts of the activation frames (seconds)."""
-        return tuple(frame * FRAME_SECONDS for frame in self.activation_frames)
+        """Ends of the activation frames (seconds): the moment the device fires, which is the
+        ``t`` of ``keepmum replay``'s ``wake`` events."""
+        return tuple(self.t0_s + (frame + 1) * FRAME_SECONDS for frame in self.activation_frames)
 
 
 def device_kept_seconds(settings: SpeakerSettings) -> KeptSecondsFn:
@@ -418,13 +424,15 @@ def summarize_file(
     trigger_frames: int = 1,
     refractory_frames: int = 0,
     activations: ActivationsFn | None = None,
+    t0_s: float = 0.0,
 ) -> FileSummary:
-    """Highest score, where it is, and the activations of one file at one threshold."""
+    """Highest score, where it is, and the activations of one file at one threshold.
+    ``t0_s``: time of frame 0 relative to the file's start (see :attr:`FileSummary.t0_s`)."""
     _check_settings(trigger_frames, refractory_frames, [threshold])
     fire = activations if activations is not None else _default_activations()
     array = _as_scores(scores, "scores")
     if len(array) == 0:
-        return FileSummary(0, 0.0, math.nan, -1, ())
+        return FileSummary(0, 0.0, math.nan, -1, (), t0_s)
     top = int(np.argmax(array))
     frames = _fires(array, threshold, trigger_frames, refractory_frames, fire)
     return FileSummary(
@@ -433,4 +441,5 @@ def summarize_file(
         max_score=float(array[top]),
         max_score_frame=top,
         activation_frames=tuple(int(f) for f in frames),
+        t0_s=t0_s,
     )

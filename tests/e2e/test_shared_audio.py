@@ -13,39 +13,16 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import MISSED_BY_OPENWAKEWORD, SHARED_POSITIVES
 from tests.e2e.conftest import Result, run_keepmum
 
 pytestmark = pytest.mark.shared_audio
 
 MODELS = ("alexa", "hey_jarvis", "hey_mycroft", "hey_rhasspy")
-POSITIVES: dict[str, tuple[str, ...]] = {
-    "alexa": (
-        "openwakeword/alexa_test.wav",
-        "wyoming/alexa.wav",
-        "pymicro/alexa/1.wav",
-        "pymicro/alexa/2.wav",
-        "pymicro/alexa/3.wav",
-    ),
-    "hey_jarvis": (
-        "wyoming/hey_jarvis.wav",
-        "pymicro/hey_jarvis/1.wav",
-        "pymicro/hey_jarvis/2.wav",
-        "pymicro/hey_jarvis/3.wav",
-    ),
-    "hey_mycroft": (
-        "openwakeword/hey_mycroft_test.wav",
-        "wyoming/hey_mycroft.wav",
-        "pymicro/hey_mycroft/1.wav",
-        "pymicro/hey_mycroft/2.wav",
-        "pymicro/hey_mycroft/3.wav",
-        "mycroft/hey_mycroft.wav",
-    ),
-    "hey_rhasspy": ("wyoming/hey_rhasspy.wav",),
-}
-"""Positives under ``wake/`` per model, as MANIFEST.md lists them."""
+POSITIVES = SHARED_POSITIVES
 MODEL_MISSES: dict[str, str] = {
-    "pymicro/hey_jarvis/1.wav": "openWakeWord 0.5.1's own predict_clip scores it 0.42 (< 0.5) "
-    "with hey_jarvis: a miss of the model (the clip was made for microWakeWord), not of the device",
+    clip: "openWakeWord 0.5.1's own predict_clip misses it too (the model misses, not the device)"
+    for clip in MISSED_BY_OPENWAKEWORD
 }
 """Positives the model itself misses: the device must agree with the model and not wake."""
 NEGATIVES = (

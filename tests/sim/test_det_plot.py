@@ -127,7 +127,7 @@ def test_file_scores_csv_rows(tmp_path: Path) -> None:
     assert float(first["max_score"]) == 0.9
     assert float(first["max_score_t_s"]) == pytest.approx(0.16)
     assert int(first["activations"]) == 4  # frames 1, 2, 3 and 5 (no refractory period)
-    assert first["activation_times_s"] == "0.08 0.16 0.24 0.40"
+    assert first["activation_times_s"] == "0.16 0.24 0.32 0.48"
     assert (empty["frames"], empty["max_score"], empty["activations"]) == ("0", "", "0")
 
 

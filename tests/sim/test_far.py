@@ -203,3 +203,36 @@ def test_bad_input_is_one_line_and_exit_2(
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_a_corrupt_file_is_named_and_exits_2(tmp_path: Path) -> None:
+    negatives = tmp_path / "neg"
+    negatives.mkdir()
+    shutil.copy(DATA / "talk_cat.wav", negatives / "talk_cat.wav")
+    (negatives / "broken.wav").write_bytes(b"RIFF" + bytes(range(256)) * 8)
+    result = _keepmum(
+        tmp_path, "far", "--negatives", str(negatives), "--workers", "2", "--json"
+    )
+    assert result.returncode == 2
+    assert "broken.wav" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(
+    tmp_path: Path, corpus: tuple[Path, Path]
+) -> None:
+    _, negatives = corpus
+    files = [(p, "negative") for p in sorted(negatives.iterdir())]
+    job = engine.ScoreJob(models=("alexa",))
+    cache = ScoreCache(tmp_path / "cache", setup_id(job.models, job.pad_s, job.vad))
+    done: list[Path] = []
+
+    def stop_after_two(scored: engine.ScoredFile) -> None:
+        done.append(scored.path)
+        if len(done) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        engine.score_files(files, job, cache=cache, on_result=stop_after_two)
+    resumed = engine.score_files(files, job, cache=cache)
+    assert [f.cached for f in resumed] == [f.path in done for f in resumed]
+    assert sum(f.cached for f in resumed) == 2

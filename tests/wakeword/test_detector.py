@@ -16,6 +16,7 @@ import soundfile as sf
 from openwakeword.model import Model
 
 from device.errors import DetectorError
+from tests.conftest import MISSED_BY_OPENWAKEWORD, SHARED_POSITIVES
 from wakeword.detector import WARMUP_FRAMES, OpenWakeWordDetector
 from wakeword.models import BUILTIN_MODELS, resolve_model
 
@@ -159,31 +160,7 @@ def test_unknown_model_names_the_value_and_lists_builtins() -> None:
 
 # --- real recordings -------------------------------------------------------------------------
 
-POSITIVES: dict[str, tuple[str, ...]] = {
-    "alexa": (
-        "openwakeword/alexa_test.wav",
-        "wyoming/alexa.wav",
-        "pymicro/alexa/1.wav",
-        "pymicro/alexa/2.wav",
-        "pymicro/alexa/3.wav",
-    ),
-    "hey_mycroft": (
-        "openwakeword/hey_mycroft_test.wav",
-        "wyoming/hey_mycroft.wav",
-        "mycroft/hey_mycroft.wav",
-        "pymicro/hey_mycroft/1.wav",
-        "pymicro/hey_mycroft/2.wav",
-        "pymicro/hey_mycroft/3.wav",
-    ),
-    "hey_jarvis": (
-        "wyoming/hey_jarvis.wav",
-        "pymicro/hey_jarvis/1.wav",
-        "pymicro/hey_jarvis/2.wav",
-        "pymicro/hey_jarvis/3.wav",
-    ),
-    "hey_rhasspy": ("wyoming/hey_rhasspy.wav",),
-}
-MISSED_BY_OPENWAKEWORD = {"pymicro/hey_jarvis/1.wav"}  # openWakeWord's own peak score is 0.42
+POSITIVES = SHARED_POSITIVES
 
 
 def _read(path: Path) -> np.ndarray:

@@ -387,7 +387,10 @@ def test_file_summary() -> None:
     assert summary.max_score == 0.9 and summary.max_score_frame == 2
     assert summary.max_score_t_s == pytest.approx(0.16)
     assert summary.activation_frames == (1, 5)
-    assert summary.activation_times_s == pytest.approx((0.08, 0.40))
+    assert summary.activation_times_s == pytest.approx((0.16, 0.48))  # frame ends, as replay
+    padded = summarize_file([0.1, 0.7, 0.9, 0.9, 0.2, 0.6], 0.5, refractory_frames=4, t0_s=-1.0)
+    assert padded.activation_times_s == pytest.approx((-0.84, -0.52))
+    assert padded.max_score_t_s == pytest.approx(-0.84)
     empty = summarize_file([], 0.5)
     assert (empty.frames, empty.max_score_frame, empty.activation_frames) == (0, -1, ())
     assert math.isnan(empty.max_score) and math.isnan(empty.max_score_t_s)
