@@ -350,19 +350,30 @@ def _speed(
     audio: Pcm, audio_s: float, wav: Path, folder: Path, rounds: int
 ) -> Iterator[Measurement]:
     oww, batch = _openwakeword_loop(audio), _batch(audio)
-    times = _interleaved(rounds, {"oww": lambda: _cpu(oww), "batch": lambda: _cpu(batch)})
+    device = _device(wav)
+    stored = _device(wav, vault_home=folder / "vault-home")
+    # One interleaved round for all four, so that load on a shared machine hits each alike.
+    times = _interleaved(
+        rounds,
+        {
+            "oww": lambda: _cpu(oww),
+            "batch": lambda: _cpu(batch),
+            "device": lambda: _cpu(device),
+            "vault": lambda: _cpu(stored),
+        },
+    )
     reference = audio_s / times["oww"]
     yield Measurement(
         "openwakeword_stream", "openWakeWord Model.predict loop, alexa, onnx, 1280-sample chunks",
         audio_s, times["oww"], "cpu", reference,
     )
-    device = _device(wav)
-    stored = _device(wav, vault_home=folder / "vault-home")
-    dev = _interleaved(rounds, {"device": lambda: _cpu(device), "vault": lambda: _cpu(stored)})
+    dev = times
+    device_ratio = (audio_s / dev["device"]) / reference
     yield Measurement(
         "device", "the whole keepmum device (run_device, defaults, no vault)",
         audio_s, dev["device"], "cpu", audio_s / dev["device"],
-        ratio=(audio_s / dev["device"]) / reference, details={"ratio_of": "openwakeword_stream"},
+        ratio=device_ratio, bar=">= 1.0", passed=device_ratio >= 1.0,
+        details={"ratio_of": "openwakeword_stream"},
     )
     vault_ratio = dev["vault"] / dev["device"]
     yield Measurement(
