@@ -26,6 +26,7 @@ import pytest
 import soundfile as sf
 from openwakeword.model import Model
 
+from device.sources import REPLAY_PAD_S
 from wakeword.trigger import activations
 
 pytestmark = [pytest.mark.shared_audio, pytest.mark.slow]
@@ -56,10 +57,31 @@ def test_far_detections_equal_predict_clip(shared_audio: Path, tmp_path: Path) -
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     shim = "import sys; from sim.cli import main; main(sys.argv[1:])"
     result = subprocess.run(
-        [sys.executable, "-c", shim, "far", "--positives", str(positives),
-         "--negatives", str(negatives), "--model", "alexa", "--workers", "2",
-         "--thresholds", "0.5", "--csv", str(table), "--json", "--home", str(tmp_path / "h")],
-        capture_output=True, text=True, env=env, timeout=900,
+        [
+            sys.executable,
+            "-c",
+            shim,
+            "far",
+            "--positives",
+            str(positives),
+            "--negatives",
+            str(negatives),
+            "--model",
+            "alexa",
+            "--workers",
+            "2",
+            "--thresholds",
+            "0.5",
+            "--csv",
+            str(table),
+            "--json",
+            "--home",
+            str(tmp_path / "h"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
     )
     assert result.returncode == 0, result.stderr
     [line] = [json.loads(x) for x in result.stdout.splitlines()]
@@ -67,7 +89,10 @@ def test_far_detections_equal_predict_clip(shared_audio: Path, tmp_path: Path) -
     assert len(rows) == line["positives"] + len(list(negatives.iterdir()))
     compared = fired = 0
     for row in rows:
-        ours = [round(float(t) / 0.08) for t in row["activation_times_s"].split()]
+        # CSV times are file-relative frame ends (as replay's wake t): frame = (t + pad) / 0.08 - 1
+        ours = [
+            round((float(t) + REPLAY_PAD_S) / 0.08) - 1 for t in row["activation_times_s"].split()
+        ]
         theirs, frames = _openwakeword_activations(Path(row["file"]))
         assert int(row["frames"]) - frames in (1, 2), row["file"]
         keep = range(FIRST_COMPARED_FRAME, frames)
