@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
-from device.errors import ConsentError, VaultError
+from device.errors import ConsentError
 from sim.cli import cli
-from sim.config import load_config
-from sim.options import home_option, json_option, resolve_home
+from sim.options import home_option, json_option
 from sim.output import Output
 from sim.passphrase import passphrase_file_option, read_passphrase
+from sim.vault_cli import opened_vault
 from storage.consent import (
     QueuedUpload,
     get_grant,
@@ -29,7 +27,7 @@ from storage.consent import (
 from storage.upload import fetch_recipient
 from storage.vault import Vault
 
-__all__ = ["consent", "open_vault", "parse_duration_s", "say"]
+__all__ = ["consent", "parse_duration_s", "say"]
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
 _UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -39,19 +37,6 @@ def say(out: Output, text: str) -> None:
     """A human line, unwrapped and without rich markup (purposes and URLs are shown verbatim)."""
     if not out.json_lines:
         out.console.print(text, markup=False, soft_wrap=True)
-
-
-@contextmanager
-def open_vault(home: Path | None) -> Iterator[Vault]:
-    """The vault of ``--home`` with its configured retention (so opening purges correctly)."""
-    folder = resolve_home(home)
-    if not Vault.exists(folder):
-        raise VaultError(
-            f"{folder}: no vault here (run: keepmum init --home {folder} --member NAME)"
-        )
-    config = load_config(home=folder)
-    with Vault.open(folder, config.vault) as vault:
-        yield vault
 
 
 def parse_duration_s(text: str) -> float:
@@ -95,7 +80,7 @@ def grant(member: str, purpose: str, endpoint: str, record_ids: tuple[str, ...],
         raise click.UsageError("give either --record ID (one or more) or --all-future")
     endpoint = validate_endpoint(endpoint)
     expires_s = parse_duration_s(expires) if expires is not None else None
-    with open_vault(home) as vault:
+    with opened_vault(home) as vault:
         vault.member(member)  # unknown member: refuse before asking for anything
         ids = [vault.resolve_id(r) for r in record_ids]
         # The endpoint's key first: an unreachable endpoint fails before anyone types anything.
@@ -127,7 +112,7 @@ def grant(member: str, purpose: str, endpoint: str, record_ids: tuple[str, ...],
 def revoke_cmd(grant_id: str, home: Path | None, json_lines: bool) -> None:
     """Withdraw a grant now: its queue is emptied before anything else can be sent."""
     out = Output(json_lines)
-    with open_vault(home) as vault:
+    with opened_vault(home) as vault:
         old, dropped = revoke(vault, grant_id)
         revoked = get_grant(vault.connection, grant_id)
         out.emit({**revoked.as_json(vault.clock()), "dropped_queued": dropped})
@@ -151,7 +136,7 @@ def _row(vault: Vault, g: Any, now: float) -> dict[str, Any]:
 def list_grants(member: str | None, home: Path | None, json_lines: bool) -> None:
     """Every grant ever given, with its state, queue and bytes sent."""
     out = Output(json_lines)
-    with open_vault(home) as vault:
+    with opened_vault(home) as vault:
         now = vault.clock()
         rows = [_row(vault, g, now) for g in grants(vault.connection)
                 if member is None or g.member == member]

@@ -7,10 +7,11 @@ from pathlib import Path
 import click
 
 from sim.cli import cli
-from sim.cmd_consent import open_vault, say
+from sim.cmd_consent import say
 from sim.options import home_option, json_option
 from sim.output import Output
 from sim.passphrase import passphrase_file_option, read_passphrase
+from sim.vault_cli import opened_vault
 from storage.export import export_member
 
 __all__ = ["export"]
@@ -34,7 +35,7 @@ def export(member: str, out_file: Path, recipient: str | None, passphrase_files:
     Opens with the standard age tool: age -d -i IDENTITY FILE | tar -t
     """
     out = Output(json_lines)
-    with open_vault(home) as vault:
+    with opened_vault(home) as vault:
         vault.member(member)
         passphrase = read_passphrase(member, passphrase_files)
         result = export_member(vault, member=member, passphrase=passphrase, out=out_file,

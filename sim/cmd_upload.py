@@ -7,9 +7,10 @@ from pathlib import Path
 import click
 
 from sim.cli import cli
-from sim.cmd_consent import open_vault, say
+from sim.cmd_consent import say
 from sim.options import home_option, json_option
 from sim.output import Output
+from sim.vault_cli import opened_vault
 from storage.upload import PlannedUpload, Uploader
 
 __all__ = ["upload"]
@@ -32,7 +33,7 @@ def upload(dry_run: bool, home: Path | None, json_lines: bool) -> None:
         say(out, f"{verb} record {item.record} of {item.member} under grant {item.grant} "
                  f"to {item.endpoint}: {item.bytes} bytes")
 
-    with open_vault(home) as vault:
+    with opened_vault(home) as vault:
         uploader = Uploader(vault)
         if dry_run:
             done = uploader.plan()

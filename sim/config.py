@@ -19,6 +19,7 @@ from typing import Any
 
 from device.errors import ConfigError
 from device.states import SpeakerSettings
+from sim.textfile import read_user_text
 from storage.settings import VaultSettings
 from wakeword.trigger import WakeSettings
 from wakeword.vad import VadSettings
@@ -190,19 +191,11 @@ def load_config(
         path = home / CONFIG_NAME
     if path is not None:
         source = str(path)
+        text = read_user_text(path, "configuration file")
         try:
-            text = path.read_bytes().decode("utf-8")
             tables = tomllib.loads(text)
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: no such configuration file") from None
-        except IsADirectoryError:
-            raise ConfigError(f"{path}: is a folder, not a configuration file") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"{path}: not a text file (expected TOML)") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: malformed TOML ({exc})") from None
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
     tables = _merge(tables, overrides or {})
     file_built = _build(source, {k: v for k, v in tables.items()})
     return Config(**file_built, source=source)

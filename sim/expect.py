@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from device.errors import ConfigError
+from sim.textfile import read_user_text
 
 __all__ = ["Expectation", "check_expectations", "load_expectations"]
 
@@ -54,11 +55,10 @@ class Expectation:
 
 def load_expectations(path: Path) -> list[Expectation]:
     """Read and validate an expectations file (ConfigError naming the file and the entry)."""
+    text = read_user_text(path, "expectations file")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such expectations file") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(data, list):
         raise ConfigError(f"{path}: expected a JSON list of events, got {type(data).__name__}")

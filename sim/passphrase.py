@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from device.errors import ConfigError
+from sim.textfile import read_user_text
 
 __all__ = [
     "parse_passphrase_files",
@@ -48,16 +49,7 @@ def parse_passphrase_files(specs: Sequence[str]) -> dict[str, Path]:
 
 def read_passphrase_file(path: Path) -> str:
     """The first line of ``path`` without its line ending; ConfigError if missing or empty."""
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such passphrase file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, not a passphrase file") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: passphrase file is not UTF-8 text") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+    text = read_user_text(path, "passphrase file")
     first = text.split("\n", 1)[0].removesuffix("\r")
     if not first:
         raise ConfigError(f"{path}: the first line (the passphrase) is empty")

@@ -59,7 +59,7 @@ def test_malformed_config_names_file_and_key(tmp_path: Path, text: str, message:
 def test_binary_and_missing_files(tmp_path: Path) -> None:
     binary = tmp_path / "b.toml"
     binary.write_bytes(b"\xff\xfe\x00")
-    with pytest.raises(ConfigError, match="not a text file"):
+    with pytest.raises(ConfigError, match="is not UTF-8 text"):
         load_config(binary)
     with pytest.raises(ConfigError, match="no such"):
         load_config(tmp_path / "none.toml")
