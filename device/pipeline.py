@@ -7,6 +7,7 @@ is a protocol here so that ``device`` never imports ``storage``; ``sim`` binds t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import fields
 from typing import Protocol
 
 from device.audio import FRAME_SECONDS, Frame
@@ -98,18 +99,5 @@ def _account(
 
 
 def _add(total: Summary, run: Summary) -> None:
-    for name in (
-        "heard_s",
-        "muted_s",
-        "kept_s",
-        "stored_s",
-        "discarded_s",
-        "wakes",
-        "utterances",
-        "discarded",
-        "stored",
-        "uploaded_bytes",
-        "files",
-        "dropped_frames",
-    ):
-        setattr(total, name, getattr(total, name) + getattr(run, name))
+    for field in fields(Summary):
+        setattr(total, field.name, getattr(total, field.name) + getattr(run, field.name))
