@@ -27,6 +27,7 @@ __all__ = [
     "frames_from_chunks",
     "padded_frames",
     "read_audio",
+    "with_silence",
 ]
 
 _BLOCK_SECONDS = 4
@@ -78,19 +79,22 @@ def frames_from_chunks(chunks: Iterable[Pcm], name: str, t0: float = 0.0) -> Ite
         yield Frame(pending.copy(), index, name, t0)
 
 
+def with_silence(chunks: Iterable[Pcm], pad_s: float) -> Iterator[Pcm]:
+    """The chunks with ``pad_s`` of silence before and after: what a replay hears (see
+    :data:`REPLAY_PAD_S`). The one definition, shared by the device and batch scoring."""
+    pad = np.zeros(round(pad_s * SAMPLE_RATE), dtype=np.int16)
+    if len(pad):
+        yield pad
+    yield from chunks
+    if len(pad):
+        yield pad
+
+
 def padded_frames(chunks: Iterable[Pcm], name: str, pad_s: float) -> Iterator[Frame]:
     """Frames of ``pad_s`` of silence, the chunks, and ``pad_s`` of silence again, timed so that
     t = 0 is the first real sample."""
-    pad = np.zeros(round(pad_s * SAMPLE_RATE), dtype=np.int16)
-
-    def with_padding() -> Iterator[Pcm]:
-        if len(pad):
-            yield pad
-        yield from chunks
-        if len(pad):
-            yield pad
-
-    return frames_from_chunks(with_padding(), name, t0=-len(pad) / SAMPLE_RATE)
+    t0 = -round(pad_s * SAMPLE_RATE) / SAMPLE_RATE
+    return frames_from_chunks(with_silence(chunks, pad_s), name, t0=t0)
 
 
 class FileSource:

@@ -37,8 +37,8 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from device.audio import FRAME_SAMPLES, SAMPLE_RATE, Pcm
-from device.sources import REPLAY_PAD_S
+from device.audio import FRAME_SAMPLES, Pcm
+from device.sources import REPLAY_PAD_S, with_silence
 from wakeword.detector import WARMUP_FRAMES, WakeWordModel, load_models
 from wakeword.features import (
     EMBEDDING_DIM,
@@ -99,12 +99,8 @@ def device_frames(samples: Pcm, pad_s: float = REPLAY_PAD_S) -> npt.NDArray[np.i
     ``pad_s`` seconds of silence before and after (frame 0 starts ``pad_s`` before the file), and
     the last partial frame padded with zeros, like :func:`device.sources.padded_frames`.
     """
-    pad = np.zeros(round(pad_s * SAMPLE_RATE), dtype=np.int16)
-    total = pad.size * 2 + samples.size
-    n_frames = -(-total // FRAME_SAMPLES)
-    flat = np.zeros(n_frames * FRAME_SAMPLES, dtype=np.int16)
-    flat[pad.size : pad.size + samples.size] = samples
-    return flat.reshape(n_frames, FRAME_SAMPLES)
+    blocks = list(frame_blocks([samples], pad_s))
+    return np.concatenate(blocks) if blocks else np.zeros((0, FRAME_SAMPLES), dtype=np.int16)
 
 
 def _as_batched(path: str) -> ort.InferenceSession | None:
@@ -424,17 +420,10 @@ def frame_blocks(
     ``pad_s`` of silence before and after; the last partial frame zero-padded. Concatenated, the
     blocks equal :func:`device_frames` of the whole input.
     """
-    pad = np.zeros(round(pad_s * SAMPLE_RATE), dtype=np.int16)
     block_samples = block_frames * FRAME_SAMPLES
     pending: list[Pcm] = []
     held = 0
-
-    def sources() -> Iterator[Pcm]:
-        yield pad
-        yield from chunks
-        yield pad
-
-    for chunk in sources():
+    for chunk in with_silence(chunks, pad_s):
         pending.append(chunk)
         held += chunk.size
         while held >= block_samples:
