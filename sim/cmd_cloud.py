@@ -19,12 +19,6 @@ __all__ = ["cloud"]
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
-def _say(out: Output, text: str) -> None:
-    """A human line, unwrapped (URLs and recipients stay copyable) and without rich markup."""
-    if not out.json_lines:
-        out.console.print(text, markup=False, soft_wrap=True)
-
-
 def _store_dir(home: Path | None, store: Path | None) -> Path:
     return store if store is not None else resolve_home(home) / "cloud"
 
@@ -68,9 +62,7 @@ def serve(host: str, port: int, home: Path | None, store: Path | None, json_line
     def on_receive(item: ReceivedItem) -> None:
         shown = cloud_store.describe(item)
         out.emit({"event": "received", **shown})
-        _say(
-            out,
-            f"received #{item.number}: record {item.record} of {item.member} "
+        out.say_plain(f"received #{item.number}: record {item.record} of {item.member} "
             f"(grant {item.grant}, {item.bytes} bytes, {shown['duration_s']:.2f} s of audio)"
         )
 
@@ -82,12 +74,12 @@ def serve(host: str, port: int, home: Path | None, store: Path | None, json_line
         out.console.print(f"[bold]warning:[/] listening on {host}, not only on this machine")
     out.emit({"event": "serving", "url": server.url, "recipient": cloud_store.recipient,
               "store": str(cloud_store.folder)})
-    _say(out, f"keepmum cloud: serving {server.url} (recipient {cloud_store.recipient})")
-    _say(out, f"store: {cloud_store.folder}; grant consent to --endpoint {server.url}")
+    out.say_plain(f"keepmum cloud: serving {server.url} (recipient {cloud_store.recipient})")
+    out.say_plain(f"store: {cloud_store.folder}; grant consent to --endpoint {server.url}")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        _say(out, "keepmum cloud: stopped")
+        out.say_plain("keepmum cloud: stopped")
     finally:
         server.server_close()
 
@@ -116,11 +108,10 @@ def list_received(home: Path | None, store: Path | None, json_lines: bool,
             wav_path.write_bytes(cloud_store.decrypt(item))
             shown["file"] = str(wav_path)
         out.emit(shown)
-        _say(
-            out,
+        out.say_plain(
             f"#{item.number} record {item.record} member {item.member} grant {item.grant} "
             f"purpose {item.purpose!r}: {item.bytes} bytes sent, {shown['duration_s']:.2f} s "
             f"WAV sha256 {shown['wav_sha256'][:16]}"
         )
     if not items:
-        _say(out, "nothing received")
+        out.say_plain("nothing received")

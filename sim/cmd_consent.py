@@ -27,16 +27,10 @@ from storage.consent import (
 from storage.upload import fetch_recipient
 from storage.vault import Vault
 
-__all__ = ["consent", "parse_duration_s", "say"]
+__all__ = ["consent", "parse_duration_s"]
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
 _UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def say(out: Output, text: str) -> None:
-    """A human line, unwrapped and without rich markup (purposes and URLs are shown verbatim)."""
-    if not out.json_lines:
-        out.console.print(text, markup=False, soft_wrap=True)
 
 
 def parse_duration_s(text: str) -> float:
@@ -99,7 +93,7 @@ def grant(member: str, purpose: str, endpoint: str, record_ids: tuple[str, ...],
         queued_bytes = sum(len(i.ciphertext) for i in items)
         out.emit({**new.as_json(now), "queued": len(items), "queued_bytes": queued_bytes})
         what = "every future record" if all_future else f"{len(items)} record(s)"
-        say(out, f"grant {new.grant_id}: {member} consents to send {what} to {new.endpoint} "
+        out.say_plain(f"grant {new.grant_id}: {member} consents to send {what} to {new.endpoint} "
                  f"for {purpose!r}; queued {len(items)} ({queued_bytes} bytes). "
                  f"Nothing leaves until `keepmum upload`; undo with `keepmum consent revoke "
                  f"{new.grant_id}`.")
@@ -116,7 +110,7 @@ def revoke_cmd(grant_id: str, home: Path | None, json_lines: bool) -> None:
         old, dropped = revoke(vault, grant_id)
         revoked = get_grant(vault.connection, grant_id)
         out.emit({**revoked.as_json(vault.clock()), "dropped_queued": dropped})
-    say(out, f"grant {grant_id} revoked ({old.member}, {old.endpoint}); "
+    out.say_plain(f"grant {grant_id} revoked ({old.member}, {old.endpoint}); "
              f"{dropped} queued item(s) deleted, nothing more will be sent")
 
 
@@ -144,8 +138,8 @@ def list_grants(member: str | None, home: Path | None, json_lines: bool) -> None
         out.emit(row)
         scope = "all future records" if row["scope"] == "all_future" else \
             f"records {', '.join(row['records'])}"
-        say(out, f"{row['grant']} [{row['status']}] {row['member']} -> {row['endpoint']} "
+        out.say_plain(f"{row['grant']} [{row['status']}] {row['member']} -> {row['endpoint']} "
                  f"for {row['purpose']!r}: {scope}; queued {row['queued']}, "
                  f"sent {row['uploaded']} ({row['uploaded_bytes']} bytes)")
     if not rows:
-        say(out, "no consent given: nothing leaves this device")
+        out.say_plain("no consent given: nothing leaves this device")

@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from sim.cli import cli
-from sim.cmd_consent import say
 from sim.options import home_option, json_option
 from sim.output import Output
 from sim.passphrase import passphrase_file_option, read_passphrase
@@ -43,6 +42,6 @@ def export(member: str, out_file: Path, recipient: str | None, passphrase_files:
     out.emit({"event": "exported", "member": result.member, "out": str(result.out),
               "records": result.records, "bytes": result.bytes, "recipient": result.recipient,
               "sha256": result.sha256})
-    say(out, f"exported {result.records} record(s) of {member} to {result.out} "
+    out.say_plain(f"exported {result.records} record(s) of {member} to {result.out} "
              f"({result.bytes} bytes, encrypted to {result.recipient}); "
              f"open with: age -d -i IDENTITY {result.out} | tar -t")

@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from sim.cli import cli
-from sim.cmd_consent import say
 from sim.options import home_option, json_option
 from sim.output import Output
 from sim.vault_cli import opened_vault
@@ -30,7 +29,7 @@ def upload(dry_run: bool, home: Path | None, json_lines: bool) -> None:
 
     def show(item: PlannedUpload) -> None:
         out.emit({**item.as_json(), "dry_run": dry_run})
-        say(out, f"{verb} record {item.record} of {item.member} under grant {item.grant} "
+        out.say_plain(f"{verb} record {item.record} of {item.member} under grant {item.grant} "
                  f"to {item.endpoint}: {item.bytes} bytes")
 
     with opened_vault(home) as vault:
@@ -43,6 +42,6 @@ def upload(dry_run: bool, home: Path | None, json_lines: bool) -> None:
             done = uploader.upload(on_sent=show)
     total = sum(item.bytes for item in done)
     if done:
-        say(out, f"{verb} {len(done)} record(s), {total} bytes in all")
+        out.say_plain(f"{verb} {len(done)} record(s), {total} bytes in all")
     else:
-        say(out, "nothing to send: no queued record is covered by a live grant")
+        out.say_plain("nothing to send: no queued record is covered by a live grant")

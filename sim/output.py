@@ -39,6 +39,12 @@ class Output:
             self._file.flush()
 
     def say(self, text: str) -> None:
-        """Print a human line (suppressed in ``--json`` mode)."""
+        """Print a human line with rich markup (suppressed in ``--json`` mode)."""
         if not self.json_lines:
             self.console.print(text, soft_wrap=True)
+
+    def say_plain(self, text: str) -> None:
+        """Print a human line verbatim: no markup, so user text such as a purpose, a URL or an
+        age recipient is shown exactly as given (suppressed in ``--json`` mode)."""
+        if not self.json_lines:
+            self.console.print(text, markup=False, soft_wrap=True)
