@@ -43,6 +43,7 @@ def _sink(
         yield None
         return
     from sim.assemble import VaultSink
+    from storage.consent import install_future_grant_hook
     from storage.vault import Vault
 
     if not Vault.exists(home):
@@ -51,17 +52,9 @@ def _sink(
             "or replay with --no-store"
         )
     with Vault.open(home, config.vault) as vault:
-        _install_consent_hooks(vault)
+        # Records kept under a live all-future grant are also encrypted to its endpoint at commit.
+        install_future_grant_hook(vault)
         yield VaultSink(vault, member or vault.default_member())
-
-
-def _install_consent_hooks(vault: Any) -> None:
-    """Records kept under a live all-future grant are also encrypted to its endpoint at commit."""
-    try:
-        from storage.consent import install_future_grant_hook
-    except ImportError:  # consent module not present in this build
-        return
-    install_future_grant_hook(vault)
 
 
 def _run(
@@ -242,6 +235,7 @@ def demo(home: Path | None, json_lines: bool, scenario: Path | None) -> None:
     """
     import secrets
 
+    from sim.cmd_report import print_report
     from storage.vault import Vault
 
     out = Output(json_lines)
@@ -263,16 +257,7 @@ def demo(home: Path | None, json_lines: bool, scenario: Path | None) -> None:
         with _sink(home_dir, config, None, False) as sink:
             summary, _ = _run(out, [FileSource(audio, pad_s=REPLAY_PAD_S)], config, sink)
         _finish(out, summary)
-        _demo_report(out, home_dir, config)
-
-
-def _demo_report(out: Output, home: Path, config: Config) -> None:
-    """The vault's own account of the run (``keepmum report``), when that command is built in."""
-    try:
-        from sim.cmd_report import print_report
-    except ImportError:
-        return
-    print_report(out, home, config.vault)
+        print_report(out, home_dir, config.vault)  # the vault's own account: `keepmum report`
 
 
 @cli.group("config")
