@@ -2,6 +2,11 @@
 
 Files are for scripts and tests: the passphrase is the file's first line, without its line
 ending. Passphrases live in RAM only; keepmum never writes or prints one.
+
+A new passphrase (``init``, ``member add``) must have at least :data:`MIN_PASSPHRASE_CHARS`
+characters: a member's identity file is sealed with age's scrypt, which slows a guess down but
+cannot save a one-letter passphrase from being tried in seconds by anyone who copies the file.
+Existing passphrases are never re-checked, so a vault made before the rule still opens.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from device.errors import ConfigError
 from sim.textfile import read_user_text
 
 __all__ = [
+    "MIN_PASSPHRASE_CHARS",
+    "check_new_passphrase",
     "parse_passphrase_files",
     "passphrase_file_option",
     "read_passphrase",
@@ -23,6 +30,19 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+MIN_PASSPHRASE_CHARS = 8
+"""The shortest new passphrase accepted (characters)."""
+
+
+def check_new_passphrase(member: str, passphrase: str) -> str:
+    """``passphrase`` if it is long enough for a new identity; ConfigError otherwise."""
+    if len(passphrase) < MIN_PASSPHRASE_CHARS:
+        raise ConfigError(
+            f"member {member!r}: a new passphrase needs at least {MIN_PASSPHRASE_CHARS} "
+            f"characters, got {len(passphrase)}"
+        )
+    return passphrase
 
 
 def passphrase_file_option(func: F) -> F:
@@ -69,7 +89,8 @@ def read_passphrase(
     """
     files = parse_passphrase_files(passphrase_files)
     if member in files:
-        return read_passphrase_file(files[member])
+        value = read_passphrase_file(files[member])
+        return check_new_passphrase(member, value) if confirm else value
     value = prompt(
         f"Passphrase for {member}" + (" (new)" if confirm else ""),
         hide_input=True,
@@ -77,4 +98,4 @@ def read_passphrase(
     )
     if not value:
         raise ConfigError(f"member {member!r}: the passphrase must not be empty")
-    return str(value)
+    return check_new_passphrase(member, str(value)) if confirm else str(value)

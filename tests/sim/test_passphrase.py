@@ -46,11 +46,11 @@ def test_file_wins_and_the_prompt_is_asked_otherwise(tmp_path: Path) -> None:
 
     def prompt(text: str, **kwargs: Any) -> str:
         asked.append((text, kwargs))
-        return "typed"
+        return "typed passphrase"
 
     assert read_passphrase("alice", [f"alice={f}"], prompt=prompt) == "from file"
     assert asked == []
-    assert read_passphrase("bob", [f"alice={f}"], confirm=True, prompt=prompt) == "typed"
+    assert read_passphrase("bob", [f"alice={f}"], confirm=True, prompt=prompt) == "typed passphrase"
     assert asked == [("Passphrase for bob (new)",
                       {"hide_input": True, "confirmation_prompt": True})]
 
