@@ -109,7 +109,13 @@ class MicrophoneSource:
             )
             return SAMPLE_RATE
         except Exception:  # PortAudioError or ValueError: the device refuses 16 kHz mono
-            info = self._sd.query_devices(self.device_index, "input")
+            try:
+                info = self._sd.query_devices(self.device_index, "input")
+            except Exception as exc:  # "Error querying device -1": there is no input device
+                raise AudioDeviceError(
+                    f"no microphone: PortAudio finds no input device ({exc}); "
+                    "connect one or name it with --input-device"
+                ) from None
             return int(info["default_samplerate"])
 
     def chunks(self) -> Iterator[Pcm]:

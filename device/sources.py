@@ -9,9 +9,10 @@ is padded with zeros so that no heard audio is dropped.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +33,8 @@ __all__ = [
 
 _BLOCK_SECONDS = 4
 """Seconds of input decoded at a time: bounds memory, large enough to amortise soxr calls."""
+_FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})
+"""libsndfile subtypes that can hold NaN and infinity."""
 
 REPLAY_PAD_S = 1.0
 """Silence a replayed file is heard with, before and after (seconds). A real device hears the
@@ -108,7 +111,9 @@ class FileSource:
     def __init__(self, path: Path | str, *, pad_s: float = 0.0) -> None:
         """``pad_s``: silence heard before and after the file (see :data:`REPLAY_PAD_S`)."""
         self.path = Path(path)
-        self.name = str(path)
+        # The name goes into events, JSON lines and the vault's index, which need valid text: the
+        # undecodable bytes of a non-UTF-8 file name are written as \xNN there.
+        self.name = os.fsencode(path).decode("utf-8", "backslashreplace")
         self.pad_s = pad_s
         self._check_readable()
 
@@ -121,9 +126,11 @@ class FileSource:
         if self.path.is_dir():
             raise AudioInputError(f"{self.name}: is a folder, not an audio file")
         try:
-            info = soundfile.info(str(self.path))
+            info = soundfile.info(self._sf_path)
         except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
             raise AudioInputError(f"{self.name}: not a readable audio file ({exc})") from None
+        if info.subtype in _FLOAT_SUBTYPES:
+            self._check_finite(soundfile)
         if info.frames <= 0:
             raise AudioInputError(f"{self.name}: contains no audio (0 samples)")
         if info.samplerate < 4000:
@@ -133,6 +140,25 @@ class FileSource:
         self.source_rate = int(info.samplerate)
         self.source_channels = int(info.channels)
         self.duration_s = info.frames / info.samplerate
+
+    @property
+    def _sf_path(self) -> bytes:
+        # Bytes, because soundfile encodes a str path strictly and so cannot open a file whose
+        # name is not valid UTF-8 (Python keeps such names as surrogate escapes).
+        return os.fsencode(self.path)
+
+    def _check_finite(self, soundfile: Any) -> None:
+        """Refuse a float file holding NaN or infinity: int16 has no such values, and the
+        conversion would turn them into arbitrary loud samples."""
+        try:
+            blocks = soundfile.blocks(self._sf_path, blocksize=SAMPLE_RATE * 8, dtype="float64")
+            for block in blocks:
+                if not np.isfinite(block).all():
+                    raise AudioInputError(
+                        f"{self.name}: holds NaN or infinite samples (float audio must be finite)"
+                    )
+        except (soundfile.LibsndfileError, RuntimeError) as exc:
+            raise AudioInputError(f"{self.name}: audio data is corrupt ({exc})") from None
 
     def chunks(self) -> Iterator[Pcm]:
         """16 kHz mono int16 chunks of about :data:`_BLOCK_SECONDS` each."""
@@ -147,7 +173,7 @@ class FileSource:
         )
         produced = 0
         try:
-            with soundfile.SoundFile(str(self.path)) as sound:
+            with soundfile.SoundFile(self._sf_path) as sound:
                 while True:
                     block = sound.read(block_frames, dtype="float32", always_2d=True)
                     last = len(block) < block_frames

@@ -6,10 +6,11 @@ ones, so that ``replay``, ``listen``, ``demo`` and ``bench`` run the same device
 
 from __future__ import annotations
 
+from device.errors import ConfigError
 from device.events import Discarded, Summary
 from device.speaker import Speaker
 from device.utterance import Utterance
-from sim.config import Config
+from sim.config import Config, unknown_name
 from storage.vault import Vault
 from wakeword.listener import OpenWakeWordListener
 from wakeword.vad import WebRtcVad
@@ -20,12 +21,27 @@ __all__ = ["VaultSink", "build_speaker"]
 def build_speaker(config: Config) -> Speaker:
     """The device's speaker with the real wake-word models and VAD."""
     gate = config.device.vad_gate_s if config.device.vad_gate else None
+    listener = OpenWakeWordListener(config.wakeword)
+    _check_threshold_names(config, listener.names)
     return Speaker(
-        OpenWakeWordListener(config.wakeword),
+        listener,
         WebRtcVad(config.vad),
         config.speaker,
         vad_gate_s=gate,
     )
+
+
+def _check_threshold_names(config: Config, names: tuple[str, ...]) -> None:
+    """A threshold for a score no loaded model reports would be silently ignored: refuse it,
+    blamed on the option or file that set it. Checked here because a model's score names are
+    known only once it is loaded (``timer`` reports one per class)."""
+    for name, _value in config.wakeword.thresholds:
+        if name not in names:
+            where = config.blame("wakeword", "thresholds")
+            raise ConfigError(
+                f"{where}: threshold for a model that is not loaded: "
+                + unknown_name("score name", name, names)
+            )
 
 
 class VaultSink:

@@ -1,21 +1,63 @@
 """The ``keepmum`` command: a click group whose subcommands live in ``sim/cmd_*.py``.
 
 Errors: every :class:`device.errors.KeepmumError` becomes one line on stderr and its exit code
-(2 bad input, 1 a failed check); click's usage errors exit 2 as well. No traceback reaches a user.
+(2 bad input, 1 a failed check, 130/143 an interrupted run); click's usage errors are one line
+and exit 2 as well. No traceback reaches a user.
 """
 
 from __future__ import annotations
 
 import sys
+from collections import Counter
+from typing import Any
 
 import click
 
 from device.errors import KeepmumError
+from sim.output import visible
 
-__all__ = ["cli", "main"]
+__all__ = ["KeepmumCommand", "KeepmumGroup", "cli", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _refuse_repeats(order: list[Any], ctx: click.Context) -> None:
+    """A usage error for an option given twice that takes one value: click would silently keep
+    the last one (``--threshold 0.3 --threshold 0.9``-style mistakes must not pass)."""
+    counts = Counter(p for p in order if isinstance(p, click.Option))
+    for option, count in counts.items():
+        if count > 1 and not option.multiple and not option.count:
+            raise click.UsageError(
+                f"option {'/'.join(option.opts)} given {count} times; give it once", ctx
+            )
+
+
+class _RefusesRepeats:
+    """Wraps click's parser so that the options it saw, in order, are checked for repeats."""
+
+    def make_parser(self, ctx: click.Context) -> Any:
+        parser = super().make_parser(ctx)  # type: ignore[misc]
+        parse = parser.parse_args
+
+        def parse_args(args: list[str]) -> Any:
+            opts, rest, order = parse(args=args)
+            _refuse_repeats(order, ctx)
+            return opts, rest, order
+
+        parser.parse_args = parse_args
+        return parser
+
+
+class KeepmumCommand(_RefusesRepeats, click.Command):
+    """A command that refuses repeated single-value options (see :func:`_refuse_repeats`)."""
+
+
+class KeepmumGroup(_RefusesRepeats, click.Group):
+    """A group whose commands and subgroups are :class:`KeepmumCommand` / ``KeepmumGroup``."""
+
+    command_class = KeepmumCommand
+    group_class = type  # subgroups are KeepmumGroups too
+
+
+@click.group(cls=KeepmumGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="keepmum")
 def cli() -> None:
     """A smart speaker that hears everything and keeps almost nothing."""
@@ -47,11 +89,18 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("keepmum: aborted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        # One line, like every other error, instead of click's usage block and hint.
+        where = exc.ctx.command_path if exc.ctx is not None else "keepmum"
+        click.echo(
+            f"keepmum: error: {visible(exc.format_message())} (see {where} --help)", err=True
+        )
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"keepmum: error: {visible(exc.format_message())}", err=True)
         sys.exit(exc.exit_code)
     except KeepmumError as exc:
-        click.echo(f"keepmum: error: {exc}", err=True)
+        click.echo(f"keepmum: error: {visible(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -9,8 +9,9 @@ import click
 
 from device.errors import CheckFailed
 from sim.cli import cli
+from sim.config import unknown_name
 from sim.options import home_option, json_option
-from sim.output import Output
+from sim.output import Output, escape
 from sim.vault_cli import opened_vault
 from storage import audit as chain
 
@@ -41,6 +42,10 @@ def audit_show(event: str | None, member: str | None, record: str | None, last: 
                home: Path | None, json_lines: bool) -> None:
     """Print the chain's entries, oldest first, then its head (keep it to detect truncation)."""
     out = Output(json_lines)
+    if event is not None and event not in chain.EVENTS:
+        # A typo would otherwise show an empty log, as if nothing had happened.
+        raise click.BadParameter(unknown_name("event", event, chain.EVENTS),
+                                 param_hint="'--event'")
     with opened_vault(home) as v:
         entries = chain.entries(v.connection, event=event, member=member, record=record)
         seq, head = chain.head(v.connection)
@@ -51,7 +56,7 @@ def audit_show(event: str | None, member: str | None, record: str | None, last: 
         details = " ".join(f"{k}={_short(val)}" for k, val in e.details.items())
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.at))
         who = " ".join(x for x in (e.member or "", e.record or "") if x)
-        out.say(f"{e.seq:>6} {when} [bold]{e.event}[/] {who} {details}")
+        out.say(f"{e.seq:>6} {when} [bold]{e.event}[/] {escape(who)} {escape(details)}")
     out.emit({"event": "head", "seq": seq, "hash": head})
     out.say(f"head: entry {seq}, hash {head}")
 

@@ -10,16 +10,16 @@ import click
 
 from device.errors import CheckFailed
 from sim.cli import cli
-from sim.options import json_option
+from sim.options import FiniteFloat, json_option
 from sim.output import Output
 
 __all__ = ["bench"]
 
 
 @cli.command()
-@click.option("--seconds", type=click.FloatRange(min=5.0), default=300.0, show_default=True,
+@click.option("--seconds", type=FiniteFloat(min=5.0), default=300.0, show_default=True,
               help="Seconds of test audio for the speed measurements.")
-@click.option("--minutes-memory", type=click.FloatRange(min=0.5), default=60.0,
+@click.option("--minutes-memory", type=FiniteFloat(min=0.5), default=60.0,
               show_default=True, help="Minutes of audio replayed for the peak-memory measurement.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes for the scaling measurement (default: all cores).")

@@ -11,8 +11,8 @@ import click
 
 from device.errors import ConfigError
 from sim.cli import cli
-from sim.options import json_option
-from sim.output import Output
+from sim.options import FiniteFloat, json_option
+from sim.output import Output, escape
 
 __all__ = ["corpus", "parse_list"]
 
@@ -133,7 +133,7 @@ def synth(
             "seed": seed,
         }
     )
-    out.say(f"wrote {len(rows)} clips ({seconds:.1f} s) and {LABELS_NAME} to {out_dir}")
+    out.say(f"wrote {len(rows)} clips ({seconds:.1f} s) and {LABELS_NAME} to {escape(out_dir)}")
 
 
 @corpus.command()
@@ -151,7 +151,7 @@ def synth(
     type=click.Path(path_type=Path),
     help="Folder of background speech clips (LibriSpeech-like).",
 )
-@click.option("--hours", type=float, required=True, help="Length of the stream (hours).")
+@click.option("--hours", type=FiniteFloat(), required=True, help="Length of the stream (hours).")
 @click.option(
     "--out",
     "out_file",
@@ -169,7 +169,7 @@ def synth(
 @click.option(
     "--snr-db",
     "snr",
-    type=float,
+    type=FiniteFloat(allow_inf=True),
     default=10.0,
     show_default=True,
     help="Noise below the speech's mean power (dB); inf for none.",
@@ -183,7 +183,7 @@ def synth(
 )
 @click.option(
     "--speech-fraction",
-    type=float,
+    type=FiniteFloat(),
     default=0.2,
     show_default=True,
     help="Share of the stream that is speech.",

@@ -19,9 +19,9 @@ from device.pipeline import UtteranceSink, run_device
 from device.sources import REPLAY_PAD_S, AudioSource, FileSource, RawPcmSource
 from sim.cli import cli
 from sim.config import Config, load_config, to_toml
-from sim.device_options import device_options, overrides_from
-from sim.options import home_option, json_option, resolve_home
-from sim.output import Output
+from sim.device_options import blame_from, device_options, overrides_from
+from sim.options import FiniteFloat, home_option, json_option, resolve_home
+from sim.output import Output, escape
 from sim.render import event_line, summary_table
 
 __all__ = ["config_group", "demo", "listen", "replay"]
@@ -31,7 +31,12 @@ DEMO_SCENARIO = DATA / "household.wav"
 
 
 def _config(home: Path, params: dict[str, Any]) -> Config:
-    return load_config(params.get("config_path"), home=home, overrides=overrides_from(params))
+    return load_config(
+        params.get("config_path"),
+        home=home,
+        overrides=overrides_from(params),
+        blame=blame_from(params),
+    )
 
 
 @contextlib.contextmanager
@@ -96,6 +101,9 @@ def _file_sources(files: tuple[str, ...]) -> list[AudioSource]:
         )
     if files.count("-") > 1:
         raise click.UsageError("standard input (-) can be replayed only once")
+    if "-" in files and sys.stdin is None:
+        # Python sets sys.stdin to None when file descriptor 0 is closed (`keepmum replay - <&-`).
+        raise ConfigError("-: standard input is closed; pipe raw s16le 16 kHz mono audio into it")
     # Open (and so validate) every file before the device hears anything: a bad file named last
     # must not leave a half-done run behind.
     return [
@@ -154,7 +162,7 @@ def replay(
                 f"{expect_path}: the run differs from the expected events:\n  "
                 + "\n  ".join(problems)
             )
-        out.say(f"[green]{expect_path}: all {len(expectations)} expected events seen[/]")
+        out.say(f"[green]{escape(expect_path)}: all {len(expectations)} expected events seen[/]")
 
 
 @cli.command()
@@ -170,7 +178,7 @@ def replay(
 @click.option(
     "--duration",
     "duration_s",
-    type=click.FloatRange(min=0.08),
+    type=FiniteFloat(min=0.08),
     default=None,
     help="Stop after this many seconds.",
 )

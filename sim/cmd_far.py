@@ -10,8 +10,8 @@ import click
 
 from device.errors import ConfigError
 from sim.cli import cli
-from sim.options import home_option, json_option, resolve_home
-from sim.output import Output
+from sim.options import FiniteFloat, home_option, json_option, resolve_home
+from sim.output import Output, escape
 
 __all__ = ["far"]
 
@@ -46,7 +46,7 @@ def default_cache_dir() -> Path:
 @click.option("--no-cache", is_flag=True, help="Score everything again; store nothing.")
 @click.option("--trigger-frames", type=click.IntRange(min=1), default=None,
               help="Consecutive frames at or above the threshold (default: the device's).")
-@click.option("--refractory-s", type=float, default=None,
+@click.option("--refractory-s", type=FiniteFloat(min=0), default=None,
               help="Seconds between two activations (default: the device's).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Device configuration (default: HOME/config.toml).")
@@ -106,7 +106,7 @@ def far(**params: Any) -> None:
         _table(out, model, points, operating)
     if params["csv_path"] is not None:
         _write_csv(params["csv_path"], scored, names, model, wake, job.pad_s)
-        out.say(f"per-file scores: {params['csv_path']}")
+        out.say(f"per-file scores: {escape(params['csv_path'])}")
     if params["plot_path"] is not None:
         from sim.det_plot import DetCurve, plot_det
 
@@ -122,7 +122,7 @@ def far(**params: Any) -> None:
             data_label=label,
             stream_mode=stream_mode,
         )
-        out.say(f"DET plot: {params['plot_path']}")
+        out.say(f"DET plot: {escape(params['plot_path'])}")
 
 
 def _inputs(params: dict[str, Any]) -> list[tuple[Path, str]]:

@@ -11,7 +11,7 @@ from device.errors import AudioDeviceError, CheckFailed, ConfigError, VaultError
 from sim.cli import cli
 from sim.config import write_default_config
 from sim.options import home_option, json_option, resolve_home
-from sim.output import Output
+from sim.output import Output, escape
 from sim.passphrase import passphrase_file_option, read_passphrase
 from sim.vault_cli import opened_vault
 from storage.keys import validate_member_name
@@ -53,7 +53,7 @@ def init(members: tuple[str, ...], passphrase_files: tuple[str, ...], home: Path
             m = v.add_member(name, passphrase)
             out.emit({"event": "member_added", "member": m.name, "recipient": m.recipient})
     out.emit({"event": "init", "home": str(folder), "members": list(members)})
-    out.say(f"created {folder} with members {', '.join(members)}; recordings go to "
+    out.say(f"created {escape(folder)} with members {', '.join(members)}; recordings go to "
             f"{members[0]} unless --member says otherwise")
 
 
@@ -143,7 +143,7 @@ def vault_play(record_id: str, out_file: Path | None, passphrase_files: tuple[st
     out.emit({"event": "played", "record": meta.id, "member": meta.member,
               "duration_s": meta.duration_s, "out": str(out_file) if out_file else None})
     out.say(f"{meta.id}: {meta.duration_s:.2f} s of {meta.member}'s audio "
-            + (f"written to {out_file}" if out_file else "played"))
+            + (f"written to {escape(out_file)}" if out_file else "played"))
 
 
 def _write_private(path: Path, data: bytes) -> None:

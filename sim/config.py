@@ -10,9 +10,12 @@ is heard. A malformed file, an unknown key, a wrong type or a value out of range
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import math
 import sys
 import types
 import typing
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,7 @@ __all__ = [
     "DeviceSettings",
     "load_config",
     "to_toml",
+    "unknown_name",
     "write_default_config",
 ]
 
@@ -69,6 +73,13 @@ class Config:
     vault: VaultSettings = field(default_factory=VaultSettings)
     source: str = "defaults"
     """Where it came from (a file path, or ``defaults``)."""
+    origins: tuple[tuple[str, str], ...] = ()
+    """``("section.key", "--option VALUE")`` for each setting the command line gave."""
+
+    def blame(self, section: str, key: str) -> str:
+        """Who set ``section.key``: the command-line option, else the file (or ``defaults``),
+        so that an error about a setting names what the user must change."""
+        return dict(self.origins).get(f"{section}.{key}", self.source)
 
     def as_toml_dict(self) -> dict[str, dict[str, Any]]:
         """The settings as TOML tables (for ``config show`` and writing a default file)."""
@@ -96,6 +107,15 @@ _SECTIONS: dict[str, type] = {
     "speaker": SpeakerSettings,
     "vault": VaultSettings,
 }
+
+
+def unknown_name(what: str, name: str, known: Iterable[str]) -> str:
+    """``"unknown key 'tolerence_s' (did you mean 'tolerance_s'? known: ...)"``: every refusal
+    of a typo lists the names there are, and the closest one first."""
+    names = sorted(known)
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown {what} {name!r} ({hint}known: {', '.join(names)})"
 
 
 def _expected_kind(cls: type, name: str) -> Any:
@@ -127,6 +147,8 @@ def _coerce(where: str, key: str, value: Any, hint: Any) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where}: {key} must be a number, got {value!r}")
+        if not math.isfinite(value):  # TOML has inf and nan; no setting means either
+            raise ConfigError(f"{where}: {key} must be a finite number, got {value!r}")
         return float(value)
     if hint is str:
         if not isinstance(value, (str, int)) or isinstance(value, bool):
@@ -139,8 +161,7 @@ def _build(where: str, tables: dict[str, Any]) -> dict[str, Any]:
     built: dict[str, Any] = {}
     for section, table in tables.items():
         if section not in _SECTIONS:
-            known = ", ".join(f"[{s}]" for s in _SECTIONS)
-            raise ConfigError(f"{where}: unknown section [{section}] (known: {known})")
+            raise ConfigError(f"{where}: {unknown_name('section', section, _SECTIONS)}")
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: [{section}] must be a table, got {table!r}")
         cls = _SECTIONS[section]
@@ -148,9 +169,7 @@ def _build(where: str, tables: dict[str, Any]) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
         for key, value in table.items():
             if key not in names:
-                raise ConfigError(
-                    f"{where}: unknown key [{section}] {key} (known: {', '.join(sorted(names))})"
-                )
+                raise ConfigError(f"{where}: [{section}] {unknown_name('key', key, names)}")
             kwargs[key] = _coerce(f"{where} [{section}]", key, value, _expected_kind(cls, key))
         try:
             settings = cls(**kwargs)
@@ -180,10 +199,14 @@ def load_config(
     *,
     home: Path | None = None,
     overrides: dict[str, dict[str, Any]] | None = None,
+    blame: Mapping[tuple[str, str], str] | None = None,
 ) -> Config:
     """Defaults, then ``path`` (or ``home/config.toml`` if it exists), then ``overrides``.
 
-    ``overrides`` are TOML-shaped tables from the command line, checked the same way.
+    ``overrides`` are TOML-shaped tables from the command line, checked the same way; ``blame``
+    names the option that gave each ``(section, key)`` (e.g. ``"--vad-aggressiveness 7"``). An
+    error is blamed on its real source: the file is validated alone first, and a bad override
+    is reported under its option, never under a file that is fine.
     """
     tables: dict[str, dict[str, Any]] = {}
     source = "defaults"
@@ -196,9 +219,24 @@ def load_config(
             tables = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: malformed TOML ({exc})") from None
-    tables = _merge(tables, overrides or {})
-    file_built = _build(source, {k: v for k, v in tables.items()})
-    return Config(**file_built, source=source)
+    built = _build(source, tables)
+    labels = dict(blame or {})
+    given = [(section, key) for section, table in (overrides or {}).items() for key in table]
+
+    def label(section: str, key: str) -> str:
+        return labels.get((section, key), f"command line: {section}.{key}")
+
+    if given:
+        try:
+            built = _build("the command-line options", _merge(tables, overrides or {}))
+        except ConfigError:
+            # Find the option at fault: each override alone on top of the (valid) file.
+            for section, key in given:
+                value = (overrides or {})[section][key]
+                _build(label(section, key), _merge(tables, {section: {key: value}}))
+            raise
+    origins = tuple((f"{section}.{key}", label(section, key)) for section, key in given)
+    return Config(**built, source=source, origins=origins)
 
 
 def _toml_value(value: Any) -> str:

@@ -6,6 +6,7 @@ in the file, and is validated by the same code.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,8 +14,9 @@ from typing import Any, TypeVar
 import click
 
 from device.errors import ConfigError
+from sim.options import FiniteFloat
 
-__all__ = ["device_options", "overrides_from"]
+__all__ = ["blame_from", "device_options", "overrides_from"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,11 +29,17 @@ _SIMPLE: list[tuple[str, str, str, Any, str]] = [
         int,
         "Consecutive frames over threshold to fire.",
     ),
-    ("--refractory-s", "wakeword", "refractory_s", float, "Seconds after a wake with no new wake."),
+    (
+        "--refractory-s",
+        "wakeword",
+        "refractory_s",
+        FiniteFloat(),
+        "Seconds after a wake with no new wake.",
+    ),
     ("--vad-aggressiveness", "vad", "aggressiveness", int, "webrtcvad mode 0-3."),
     ("--preroll-ms", "speaker", "preroll_ms", int, "Audio kept from before the wake (ms)."),
     ("--silence-ms", "speaker", "silence_ms", int, "Trailing silence that ends an utterance (ms)."),
-    ("--max-utterance-s", "speaker", "max_utterance_s", float, "Longest utterance (s)."),
+    ("--max-utterance-s", "speaker", "max_utterance_s", FiniteFloat(), "Longest utterance (s)."),
     (
         "--speech-timeout-ms",
         "speaker",
@@ -43,7 +51,7 @@ _SIMPLE: list[tuple[str, str, str, Any, str]] = [
         "--retention-h",
         "vault",
         "retention_h",
-        float,
+        FiniteFloat(),
         "Hours a kept record lives (0 keeps nothing).",
     ),
 ]
@@ -86,9 +94,12 @@ def device_options(func: F) -> F:
 
 def _score(text: str, where: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        raise ConfigError(f"--threshold {where!r}: {text!r} is not a number") from None
+        raise ConfigError(f"--threshold {where}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"--threshold {where}: {text!r} is not a finite number")
+    return value
 
 
 def overrides_from(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -103,11 +114,36 @@ def overrides_from(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for item in params.get("thresholds") or ():
         if "=" in item:
             name, value = item.split("=", 1)
+            if name.strip() in per_model:
+                raise ConfigError(f"--threshold {item}: a second threshold for {name.strip()!r}")
             per_model[name.strip()] = _score(value, item)
         else:
+            if "default_threshold" in tables.get("wakeword", {}):
+                raise ConfigError(f"--threshold {item}: a second threshold for all models")
             tables.setdefault("wakeword", {})["default_threshold"] = _score(item, item)
     if per_model:
         tables.setdefault("wakeword", {})["thresholds"] = per_model
     if params.get("vad_gate"):
         tables.setdefault("device", {})["vad_gate"] = True
     return tables
+
+
+def blame_from(params: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """``(section, key) -> "--option VALUE"`` for the options a user gave, so that a bad value
+    is reported under the option that gave it (see :func:`sim.config.load_config`)."""
+    labels: dict[tuple[str, str], str] = {}
+    for option, section, key, _kind, _help in _SIMPLE:
+        if params.get(key) is not None:
+            labels[(section, key)] = f"{option} {params[key]}"
+    if params.get("models"):
+        labels[("wakeword", "models")] = " ".join(f"--model {m}" for m in params["models"])
+    items = params.get("thresholds") or ()
+    per_model = [i for i in items if "=" in i]
+    default = [i for i in items if "=" not in i]
+    if per_model:
+        labels[("wakeword", "thresholds")] = " ".join(f"--threshold {i}" for i in per_model)
+    if default:
+        labels[("wakeword", "default_threshold")] = f"--threshold {default[-1]}"
+    if params.get("vad_gate"):
+        labels[("device", "vad_gate")] = "--vad-gate"
+    return labels

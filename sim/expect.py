@@ -10,16 +10,20 @@ too: a test that expects one wake must fail on a second, false wake.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from device.errors import ConfigError
+from sim.config import unknown_name
 from sim.textfile import read_user_text
 
 __all__ = ["Expectation", "check_expectations", "load_expectations"]
 
 _KINDS = ("wake", "utterance_end", "discarded", "stored", "mute", "unmute")
+_KEYS = ("event", "t", "tolerance_s", "model", "file")
+"""Every key an expected event may have: a typo such as ``tolerence_s`` must not be ignored."""
 
 
 @dataclass(frozen=True)
@@ -65,13 +69,25 @@ def load_expectations(path: Path) -> list[Expectation]:
     out = []
     for number, item in enumerate(data):
         where = f"{path}: entry {number}"
-        if not isinstance(item, dict) or item.get("event") not in _KINDS:
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where}: expected an object such as {{\"event\": \"wake\"}}, "
+                              f"got {item!r}")
+        for key in item:
+            if key not in _KEYS:
+                raise ConfigError(f"{where}: {unknown_name('key', str(key), _KEYS)}")
+        if item.get("event") not in _KINDS:
+            if isinstance(item.get("event"), str):
+                raise ConfigError(f"{where}: {unknown_name('event', item['event'], _KINDS)}")
             raise ConfigError(f'{where}: needs "event" one of {", ".join(_KINDS)}, got {item!r}')
         try:
             t = None if item.get("t") is None else float(item["t"])
             tolerance = float(item.get("tolerance_s", 0.5))
         except (TypeError, ValueError):
             raise ConfigError(f"{where}: t and tolerance_s must be numbers, got {item!r}") from None
+        if not (t is None or math.isfinite(t)) or not math.isfinite(tolerance) or tolerance < 0:
+            raise ConfigError(
+                f"{where}: t and tolerance_s must be finite, tolerance_s >= 0, got {item!r}"
+            )
         out.append(Expectation(item["event"], t, tolerance, item.get("model"), item.get("file")))
     return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-__all__ = ["default_home", "home_option", "json_option", "resolve_home"]
+__all__ = ["FiniteFloat", "default_home", "home_option", "json_option", "resolve_home"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,3 +49,30 @@ def json_option(func: F) -> F:
     return click.option("--json", "json_lines", is_flag=True, help="Print one JSON object a line.")(
         func
     )
+
+
+class FiniteFloat(click.FloatRange):
+    """A number option: NaN and infinity are refused with the option's name (click's own
+    ``float`` and ``FloatRange`` accept both, and NaN passes every range check).
+
+    ``allow_inf`` is for the few options where infinity has a documented meaning (``--snr-db
+    inf``: no noise).
+    """
+
+    name = "number"
+
+    def __init__(
+        self,
+        min: float | None = None,
+        max: float | None = None,
+        *,
+        allow_inf: bool = False,
+    ) -> None:
+        super().__init__(min=min, max=max)
+        self.allow_inf = allow_inf
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if math.isnan(number) or (math.isinf(number) and not self.allow_inf):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number

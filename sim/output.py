@@ -4,12 +4,33 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape as _escape_markup
 
-__all__ = ["Output"]
+__all__ = ["Output", "escape", "visible"]
+
+# C0 and C1 control characters except newline and tab: an escape sequence in a file name or a
+# purpose must not recolour, move or clear a user's terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    """``text`` safe for a terminal: control characters as ``\\xNN``, and the undecodable bytes
+    of a non-UTF-8 file name (Python's surrogate escapes) as ``\\xNN`` too, instead of a crash
+    when the text is printed."""
+    if any("\udc80" <= ch <= "\udcff" for ch in text):
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def escape(value: object) -> str:
+    """A user-supplied value (a file name, a member, an audit detail) ready to go inside rich
+    markup: shown as given, never read as markup such as ``[/x]``, and :func:`visible`."""
+    return _escape_markup(visible(str(value)))
 
 
 def _jsonable(value: Any) -> Any:
@@ -39,12 +60,13 @@ class Output:
             self._file.flush()
 
     def say(self, text: str) -> None:
-        """Print a human line with rich markup (suppressed in ``--json`` mode)."""
+        """Print a human line with rich markup (suppressed in ``--json`` mode). Values a user
+        supplied go in through :func:`escape`."""
         if not self.json_lines:
-            self.console.print(text, soft_wrap=True)
+            self.console.print(visible(text), soft_wrap=True)
 
     def say_plain(self, text: str) -> None:
         """Print a human line verbatim: no markup, so user text such as a purpose, a URL or an
         age recipient is shown exactly as given (suppressed in ``--json`` mode)."""
         if not self.json_lines:
-            self.console.print(text, markup=False, soft_wrap=True)
+            self.console.print(visible(text), markup=False, soft_wrap=True)

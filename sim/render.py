@@ -7,6 +7,8 @@ from typing import Any
 
 from rich.table import Table
 
+from sim.output import escape
+
 __all__ = ["event_line", "summary_table"]
 
 _STYLE = {
@@ -23,12 +25,12 @@ def event_line(event: dict[str, Any]) -> str:
     """One rich-markup line for an event's JSON form."""
     kind = event["event"]
     name = Path(event.get("file") or "").name
-    where = f"[dim]{name}[/] " if name else ""
+    where = f"[dim]{escape(name)}[/] " if name else ""
     detail = {
-        "wake": lambda e: f"{e['model']} score {e['score']:.2f}",
+        "wake": lambda e: f"{escape(e['model'])} score {e['score']:.2f}",
         "utterance_end": lambda e: f"{e['duration_s']:.2f} s kept in RAM (ended: {e['reason']})",
         "stored": lambda e: (
-            f"record {e['record']} for {e['member']}, encrypted ({e['duration_s']:.2f} s)"
+            f"record {e['record']} for {escape(e['member'])}, encrypted ({e['duration_s']:.2f} s)"
         ),
         "discarded": lambda e: f"{e['duration_s']:.2f} s dropped unwritten ({e['reason']})",
         "mute": lambda e: "microphone muted",

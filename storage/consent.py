@@ -210,6 +210,13 @@ def validate_endpoint(endpoint: str) -> str:
         raise ConsentError(
             f"endpoint {endpoint!r}: expected a base URL without ?query or #fragment"
         )
+    if ":" in parts.netloc.rpartition("@")[2].rpartition("]")[2]:  # a port is given
+        try:
+            port = parts.port  # urllib raises ValueError for a port that is not 0-65535
+        except ValueError:
+            port = 0
+        if not port:
+            raise ConsentError(f"endpoint {endpoint!r}: expected a port number from 1 to 65535")
     return endpoint.rstrip("/")
 
 
