@@ -17,7 +17,9 @@ message as one line and exits with the error's ``exit_code``. The core never exi
     │   └── FormatVersionError   the vault was written by a newer keepmum
     ├── ConsentError             an action is not covered by consent, or a grant is invalid
     ├── UploadError              an endpoint refused or could not be reached
-    └── CheckFailed              an expectation, verification or benchmark bar failed (exit 1)
+    ├── CheckFailed              an expectation, verification or benchmark bar failed (exit 1)
+    └── Interrupted              a run was stopped by a signal, after it ended cleanly
+                                 (exit 130 for SIGINT/Ctrl-C, 143 for SIGTERM)
 
 Messages say what, where, and expected versus got, e.g.
 ``"clip.wav: not an audio file (soundfile: Format not recognised)"``.
@@ -34,6 +36,7 @@ __all__ = [
     "DetectorError",
     "FormatVersionError",
     "IntegrityError",
+    "Interrupted",
     "KeepmumError",
     "PassphraseError",
     "PermissionsError",
@@ -98,3 +101,12 @@ class CheckFailed(KeepmumError):
     """An expectation, a verification or a benchmark bar failed."""
 
     exit_code = 1
+
+
+class Interrupted(KeepmumError):
+    """A run was stopped by a signal; it finished the utterance in hand, recorded and reported
+    what it heard, and exits 128 + the signal's number, as a shell does (130 for SIGINT)."""
+
+    def __init__(self, signal_name: str, signal_number: int, detail: str = "") -> None:
+        super().__init__(f"interrupted by {signal_name}" + (f"; {detail}" if detail else ""))
+        self.exit_code = 128 + signal_number

@@ -6,6 +6,7 @@ is a protocol here so that ``device`` never imports ``storage``; ``sim`` binds t
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import fields
 from typing import Protocol
@@ -43,11 +44,20 @@ def run_device(
     sink: UtteranceSink | None = None,
     *,
     on_frame: Callable[[Speaker, Frame], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> Summary:
     """Run every source through the speaker in turn (history reset between inputs) and return
-    the totals. ``on_frame`` is called after each frame (the live view; reading keys for mute)."""
+    the totals. ``on_frame`` is called after each frame (the live view; reading keys for mute).
+
+    ``stop`` ends the run early but cleanly (set from a signal handler): after the frame in
+    hand, the input is finished as if it had ended there (the utterance in hand is decided,
+    kept or discarded, by the usual rules), its totals are noted, and later sources are not
+    read.
+    """
     total = Summary()
     for source in sources:
+        if stop is not None and stop.is_set():
+            break
         speaker.reset()
         run = Summary(files=1)
         frames = 0
@@ -60,6 +70,8 @@ def run_device(
                 _account(event, run, sink, on_event)
             if on_frame is not None:
                 on_frame(speaker, frame)
+            if stop is not None and stop.is_set():
+                break
         for event in speaker.finish(last_end, source.name):
             _account(event, run, sink, on_event)
         # Everything the device processed, a replay's silence padding included: kept audio is

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from device.errors import KeepmumError
+from device.errors import Interrupted, KeepmumError
 from sim.output import visible
 
 __all__ = ["KeepmumCommand", "KeepmumGroup", "cli", "main"]
@@ -98,6 +98,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         click.echo(f"keepmum: error: {visible(exc.format_message())}", err=True)
+        sys.exit(exc.exit_code)
+    except Interrupted as exc:  # a clean stop on a signal: not an error of the user's
+        click.echo(f"keepmum: {exc}", err=True)
         sys.exit(exc.exit_code)
     except KeepmumError as exc:
         click.echo(f"keepmum: error: {visible(str(exc))}", err=True)

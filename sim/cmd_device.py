@@ -6,13 +6,14 @@ import contextlib
 import signal
 import sys
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
-from device.errors import CheckFailed, ConfigError, VaultError
+from device.errors import CheckFailed, ConfigError, Interrupted, VaultError
 from device.events import Event
 from device.events import Summary as RunSummary
 from device.pipeline import UtteranceSink, run_device
@@ -62,6 +63,49 @@ def _sink(
         yield VaultSink(vault, member or vault.default_member())
 
 
+class _Stop:
+    """The signal that asked a run to stop, if any (see :func:`_stopped_by_signals`)."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signum: int | None = None
+
+    def raise_if_stopped(self, summary: RunSummary) -> None:
+        """After the summary is out: exit 130 (SIGINT) or 143 (SIGTERM) if a signal stopped us."""
+        if self.signum is not None:
+            name = signal.Signals(self.signum).name
+            raise Interrupted(
+                name,
+                self.signum,
+                f"stopped after {summary.heard_s:.1f} s of audio; "
+                "what was heard is recorded and summarised above",
+            )
+
+
+@contextlib.contextmanager
+def _stopped_by_signals(on_stop: Callable[[], None] | None = None) -> Iterator[_Stop]:
+    """Ctrl-C (SIGINT) and SIGTERM end a run cleanly instead of killing it mid-utterance: the
+    first one asks the device to stop after the frame in hand, so the utterance in hand is
+    decided, the ``run`` audit entry written and the summary printed. A second Ctrl-C stops at
+    once (KeyboardInterrupt: exit 130, nothing more printed; the vault stays consistent)."""
+    stop = _Stop()
+
+    def handle(signum: int, _frame: Any) -> None:
+        if stop.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.signum = signum
+        stop.event.set()
+        if on_stop is not None:
+            on_stop()
+
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def _run(
     out: Output,
     sources: list[AudioSource],
@@ -69,6 +113,7 @@ def _run(
     sink: UtteranceSink | None,
     on_frame: Any = None,
     on_event: Any = None,
+    stop: threading.Event | None = None,
 ) -> tuple[RunSummary, list[dict[str, Any]]]:
     from sim.assemble import build_speaker
 
@@ -83,7 +128,7 @@ def _run(
         if on_event is not None:
             on_event(data)
 
-    summary = run_device(sources, speaker, report, sink, on_frame=on_frame)
+    summary = run_device(sources, speaker, report, sink, on_frame=on_frame, stop=stop)
     return summary, seen
 
 
@@ -152,9 +197,10 @@ def replay(
     config = _config(home_dir, params)
     expectations = load_expectations(expect_path) if expect_path else None
     sources = _file_sources(files)
-    with _sink(home_dir, config, member, no_store) as sink:
-        summary, seen = _run(out, sources, config, sink)
+    with _stopped_by_signals() as stop, _sink(home_dir, config, member, no_store) as sink:
+        summary, seen = _run(out, sources, config, sink, stop=stop.event)
     _finish(out, summary)
+    stop.raise_if_stopped(summary)  # an interrupted run is not checked against --expect
     if expectations is not None:
         problems = check_expectations(expectations, seen)
         if problems:
@@ -204,26 +250,32 @@ def listen(
     config = _config(home_dir, params)
     device = input_device if input_device is not None else (config.device.input_device or None)
     source = MicrophoneSource(device, duration_s=duration_s)
-    previous = signal.signal(signal.SIGINT, lambda *_: source.stop())
-    try:
-        with _sink(home_dir, config, member, no_store) as sink:
-            if json_lines or not sys.stdout.isatty():
-                summary, _ = _run(out, [source], config, sink)
-            else:
-                with LiveView(out.console, config.wakeword.default_threshold) as view:
-                    out = Output(False)
-                    out.console = view.console
-                    summary, _ = _run(
-                        out, [source], config, sink, on_frame=view.update, on_event=view.count
-                    )
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    with (
+        _stopped_by_signals(source.stop) as stop,
+        _sink(home_dir, config, member, no_store) as sink,
+    ):
+        if json_lines or not sys.stdout.isatty():
+            summary, _ = _run(out, [source], config, sink, stop=stop.event)
+        else:
+            with LiveView(out.console, config.wakeword.default_threshold) as view:
+                out = Output(False)
+                out.console = view.console
+                summary, _ = _run(
+                    out,
+                    [source],
+                    config,
+                    sink,
+                    on_frame=view.update,
+                    on_event=view.count,
+                    stop=stop.event,
+                )
     if source.dropped_frames or source.input_overflows:
         out.say(
             f"[yellow]microphone: {source.dropped_frames} frames dropped (the device fell "
             f"behind), {source.input_overflows} input overflows[/]"
         )
     _finish(out, summary)
+    stop.raise_if_stopped(summary)
 
 
 @cli.command()
