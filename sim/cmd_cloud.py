@@ -9,8 +9,9 @@ from pathlib import Path
 import click
 
 from device.errors import ConfigError
+from device.files import guard_output_folder, write_file
 from sim.cli import cli
-from sim.options import home_option, json_option, resolve_home
+from sim.options import force_option, home_option, json_option, resolve_home
 from sim.output import Output
 from storage.cloud import CloudServer, CloudStore, ReceivedItem
 
@@ -90,8 +91,9 @@ def serve(host: str, port: int, home: Path | None, store: Path | None, json_line
 @json_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write each received recording, decrypted, as a WAV into this folder.")
+@force_option
 def list_received(home: Path | None, store: Path | None, json_lines: bool,
-                  out_dir: Path | None) -> None:
+                  out_dir: Path | None, force: bool) -> None:
     """Show, decrypted, everything the receiver got."""
     out = Output(json_lines)
     folder = _store_dir(home, store)
@@ -100,12 +102,18 @@ def list_received(home: Path | None, store: Path | None, json_lines: bool,
     cloud_store = CloudStore(folder)
     items = cloud_store.items()
     if out_dir is not None:
+        guard_output_folder(out_dir, home=resolve_home(home), option="--out")
         out_dir.mkdir(parents=True, exist_ok=True)
     for item in items:
         shown = cloud_store.describe(item)
         if out_dir is not None:
             wav_path = out_dir / f"{item.number}-{_SAFE.sub('_', item.record)}.wav"
-            wav_path.write_bytes(cloud_store.decrypt(item))
+            try:
+                write_file(wav_path, cloud_store.decrypt(item), overwrite=force)
+            except FileExistsError:
+                raise ConfigError(
+                    f"--out {wav_path}: already exists; add --force to replace it"
+                ) from None
             shown["file"] = str(wav_path)
         out.emit(shown)
         out.say_plain(

@@ -10,8 +10,9 @@ from typing import Any
 import click
 
 from device.errors import ConfigError
+from device.files import guard_output_folder, guard_output_path
 from sim.cli import cli
-from sim.options import FiniteFloat, json_option
+from sim.options import FiniteFloat, default_home, force_option, json_option
 from sim.output import Output, escape
 
 __all__ = ["corpus", "parse_list"]
@@ -111,6 +112,7 @@ def synth(
         seed=seed,
     )
     settings.validate()
+    guard_output_folder(out_dir, home=default_home(), option="--out")
     if (out_dir / LABELS_NAME).exists() and not force:
         raise ConfigError(
             f"--out {out_dir}: already holds a corpus ({LABELS_NAME}); choose another folder "
@@ -189,6 +191,7 @@ def synth(
     help="Share of the stream that is speech.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes.")
+@force_option
 @json_option
 def stream(
     keywords_dir: Path,
@@ -200,13 +203,20 @@ def stream(
     noise: str,
     speech_fraction: float,
     seed: int,
+    force: bool,
     json_lines: bool,
 ) -> None:
     """A long stream in the manner of Picovoice's benchmark: keywords placed once each among
     background speech (about 20 % speech, 80 % silence), noise at an SNR, written in blocks."""
-    from sim.corpus_stream import StreamSettings, make_stream
+    from sim.corpus_stream import StreamSettings, labels_path_for, make_stream
 
     out = Output(json_lines)
+    labels = labels_file if labels_file is not None else labels_path_for(out_file)
+    meta = out_file.with_name(out_file.stem + ".meta.json")
+    for option, path in (("--out", out_file), ("--labels", labels), ("--out", meta)):
+        guard_output_path(
+            path, home=default_home(), option=option, overwrite=force, make_folder=True
+        )
     settings = StreamSettings(
         hours=hours, snr_db=snr, speech_fraction=speech_fraction, noise=noise, seed=seed
     )

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
+from device.files import guard_output_path
 from sim.cli import cli
-from sim.options import home_option, json_option
+from sim.options import force_option, home_option, json_option, resolve_home
 from sim.output import Output
 from sim.passphrase import passphrase_file_option, read_passphrase
 from sim.vault_cli import opened_vault
@@ -22,11 +23,12 @@ __all__ = ["export"]
               help="The bundle to write (an age file holding a tar).")
 @click.option("--recipient", default=None, metavar="AGE_RECIPIENT",
               help="Encrypt to this age recipient instead of the member's own.")
+@force_option
 @passphrase_file_option
 @home_option
 @json_option
-def export(member: str, out_file: Path, recipient: str | None, passphrase_files: tuple[str, ...],
-           home: Path | None, json_lines: bool) -> None:
+def export(member: str, out_file: Path, recipient: str | None, force: bool,
+           passphrase_files: tuple[str, ...], home: Path | None, json_lines: bool) -> None:
     """Export one member's own recordings for them (data-subject access, GDPR art. 15/20).
 
     Fails closed: every record is checked first, and the file is written whole or not at all.
@@ -34,11 +36,12 @@ def export(member: str, out_file: Path, recipient: str | None, passphrase_files:
     Opens with the standard age tool: age -d -i IDENTITY FILE | tar -t
     """
     out = Output(json_lines)
+    guard_output_path(out_file, home=resolve_home(home), option="--out", overwrite=force)
     with opened_vault(home) as vault:
         vault.member(member)
         passphrase = read_passphrase(member, passphrase_files)
         result = export_member(vault, member=member, passphrase=passphrase, out=out_file,
-                               recipient=recipient)
+                               recipient=recipient, overwrite=force)
     out.emit({"event": "exported", "member": result.member, "out": str(result.out),
               "records": result.records, "bytes": result.bytes, "recipient": result.recipient,
               "sha256": result.sha256})

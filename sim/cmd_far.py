@@ -9,8 +9,9 @@ from typing import Any
 import click
 
 from device.errors import ConfigError
+from device.files import guard_output_path
 from sim.cli import cli
-from sim.options import FiniteFloat, home_option, json_option, resolve_home
+from sim.options import FiniteFloat, force_option, home_option, json_option, resolve_home
 from sim.output import Output, escape
 
 __all__ = ["far"]
@@ -50,6 +51,7 @@ def default_cache_dir() -> Path:
               help="Seconds between two activations (default: the device's).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Device configuration (default: HOME/config.toml).")
+@force_option
 @home_option
 @json_option
 def far(**params: Any) -> None:
@@ -62,6 +64,12 @@ def far(**params: Any) -> None:
 
     out = Output(params["json_lines"])
     home = resolve_home(params["home"])
+    for option, key in (("--csv", "csv_path"), ("--plot", "plot_path")):
+        # Checked before hours of scoring, not after.
+        if params[key] is not None:
+            guard_output_path(
+                params[key], home=home, option=option, overwrite=params["force"], make_folder=True
+            )
     overrides: dict[str, dict[str, Any]] = {}
     if params["trigger_frames"] is not None:
         overrides.setdefault("wakeword", {})["trigger_frames"] = params["trigger_frames"]

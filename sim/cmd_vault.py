@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
 from device.errors import AudioDeviceError, CheckFailed, ConfigError, VaultError
+from device.files import guard_output_path, write_file
 from sim.cli import cli
 from sim.config import write_default_config
-from sim.options import home_option, json_option, resolve_home
+from sim.options import force_option, home_option, json_option, resolve_home
 from sim.output import Output, escape
 from sim.passphrase import passphrase_file_option, read_passphrase
 from sim.vault_cli import opened_vault
@@ -122,22 +122,23 @@ def vault_list(member_name: str | None, home: Path | None, json_lines: bool) -> 
 @vault.command("play")
 @click.argument("record_id", metavar="ID")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the decrypted audio to this WAV file instead of playing it.")
+              help="Write the decrypted audio to this WAV file (mode 0600) instead of playing it.")
+@force_option
 @passphrase_file_option
 @home_option
 @json_option
-def vault_play(record_id: str, out_file: Path | None, passphrase_files: tuple[str, ...],
-               home: Path | None, json_lines: bool) -> None:
+def vault_play(record_id: str, out_file: Path | None, force: bool,
+               passphrase_files: tuple[str, ...], home: Path | None, json_lines: bool) -> None:
     """Play a record (needs its member's passphrase)."""
     out = Output(json_lines)
-    if out_file is not None and not out_file.parent.is_dir():
-        raise ConfigError(f"--out {out_file}: folder {out_file.parent} does not exist")
+    if out_file is not None:
+        guard_output_path(out_file, home=resolve_home(home), option="--out", overwrite=force)
     with opened_vault(home) as v:
         meta = v.record(record_id)
         identity = v.unlock(meta.member, read_passphrase(meta.member, passphrase_files))
         wav = v.decrypt(meta.id, identity)
     if out_file is not None:
-        _write_private(out_file, wav)
+        _write_private(out_file, wav, force)
     else:
         _play(wav)
     out.emit({"event": "played", "record": meta.id, "member": meta.member,
@@ -146,12 +147,12 @@ def vault_play(record_id: str, out_file: Path | None, passphrase_files: tuple[st
             + (f"written to {escape(out_file)}" if out_file else "played"))
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def _write_private(path: Path, data: bytes, force: bool) -> None:
     """Write decrypted audio the member asked for, readable by them only (mode 0600)."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        write_file(path, data, overwrite=force)
+    except FileExistsError:
+        raise ConfigError(f"--out {path}: already exists; add --force to replace it") from None
     except OSError as exc:
         raise ConfigError(f"--out {path}: cannot be written ({exc.strerror})") from exc
 

@@ -40,6 +40,7 @@ import numpy as np
 
 from device.audio import SAMPLE_RATE, Pcm
 from device.errors import ConfigError
+from device.files import write_file
 from sim.corpus import (
     NoiseStream,
     audio_files,
@@ -367,6 +368,5 @@ def make_stream(
 
 
 def _write_text_atomically(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
+    # Replacing is right here: the command line checked the path (and --force) beforehand.
+    write_file(path, text.encode("utf-8"), overwrite=True)

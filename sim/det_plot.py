@@ -19,6 +19,7 @@ NaN (a rate with no denominator) is written as an empty CSV cell.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
@@ -28,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from device.audio import FRAME_SECONDS
+from device.files import write_file
 from wakeword.metrics import DetPoint, FileSummary, OperatingPoint
 
 __all__ = [
@@ -102,25 +104,27 @@ def write_file_scores_csv(path: Path, rows: Iterable[FileScoreRow]) -> Path:
     """One row per file and model (columns: :data:`FILE_COLUMNS`); activation times are the
     ends of the activation frames in seconds (as replay's wake ``t``), separated by spaces."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(FILE_COLUMNS)
-        for row in rows:
-            summary = row.summary
-            writer.writerow(
-                [
-                    row.file,
-                    row.model,
-                    row.label,
-                    _cell(float(row.threshold)),
-                    _cell(round(summary.duration_s, 6)),
-                    summary.frames,
-                    _cell(summary.max_score),
-                    _cell(round(summary.max_score_t_s, 6)),
-                    len(summary.activation_frames),
-                    " ".join(f"{t:.2f}" for t in summary.activation_times_s),
-                ]
-            )
+    # Built in memory, then written whole: no half table if scoring data is odd.
+    handle = io.StringIO(newline="")
+    writer = csv.writer(handle)
+    writer.writerow(FILE_COLUMNS)
+    for row in rows:
+        summary = row.summary
+        writer.writerow(
+            [
+                row.file,
+                row.model,
+                row.label,
+                _cell(float(row.threshold)),
+                _cell(round(summary.duration_s, 6)),
+                summary.frames,
+                _cell(summary.max_score),
+                _cell(round(summary.max_score_t_s, 6)),
+                len(summary.activation_frames),
+                " ".join(f"{t:.2f}" for t in summary.activation_times_s),
+            ]
+        )
+    write_file(path, handle.getvalue().encode("utf-8"), overwrite=True)
     return path
 
 
@@ -270,5 +274,5 @@ def plot_det(
         axes.legend(loc="best", fontsize=8, framealpha=0.9)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png")
+    write_file(path, lambda out: figure.savefig(out, format="png"), overwrite=True)
     return path

@@ -11,7 +11,14 @@ from typing import Any, TypeVar
 
 import click
 
-__all__ = ["FiniteFloat", "default_home", "home_option", "json_option", "resolve_home"]
+__all__ = [
+    "FiniteFloat",
+    "default_home",
+    "force_option",
+    "home_option",
+    "json_option",
+    "resolve_home",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,6 +48,14 @@ def home_option(func: F) -> F:
         type=click.Path(file_okay=False, path_type=Path),
         default=None,
         help="Device home folder (default: $KEEPMUM_HOME or the user data folder).",
+    )(func)
+
+
+def force_option(func: F) -> F:
+    """``--force``: replace an existing output file (never one inside the device home, never
+    through a symbolic link: see :func:`device.files.guard_output_path`)."""
+    return click.option(
+        "--force", is_flag=True, help="Replace the output file if it exists."
     )(func)
 
 

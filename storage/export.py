@@ -23,9 +23,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import tarfile
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +34,7 @@ from typing import Any, Protocol
 import pyrage
 
 from device.errors import IntegrityError, KeepmumError, VaultError
+from device.files import write_file
 from storage.audit import entries as audit_entries
 from storage.consent import grants, parse_recipient
 from storage.wav import WavError, wav_to_pcm
@@ -177,22 +176,15 @@ def build_bundle(
     return ciphertext, len(entries)
 
 
-def _write_atomically(out: Path, data: bytes) -> None:
-    """``data`` at ``out`` whole or not at all: a temp file in the same folder, fsync, rename."""
-    folder = out.parent
-    if not folder.is_dir():
-        raise VaultError(f"{out}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=folder)
+def _write_atomically(out: Path, data: bytes, overwrite: bool) -> None:
+    """``data`` at ``out`` whole or not at all, mode 0600, never through a symbolic link, and
+    over an existing file only with ``overwrite`` (see :func:`device.files.write_file`)."""
+    if not out.parent.is_dir():
+        raise VaultError(f"{out}: folder {out.parent} does not exist")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        write_file(out, data, overwrite=overwrite)
+    except FileExistsError:
+        raise VaultError(f"{out}: already exists; add --force to replace it") from None
 
 
 def export_member(
@@ -203,6 +195,7 @@ def export_member(
     out: Path,
     recipient: str | None = None,
     now: float | None = None,
+    overwrite: bool = False,
 ) -> ExportResult:
     """Unlock ``member``, build and check the bundle, write it to ``out``, audit ``exported``.
 
@@ -219,7 +212,7 @@ def export_member(
         target = recipient.strip() if recipient is not None else known[member].recipient
         parse_recipient(target, "--recipient" if recipient is not None else f"{member}'s recipient")
         bundle, count = build_bundle(vault, member, identity, target, now)
-        _write_atomically(out, bundle)
+        _write_atomically(out, bundle, overwrite)
     except (KeepmumError, OSError) as exc:
         reason = str(exc) if isinstance(exc, KeepmumError) else f"{out}: {exc}"
         with vault.transaction() as conn:

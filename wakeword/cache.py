@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -27,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from device.files import write_file
 from wakeword.models import resolve_model
 from wakeword.vad import VadSettings
 
@@ -117,11 +116,4 @@ class ScoreCache:
         }
         arrays["speech"] = np.asarray(result.speech, dtype=np.bool_)
         arrays["audio_s"] = np.asarray(result.audio_s, dtype=np.float64)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".npz.tmp")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                np.savez(out, **arrays)  # type: ignore[arg-type]
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_file(path, lambda out: np.savez(out, **arrays), overwrite=True)  # type: ignore[arg-type]
