@@ -9,6 +9,7 @@ is heard. A malformed file, an unknown key, a wrong type or a value out of range
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import math
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from device.errors import ConfigError
+from device.files import write_file
 from device.states import SpeakerSettings
 from sim.textfile import read_user_text
 from storage.settings import VaultSettings
@@ -265,5 +267,6 @@ def write_default_config(home: Path) -> Path:
     path = home / CONFIG_NAME
     if not path.exists():
         home.mkdir(parents=True, exist_ok=True)
-        path.write_text(to_toml(Config()), encoding="utf-8")
+        with contextlib.suppress(FileExistsError):  # written meanwhile: that one stays
+            write_file(path, to_toml(Config()).encode("utf-8"))
     return path

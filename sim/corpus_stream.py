@@ -29,12 +29,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -283,12 +282,13 @@ def render_stream(
     block = max(1, round(settings.block_s * SAMPLE_RATE))
     noise = NoiseStream(settings.noise, noise_seed(settings.seed)) if plan.noise_gain else None
     cache = _ClipCache(read)
-    partial = out.with_name(out.name + ".partial")
     out.parent.mkdir(parents=True, exist_ok=True)
     first = 0  # placements before this one end before the current block
-    try:
+
+    def render(handle: BinaryIO) -> None:
+        nonlocal first
         with soundfile.SoundFile(
-            str(partial), "w", SAMPLE_RATE, 1, subtype="PCM_16", format="WAV"
+            handle, "w", SAMPLE_RATE, 1, subtype="PCM_16", format="WAV"
         ) as sink:
             for begin in range(0, plan.total_samples, block):
                 end = min(begin + block, plan.total_samples)
@@ -310,9 +310,10 @@ def render_stream(
                 sink.write(to_pcm(mix))
                 if progress is not None:
                     progress(end, plan.total_samples)
-        os.replace(partial, out)
-    finally:
-        partial.unlink(missing_ok=True)
+
+    # A temporary file renamed when complete, so an interrupted run leaves no stream that looks
+    # whole; replacing is right: the command line checked --out and --force beforehand.
+    write_file(out, render, overwrite=True)
 
 
 def make_stream(
