@@ -31,6 +31,7 @@ import numpy.typing as npt
 
 from device.audio import SAMPLE_RATE, Pcm
 from device.errors import AudioInputError, ConfigError
+from device.files import write_file
 
 __all__ = [
     "AUDIO_SUFFIXES",
@@ -199,11 +200,16 @@ def write_wav(path: Path, samples: Pcm) -> None:
     bytes)."""
     import soundfile
 
-    soundfile.write(str(path), samples, SAMPLE_RATE, subtype="PCM_16", format="WAV")
+    # Replacing is right: the command line guarded the folder (and --force) beforehand.
+    write_file(
+        path,
+        lambda handle: soundfile.write(handle, samples, SAMPLE_RATE, subtype="PCM_16",
+                                       format="WAV"),
+        overwrite=True,
+    )
 
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     """One JSON object a line, keys in the order given, UTF-8."""
-    with path.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    write_file(path, text.encode("utf-8"), overwrite=True)
