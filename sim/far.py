@@ -20,6 +20,7 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import json
+import math
 import multiprocessing
 import os
 import threading
@@ -92,7 +93,7 @@ def parse_thresholds(text: str) -> tuple[float, ...]:
     try:
         if ":" in text:
             start, stop, step = (float(part) for part in text.split(":"))
-            if step <= 0 or stop < start:
+            if not all(map(math.isfinite, (start, stop, step))) or step <= 0 or stop < start:
                 raise ValueError
             count = int(np.floor((stop - start) / step + 1e-9)) + 1
             values = tuple(round(start + i * step, 6) for i in range(count))

@@ -95,15 +95,18 @@ def test_a_signal_during_replay_ends_with_summary_audit_entry_and_its_status(
     assert runs[-1]["details"]["heard_s"] == pytest.approx(heard, abs=0.01)  # type: ignore[index]
 
 
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 @pytest.mark.usefixtures("pulse_mic")
-def test_ctrl_c_during_listen_ends_with_summary_and_exit_130(tmp_path: Path) -> None:
+def test_a_signal_during_listen_ends_with_summary_and_its_status(
+    tmp_path: Path, signum: signal.Signals, status: int
+) -> None:
     before = recording_streams()
     proc = start_keepmum("listen", "--json", "--no-store", home=tmp_path / "home")
     wait_for_new_stream(before, proc)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     result = finish(proc, timeout=120)
-    assert result.returncode == 130, str(result)
+    assert result.returncode == status, str(result)
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
-    assert "SIGINT" in result.stderr
-    assert result.summary["heard_s"] >= 0
+    assert signum.name in result.stderr
+    assert len(result.of("summary")) == 1 and result.summary["heard_s"] >= 0

@@ -62,6 +62,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
          "a second threshold", None),
         (["replay", "--no-store", "--threshold", "jarvis=0.5", CLIP],
          "--threshold jarvis=0.5", None),
+        (["far", "--positives", CLIP.parent, "--no-cache", "--thresholds", "0.1:inf:0.1"],
+         "--thresholds '0.1:inf:0.1'", None),
+        (["replay", "--no-store", "--json", "--json", CLIP], "--json given 2 times", None),
     ],
 )
 def test_bad_options_name_the_option(
