@@ -86,7 +86,11 @@ def main(argv: list[str] | None = None) -> None:
     _register()
     try:
         status = cli.main(args=argv, prog_name="keepmum", standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__context__, EOFError):  # input ended at a prompt: not an interrupt
+            click.echo("keepmum: error: standard input ended before the answer to a question "
+                       "(use --passphrase-file NAME=FILE, or --yes where offered)", err=True)
+            sys.exit(2)
         click.echo("keepmum: aborted", err=True)
         sys.exit(130)
     except click.UsageError as exc:

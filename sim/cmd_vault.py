@@ -10,7 +10,7 @@ from device.errors import AudioDeviceError, CheckFailed, ConfigError, VaultError
 from device.files import guard_output_path, write_file
 from sim.cli import cli
 from sim.config import write_default_config
-from sim.options import force_option, home_option, json_option, resolve_home
+from sim.options import force_option, home_option, json_option, require_stdin, resolve_home
 from sim.output import Output, escape
 from sim.passphrase import passphrase_file_option, read_passphrase
 from sim.vault_cli import opened_vault
@@ -240,6 +240,7 @@ def vault_forget(member_name: str, yes: bool, home: Path | None, json_lines: boo
     out = Output(json_lines)
     with opened_vault(home) as v:
         if not yes:
+            require_stdin("a confirmation", "add --yes to forget without asking")
             click.confirm(f"Destroy {member_name}'s key and every record of theirs, for good?",
                           abort=True, err=True)
         r = v.forget(member_name)

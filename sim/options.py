@@ -11,12 +11,15 @@ from typing import Any, TypeVar
 
 import click
 
+from device.errors import ConfigError
+
 __all__ = [
     "FiniteFloat",
     "default_home",
     "force_option",
     "home_option",
     "json_option",
+    "require_stdin",
     "resolve_home",
 ]
 
@@ -49,6 +52,13 @@ def home_option(func: F) -> F:
         default=None,
         help="Device home folder (default: $KEEPMUM_HOME or the user data folder).",
     )(func)
+
+
+def require_stdin(question: str, instead: str) -> None:
+    """ConfigError before asking ``question`` when standard input is closed (``<&-``: Python
+    then has no ``sys.stdin``, and click and getpass would fail with a traceback)."""
+    if sys.stdin is None:
+        raise ConfigError(f"cannot ask for {question}: standard input is closed; {instead}")
 
 
 def force_option(func: F) -> F:

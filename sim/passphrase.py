@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from device.errors import ConfigError
+from sim.options import require_stdin
 from sim.textfile import read_user_text
 
 __all__ = [
@@ -91,6 +92,7 @@ def read_passphrase(
     if member in files:
         value = read_passphrase_file(files[member])
         return check_new_passphrase(member, value) if confirm else value
+    require_stdin(f"{member}'s passphrase", f"use --passphrase-file {member}=FILE")
     value = prompt(
         f"Passphrase for {member}" + (" (new)" if confirm else ""),
         hide_input=True,

@@ -30,6 +30,22 @@ def assert_one_error_line(result: Result, *fragments: str) -> str:
     return lines[0]
 
 
+def run_with_stdin_closed(*args: str | Path) -> Result:
+    """``keepmum ARGS <&-``: file descriptor 0 closed, so Python has no ``sys.stdin``."""
+    proc = subprocess.run(
+        [*keepmum_command(), *(str(a) for a in args)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=lambda: os.close(0),
+        check=False,
+    )
+    events, other = parse_json_lines(proc.stdout)
+    return Result(tuple(str(a) for a in args), proc.returncode, proc.stdout, proc.stderr,
+                  events, other)
+
+
 def test_listen_without_any_microphone_is_one_clear_line(tmp_path: Path) -> None:
     """PortAudio pointed nowhere: PulseAudio unreachable and ALSA's default a card that does not
     exist, so there is no input device at all ("Error querying device -1" inside PortAudio)."""
@@ -44,18 +60,8 @@ def test_listen_without_any_microphone_is_one_clear_line(tmp_path: Path) -> None
     assert_one_error_line(result, "no microphone")
 
 
-def test_replay_of_a_closed_stdin_is_one_clear_line(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [*keepmum_command(), "replay", "--no-store", "-"],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        preexec_fn=lambda: os.close(0),  # as `keepmum replay - <&-` in a shell
-        check=False,
-    )
-    events, other = parse_json_lines(proc.stdout)
-    result = Result(("replay", "-"), proc.returncode, proc.stdout, proc.stderr, events, other)
+def test_replay_of_a_closed_stdin_is_one_clear_line() -> None:
+    result = run_with_stdin_closed("replay", "--no-store", "-")
     assert_one_error_line(result, "standard input is closed")
 
 
@@ -103,3 +109,17 @@ def test_odd_file_names_are_stored_and_shown_escaped(
     assert "d[/x]e\\x1b[31mred.wav" in shown.stdout  # markup shown as text, not applied
     runs = run_keepmum("audit", "show", "--home", home, "--event", "run", "--json").of("run")
     assert len(runs) == 3, runs
+
+
+def test_questions_with_stdin_closed_are_one_clear_line(
+    odd_names_home: tuple[Path, bytes, Path], tmp_path: Path
+) -> None:
+    home = odd_names_home[0]
+    record = run_keepmum("vault", "list", "--home", home, "--json").events[0]["record"]
+    played = run_with_stdin_closed("vault", "play", record, "--home", home,
+                                   "--out", tmp_path / "x.wav")
+    assert_one_error_line(played, "alice's passphrase", "--passphrase-file")
+    assert not (tmp_path / "x.wav").exists()
+    forgotten = run_with_stdin_closed("vault", "forget", "alice", "--home", home)
+    assert_one_error_line(forgotten, "--yes")
+    assert len(run_keepmum("vault", "list", "--home", home, "--json").events) >= 2
