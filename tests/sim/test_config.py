@@ -63,3 +63,17 @@ def test_binary_and_missing_files(tmp_path: Path) -> None:
         load_config(binary)
     with pytest.raises(ConfigError, match="no such"):
         load_config(tmp_path / "none.toml")
+
+
+def test_to_toml_escapes_what_toml_and_terminals_cannot_take(tmp_path: Path) -> None:
+    import dataclasses
+
+    config = dataclasses.replace(
+        Config(),
+        device=dataclasses.replace(Config().device, input_device='mic "1" \\ \x1b[2J'),
+    )
+    text = to_toml(config)
+    assert "\x1b" not in text
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    assert load_config(path).device.input_device == 'mic "1" \\ \x1b[2J'
