@@ -93,6 +93,9 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(2)
         click.echo("keepmum: aborted", err=True)
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as exc:  # `keepmum` or `keepmum vault` alone
+        click.echo(exc.format_message())
+        sys.exit(0)
     except click.UsageError as exc:
         # One line, like every other error, instead of click's usage block and hint.
         where = exc.ctx.command_path if exc.ctx is not None else "keepmum"

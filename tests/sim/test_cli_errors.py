@@ -204,3 +204,12 @@ def test_every_number_option_refuses_nan_and_infinity() -> None:
                 assert isinstance(param.type, FiniteFloat), (path, param.name)
                 with pytest.raises(click.BadParameter):
                     param.type.convert("nan", param, None)
+
+
+def test_a_group_alone_shows_its_help_and_a_typo_is_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(["vault"], capsys)
+    assert code == 0 and out.startswith("Usage: keepmum vault") and err == ""
+    code, _, err = run(["vault", "lsit"], capsys)
+    assert "No such command 'lsit'" in one_error_line(code, err)
