@@ -56,6 +56,16 @@ class KeepmumGroup(_RefusesRepeats, click.Group):
     command_class = KeepmumCommand
     group_class = type  # subgroups are KeepmumGroups too
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.exceptions.NoSuchCommand as exc:
+            from sim.config import unknown_name  # here: only a typo pays for the import
+
+            raise click.UsageError(unknown_name("command", args[0], self.commands), ctx) from exc
+
 
 @click.group(cls=KeepmumGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="keepmum")

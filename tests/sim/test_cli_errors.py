@@ -212,4 +212,5 @@ def test_a_group_alone_shows_its_help_and_a_typo_is_one_line(
     code, out, err = run(["vault"], capsys)
     assert code == 0 and out.startswith("Usage: keepmum vault") and err == ""
     code, _, err = run(["vault", "lsit"], capsys)
-    assert "No such command 'lsit'" in one_error_line(code, err)
+    line = one_error_line(code, err)
+    assert "unknown command 'lsit' (did you mean 'list'?" in line and "verify" in line
