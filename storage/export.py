@@ -13,8 +13,10 @@ identity, and it fails closed: every record goes in only after it
 Any failure aborts the whole export: nothing is written, and the audit chain records
 ``export_refused`` with the reason. The bundle is built in memory (a tar of ``manifest.json`` and
 ``records/<id>.wav``), encrypted with age to the member's recipient (or a given one), and written
-through a temporary file in the destination folder and ``os.replace``, so the destination holds
-either nothing or the whole encrypted bundle; plaintext never reaches the disk. The format is
+by :func:`device.files.write_file` (a 0600 temporary file in the destination folder, then linked
+or renamed into place, never through a symbolic link, never over an existing file unless asked),
+so the destination holds either nothing or the whole encrypted bundle; plaintext never reaches
+the disk. The format is
 documented in ``storage/EXPORT.md``.
 """
 
