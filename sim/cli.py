@@ -12,7 +12,7 @@ import click
 
 from device.errors import KeepmumError
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "disable_core_dumps", "main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,8 +39,23 @@ def _register() -> None:
     )
 
 
+def disable_core_dumps() -> None:
+    """Make this process (and its children) unable to write a core dump.
+
+    A core dump of ``vault play`` or ``export`` would hold the passphrase, the unlocked secret
+    key and decrypted audio in a file nobody asked for. Both limits go to 0, so the process
+    cannot raise them again either.
+    """
+    if sys.platform == "win32":  # no core dumps to switch off (and no ``resource`` module)
+        return
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
+    disable_core_dumps()
     _register()
     try:
         status = cli.main(args=argv, prog_name="keepmum", standalone_mode=False)
