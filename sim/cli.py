@@ -6,11 +6,13 @@ Errors: every :class:`device.errors.KeepmumError` becomes one line on stderr and
 
 from __future__ import annotations
 
+import io
 import sys
 
 import click
 
 from device.errors import KeepmumError
+from storage.redact import redact
 
 __all__ = ["cli", "disable_core_dumps", "main"]
 
@@ -63,10 +65,13 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("keepmum: aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
-        exc.show()
+        # click echoes bad values back ("Invalid value ... 'AGE-SECRET-KEY-1...'"): redacted.
+        shown = io.StringIO()
+        exc.show(file=shown)
+        click.echo(redact(shown.getvalue()), err=True, nl=False)
         sys.exit(exc.exit_code)
     except KeepmumError as exc:
-        click.echo(f"keepmum: error: {exc}", err=True)
+        click.echo(f"keepmum: error: {redact(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 import pyrage
 
 from device.errors import ConsentError
+from storage.redact import refuse_secret
 
 if TYPE_CHECKING:
     from pyrage.x25519 import Identity
@@ -214,7 +215,11 @@ def validate_endpoint(endpoint: str) -> str:
 
 
 def parse_recipient(text: str, where: str) -> pyrage.x25519.Recipient:
-    """An age X25519 recipient from text; ConsentError naming ``where`` if it is not one."""
+    """An age X25519 recipient from text; ConsentError naming ``where`` if it is not one.
+
+    A secret key given by mistake is refused without echoing it (storage/redact.py).
+    """
+    refuse_secret(text, where)
     try:
         return pyrage.x25519.Recipient.from_str(text.strip())
     except pyrage.RecipientError as exc:

@@ -38,6 +38,7 @@ import pyrage
 from device.errors import IntegrityError, KeepmumError, VaultError
 from storage.audit import entries as audit_entries
 from storage.consent import grants, parse_recipient
+from storage.redact import refuse_secret
 from storage.wav import WavError, wav_to_pcm
 
 __all__ = ["EXPORT_FORMAT", "EXPORT_VERSION", "ExportResult", "build_bundle", "export_member"]
@@ -211,6 +212,9 @@ def export_member(
     is then untouched.
     """
     now = time.time() if now is None else now
+    if recipient is not None:
+        # Before the try: a secret key pasted as the recipient must not reach export_refused.
+        refuse_secret(recipient, "--recipient")
     try:
         known = {m.name: m for m in vault.members()}
         if member not in known:
