@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import stat
 import time
 from pathlib import Path
 
@@ -34,12 +33,8 @@ import pyrage
 from pyrage import passphrase as age_passphrase
 from pyrage import x25519
 
-from device.errors import (
-    IntegrityError,
-    PassphraseError,
-    PermissionsError,
-    VaultError,
-)
+from device.errors import IntegrityError, PassphraseError, VaultError
+from storage.private import check_private
 
 __all__ = ["IDENTITY_SUFFIX", "KeyStore", "validate_member_name"]
 
@@ -68,10 +63,6 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _mode(st: os.stat_result) -> str:
-    return f"{stat.S_IMODE(st.st_mode):04o}"
 
 
 class KeyStore:
@@ -129,29 +120,12 @@ class KeyStore:
         keepmum will not use it until its owner fixes the modes.
         """
         path = self.path(member)
-        try:
-            dir_st = os.stat(self.keys_dir)
-            st = os.lstat(path)
-        except FileNotFoundError as exc:
+        if not path.exists() and not path.is_symlink():
             raise VaultError(
                 f"{path}: no identity for member {member!r} (forgotten, or moved away)"
-            ) from exc
-        if stat.S_IMODE(dir_st.st_mode) & 0o077:
-            raise PermissionsError(
-                f"{self.keys_dir}: keys folder is accessible to group/others "
-                f"(mode {_mode(dir_st)}, expected 0700); run: chmod 700 {self.keys_dir}"
             )
-        if not stat.S_ISREG(st.st_mode):
-            raise PermissionsError(f"{path}: identity is not a regular file (a symlink?)")
-        if stat.S_IMODE(st.st_mode) & 0o077:
-            raise PermissionsError(
-                f"{path}: identity file is readable by group/others "
-                f"(mode {_mode(st)}, expected 0600); run: chmod 600 {path}"
-            )
-        if hasattr(os, "getuid") and st.st_uid != os.getuid():
-            raise PermissionsError(
-                f"{path}: identity file belongs to uid {st.st_uid}, not to you ({os.getuid()})"
-            )
+        check_private(self.keys_dir, "keys folder", folder=True)
+        check_private(path, "identity file", folder=False)
         return path
 
     def unlock(
