@@ -55,6 +55,7 @@ EVENTS = frozenset(
         "capacity_deleted",
         "deleted",
         "member_added",
+        "member_migrated",
         "forgotten",
         "consent_granted",
         "consent_revoked",

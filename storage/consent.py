@@ -400,7 +400,7 @@ def grant_records(
         )
         vault.audit(conn, "consent_granted", member=member, grant=grant.grant_id,
                     purpose=purpose, endpoint=grant.endpoint, scope=SCOPE_RECORDS,
-                    records=list(grant.records), expires=expires)
+                    records=list(grant.records), expires=expires, recipient=grant.recipient)
         items = []
         for rid, wav in plaintexts:
             item = enqueue(conn, grant, rid, wav, now)
@@ -433,7 +433,7 @@ def grant_all_future(
         )
         vault.audit(conn, "consent_granted", member=member, grant=grant.grant_id,
                     purpose=purpose, endpoint=grant.endpoint, scope=SCOPE_ALL_FUTURE,
-                    expires=expires)
+                    expires=expires, recipient=grant.recipient)
     return grant
 
 

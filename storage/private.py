@@ -36,7 +36,7 @@ def check_private(path: Path, what: str, *, folder: bool, forbidden: int = 0o077
         )
     if mode & forbidden:
         wanted = mode & ~forbidden
-        access = "writable" if forbidden == 0o022 else "accessible"
+        access = "writable" if forbidden == 0o022 else "readable"
         raise PermissionsError(
             f"{path}: {what} is {access} by group/others (mode {mode:04o}, expected "
             f"{wanted:04o}); run: chmod {wanted:o} {path}"
