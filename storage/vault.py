@@ -311,8 +311,8 @@ class Vault:
             raise VaultError(f"{self.home}: the vault has no members (keepmum member add NAME)")
         return members[0].name
 
-    def add_member(self, name: str, passphrase: str) -> Member:
-        """Create ``name``'s identity sealed under ``passphrase`` and register its recipient."""
+    def check_new_member(self, name: str) -> None:
+        """VaultError unless ``name`` is a valid name that no member has, ignoring case."""
         validate_member_name(name)
         same = self._same_name(name)
         if same is not None:
@@ -320,6 +320,10 @@ class Vault:
                 f"member {name!r}: already exists" if same == name else
                 f"member {name!r}: {same!r} already exists (names are compared ignoring case)"
             )
+
+    def add_member(self, name: str, passphrase: str) -> Member:
+        """Create ``name``'s identity sealed under ``passphrase`` and register its recipient."""
+        self.check_new_member(name)
         # A new person, whatever their name: a new id, so a key file, grant or upload of an
         # earlier member of this name can never be theirs.
         member_id = new_member_id()
