@@ -107,6 +107,20 @@ def parse_trace(folder: Path, cwd: Path) -> Trace:
     return Trace(inet, resolver, created)
 
 
+def _pulse_server() -> str | None:
+    """The running PulseAudio server's address (``unix:/path/native``), if `pactl` finds one."""
+    try:
+        info = subprocess.run(["pactl", "info"], capture_output=True, text=True, timeout=10,
+                              check=False).stdout
+    except FileNotFoundError:
+        return None
+    for line in info.splitlines():
+        if line.startswith("Server String:"):
+            address = line.split(":", 1)[1].strip()
+            return f"unix:{address}" if address.startswith("/") else address
+    return None
+
+
 @dataclass(frozen=True)
 class Sandbox:
     """A fresh HOME, temp and working folder, and a keepmum home outside all three."""
@@ -123,9 +137,12 @@ class Sandbox:
         if real_cookie.exists() and "PULSE_COOKIE" not in env:
             # The sound server's credential, where the user keeps it; not the fresh HOME.
             env["PULSE_COOKIE"] = str(real_cookie)
-        runtime = env.get("PULSE_RUNTIME_PATH")
-        if runtime and "PULSE_SERVER" not in env:
-            env["PULSE_SERVER"] = f"unix:{runtime}/native"
+        if "PULSE_SERVER" not in env:
+            # libpulse finds its server through HOME (or XDG_RUNTIME_DIR), which is fresh here:
+            # name the running server's socket, as the real HOME resolves it.
+            server = _pulse_server()
+            if server:
+                env["PULSE_SERVER"] = server
         env.update(HOME=str(self.home), TMPDIR=str(self.tmp), PYTHONDONTWRITEBYTECODE="1")
         return env
 
