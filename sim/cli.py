@@ -15,8 +15,9 @@ import click
 
 from device.errors import Interrupted, KeepmumError
 from sim.output import visible
+from storage.redact import redact
 
-__all__ = ["KeepmumCommand", "KeepmumGroup", "cli", "main"]
+__all__ = ["KeepmumCommand", "KeepmumGroup", "cli", "disable_core_dumps", "main"]
 
 
 def _refuse_repeats(order: list[Any], ctx: click.Context) -> None:
@@ -91,8 +92,23 @@ def _register() -> None:
     )
 
 
+def disable_core_dumps() -> None:
+    """Make this process (and its children) unable to write a core dump.
+
+    A core dump of ``vault play`` or ``export`` would hold the passphrase, the unlocked secret
+    key and decrypted audio in a file nobody asked for. Both limits go to 0, so the process
+    cannot raise them again either.
+    """
+    if sys.platform == "win32":  # no core dumps to switch off (and no ``resource`` module)
+        return
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
+    disable_core_dumps()
     _register()
     try:
         status = cli.main(args=argv, prog_name="keepmum", standalone_mode=False)
@@ -109,18 +125,17 @@ def main(argv: list[str] | None = None) -> None:
     except click.UsageError as exc:
         # One line, like every other error, instead of click's usage block and hint.
         where = exc.ctx.command_path if exc.ctx is not None else "keepmum"
-        click.echo(
-            f"keepmum: error: {visible(exc.format_message())} (see {where} --help)", err=True
-        )
+        shown = redact(visible(exc.format_message()))
+        click.echo(f"keepmum: error: {shown} (see {where} --help)", err=True)
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        click.echo(f"keepmum: error: {visible(exc.format_message())}", err=True)
+        click.echo(f"keepmum: error: {redact(visible(exc.format_message()))}", err=True)
         sys.exit(exc.exit_code)
     except Interrupted as exc:  # a clean stop on a signal: not an error of the user's
         click.echo(f"keepmum: {exc}", err=True)
         sys.exit(exc.exit_code)
     except KeepmumError as exc:
-        click.echo(f"keepmum: error: {visible(str(exc))}", err=True)
+        click.echo(f"keepmum: error: {redact(visible(str(exc)))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

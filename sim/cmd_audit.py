@@ -14,6 +14,7 @@ from sim.options import home_option, json_option
 from sim.output import Output, escape
 from sim.vault_cli import opened_vault
 from storage import audit as chain
+from storage.chainhead import HEAD_FILE, read_head
 
 __all__ = ["audit"]
 
@@ -49,6 +50,9 @@ def audit_show(event: str | None, member: str | None, record: str | None, last: 
     with opened_vault(home) as v:
         entries = chain.entries(v.connection, event=event, member=member, record=record)
         seq, head = chain.head(v.connection)
+        head_file = v.home / HEAD_FILE
+        # Opening checked it; it may lag the database (never lead it), so show it as it is.
+        kept = read_head(head_file)
     if last is not None:
         entries = entries[-last:]
     for e in entries:
@@ -57,8 +61,11 @@ def audit_show(event: str | None, member: str | None, record: str | None, last: 
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.at))
         who = " ".join(x for x in (e.member or "", e.record or "") if x)
         out.say(f"{e.seq:>6} {when} [bold]{e.event}[/] {escape(who)} {escape(details)}")
-    out.emit({"event": "head", "seq": seq, "hash": head})
+    out.emit({"event": "head", "seq": seq, "hash": head, "head_file": str(head_file),
+              "head_file_seq": kept[0] if kept else None,
+              "head_file_hash": kept[1] if kept else None})
     out.say(f"head: entry {seq}, hash {head}")
+    out.say(f"head file {head_file}: " + (f"entry {kept[0]}, hash {kept[1]}" if kept else "none"))
 
 
 @audit.command("verify")

@@ -1,8 +1,15 @@
-"""``keepmum cloud serve / list``: a local receiver that shows exactly what an upload sent."""
+"""``keepmum cloud serve / list``: a local receiver that shows exactly what an upload sent.
+
+The receiver is another party, not part of the device: its identity (which opens everything it
+received) and its received files live in its own folder, ``--data DIR`` (default
+``$KEEPMUM_CLOUD_DATA``, else ``keepmum-cloud`` in the user data folder, beside and never inside
+a device home), so nothing in a device home can read back what the device sent.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from pathlib import Path
 
@@ -11,25 +18,32 @@ import click
 from device.errors import ConfigError
 from device.files import guard_output_folder, write_file
 from sim.cli import cli
-from sim.options import force_option, home_option, json_option, resolve_home
+from sim.options import default_home, force_option, json_option
 from sim.output import Output
 from storage.cloud import CloudServer, CloudStore, ReceivedItem
 
-__all__ = ["cloud"]
+__all__ = ["cloud", "default_cloud_data"]
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
-def _store_dir(home: Path | None, store: Path | None) -> Path:
-    return store if store is not None else resolve_home(home) / "cloud"
+def default_cloud_data() -> Path:
+    """The receiver's folder: ``KEEPMUM_CLOUD_DATA``, else beside the default device home."""
+    env = os.environ.get("KEEPMUM_CLOUD_DATA")
+    if env:
+        return Path(env).expanduser()
+    # Not default_home() / "cloud": KEEPMUM_HOME must not pull the receiver into a device home.
+    home = default_home()
+    return home.with_name(f"{home.name}-cloud")
 
 
-def _store_option(func: click.decorators.FC) -> click.decorators.FC:
+def _data_option(func: click.decorators.FC) -> click.decorators.FC:
     return click.option(
-        "--store",
+        "--data", "--store", "data_dir",
         type=click.Path(file_okay=False, path_type=Path),
         default=None,
-        help="The receiver's own folder: identity and received data (default: HOME/cloud).",
+        help="The receiver's own folder: its identity and what it received "
+             "(default: $KEEPMUM_CLOUD_DATA, else keepmum-cloud in the user data folder).",
     )(func)
 
 
@@ -52,13 +66,12 @@ def cloud() -> None:
               help="Address to bind; loopback unless you say otherwise.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
               help="Port to bind (0 picks a free one).")
-@home_option
-@_store_option
+@_data_option
 @json_option
-def serve(host: str, port: int, home: Path | None, store: Path | None, json_lines: bool) -> None:
+def serve(host: str, port: int, data_dir: Path | None, json_lines: bool) -> None:
     """Receive uploads until interrupted, printing each one as it arrives."""
     out = Output(json_lines)
-    cloud_store = CloudStore(_store_dir(home, store))
+    cloud_store = CloudStore(data_dir or default_cloud_data())
 
     def on_receive(item: ReceivedItem) -> None:
         shown = cloud_store.describe(item)
@@ -86,24 +99,25 @@ def serve(host: str, port: int, home: Path | None, store: Path | None, json_line
 
 
 @cloud.command("list")
-@home_option
-@_store_option
+@_data_option
 @json_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Also write each received recording, decrypted, as a WAV into this folder.")
+              help="Also write each received recording, decrypted, as a WAV (mode 0600) into "
+                   "this folder.")
 @force_option
-def list_received(home: Path | None, store: Path | None, json_lines: bool,
-                  out_dir: Path | None, force: bool) -> None:
+def list_received(data_dir: Path | None, json_lines: bool, out_dir: Path | None,
+                  force: bool) -> None:
     """Show, decrypted, everything the receiver got."""
     out = Output(json_lines)
-    folder = _store_dir(home, store)
+    folder = data_dir or default_cloud_data()
     if not (folder / "identity.txt").exists():
         raise ConfigError(f"{folder}: no receiver here (run `keepmum cloud serve` first)")
     cloud_store = CloudStore(folder)
     items = cloud_store.items()
     if out_dir is not None:
-        guard_output_folder(out_dir, home=resolve_home(home), option="--out")
-        out_dir.mkdir(parents=True, exist_ok=True)
+        # The receiver's own folder holds its identity: decrypted copies never go there.
+        guard_output_folder(out_dir, home=folder, option="--out")
+        out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     for item in items:
         shown = cloud_store.describe(item)
         if out_dir is not None:

@@ -14,6 +14,7 @@ from sim.options import force_option, home_option, json_option, require_stdin, r
 from sim.output import Output, escape
 from sim.passphrase import passphrase_file_option, read_passphrase
 from sim.vault_cli import opened_vault
+from storage.index import name_key
 from storage.keys import validate_member_name
 from storage.vault import Vault
 from storage.verify import verify_vault
@@ -43,8 +44,8 @@ def init(members: tuple[str, ...], passphrase_files: tuple[str, ...], home: Path
         raise VaultError(f"{folder}: already initialised (to add people: keepmum member add)")
     for name in members:
         validate_member_name(name)
-    if len(set(members)) != len(members):
-        raise VaultError(f"--member: each name once, got {', '.join(members)}")
+    if len({name_key(m) for m in members}) != len(members):
+        raise VaultError(f"--member: each name once, ignoring case, got {', '.join(members)}")
     # Every passphrase first, so that a typo or a missing file leaves nothing half made.
     passphrases = [read_passphrase(n, passphrase_files, confirm=True) for n in members]
     with Vault.create(folder) as v:
@@ -73,8 +74,7 @@ def member_add(name: str, passphrase_files: tuple[str, ...], home: Path | None,
     out = Output(json_lines)
     validate_member_name(name)
     with opened_vault(home) as v:
-        if name in {m.name for m in v.members()}:
-            raise VaultError(f"member {name!r}: already exists")
+        v.check_new_member(name)  # before asking for a passphrase
         m = v.add_member(name, read_passphrase(name, passphrase_files, confirm=True))
     out.emit({"event": "member_added", "member": m.name, "recipient": m.recipient})
     out.say(f"added {m.name} (recipient {m.recipient})")

@@ -61,7 +61,9 @@ def parse_passphrase_files(specs: Sequence[str]) -> dict[str, Path]:
     for spec in specs:
         name, sep, file = spec.partition("=")
         if not sep or not name or not file:
-            raise ConfigError(f"--passphrase-file {spec!r}: expected NAME=FILE")
+            # Not echoed: a malformed value is often the passphrase itself, typed by mistake.
+            raise ConfigError("--passphrase-file: expected NAME=FILE (a member's name and the "
+                              "file holding their passphrase; the value given is not shown)")
         if name in files and files[name] != Path(file):
             raise ConfigError(f"--passphrase-file: two files given for member {name!r}")
         files[name] = Path(file)

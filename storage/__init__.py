@@ -8,4 +8,8 @@ Modules (lowest first): ``settings`` (VaultSettings), ``wav`` (PCM <-> WAV bytes
 The on-disk format and threat model are in ``storage/README.md``.
 """
 
+# Importing ``device`` first switches third-party telemetry off, before anything in this
+# package can import onnxruntime (see device/telemetry.py).
+import device  # noqa: F401
+
 __all__: list[str] = []

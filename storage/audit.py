@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from device.errors import VaultError
+from storage.redact import looks_secret
 
 __all__ = [
     "EVENTS",
@@ -54,6 +55,7 @@ EVENTS = frozenset(
         "capacity_deleted",
         "deleted",
         "member_added",
+        "member_migrated",
         "forgotten",
         "consent_granted",
         "consent_revoked",
@@ -98,6 +100,9 @@ class ChainDefect:
 
 
 def _check_value(key: str, value: Any) -> Any:
+    if isinstance(value, str) and looks_secret(value):
+        # The chain is append-only: a secret that got in could never be taken out again.
+        raise VaultError(f"audit detail {key!r}: looks like an age secret key; not recorded")
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
@@ -145,6 +150,8 @@ def append(
     if event not in EVENTS:
         raise VaultError(f"audit event {event!r}: not one of {sorted(EVENTS)}")
     clean = {k: _check_value(k, v) for k, v in details.items()}
+    _check_value("member", member)
+    _check_value("record", record)
     seq, prev = head(conn)
     seq += 1
     at = float(at)

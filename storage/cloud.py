@@ -14,11 +14,17 @@ HTTP interface (loopback by default)::
                       receiver, 411 without Content-Length, 413 above MAX_UPLOAD_BYTES.
     GET  /received    200 application/json  [item, ...] as :meth:`CloudStore.describe` gives
 
-Store layout (``folder``, mode 0700)::
+Store layout (``folder``, mode 0700; ``keepmum cloud serve --data DIR``)::
 
-    identity.txt      the receiver's age identity (0600)
-    received/N.age    the ciphertext exactly as it arrived
-    received/N.json   its headers, size, sha256 and arrival time
+    identity.txt      the receiver's age identity (0600), in the clear: it belongs to the
+                      receiving party, not to the device, and must never sit in a device home
+    received/         0700
+    received/N.age    the ciphertext exactly as it arrived (0600)
+    received/N.json   its headers, size, sha256 and arrival time (0600)
+
+Like a member's identity, ``identity.txt`` is refused (PermissionsError) when it is not a
+regular file, is accessible to group or others, or belongs to another user, and so is a folder
+open to group or others. New requests (an erasure request, say) are new paths beside these.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from urllib.parse import quote, unquote
 import pyrage
 
 from device.errors import IntegrityError, UploadError, VaultError
+from storage.private import check_private, write_private
 
 __all__ = [
     "AGE_MAGIC",
@@ -107,15 +114,19 @@ class CloudStore:
         self._clock = clock
         self._lock = threading.Lock()
         self._received = folder / "received"
-        self._received.mkdir(parents=True, exist_ok=True)
-        os.chmod(folder, 0o700)
+        for path in (folder, self._received):
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            check_private(path, "receiver folder", folder=True)
         identity_file = folder / "identity.txt"
         if not identity_file.exists():
             identity = pyrage.x25519.Identity.generate()
-            fd = os.open(identity_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = os.open(identity_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                         0o600)
             with os.fdopen(fd, "w") as fh:
                 fh.write(f"# keepmum cloud receiver\n# public key: {identity.to_public()}\n")
                 fh.write(f"{identity}\n")
+            del identity
+        check_private(identity_file, "receiver identity", folder=False)
         self.identity = self._read_identity(identity_file)
         self.recipient = str(self.identity.to_public())
 
@@ -152,8 +163,9 @@ class CloudStore:
                 received_at=self._clock(),
                 **meta,
             )
-            (self._received / f"{number}.age").write_bytes(ciphertext)
-            (self._received / f"{number}.json").write_text(json.dumps(asdict(item)))
+            write_private(self._received / f"{number}.age", ciphertext)
+            write_private(self._received / f"{number}.json",
+                                json.dumps(asdict(item)).encode())
         return item
 
     def items(self) -> list[ReceivedItem]:

@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 import pyrage
 
 from device.errors import ConsentError
+from storage.redact import refuse_secret
 
 if TYPE_CHECKING:
     from pyrage.x25519 import Identity
@@ -221,7 +222,11 @@ def validate_endpoint(endpoint: str) -> str:
 
 
 def parse_recipient(text: str, where: str) -> pyrage.x25519.Recipient:
-    """An age X25519 recipient from text; ConsentError naming ``where`` if it is not one."""
+    """An age X25519 recipient from text; ConsentError naming ``where`` if it is not one.
+
+    A secret key given by mistake is refused without echoing it (storage/redact.py).
+    """
+    refuse_secret(text, where)
     try:
         return pyrage.x25519.Recipient.from_str(text.strip())
     except pyrage.RecipientError as exc:
@@ -402,7 +407,7 @@ def grant_records(
         )
         vault.audit(conn, "consent_granted", member=member, grant=grant.grant_id,
                     purpose=purpose, endpoint=grant.endpoint, scope=SCOPE_RECORDS,
-                    records=list(grant.records), expires=expires)
+                    records=list(grant.records), expires=expires, recipient=grant.recipient)
         items = []
         for rid, wav in plaintexts:
             item = enqueue(conn, grant, rid, wav, now)
@@ -435,7 +440,7 @@ def grant_all_future(
         )
         vault.audit(conn, "consent_granted", member=member, grant=grant.grant_id,
                     purpose=purpose, endpoint=grant.endpoint, scope=SCOPE_ALL_FUTURE,
-                    expires=expires)
+                    expires=expires, recipient=grant.recipient)
     return grant
 
 

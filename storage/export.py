@@ -38,7 +38,9 @@ import pyrage
 from device.errors import IntegrityError, KeepmumError, VaultError
 from device.files import write_file
 from storage.audit import entries as audit_entries
+from storage.bindings import member_binding
 from storage.consent import grants, parse_recipient
+from storage.redact import refuse_secret
 from storage.wav import WavError, wav_to_pcm
 
 __all__ = ["EXPORT_FORMAT", "EXPORT_VERSION", "ExportResult", "build_bundle", "export_member"]
@@ -102,11 +104,20 @@ def _checked_wav(vault: _VaultLike, meta: Any, member: str, identity: Any) -> by
     return wav
 
 
-def _audit_entries(conn: Any, member: str, record_ids: set[str]) -> list[dict[str, Any]]:
-    """Audit entries that name the member or one of the member's records (no audio in any)."""
+def _since_seq(conn: Any, member: str) -> int:
+    """The audit entry that made this member (this person, not an earlier one of the name)."""
+    binding = member_binding(conn, member)
+    return 0 if binding is None else binding.seq
+
+
+def _audit_entries(
+    conn: Any, member: str, record_ids: set[str], since: int
+) -> list[dict[str, Any]]:
+    """Audit entries from the member's creation on that name the member or one of their
+    records (no audio in any); an earlier member of the same name is someone else."""
     return [
         e.as_json()
-        for e in audit_entries(conn)
+        for e in audit_entries(conn, since_seq=since - 1)
         if e.member == member or (e.record is not None and e.record in record_ids)
     ]
 
@@ -116,7 +127,13 @@ def _manifest(
     entries: list[tuple[Any, bytes]],
 ) -> dict[str, Any]:
     conn = vault.connection
-    mine = [g for g in grants(conn) if g.member == member]
+    since = _since_seq(conn, member)
+    # Grants made before this member existed were an earlier person's of the same name.
+    granted_since = {
+        e.details.get("grant") for e in audit_entries(conn, event="consent_granted",
+                                                      member=member, since_seq=since)
+    }
+    mine = [g for g in grants(conn) if g.member == member and g.grant_id in granted_since]
     grant_ids = {g.grant_id for g in mine}
     record_ids = {meta.id for meta, _ in entries}
     uploads = [
@@ -149,7 +166,7 @@ def _manifest(
         ],
         "consents": [g.as_json(now) for g in mine],
         "uploads": uploads,
-        "audit": _audit_entries(conn, member, record_ids),
+        "audit": _audit_entries(conn, member, record_ids, since),
     }
 
 
@@ -206,6 +223,9 @@ def export_member(
     is then untouched.
     """
     now = time.time() if now is None else now
+    if recipient is not None:
+        # Before the try: a secret key pasted as the recipient must not reach export_refused.
+        refuse_secret(recipient, "--recipient")
     try:
         known = {m.name: m for m in vault.members()}
         if member not in known:

@@ -7,9 +7,11 @@ spills nothing to temporary files). It identifies itself with ``PRAGMA applicati
 newer keepmum is refused (FormatVersionError), an older one is migrated forward in one
 transaction.
 
-Tables (version 1)::
+Tables (version 2)::
 
-    members(name PK, recipient, created)                  recipient: age1... in the clear
+    members(name PK, recipient, created, id UNIQUE, name_key UNIQUE)
+                        recipient: age1... in the clear; id: the member's stable id (names the
+                        key file); name_key: casefold(name), so names are unique ignoring case
     records(id PK, member -> members ON DELETE CASCADE, start, start_t, duration_s, samples,
             sample_rate, model, score, end_reason, source, created, expires,
             ciphertext BLOB, sha256, meta_sha256)
@@ -24,18 +26,29 @@ row (see :func:`storage.records.meta_digest`), so a changed byte anywhere in a r
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from device.errors import FormatVersionError, IntegrityError, VaultError
+from storage import audit
 
-__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "connect", "schema_version"]
+__all__ = [
+    "APPLICATION_ID",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "connect",
+    "name_key",
+    "new_member_id",
+    "schema_version",
+]
 
 APPLICATION_ID = 0x6B6D756D
 """``PRAGMA application_id`` of a keepmum vault ("kmum")."""
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The schema version this keepmum writes and understands."""
 
 _SCHEMA_V1 = """
@@ -82,8 +95,50 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 """
 
-# Forward migrations: MIGRATIONS[v] turns a version-v file into version v+1.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+
+
+def new_member_id() -> str:
+    """A fresh stable member id: ``m`` + 16 random hex digits (names the member's key file)."""
+    return "m" + secrets.token_hex(8)
+
+
+def name_key(name: str) -> str:
+    """What makes two member names the same person's name: Unicode case folding."""
+    return name.casefold()
+
+
+def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
+    """Members become identities: a stable id and a case-folded name key, both unique.
+
+    Each existing member gets a new id, bound to its name and recipient by a
+    ``member_migrated`` audit entry, so ``vault verify`` can check the row against the chain
+    from here on. Key files keep their old names until :class:`storage.vault.Vault` renames
+    them (a file rename cannot join this transaction).
+    """
+    conn.execute("ALTER TABLE members ADD COLUMN id TEXT")
+    conn.execute("ALTER TABLE members ADD COLUMN name_key TEXT")
+    rows = conn.execute("SELECT name, recipient FROM members ORDER BY created, rowid").fetchall()
+    seen: dict[str, str] = {}
+    for name, recipient in rows:
+        key = name_key(str(name))
+        if key in seen:
+            raise VaultError(
+                f"members {seen[key]!r} and {name!r} differ only in letter case, which this "
+                "keepmum treats as one name; forget one of them with the keepmum that made them"
+            )
+        seen[key] = str(name)
+        member_id = new_member_id()
+        conn.execute("UPDATE members SET id = ?, name_key = ? WHERE name = ?",
+                     (member_id, key, name))
+        audit.append(conn, time.time(), "member_migrated", member=str(name),
+                     member_id=member_id, recipient=str(recipient), schema=2)
+    conn.execute("CREATE UNIQUE INDEX members_id ON members (id)")
+    conn.execute("CREATE UNIQUE INDEX members_name_key ON members (name_key)")
+
+
+# Forward migrations: MIGRATIONS[v] turns a version-v file into version v+1. A new vault is made
+# at version 1 and migrated like an old one, so both paths give the same file.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_to_2}
 
 
 def _text(raw: bytes) -> str:
@@ -147,7 +202,7 @@ def _check_and_migrate(conn: sqlite3.Connection, path: Path, *, create: bool) ->
         script = (
             f"BEGIN IMMEDIATE;\n{_SCHEMA_V1}"
             f"PRAGMA application_id = {APPLICATION_ID};\n"
-            f"PRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
+            "PRAGMA user_version = 1;\nCOMMIT;"
         )
         try:
             conn.executescript(script)
@@ -155,7 +210,7 @@ def _check_and_migrate(conn: sqlite3.Connection, path: Path, *, create: bool) ->
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        return
+        app_id, version = APPLICATION_ID, 1
     if app_id != APPLICATION_ID:
         raise VaultError(f"{path}: not a keepmum vault (application id {app_id:#x})")
     if version > SCHEMA_VERSION:

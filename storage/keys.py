@@ -3,8 +3,13 @@ passphrase.
 
 On disk (``HOME/keys/``, mode 0700)::
 
-    <member>.identity.age   mode 0600; an age file encrypted with the member's passphrase
-                            (age's scrypt recipient), whose plaintext is a standard age
+    <member id>.identity.age
+                            mode 0600; named by the member's stable id (``m`` + 16 hex digits,
+                            :func:`storage.index.new_member_id`), never by their name, so a
+                            name reused later, or one differing only in case on a
+                            case-insensitive file system, can never reach this file. An age
+                            file encrypted with the member's passphrase (age's scrypt
+                            recipient), whose plaintext is a standard age
                             identity file:
                                 # created: 2025-01-01T00:00:00Z
                                 # public key: age1...
@@ -26,7 +31,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import stat
 import time
 from pathlib import Path
 
@@ -34,12 +38,8 @@ import pyrage
 from pyrage import passphrase as age_passphrase
 from pyrage import x25519
 
-from device.errors import (
-    IntegrityError,
-    PassphraseError,
-    PermissionsError,
-    VaultError,
-)
+from device.errors import IntegrityError, PassphraseError, VaultError
+from storage.private import check_private
 
 __all__ = ["IDENTITY_SUFFIX", "KeyStore", "validate_member_name"]
 
@@ -70,10 +70,6 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _mode(st: os.stat_result) -> str:
-    return f"{stat.S_IMODE(st.st_mode):04o}"
-
-
 class KeyStore:
     """The ``keys/`` folder: creates, unlocks and shreds members' sealed identities."""
 
@@ -81,7 +77,8 @@ class KeyStore:
         self.keys_dir = keys_dir
 
     def path(self, member: str) -> Path:
-        """Where ``member``'s sealed identity lives."""
+        """Where the sealed identity with key id ``member`` lives (a member id; a member's name
+        in homes made before schema version 2, until the vault renames them)."""
         return self.keys_dir / f"{validate_member_name(member)}{IDENTITY_SUFFIX}"
 
     def ensure_dir(self) -> None:
@@ -93,23 +90,30 @@ class KeyStore:
         """Whether ``member`` has an identity file."""
         return self.path(member).exists()
 
-    def create(self, member: str, passphrase: str, *, now: float | None = None) -> str:
-        """Make a new identity for ``member``, seal it under ``passphrase``; return the recipient.
+    def create(
+        self, member: str, passphrase: str, *, now: float | None = None, who: str | None = None
+    ) -> str:
+        """Make a new identity for key id ``member``, seal it under ``passphrase``; return the
+        recipient. ``who`` names the person in messages (default: the key id).
 
         Refuses to replace an existing identity file (forget the member first). Slow on purpose:
         age's scrypt takes about a second or two.
         """
+        who = member if who is None else who
         if not passphrase:
-            raise PassphraseError(f"member {member!r}: the passphrase must not be empty")
+            raise PassphraseError(f"member {who!r}: the passphrase must not be empty")
         self.ensure_dir()
         path = self.path(member)
         if path.exists():
-            raise VaultError(f"{path}: an identity for {member!r} already exists")
+            raise VaultError(f"{path}: an identity for {who!r} already exists")
         identity = x25519.Identity.generate()
         recipient = str(identity.to_public())
         created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
         text = f"# created: {created}\n# public key: {recipient}\n{identity}\n"
         sealed = age_passphrase.encrypt(text.encode("ascii"), passphrase)
+        # Python cannot wipe a str; dropping the references at least lets the memory be reused
+        # at once (storage/README.md, threat model).
+        del text, identity
         tmp = self.keys_dir / f".{path.name}.{secrets.token_hex(4)}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
@@ -122,48 +126,35 @@ class KeyStore:
         _fsync_dir(self.keys_dir)
         return recipient
 
-    def check_permissions(self, member: str) -> Path:
+    def check_permissions(self, member: str, *, who: str | None = None) -> Path:
         """Refuse (PermissionsError) an identity file or keys folder that others can read.
 
         A sealed identity readable by others invites an offline guess at the passphrase, so
         keepmum will not use it until its owner fixes the modes.
         """
+        who = member if who is None else who
         path = self.path(member)
-        try:
-            dir_st = os.stat(self.keys_dir)
-            st = os.lstat(path)
-        except FileNotFoundError as exc:
+        if not path.exists() and not path.is_symlink():
             raise VaultError(
-                f"{path}: no identity for member {member!r} (forgotten, or moved away)"
-            ) from exc
-        if stat.S_IMODE(dir_st.st_mode) & 0o077:
-            raise PermissionsError(
-                f"{self.keys_dir}: keys folder is accessible to group/others "
-                f"(mode {_mode(dir_st)}, expected 0700); run: chmod 700 {self.keys_dir}"
+                f"{path}: no identity for member {who!r} (forgotten, or moved away)"
             )
-        if not stat.S_ISREG(st.st_mode):
-            raise PermissionsError(f"{path}: identity is not a regular file (a symlink?)")
-        if stat.S_IMODE(st.st_mode) & 0o077:
-            raise PermissionsError(
-                f"{path}: identity file is readable by group/others "
-                f"(mode {_mode(st)}, expected 0600); run: chmod 600 {path}"
-            )
-        if hasattr(os, "getuid") and st.st_uid != os.getuid():
-            raise PermissionsError(
-                f"{path}: identity file belongs to uid {st.st_uid}, not to you ({os.getuid()})"
-            )
+        check_private(self.keys_dir, "keys folder", folder=True)
+        check_private(path, "identity file", folder=False)
         return path
 
     def unlock(
-        self, member: str, passphrase: str, *, expected_recipient: str | None = None
+        self, member: str, passphrase: str, *, expected_recipient: str | None = None,
+        who: str | None = None,
     ) -> x25519.Identity:
-        """Open ``member``'s identity with ``passphrase`` (RAM only).
+        """Open the identity with key id ``member`` with ``passphrase`` (RAM only); ``who``
+        names the person in messages (default: the key id).
 
         PermissionsError if the file or folder is readable by others, PassphraseError on a wrong
         passphrase, IntegrityError if the file is not an identity or does not match the
         recipient the vault encrypts to.
         """
-        path = self.check_permissions(member)
+        who = member if who is None else who
+        path = self.check_permissions(member, who=who)
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         with os.fdopen(fd, "rb") as f:
             sealed = f.read()
@@ -173,13 +164,14 @@ class KeyStore:
             plain = age_passphrase.decrypt(sealed, passphrase)
         except pyrage.DecryptError as exc:
             raise PassphraseError(
-                f"wrong passphrase for member {member!r} ({path.name} did not open)"
+                f"wrong passphrase for member {who!r} ({path.name} did not open)"
             ) from exc
         identity = self._parse(plain, path)
+        del plain  # the secret key's text: gone from here on, the Identity object holds it
         if expected_recipient is not None and str(identity.to_public()) != expected_recipient:
             raise IntegrityError(
                 f"{path}: identity's recipient {identity.to_public()} does not match the vault's "
-                f"recipient for {member!r} ({expected_recipient})"
+                f"recipient for {who!r} ({expected_recipient})"
             )
         return identity
 
@@ -198,6 +190,8 @@ class KeyStore:
             return x25519.Identity.from_str(keys[0])
         except pyrage.IdentityError as exc:
             raise IntegrityError(f"{path}: malformed age identity ({exc})") from exc
+        finally:
+            del lines, keys
 
     def shred(self, member: str) -> bool:
         """Overwrite ``member``'s identity with random bytes, fsync, unlink; True if it existed.

@@ -13,11 +13,19 @@ Write ordering (see storage/README.md for the full list of invariants):
   transaction, so the vault is either before or after a record, never in between.
 - forget: the identity file is shredded first, then the member's rows are deleted in one
   transaction; a crash in between leaves unreadable records that a second ``forget`` removes.
+- every transaction that extends the audit chain is followed by a write of the head file
+  (:mod:`storage.chainhead`); every open checks it, so a rolled-back ``vault.db`` is refused.
+
+Members are identities, not names: each has a stable id that names its key file, names are
+unique ignoring case, and the chain binds name, id and recipient (:mod:`storage.bindings`).
+Before anything is read, the home, ``keys/`` and ``vault.db`` must belong to this user and be
+writable by nobody else (:func:`check_home`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -36,14 +44,17 @@ from device.errors import IntegrityError, VaultError
 from device.utterance import Utterance
 from storage import audit as audit_chain
 from storage import consent
-from storage.index import connect
-from storage.keys import KeyStore, validate_member_name
+from storage.bindings import member_problems
+from storage.chainhead import HEAD_FILE, check_head, write_head
+from storage.index import connect, name_key, new_member_id
+from storage.keys import IDENTITY_SUFFIX, KeyStore, validate_member_name
+from storage.private import check_private
 from storage.records import RecordMeta, meta_digest, new_record_id
 from storage.retention import Deleted, PurgeResult, delete_rows, purge
 from storage.settings import VaultSettings
 from storage.wav import WavError, pcm_to_wav, wav_to_pcm
 
-__all__ = ["DB_NAME", "KEYS_DIR", "CommitHook", "ForgetResult", "Member", "Vault"]
+__all__ = ["DB_NAME", "KEYS_DIR", "CommitHook", "ForgetResult", "Member", "Vault", "check_home"]
 
 DB_NAME = "vault.db"
 KEYS_DIR = "keys"
@@ -57,6 +68,9 @@ _RECORD_COLUMNS = (
 )
 
 
+_MEMBER_COLUMNS = "name, recipient, created, id"
+
+
 @dataclass(frozen=True)
 class Member:
     """A household member: a name and the public age recipient records are encrypted to."""
@@ -64,6 +78,22 @@ class Member:
     name: str
     recipient: str
     created: float
+    id: str
+    """Stable id (``m`` + 16 hex digits): names the key file; a reused name gets a new one."""
+
+
+def _member_from_row(row: tuple[Any, ...]) -> Member:
+    return Member(str(row[0]), str(row[1]), float(row[2]), str(row[3]))
+
+
+def check_home(home: Path) -> None:
+    """Refuse (PermissionsError, exit 2) a home, keys folder or vault.db that is not this user's
+    or that group or others can write: in such a home another user could swap in their own
+    database or keys, and new recordings would be encrypted to them."""
+    for path, what, folder in ((home, "home", True), (home / KEYS_DIR, "keys folder", True),
+                               (home / DB_NAME, "vault database", False)):
+        if path.exists() or path.is_symlink():
+            check_private(path, what, folder=folder, forbidden=0o022)
 
 
 @dataclass(frozen=True)
@@ -98,6 +128,8 @@ class Vault:
         self._conn = conn
         self._hooks: list[CommitHook] = []
         self._recipients: dict[str, x25519.Recipient] = {}
+        self._head_file = home / HEAD_FILE
+        self._head_written: tuple[int, str] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -118,6 +150,7 @@ class Vault:
         if cls.exists(home):
             raise VaultError(f"{home}: a vault exists here already (to add people: member add)")
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        check_home(home)
         KeyStore(home / KEYS_DIR).ensure_dir()
         conn = connect(home / DB_NAME, create=True)
         return cls._finish_open(home, conn, settings or VaultSettings(), clock)
@@ -135,6 +168,7 @@ class Vault:
         VaultError ("run keepmum init") if there is none; FormatVersionError if a newer keepmum
         wrote it.
         """
+        check_home(home)
         conn = connect(home / DB_NAME)
         return cls._finish_open(home, conn, settings or VaultSettings(), clock)
 
@@ -144,8 +178,12 @@ class Vault:
         clock: Callable[[], float],
     ) -> Vault:
         try:
+            # Before anything reads the tables: a rolled-back or swapped vault.db stops here.
+            head = check_head(conn, home / HEAD_FILE)
             consent.ensure_tables(conn)
             vault = cls(home, conn, settings, clock)
+            vault._adopt_legacy_key_files()
+            vault._record_head(head)
             vault.purge(checkpoint=False)
         except BaseException:
             conn.close()
@@ -190,6 +228,30 @@ class Vault:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
             raise
+        self._record_head(audit_chain.head(self._conn))
+
+    def _record_head(self, head: tuple[int, str]) -> None:
+        # After the commit, never before: a head file behind the database is allowed, one ahead
+        # of it means a rollback (storage/chainhead.py).
+        if head != self._head_written:
+            write_head(self._head_file, head)
+            self._head_written = head
+
+    def _adopt_legacy_key_files(self) -> None:
+        """Rename key files named by member name (before schema 2) to the member's id.
+
+        Idempotent and crash-safe: a file is renamed only when the id's file does not exist.
+        """
+        for m in self.members():
+            legacy = self.keys.keys_dir / f"{m.name}{IDENTITY_SUFFIX}"
+            target = self.keys.path(m.id)
+            if legacy.is_file() and not legacy.is_symlink() and not target.exists():
+                os.replace(legacy, target)
+                fd = os.open(self.keys.keys_dir, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
 
     def audit(
         self,
@@ -217,19 +279,30 @@ class Vault:
     def members(self) -> list[Member]:
         """Every member, in order of creation."""
         rows = self._conn.execute(
-            "SELECT name, recipient, created FROM members ORDER BY created, rowid"
+            f"SELECT {_MEMBER_COLUMNS} FROM members ORDER BY created, rowid"
         ).fetchall()
-        return [Member(str(n), str(r), float(c)) for n, r, c in rows]
+        return [_member_from_row(r) for r in rows]
 
     def member(self, name: str) -> Member:
-        """One member (VaultError naming the known members if there is no such member)."""
+        """One member (VaultError naming the known members if there is no such member).
+
+        Names match exactly: ``ALICE`` does not silently act on ``alice`` (forget is final).
+        """
         row = self._conn.execute(
-            "SELECT name, recipient, created FROM members WHERE name = ?", (name,)
+            f"SELECT {_MEMBER_COLUMNS} FROM members WHERE name = ?", (name,)
         ).fetchone()
         if row is None:
+            same = self._same_name(name)
+            hint = f"; did you mean {same!r}?" if same else ""
             known = ", ".join(m.name for m in self.members()) or "none"
-            raise VaultError(f"member {name!r}: no such member (members: {known})")
-        return Member(str(row[0]), str(row[1]), float(row[2]))
+            raise VaultError(f"member {name!r}: no such member (members: {known}){hint}")
+        return _member_from_row(row)
+
+    def _same_name(self, name: str) -> str | None:
+        row = self._conn.execute(
+            "SELECT name FROM members WHERE name_key = ?", (name_key(name),)
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def default_member(self) -> str:
         """The member kept utterances go to unless told otherwise: the first one created."""
@@ -238,27 +311,37 @@ class Vault:
             raise VaultError(f"{self.home}: the vault has no members (keepmum member add NAME)")
         return members[0].name
 
+    def check_new_member(self, name: str) -> None:
+        """VaultError unless ``name`` is a valid name that no member has, ignoring case."""
+        validate_member_name(name)
+        same = self._same_name(name)
+        if same is not None:
+            raise VaultError(
+                f"member {name!r}: already exists" if same == name else
+                f"member {name!r}: {same!r} already exists (names are compared ignoring case)"
+            )
+
     def add_member(self, name: str, passphrase: str) -> Member:
         """Create ``name``'s identity sealed under ``passphrase`` and register its recipient."""
-        validate_member_name(name)
-        if self._conn.execute("SELECT 1 FROM members WHERE name = ?", (name,)).fetchone():
-            raise VaultError(f"member {name!r}: already exists")
-        # An identity file without a member row is an orphan of an interrupted add: nothing was
-        # ever encrypted to it, so it is safe to destroy.
-        self.keys.shred(name)
-        recipient = self.keys.create(name, passphrase, now=self.clock())
+        self.check_new_member(name)
+        # A new person, whatever their name: a new id, so a key file, grant or upload of an
+        # earlier member of this name can never be theirs.
+        member_id = new_member_id()
+        recipient = self.keys.create(member_id, passphrase, now=self.clock(), who=name)
         now = self.clock()
         try:
             with self.transaction() as conn:
                 conn.execute(
-                    "INSERT INTO members (name, recipient, created) VALUES (?, ?, ?)",
-                    (name, recipient, now),
+                    "INSERT INTO members (name, recipient, created, id, name_key) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (name, recipient, now, member_id, name_key(name)),
                 )
-                self.audit(conn, "member_added", member=name, recipient=recipient)
+                self.audit(conn, "member_added", member=name, member_id=member_id,
+                           recipient=recipient)
         except BaseException:
-            self.keys.shred(name)
+            self.keys.shred(member_id)
             raise
-        return Member(name, recipient, now)
+        return Member(name, recipient, now, member_id)
 
     def unlock(self, member: str, passphrase: str) -> x25519.Identity:
         """``member``'s identity, opened with their passphrase (RAM only).
@@ -267,12 +350,22 @@ class Vault:
         folder is readable by others.
         """
         m = self.member(member)
-        return self.keys.unlock(member, passphrase, expected_recipient=m.recipient)
+        return self.keys.unlock(m.id, passphrase, expected_recipient=m.recipient, who=m.name)
+
+    def key_path(self, member: str) -> Path:
+        """Where ``member``'s sealed identity file is (named by their id)."""
+        return self.keys.path(self.member(member).id)
 
     def _recipient(self, member: str) -> x25519.Recipient:
         cached = self._recipients.get(member)
         if cached is None:
-            text = self.member(member).recipient
+            m = self.member(member)
+            text = m.recipient
+            # Once per member and process: a recipient changed behind keepmum's back would send
+            # every later record to someone else, so it is refused, not used.
+            problems = member_problems(self._conn, m.name, m.recipient, m.id)
+            if problems:
+                raise IntegrityError(f"{problems[0]}; nothing stored (run keepmum vault verify)")
             try:
                 cached = x25519.Recipient.from_str(text)
             except pyrage.RecipientError as exc:
@@ -374,10 +467,8 @@ class Vault:
         unreadable, whatever happens to the rest of this call.
         """
         validate_member_name(member)
-        known = self._conn.execute("SELECT 1 FROM members WHERE name = ?", (member,)).fetchone()
-        shredded = self.keys.shred(member)
-        if known is None and not shredded:
-            self.member(member)  # raises: no such member
+        known = self.member(member)  # raises: no such member (exact name, never another case)
+        shredded = self.keys.shred(known.id)
         with self.transaction() as conn:
             count, seconds = conn.execute(
                 "SELECT count(*), coalesce(sum(duration_s), 0) FROM records WHERE member = ?",
@@ -389,7 +480,7 @@ class Vault:
                            reason="forgotten")
             conn.execute("DELETE FROM records WHERE member = ?", (member,))
             conn.execute("DELETE FROM members WHERE name = ?", (member,))
-            self.audit(conn, "forgotten", member=member, records=int(count),
+            self.audit(conn, "forgotten", member=member, member_id=known.id, records=int(count),
                        seconds=float(seconds), identity_shredded=shredded)
         self._recipients.pop(member, None)
         self._checkpoint("TRUNCATE")

@@ -1,6 +1,9 @@
 """``vault verify``: check every record, report every defect (not just the first).
 
-Without a key: SQLite's own ``quick_check``; each member's recipient parses; each record's
+Without a key: SQLite's own ``quick_check``; each member's recipient parses and, with its id,
+matches what the audit chain recorded at creation; every grant in the consent ledger matches
+its ``consent_granted`` entry and every revocation in the chain is in the ledger
+(:mod:`storage.bindings`: a redirected recipient or an inserted grant is a defect); each record's
 ciphertext SHA-256, metadata hash, age structure and length (:func:`storage.records.check_record`);
 and the index against the audit chain: every record must match the hashes its ``stored`` entry
 recorded, and every record the chain says was stored and never deleted must still be there.
@@ -20,6 +23,7 @@ from pyrage import x25519
 
 from device.errors import IntegrityError, VaultError
 from storage import audit as audit_chain
+from storage.bindings import grant_problems, member_problems
 from storage.records import RecordMeta, check_record
 
 if TYPE_CHECKING:
@@ -70,12 +74,16 @@ def _check_sqlite(conn: sqlite3.Connection) -> list[Defect]:
 def _check_members(conn: sqlite3.Connection) -> tuple[set[str], list[Defect]]:
     names: set[str] = set()
     defects = []
-    for name, recipient in conn.execute("SELECT name, recipient FROM members"):
+    for name, recipient, member_id in conn.execute("SELECT name, recipient, id FROM members"):
         names.add(name)
         try:
             x25519.Recipient.from_str(str(recipient))
         except pyrage.RecipientError:
             defects.append(Defect(None, f"member {name!r}: recipient {recipient!r} is malformed"))
+        problems = member_problems(conn, str(name), str(recipient),
+                                   None if member_id is None else str(member_id))
+        defects += [Defect(None, p) for p in problems]
+    defects += [Defect(None, p) for p in grant_problems(conn)]
     return names, defects
 
 

@@ -20,6 +20,7 @@ from pyrage import passphrase as age_passphrase
 from pyrage import x25519
 
 from tests.e2e.conftest import keepmum_command, run_keepmum
+from tests.e2e.vaulte2e import key_file
 
 START_TIMEOUT_S = 60.0
 
@@ -77,8 +78,8 @@ def _cloud(tmp_path: Path) -> Iterator[Cloud]:
 
 def identity_file(home: Path, member: str, passphrase: str, dest: Path) -> Path:
     """The member's identity as a plain age identity file (what the member would keep),
-    opened from ``HOME/keys/<member>.identity.age`` with their passphrase."""
-    sealed = (home / "keys" / f"{member}.identity.age").read_bytes()
+    opened from ``HOME/keys/<member id>.identity.age`` with their passphrase."""
+    sealed = key_file(home, member).read_bytes()
     text = age_passphrase.decrypt(sealed, passphrase).decode()
     dest.write_text(text)
     dest.chmod(0o600)

@@ -18,6 +18,7 @@ from tests.e2e.vaulte2e import (  # noqa: F401
     _stored_home,
     _stored_template,
     _wake_recording,
+    key_file,
     keepmum_ok,
 )
 
@@ -45,7 +46,7 @@ def test_outputs_onto_the_vaults_own_files_are_refused_and_it_still_verifies(
     stored_home: StoredHome, tmp_path: Path
 ) -> None:
     home = stored_home.home
-    identity = home / "keys" / "alice.identity.age"
+    identity = key_file(home, "alice")
     assert identity.is_file()
     before = snapshot(home)
     link = tmp_path / "innocent.age"
@@ -53,7 +54,7 @@ def test_outputs_onto_the_vaults_own_files_are_refused_and_it_still_verifies(
     alias = tmp_path / "alias"
     alias.symlink_to(home)
     rid = stored_home.alice[0]
-    for target in (identity, home / "vault.db", alias / "keys" / "alice.identity.age"):
+    for target in (identity, home / "vault.db", alias / "keys" / identity.name):
         for force in ([], ["--force"]):
             refused(run_keepmum("export", "--member", "alice", "--out", target, "--home", home,
                                 *force, *alice_pass(stored_home)), "inside the device home")
@@ -66,7 +67,7 @@ def test_outputs_onto_the_vaults_own_files_are_refused_and_it_still_verifies(
                           *alice_pass(stored_home))
     assert verified.of("verify")[0]["ok"] is True
     after = snapshot(home)
-    assert after["keys/alice.identity.age"] == before["keys/alice.identity.age"]
+    assert after[f"keys/{identity.name}"] == before[f"keys/{identity.name}"]
 
 
 def test_play_out_is_private_and_overwrites_only_with_force(

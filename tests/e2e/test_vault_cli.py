@@ -25,6 +25,7 @@ from tests.e2e.vaulte2e import (  # noqa: F401
     ciphertext,
     init_home,
     keepmum_ok,
+    key_file,
     write_passphrase_files,
 )
 
@@ -48,8 +49,8 @@ def test_init_makes_a_private_home(stored_home: StoredHome) -> None:
     home = stored_home.home
     assert (home / "config.toml").is_file()
     assert _mode(home / "keys") == 0o700
-    assert _mode(home / "keys" / "alice.identity.age") == 0o600
-    assert _mode(home / "keys" / "bob.identity.age") == 0o600
+    assert _mode(key_file(home, "alice")) == 0o600
+    assert _mode(key_file(home, "bob")) == 0o600
     assert _mode(home / "vault.db") == 0o600
     members = keepmum_ok("member", "list", "--home", home, "--json").events
     assert [m["member"] for m in members] == ["alice", "bob"]
@@ -78,11 +79,12 @@ def test_member_add_prompts_twice_on_stdin(stored_home: StoredHome) -> None:
     result = keepmum_ok("member", "add", "carol", "--home", stored_home.home, "--json",
                         input="carol pass\ncarol pass\n")
     assert result.of("member_added", member="carol")
-    assert _mode(stored_home.home / "keys" / "carol.identity.age") == 0o600
+    assert _mode(key_file(stored_home.home, "carol")) == 0o600
+    keys_before = sorted((stored_home.home / "keys").iterdir())
     mismatch = run_keepmum("member", "add", "dave", "--home", stored_home.home,
                            input="one\ntwo\n")
     assert mismatch.returncode != 0
-    assert not (stored_home.home / "keys" / "dave.identity.age").exists()
+    assert sorted((stored_home.home / "keys").iterdir()) == keys_before  # no key for dave
 
 
 def test_vault_list_json_has_exactly_the_contract_keys(stored_home: StoredHome) -> None:
@@ -132,7 +134,7 @@ def test_wrong_passphrase_is_one_line_exit_2(stored_home: StoredHome, tmp_path: 
 
 
 def test_world_readable_identity_is_refused(stored_home: StoredHome, tmp_path: Path) -> None:
-    identity = stored_home.home / "keys" / "alice.identity.age"
+    identity = key_file(stored_home.home, "alice")
     identity.chmod(0o644)
     args: list[str | Path] = ["vault", "play", stored_home.alice[0], "--out",
                               tmp_path / "x.wav", "--home", stored_home.home,
@@ -232,10 +234,11 @@ def test_forget_shreds_one_member_and_leaves_the_others_readable(
 ) -> None:
     home = stored_home.home
     bob_copy = ciphertext(home, stored_home.bob[0])
+    bob_key = key_file(home, "bob")
     result = keepmum_ok("vault", "forget", "bob", "--yes", "--home", home, "--json")
     (gone,) = result.of("forgotten")
     assert gone["records"] == len(stored_home.bob) and gone["identity_shredded"] is True
-    assert not (home / "keys" / "bob.identity.age").exists()
+    assert not bob_key.exists()
     listed = keepmum_ok("vault", "list", "--home", home, "--json").events
     assert [r["record"] for r in listed] == stored_home.alice
     alice_ok = keepmum_ok("vault", "verify", "--member", "alice", "--home", home,
@@ -254,7 +257,7 @@ def test_forget_shreds_one_member_and_leaves_the_others_readable(
 def test_forget_asks_first(stored_home: StoredHome) -> None:
     result = run_keepmum("vault", "forget", "alice", "--home", stored_home.home, input="n\n")
     assert result.returncode != 0
-    assert (stored_home.home / "keys" / "alice.identity.age").exists()
+    assert key_file(stored_home.home, "alice").exists()
 
 
 def test_purge_enforces_a_lowered_capacity(stored_home: StoredHome) -> None:

@@ -24,6 +24,7 @@ from tests.e2e.vaulte2e import (  # noqa: F401
     ciphertext,
     init_home,
     keepmum_ok,
+    key_file,
     scan_for_plaintext,
     stored_ids,
 )
@@ -64,7 +65,7 @@ def test_the_device_cannot_read_back_without_the_identity(
     home = stored_home.home
     away = tmp_path / "usb-stick"
     away.mkdir()
-    shutil.move(home / "keys" / "alice.identity.age", away / "alice.identity.age")
+    shutil.move(key_file(home, "alice"), away / "alice.identity.age")
     rid = stored_home.alice[0]
     out = tmp_path / "out"
     out.mkdir()
@@ -99,7 +100,7 @@ def test_the_device_cannot_read_back_without_the_identity(
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file whatever its mode")
 def test_an_unreadable_identity_is_not_read(stored_home: StoredHome, tmp_path: Path) -> None:
-    (stored_home.home / "keys" / "alice.identity.age").chmod(0o000)
+    key_file(stored_home.home, "alice").chmod(0o000)
     result = run_keepmum("vault", "play", stored_home.alice[0], "--out", tmp_path / "a.wav",
                          "--home", stored_home.home, *stored_home.pass_args)
     assert result.returncode == 2, result

@@ -88,6 +88,23 @@ def init_home(home: Path, passfolder: Path, members: Iterable[str] = ("alice", "
     return pass_args
 
 
+def _column(home: Path, sql: str, key: str) -> object:
+    """One value read straight from the SQLite file (as any attacker could)."""
+    conn = sqlite3.connect(home / "vault.db")
+    try:
+        row = conn.execute(sql, (key,)).fetchone()
+    finally:
+        conn.close()
+    assert row is not None, f"nothing for {key!r} in {home}: {sql}"
+    return row[0]
+
+
+def key_file(home: Path, member: str) -> Path:
+    """The member's sealed identity file: named by their stable id, read from vault.db."""
+    member_id = _column(home, "SELECT id FROM members WHERE name = ?", member)
+    return home / "keys" / f"{member_id}.identity.age"
+
+
 def stored_ids(result: Result) -> list[str]:
     return [e["record"] for e in result.of("stored")]
 
@@ -141,13 +158,9 @@ def _unlocked(stored_template: StoredHome) -> Callable[[str], x25519.Identity]:
 
 def ciphertext(home: Path, record: str) -> bytes:
     """A record's ciphertext, read straight from the SQLite file (as any attacker could)."""
-    conn = sqlite3.connect(home / "vault.db")
-    try:
-        row = conn.execute("SELECT ciphertext FROM records WHERE id = ?", (record,)).fetchone()
-    finally:
-        conn.close()
-    assert row is not None, f"no record {record}"
-    return bytes(row[0])
+    blob = _column(home, "SELECT ciphertext FROM records WHERE id = ?", record)
+    assert isinstance(blob, bytes)
+    return blob
 
 
 # -- plaintext scanning ------------------------------------------------------------------------

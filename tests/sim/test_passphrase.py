@@ -33,10 +33,12 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
         read_passphrase_file(tmp_path / "nope.txt")
 
 
-@pytest.mark.parametrize("spec", ["alice", "=f", "alice=", ""])
+@pytest.mark.parametrize("spec", ["alice", "=f", "alice=", "", "correct-horse-battery"])
 def test_malformed_specs(spec: str) -> None:
-    with pytest.raises(ConfigError, match="expected NAME=FILE"):
+    with pytest.raises(ConfigError, match="expected NAME=FILE") as info:
         parse_passphrase_files([spec])
+    # A passphrase typed where NAME=FILE belongs must not be echoed into a terminal or a log.
+    assert not spec or spec not in str(info.value).replace("NAME=FILE", "")
 
 
 def test_file_wins_and_the_prompt_is_asked_otherwise(tmp_path: Path) -> None:

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from device.errors import FormatVersionError, IntegrityError, VaultError
-from storage.index import APPLICATION_ID, SCHEMA_VERSION, connect
+from storage import audit
+from storage.index import APPLICATION_ID, SCHEMA_VERSION, connect, schema_version
+from storage.settings import VaultSettings
 from storage.vault import Vault
+from storage.verify import verify_vault
 from tests.storage.vaulthelp import FakeClock, open_vault
 
 
 def test_new_file_is_stamped_and_private(tmp_path: Path) -> None:
     conn = connect(tmp_path / "vault.db", create=True)
     assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -34,7 +39,7 @@ def test_a_newer_schema_is_refused(home: Path) -> None:
     raw = sqlite3.connect(home / "vault.db")
     raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     raw.close()
-    with pytest.raises(FormatVersionError, match="schema version 2 is newer") as info:
+    with pytest.raises(FormatVersionError, match="schema version 3 is newer") as info:
         Vault.open(home)
     assert info.value.exit_code == 2
 
@@ -66,14 +71,14 @@ def test_erasure_cascades_to_queued_copies(home: Path, clock: FakeClock) -> None
         assert v.connection.execute("SELECT count(*) FROM upload_queue").fetchone()[0] == 0
 
 
-def test_schema_v1_columns_are_fixed(tmp_path: Path) -> None:
+def test_schema_v2_columns_are_fixed(tmp_path: Path) -> None:
     # A golden vector for the format: changing these needs SCHEMA_VERSION + 1 and a migration.
     conn = connect(tmp_path / "vault.db", create=True)
 
     def columns(table: str) -> list[str]:
         return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
 
-    assert columns("members") == ["name", "recipient", "created"]
+    assert columns("members") == ["name", "recipient", "created", "id", "name_key"]
     assert columns("records") == [
         "id", "member", "start", "start_t", "duration_s", "samples", "sample_rate", "model",
         "score", "end_reason", "source", "created", "expires", "ciphertext", "sha256",
@@ -81,3 +86,66 @@ def test_schema_v1_columns_are_fixed(tmp_path: Path) -> None:
     ]
     assert columns("audit") == ["seq", "at", "event", "member", "record", "details", "prev",
                                 "hash"]
+
+
+GOLDEN_V1 = Path(__file__).parent / "data" / "v1_home"
+"""A home written by keepmum at schema version 1 (commit ab1d0c0, before member ids): alice and
+bob (passphrases below), one 0.1 s record each, an all-future grant for alice. Made with that
+commit's Vault.create / add_member / store / grant_all_future and a fixed clock."""
+GOLDEN_PASSPHRASES = {"alice": "alice v1 passphrase", "bob": "bob v1 passphrase"}
+KEEP_ALL = VaultSettings(retention_h=24 * 365 * 100)
+"""The golden records date from 2026-01-01: a 24 h retention would purge them at open."""
+
+
+def _golden_copy(tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    shutil.copytree(GOLDEN_V1, home)
+    # git keeps no modes: give the copy the ones keepmum wrote.
+    home.chmod(0o700)
+    (home / "keys").chmod(0o700)
+    for f in (home / "vault.db", *(home / "keys").iterdir()):
+        f.chmod(0o600)
+    return home
+
+
+def test_a_version_1_vault_is_migrated_to_member_ids(tmp_path: Path) -> None:
+    home = _golden_copy(tmp_path)
+    raw = sqlite3.connect(home / "vault.db")
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+    raw.close()
+    with Vault.open(home, KEEP_ALL) as v:
+        assert schema_version(v.connection) == 2
+        members = {m.name: m for m in v.members()}
+        assert sorted(members) == ["alice", "bob"]
+        ids = {m.id for m in members.values()}
+        assert len(ids) == 2 and all(re.fullmatch(r"m[0-9a-f]{16}", i) for i in ids)
+        # Key files renamed to the ids; nothing left under a name.
+        assert sorted(p.name for p in (home / "keys").iterdir()) == sorted(
+            f"{i}.identity.age" for i in ids)
+        migrated = audit.entries(v.connection, event="member_migrated")
+        assert {(e.member, e.details["member_id"], e.details["recipient"]) for e in migrated} == {
+            (m.name, m.id, m.recipient) for m in members.values()}
+        assert audit.verify_chain(v.connection) == []
+        assert verify_vault(v).ok
+        (record,) = v.records("alice")
+        identity = v.unlock("alice", GOLDEN_PASSPHRASES["alice"])
+        assert v.decrypt(record.id, identity)[:4] == b"RIFF"
+    # A second open changes nothing more.
+    with Vault.open(home, KEEP_ALL) as v:
+        assert {m.id for m in v.members()} == ids
+        assert len(audit.entries(v.connection, event="member_migrated")) == 2
+
+
+def test_migration_refuses_names_that_differ_only_in_case(tmp_path: Path) -> None:
+    home = _golden_copy(tmp_path)
+    raw = sqlite3.connect(home / "vault.db")
+    recipient = raw.execute("SELECT recipient FROM members WHERE name='bob'").fetchone()[0]
+    raw.execute("INSERT INTO members (name, recipient, created) VALUES ('Bob', ?, 0)",
+                (recipient,))
+    raw.commit()
+    raw.close()
+    with pytest.raises(VaultError, match="'Bob' and 'bob' differ only in letter case"):
+        Vault.open(home)
+    raw = sqlite3.connect(home / "vault.db")
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == 1  # rolled back whole
+    raw.close()

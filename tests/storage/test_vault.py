@@ -26,7 +26,7 @@ Ident = Callable[[str], x25519.Identity]
 
 def test_public_surface() -> None:
     assert set(storage.vault.__all__) == {
-        "DB_NAME", "KEYS_DIR", "CommitHook", "ForgetResult", "Member", "Vault",
+        "DB_NAME", "KEYS_DIR", "CommitHook", "ForgetResult", "Member", "Vault", "check_home",
     }
 
 
@@ -203,12 +203,13 @@ def test_forget_shreds_the_identity_and_every_record_but_spares_others(
         theirs = v.store(utterance(0.2, seed=7), "alice")
         assert mine[0] is not None and theirs is not None
         copy = v.read_ciphertext(mine[0])  # a copy made earlier, e.g. a backup
+        bob_key = v.key_path("bob")
         result = v.forget("bob")
         assert (result.records, result.identity_shredded) == (3, True)
         assert result.seconds == pytest.approx(0.6)
         assert [m.name for m in v.members()] == ["alice"]
         assert [m.id for m in v.records()] == [theirs]
-        assert not (home / "keys" / "bob.identity.age").exists()
+        assert not bob_key.exists()
         with pytest.raises(VaultError, match="no such member"):
             v.unlock("bob", "battery staple bob")
         assert len(v.decrypt(theirs, identities("alice"))) == 44 + 6400
@@ -226,7 +227,7 @@ def test_forget_completes_after_a_crash_between_shred_and_delete(
 ) -> None:
     with open_vault(home, clock) as v:
         v.store(utterance(0.2), "bob")
-        v.keys.shred("bob")  # as if the process died right after shredding
+        v.keys.shred(v.member("bob").id)  # as if the process died right after shredding
         result = v.forget("bob")
         assert (result.records, result.identity_shredded) == (1, False)
         assert v.records() == [] and [m.name for m in v.members()] == ["alice"]
