@@ -18,8 +18,8 @@ from tests.e2e.vaulte2e import (  # noqa: F401
     _stored_home,
     _stored_template,
     _wake_recording,
-    key_file,
     keepmum_ok,
+    key_file,
 )
 
 
