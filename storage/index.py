@@ -24,19 +24,21 @@ row (see :func:`storage.records.meta_digest`), so a changed byte anywhere in a r
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 from device.errors import FormatVersionError, IntegrityError, VaultError
+from storage.ledger_schema import add_upload_ledger
 
 __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "connect", "schema_version"]
 
 APPLICATION_ID = 0x6B6D756D
 """``PRAGMA application_id`` of a keepmum vault ("kmum")."""
 
-SCHEMA_VERSION = 1
-"""The schema version this keepmum writes and understands."""
+SCHEMA_VERSION = 2
+"""The schema version this keepmum writes and understands (see storage/README.md, Versions)."""
 
 _SCHEMA_V1 = """
 CREATE TABLE members (
@@ -82,8 +84,12 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 """
 
-# Forward migrations: MIGRATIONS[v] turns a version-v file into version v+1.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+# Forward migrations: MIGRATIONS[v] turns a version-v file into version v+1. A new vault is
+# written at version 1 and then migrated, so that every vault, new or old, reaches the current
+# schema by the same steps. Each step is self-contained (it creates what it needs if missing).
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: add_upload_ledger,  # v2: upload attempts (in flight / outcome) and erasure requests
+}
 
 
 def _text(raw: bytes) -> str:
@@ -92,12 +98,14 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-def _configure(conn: sqlite3.Connection) -> None:
+def _configure(conn: sqlite3.Connection, *, read_only: bool = False) -> None:
     conn.text_factory = _text
     conn.execute("PRAGMA busy_timeout = 10000")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA secure_delete = ON")
     conn.execute("PRAGMA temp_store = MEMORY")
+    if read_only:
+        return
     mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if str(mode).lower() != "wal":
         raise VaultError(f"vault.db: could not switch to WAL journal (got {mode!r})")
@@ -110,24 +118,59 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
-def connect(path: Path, *, create: bool = False) -> sqlite3.Connection:
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection. On a read-only file system SQLite cannot create the WAL index
+    (``-shm``) a WAL reader needs, so there the file is opened ``immutable`` (nothing can
+    write it meanwhile anyway)."""
+    uri = path.resolve().as_uri()
+    try:
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, timeout=10.0)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        if os.access(path.parent, os.W_OK) and _writable_fs(path.parent):
+            raise
+    return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None, timeout=10.0)
+
+
+def _writable_fs(folder: Path) -> bool:
+    # os.access ignores a read-only mount for root; statvfs knows.
+    return not os.statvfs(folder).f_flag & os.ST_RDONLY
+
+
+def connect(path: Path, *, create: bool = False, read_only: bool = False) -> sqlite3.Connection:
     """Open (or with ``create``, make) the index at ``path``, checked and migrated.
 
-    Raises VaultError if it does not exist (and ``create`` is false) or is not a keepmum vault,
-    FormatVersionError if a newer keepmum wrote it, IntegrityError if SQLite finds it corrupt.
-    The connection is in autocommit mode; writers use BEGIN IMMEDIATE ... COMMIT.
+    With ``read_only``, open it for reading (nothing is written, not even a migration; an older
+    schema is refused with VaultError). Raises VaultError if it does not exist (and ``create``
+    is false) or is not a keepmum vault, FormatVersionError if a newer keepmum wrote it,
+    IntegrityError if SQLite finds it corrupt. The connection is in autocommit mode; writers
+    use BEGIN IMMEDIATE ... COMMIT.
     """
     if not create and not path.exists():
         raise VaultError(f"{path.parent}: no vault here (run: keepmum init --home {path.parent})")
     try:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+        if read_only:
+            conn = _open_read_only(path)
+        else:
+            conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
     except sqlite3.Error as exc:
         raise VaultError(f"{path}: cannot open ({exc})") from exc
     try:
         if create:
             path.chmod(0o600)
-        _configure(conn)
-        _check_and_migrate(conn, path, create=create)
+        _configure(conn, read_only=read_only)
+        _check_and_migrate(conn, path, create=create, read_only=read_only)
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        text = str(exc)
+        if "readonly" in text or "read-only" in text or "unable to open" in text:
+            # A read-only home or a missing -shm is not corruption: say what it is (exit 2).
+            raise VaultError(f"{path}: cannot be written here ({text}); read-only commands "
+                             "(vault list, vault verify, report, audit show) still work") from exc
+        if "full" in text:
+            raise VaultError(f"{path}: the disk is full ({text})") from exc
+        raise IntegrityError(f"{path}: not a readable SQLite vault ({exc})") from exc
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise IntegrityError(f"{path}: not a readable SQLite vault ({exc})") from exc
@@ -137,7 +180,9 @@ def connect(path: Path, *, create: bool = False) -> sqlite3.Connection:
     return conn
 
 
-def _check_and_migrate(conn: sqlite3.Connection, path: Path, *, create: bool) -> None:
+def _check_and_migrate(
+    conn: sqlite3.Connection, path: Path, *, create: bool, read_only: bool = False
+) -> None:
     app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
     version = schema_version(conn)
     if version == 0 and app_id == 0:
@@ -147,7 +192,7 @@ def _check_and_migrate(conn: sqlite3.Connection, path: Path, *, create: bool) ->
         script = (
             f"BEGIN IMMEDIATE;\n{_SCHEMA_V1}"
             f"PRAGMA application_id = {APPLICATION_ID};\n"
-            f"PRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
+            "PRAGMA user_version = 1;\nCOMMIT;"
         )
         try:
             conn.executescript(script)
@@ -155,7 +200,7 @@ def _check_and_migrate(conn: sqlite3.Connection, path: Path, *, create: bool) ->
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        return
+        app_id, version = APPLICATION_ID, 1
     if app_id != APPLICATION_ID:
         raise VaultError(f"{path}: not a keepmum vault (application id {app_id:#x})")
     if version > SCHEMA_VERSION:
@@ -163,6 +208,9 @@ def _check_and_migrate(conn: sqlite3.Connection, path: Path, *, create: bool) ->
             f"{path}: schema version {version} is newer than this keepmum understands "
             f"({SCHEMA_VERSION}); upgrade keepmum"
         )
+    if version < SCHEMA_VERSION and read_only:
+        raise VaultError(f"{path}: schema version {version} must be upgraded to "
+                         f"{SCHEMA_VERSION} first (run any writing command on a writable home)")
     if version < SCHEMA_VERSION:
         conn.execute("BEGIN IMMEDIATE")
         try:

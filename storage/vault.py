@@ -17,6 +17,7 @@ Write ordering (see storage/README.md for the full list of invariants):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sqlite3
 import time
@@ -32,14 +33,14 @@ import pyrage
 from pyrage import x25519
 
 from device.audio import SAMPLE_RATE
-from device.errors import IntegrityError, VaultError
+from device.errors import IntegrityError, StorageFullError, VaultError
 from device.utterance import Utterance
 from storage import audit as audit_chain
-from storage import consent
+from storage import consent, erasure
 from storage.index import connect
 from storage.keys import KeyStore, validate_member_name
 from storage.records import RecordMeta, meta_digest, new_record_id
-from storage.retention import Deleted, PurgeResult, delete_rows, purge
+from storage.retention import Deleted, PurgeResult, delete_rows, due_older_than, purge
 from storage.settings import VaultSettings
 from storage.wav import WavError, pcm_to_wav, wav_to_pcm
 
@@ -89,8 +90,12 @@ class Vault:
         conn: sqlite3.Connection,
         settings: VaultSettings,
         clock: Callable[[], float],
+        *,
+        read_only: bool = False,
     ) -> None:
         self.home = home
+        self.read_only = read_only
+        """Opened for reading only: every write raises VaultError naming the home."""
         self.settings = settings
         self.clock = clock
         """Wall-clock time (Unix seconds); injected by tests to move through retention."""
@@ -129,24 +134,37 @@ class Vault:
         settings: VaultSettings | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        read_only: bool = False,
+        enforce: bool = True,
     ) -> Vault:
         """Open the vault in ``home`` and enforce expiry and capacity now.
 
-        VaultError ("run keepmum init") if there is none; FormatVersionError if a newer keepmum
-        wrote it.
+        With ``read_only``, open it for reading only and enforce nothing: for read-only
+        commands on a read-only home (a write would fail there; the next writing command
+        purges). ``enforce=False`` skips the purge at open: for withdrawal (revoke, delete,
+        forget) when the configuration cannot be read, since a purge under default settings
+        could delete what the real ones keep. VaultError ("run keepmum init") if there is
+        none; FormatVersionError if a newer keepmum wrote it.
         """
+        if read_only:
+            conn = connect(home / DB_NAME, read_only=True)
+            return cls(home, conn, settings or VaultSettings(), clock, read_only=True)
         conn = connect(home / DB_NAME)
-        return cls._finish_open(home, conn, settings or VaultSettings(), clock)
+        return cls._finish_open(home, conn, settings or VaultSettings(), clock,
+                                enforce=enforce)
 
     @classmethod
     def _finish_open(
         cls, home: Path, conn: sqlite3.Connection, settings: VaultSettings,
-        clock: Callable[[], float],
+        clock: Callable[[], float], *, enforce: bool = True,
     ) -> Vault:
         try:
             consent.ensure_tables(conn)
             vault = cls(home, conn, settings, clock)
-            vault.purge(checkpoint=False)
+            if enforce:
+                # A full disk must not block the commands that free space.
+                with contextlib.suppress(StorageFullError):
+                    vault.purge(checkpoint=False)
         except BaseException:
             conn.close()
             raise
@@ -170,26 +188,74 @@ class Vault:
         """The index connection, for read queries (write only inside :meth:`transaction`)."""
         return self._conn
 
+    def _write_error(self, exc: sqlite3.OperationalError) -> VaultError:
+        """The user's view of a failed write: a full disk is not corruption, nor is a
+        read-only home; both leave the vault as it was (the transaction rolled back)."""
+        where = self.home / DB_NAME
+        text = str(exc)
+        if "full" in text:
+            return StorageFullError(
+                f"{where}: the disk is full; nothing more can be stored (what is stored is "
+                "intact; `keepmum vault delete`, `vault purge` or `vault forget` free space)"
+            )
+        if "readonly" in text.replace("-", "").replace(" ", "") or "read-only" in text:
+            return VaultError(f"{where}: the home is read-only; this command needs to write "
+                              f"({text})")
+        return VaultError(f"{where}: cannot write ({text})")
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK if the body raises."""
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK if the body raises.
+
+        SQLite's write errors (disk full, read-only home, locked too long) become
+        :class:`StorageFullError` or VaultError; the vault is left as before the transaction.
+        """
+        if self.read_only:
+            raise VaultError(f"{self.home / DB_NAME}: opened read-only; this command needs to "
+                             "write")
         if self._conn.in_transaction:
             raise VaultError("vault transaction already open (transactions do not nest)")
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:  # read-only file system, locked too long ...
-            raise VaultError(f"{self.home / DB_NAME}: cannot write ({exc})") from exc
+            raise self._write_error(exc) from exc
         try:
             yield self._conn
+        except sqlite3.OperationalError as exc:
+            self._rollback()
+            raise self._write_error(exc) from exc
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._rollback()
             raise
         try:
             self._conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._rollback()
+            raise self._write_error(exc) from exc
         except BaseException:
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
+            self._rollback()
             raise
+
+    def _rollback(self) -> None:
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every query in the body sees the same committed state.
+
+        Readers (verify, report, list, export) use it, so a device storing meanwhile (WAL lets
+        it commit) can never make them see a record and miss its audit entry, or the reverse.
+        """
+        if self._conn.in_transaction:
+            raise VaultError("vault snapshot inside a transaction (they do not nest)")
+        self._conn.execute("BEGIN")
+        try:
+            # A deferred transaction takes its snapshot at the first read: take it now.
+            self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            yield self._conn
+        finally:
+            self._rollback()
 
     def audit(
         self,
@@ -358,12 +424,36 @@ class Vault:
         return result
 
     def delete(self, record_id: str) -> Deleted:
-        """Delete one record (and its queued copies) now."""
+        """Delete one record (and its queued copies) now; if it was uploaded, request erasure
+        from every endpoint that received it, in the same transaction (see storage.erasure)."""
         meta = self.record(record_id)
         with self.transaction() as conn:
             (deleted,) = delete_rows(conn, [(meta.id, meta.member, meta.duration_s)], "deleted",
                                      self.audit)
+            erasure.request_erasure(conn, member=meta.member, record_ids=[meta.id],
+                                    reason="deleted", now=self.clock(), audit=self.audit)
         self._checkpoint("TRUNCATE")
+        return deleted
+
+    def older_than(self, hours: float) -> list[RecordMeta]:
+        """The records stored ``hours`` or more ago (what ``purge_older_than`` would delete)."""
+        ids = {rid for rid, _m, _d in due_older_than(self._conn, self.clock(), hours)}
+        return [r for r in self.records() if r.id in ids]
+
+    def purge_older_than(self, hours: float) -> list[Deleted]:
+        """Delete every record stored ``hours`` or more ago: shrinking retention of what is
+        kept, on explicit request (each audited ``deleted`` with ``older_than_h``)."""
+        if not (hours >= 0 and hours < float("inf")):
+            raise VaultError(f"--older-than-h: expected a finite number >= 0, got {hours!r}")
+
+        def audit(conn: sqlite3.Connection, event: str, **kw: Any) -> object:
+            return self.audit(conn, event, older_than_h=float(hours), **kw)
+
+        with self.transaction() as conn:
+            deleted = delete_rows(conn, due_older_than(conn, self.clock(), hours), "deleted",
+                                  audit)
+        if deleted:
+            self._checkpoint("TRUNCATE")
         return deleted
 
     def forget(self, member: str) -> ForgetResult:
@@ -383,6 +473,10 @@ class Vault:
                 "SELECT count(*), coalesce(sum(duration_s), 0) FROM records WHERE member = ?",
                 (member,),
             ).fetchone()
+            # Every endpoint that received their data is asked to erase it (GDPR art. 17(2)).
+            erasure.request_erasure(conn, member=member,
+                                    record_ids=erasure.uploaded_records_of(conn, member),
+                                    reason="forgotten", now=self.clock(), audit=self.audit)
             # Their consent ends with them: a later member of the same name inherits no grant.
             for grant_id in consent.revoke_member_grants(conn, member, self.clock()):
                 self.audit(conn, "consent_revoked", member=member, grant=grant_id,

@@ -128,7 +128,7 @@ def test_grant_for_one_record_sends_exactly_it(
     assert queued(vault.connection) == []
     assert uploader.upload() == []  # sent once, not again
     events = [e.event for e in entries(vault.connection, member="alice")]
-    assert events[-3:] == ["consent_granted", "queued", "uploaded"]
+    assert events[-4:] == ["consent_granted", "queued", "upload_started", "uploaded"]
 
 
 def test_revoke_empties_the_queue_and_stops_the_next_upload(

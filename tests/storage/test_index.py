@@ -16,7 +16,7 @@ from tests.storage.vaulthelp import FakeClock, open_vault
 def test_new_file_is_stamped_and_private(tmp_path: Path) -> None:
     conn = connect(tmp_path / "vault.db", create=True)
     assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -34,7 +34,8 @@ def test_a_newer_schema_is_refused(home: Path) -> None:
     raw = sqlite3.connect(home / "vault.db")
     raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     raw.close()
-    with pytest.raises(FormatVersionError, match="schema version 2 is newer") as info:
+    newer = f"schema version {SCHEMA_VERSION + 1} is newer"
+    with pytest.raises(FormatVersionError, match=newer) as info:
         Vault.open(home)
     assert info.value.exit_code == 2
 
