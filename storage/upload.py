@@ -62,6 +62,7 @@ from storage.consent import (
 
 __all__ = [
     "DEADLINE_S",
+    "IN_FLIGHT_GRACE_S",
     "HttpClientTransport",
     "HttpRequest",
     "HttpResponse",
