@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from device.errors import CheckFailed, ConfigError, VaultError
+from device.errors import CheckFailed, ConfigError, StorageFullError, VaultError
 from device.events import Event
 from device.events import Summary as RunSummary
 from device.pipeline import UtteranceSink, run_device
@@ -54,7 +54,20 @@ def _sink(
     with Vault.open(home, config.vault) as vault:
         # Records kept under a live all-future grant are also encrypted to its endpoint at commit.
         install_future_grant_hook(vault)
-        yield VaultSink(vault, member or vault.default_member())
+        yield VaultSink(vault, member or vault.default_member(), on_full=_warn_full)
+
+
+def _raise_if_full(sink: UtteranceSink | None) -> None:
+    """After the summary: a run that could not store on a full disk ends with exit 2."""
+    full = getattr(sink, "full", None)
+    if isinstance(full, StorageFullError):
+        raise StorageFullError(f"{full} ({getattr(sink, 'not_stored', 0)} kept utterance(s) "
+                               "of this run could not be stored and were discarded from RAM)")
+
+
+def _warn_full(exc: StorageFullError) -> None:
+    click.echo(f"keepmum: warning: {exc}; the device keeps listening and discards what it "
+               "cannot store", err=True)
 
 
 def _run(
@@ -147,6 +160,7 @@ def replay(
     with _sink(home_dir, config, member, no_store) as sink:
         summary, seen = _run(out, sources, config, sink)
     _finish(out, summary)
+    _raise_if_full(sink)
     if expectations is not None:
         problems = check_expectations(expectations, seen)
         if problems:
@@ -216,6 +230,7 @@ def listen(
             f"behind), {source.input_overflows} input overflows[/]"
         )
     _finish(out, summary)
+    _raise_if_full(sink)
 
 
 @cli.command()

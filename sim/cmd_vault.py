@@ -201,7 +201,7 @@ def vault_purge(older_than_h: float | None, yes: bool, home: Path | None,
     if older_than_h is not None:
         _purge_older_than(out, older_than_h, yes, home)
         return
-    with opened_vault(home) as v:
+    with opened_vault(home, frees_space=True) as v:
         # Opening already purges; the explicit call also checkpoints the WAL file.
         result = v.purge()
     for d in result.all:

@@ -27,7 +27,8 @@ def home_is_writable(folder: Path) -> bool:
 
 @contextmanager
 def opened_vault(
-    home: Path | None, *, read_only: bool = False, withdrawal: bool = False
+    home: Path | None, *, read_only: bool = False, withdrawal: bool = False,
+    frees_space: bool = False,
 ) -> Iterator[Vault]:
     """The vault of ``--home`` (or the default home), with ``config.toml``'s vault settings.
 
@@ -35,7 +36,8 @@ def opened_vault(
     vault. ``read_only`` (list, verify, report, audit ...): on a read-only home, open for
     reading instead of failing. ``withdrawal`` (revoke, delete, forget): a broken config.toml
     must not block withdrawing consent or erasing, so it is skipped, and then nothing is
-    purged at open (default settings could delete what the real ones keep).
+    purged at open (default settings could delete what the real ones keep). Withdrawal and
+    ``frees_space`` (purge) may use the vault's space reserve on a full disk.
     """
     folder = resolve_home(home)
     if read_only and Vault.exists(folder) and not home_is_writable(folder):
@@ -51,5 +53,6 @@ def opened_vault(
             if not withdrawal:
                 raise
             enforce = False
-    with Vault.open(folder, settings, enforce=enforce) as vault:
+    with Vault.open(folder, settings, enforce=enforce,
+                    frees_space=withdrawal or frees_space) as vault:
         yield vault

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -33,7 +34,7 @@ import pyrage
 from pyrage import x25519
 
 from device.audio import SAMPLE_RATE
-from device.errors import IntegrityError, StorageFullError, VaultError
+from device.errors import FormatVersionError, IntegrityError, StorageFullError, VaultError
 from device.utterance import Utterance
 from storage import audit as audit_chain
 from storage import consent, erasure
@@ -44,10 +45,25 @@ from storage.retention import Deleted, PurgeResult, delete_rows, due_older_than,
 from storage.settings import VaultSettings
 from storage.wav import WavError, pcm_to_wav, wav_to_pcm
 
-__all__ = ["DB_NAME", "KEYS_DIR", "CommitHook", "ForgetResult", "Member", "Vault"]
+__all__ = [
+    "DB_NAME",
+    "KEYS_DIR",
+    "RESERVE_BYTES",
+    "RESERVE_NAME",
+    "CommitHook",
+    "ForgetResult",
+    "Member",
+    "Vault",
+]
 
 DB_NAME = "vault.db"
 KEYS_DIR = "keys"
+RESERVE_NAME = "vault.reserve"
+RESERVE_BYTES = 2 * 1024 * 1024
+"""Disk space held back (a file of zeros) so that erasure still works on a full disk: SQLite
+needs room for its WAL index and the deletion's WAL frames even to delete. Storing never uses
+it; the commands that free space (delete, purge, forget, revoke) release it when the disk is
+full, and any later open re-creates it once there is room."""
 
 CommitHook = Callable[[sqlite3.Connection, RecordMeta, bytes], None]
 """Runs inside :meth:`Vault.store`'s transaction with the record's WAV bytes (RAM only)."""
@@ -125,6 +141,7 @@ class Vault:
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
         KeyStore(home / KEYS_DIR).ensure_dir()
         conn = connect(home / DB_NAME, create=True)
+        ensure_reserve(home)
         return cls._finish_open(home, conn, settings or VaultSettings(), clock)
 
     @classmethod
@@ -136,6 +153,7 @@ class Vault:
         clock: Callable[[], float] = time.time,
         read_only: bool = False,
         enforce: bool = True,
+        frees_space: bool = False,
     ) -> Vault:
         """Open the vault in ``home`` and enforce expiry and capacity now.
 
@@ -143,13 +161,25 @@ class Vault:
         commands on a read-only home (a write would fail there; the next writing command
         purges). ``enforce=False`` skips the purge at open: for withdrawal (revoke, delete,
         forget) when the configuration cannot be read, since a purge under default settings
-        could delete what the real ones keep. VaultError ("run keepmum init") if there is
+        could delete what the real ones keep. ``frees_space`` (delete, purge, forget, revoke):
+        on a full disk, release the space reserve first. VaultError ("run keepmum init") if there is
         none; FormatVersionError if a newer keepmum wrote it.
         """
         if read_only:
             conn = connect(home / DB_NAME, read_only=True)
             return cls(home, conn, settings or VaultSettings(), clock, read_only=True)
-        conn = connect(home / DB_NAME)
+        if frees_space and _free_bytes(home) < RESERVE_BYTES:
+            (home / RESERVE_NAME).unlink(missing_ok=True)  # erasure must work on a full disk
+        try:
+            conn = connect(home / DB_NAME)
+        except (IntegrityError, VaultError) as exc:
+            if _free_bytes(home) < 64 * 1024 and not isinstance(exc, FormatVersionError):
+                # SQLite cannot even create its WAL index: that is a full disk, not corruption.
+                raise StorageFullError(
+                    f"{home / DB_NAME}: the disk is full; nothing can be stored (to free "
+                    "space: keepmum vault delete, vault purge, vault forget)") from exc
+            raise
+        ensure_reserve(home)
         return cls._finish_open(home, conn, settings or VaultSettings(), clock,
                                 enforce=enforce)
 
@@ -173,6 +203,9 @@ class Vault:
     def close(self) -> None:
         """Close the index (SQLite checkpoints and removes the WAL on the last close)."""
         self._conn.close()
+        if not self.read_only:
+            ensure_reserve(self.home)  # back, once deleting made room
+
 
     def __enter__(self) -> Vault:
         return self
@@ -563,3 +596,29 @@ class Vault:
                 f"index says {meta.samples} at {meta.sample_rate} Hz"
             )
         return wav
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return 1 << 62  # cannot tell: let SQLite report what is wrong
+    return st.f_bavail * st.f_frsize
+
+
+def ensure_reserve(home: Path) -> None:
+    """Create the space reserve if it is missing and there is room for it; never fails."""
+    path = home / RESERVE_NAME
+    if path.exists() or _free_bytes(home) < 2 * RESERVE_BYTES:
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(bytes(RESERVE_BYTES))  # written, not sparse: it must really hold blocks
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError:
+        path.unlink(missing_ok=True)
