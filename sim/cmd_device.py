@@ -23,6 +23,7 @@ from sim.device_options import device_options, overrides_from
 from sim.options import home_option, json_option, resolve_home
 from sim.output import Output
 from sim.render import event_line, summary_table
+from storage.settings import VaultSettings
 
 __all__ = ["config_group", "demo", "listen", "replay"]
 
@@ -51,10 +52,22 @@ def _sink(
             f"{home}: no vault here; run `keepmum init --member NAME` first, "
             "or replay with --no-store"
         )
-    with Vault.open(home, config.vault) as vault:
+    with Vault.open(home, _run_vault_settings(home, config)) as vault:
         # Records kept under a live all-future grant are also encrypted to its endpoint at commit.
         install_future_grant_hook(vault)
         yield VaultSink(vault, member or vault.default_member(), on_full=_warn_full)
+
+
+def _run_vault_settings(home: Path, config: Config) -> VaultSettings:
+    """The run's retention (it applies only to what this run stores: expiry is fixed per
+    record) with a capacity no smaller than the home's own, so a one-off ``--config`` cannot
+    shrink the vault and delete what is already kept (issue 10.2)."""
+    try:
+        home_capacity_s = load_config(home=home).vault.capacity_s
+    except ConfigError:
+        home_capacity_s = config.vault.capacity_s
+    return VaultSettings(retention_h=config.vault.retention_h,
+                         capacity_s=max(config.vault.capacity_s, home_capacity_s))
 
 
 def _raise_if_full(sink: UtteranceSink | None) -> None:
