@@ -16,7 +16,9 @@ Tables (version 1)::
     audit(seq PK, at, event, member, record, details JSON, prev, hash)   append-only
 
 Version 2 adds ``upload_attempts`` and ``erasure_requests`` (:mod:`storage.ledger_schema`,
-``MIGRATIONS[1]``). ``sha256`` is the SHA-256 of ``ciphertext``; ``meta_sha256`` covers every other column of the
+``MIGRATIONS[1]``).
+
+``sha256`` is the SHA-256 of ``ciphertext``; ``meta_sha256`` covers every other column of the
 row (see :func:`storage.records.meta_digest`), so a changed byte anywhere in a row is found by
 ``keepmum vault verify`` without any key. The consent helper's tables (``consent_events``,
 ``upload_queue``, ``uploads``) live in the same file and are created by
