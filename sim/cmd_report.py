@@ -57,6 +57,9 @@ def _table(rep: Report) -> Table:
                       *[_cell(rep.members[m][name].count, rep.members[m][name].seconds)
                         for m in members])
     table.add_row("uploaded", f"{rep.uploaded_bytes} bytes", *["" for _ in members])
+    if rep.erasures_pending:
+        table.add_row("erasure requests unconfirmed", str(rep.erasures_pending),
+                      *["" for _ in members])
     if rep.unconfirmed_bytes:
         table.add_row("left without confirmation", f"{rep.unconfirmed_bytes} bytes",
                       *["" for _ in members])

@@ -60,6 +60,8 @@ class Report:
     unconfirmed_bytes: int = 0
     """Bytes that left without an accepted answer: refused (a 307 or 500), failed midway, or
     in flight when a process died (outcome unknown). Counted in ``uploaded_bytes`` too."""
+    erasures_pending: int = 0
+    """Erasure requests to endpoints not yet confirmed (retried by ``keepmum upload``)."""
 
     @property
     def uploaded_bytes(self) -> int:
@@ -94,6 +96,7 @@ class Report:
             "uploaded_bytes": self.uploaded_bytes,
             "uploads": dict(self.uploads),
             "unconfirmed_bytes": self.unconfirmed_bytes,
+            "erasures_pending": self.erasures_pending,
             "members": {m: flat(t) for m, t in self.members.items()},
         }
 
@@ -130,4 +133,6 @@ def build_report(conn: sqlite3.Connection) -> Report:
         " FROM upload_attempts WHERE outcome IS NULL OR outcome <> 'sent'"
     ).fetchone()
     report.unconfirmed_bytes = int(row[0])
+    pending = conn.execute("SELECT count(*) FROM erasure_requests WHERE confirmed_at IS NULL")
+    report.erasures_pending = int(pending.fetchone()[0])
     return report

@@ -141,7 +141,7 @@ class Vault:
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
         KeyStore(home / KEYS_DIR).ensure_dir()
         conn = connect(home / DB_NAME, create=True)
-        ensure_reserve(home)
+        _ensure_reserve(home)
         return cls._finish_open(home, conn, settings or VaultSettings(), clock)
 
     @classmethod
@@ -179,7 +179,7 @@ class Vault:
                     f"{home / DB_NAME}: the disk is full; nothing can be stored (to free "
                     "space: keepmum vault delete, vault purge, vault forget)") from exc
             raise
-        ensure_reserve(home)
+        _ensure_reserve(home)
         return cls._finish_open(home, conn, settings or VaultSettings(), clock,
                                 enforce=enforce)
 
@@ -204,7 +204,7 @@ class Vault:
         """Close the index (SQLite checkpoints and removes the WAL on the last close)."""
         self._conn.close()
         if not self.read_only:
-            ensure_reserve(self.home)  # back, once deleting made room
+            _ensure_reserve(self.home)  # back, once deleting made room
 
 
     def __enter__(self) -> Vault:
@@ -606,7 +606,7 @@ def _free_bytes(folder: Path) -> int:
     return st.f_bavail * st.f_frsize
 
 
-def ensure_reserve(home: Path) -> None:
+def _ensure_reserve(home: Path) -> None:
     """Create the space reserve if it is missing and there is room for it; never fails."""
     path = home / RESERVE_NAME
     if path.exists() or _free_bytes(home) < 2 * RESERVE_BYTES:

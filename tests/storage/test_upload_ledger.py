@@ -148,12 +148,14 @@ def test_deleting_an_uploaded_record_asks_its_endpoint_to_erase_it_until_confirm
     (tried,) = ErasureSender(vault, transport=down).send_pending()
     assert tried.confirmed_at is None and "cannot reach" in tried.last_error
     assert [r.request_id for r in pending_erasures(vault.connection)] == [req.request_id]
+    assert build_report(vault.connection).erasures_pending == 1
     assert {i.record for i in cloud.store.items()} == {kept, gone}  # not erased yet
 
     (done,) = ErasureSender(vault).send_pending()
     assert done.confirmed_at is not None and done.attempts == 2
     assert pending_erasures(vault.connection) == []
     assert [i.record for i in cloud.store.items()] == [kept]
+    assert build_report(vault.connection).erasures_pending == 0
     events = [(e.event, e.details.get("request")) for e in audit.entries(vault.connection)
               if e.event.startswith("erasure_")]
     assert events == [("erasure_requested", req.request_id),
