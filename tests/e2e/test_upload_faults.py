@@ -185,3 +185,36 @@ def test_a_500_answer_is_logged_with_the_bytes_that_left(
     assert [(e["record"], e["details"]["status"], e["details"]["bytes_sent"])
             for e in failed if e.get("event") == "upload_failed"] == [
         (record, 500, arrived["bytes"])]
+
+
+def test_an_upload_killed_in_flight_is_reported_and_resent_under_the_same_upload_id(
+    stored_home: StoredHome, endpoints: list[Endpoint], tmp_path: Path
+) -> None:
+    slow = start_endpoint(tmp_path, "slow", "4.5")
+    endpoints.append(slow)
+    record = stored_home.alice[0]
+    _grant(stored_home, slow.url, slow.recipient, [record])
+    killed = subprocess.Popen(
+        [*keepmum_command(), "upload", "--home", str(stored_home.home), "--deadline-s", "2"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    _wait_for(lambda: len(slow.arrivals()) == 1, 60, "the upload to arrive")
+    started = time.monotonic()
+    killed.kill()  # SIGKILL while the endpoint holds its answer: the outcome is unknown
+    killed.wait()
+    dry = keepmum_ok("upload", "--home", stored_home.home, "--dry-run", "--json")
+    assert [(e["event"], e["record"]) for e in dry.events if "event" in e] == [
+        ("upload_in_flight", record)]
+    report = keepmum_ok("report", "--home", stored_home.home, "--json").events[-1]
+    assert report["unconfirmed_bytes"] == slow.arrivals()[0]["bytes"]
+    # Once its deadline (2 s) and the grace (5 s) have passed, the next upload resolves it.
+    time.sleep(max(0.0, 8.0 - (time.monotonic() - started)))
+    again = keepmum_ok("upload", "--home", stored_home.home, "--json", timeout=60)
+    assert [(e.get("event"), e["record"]) for e in again.events] == [
+        ("upload_outcome_unknown", record), (None, record)]
+    first, second = slow.arrivals()
+    assert first["upload_id"] == second["upload_id"] != ""  # a receiver stores it once
+    audit = keepmum_ok("audit", "show", "--home", stored_home.home, "--record", record,
+                       "--json").events
+    assert [e["event"] for e in audit if e.get("event", "").startswith("upload")] == [
+        "upload_started", "upload_outcome_unknown", "upload_started", "uploaded"]
