@@ -81,6 +81,17 @@ def _grant(stored: StoredHome, url: str, recipient: str, records: list[str]) -> 
     return str(granted.events[0]["grant"])
 
 
+def _granted_endpoint(
+    stored: StoredHome, folder: Path, endpoints: list[Endpoint], mode: str, arg: str
+) -> tuple[Endpoint, str]:
+    """A misbehaving endpoint (stopped after the test) granted alice's first record."""
+    endpoint = start_endpoint(folder, mode, arg)
+    endpoints.append(endpoint)
+    record = stored.alice[0]
+    _grant(stored, endpoint.url, endpoint.recipient, [record])
+    return endpoint, record
+
+
 def _wait_for(predicate: Any, timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():
@@ -171,10 +182,7 @@ def test_a_dribbling_endpoint_is_cut_at_the_deadline_and_the_others_still_get_th
 def test_a_500_answer_is_logged_with_the_bytes_that_left(
     stored_home: StoredHome, endpoints: list[Endpoint], tmp_path: Path
 ) -> None:
-    failing = start_endpoint(tmp_path, "status", "500")
-    endpoints.append(failing)
-    record = stored_home.alice[0]
-    _grant(stored_home, failing.url, failing.recipient, [record])
+    failing, record = _granted_endpoint(stored_home, tmp_path, endpoints, "status", "500")
     up = run_keepmum("upload", "--home", stored_home.home, "--json", timeout=60)
     assert up.returncode == 2 and "got 500" in up.stderr, up
     (arrived,) = failing.arrivals()
@@ -190,10 +198,7 @@ def test_a_500_answer_is_logged_with_the_bytes_that_left(
 def test_an_upload_killed_in_flight_is_reported_and_resent_under_the_same_upload_id(
     stored_home: StoredHome, endpoints: list[Endpoint], tmp_path: Path
 ) -> None:
-    slow = start_endpoint(tmp_path, "slow", "4.5")
-    endpoints.append(slow)
-    record = stored_home.alice[0]
-    _grant(stored_home, slow.url, slow.recipient, [record])
+    slow, record = _granted_endpoint(stored_home, tmp_path, endpoints, "slow", "4.5")
     killed = subprocess.Popen(
         [*keepmum_command(), "upload", "--home", str(stored_home.home), "--deadline-s", "2"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
