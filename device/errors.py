@@ -14,6 +14,7 @@ message as one line and exits with the error's ``exit_code``. The core never exi
     │   ├── IntegrityError       stored data failed verification (exit 1: a check failed)
     │   ├── PassphraseError      a passphrase does not unlock an identity
     │   ├── PermissionsError     an identity file or folder is readable by others
+    │   ├── StorageFullError     the disk is full: nothing more can be stored (deleting works)
     │   └── FormatVersionError   the vault was written by a newer keepmum
     ├── ConsentError             an action is not covered by consent, or a grant is invalid
     ├── UploadError              an endpoint refused or could not be reached
@@ -40,6 +41,7 @@ __all__ = [
     "KeepmumError",
     "PassphraseError",
     "PermissionsError",
+    "StorageFullError",
     "UploadError",
     "VaultError",
 ]
@@ -83,6 +85,10 @@ class PassphraseError(VaultError):
 
 class PermissionsError(VaultError):
     """An identity file or its folder is readable by others."""
+
+
+class StorageFullError(VaultError):
+    """The vault's disk is full: a write was refused and rolled back, nothing was lost."""
 
 
 class FormatVersionError(VaultError):

@@ -6,7 +6,9 @@ ones, so that ``replay``, ``listen``, ``demo`` and ``bench`` run the same device
 
 from __future__ import annotations
 
-from device.errors import ConfigError
+from collections.abc import Callable
+
+from device.errors import ConfigError, StorageFullError
 from device.events import Discarded, Summary
 from device.speaker import Speaker
 from device.utterance import Utterance
@@ -45,28 +47,58 @@ def _check_threshold_names(config: Config, names: tuple[str, ...]) -> None:
 
 
 class VaultSink:
-    """The vault as the device's utterance sink, attributing every utterance to one member."""
+    """The vault as the device's utterance sink, attributing every utterance to one member.
 
-    def __init__(self, vault: Vault, member: str) -> None:
+    A full disk does not stop the device: the utterance that cannot be committed is dropped
+    from RAM (it never touched a file: the transaction rolled back), ``on_full`` is told once,
+    and the device keeps listening and discarding; every later utterance tries again, so
+    storing resumes as soon as space is freed. ``full`` says afterwards what was lost.
+    """
+
+    def __init__(
+        self, vault: Vault, member: str,
+        on_full: Callable[[StorageFullError], None] | None = None,
+    ) -> None:
         self.vault = vault
         self.member = vault.member(member).name
+        self._on_full = on_full
+        self.full: StorageFullError | None = None
+        """The first full-disk error of this run, if any."""
+        self.not_stored = 0
+        """Kept utterances that could not be stored because the disk was full."""
+
+    def _disk_full(self, exc: StorageFullError) -> None:
+        if self.full is None and self._on_full is not None:
+            self._on_full(exc)
+        self.full = self.full or exc
 
     def keep(self, utterance: Utterance) -> tuple[str, str] | None:
-        """Encrypt and commit; None when retention keeps nothing."""
-        record = self.vault.store(utterance, self.member)
+        """Encrypt and commit; None when retention keeps nothing or the disk is full."""
+        try:
+            record = self.vault.store(utterance, self.member)
+        except StorageFullError as exc:
+            self.not_stored += 1
+            self._disk_full(exc)
+            return None
         return None if record is None else (record, self.member)
 
     def note_discarded(self, event: Discarded) -> None:
-        """Audit the discard (no audio)."""
-        self.vault.note_discarded(event.reason, event.duration_s, event.model, event.file)
+        """Audit the discard (no audio); on a full disk the entry cannot be written."""
+        try:
+            self.vault.note_discarded(event.reason, event.duration_s, event.model, event.file)
+        except StorageFullError as exc:
+            self._disk_full(exc)
 
     def note_run(self, source: str, summary: Summary) -> None:
-        """Audit the run's totals."""
-        self.vault.note_run(
-            source,
-            summary.heard_s,
-            summary.kept_s,
-            summary.discarded_s,
-            summary.wakes,
-            summary.muted_s,
-        )
+        """Audit the run's totals (not possible on a full disk)."""
+        try:
+            self.vault.note_run(
+                source,
+                summary.heard_s,
+                summary.kept_s,
+                summary.discarded_s,
+                summary.wakes,
+                summary.muted_s,
+            )
+        except StorageFullError as exc:
+            self._disk_full(exc)

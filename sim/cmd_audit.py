@@ -47,7 +47,7 @@ def audit_show(event: str | None, member: str | None, record: str | None, last: 
         # A typo would otherwise show an empty log, as if nothing had happened.
         raise click.BadParameter(unknown_name("event", event, chain.EVENTS),
                                  param_hint="'--event'")
-    with opened_vault(home) as v:
+    with opened_vault(home, read_only=True) as v, v.snapshot():
         entries = chain.entries(v.connection, event=event, member=member, record=record)
         seq, head = chain.head(v.connection)
         head_file = v.home / HEAD_FILE
@@ -76,7 +76,7 @@ def audit_show(event: str | None, member: str | None, record: str | None, last: 
 def audit_verify(anchor: str | None, home: Path | None, json_lines: bool) -> None:
     """Recompute every link; report every edited, inserted or removed entry; exit 1 if any."""
     out = Output(json_lines)
-    with opened_vault(home) as v:
+    with opened_vault(home, read_only=True) as v, v.snapshot():
         defects = chain.verify_chain(v.connection, anchor=anchor)
         seq, head = chain.head(v.connection)
     for d in defects:

@@ -106,7 +106,7 @@ def grant(member: str, purpose: str, endpoint: str, record_ids: tuple[str, ...],
 def revoke_cmd(grant_id: str, home: Path | None, json_lines: bool) -> None:
     """Withdraw a grant now: its queue is emptied before anything else can be sent."""
     out = Output(json_lines)
-    with opened_vault(home) as vault:
+    with opened_vault(home, withdrawal=True) as vault:
         old, dropped = revoke(vault, grant_id)
         revoked = get_grant(vault.connection, grant_id)
         out.emit({**revoked.as_json(vault.clock()), "dropped_queued": dropped})
@@ -130,7 +130,7 @@ def _row(vault: Vault, g: Any, now: float) -> dict[str, Any]:
 def list_grants(member: str | None, home: Path | None, json_lines: bool) -> None:
     """Every grant ever given, with its state, queue and bytes sent."""
     out = Output(json_lines)
-    with opened_vault(home) as vault:
+    with opened_vault(home, read_only=True) as vault, vault.snapshot():
         now = vault.clock()
         rows = [_row(vault, g, now) for g in grants(vault.connection)
                 if member is None or g.member == member]

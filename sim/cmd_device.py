@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from device.errors import CheckFailed, ConfigError, Interrupted, VaultError
+from device.errors import CheckFailed, ConfigError, Interrupted, StorageFullError, VaultError
 from device.events import Event
 from device.events import Summary as RunSummary
 from device.pipeline import UtteranceSink, run_device
@@ -24,6 +24,7 @@ from sim.device_options import blame_from, device_options, overrides_from
 from sim.options import FiniteFloat, home_option, json_option, resolve_home
 from sim.output import Output, escape
 from sim.render import event_line, summary_table
+from storage.settings import VaultSettings
 
 __all__ = ["config_group", "demo", "listen", "replay"]
 
@@ -57,10 +58,35 @@ def _sink(
             f"{home}: no vault here; run `keepmum init --member NAME` first, "
             "or replay with --no-store"
         )
-    with Vault.open(home, config.vault) as vault:
+    with Vault.open(home, _run_vault_settings(home, config)) as vault:
         # Records kept under a live all-future grant are also encrypted to its endpoint at commit.
         install_future_grant_hook(vault)
-        yield VaultSink(vault, member or vault.default_member())
+        yield VaultSink(vault, member or vault.default_member(), on_full=_warn_full)
+
+
+def _run_vault_settings(home: Path, config: Config) -> VaultSettings:
+    """The run's retention (it applies only to what this run stores: expiry is fixed per
+    record) with a capacity no smaller than the home's own, so a one-off ``--config`` cannot
+    shrink the vault and delete what is already kept (issue 10.2)."""
+    try:
+        home_capacity_s = load_config(home=home).vault.capacity_s
+    except ConfigError:
+        home_capacity_s = config.vault.capacity_s
+    return VaultSettings(retention_h=config.vault.retention_h,
+                         capacity_s=max(config.vault.capacity_s, home_capacity_s))
+
+
+def _raise_if_full(sink: UtteranceSink | None) -> None:
+    """After the summary: a run that could not store on a full disk ends with exit 2."""
+    full = getattr(sink, "full", None)
+    if isinstance(full, StorageFullError):
+        raise StorageFullError(f"{full} ({getattr(sink, 'not_stored', 0)} kept utterance(s) "
+                               "of this run could not be stored and were discarded from RAM)")
+
+
+def _warn_full(exc: StorageFullError) -> None:
+    click.echo(f"keepmum: warning: {exc}; the device keeps listening and discards what it "
+               "cannot store", err=True)
 
 
 class _Stop:
@@ -201,6 +227,7 @@ def replay(
         summary, seen = _run(out, sources, config, sink, stop=stop.event)
     _finish(out, summary)
     stop.raise_if_stopped(summary)  # an interrupted run is not checked against --expect
+    _raise_if_full(sink)
     if expectations is not None:
         problems = check_expectations(expectations, seen)
         if problems:
@@ -276,6 +303,7 @@ def listen(
         )
     _finish(out, summary)
     stop.raise_if_stopped(summary)
+    _raise_if_full(sink)
 
 
 @cli.command()

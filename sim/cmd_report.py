@@ -9,9 +9,9 @@ from rich.table import Table
 from sim.cli import cli
 from sim.options import home_option, json_option, resolve_home
 from sim.output import Output
+from sim.vault_cli import opened_vault
 from storage.report import MEMBER_TALLIES, Report, build_report
 from storage.settings import VaultSettings
-from storage.vault import Vault
 
 __all__ = ["print_report", "report"]
 
@@ -23,9 +23,14 @@ _LABELS = {
 
 
 def print_report(out: Output, home: Path, settings: VaultSettings | None = None) -> Report:
-    """Build the report of ``home``'s vault and print it (one JSON object, or a table)."""
-    with Vault.open(home, settings) as v:
-        rep = build_report(v.connection)
+    """Build the report of ``home``'s vault and print it (one JSON object, or a table).
+
+    Opens the vault as every command does (config.toml's settings); ``settings`` is kept for
+    callers that pass them and no longer needed. Reads one snapshot.
+    """
+    del settings
+    with opened_vault(home, read_only=True) as v, v.snapshot() as conn:
+        rep = build_report(conn)
     out.emit(rep.as_json())
     if not out.json_lines:
         out.console.print(_table(rep))
@@ -52,6 +57,12 @@ def _table(rep: Report) -> Table:
                       *[_cell(rep.members[m][name].count, rep.members[m][name].seconds)
                         for m in members])
     table.add_row("uploaded", f"{rep.uploaded_bytes} bytes", *["" for _ in members])
+    if rep.erasures_pending:
+        table.add_row("erasure requests unconfirmed", str(rep.erasures_pending),
+                      *["" for _ in members])
+    if rep.unconfirmed_bytes:
+        table.add_row("left without confirmation", f"{rep.unconfirmed_bytes} bytes",
+                      *["" for _ in members])
     return table
 
 
@@ -60,8 +71,4 @@ def _table(rep: Report) -> Table:
 @json_option
 def report(home: Path | None, json_lines: bool) -> None:
     """What the device heard, kept, discarded, expired and deleted, per member and in total."""
-    from sim.config import load_config
-
-    folder = resolve_home(home)
-    settings = load_config(home=folder).vault if Vault.exists(folder) else None
-    print_report(Output(json_lines), folder, settings)
+    print_report(Output(json_lines), resolve_home(home))

@@ -9,8 +9,16 @@ import click
 from device.errors import AudioDeviceError, CheckFailed, ConfigError, VaultError
 from device.files import guard_output_path, write_file
 from sim.cli import cli
+from sim.cmd_upload import send_erasure_requests
 from sim.config import write_default_config
-from sim.options import force_option, home_option, json_option, require_stdin, resolve_home
+from sim.options import (
+    FiniteFloat,
+    force_option,
+    home_option,
+    json_option,
+    require_stdin,
+    resolve_home,
+)
 from sim.output import Output, escape
 from sim.passphrase import passphrase_file_option, read_passphrase
 from sim.vault_cli import opened_vault
@@ -107,7 +115,7 @@ def vault() -> None:
 def vault_list(member_name: str | None, home: Path | None, json_lines: bool) -> None:
     """Records' metadata (no key needed; the audio stays encrypted)."""
     out = Output(json_lines)
-    with opened_vault(home) as v:
+    with opened_vault(home, read_only=True) as v, v.snapshot():
         if member_name is not None:
             v.member(member_name)
         records = v.records(member_name)
@@ -178,20 +186,29 @@ def _play(wav: bytes) -> None:
 def vault_delete(record_id: str, home: Path | None, json_lines: bool) -> None:
     """Delete one record now (its ciphertext and any queued copy)."""
     out = Output(json_lines)
-    with opened_vault(home) as v:
+    with opened_vault(home, withdrawal=True) as v:
         d = v.delete(record_id)
-    out.emit({"event": "deleted", "record": d.record, "member": d.member,
-              "duration_s": d.duration_s})
-    out.say(f"deleted {d.record} ({d.member}, {d.duration_s:.2f} s)")
+        out.emit({"event": "deleted", "record": d.record, "member": d.member,
+                  "duration_s": d.duration_s})
+        out.say(f"deleted {d.record} ({d.member}, {d.duration_s:.2f} s)")
+        send_erasure_requests(v, out)
 
 
 @vault.command("purge")
+@click.option("--older-than-h", "older_than_h", type=FiniteFloat(min=0), default=None, metavar="H",
+              help="Also delete every record stored H hours ago or more (shrinks the retention "
+                   "of what is kept; says what it deletes and asks first).")
+@click.option("--yes", is_flag=True, help="With --older-than-h: do not ask for confirmation.")
 @home_option
 @json_option
-def vault_purge(home: Path | None, json_lines: bool) -> None:
-    """Enforce expiry and capacity now."""
+def vault_purge(older_than_h: float | None, yes: bool, home: Path | None,
+                json_lines: bool) -> None:
+    """Enforce expiry and capacity now; with --older-than-h, shorten what is kept."""
     out = Output(json_lines)
-    with opened_vault(home) as v:
+    if older_than_h is not None:
+        _purge_older_than(out, older_than_h, yes, home)
+        return
+    with opened_vault(home, frees_space=True) as v:
         # Opening already purges; the explicit call also checkpoints the WAL file.
         result = v.purge()
     for d in result.all:
@@ -212,7 +229,7 @@ def vault_verify(member_name: str | None, passphrase_files: tuple[str, ...], hom
                  json_lines: bool) -> None:
     """Check every record; report every defect; exit 1 if there is any."""
     out = Output(json_lines)
-    with opened_vault(home) as v:
+    with opened_vault(home, read_only=True) as v:
         identity = None
         if member_name is not None:
             identity = v.unlock(member_name, read_passphrase(member_name, passphrase_files))
@@ -238,13 +255,35 @@ def vault_verify(member_name: str | None, passphrase_files: tuple[str, ...], hom
 def vault_forget(member_name: str, yes: bool, home: Path | None, json_lines: bool) -> None:
     """Destroy a member's identity and every record of theirs (crypto-shredding)."""
     out = Output(json_lines)
-    with opened_vault(home) as v:
+    with opened_vault(home, withdrawal=True) as v:
         if not yes:
             require_stdin("a confirmation", "add --yes to forget without asking")
             click.confirm(f"Destroy {member_name}'s key and every record of theirs, for good?",
                           abort=True, err=True)
         r = v.forget(member_name)
-    out.emit({"event": "forgotten", "member": r.member, "records": r.records,
-              "seconds": r.seconds, "identity_shredded": r.identity_shredded})
-    out.say(f"forgot {r.member}: identity destroyed, {r.records} records "
-            f"({r.seconds:.1f} s) deleted")
+        out.emit({"event": "forgotten", "member": r.member, "records": r.records,
+                  "seconds": r.seconds, "identity_shredded": r.identity_shredded})
+        out.say(f"forgot {r.member}: identity destroyed, {r.records} records "
+                f"({r.seconds:.1f} s) deleted")
+        send_erasure_requests(v, out)
+
+
+def _purge_older_than(out: Output, hours: float, yes: bool, home: Path | None) -> None:
+    """Say exactly what will be deleted, ask (unless --yes), then delete it."""
+    with opened_vault(home, withdrawal=True) as v:
+        due = v.older_than(hours)
+        for r in due:
+            out.emit({"event": "would_delete", "record": r.id, "member": r.member,
+                      "duration_s": r.duration_s, "created": r.created})
+        seconds = sum(r.duration_s for r in due)
+        members = ", ".join(sorted({r.member for r in due})) or "nobody"
+        out.say(f"{len(due)} record(s) stored {hours:g} h ago or more ({seconds:.1f} s of "
+                f"audio of {members}) will be deleted")
+        if due and not yes:
+            click.confirm(f"Delete these {len(due)} record(s) for good?", abort=True, err=True)
+        deleted = v.purge_older_than(hours) if due else []
+    for d in deleted:
+        out.emit({"event": d.event, "record": d.record, "member": d.member,
+                  "duration_s": d.duration_s})
+    out.emit({"event": "purge", "older_than_h": hours, "deleted": len(deleted)})
+    out.say(f"deleted {len(deleted)} record(s) stored {hours:g} h ago or more")

@@ -61,6 +61,12 @@ EVENTS = frozenset(
         "consent_revoked",
         "queued",
         "uploaded",
+        # issue 10: upload attempts and erasure at recipients (storage/upload.py, erasure.py)
+        "upload_started",
+        "upload_failed",
+        "upload_outcome_unknown",
+        "erasure_requested",
+        "erasure_confirmed",
         "exported",
         "export_refused",
         "verification_failed",

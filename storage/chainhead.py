@@ -53,8 +53,12 @@ def read_head(path: Path) -> tuple[int, str] | None:
 def write_head(path: Path, head: tuple[int, str]) -> None:
     """Record ``head`` in ``path`` atomically (temporary file, rename)."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    write_private(tmp, f"{head[0]} {head[1]}\n".encode("ascii"))
-    os.replace(tmp, path)
+    try:
+        write_private(tmp, f"{head[0]} {head[1]}\n".encode("ascii"))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk must not leave stray files in the home
+        raise
 
 
 def check_head(conn: sqlite3.Connection, path: Path) -> tuple[int, str]:

@@ -10,8 +10,15 @@ HTTP interface (loopback by default)::
     POST /upload      201 application/json {"received": N, "bytes": B, "sha256": HEX}
                       body: age ciphertext (to the recipient above); headers
                       X-Keepmum-Grant, X-Keepmum-Record, X-Keepmum-Member, X-Keepmum-Purpose
-                      (percent-encoded UTF-8). 400 if the body is not age ciphertext for this
-                      receiver, 411 without Content-Length, 413 above MAX_UPLOAD_BYTES.
+                      (percent-encoded UTF-8) and X-Keepmum-Upload-Id (32 hex digits, the
+                      same for every resend of one queued copy). A resend of an upload id
+                      already stored answers 200 with "duplicate": true and stores nothing.
+                      400 if the body is not age ciphertext for this receiver, 411 without
+                      Content-Length, 413 above MAX_UPLOAD_BYTES.
+    POST /erase       200 application/json {"request": ID, "confirmed": true, "erased": N}
+                      body: JSON {"request": ID, "member": NAME, "uploads": [upload id, ...],
+                      "records": [record id, ...]}: delete every received item with one of
+                      those upload ids or record ids (GDPR art. 17(2)); idempotent.
     GET  /received    200 application/json  [item, ...] as :meth:`CloudStore.describe` gives
 
 Store layout (``folder``, mode 0700; ``keepmum cloud serve --data DIR``)::
@@ -29,6 +36,7 @@ open to group or others. New requests (an erasure request, say) are new paths be
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -36,7 +44,7 @@ import os
 import threading
 import time
 import wave
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -54,6 +62,7 @@ __all__ = [
     "HEADER_MEMBER",
     "HEADER_PURPOSE",
     "HEADER_RECORD",
+    "HEADER_UPLOAD_ID",
     "MAX_UPLOAD_BYTES",
     "CloudServer",
     "CloudStore",
@@ -68,6 +77,8 @@ HEADER_GRANT = "X-Keepmum-Grant"
 HEADER_RECORD = "X-Keepmum-Record"
 HEADER_MEMBER = "X-Keepmum-Member"
 HEADER_PURPOSE = "X-Keepmum-Purpose"
+HEADER_UPLOAD_ID = "X-Keepmum-Upload-Id"
+MAX_ERASE_BYTES = 1024 * 1024
 _META_HEADERS = {
     HEADER_GRANT: "grant",
     HEADER_RECORD: "record",
@@ -103,6 +114,10 @@ class ReceivedItem:
     sha256: str
     """SHA-256 of the ciphertext as received."""
     received_at: float
+    upload_id: str = ""
+    """The sender's upload id (empty for uploads from before upload ids existed)."""
+    duplicate: bool = False
+    """True when :meth:`CloudStore.receive` found this upload id already stored."""
 
 
 class CloudStore:
@@ -154,25 +169,58 @@ class CloudStore:
             raise UploadError(f"upload: not encrypted to this receiver ({exc})") from exc
         lowered = {k.lower(): v for k, v in headers.items()}
         meta = {v: unquote(lowered.get(k.lower(), "")) for k, v in _META_HEADERS.items()}
+        upload_id = unquote(lowered.get(HEADER_UPLOAD_ID.lower(), "")).strip()
         with self._lock:
+            if upload_id:
+                for seen in self.items():
+                    if seen.upload_id == upload_id:  # a resend: keep the one copy we have
+                        return dataclasses.replace(seen, duplicate=True)
             number = 1 + max((int(p.stem) for p in self._received.glob("*.json")), default=0)
             item = ReceivedItem(
                 number=number,
                 bytes=len(ciphertext),
                 sha256=hashlib.sha256(ciphertext).hexdigest(),
                 received_at=self._clock(),
-                **meta,
+                grant=meta["grant"],
+                record=meta["record"],
+                member=meta["member"],
+                purpose=meta["purpose"],
+                upload_id=upload_id,
             )
             write_private(self._received / f"{number}.age", ciphertext)
             write_private(self._received / f"{number}.json",
                                 json.dumps(asdict(item)).encode())
         return item
 
+    def erase(self, upload_ids: Sequence[str], records: Sequence[str]) -> list[int]:
+        """Delete every item with one of ``upload_ids`` or ``records``; their numbers.
+
+        The ciphertext is overwritten before it is unlinked; the item's metadata goes with it.
+        Unknown ids are not an error, so a retried request is confirmed all the same.
+        """
+        wanted_uploads, wanted_records = set(upload_ids) - {""}, set(records) - {""}
+        erased = []
+        with self._lock:
+            for item in self.items():
+                if item.upload_id in wanted_uploads or item.record in wanted_records:
+                    age_file = self._received / f"{item.number}.age"
+                    if age_file.exists():
+                        with open(age_file, "r+b") as fh:
+                            fh.write(os.urandom(age_file.stat().st_size))
+                            fh.flush()
+                            os.fsync(fh.fileno())
+                        age_file.unlink()
+                    (self._received / f"{item.number}.json").unlink(missing_ok=True)
+                    erased.append(item.number)
+        return erased
+
     def items(self) -> list[ReceivedItem]:
         """Everything received, in arrival order."""
         found = []
         for path in self._received.glob("*.json"):
-            found.append(ReceivedItem(**json.loads(path.read_text())))
+            fields = json.loads(path.read_text())
+            fields.pop("duplicate", None)
+            found.append(ReceivedItem(**fields))
         return sorted(found, key=lambda it: it.number)
 
     def decrypt(self, item: ReceivedItem) -> bytes:
@@ -229,7 +277,27 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._json(404, {"error": f"no such path {self.path!r}"})
 
+    def _erase(self) -> None:
+        length_text = self.headers.get("Content-Length")
+        if length_text is None or not length_text.isdigit() or int(length_text) > MAX_ERASE_BYTES:
+            self.close_connection = True
+            self._json(411, {"error": f"Content-Length up to {MAX_ERASE_BYTES} required"})
+            return
+        try:
+            request = json.loads(self.rfile.read(int(length_text)))
+            request_id = str(request["request"])
+            uploads = [str(u) for u in request.get("uploads", [])]
+            records = [str(r) for r in request.get("records", [])]
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            self._json(400, {"error": f"erase: expected a JSON erasure request ({exc})"})
+            return
+        erased = self.server.store.erase(uploads, records)
+        self._json(200, {"request": request_id, "confirmed": True, "erased": len(erased)})
+
     def do_POST(self) -> None:
+        if self.path == "/erase":
+            self._erase()
+            return
         if self.path != "/upload":
             self._json(404, {"error": f"no such path {self.path!r}"})
             return
@@ -248,6 +316,10 @@ class _Handler(BaseHTTPRequestHandler):
             item = self.server.store.receive(body, dict(self.headers.items()))
         except UploadError as exc:
             self._json(400, {"error": str(exc)})
+            return
+        if item.duplicate:
+            self._json(200, {"received": item.number, "bytes": item.bytes,
+                             "sha256": item.sha256, "duplicate": True})
             return
         self._json(201, {"received": item.number, "bytes": item.bytes, "sha256": item.sha256})
         if self.server.on_receive is not None:

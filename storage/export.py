@@ -28,6 +28,7 @@ import json
 import tarfile
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -68,6 +69,7 @@ class _VaultLike(Protocol):
     def connection(self) -> Any: ...
     def members(self) -> Sequence[Any]: ...
     def records(self, member: str | None = None) -> Sequence[Any]: ...
+    def snapshot(self) -> AbstractContextManager[Any]: ...
     def decrypt(self, record_id: str, identity: Any) -> bytes: ...
     def unlock(self, member: str, passphrase: str) -> Any: ...
     def transaction(self) -> Any: ...
@@ -233,7 +235,8 @@ def export_member(
         identity = vault.unlock(member, passphrase)
         target = recipient.strip() if recipient is not None else known[member].recipient
         parse_recipient(target, "--recipient" if recipient is not None else f"{member}'s recipient")
-        bundle, count = build_bundle(vault, member, identity, target, now)
+        with vault.snapshot():  # one consistent state, however busy the device is
+            bundle, count = build_bundle(vault, member, identity, target, now)
         _write_atomically(out, bundle, overwrite)
     except (KeepmumError, OSError) as exc:
         reason = str(exc) if isinstance(exc, KeepmumError) else f"{out}: {exc}"

@@ -7,7 +7,7 @@ spills nothing to temporary files). It identifies itself with ``PRAGMA applicati
 newer keepmum is refused (FormatVersionError), an older one is migrated forward in one
 transaction.
 
-Tables (version 2)::
+Tables (version 3)::
 
     members(name PK, recipient, created, id UNIQUE, name_key UNIQUE)
                         recipient: age1... in the clear; id: the member's stable id (names the
@@ -16,6 +16,10 @@ Tables (version 2)::
             sample_rate, model, score, end_reason, source, created, expires,
             ciphertext BLOB, sha256, meta_sha256)
     audit(seq PK, at, event, member, record, details JSON, prev, hash)   append-only
+
+Version 2 gives members a stable id and a case-folded name key (``MIGRATIONS[1]``); version 3
+adds ``upload_attempts`` and ``erasure_requests`` (:mod:`storage.ledger_schema`,
+``MIGRATIONS[2]``).
 
 ``sha256`` is the SHA-256 of ``ciphertext``; ``meta_sha256`` covers every other column of the
 row (see :func:`storage.records.meta_digest`), so a changed byte anywhere in a row is found by
@@ -26,6 +30,7 @@ row (see :func:`storage.records.meta_digest`), so a changed byte anywhere in a r
 
 from __future__ import annotations
 
+import os
 import secrets
 import sqlite3
 import time
@@ -34,6 +39,7 @@ from pathlib import Path
 
 from device.errors import FormatVersionError, IntegrityError, VaultError
 from storage import audit
+from storage.ledger_schema import add_upload_ledger
 
 __all__ = [
     "APPLICATION_ID",
@@ -48,8 +54,8 @@ __all__ = [
 APPLICATION_ID = 0x6B6D756D
 """``PRAGMA application_id`` of a keepmum vault ("kmum")."""
 
-SCHEMA_VERSION = 2
-"""The schema version this keepmum writes and understands."""
+SCHEMA_VERSION = 3
+"""The schema version this keepmum writes and understands (see storage/README.md, Versions)."""
 
 _SCHEMA_V1 = """
 CREATE TABLE members (
@@ -136,9 +142,13 @@ def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE UNIQUE INDEX members_name_key ON members (name_key)")
 
 
-# Forward migrations: MIGRATIONS[v] turns a version-v file into version v+1. A new vault is made
-# at version 1 and migrated like an old one, so both paths give the same file.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_to_2}
+# Forward migrations: MIGRATIONS[v] turns a version-v file into version v+1. A new vault is
+# written at version 1 and then migrated, so that every vault, new or old, reaches the current
+# schema by the same steps. Each step is self-contained (it creates what it needs if missing).
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _migrate_1_to_2,  # v2: members are identities (stable id, case-folded unique name)
+    2: add_upload_ledger,  # v3: upload attempts (in flight / outcome) and erasure requests
+}
 
 
 def _text(raw: bytes) -> str:
@@ -147,12 +157,14 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-def _configure(conn: sqlite3.Connection) -> None:
+def _configure(conn: sqlite3.Connection, *, read_only: bool = False) -> None:
     conn.text_factory = _text
     conn.execute("PRAGMA busy_timeout = 10000")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA secure_delete = ON")
     conn.execute("PRAGMA temp_store = MEMORY")
+    if read_only:
+        return
     mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if str(mode).lower() != "wal":
         raise VaultError(f"vault.db: could not switch to WAL journal (got {mode!r})")
@@ -165,24 +177,59 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
-def connect(path: Path, *, create: bool = False) -> sqlite3.Connection:
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection. On a read-only file system SQLite cannot create the WAL index
+    (``-shm``) a WAL reader needs, so there the file is opened ``immutable`` (nothing can
+    write it meanwhile anyway)."""
+    uri = path.resolve().as_uri()
+    try:
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, timeout=10.0)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        if os.access(path.parent, os.W_OK) and _writable_fs(path.parent):
+            raise
+    return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None, timeout=10.0)
+
+
+def _writable_fs(folder: Path) -> bool:
+    # os.access ignores a read-only mount for root; statvfs knows.
+    return not os.statvfs(folder).f_flag & os.ST_RDONLY
+
+
+def connect(path: Path, *, create: bool = False, read_only: bool = False) -> sqlite3.Connection:
     """Open (or with ``create``, make) the index at ``path``, checked and migrated.
 
-    Raises VaultError if it does not exist (and ``create`` is false) or is not a keepmum vault,
-    FormatVersionError if a newer keepmum wrote it, IntegrityError if SQLite finds it corrupt.
-    The connection is in autocommit mode; writers use BEGIN IMMEDIATE ... COMMIT.
+    With ``read_only``, open it for reading (nothing is written, not even a migration; an older
+    schema is refused with VaultError). Raises VaultError if it does not exist (and ``create``
+    is false) or is not a keepmum vault, FormatVersionError if a newer keepmum wrote it,
+    IntegrityError if SQLite finds it corrupt. The connection is in autocommit mode; writers
+    use BEGIN IMMEDIATE ... COMMIT.
     """
     if not create and not path.exists():
         raise VaultError(f"{path.parent}: no vault here (run: keepmum init --home {path.parent})")
     try:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+        if read_only:
+            conn = _open_read_only(path)
+        else:
+            conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
     except sqlite3.Error as exc:
         raise VaultError(f"{path}: cannot open ({exc})") from exc
     try:
         if create:
             path.chmod(0o600)
-        _configure(conn)
-        _check_and_migrate(conn, path, create=create)
+        _configure(conn, read_only=read_only)
+        _check_and_migrate(conn, path, create=create, read_only=read_only)
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        text = str(exc)
+        if "readonly" in text or "read-only" in text or "unable to open" in text:
+            # A read-only home or a missing -shm is not corruption: say what it is (exit 2).
+            raise VaultError(f"{path}: cannot be written here ({text}); read-only commands "
+                             "(vault list, vault verify, report, audit show) still work") from exc
+        if "full" in text:
+            raise VaultError(f"{path}: the disk is full ({text})") from exc
+        raise IntegrityError(f"{path}: not a readable SQLite vault ({exc})") from exc
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise IntegrityError(f"{path}: not a readable SQLite vault ({exc})") from exc
@@ -192,7 +239,9 @@ def connect(path: Path, *, create: bool = False) -> sqlite3.Connection:
     return conn
 
 
-def _check_and_migrate(conn: sqlite3.Connection, path: Path, *, create: bool) -> None:
+def _check_and_migrate(
+    conn: sqlite3.Connection, path: Path, *, create: bool, read_only: bool = False
+) -> None:
     app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
     version = schema_version(conn)
     if version == 0 and app_id == 0:
@@ -218,6 +267,9 @@ def _check_and_migrate(conn: sqlite3.Connection, path: Path, *, create: bool) ->
             f"{path}: schema version {version} is newer than this keepmum understands "
             f"({SCHEMA_VERSION}); upgrade keepmum"
         )
+    if version < SCHEMA_VERSION and read_only:
+        raise VaultError(f"{path}: schema version {version} must be upgraded to "
+                         f"{SCHEMA_VERSION} first (run any writing command on a writable home)")
     if version < SCHEMA_VERSION:
         conn.execute("BEGIN IMMEDIATE")
         try:

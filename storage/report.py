@@ -57,11 +57,16 @@ class Report:
     members: dict[str, dict[str, Tally]] = field(default_factory=dict)
     uploads: dict[str, int] = field(default_factory=dict)
     """Bytes sent per grant."""
+    unconfirmed_bytes: int = 0
+    """Bytes that left without an accepted answer: refused (a 307 or 500), failed midway, or
+    in flight when a process died (outcome unknown). Counted in ``uploaded_bytes`` too."""
+    erasures_pending: int = 0
+    """Erasure requests to endpoints not yet confirmed (retried by ``keepmum upload``)."""
 
     @property
     def uploaded_bytes(self) -> int:
-        """Bytes sent in total."""
-        return sum(self.uploads.values())
+        """Every byte that left: accepted uploads plus those without an accepted answer."""
+        return sum(self.uploads.values()) + self.unconfirmed_bytes
 
     def _add(self, member: str | None, tally: str, count: int, seconds: float) -> None:
         self.total[tally].add(count, seconds)
@@ -90,6 +95,8 @@ class Report:
             **flat(self.total),
             "uploaded_bytes": self.uploaded_bytes,
             "uploads": dict(self.uploads),
+            "unconfirmed_bytes": self.unconfirmed_bytes,
+            "erasures_pending": self.erasures_pending,
             "members": {m: flat(t) for m, t in self.members.items()},
         }
 
@@ -121,4 +128,11 @@ def build_report(conn: sqlite3.Connection) -> Report:
         report._add(str(member), "held", int(count), float(seconds))
     rows = conn.execute("SELECT grant_id, sum(bytes) FROM uploads GROUP BY grant_id")
     report.uploads = {str(g): int(b) for g, b in rows}
+    row = conn.execute(
+        "SELECT coalesce(sum(CASE WHEN outcome IS NULL THEN bytes ELSE bytes_sent END), 0)"
+        " FROM upload_attempts WHERE outcome IS NULL OR outcome <> 'sent'"
+    ).fetchone()
+    report.unconfirmed_bytes = int(row[0])
+    pending = conn.execute("SELECT count(*) FROM erasure_requests WHERE confirmed_at IS NULL")
+    report.erasures_pending = int(pending.fetchone()[0])
     return report

@@ -2,9 +2,14 @@
 
 Rules (enforced at every store, at every open, and by ``keepmum vault purge``):
 
-- a record expires when ``now >= expires`` or ``now >= created + retention_h`` under the
-  *current* settings, so lowering ``retention_h`` shortens the life of records already kept
-  (retention only ever errs towards keeping less);
+- a record expires when ``now >= expires``, its expiry fixed when it was stored
+  (``created + retention_h`` of the settings in force for that store). A per-run or lowered
+  ``retention_h`` applies to what is stored from then on; it never deletes what is already
+  kept. Shortening the life of kept records is the explicit ``vault purge --older-than-h H``
+  (:func:`due_older_than`), which says what it will delete before it does;
+- a record whose ``created`` lies more than :data:`CLOCK_SKEW_S` in the future was stored while
+  the clock ran fast; its expiry cannot be trusted (it would live as long as the clock was
+  wrong), so it expires now: retention errs towards keeping less;
 - the records together may hold at most ``capacity_s`` seconds of audio: the records stored
   first are deleted first until the rest fit.
 
@@ -21,7 +26,19 @@ from typing import Any
 
 from storage.settings import VaultSettings
 
-__all__ = ["Deleted", "PurgeResult", "delete_rows", "due_for_capacity", "due_for_expiry", "purge"]
+__all__ = [
+    "CLOCK_SKEW_S",
+    "Deleted",
+    "PurgeResult",
+    "delete_rows",
+    "due_for_capacity",
+    "due_for_expiry",
+    "due_older_than",
+    "purge",
+]
+
+CLOCK_SKEW_S = 3600.0
+"""How far in the future a record's ``created`` may lie before its clock is distrusted (s)."""
 
 AuditFn = Callable[..., Any]
 """``audit(conn, event, *, member, record, **details)``, the vault's audit appender."""
@@ -54,11 +71,26 @@ class PurgeResult:
 def due_for_expiry(
     conn: sqlite3.Connection, now: float, settings: VaultSettings
 ) -> list[tuple[str, str, float]]:
-    """``(id, member, duration_s)`` of every record expired at ``now``, oldest first."""
+    """``(id, member, duration_s)`` of every record expired at ``now``, oldest first.
+
+    ``settings`` is not consulted: each record's expiry was fixed when it was stored.
+    """
+    del settings
     rows = conn.execute(
-        "SELECT id, member, duration_s FROM records WHERE expires <= ? OR created + ? <= ? "
+        "SELECT id, member, duration_s FROM records WHERE expires <= ? OR created > ? "
         "ORDER BY created, rowid",
-        (now, settings.retention_s, now),
+        (now, now + CLOCK_SKEW_S),
+    ).fetchall()
+    return [(str(r[0]), str(r[1]), float(r[2])) for r in rows]
+
+
+def due_older_than(
+    conn: sqlite3.Connection, now: float, hours: float
+) -> list[tuple[str, str, float]]:
+    """``(id, member, duration_s)`` of every record stored ``hours`` or more before ``now``."""
+    rows = conn.execute(
+        "SELECT id, member, duration_s FROM records WHERE created <= ? ORDER BY created, rowid",
+        (now - hours * 3600.0,),
     ).fetchall()
     return [(str(r[0]), str(r[1]), float(r[2])) for r in rows]
 

@@ -7,7 +7,11 @@ from dataclasses import dataclass
 
 from device.errors import ConfigError
 
-__all__ = ["VaultSettings"]
+__all__ = ["MAX_RETENTION_H", "VaultSettings"]
+
+MAX_RETENTION_H = 24.0 * 366
+"""Longest retention accepted (hours): a year. A record must expire; an unbounded retention
+(1e9 h) would be a promise to keep audio forever and overflows times downstream."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,9 @@ class VaultSettings:
                 raise ConfigError(f"vault.{name}: expected a number, got {value!r}")
             if math.isnan(value) or value < 0 or math.isinf(value):
                 raise ConfigError(f"vault.{name}: expected a finite number >= 0, got {value!r}")
+        if self.retention_h > MAX_RETENTION_H:
+            raise ConfigError(f"vault.retention_h: expected at most {MAX_RETENTION_H:g} hours "
+                              f"(a year), got {self.retention_h!r}")
 
     @property
     def retention_s(self) -> float:

@@ -1,13 +1,26 @@
 """Consent-gated upload: send the queue, only what a live grant covers, only to its endpoint.
 
 The queue holds ciphertexts already encrypted to each endpoint's age recipient (see
-:mod:`storage.consent`), so uploading needs no key at all. For each queued item, in order, the
-:class:`Uploader` opens a write transaction, re-reads the grant from the ledger and checks that it
-is live now and covers the record, sends the item with one HTTP POST to ``{endpoint}/upload``,
-then logs the bytes in ``uploads`` and the audit chain and removes the item from the queue, and
-commits. Holding the write lock across the send is deliberate: a revoke (which needs the same
-lock) lands either before the check, and nothing of that grant is sent, or after the record was
-sent and counted; it takes effect before the next byte.
+:mod:`storage.consent`), so uploading needs no key at all. The :class:`Uploader` never holds the
+vault's write lock across network I/O. For each queued item:
+
+1. **start** (one short transaction): re-read the grant, check it is live and covers the record,
+   and append an ``upload_attempts`` row with no outcome ("in flight") and the attempt's
+   deadline, and an ``upload_started`` audit entry; commit.
+2. **send** (no lock held): one HTTP POST to ``{endpoint}/upload`` with a total deadline; the
+   ``X-Keepmum-Upload-Id`` header is the same for every attempt at the same queued copy, so the
+   receiver stores a resend once. Before each chunk of the body the grant is read again: a
+   revoke committed meanwhile stops the next chunk.
+3. **finish** (one short transaction): re-check the grant and record the outcome with the bytes
+   that left: ``sent`` (logged in ``uploads``, audited ``uploaded``, dequeued), or ``refused`` /
+   ``failed`` (audited ``upload_failed``; the copy stays queued for a later run).
+
+A revoke (``storage.consent.revoke``) needs the lock only for its own short transaction, so it
+commits at any moment; at most the one record already in flight reaches the endpoint. A crash
+between 1 and 3 leaves an attempt without outcome: after its deadline (plus a grace) the next
+upload marks it ``unknown``, audits ``upload_outcome_unknown``, reports it, and resends the same
+copy under the same upload id if the grant is still live. One endpoint that fails stops only
+its own items in that run; the others are still sent, and the failure is raised at the end.
 
 The network is a constructor argument (``transport=``), as in httpx: the default,
 :class:`HttpClientTransport`, makes one direct http.client connection to the URL's own host
@@ -17,9 +30,12 @@ and nowhere else. Unit tests pass a fake transport; integration tests use the re
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
+import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +48,7 @@ from storage.cloud import (
     HEADER_MEMBER,
     HEADER_PURPOSE,
     HEADER_RECORD,
+    HEADER_UPLOAD_ID,
     encode_header,
 )
 from storage.consent import (
@@ -44,19 +61,35 @@ from storage.consent import (
 )
 
 __all__ = [
+    "DEADLINE_S",
+    "IN_FLIGHT_GRACE_S",
     "HttpClientTransport",
     "HttpRequest",
     "HttpResponse",
+    "LedgerVault",
     "PlannedUpload",
+    "SendError",
     "Transport",
+    "UploadNotice",
     "Uploader",
+    "clock_of",
     "fetch_recipient",
+    "open_attempts",
+    "upload_id_for",
 ]
 
-TIMEOUT_S = 5.0
-"""Per-request timeout (seconds). The uploader holds the vault's write lock while it sends, so
-this stays below the vault's 10 s SQLite busy timeout: a record being stored meanwhile waits,
-and never fails, however slow the endpoint is."""
+
+DEADLINE_S = 20.0
+"""Total time one request may take, connect to last byte of the answer (seconds). A total
+deadline, not a per-read timeout: an endpoint that dribbles its answer a byte at a time is cut
+off at the deadline all the same. No vault lock is held meanwhile (see :class:`Uploader`)."""
+
+CHUNK_BYTES = 16 * 1024
+"""The body leaves in chunks of this size; before each one the request's ``proceed`` check runs,
+so a revoke committed while a large body is being written stops the next chunk."""
+
+MAX_ANSWER_BYTES = 1024 * 1024
+"""Most bytes of an endpoint's answer that are read (the answer is a short JSON object)."""
 
 
 @dataclass(frozen=True)
@@ -67,20 +100,43 @@ class HttpRequest:
     url: str
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
+    deadline_s: float | None = None
+    """Total time allowed for the exchange (seconds); None: the transport's own default."""
+    proceed: Callable[[], bool] | None = None
+    """Asked before each chunk of the body; False stops sending (a revoke landed meanwhile)."""
 
 
 @dataclass(frozen=True)
 class HttpResponse:
-    """What came back: status and body."""
+    """What came back: status and body, and how many body bytes had left."""
 
     status: int
     body: bytes
+    bytes_sent: int = 0
+    """Bytes of the request body written to the connection (they left the device)."""
+
+
+class SendError(UploadError):
+    """The exchange failed (cannot connect, reset, deadline, stopped); knows what had left."""
+
+    def __init__(self, message: str, bytes_sent: int = 0) -> None:
+        super().__init__(message)
+        self.bytes_sent = bytes_sent
+        """Bytes of the request body already written to the connection when it failed."""
 
 
 class Transport(Protocol):
-    """Sends one request and returns the response; raises UploadError if it cannot connect."""
+    """Sends one request and returns the response; raises SendError if the exchange fails."""
 
     def __call__(self, request: HttpRequest) -> HttpResponse: ...
+
+
+def _shutdown(sock: socket.socket | None) -> None:
+    # The deadline's watchdog: wakes a recv() that an endpoint keeps alive byte by byte.
+    if sock is None:
+        return
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 class HttpClientTransport:
@@ -88,34 +144,64 @@ class HttpClientTransport:
 
     Direct on purpose: urllib would honour ``http_proxy`` from the environment and follow
     redirects, either of which could send a consented record somewhere it was not granted to.
+    Each exchange has a total deadline, enforced by a watchdog that shuts the socket down.
     """
 
-    def __init__(self, timeout_s: float = TIMEOUT_S) -> None:
-        """``timeout_s``: connect and read timeout per request (seconds)."""
+    def __init__(self, timeout_s: float = DEADLINE_S) -> None:
+        """``timeout_s``: the total deadline of a request without its own (seconds)."""
         self.timeout_s = timeout_s
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        """Send ``request``; UploadError naming the URL if the connection fails."""
+        """Send ``request`` within its deadline; SendError naming the URL if it fails."""
         parts = urlsplit(request.url)
         if parts.hostname is None or parts.scheme not in ("http", "https"):
             raise UploadError(f"{request.url}: expected an http:// or https:// URL")
+        total_s = request.deadline_s if request.deadline_s is not None else self.timeout_s
+        deadline = time.monotonic() + total_s
         conn: http.client.HTTPConnection
         if parts.scheme == "https":
             conn = http.client.HTTPSConnection(
-                parts.hostname, parts.port, timeout=self.timeout_s,
+                parts.hostname, parts.port, timeout=total_s,
                 context=ssl.create_default_context(),
             )
         else:
-            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=self.timeout_s)
+            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=total_s)
         path = parts.path or "/"
+        sent = 0
+        watchdog: threading.Timer | None = None
         try:
-            conn.request(request.method, path, body=request.body or None,
-                         headers=dict(request.headers))
+            conn.connect()
+            watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _shutdown,
+                                       [conn.sock])
+            watchdog.daemon = True
+            watchdog.start()
+            conn.putrequest(request.method, path, skip_accept_encoding=True)
+            for name, value in request.headers.items():
+                conn.putheader(name, value)
+            if request.body or request.method == "POST":
+                conn.putheader("Content-Length", str(len(request.body)))
+            conn.endheaders()
+            view = memoryview(request.body)
+            for start in range(0, len(view), CHUNK_BYTES):
+                if request.proceed is not None and not request.proceed():
+                    raise SendError(f"{request.url}: stopped after {sent} bytes: consent "
+                                    "ended during the send", sent)
+                conn.send(view[start:start + CHUNK_BYTES])
+                sent += len(view[start:start + CHUNK_BYTES])
             resp = conn.getresponse()
-            return HttpResponse(resp.status, resp.read())
+            body = resp.read(MAX_ANSWER_BYTES)
+            if time.monotonic() > deadline:
+                raise TimeoutError("deadline passed")
+            return HttpResponse(resp.status, body, sent)
         except (OSError, http.client.HTTPException) as exc:
-            raise UploadError(f"{request.url}: cannot reach the endpoint ({exc})") from exc
+            if time.monotonic() >= deadline:
+                raise SendError(f"{request.url}: no complete answer within the {total_s:g} s "
+                                f"deadline ({sent} bytes had left)", sent) from exc
+            raise SendError(f"{request.url}: cannot reach the endpoint ({exc}; {sent} bytes "
+                            "had left)", sent) from exc
         finally:
+            if watchdog is not None:
+                watchdog.cancel()
             conn.close()
 
 
@@ -156,12 +242,72 @@ class PlannedUpload:
         }
 
 
-class _VaultLike(Protocol):
+IN_FLIGHT_GRACE_S = 5.0
+"""An attempt still without outcome this long after its deadline was abandoned (its process
+died): the transport gives up at the deadline, so no live sender can still be waiting."""
+
+
+@dataclass(frozen=True)
+class UploadNotice:
+    """Something the user must hear about an upload run besides what was sent."""
+
+    kind: str
+    """``outcome_unknown`` (a crashed attempt, resolved now), ``failed``, ``skipped``
+    (its endpoint failed earlier in this run) or ``in_flight`` (another process is sending it)."""
+    record: str
+    grant: str
+    endpoint: str
+    bytes_sent: int
+    detail: str
+
+    def as_json(self) -> dict[str, Any]:
+        """For ``--json`` output: ``event`` is ``upload_`` + kind."""
+        return {"event": f"upload_{self.kind}", "record": self.record, "grant": self.grant,
+                "endpoint": self.endpoint, "bytes_sent": self.bytes_sent, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    attempt_id: int
+    upload_id: str
+    item: QueuedUpload
+    grant: Grant
+
+
+def upload_id_for(item: QueuedUpload) -> str:
+    """The upload id of a queued copy: the same for every attempt at it, so that the receiver
+    can store a resend once (32 hex digits of SHA-256 over grant, record and ciphertext hash)."""
+    text = f"{item.grant_id}\n{item.record_id}\n{item.sha256}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def open_attempts(conn: Any) -> list[dict[str, Any]]:
+    """Attempts without an outcome yet: in flight now, or abandoned by a crash."""
+    rows = conn.execute(
+        "SELECT id, upload_id, grant_id, record_id, endpoint, bytes, started_at, deadline"
+        " FROM upload_attempts WHERE outcome IS NULL ORDER BY id"
+    ).fetchall()
+    keys = ("attempt", "upload_id", "grant", "record", "endpoint", "bytes", "started_at",
+            "deadline")
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+class LedgerVault(Protocol):
+    """What the uploader and the erasure sender need of a vault (narrow, for unit tests)."""
+
     def transaction(self) -> Any: ...
     def audit(self, conn: Any, event: str, *, member: str | None = None,
               record: str | None = None, **details: Any) -> object: ...
     @property
     def connection(self) -> Any: ...
+
+
+def clock_of(vault: object, clock: Callable[[], float] | None) -> Callable[[], float]:
+    """``clock`` if given, else the vault's clock, else time.time (Unix seconds)."""
+    if clock is not None:
+        return clock
+    vault_clock = getattr(vault, "clock", None)
+    return vault_clock if callable(vault_clock) else time.time
 
 
 def _record_member(conn: Any, record_id: str) -> str | None:
@@ -174,19 +320,19 @@ class Uploader:
 
     def __init__(
         self,
-        vault: _VaultLike,
+        vault: LedgerVault,
         *,
         transport: Transport | None = None,
         clock: Callable[[], float] | None = None,
+        deadline_s: float = DEADLINE_S,
     ) -> None:
         """``transport``: how bytes leave (default: :class:`HttpClientTransport`);
-        ``clock``: Unix seconds (default: the vault's clock, else time.time)."""
+        ``clock``: Unix seconds (default: the vault's clock, else time.time);
+        ``deadline_s``: total time allowed for one record's exchange (seconds)."""
         self._vault = vault
         self._transport = transport if transport is not None else HttpClientTransport()
-        vault_clock = getattr(vault, "clock", None)
-        self._clock = clock if clock is not None else (
-            vault_clock if callable(vault_clock) else time.time
-        )
+        self._clock = clock_of(vault, clock)
+        self.deadline_s = deadline_s
 
     def _check(self, conn: Any, item: QueuedUpload, now: float) -> Grant | None:
         """The item's grant if it may be sent now, else None (revoked, expired, not covered)."""
@@ -216,23 +362,75 @@ class Uploader:
         return planned
 
     def upload(
-        self, on_sent: Callable[[PlannedUpload], None] | None = None
+        self,
+        on_sent: Callable[[PlannedUpload], None] | None = None,
+        on_notice: Callable[[UploadNotice], None] | None = None,
     ) -> list[PlannedUpload]:
-        """Send every queued item a live grant covers, one transaction per item.
+        """Send every queued item a live grant covers; never holding the lock while sending.
 
-        ``on_sent`` is called after each item is committed (the CLI prints it then). An endpoint
-        error raises UploadError with that item still queued; items sent before it stay counted.
+        ``on_sent`` is called after each item's outcome is committed (the CLI prints it then),
+        ``on_notice`` for abandoned attempts resolved now, failures and skipped items. When an
+        endpoint fails, its remaining items wait for a later run while the other endpoints'
+        items are still sent; then UploadError names every failure.
         """
-        sent = []
+        def notify(notice: UploadNotice) -> None:
+            if on_notice is not None:
+                on_notice(notice)
+
+        for notice in self._resolve_abandoned():
+            notify(notice)
+        sent: list[PlannedUpload] = []
+        failed: dict[str, str] = {}
         for queue_id in queued_ids(self._vault.connection):
-            done = self._send_one(queue_id)
-            if done is not None:
+            attempt = self._start(queue_id, failed, notify)
+            if attempt is None:
+                continue
+            done = self._send(attempt)
+            if isinstance(done, PlannedUpload):
                 sent.append(done)
                 if on_sent is not None:
                     on_sent(done)
+            else:
+                failed[attempt.grant.endpoint] = done.detail
+                notify(done)
+        if failed:
+            raise UploadError(
+                "; ".join(f"{ep}: {why}" for ep, why in failed.items())
+                + f" (sent {len(sent)} record(s) to other endpoints; the failed ones stay queued"
+                " for the next `keepmum upload`)"
+            )
         return sent
 
-    def _send_one(self, queue_id: int) -> PlannedUpload | None:
+    def _resolve_abandoned(self) -> list[UploadNotice]:
+        """Mark attempts abandoned by a crash ``unknown``: they may have reached the endpoint.
+
+        Their copies are still queued and are resent (same upload id: the receiver keeps one)
+        below, if the grant is still live; counted as possibly sent either way.
+        """
+        now = self._clock()
+        notices = []
+        with self._vault.transaction() as conn:
+            for a in open_attempts(conn):
+                if a["deadline"] + IN_FLIGHT_GRACE_S > now:
+                    continue  # another process may be sending it right now
+                detail = "in flight when its process ended; the endpoint may hold it"
+                conn.execute(
+                    "UPDATE upload_attempts SET outcome = 'unknown', finished_at = ?,"
+                    " bytes_sent = bytes, detail = ? WHERE id = ?",
+                    (now, detail, a["attempt"]),
+                )
+                member = _record_member(conn, a["record"])
+                self._vault.audit(conn, "upload_outcome_unknown", member=member,
+                                  record=a["record"], grant=a["grant"], endpoint=a["endpoint"],
+                                  upload_id=a["upload_id"], bytes=a["bytes"])
+                notices.append(UploadNotice("outcome_unknown", a["record"], a["grant"],
+                                            a["endpoint"], int(a["bytes"]), detail))
+        return notices
+
+    def _start(
+        self, queue_id: int, failed: Mapping[str, str], notify: Callable[[UploadNotice], None]
+    ) -> _Attempt | None:
+        """Step 1: check and mark the item in flight, in one short transaction."""
         with self._vault.transaction() as conn:
             found = queued(conn, queue_id=queue_id)
             if not found:  # revoked or erased since the queue was read
@@ -242,31 +440,102 @@ class Uploader:
             grant = self._check(conn, item, now)
             if grant is None:
                 return None
+            if grant.endpoint in failed:
+                notify(UploadNotice("skipped", item.record_id, grant.grant_id, grant.endpoint,
+                                    0, f"not tried: {grant.endpoint} failed earlier in this run"))
+                return None
+            busy = conn.execute(
+                "SELECT 1 FROM upload_attempts WHERE queue_id = ? AND outcome IS NULL",
+                (queue_id,),
+            ).fetchone()
+            if busy is not None:
+                notify(UploadNotice("in_flight", item.record_id, grant.grant_id, grant.endpoint,
+                                    0, "being sent by another keepmum process"))
+                return None
             if hashlib.sha256(item.ciphertext).hexdigest() != item.sha256:
                 raise UploadError(
                     f"queued copy of record {item.record_id} for grant {item.grant_id}: "
                     "sha256 differs from the one recorded when queued; not sent"
                 )
-            url = grant.endpoint + "/upload"
-            headers = {
-                "Content-Type": "application/octet-stream",
-                HEADER_GRANT: encode_header(grant.grant_id),
-                HEADER_RECORD: encode_header(item.record_id),
-                HEADER_MEMBER: encode_header(grant.member),
-                HEADER_PURPOSE: encode_header(grant.purpose),
-            }
-            resp = self._transport(HttpRequest("POST", url, headers, item.ciphertext))
-            if resp.status not in (200, 201):
-                detail = resp.body.decode("utf-8", "replace").strip()[:200]
-                raise UploadError(f"{url}: expected status 200/201, got {resp.status} {detail}")
-            nbytes = len(item.ciphertext)
-            conn.execute(
-                "INSERT INTO uploads (grant_id, record_id, endpoint, bytes, sent_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (grant.grant_id, item.record_id, grant.endpoint, nbytes, now),
+            upload_id = upload_id_for(item)
+            cur = conn.execute(
+                "INSERT INTO upload_attempts (upload_id, queue_id, grant_id, record_id, endpoint,"
+                " bytes, started_at, deadline) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (upload_id, queue_id, grant.grant_id, item.record_id, grant.endpoint,
+                 len(item.ciphertext), now, now + self.deadline_s),
             )
-            conn.execute("DELETE FROM upload_queue WHERE id = ?", (item.queue_id,))
-            self._vault.audit(conn, "uploaded", member=grant.member, record=item.record_id,
-                              grant=grant.grant_id, endpoint=grant.endpoint, bytes=nbytes)
-            return PlannedUpload(item.record_id, grant.grant_id, grant.endpoint, nbytes,
+            self._vault.audit(conn, "upload_started", member=grant.member,
+                              record=item.record_id, grant=grant.grant_id,
+                              endpoint=grant.endpoint, upload_id=upload_id,
+                              bytes=len(item.ciphertext))
+            return _Attempt(int(cur.lastrowid), upload_id, item, grant)
+
+    def _still_allowed(self, item: QueuedUpload) -> bool:
+        # Read outside any transaction: sees whatever a revoke in another process committed.
+        return self._check(self._vault.connection, item, self._clock()) is not None
+
+    def _send(self, attempt: _Attempt) -> PlannedUpload | UploadNotice:
+        """Steps 2 and 3: send without any lock, then commit the outcome."""
+        item, grant = attempt.item, attempt.grant
+        url = grant.endpoint + "/upload"
+        headers = {
+            "Content-Type": "application/octet-stream",
+            HEADER_GRANT: encode_header(grant.grant_id),
+            HEADER_RECORD: encode_header(item.record_id),
+            HEADER_MEMBER: encode_header(grant.member),
+            HEADER_PURPOSE: encode_header(grant.purpose),
+            HEADER_UPLOAD_ID: attempt.upload_id,
+        }
+        request = HttpRequest("POST", url, headers, item.ciphertext, self.deadline_s,
+                              lambda: self._still_allowed(item))
+        status: int | None = None
+        try:
+            resp = self._transport(request)
+            status, bytes_sent = resp.status, resp.bytes_sent or len(item.ciphertext)
+            ok = status in (200, 201)
+            detail = "" if ok else (
+                f"expected status 200/201, got {status} "
+                + resp.body.decode("utf-8", "replace").strip()[:200]
+            )
+        except SendError as exc:
+            ok, bytes_sent, detail = False, exc.bytes_sent, str(exc)
+        except UploadError as exc:
+            ok, bytes_sent, detail = False, 0, str(exc)
+        return self._finish(attempt, ok, status, bytes_sent, detail)
+
+    def _finish(
+        self, attempt: _Attempt, ok: bool, status: int | None, bytes_sent: int, detail: str
+    ) -> PlannedUpload | UploadNotice:
+        item, grant = attempt.item, attempt.grant
+        with self._vault.transaction() as conn:
+            now = self._clock()
+            # Re-check: a revoke that landed during the send does not undo bytes that left,
+            # but the log says so, and nothing more of that grant leaves.
+            revoked_meanwhile = self._check(conn, item, now) is None
+            outcome = "sent" if ok else ("refused" if status is not None else "failed")
+            conn.execute(
+                "UPDATE upload_attempts SET outcome = ?, status = ?, bytes_sent = ?,"
+                " finished_at = ?, detail = ? WHERE id = ?",
+                (outcome, status, bytes_sent, now, detail[:500], attempt.attempt_id),
+            )
+            if ok:
+                conn.execute(
+                    "INSERT INTO uploads (grant_id, record_id, endpoint, bytes, sent_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (grant.grant_id, item.record_id, grant.endpoint, bytes_sent, now),
+                )
+                conn.execute("DELETE FROM upload_queue WHERE id = ?", (item.queue_id,))
+                self._vault.audit(conn, "uploaded", member=grant.member, record=item.record_id,
+                                  grant=grant.grant_id, endpoint=grant.endpoint,
+                                  bytes=bytes_sent, upload_id=attempt.upload_id,
+                                  revoked_during_send=revoked_meanwhile)
+            else:
+                self._vault.audit(conn, "upload_failed", member=grant.member,
+                                  record=item.record_id, grant=grant.grant_id,
+                                  endpoint=grant.endpoint, bytes_sent=bytes_sent, status=status,
+                                  upload_id=attempt.upload_id)
+        if ok:
+            return PlannedUpload(item.record_id, grant.grant_id, grant.endpoint, bytes_sent,
                                  grant.member, grant.purpose)
+        return UploadNotice("failed", item.record_id, grant.grant_id, grant.endpoint,
+                            bytes_sent, detail)

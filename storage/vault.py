@@ -24,6 +24,8 @@ writable by nobody else (:func:`check_home`).
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import os
 import sqlite3
@@ -40,24 +42,40 @@ import pyrage
 from pyrage import x25519
 
 from device.audio import SAMPLE_RATE
-from device.errors import IntegrityError, VaultError
+from device.errors import FormatVersionError, IntegrityError, StorageFullError, VaultError
 from device.utterance import Utterance
 from storage import audit as audit_chain
-from storage import consent
+from storage import consent, erasure
 from storage.bindings import member_problems
 from storage.chainhead import HEAD_FILE, check_head, write_head
 from storage.index import connect, name_key, new_member_id
 from storage.keys import IDENTITY_SUFFIX, KeyStore, validate_member_name
 from storage.private import check_private
 from storage.records import RecordMeta, meta_digest, new_record_id
-from storage.retention import Deleted, PurgeResult, delete_rows, purge
+from storage.retention import Deleted, PurgeResult, delete_rows, due_older_than, purge
 from storage.settings import VaultSettings
 from storage.wav import WavError, pcm_to_wav, wav_to_pcm
 
-__all__ = ["DB_NAME", "KEYS_DIR", "CommitHook", "ForgetResult", "Member", "Vault", "check_home"]
+__all__ = [
+    "DB_NAME",
+    "KEYS_DIR",
+    "RESERVE_BYTES",
+    "RESERVE_NAME",
+    "CommitHook",
+    "ForgetResult",
+    "Member",
+    "Vault",
+    "check_home",
+]
 
 DB_NAME = "vault.db"
 KEYS_DIR = "keys"
+RESERVE_NAME = "vault.reserve"
+RESERVE_BYTES = 2 * 1024 * 1024
+"""Disk space held back (a file of zeros) so that erasure still works on a full disk: SQLite
+needs room for its WAL index and the deletion's WAL frames even to delete. Storing never uses
+it; the commands that free space (delete, purge, forget, revoke) release it when the disk is
+full, and any later open re-creates it once there is room."""
 
 CommitHook = Callable[[sqlite3.Connection, RecordMeta, bytes], None]
 """Runs inside :meth:`Vault.store`'s transaction with the record's WAV bytes (RAM only)."""
@@ -119,8 +137,12 @@ class Vault:
         conn: sqlite3.Connection,
         settings: VaultSettings,
         clock: Callable[[], float],
+        *,
+        read_only: bool = False,
     ) -> None:
         self.home = home
+        self.read_only = read_only
+        """Opened for reading only: every write raises VaultError naming the home."""
         self.settings = settings
         self.clock = clock
         """Wall-clock time (Unix seconds); injected by tests to move through retention."""
@@ -153,6 +175,7 @@ class Vault:
         check_home(home)
         KeyStore(home / KEYS_DIR).ensure_dir()
         conn = connect(home / DB_NAME, create=True)
+        _ensure_reserve(home)
         return cls._finish_open(home, conn, settings or VaultSettings(), clock)
 
     @classmethod
@@ -162,20 +185,49 @@ class Vault:
         settings: VaultSettings | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        read_only: bool = False,
+        enforce: bool = True,
+        frees_space: bool = False,
     ) -> Vault:
         """Open the vault in ``home`` and enforce expiry and capacity now.
 
-        VaultError ("run keepmum init") if there is none; FormatVersionError if a newer keepmum
-        wrote it.
+        With ``read_only``, open it for reading only and enforce nothing: for read-only
+        commands on a read-only home (a write would fail there; the next writing command
+        purges). ``enforce=False`` skips the purge at open: for withdrawal (revoke, delete,
+        forget) when the configuration cannot be read, since a purge under default settings
+        could delete what the real ones keep. ``frees_space`` (delete, purge, forget, revoke):
+        on a full disk, release the space reserve first. VaultError ("run keepmum init") if there is
+        none; FormatVersionError if a newer keepmum wrote it.
         """
         check_home(home)
-        conn = connect(home / DB_NAME)
-        return cls._finish_open(home, conn, settings or VaultSettings(), clock)
+        if read_only:
+            conn = connect(home / DB_NAME, read_only=True)
+            try:
+                # A rolled-back or swapped vault.db is refused by readers too.
+                check_head(conn, home / HEAD_FILE)
+            except BaseException:
+                conn.close()
+                raise
+            return cls(home, conn, settings or VaultSettings(), clock, read_only=True)
+        if frees_space and _free_bytes(home) < RESERVE_BYTES:
+            (home / RESERVE_NAME).unlink(missing_ok=True)  # erasure must work on a full disk
+        try:
+            conn = connect(home / DB_NAME)
+        except (IntegrityError, VaultError) as exc:
+            if _free_bytes(home) < 64 * 1024 and not isinstance(exc, FormatVersionError):
+                # SQLite cannot even create its WAL index: that is a full disk, not corruption.
+                raise StorageFullError(
+                    f"{home / DB_NAME}: the disk is full; nothing can be stored (to free "
+                    "space: keepmum vault delete, vault purge, vault forget)") from exc
+            raise
+        _ensure_reserve(home)
+        return cls._finish_open(home, conn, settings or VaultSettings(), clock,
+                                enforce=enforce)
 
     @classmethod
     def _finish_open(
         cls, home: Path, conn: sqlite3.Connection, settings: VaultSettings,
-        clock: Callable[[], float],
+        clock: Callable[[], float], *, enforce: bool = True,
     ) -> Vault:
         try:
             # Before anything reads the tables: a rolled-back or swapped vault.db stops here.
@@ -184,7 +236,10 @@ class Vault:
             vault = cls(home, conn, settings, clock)
             vault._adopt_legacy_key_files()
             vault._record_head(head)
-            vault.purge(checkpoint=False)
+            if enforce:
+                # A full disk must not block the commands that free space.
+                with contextlib.suppress(StorageFullError):
+                    vault.purge(checkpoint=False)
         except BaseException:
             conn.close()
             raise
@@ -193,6 +248,9 @@ class Vault:
     def close(self) -> None:
         """Close the index (SQLite checkpoints and removes the WAL on the last close)."""
         self._conn.close()
+        if not self.read_only:
+            _ensure_reserve(self.home)  # back, once deleting made room
+
 
     def __enter__(self) -> Vault:
         return self
@@ -208,25 +266,52 @@ class Vault:
         """The index connection, for read queries (write only inside :meth:`transaction`)."""
         return self._conn
 
+    def _write_error(self, exc: sqlite3.OperationalError) -> VaultError:
+        """The user's view of a failed write: a full disk is not corruption, nor is a
+        read-only home; both leave the vault as it was (the transaction rolled back)."""
+        where = self.home / DB_NAME
+        text = str(exc)
+        if "full" in text:
+            return StorageFullError(
+                f"{where}: the disk is full; nothing more can be stored (what is stored is "
+                "intact; `keepmum vault delete`, `vault purge` or `vault forget` free space)"
+            )
+        if "readonly" in text.replace("-", "").replace(" ", "") or "read-only" in text:
+            return VaultError(f"{where}: the home is read-only; this command needs to write "
+                              f"({text})")
+        return VaultError(f"{where}: cannot write ({text})")
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK if the body raises."""
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK if the body raises.
+
+        SQLite's write errors (disk full, read-only home, locked too long) become
+        :class:`StorageFullError` or VaultError; the vault is left as before the transaction.
+        """
+        if self.read_only:
+            raise VaultError(f"{self.home / DB_NAME}: opened read-only; this command needs to "
+                             "write")
         if self._conn.in_transaction:
             raise VaultError("vault transaction already open (transactions do not nest)")
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:  # read-only file system, locked too long ...
-            raise VaultError(f"{self.home / DB_NAME}: cannot write ({exc})") from exc
+            raise self._write_error(exc) from exc
         try:
             yield self._conn
+        except sqlite3.OperationalError as exc:
+            self._rollback()
+            raise self._write_error(exc) from exc
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._rollback()
             raise
         try:
             self._conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._rollback()
+            raise self._write_error(exc) from exc
         except BaseException:
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
+            self._rollback()
             raise
         self._record_head(audit_chain.head(self._conn))
 
@@ -234,7 +319,15 @@ class Vault:
         # After the commit, never before: a head file behind the database is allowed, one ahead
         # of it means a rollback (storage/chainhead.py).
         if head != self._head_written:
-            write_head(self._head_file, head)
+            try:
+                write_head(self._head_file, head)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                # The commit stands; on a full disk the head file lags behind it, which the
+                # check allows (it only refuses a database *behind* the file). The next commit
+                # writes it again, so rollback detection resumes as soon as there is room.
+                return
             self._head_written = head
 
     def _adopt_legacy_key_files(self) -> None:
@@ -252,6 +345,27 @@ class Vault:
                     os.fsync(fd)
                 finally:
                     os.close(fd)
+
+    def _rollback(self) -> None:
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every query in the body sees the same committed state.
+
+        Readers (verify, report, list, export) use it, so a device storing meanwhile (WAL lets
+        it commit) can never make them see a record and miss its audit entry, or the reverse.
+        """
+        if self._conn.in_transaction:
+            raise VaultError("vault snapshot inside a transaction (they do not nest)")
+        self._conn.execute("BEGIN")
+        try:
+            # A deferred transaction takes its snapshot at the first read: take it now.
+            self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            yield self._conn
+        finally:
+            self._rollback()
 
     def audit(
         self,
@@ -451,12 +565,36 @@ class Vault:
         return result
 
     def delete(self, record_id: str) -> Deleted:
-        """Delete one record (and its queued copies) now."""
+        """Delete one record (and its queued copies) now; if it was uploaded, request erasure
+        from every endpoint that received it, in the same transaction (see storage.erasure)."""
         meta = self.record(record_id)
         with self.transaction() as conn:
             (deleted,) = delete_rows(conn, [(meta.id, meta.member, meta.duration_s)], "deleted",
                                      self.audit)
+            erasure.request_erasure(conn, member=meta.member, record_ids=[meta.id],
+                                    reason="deleted", now=self.clock(), audit=self.audit)
         self._checkpoint("TRUNCATE")
+        return deleted
+
+    def older_than(self, hours: float) -> list[RecordMeta]:
+        """The records stored ``hours`` or more ago (what ``purge_older_than`` would delete)."""
+        ids = {rid for rid, _m, _d in due_older_than(self._conn, self.clock(), hours)}
+        return [r for r in self.records() if r.id in ids]
+
+    def purge_older_than(self, hours: float) -> list[Deleted]:
+        """Delete every record stored ``hours`` or more ago: shrinking retention of what is
+        kept, on explicit request (each audited ``deleted`` with ``older_than_h``)."""
+        if not (hours >= 0 and hours < float("inf")):
+            raise VaultError(f"--older-than-h: expected a finite number >= 0, got {hours!r}")
+
+        def audit(conn: sqlite3.Connection, event: str, **kw: Any) -> object:
+            return self.audit(conn, event, older_than_h=float(hours), **kw)
+
+        with self.transaction() as conn:
+            deleted = delete_rows(conn, due_older_than(conn, self.clock(), hours), "deleted",
+                                  audit)
+        if deleted:
+            self._checkpoint("TRUNCATE")
         return deleted
 
     def forget(self, member: str) -> ForgetResult:
@@ -474,6 +612,10 @@ class Vault:
                 "SELECT count(*), coalesce(sum(duration_s), 0) FROM records WHERE member = ?",
                 (member,),
             ).fetchone()
+            # Every endpoint that received their data is asked to erase it (GDPR art. 17(2)).
+            erasure.request_erasure(conn, member=member,
+                                    record_ids=erasure.uploaded_records_of(conn, member),
+                                    reason="forgotten", now=self.clock(), audit=self.audit)
             # Their consent ends with them: a later member of the same name inherits no grant.
             for grant_id in consent.revoke_member_grants(conn, member, self.clock()):
                 self.audit(conn, "consent_revoked", member=member, grant=grant_id,
@@ -560,3 +702,29 @@ class Vault:
                 f"index says {meta.samples} at {meta.sample_rate} Hz"
             )
         return wav
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return 1 << 62  # cannot tell: let SQLite report what is wrong
+    return st.f_bavail * st.f_frsize
+
+
+def _ensure_reserve(home: Path) -> None:
+    """Create the space reserve if it is missing and there is room for it; never fails."""
+    path = home / RESERVE_NAME
+    if path.exists() or _free_bytes(home) < 2 * RESERVE_BYTES:
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(bytes(RESERVE_BYTES))  # written, not sparse: it must really hold blocks
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError:
+        path.unlink(missing_ok=True)

@@ -156,28 +156,31 @@ def verify_vault(
     """
     if (member is None) != (identity is None):
         raise VaultError("verify: a member and their unlocked identity go together")
-    conn = vault.connection
-    defects = _check_sqlite(conn)
-    names, member_defects = _check_members(conn)
-    defects += member_defects
-    hashes, row_defects = _check_rows(conn, names)
-    defects += row_defects
-    defects += _check_against_audit(conn, hashes)
-    decrypted = 0
-    if member is not None and identity is not None:
-        for meta in vault.records(member):
-            try:
-                vault.decrypt(meta.id, identity)
-                decrypted += 1
-            except IntegrityError as exc:
-                defects.append(Defect(meta.id, str(exc).removeprefix(f"record {meta.id}: ")))
+    # One snapshot for every check: a device storing or purging meanwhile must not make the
+    # index and the audit chain look out of step (issue 10.4).
+    with vault.snapshot() as conn:
+        defects = _check_sqlite(conn)
+        names, member_defects = _check_members(conn)
+        defects += member_defects
+        hashes, row_defects = _check_rows(conn, names)
+        defects += row_defects
+        defects += _check_against_audit(conn, hashes)
+        decrypted = 0
+        if member is not None and identity is not None:
+            for meta in vault.records(member):
+                try:
+                    vault.decrypt(meta.id, identity)
+                    decrypted += 1
+                except IntegrityError as exc:
+                    defects.append(Defect(meta.id,
+                                          str(exc).removeprefix(f"record {meta.id}: ")))
     report = VerifyReport(len(hashes), decrypted, defects)
-    if defects:
+    if defects and not vault.read_only:  # a read-only home cannot take the entry; not a defect
         try:
             with vault.transaction() as tx:
                 vault.audit(tx, "verification_failed", defects=len(defects),
                             records=report.bad_records[:100])
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, VaultError) as exc:
             defects.append(Defect(None, f"could not append verification_failed to the audit "
                                         f"chain ({exc})"))
     return report

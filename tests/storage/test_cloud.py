@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import stat
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,23 +18,19 @@ from storage.cloud import (
     HEADER_MEMBER,
     HEADER_PURPOSE,
     HEADER_RECORD,
+    HEADER_UPLOAD_ID,
     CloudServer,
     CloudStore,
     encode_header,
 )
 from storage.upload import HttpClientTransport, HttpRequest, fetch_recipient
 from storage.wav import pcm_to_wav
+from tests.storage.conftest import serve
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[CloudServer]:
-    srv = CloudServer(CloudStore(tmp_path / "cloud"), "127.0.0.1", 0)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join()
+    yield from serve(tmp_path / "cloud")
 
 
 def _wav(n_samples: int = 16000) -> bytes:
@@ -116,3 +111,29 @@ def test_binds_loopback_by_default(tmp_path: Path) -> None:
         assert srv.url.startswith("http://127.0.0.1:")
     finally:
         srv.server_close()
+
+
+def test_a_resend_under_the_same_upload_id_is_stored_once_and_erase_deletes_it(
+    server: CloudServer,
+) -> None:
+    body = pyrage.encrypt(_wav(), [pyrage.x25519.Recipient.from_str(server.store.recipient)])
+    send = HttpClientTransport(timeout_s=10)
+    headers = {HEADER_RECORD: "r1", HEADER_UPLOAD_ID: "u" * 32}
+    first = send(HttpRequest("POST", server.url + "/upload", headers, body))
+    again = send(HttpRequest("POST", server.url + "/upload", headers, body))
+    assert (first.status, again.status) == (201, 200)
+    assert json.loads(again.body)["duplicate"] is True
+    assert [(i.record, i.upload_id) for i in server.store.items()] == [("r1", "u" * 32)]
+    other = send(HttpRequest("POST", server.url + "/upload", {HEADER_RECORD: "r2"}, body))
+    assert other.status == 201 and len(server.store.items()) == 2
+
+    request = json.dumps({"request": "e-1", "uploads": ["u" * 32], "records": []}).encode()
+    erased = send(HttpRequest("POST", server.url + "/erase", {}, request))
+    assert erased.status == 200
+    assert json.loads(erased.body) == {"request": "e-1", "confirmed": True, "erased": 1}
+    assert [i.record for i in server.store.items()] == ["r2"]
+    assert not (server.store.folder / "received" / "1.age").exists()
+    again_erased = send(HttpRequest("POST", server.url + "/erase", {}, request))  # idempotent
+    assert json.loads(again_erased.body)["erased"] == 0
+    bad = send(HttpRequest("POST", server.url + "/erase", {}, b"not json"))
+    assert bad.status == 400

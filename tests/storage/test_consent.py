@@ -3,16 +3,14 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from pyrage import x25519
 
 from device.errors import ConsentError, UploadError, VaultError
 from storage.audit import entries
-from storage.cloud import CloudServer, CloudStore
+from storage.cloud import CloudServer
 from storage.consent import (
     get_grant,
     grant_all_future,
@@ -30,7 +28,7 @@ from storage.upload import (
     fetch_recipient,
 )
 from storage.vault import Vault
-from tests.storage.vaulthelp import FakeClock, open_vault, utterance
+from tests.storage.vaulthelp import FakeClock, utterance
 
 Identities = Callable[[str], x25519.Identity]
 
@@ -45,32 +43,6 @@ class RecordingTransport:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         self.urls.append(request.url)
         return self.real(request)
-
-
-def _serve(folder: Path) -> Iterator[CloudServer]:
-    srv = CloudServer(CloudStore(folder), "127.0.0.1", 0)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join()
-
-
-@pytest.fixture
-def cloud(tmp_path: Path) -> Iterator[CloudServer]:
-    yield from _serve(tmp_path / "cloud")
-
-
-@pytest.fixture
-def other_cloud(tmp_path: Path) -> Iterator[CloudServer]:
-    yield from _serve(tmp_path / "other-cloud")
-
-
-@pytest.fixture
-def vault(home: Path, clock: FakeClock) -> Iterator[Vault]:
-    with open_vault(home, clock) as v:
-        yield v
 
 
 def _store(vault: Vault, member: str, seed: int) -> str:
@@ -128,7 +100,7 @@ def test_grant_for_one_record_sends_exactly_it(
     assert queued(vault.connection) == []
     assert uploader.upload() == []  # sent once, not again
     events = [e.event for e in entries(vault.connection, member="alice")]
-    assert events[-3:] == ["consent_granted", "queued", "uploaded"]
+    assert events[-4:] == ["consent_granted", "queued", "upload_started", "uploaded"]
 
 
 def test_revoke_empties_the_queue_and_stops_the_next_upload(

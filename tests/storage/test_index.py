@@ -12,7 +12,6 @@ import pytest
 from device.errors import FormatVersionError, IntegrityError, VaultError
 from storage import audit
 from storage.index import APPLICATION_ID, SCHEMA_VERSION, connect, schema_version
-from storage.settings import VaultSettings
 from storage.vault import Vault
 from storage.verify import verify_vault
 from tests.storage.vaulthelp import FakeClock, open_vault
@@ -21,7 +20,7 @@ from tests.storage.vaulthelp import FakeClock, open_vault
 def test_new_file_is_stamped_and_private(tmp_path: Path) -> None:
     conn = connect(tmp_path / "vault.db", create=True)
     assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -39,7 +38,8 @@ def test_a_newer_schema_is_refused(home: Path) -> None:
     raw = sqlite3.connect(home / "vault.db")
     raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     raw.close()
-    with pytest.raises(FormatVersionError, match="schema version 3 is newer") as info:
+    newer = f"schema version {SCHEMA_VERSION + 1} is newer"
+    with pytest.raises(FormatVersionError, match=newer) as info:
         Vault.open(home)
     assert info.value.exit_code == 2
 
@@ -71,7 +71,7 @@ def test_erasure_cascades_to_queued_copies(home: Path, clock: FakeClock) -> None
         assert v.connection.execute("SELECT count(*) FROM upload_queue").fetchone()[0] == 0
 
 
-def test_schema_v2_columns_are_fixed(tmp_path: Path) -> None:
+def test_schema_columns_are_fixed(tmp_path: Path) -> None:
     # A golden vector for the format: changing these needs SCHEMA_VERSION + 1 and a migration.
     conn = connect(tmp_path / "vault.db", create=True)
 
@@ -91,10 +91,9 @@ def test_schema_v2_columns_are_fixed(tmp_path: Path) -> None:
 GOLDEN_V1 = Path(__file__).parent / "data" / "v1_home"
 """A home written by keepmum at schema version 1 (commit ab1d0c0, before member ids): alice and
 bob (passphrases below), one 0.1 s record each, an all-future grant for alice. Made with that
-commit's Vault.create / add_member / store / grant_all_future and a fixed clock."""
+commit's Vault.create / add_member / store / grant_all_future and a fixed clock; the records'
+expiry (fixed when stored) is a century later, so no open purges them."""
 GOLDEN_PASSPHRASES = {"alice": "alice v1 passphrase", "bob": "bob v1 passphrase"}
-KEEP_ALL = VaultSettings(retention_h=24 * 365 * 100)
-"""The golden records date from 2026-01-01: a 24 h retention would purge them at open."""
 
 
 def _golden_copy(tmp_path: Path) -> Path:
@@ -113,8 +112,8 @@ def test_a_version_1_vault_is_migrated_to_member_ids(tmp_path: Path) -> None:
     raw = sqlite3.connect(home / "vault.db")
     assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
     raw.close()
-    with Vault.open(home, KEEP_ALL) as v:
-        assert schema_version(v.connection) == 2
+    with Vault.open(home) as v:
+        assert schema_version(v.connection) == SCHEMA_VERSION
         members = {m.name: m for m in v.members()}
         assert sorted(members) == ["alice", "bob"]
         ids = {m.id for m in members.values()}
@@ -131,7 +130,7 @@ def test_a_version_1_vault_is_migrated_to_member_ids(tmp_path: Path) -> None:
         identity = v.unlock("alice", GOLDEN_PASSPHRASES["alice"])
         assert v.decrypt(record.id, identity)[:4] == b"RIFF"
     # A second open changes nothing more.
-    with Vault.open(home, KEEP_ALL) as v:
+    with Vault.open(home) as v:
         assert {m.id for m in v.members()} == ids
         assert len(audit.entries(v.connection, event="member_migrated")) == 2
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from device.errors import ConfigError
+from device.errors import ConfigError, VaultError
 from storage import audit
 from storage.settings import VaultSettings
 from tests.storage.vaulthelp import FakeClock, open_vault, utterance
@@ -45,14 +45,62 @@ def test_expiry_is_enforced_at_open(home: Path, clock: FakeClock) -> None:
         assert len(audit.entries(v.connection, event="expired")) == 1
 
 
-def test_lowering_retention_shortens_the_life_of_kept_records(
+def test_lowering_retention_applies_to_new_records_only(
     home: Path, clock: FakeClock
 ) -> None:
+    # Issue 10.2: a lowered (or one-off) retention never deletes what is already kept.
     with open_vault(home, clock, retention_h=24.0) as v:
-        v.store(utterance(0.1), "alice")
+        kept = v.store(utterance(0.1), "alice")
     clock.advance(3601)
     with open_vault(home, clock, retention_h=1.0) as v:
-        assert v.records() == []
+        assert [r.id for r in v.records()] == [kept]
+        new = v.store(utterance(0.1, seed=2), "alice")
+        assert v.record(new).expires == clock() + 3600
+    clock.advance(3600)
+    with open_vault(home, clock, retention_h=1.0) as v:
+        assert [r.id for r in v.records()] == [kept]  # the new one expired by its own expiry
+
+
+def test_purge_older_than_shrinks_retention_of_kept_records_explicitly(
+    home: Path, clock: FakeClock
+) -> None:
+    with open_vault(home, clock) as v:
+        old = v.store(utterance(0.1), "alice")
+        clock.advance(2 * 3600)
+        young = v.store(utterance(0.1, seed=3), "bob")
+        assert [r.id for r in v.older_than(1.0)] == [old]
+        deleted = v.purge_older_than(1.0)
+        assert [(d.record, d.event) for d in deleted] == [(old, "deleted")]
+        assert [r.id for r in v.records()] == [young]
+        (entry,) = audit.entries(v.connection, event="deleted")
+        assert entry.record == old and entry.details["older_than_h"] == 1.0
+        with pytest.raises(VaultError, match="older-than-h"):
+            v.purge_older_than(float("nan"))
+
+
+def test_records_stored_while_the_clock_ran_ten_years_fast_do_not_live_ten_years(
+    home: Path, clock: FakeClock
+) -> None:
+    ten_years = 10 * 365 * 86400.0
+    with open_vault(home, clock) as v:
+        honest = v.store(utterance(0.1), "alice")
+    clock.advance(ten_years)  # the clock jumps ten years ahead ...
+    with open_vault(home, clock) as v:
+        assert v.records() == []  # (the honest record's expiry passed, as far as it knows)
+        fast = v.store(utterance(0.1, seed=4), "alice")
+        assert fast is not None
+    clock.advance(-ten_years + 60)  # ... and is corrected a minute after the first store
+    with open_vault(home, clock) as v:
+        assert v.records() == []  # not kept until 2033: stored in the future, expired now
+        (entry,) = [e for e in audit.entries(v.connection, event="expired") if e.record == fast]
+        assert entry.member == "alice"
+    assert honest != fast
+
+
+def test_retention_is_bounded_at_load() -> None:
+    with pytest.raises(ConfigError, match="at most 8784 hours"):
+        VaultSettings(retention_h=1e9)
+    assert VaultSettings(retention_h=8784).retention_h == 8784
 
 
 def test_capacity_deletes_the_first_stored_first(home: Path, clock: FakeClock) -> None:
@@ -99,11 +147,15 @@ def test_retention_zero_keeps_nothing_but_reports(home: Path, clock: FakeClock) 
         assert v.connection.execute("SELECT count(*) FROM records").fetchone()[0] == 0
 
 
-def test_retention_zero_at_open_empties_the_vault(home: Path, clock: FakeClock) -> None:
+def test_retention_zero_at_open_deletes_nothing_already_kept(
+    home: Path, clock: FakeClock
+) -> None:
+    # Issue 10.2: `replay --retention-h 0` on a home with records kept them all.
     with open_vault(home, clock) as v:
-        v.store(utterance(0.2), "alice")
+        kept = [v.store(utterance(0.2), "alice"), v.store(utterance(0.2, seed=5), "bob")]
     with open_vault(home, clock, retention_h=0) as v:
-        assert v.records() == []
+        assert v.store(utterance(0.2, seed=6), "alice") is None
+        assert [r.id for r in v.records()] == kept
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,8 @@ Ident = Callable[[str], x25519.Identity]
 
 def test_public_surface() -> None:
     assert set(storage.vault.__all__) == {
-        "DB_NAME", "KEYS_DIR", "CommitHook", "ForgetResult", "Member", "Vault", "check_home",
+        "DB_NAME", "KEYS_DIR", "RESERVE_BYTES", "RESERVE_NAME", "CommitHook", "ForgetResult",
+        "Member", "Vault", "check_home",
     }
 
 

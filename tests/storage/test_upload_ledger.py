@@ -1,0 +1,209 @@
+"""The upload-attempt ledger and erasure at recipients (issue 10.1, 9.2), with the real vault,
+real SQLite, real age and the real receiver on 127.0.0.1; fakes only through ``transport=``."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from device.errors import UploadError
+from storage import audit
+from storage.cloud import CloudServer
+from storage.consent import grant_all_future, grant_records, queued, revoke
+from storage.erasure import ErasureSender, all_erasures, pending_erasures
+from storage.index import SCHEMA_VERSION, schema_version
+from storage.report import build_report
+from storage.upload import (
+    DEADLINE_S,
+    IN_FLIGHT_GRACE_S,
+    HttpClientTransport,
+    HttpRequest,
+    HttpResponse,
+    SendError,
+    Uploader,
+    UploadNotice,
+    open_attempts,
+)
+from storage.vault import Vault
+from storage.verify import verify_vault
+from tests.storage.test_consent import Identities, _store
+from tests.storage.vaulthelp import FakeClock
+
+V1_VAULT = Path(__file__).with_name("data") / "vault-v1.db"
+
+
+def _grant(vault: Vault, cloud: CloudServer, identities: Identities, rids: list[str]) -> str:
+    grant, _ = grant_records(vault, member="alice", identity=identities("alice"), purpose="p",
+                             endpoint=cloud.url, recipient=cloud.store.recipient,
+                             record_ids=rids)
+    return grant.grant_id
+
+
+class CrashAfterDelivery:
+    """Delivers the request for real, then dies before the uploader can log the answer, as a
+    SIGKILL after the endpoint stored the record would (KeyboardInterrupt is not caught)."""
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        HttpClientTransport(timeout_s=10)(request)
+        raise KeyboardInterrupt
+
+
+def test_a_crash_in_flight_is_reported_unknown_and_resent_once_under_the_same_upload_id(
+    vault: Vault, clock: FakeClock, cloud: CloudServer, identities: Identities
+) -> None:
+    rid = _store(vault, "alice", 1)
+    _grant(vault, cloud, identities, [rid])
+    with pytest.raises(KeyboardInterrupt):
+        Uploader(vault, transport=CrashAfterDelivery()).upload()
+    # The ledger says what the endpoint may hold: one attempt in flight, outcome unknown.
+    (attempt,) = open_attempts(vault.connection)
+    assert attempt["record"] == rid and attempt["endpoint"] == cloud.url
+    assert build_report(vault.connection).unconfirmed_bytes == attempt["bytes"]
+    assert len(cloud.store.items()) == 1  # it did arrive
+    # While its deadline has not passed, another uploader leaves it alone (it may be sending).
+    notices: list[UploadNotice] = []
+    assert Uploader(vault).upload(on_notice=notices.append) == []
+    assert [n.kind for n in notices] == ["in_flight"]
+    clock.advance(DEADLINE_S + IN_FLIGHT_GRACE_S + 1)
+    notices.clear()
+    sent = Uploader(vault).upload(on_notice=notices.append)
+    assert [(n.kind, n.record) for n in notices] == [("outcome_unknown", rid)]
+    assert [s.record for s in sent] == [rid]
+    # The receiver kept one copy: the resend carried the same upload id.
+    (item,) = cloud.store.items()
+    assert item.upload_id == attempt["upload_id"]
+    assert queued(vault.connection) == [] and open_attempts(vault.connection) == []
+    events = [e.event for e in audit.entries(vault.connection, record=rid)]
+    assert events[-4:] == ["upload_started", "upload_outcome_unknown", "upload_started",
+                           "uploaded"]
+
+
+def test_a_redirect_or_server_error_is_logged_with_its_bytes_and_stays_queued(
+    vault: Vault, identities: Identities, cloud: CloudServer
+) -> None:
+    rid = _store(vault, "alice", 1)
+    _grant(vault, cloud, identities, [rid])
+    size = len(queued(vault.connection)[0].ciphertext)
+    for status in (307, 500):
+        with pytest.raises(UploadError, match=f"got {status}"):
+            Uploader(vault, transport=lambda r, s=status: HttpResponse(s, b"no", len(r.body)))\
+                .upload()
+    assert build_report(vault.connection).unconfirmed_bytes == 2 * size
+    assert build_report(vault.connection).uploaded_bytes == 2 * size
+    failed = audit.entries(vault.connection, event="upload_failed")
+    assert [(e.details["status"], e.details["bytes_sent"]) for e in failed] == [
+        (307, size), (500, size)]
+    assert len(queued(vault.connection)) == 1
+
+
+def test_one_failing_endpoint_does_not_stop_the_others(
+    vault: Vault, identities: Identities, cloud: CloudServer
+) -> None:
+    dead, alive = _store(vault, "alice", 1), _store(vault, "alice", 2)
+    grant_records(vault, member="alice", identity=identities("alice"), purpose="p",
+                  endpoint="http://127.0.0.1:9", recipient=cloud.store.recipient,
+                  record_ids=[dead])
+    _grant(vault, cloud, identities, [alive])
+    sent: list[str] = []
+    with pytest.raises(UploadError, match=r"127\.0\.0\.1:9.*sent 1 record"):
+        Uploader(vault).upload(on_sent=lambda p: sent.append(p.record))
+    assert sent == [alive] and [i.record for i in cloud.store.items()] == [alive]
+
+
+def test_a_revoke_during_the_body_stops_the_next_chunk(
+    vault: Vault, identities: Identities, cloud: CloudServer
+) -> None:
+    rid = _store(vault, "alice", 1)
+    gid = _grant(vault, cloud, identities, [rid])
+
+    def revoking_transport(request: HttpRequest) -> HttpResponse:
+        assert request.proceed is not None and request.proceed()
+        revoke(vault, gid)  # lands between two chunks: the uploader holds no lock now
+        assert not request.proceed()
+        raise SendError("stopped", 16384)
+
+    with pytest.raises(UploadError, match="stopped"):
+        Uploader(vault, transport=revoking_transport).upload()
+    assert cloud.store.items() == []
+    (entry,) = audit.entries(vault.connection, event="upload_failed")
+    assert entry.details["bytes_sent"] == 16384
+
+
+def test_deleting_an_uploaded_record_asks_its_endpoint_to_erase_it_until_confirmed(
+    vault: Vault, identities: Identities, cloud: CloudServer
+) -> None:
+    kept, gone = _store(vault, "alice", 1), _store(vault, "alice", 2)
+    _grant(vault, cloud, identities, [kept, gone])
+    assert len(Uploader(vault).upload()) == 2
+    vault.delete(gone)
+    (req,) = pending_erasures(vault.connection)
+    assert (req.endpoint, req.records, req.reason) == (cloud.url, (gone,), "deleted")
+
+    def down(request: HttpRequest) -> HttpResponse:
+        raise SendError(f"{request.url}: cannot reach the endpoint", 0)
+
+    (tried,) = ErasureSender(vault, transport=down).send_pending()
+    assert tried.confirmed_at is None and "cannot reach" in tried.last_error
+    assert [r.request_id for r in pending_erasures(vault.connection)] == [req.request_id]
+    assert build_report(vault.connection).erasures_pending == 1
+    assert {i.record for i in cloud.store.items()} == {kept, gone}  # not erased yet
+
+    (done,) = ErasureSender(vault).send_pending()
+    assert done.confirmed_at is not None and done.attempts == 2
+    assert pending_erasures(vault.connection) == []
+    assert [i.record for i in cloud.store.items()] == [kept]
+    assert build_report(vault.connection).erasures_pending == 0
+    events = [(e.event, e.details.get("request")) for e in audit.entries(vault.connection)
+              if e.event.startswith("erasure_")]
+    assert events == [("erasure_requested", req.request_id),
+                      ("erasure_confirmed", req.request_id)]
+
+
+def test_forgetting_a_member_erases_everything_of_theirs_at_every_endpoint(
+    vault: Vault, identities: Identities, cloud: CloudServer, other_cloud: CloudServer
+) -> None:
+    rids = [_store(vault, "alice", s) for s in (1, 2)]
+    bobs = _store(vault, "bob", 3)
+    _grant(vault, cloud, identities, rids)
+    grant_records(vault, member="bob", identity=identities("bob"), purpose="p",
+                  endpoint=cloud.url, recipient=cloud.store.recipient, record_ids=[bobs])
+    # A grant to another endpoint that never received anything: it gets no request.
+    grant_all_future(vault, member="alice", purpose="p", endpoint=other_cloud.url,
+                     recipient=other_cloud.store.recipient)
+    assert len(Uploader(vault).upload()) == 3
+    vault.forget("alice")
+    (req,) = pending_erasures(vault.connection)
+    assert req.endpoint == cloud.url and set(req.records) == set(rids)
+    assert [r.confirmed_at is not None for r in ErasureSender(vault).send_pending()] == [True]
+    assert [i.record for i in cloud.store.items()] == [bobs]
+    assert [r.reason for r in all_erasures(vault.connection)] == ["forgotten"]
+
+
+def test_a_vault_written_by_the_previous_keepmum_migrates_to_the_upload_ledger(
+    tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    (home / "keys").mkdir(parents=True, mode=0o700)
+    home.chmod(0o700)
+    shutil.copyfile(V1_VAULT, home / "vault.db")
+    (home / "vault.db").chmod(0o600)
+    raw = sqlite3.connect(home / "vault.db")
+    assert schema_version(raw) == 1
+    raw.close()
+    with Vault.open(home, clock=FakeClock()) as v:
+        assert schema_version(v.connection) == SCHEMA_VERSION == 3
+        assert len(v.records("alice")) == 2
+        assert verify_vault(v).ok
+        assert audit.verify_chain(v.connection) == []
+        before = build_report(v.connection)
+        assert before.uploaded_bytes > 0 and before.unconfirmed_bytes == 0
+        # Version-1 uploads (no attempts, no upload ids) still reach erasure: by record id.
+        rid = v.records("alice")[0].id
+        v.delete(rid)
+        (req,) = pending_erasures(v.connection)
+        assert req.records == (rid,) and req.uploads == () and req.endpoint.endswith(":9")
+    with Vault.open(home, clock=FakeClock()) as v:  # and it opens again, unchanged
+        assert schema_version(v.connection) == SCHEMA_VERSION and len(v.records()) == 1
