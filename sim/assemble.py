@@ -11,6 +11,7 @@ from device.speaker import Speaker
 from device.utterance import Utterance
 from sim.config import Config
 from storage.vault import Vault
+from wakeword.confirm import RequestConfirmer
 from wakeword.listener import OpenWakeWordListener
 from wakeword.vad import WebRtcVad
 
@@ -18,13 +19,14 @@ __all__ = ["VaultSink", "build_speaker"]
 
 
 def build_speaker(config: Config) -> Speaker:
-    """The device's speaker with the real wake-word models and VAD."""
+    """The device's speaker with the real wake-word models, VAD and request confirmer."""
     gate = config.device.vad_gate_s if config.device.vad_gate else None
     return Speaker(
         OpenWakeWordListener(config.wakeword),
         WebRtcVad(config.vad),
         config.speaker,
         vad_gate_s=gate,
+        confirm=RequestConfirmer(config.vad),
     )
 
 
