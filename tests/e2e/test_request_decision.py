@@ -179,3 +179,22 @@ def test_far_requests_refuses_a_missing_folder(tmp_path: Path) -> None:
     result = run_keepmum("far", "--requests", tmp_path / "nope", home=tmp_path / "home")
     assert result.returncode == 2
     assert "--requests" in result.stderr and "nope" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "named"),
+    [
+        ("--silero-threshold", "1.5", "vad.silero_threshold"),
+        ("--noise-margin-db", "-3", "vad.noise_margin_db"),
+        ("--wake-tail-ms", "5000", "speaker.wake_tail_ms"),
+        ("--min-speech-ms", "-80", "speaker.min_speech_ms"),
+    ],
+)
+def test_request_settings_out_of_range_are_refused(
+    option: str, value: str, named: str, tmp_path: Path
+) -> None:
+    clip = FIXTURES / "alexa_time.wav"
+    result = run_keepmum("replay", clip, option, value, "--no-store", home=tmp_path)
+    assert result.returncode == 2, str(result)
+    assert named in result.stderr and value in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
