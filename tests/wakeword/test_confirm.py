@@ -124,3 +124,14 @@ def test_the_device_and_far_confirm_the_same_frames(silero: SileroVad) -> None:
     assert np.array_equal(np.array(one_by_one), np.concatenate(blocks))
     assert 0 < sum(one_by_one) < len(frames)
     assert device.runs < len(frames)  # Silero ran only on loud VAD frames
+
+
+def test_the_noise_floor_is_numpys_percentile_of_the_window() -> None:
+    from collections import deque
+
+    rng = np.random.default_rng(8)
+    floor = NoiseFloor(window_s=3.0)  # 38 frames
+    window: deque[float] = deque(maxlen=38)
+    for level in rng.normal(-40.0, 6.0, 300):
+        window.append(float(level))
+        assert floor.push(float(level)) == pytest.approx(np.percentile(list(window), 20.0))
