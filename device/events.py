@@ -51,6 +51,8 @@ class UtteranceEnd:
     """``silence``, ``max_length`` or ``end_of_input``."""
     utterance: Utterance = field(repr=False)
     file: str = ""
+    request_speech_ms: int = 0
+    """Confirmed request speech after the wake word (milliseconds)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +62,7 @@ class UtteranceEnd:
             "duration_s": self.duration_s,
             "reason": self.reason,
             "model": self.utterance.model,
+            "request_speech_ms": self.request_speech_ms,
         }
 
 
@@ -69,10 +72,14 @@ class Discarded:
 
     t: float
     reason: str
-    """``no_speech`` (a likely false wake) or ``muted``."""
+    """Why (a likely false wake): ``no_speech`` (silence after the wake word), ``wake_tail`` (the
+    only speech was the wake word's own tail), ``noise`` (sound the VAD flagged that was not
+    confirmed as a request, or too short); or ``muted``."""
     duration_s: float
     model: str
     file: str = ""
+    request_speech_ms: int = 0
+    """Confirmed request speech after the wake word (milliseconds; below ``min_speech_ms``)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -82,6 +89,7 @@ class Discarded:
             "reason": self.reason,
             "duration_s": self.duration_s,
             "model": self.model,
+            "request_speech_ms": self.request_speech_ms,
         }
 
 

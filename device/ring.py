@@ -65,6 +65,14 @@ class FrameBuffer:
         self._data[self._length : end] = samples
         self._length = end
 
+    def latest(self, n_samples: int) -> Pcm:
+        """A copy of the last ``n_samples`` held, zero-padded in front when fewer are held."""
+        out = np.zeros(n_samples, dtype=np.int16)
+        n = min(n_samples, self._length)
+        if n:
+            out[n_samples - n :] = self._data[self._length - n : self._length]
+        return out
+
     def take(self) -> Pcm:
         """A copy of the held audio; the buffer is zeroed and emptied."""
         out = self._data[: self._length].copy()

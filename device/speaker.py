@@ -3,12 +3,15 @@
 The state machine's decisions come from :func:`device.states.step` (pure); this class owns the
 audio (the pre-roll ring and the utterance buffer) and the two judges it consults on every frame:
 a wake-word listener and a voice-activity detector, both passed in, so tests drive it with fakes
-and the product with openWakeWord and webrtcvad.
+and the product with openWakeWord and webrtcvad; and, while awake, a second judge of speech (the
+product's: Silero VAD over the room's noise floor) that decides whether a request follows.
 
 Per frame, in order: a pending mute/unmute applies; a muted frame is dropped before anything looks
 at it; the VAD judges speech; the wake-word listener scores the frame (always, so its feature
 history stays continuous, but with the VAD gate on, its expensive part runs only while speech was
-heard recently); the ring takes the frame; the machine steps; the action moves audio.
+heard recently); the confirmer hears the frame (its noise floor: cheap); while awake, a frame
+the VAD called speech is put to the confirmer (the expensive part, run only then); the ring
+takes the frame; the machine steps; the action moves audio.
 """
 
 from __future__ import annotations
@@ -18,21 +21,26 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+
 from device.audio import FRAME_SECONDS, SAMPLE_RATE, Frame, Pcm
 from device.events import Discarded, Event, MuteChanged, UtteranceEnd, Wake
 from device.ring import FrameBuffer, PrerollRing
 from device.states import (
+    DISCARD_REASONS,
     Action,
     FrameFacts,
     Mode,
     SpeakerSettings,
     SpeakerState,
+    discard_reason,
     end_of_input_kept_frames,
+    request_speech_ms,
     step,
 )
 from device.utterance import Utterance
 
-__all__ = ["Speaker", "VoiceActivity", "WakeHit", "WakeListener"]
+__all__ = ["Speaker", "SpeechConfirmer", "VoiceActivity", "WakeHit", "WakeListener"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,33 @@ class VoiceActivity(Protocol):
         ...
 
 
+class SpeechConfirmer(Protocol):
+    """The second judge: is a frame the VAD called speech really someone speaking to the device?
+    Asked only while awake."""
+
+    @property
+    def window_samples(self) -> int:
+        """Audio :meth:`confirm` wants: the frame and the frames before it."""
+        ...
+
+    @property
+    def floor_db(self) -> float:
+        """The room's noise floor now (dBFS), for the live view."""
+        ...
+
+    def hear(self, frame: Pcm) -> None:
+        """Every processed frame (listening too): cheap bookkeeping such as the noise floor."""
+        ...
+
+    def confirm(self, window: Pcm) -> bool:
+        """Whether the frame that ends ``window`` is speech (the expensive part)."""
+        ...
+
+    def reset(self) -> None:
+        """Forget any carried-over state (a new input)."""
+        ...
+
+
 @dataclass
 class _Pending:
     """The wake that started the utterance being collected."""
@@ -93,15 +128,18 @@ class Speaker:
         settings: SpeakerSettings | None = None,
         *,
         vad_gate_s: float | None = None,
+        confirm: SpeechConfirmer | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """``vad_gate_s``: run the wake-word model's expensive part only while speech was heard in
-        the last this-many seconds (None: always). ``clock`` gives wall-clock Unix time for the
-        start of kept utterances."""
+        the last this-many seconds (None: always). ``confirm``: the second judge of speech while
+        awake (``sim.assemble`` passes Silero over the noise floor; None: the VAD's word is
+        final). ``clock`` gives wall-clock Unix time for the start of kept utterances."""
         self.settings = settings or SpeakerSettings()
         self.settings.validate()
         self._wake = wake
         self._vad = vad
+        self._confirm = confirm
         self._gate_frames = None if vad_gate_s is None else round(vad_gate_s / FRAME_SECONDS)
         self._clock = clock
         self._ring = PrerollRing(self.settings.ring_frames)
@@ -111,6 +149,7 @@ class Speaker:
         self._mute_request: bool | None = None
         self._last_speech_index: int | None = None
         self.last_speech = False
+        self.last_confirmed = False
         self.muted_frames = 0
         self.gated_frames = 0
 
@@ -123,6 +162,16 @@ class Speaker:
     def last_scores(self) -> Mapping[str, float]:
         """The wake-word scores of the last processed frame."""
         return self._wake.last_scores
+
+    @property
+    def request_speech_ms(self) -> int:
+        """Confirmed request speech of the utterance being collected (0 when not awake)."""
+        return self._state.request_speech_ms if self._state.mode is Mode.AWAKE else 0
+
+    @property
+    def noise_floor_db(self) -> float | None:
+        """The confirmer's noise floor (dBFS), None without a confirmer."""
+        return None if self._confirm is None else self._confirm.floor_db
 
     def request_mute(self, muted: bool) -> None:
         """Mute or unmute before the next frame (safe from another thread: one assignment)."""
@@ -138,6 +187,8 @@ class Speaker:
         self._last_speech_index = None
         self._wake.reset()
         self._vad.reset()
+        if self._confirm is not None:
+            self._confirm.reset()
 
     def process(self, frame: Frame) -> list[Event]:
         """Hear one frame; return what happened."""
@@ -164,25 +215,43 @@ class Speaker:
         listening = self._state.mode is not Mode.AWAKE
         if listening:
             self._ring.push(frame.samples)
+        confirmed = False
+        if self._confirm is not None:
+            self._confirm.hear(frame.samples)
+            if speech and not listening:
+                confirmed = self._confirm.confirm(self._window(frame.samples))
+        elif not listening:
+            confirmed = speech
+        self.last_confirmed = confirmed
         facts = FrameFacts(
             wake=hit is not None and listening,
             speech=speech,
+            confirmed=confirmed,
             mute=mute,
             preroll_available=self._ring.count,
         )
         before = self._state
         self._state, action = step(self._state, facts, self.settings)
-        events.extend(self._act(action, frame, hit, before))
+        events.extend(self._act(action, frame, hit, before, facts))
         return events
+
+    def _window(self, samples: Pcm) -> Pcm:
+        """The frames before this one in the utterance, then this one: what the confirmer reads
+        (held only as long as the utterance is)."""
+        assert self._confirm is not None
+        before = self._confirm.window_samples - len(samples)
+        return np.concatenate((self._buffer.latest(before), samples))
 
     def finish(self, end_t: float, source: str = "") -> list[Event]:
         """The input ended: an utterance in progress is kept if its request had started."""
         events: list[Event] = []
         if self._state.mode is Mode.AWAKE and self._pending is not None:
+            ms = self._state.request_speech_ms
             if end_of_input_kept_frames(self._state, self.settings):
-                events.append(self._keep(end_t, source, "end_of_input"))
+                events.append(self._keep(end_t, source, "end_of_input", ms))
             else:
-                events.append(self._discard_at(end_t, source, "no_speech"))
+                reason = discard_reason(self._state)
+                events.append(self._discard_at(end_t, source, reason, ms))
         self._ring.clear()
         self._buffer.clear()
         self._pending = None
@@ -202,7 +271,12 @@ class Speaker:
         return recent
 
     def _act(
-        self, action: Action, frame: Frame, hit: WakeHit | None, before: SpeakerState
+        self,
+        action: Action,
+        frame: Frame,
+        hit: WakeHit | None,
+        before: SpeakerState,
+        facts: FrameFacts,
     ) -> list[Event]:
         if action is Action.NONE:
             return []
@@ -219,13 +293,15 @@ class Speaker:
         if action in (Action.KEEP_SILENCE, Action.KEEP_MAX_LENGTH):
             self._buffer.extend(frame.samples)
             reason = "silence" if action is Action.KEEP_SILENCE else "max_length"
-            return [self._keep(frame.end_t, frame.source, reason)]
-        if action is Action.DISCARD_NO_SPEECH:
+            ms = request_speech_ms(before, facts, self.settings)
+            return [self._keep(frame.end_t, frame.source, reason, ms)]
+        if action in DISCARD_REASONS:
             self._buffer.extend(frame.samples)
-            return [self._discard(frame, "no_speech")]
+            ms = request_speech_ms(before, facts, self.settings)
+            return [self._discard_at(frame.end_t, frame.source, DISCARD_REASONS[action], ms)]
         raise AssertionError(f"unexpected action {action} after {before}")
 
-    def _keep(self, end_t: float, source: str, reason: str) -> UtteranceEnd:
+    def _keep(self, end_t: float, source: str, reason: str, speech_ms: int) -> UtteranceEnd:
         assert self._pending is not None
         samples = self._buffer.take()
         duration_s = len(samples) / SAMPLE_RATE
@@ -239,14 +315,14 @@ class Speaker:
             source=source,
         )
         self._pending = None
-        return UtteranceEnd(end_t, duration_s, reason, utterance, source)
+        return UtteranceEnd(end_t, duration_s, reason, utterance, source, speech_ms)
 
     def _discard(self, frame: Frame, reason: str) -> Discarded:
-        return self._discard_at(frame.end_t, frame.source, reason)
+        return self._discard_at(frame.end_t, frame.source, reason, 0)
 
-    def _discard_at(self, t: float, source: str, reason: str) -> Discarded:
+    def _discard_at(self, t: float, source: str, reason: str, speech_ms: int) -> Discarded:
         duration_s = self._buffer.n_samples / SAMPLE_RATE
         self._buffer.clear()
         model = self._pending.model if self._pending else ""
         self._pending = None
-        return Discarded(t, reason, duration_s, model, source)
+        return Discarded(t, reason, duration_s, model, source, speech_ms)

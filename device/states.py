@@ -10,8 +10,15 @@ would have kept (:func:`kept_seconds`) without running any model.
 ::
 
     LISTENING --wake--> AWAKE --trailing silence / max length--> LISTENING   (KEEP)
-                          |----no speech within speech_timeout---> LISTENING   (DISCARD)
+                          |----no request within speech_timeout--> LISTENING   (DISCARD)
     any --mute--> MUTED --unmute--> LISTENING       (muting while AWAKE discards the utterance)
+
+The request decision (device/README.md has the rule and its measurements): while AWAKE, a frame
+is ``speech`` when the VAD (webrtcvad) says so and ``confirmed`` when the second stage (Silero
+over the room's noise floor) agrees. Confirmed frames right after the detection are the wake
+word's own tail (at most ``wake_tail_ms``); after the tail, ``min_speech_ms`` of consecutive
+confirmed speech starting within ``speech_timeout_ms`` of the wake make a request, which ends
+``silence_ms`` after its last confirmed frame. Speech the second stage does not confirm is noise.
 """
 
 from __future__ import annotations
@@ -21,17 +28,26 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
+import numpy.typing as npt
+
 from device.audio import FRAME_SECONDS
 from device.errors import ConfigError
 
 __all__ = [
+    "DISCARD_REASONS",
     "Action",
+    "Decision",
     "FrameFacts",
     "Mode",
     "SpeakerSettings",
     "SpeakerState",
+    "decide",
+    "discard_action",
+    "discard_reason",
     "end_of_input_kept_frames",
     "kept_seconds",
+    "request_speech_ms",
     "step",
 ]
 
@@ -48,9 +64,13 @@ class SpeakerSettings:
     """Longest utterance, pre-roll included (seconds)."""
     speech_timeout_ms: int = 1500
     """If no speech starts this long after the wake, it was a likely false wake (milliseconds)."""
-    min_speech_ms: int = 240
-    """Speech after the wake needed to count as a request; shorter blips are the wake word's tail
-    or a click (milliseconds)."""
+    min_speech_ms: int = 160
+    """Consecutive confirmed speech after the wake word's tail that makes a request; shorter
+    blips are clicks or noise (milliseconds)."""
+    wake_tail_ms: int = 400
+    """Longest confirmed speech right after the detection still taken as the wake word's own
+    tail, not a request (milliseconds); speech running on past it is a request said without a
+    pause."""
     ring_s: float = 2.0
     """Length of the RAM-only pre-roll ring while listening (seconds); at least the pre-roll."""
 
@@ -78,6 +98,12 @@ class SpeakerSettings:
                 self.min_speech_ms,
             ),
             (0.5 <= self.ring_s <= 10.0, "speaker.ring_s", "0.5..10", self.ring_s),
+            (
+                0 <= self.wake_tail_ms <= 2000,
+                "speaker.wake_tail_ms",
+                "0..2000",
+                self.wake_tail_ms,
+            ),
         ]
         for ok, name, allowed, value in checks:
             if not ok:
@@ -115,6 +141,12 @@ class SpeakerSettings:
         return max(1, math.ceil(self.min_speech_ms / 1000 / FRAME_SECONDS))
 
     @property
+    def wake_tail_frames(self) -> int:
+        """Confirmed frames right after the detection that are the wake word's tail."""
+        # Rounded first: 400 / 80 is 5.000000000000001 in floating point.
+        return math.ceil(round(self.wake_tail_ms / 1000 / FRAME_SECONDS, 6))
+
+    @property
     def ring_frames(self) -> int:
         """Frames the pre-roll ring holds."""
         return max(self.preroll_frames, math.ceil(self.ring_s / FRAME_SECONDS))
@@ -144,11 +176,25 @@ class Action(enum.Enum):
     KEEP_MAX_LENGTH = "keep_max_length"
     """Append this frame; the utterance reached its maximum length: hand it on."""
     DISCARD_NO_SPEECH = "discard_no_speech"
-    """No request followed the wake word: zero and drop the utterance."""
+    """Nothing but silence followed the wake word: zero and drop the utterance."""
+    DISCARD_WAKE_TAIL = "discard_wake_tail"
+    """The only speech after the detection was the wake word's own tail: zero and drop."""
+    DISCARD_NOISE = "discard_noise"
+    """The VAD heard something after the wake word, but no request (unconfirmed, or too short):
+    zero and drop."""
     DISCARD_MUTED = "discard_muted"
     """Muted while awake: zero and drop the utterance."""
     DROP = "drop"
     """Muted: the frame is dropped unseen."""
+
+
+DISCARD_REASONS = {
+    Action.DISCARD_NO_SPEECH: "no_speech",
+    Action.DISCARD_WAKE_TAIL: "wake_tail",
+    Action.DISCARD_NOISE: "noise",
+    Action.DISCARD_MUTED: "muted",
+}
+"""The ``reason`` a ``discarded`` event gives for each discarding action."""
 
 
 @dataclass(frozen=True)
@@ -160,10 +206,25 @@ class SpeakerState:
     """Frames in the utterance so far, pre-roll included."""
     since_wake: int = 0
     """Frames since the wake detection."""
-    speech_frames: int = 0
-    """Speech frames since the wake detection."""
+    tail_frames: int = 0
+    """Confirmed frames right after the detection (the wake word's tail). The tail is still
+    running while ``tail_frames == since_wake``."""
+    request_frames: int = 0
+    """Confirmed speech frames after the tail."""
+    run_frames: int = 0
+    """Consecutive confirmed frames ending with the last one (after the tail)."""
+    noise_frames: int = 0
+    """Frames after the tail the VAD called speech but the second stage did not confirm."""
+    started: bool = False
+    """A request started (``min_speech_ms`` of consecutive confirmed speech): the utterance will
+    be kept. Part of the AWAKE state's counters, not a side flag: it is reset with them."""
     trailing_silence: int = 0
-    """Consecutive non-speech frames since the last speech frame, once the request started."""
+    """Frames since the last confirmed speech frame, once the request started."""
+
+    @property
+    def request_speech_ms(self) -> int:
+        """Confirmed request speech after the wake word so far (milliseconds)."""
+        return round(self.request_frames * FRAME_SECONDS * 1000)
 
 
 @dataclass(frozen=True)
@@ -173,7 +234,10 @@ class FrameFacts:
     wake: bool = False
     """A wake word fired on this frame."""
     speech: bool = False
-    """The VAD heard speech in this frame."""
+    """The VAD (the cheap first stage) heard speech in this frame."""
+    confirmed: bool = False
+    """The second stage confirmed the VAD: speech over the room's noise (only asked while
+    awake, only on frames the VAD called speech)."""
     mute: bool | None = None
     """A mute request arrived before this frame: True mute, False unmute, None no change."""
     preroll_available: int = 0
@@ -201,48 +265,131 @@ def step(
         return SpeakerState(Mode.AWAKE, frames=preroll), Action.START
 
     # AWAKE: this frame joins the utterance.
-    frames = state.frames + 1
-    since_wake = state.since_wake + 1
-    speech_frames = state.speech_frames + (1 if facts.speech else 0)
-    started = speech_frames >= settings.min_speech_frames
-    trailing = 0 if facts.speech or not started else state.trailing_silence + 1
-    nxt = replace(
-        state,
-        frames=frames,
-        since_wake=since_wake,
-        speech_frames=speech_frames,
-        trailing_silence=trailing,
-    )
-    if not started and since_wake >= settings.timeout_frames:
-        return SpeakerState(Mode.LISTENING), Action.DISCARD_NO_SPEECH
-    if started and trailing >= settings.silence_frames:
+    confirmed = facts.confirmed and facts.speech
+    in_tail = state.tail_frames == state.since_wake
+    nxt = replace(state, frames=state.frames + 1, since_wake=state.since_wake + 1)
+    if in_tail and confirmed and state.tail_frames < settings.wake_tail_frames:
+        nxt = replace(nxt, tail_frames=state.tail_frames + 1)
+    elif confirmed:
+        run = state.run_frames + 1
+        nxt = replace(
+            nxt,
+            request_frames=state.request_frames + 1,
+            run_frames=run,
+            started=state.started or run >= settings.min_speech_frames,
+            trailing_silence=0,
+        )
+    else:
+        nxt = replace(
+            nxt,
+            run_frames=0,
+            noise_frames=state.noise_frames + (1 if facts.speech else 0),
+            trailing_silence=state.trailing_silence + (1 if state.started else 0),
+        )
+    if not nxt.started and nxt.since_wake >= settings.timeout_frames:
+        return SpeakerState(Mode.LISTENING), discard_action(nxt)
+    if nxt.started and nxt.trailing_silence >= settings.silence_frames:
         return SpeakerState(Mode.LISTENING), Action.KEEP_SILENCE
-    if frames >= settings.max_frames:
+    if nxt.frames >= settings.max_frames:
         return SpeakerState(Mode.LISTENING), Action.KEEP_MAX_LENGTH
     return nxt, Action.APPEND
 
 
-def kept_seconds(speech_flags: Sequence[bool], wake_frame: int, settings: SpeakerSettings) -> float:
-    """Seconds of audio the device would keep for a wake at ``wake_frame``, given per-frame VAD
-    decisions of the whole input: 0 when it would be discarded as a false wake.
+def discard_action(state: SpeakerState) -> Action:
+    """Why an utterance without a request is dropped: noise, only the wake word, or nothing."""
+    if state.noise_frames or state.request_frames:
+        return Action.DISCARD_NOISE
+    if state.tail_frames:
+        return Action.DISCARD_WAKE_TAIL
+    return Action.DISCARD_NO_SPEECH
 
-    Used by the false-wake benchmark to price each false accept in retained audio. The input's end
-    ends the utterance as the device does (kept if the request had started).
-    """
+
+def discard_reason(state: SpeakerState) -> str:
+    """The ``reason`` of dropping an utterance in this state (see :data:`DISCARD_REASONS`)."""
+    return DISCARD_REASONS[discard_action(state)]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the device would do with one wake, found from per-frame facts."""
+
+    kept_s: float
+    """Seconds kept (0 when discarded)."""
+    reason: str
+    """``silence``, ``max_length`` or ``end_of_input`` when kept; the discard reason otherwise."""
+    request_speech_ms: int
+    """Confirmed request speech after the wake word (milliseconds)."""
+    end_frame: int
+    """The frame on which the utterance ended (or the input's last frame)."""
+
+    @property
+    def kept(self) -> bool:
+        """Whether the utterance would be kept."""
+        return self.kept_s > 0
+
+
+Flags = Sequence[bool] | npt.NDArray[np.bool_]
+"""One decision per frame: a list of booleans or a boolean array."""
+
+
+def decide(
+    speech_flags: Flags,
+    confirmed_flags: Flags,
+    wake_frame: int,
+    settings: SpeakerSettings,
+) -> Decision:
+    """What the device does after a wake at ``wake_frame``, given per-frame VAD and
+    second-stage decisions of the whole input. The input's end ends the utterance as the device
+    does (kept if the request had started)."""
     preroll = min(settings.preroll_frames, wake_frame + 1)
     state, _ = step(SpeakerState(), FrameFacts(wake=True, preroll_available=preroll), settings)
     for index in range(wake_frame + 1, len(speech_flags)):
         before = state
-        state, action = step(state, FrameFacts(speech=bool(speech_flags[index])), settings)
+        facts = FrameFacts(speech=bool(speech_flags[index]), confirmed=bool(confirmed_flags[index]))
+        state, action = step(state, facts, settings)
         if action in (Action.KEEP_SILENCE, Action.KEEP_MAX_LENGTH):
-            return (before.frames + 1) * FRAME_SECONDS  # the ending frame is part of it
-        if action is Action.DISCARD_NO_SPEECH:
-            return 0.0
-    return end_of_input_kept_frames(state, settings) * FRAME_SECONDS
+            reason = "silence" if action is Action.KEEP_SILENCE else "max_length"
+            return Decision(
+                (before.frames + 1) * FRAME_SECONDS,  # the ending frame is part of it
+                reason,
+                request_speech_ms(before, facts, settings),
+                index,
+            )
+        if action in DISCARD_REASONS:
+            ms = request_speech_ms(before, facts, settings)
+            return Decision(0.0, DISCARD_REASONS[action], ms, index)
+    last = len(speech_flags) - 1
+    kept = end_of_input_kept_frames(state, settings)
+    if kept:
+        return Decision(kept * FRAME_SECONDS, "end_of_input", state.request_speech_ms, last)
+    reason = DISCARD_REASONS[discard_action(state)]
+    return Decision(0.0, reason, state.request_speech_ms, last)
+
+
+def request_speech_ms(before: SpeakerState, facts: FrameFacts, settings: SpeakerSettings) -> int:
+    """Confirmed request speech up to and including the frame that ended an utterance (the state
+    after an ending step is reset, so the owner asks with the state before it)."""
+    if before.mode is not Mode.AWAKE:
+        return 0
+    in_tail = before.tail_frames == before.since_wake
+    tail = in_tail and before.tail_frames < settings.wake_tail_frames
+    counted = facts.confirmed and facts.speech and not tail
+    return round((before.request_frames + (1 if counted else 0)) * FRAME_SECONDS * 1000)
+
+
+def kept_seconds(speech_flags: Sequence[bool], wake_frame: int, settings: SpeakerSettings) -> float:
+    """Seconds of audio the device would keep for a wake at ``wake_frame``, given per-frame
+    *confirmed* speech of the whole input (the second stage's decisions): 0 when it would be
+    discarded as a false wake.
+
+    Used by the false-wake benchmark to price each false accept in retained audio; what is
+    kept depends only on confirmed speech (a confirmed frame is always a VAD frame too).
+    """
+    return decide(speech_flags, speech_flags, wake_frame, settings).kept_s
 
 
 def end_of_input_kept_frames(state: SpeakerState, settings: SpeakerSettings) -> int:
     """Frames kept when the input ends mid-utterance: all of them if the request had started."""
-    if state.mode is Mode.AWAKE and state.speech_frames >= settings.min_speech_frames:
+    if state.mode is Mode.AWAKE and state.started:
         return state.frames
     return 0

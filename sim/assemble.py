@@ -14,6 +14,7 @@ from device.speaker import Speaker
 from device.utterance import Utterance
 from sim.config import Config, unknown_name
 from storage.vault import Vault
+from wakeword.confirm import RequestConfirmer
 from wakeword.listener import OpenWakeWordListener
 from wakeword.vad import WebRtcVad
 
@@ -21,7 +22,7 @@ __all__ = ["VaultSink", "build_speaker"]
 
 
 def build_speaker(config: Config) -> Speaker:
-    """The device's speaker with the real wake-word models and VAD."""
+    """The device's speaker with the real wake-word models, VAD and request confirmer."""
     gate = config.device.vad_gate_s if config.device.vad_gate else None
     listener = OpenWakeWordListener(config.wakeword)
     _check_threshold_names(config, listener.names)
@@ -30,6 +31,7 @@ def build_speaker(config: Config) -> Speaker:
         WebRtcVad(config.vad),
         config.speaker,
         vad_gate_s=gate,
+        confirm=RequestConfirmer(config.vad),
     )
 
 

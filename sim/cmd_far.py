@@ -30,8 +30,12 @@ def default_cache_dir() -> Path:
               help="One long recording with keywords placed in it (Picovoice's method).")
 @click.option("--labels", "labels_path", type=click.Path(path_type=Path),
               help="The stream's keyword spans (JSON lines with start_s, end_s).")
-@click.option("--model", default=None,
-              help="Built-in model or .onnx path (default: the device's first model).")
+@click.option("--requests", "request_dirs", multiple=True, type=click.Path(path_type=Path),
+              help="Condition folder(s) of wake words followed by a request or by nothing (or a "
+              "folder of such folders): per condition, what the device keeps after each wake.")
+@click.option("--model", "models", multiple=True,
+              help="Built-in model or .onnx path (default: the device's first model; with "
+              "--requests, repeatable, default: the device's models).")
 @click.option("--thresholds", default=None, metavar="START:STOP:STEP",
               help="Thresholds to sweep (default 0.05:0.95:0.05), or a comma list.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
@@ -76,7 +80,12 @@ def far(**params: Any) -> None:
     if params["refractory_s"] is not None:
         overrides.setdefault("wakeword", {})["refractory_s"] = params["refractory_s"]
     config = load_config(params["config_path"], home=home, overrides=overrides)
-    model = params["model"] or config.wakeword.models[0]
+    if params["request_dirs"]:
+        _requests(out, params, config)
+        return
+    if len(params["models"]) > 1:
+        raise ConfigError("--model: give one model (several only with --requests)")
+    model = params["models"][0] if params["models"] else config.wakeword.models[0]
     wake = WakeSettings(
         models=(model,),
         thresholds=config.wakeword.thresholds,
@@ -131,6 +140,78 @@ def far(**params: Any) -> None:
             stream_mode=stream_mode,
         )
         out.say(f"DET plot: {escape(params['plot_path'])}")
+
+
+def _condition_folders(dirs: tuple[Path, ...]) -> list[Path]:
+    """Each folder given, or its subfolders when it holds condition folders and no audio."""
+    from sim.corpus import AUDIO_SUFFIXES
+
+    folders: list[Path] = []
+    for folder in dirs:
+        if not folder.is_dir():
+            raise ConfigError(f"--requests {folder}: no such folder")
+        direct = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES]
+        subfolders = sorted(p for p in folder.iterdir() if p.is_dir())
+        folders += [folder] if direct or not subfolders else subfolders
+    return folders
+
+
+def _requests(out: Output, params: dict[str, Any], config: Any) -> None:
+    """``far --requests``: one line per condition folder (see :func:`sim.far.request_report`)."""
+    from sim import far as engine
+    from sim.corpus import audio_files
+    from wakeword.cache import ScoreCache, setup_id
+    from wakeword.trigger import WakeSettings
+
+    if params["positives"] or params["negatives"] or params["stream_path"]:
+        raise ConfigError("--requests replaces --positives/--negatives/--stream; give one")
+    models = tuple(params["models"]) or config.wakeword.models
+    wake = WakeSettings(
+        models=models,
+        thresholds=config.wakeword.thresholds,
+        default_threshold=config.wakeword.default_threshold,
+        trigger_frames=config.wakeword.trigger_frames,
+        refractory_s=config.wakeword.refractory_s,
+    )
+    folders = _condition_folders(params["request_dirs"])
+    job = engine.ScoreJob(models=models, vad=config.vad)
+    cache = None
+    if not params["no_cache"]:
+        folder = params["cache_dir"] or default_cache_dir()
+        cache = ScoreCache(folder, setup_id(job.models, job.pad_s, job.vad))
+    files = [(p, f.name) for f in folders for p in audio_files(f, "--requests")]
+    workers = params["workers"] or os.cpu_count() or 1
+    scored = _score_with_progress(out, files, job, workers, cache, params["scheduler"])
+    reports = []
+    for folder in folders:
+        mine = [s for s in scored if s.role == folder.name]
+        labels = engine.read_request_labels(folder)
+        reports.append(
+            engine.request_report(folder.name, mine, labels, wake, config.speaker, job.pad_s)
+        )
+    for report in reports:
+        out.emit({"models": list(models), **report.as_dict()})
+    if not out.json_lines:
+        _request_table(out, models, reports)
+
+
+def _request_table(out: Output, models: tuple[str, ...], reports: list[Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"keepmum far --requests: {', '.join(models)}")
+    for column in ("condition", "files", "wakes", "discarded", "kept", "kept s", "requests kept",
+                   "cut short", "over bound", "discard reasons"):
+        table.add_column(column, justify="left" if column in ("condition", "discard reasons")
+                         else "right")
+    for r in reports:
+        share = f" ({100 * r.discarded / r.wakes:.0f} %)" if r.wakes else ""
+        table.add_row(
+            r.condition, str(r.files), str(r.wakes), f"{r.discarded}{share}", str(r.kept),
+            f"{r.kept_s:.1f}", f"{r.requests_kept}/{r.requests}" if r.requests else "-",
+            str(r.cut_short), str(r.over_bound),
+            ", ".join(f"{k} {v}" for k, v in sorted(r.reasons.items())),
+        )
+    out.console.print(table)
 
 
 def _inputs(params: dict[str, Any]) -> list[tuple[Path, str]]:

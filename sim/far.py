@@ -32,25 +32,32 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
-from device.audio import SAMPLE_RATE
+from device.audio import FRAME_SECONDS, SAMPLE_RATE
 from device.errors import AudioInputError, ConfigError, DetectorError
 from device.sources import REPLAY_PAD_S, FileSource
-from device.states import SpeakerSettings, kept_seconds
+from device.states import SpeakerSettings, decide, kept_seconds
 from wakeword.batch import BatchScorer, frame_blocks
 from wakeword.cache import FileScores, ScoreCache, file_sha256
+from wakeword.confirm import ConfirmedFlags
 from wakeword.metrics import DetPoint, KeywordSpan, sweep_clips, sweep_stream
+from wakeword.silero import SileroVad
 from wakeword.trigger import WakeSettings
 from wakeword.vad import VadSettings, WebRtcVad
 
 __all__ = [
     "DEFAULT_SWEEP",
+    "ConditionReport",
+    "RequestLabel",
     "ScoreJob",
     "ScoredFile",
     "clip_sweep",
+    "device_wakes",
     "model_scores",
     "names_of",
     "parse_thresholds",
     "read_labels",
+    "read_request_labels",
+    "request_report",
     "score_file",
     "score_files",
     "stream_sweep",
@@ -120,6 +127,11 @@ def _scorer(models: tuple[str, ...]) -> BatchScorer:
     return BatchScorer(models)
 
 
+@functools.lru_cache(maxsize=1)
+def _silero() -> SileroVad:
+    return SileroVad()
+
+
 def score_file(path: str, job: ScoreJob) -> FileScores:
     """Score one file as the device would hear it: per-frame scores and speech flags.
 
@@ -128,11 +140,16 @@ def score_file(path: str, job: ScoreJob) -> FileScores:
     """
     with _TOOLS_LOCK:  # Dask may run tasks on threads of one process
         scorer = _scorer(job.models)
+        silero = _silero()
     source = FileSource(path)
     vad = WebRtcVad(job.vad)
     stream = scorer.stream()
     parts: list[dict[str, npt.NDArray[np.float32]]] = []
     flags: list[bool] = []
+    confirmed: list[npt.NDArray[np.bool_]] = []
+    # The device's second stage, on every frame webrtcvad called speech (the device asks only
+    # while awake, but where the wakes fall depends on thresholds swept later): same numbers.
+    confirm = ConfirmedFlags(job.vad, silero)
     samples = 0
 
     def counted(chunks: Iterable[npt.NDArray[np.int16]]) -> Iterable[npt.NDArray[np.int16]]:
@@ -143,10 +160,17 @@ def score_file(path: str, job: ScoreJob) -> FileScores:
 
     for block in frame_blocks(counted(source.chunks()), job.pad_s):
         parts.append(stream.push(block))
-        flags.extend(vad.is_speech(frame) for frame in block)
+        block_flags = np.fromiter((vad.is_speech(frame) for frame in block), dtype=np.bool_)
+        flags.extend(block_flags)
+        confirmed.append(confirm.push(block, block_flags))
     scores = {name: np.concatenate([p[name] for p in parts]) for name in scorer.names}
     speech = np.array(flags, dtype=np.bool_)
-    return FileScores(scores=scores, speech=speech, audio_s=samples / SAMPLE_RATE)
+    return FileScores(
+        scores=scores,
+        speech=speech,
+        audio_s=samples / SAMPLE_RATE,
+        confirmed=np.concatenate(confirmed) if confirmed else np.zeros(0, dtype=np.bool_),
+    )
 
 
 def _limit_threads() -> None:
@@ -294,7 +318,7 @@ def clip_sweep(
         thresholds,
         trigger_frames=wake.trigger_frames,
         refractory_frames=wake.refractory_frames,
-        negative_speech_flags=[f.result.speech for f in negatives],
+        negative_speech_flags=[f.result.request_flags for f in negatives],
         kept_seconds=_kept(speaker),
         negative_seconds=sum(f.result.audio_s for f in negatives),
     )
@@ -319,7 +343,7 @@ def stream_sweep(
         trigger_frames=wake.trigger_frames,
         refractory_frames=wake.refractory_frames,
         tolerance_s=0.5,
-        speech_flags=stream.result.speech,
+        speech_flags=stream.result.request_flags,
         kept_seconds=_kept(speaker),
         stream_seconds=stream.result.audio_s,
     )
@@ -361,3 +385,151 @@ def names_of(models: Sequence[str]) -> tuple[str, ...]:
     if not names:  # pragma: no cover - load_models always yields names
         raise DetectorError(f"models {models!r} report no scores")
     return names
+
+
+# --- request sets: what the device keeps after each wake, per condition folder -------------------
+
+
+@dataclass(frozen=True)
+class RequestLabel:
+    """Where the request is in a file of a request set (``labels.jsonl``), seconds from the file's
+    first sample; None when the wake word is followed by nothing."""
+
+    request_start_s: float | None
+    request_end_s: float | None
+
+
+@dataclass
+class ConditionReport:
+    """What the device did after the wakes in one condition folder."""
+
+    condition: str
+    files: int = 0
+    wakes: int = 0
+    discarded: int = 0
+    kept: int = 0
+    kept_s: float = 0.0
+    """Seconds of audio the device would keep (0 for discards)."""
+    requests: int = 0
+    """Files with a labelled request."""
+    requests_kept: int = 0
+    """Labelled requests that a kept utterance covers (it ended after the request began)."""
+    cut_short: int = 0
+    """Kept utterances that ended before their request's last speech."""
+    over_bound: int = 0
+    """Kept requests longer than request + pre-roll + ``silence_ms`` + 0.3 s (issue 8's bar)."""
+    reasons: dict[str, int] = field(default_factory=dict)
+    """Discards per reason."""
+
+    def as_dict(self) -> dict[str, object]:
+        """The report's ``--json`` line."""
+        return {
+            "condition": self.condition,
+            "files": self.files,
+            "wakes": self.wakes,
+            "discarded": self.discarded,
+            "kept": self.kept,
+            "kept_s": round(self.kept_s, 3),
+            "requests": self.requests,
+            "requests_kept": self.requests_kept,
+            "cut_short": self.cut_short,
+            "over_bound": self.over_bound,
+            "discard_reasons": dict(sorted(self.reasons.items())),
+        }
+
+
+BOUND_SLACK_S = 0.3
+"""Issue 8's allowance over request + pre-roll + silence for a kept request (seconds)."""
+
+
+def read_request_labels(folder: Path) -> dict[str, RequestLabel]:
+    """``labels.jsonl`` of a request set folder (as ``scripts/make_request_sets.py`` writes it):
+    file name -> request span; empty when there is none. :class:`ConfigError` names a bad line."""
+    path = folder / "labels.jsonl"
+    if not path.is_file():
+        return {}
+    labels: dict[str, RequestLabel] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            start, end = row.get("request_start_s"), row.get("request_end_s")
+            labels[str(row["file"])] = RequestLabel(
+                None if start is None else float(start), None if end is None else float(end)
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise ConfigError(
+                f"{path}:{number}: expected a JSON object with file, request_start_s and "
+                f"request_end_s, got {line[:60]!r}"
+            ) from None
+    return labels
+
+
+def device_wakes(result: FileScores, wake: WakeSettings) -> list[int]:
+    """Frames where the device's wake trigger fires on a file's scores (every firing, awake or
+    not: the trigger's refractory clock runs on all of them, as on the device)."""
+    from wakeword.trigger import WakeTrigger
+
+    trigger = WakeTrigger(wake)
+    names = list(result.scores)
+    stacked = np.stack([result.scores[n] for n in names], axis=1)
+    fired = []
+    for index in range(stacked.shape[0]):
+        if trigger.update(index, dict(zip(names, stacked[index].tolist(), strict=True))):
+            fired.append(index)
+    return fired
+
+
+def request_report(
+    condition: str,
+    scored: Sequence[ScoredFile],
+    labels: dict[str, RequestLabel],
+    wake: WakeSettings,
+    speaker: SpeakerSettings,
+    pad_s: float = REPLAY_PAD_S,
+) -> ConditionReport:
+    """Replay the device's decisions over one condition's scored files: each wake that finds the
+    device listening starts an utterance, which :func:`device.states.decide` keeps or discards
+    from the cached VAD and confirmation flags, exactly as the speaker's state machine would."""
+    report = ConditionReport(condition)
+    for item in scored:
+        report.files += 1
+        result = item.result
+        label = labels.get(item.path.name)
+        has_request = label is not None and label.request_end_s is not None
+        report.requests += int(has_request)
+        covered = False
+        busy_until = -1
+        for frame in device_wakes(result, wake):
+            if frame <= busy_until:
+                continue  # awake: the device does not hear a second wake word
+            report.wakes += 1
+            decision = decide(result.speech, result.request_flags, frame, speaker)
+            busy_until = decision.end_frame
+            if not decision.kept:
+                report.discarded += 1
+                report.reasons[decision.reason] = report.reasons.get(decision.reason, 0) + 1
+                continue
+            report.kept += 1
+            report.kept_s += decision.kept_s
+            if not has_request or label is None or label.request_end_s is None:
+                continue
+            wake_t = (frame + 1) * FRAME_SECONDS - pad_s
+            end_t = (decision.end_frame + 1) * FRAME_SECONDS - pad_s
+            start_t = label.request_start_s if label.request_start_s is not None else wake_t
+            if end_t <= start_t:
+                continue  # this utterance ended before the request began
+            covered = True
+            if end_t < label.request_end_s:
+                report.cut_short += 1
+            bound = (
+                (label.request_end_s - wake_t)
+                + speaker.preroll_ms / 1000
+                + speaker.silence_ms / 1000
+                + BOUND_SLACK_S
+            )
+            if decision.kept_s > bound + 1e-9:
+                report.over_bound += 1
+        report.requests_kept += int(covered)
+    return report

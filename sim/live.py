@@ -1,4 +1,6 @@
-"""The live status view of ``keepmum listen``: state, input level, VAD, best score per model.
+"""The live status view of ``keepmum listen``: state, input level, VAD, the room's noise floor,
+the request being heard (confirmed speech, ms) and why the last one was kept or discarded, best
+score per model.
 
 Keys (when stdin is a terminal): ``m`` toggles mute. The view redraws at most 10 times a second
 so drawing never competes with the audio for the CPU.
@@ -39,6 +41,7 @@ class LiveView:
         self._frames = 0
         self._level_db = -120.0
         self._counts: dict[str, int] = {}
+        self._last_end = ""
 
     def __enter__(self) -> LiveView:
         self._live.__enter__()
@@ -85,8 +88,19 @@ class LiveView:
         self._live.update(self._render(speaker))
 
     def count(self, event: dict[str, Any]) -> None:
-        """Count an event for the view (wakes, kept, stored, discarded)."""
+        """Count an event for the view (wakes, kept, stored, discarded); remember why the last
+        utterance was kept or discarded."""
         self._counts[event["event"]] = self._counts.get(event["event"], 0) + 1
+        if event["event"] == "utterance_end":
+            self._last_end = (
+                f"kept ({event['reason']}): {event.get('request_speech_ms', 0)} ms of request "
+                "speech"
+            )
+        elif event["event"] == "discarded":
+            self._last_end = (
+                f"discarded ({event['reason']}): {event.get('request_speech_ms', 0)} ms of "
+                "request speech"
+            )
 
     def _note_level(self, samples: np.ndarray) -> None:
         """Input level of the last frame (dBFS)."""
@@ -103,6 +117,14 @@ class LiveView:
         table.add_row("heard", f"{self._frames * 0.08:.1f} s")
         table.add_row("level", f"{self._level_db:6.1f} dBFS")
         table.add_row("vad", "speech" if speaker.last_speech else "-")
+        floor = speaker.noise_floor_db
+        if floor is not None:
+            table.add_row("room", f"noise floor {floor:6.1f} dBFS")
+        if mode is Mode.AWAKE:
+            confirmed = "confirmed" if speaker.last_confirmed else "-"
+            table.add_row("request", f"{speaker.request_speech_ms} ms of speech  ({confirmed})")
+        elif self._last_end:
+            table.add_row("last", self._last_end)
         c = self._counts
         table.add_row(
             "counts",

@@ -28,11 +28,17 @@ def event_line(event: dict[str, Any]) -> str:
     where = f"[dim]{escape(name)}[/] " if name else ""
     detail = {
         "wake": lambda e: f"{escape(e['model'])} score {e['score']:.2f}",
-        "utterance_end": lambda e: f"{e['duration_s']:.2f} s kept in RAM (ended: {e['reason']})",
+        "utterance_end": lambda e: (
+            f"{e['duration_s']:.2f} s kept in RAM (ended: {e['reason']}; "
+            f"{e.get('request_speech_ms', 0)} ms of request speech)"
+        ),
         "stored": lambda e: (
             f"record {e['record']} for {escape(e['member'])}, encrypted ({e['duration_s']:.2f} s)"
         ),
-        "discarded": lambda e: f"{e['duration_s']:.2f} s dropped unwritten ({e['reason']})",
+        "discarded": lambda e: (
+            f"{e['duration_s']:.2f} s dropped unwritten ({e['reason']}; "
+            f"{e.get('request_speech_ms', 0)} ms of request speech)"
+        ),
         "mute": lambda e: "microphone muted",
         "unmute": lambda e: "microphone unmuted",
     }.get(kind, lambda e: "")(event)

@@ -7,7 +7,8 @@ refractory period are not in it: they are applied to cached scores afterwards. S
 a retrained model or a different VAD is rescored, and a threshold sweep is not.
 
 Layout: ``FOLDER/<setup id[:16]>/<file sha[:2]>/<file sha>.npz`` holding one float32 array per
-score name (``score:<name>``), the per-frame speech flags (``speech``) and the file's own length
+score name (``score:<name>``), the per-frame speech flags (``speech``), the second stage's
+confirmations (``confirmed``) and the file's own length
 (``audio_s``). Entries are written to a temporary name and renamed into place, so an interrupted
 run leaves whole entries or none, and the next run resumes where it stopped. An unreadable entry
 is treated as missing (and rewritten).
@@ -31,8 +32,8 @@ from wakeword.vad import VadSettings
 
 __all__ = ["SCORER_VERSION", "FileScores", "ScoreCache", "file_sha256", "setup_id"]
 
-SCORER_VERSION = 1
-"""Bumped whenever a change in keepmum would change stored scores."""
+SCORER_VERSION = 2
+"""Bumped whenever a change in keepmum would change stored scores (2: confirmed speech)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,14 @@ class FileScores:
     """One VAD decision per frame, same frames as the scores."""
     audio_s: float
     """Length of the file's own audio, padding excluded (seconds)."""
+    confirmed: npt.NDArray[np.bool_] | None = None
+    """Per frame, whether the device's second stage confirms the VAD's speech
+    (``wakeword.confirm``): what its request decision counts. None: same as ``speech``."""
+
+    @property
+    def request_flags(self) -> npt.NDArray[np.bool_]:
+        """The per-frame speech the device's request decision counts."""
+        return self.speech if self.confirmed is None else self.confirmed
 
     @property
     def frames(self) -> int:
@@ -97,6 +106,7 @@ class ScoreCache:
                     if key.startswith("score:")
                 }
                 speech = data["speech"].astype(np.bool_)
+                confirmed = data["confirmed"].astype(np.bool_) if "confirmed" in data else None
                 audio_s = float(data["audio_s"])
         except FileNotFoundError:
             return None
@@ -104,7 +114,9 @@ class ScoreCache:
             return None  # a torn or foreign file: rescore and overwrite it
         if any(s.shape != speech.shape for s in scores.values()) or not scores:
             return None
-        return FileScores(scores=scores, speech=speech, audio_s=audio_s)
+        if confirmed is not None and confirmed.shape != speech.shape:
+            return None
+        return FileScores(scores=scores, speech=speech, audio_s=audio_s, confirmed=confirmed)
 
     def put(self, file_sha: str, result: FileScores) -> None:
         """Store a file's entry atomically (temporary file, then rename)."""
@@ -115,5 +127,7 @@ class ScoreCache:
             for name, values in result.scores.items()
         }
         arrays["speech"] = np.asarray(result.speech, dtype=np.bool_)
+        if result.confirmed is not None:
+            arrays["confirmed"] = np.asarray(result.confirmed, dtype=np.bool_)
         arrays["audio_s"] = np.asarray(result.audio_s, dtype=np.float64)
         write_file(path, lambda out: np.savez(out, **arrays), overwrite=True)  # type: ignore[arg-type]

@@ -29,6 +29,13 @@ class VadSettings:
     """Length of the pieces webrtcvad judges (milliseconds): 10, 20 or 30."""
     speech_ratio: float = 0.5
     """Share of an 80 ms frame's sub-frames that must be speech for the frame to be speech."""
+    silero_threshold: float = 0.5
+    """Silero VAD probability (0-1) a frame needs to confirm webrtcvad while awake
+    (``wakeword/confirm.py``); 0 confirms every loud-enough frame webrtcvad calls speech."""
+    noise_margin_db: float = 6.0
+    """How far above the room's noise floor a frame must be to count as a request (dB)."""
+    noise_window_s: float = 3.0
+    """Audio the noise floor is measured over: its 20th-percentile frame level (seconds)."""
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first setting out of range."""
@@ -40,6 +47,16 @@ class VadSettings:
             raise ConfigError(f"vad.subframe_ms must be 10, 20 or 30, got {self.subframe_ms!r}")
         if not 0.0 < self.speech_ratio <= 1.0:
             raise ConfigError(f"vad.speech_ratio must be in (0, 1], got {self.speech_ratio!r}")
+        if not 0.0 <= self.silero_threshold <= 1.0:
+            raise ConfigError(
+                f"vad.silero_threshold must be in 0..1, got {self.silero_threshold!r}"
+            )
+        if not 0.0 <= self.noise_margin_db <= 40.0:
+            raise ConfigError(f"vad.noise_margin_db must be in 0..40, got {self.noise_margin_db!r}")
+        if not 0.08 <= self.noise_window_s <= 60.0:
+            raise ConfigError(
+                f"vad.noise_window_s must be in 0.08..60, got {self.noise_window_s!r}"
+            )
 
 
 class WebRtcVad:

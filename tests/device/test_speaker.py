@@ -144,3 +144,70 @@ def test_settings_out_of_range_are_refused() -> None:
         Speaker(
             ScriptedWake(set()), ScriptedVad(set()), SpeakerSettings(preroll_ms=3000, ring_s=2.0)
         )
+
+
+class ScriptedConfirmer:
+    """Confirms the given frame indices (read back from the window's last sample); records every
+    frame it heard and every frame it was asked about."""
+
+    def __init__(self, confirm: set[int]) -> None:
+        self.confirm_at = confirm
+        self.heard: list[int] = []
+        self.asked: list[int] = []
+        self.windows: list[np.ndarray] = []
+
+    @property
+    def window_samples(self) -> int:
+        return 4 * FRAME_SAMPLES
+
+    @property
+    def floor_db(self) -> float:
+        return -60.0
+
+    def hear(self, frame: np.ndarray) -> None:
+        self.heard.append(int(frame[0]) - 1)
+
+    def confirm(self, window: np.ndarray) -> bool:
+        index = int(window[-1]) - 1
+        self.asked.append(index)
+        self.windows.append(window.copy())
+        return index in self.confirm_at
+
+    def reset(self) -> None:
+        self.heard.clear()
+
+
+def test_the_confirmer_is_asked_only_while_awake_and_only_about_vad_speech() -> None:
+    vad_speech = set(range(5, 15)) | set(range(32, 40)) | set(range(70, 75))
+    confirmer = ScriptedConfirmer(set(range(33, 38)))
+    speaker = Speaker(ScriptedWake({30}), ScriptedVad(vad_speech), confirm=confirmer)
+    events = run(speaker, 90)
+    assert confirmer.heard == list(range(90))  # the noise floor hears every frame
+    assert confirmer.asked == list(range(32, 40))  # awake and VAD speech only
+    # The window ends with the frame (32, value 33) and holds the 3 frames before it, taken
+    # from the utterance (pre-roll and appended frames).
+    first = confirmer.windows[0].reshape(-1, FRAME_SAMPLES)[:, 0]
+    assert [int(v) for v in first] == [30, 31, 32, 33]
+    end = next(e for e in events if isinstance(e, UtteranceEnd))
+    assert end.request_speech_ms == 5 * 80
+    # Ends silence_ms after the last confirmed frame (37), although the VAD heard 38 and 39.
+    assert end.t == (37 + 1 + speaker.settings.silence_frames) * 0.08
+
+
+def test_discard_reasons_say_why_and_the_buffer_is_zeroed() -> None:
+    cases = {
+        "no_speech": (set(), set()),
+        "wake_tail": (set(range(11, 14)), set(range(11, 14))),
+        "noise": (set(range(11, 30)), set()),
+    }
+    for reason, (vad_speech, confirmed) in cases.items():
+        speaker = Speaker(
+            ScriptedWake({10}), ScriptedVad(vad_speech), confirm=ScriptedConfirmer(confirmed)
+        )
+        events = run(speaker, 40)
+        discarded = [e for e in events if isinstance(e, Discarded)]
+        assert [d.reason for d in discarded] == [reason]
+        assert discarded[0].request_speech_ms == 0
+        assert not any(isinstance(e, UtteranceEnd) for e in events)
+        assert speaker._buffer.n_samples == 0  # nothing of it held in RAM
+        assert not speaker._buffer._data.any()

@@ -11,11 +11,18 @@ from device.states import (
     Mode,
     SpeakerSettings,
     SpeakerState,
+    decide,
     kept_seconds,
     step,
 )
 
-S = SpeakerSettings()  # preroll 13 frames, silence 9, max 100, timeout 19, min speech 3
+S = SpeakerSettings()  # preroll 13 frames, silence 9, max 100, timeout 19, min speech 2, tail 5
+SPEECH = FrameFacts(speech=True, confirmed=True)
+"""A frame the VAD called speech and the second stage confirmed."""
+NOISE = FrameFacts(speech=True)
+"""A frame the VAD called speech that the second stage did not confirm."""
+QUIET = FrameFacts()
+WAKE = FrameFacts(wake=True, preroll_available=25)
 
 
 def run(facts: list[FrameFacts], settings: SpeakerSettings = S) -> list[Action]:
@@ -29,7 +36,8 @@ def run(facts: list[FrameFacts], settings: SpeakerSettings = S) -> list[Action]:
 
 def test_derived_frame_counts() -> None:
     assert (S.preroll_frames, S.silence_frames, S.max_frames) == (13, 9, 100)
-    assert (S.timeout_frames, S.min_speech_frames, S.ring_frames) == (19, 3, 25)
+    assert (S.timeout_frames, S.min_speech_frames, S.ring_frames) == (19, 2, 25)
+    assert S.wake_tail_frames == 5  # 400 ms, not 6 from 400 / 80 = 5.000000000000001
 
 
 def test_listening_ignores_speech_without_wake() -> None:
@@ -45,7 +53,7 @@ def test_wake_starts_with_the_preroll_the_ring_holds() -> None:
 
 def test_request_then_trailing_silence_keeps() -> None:
     facts = [FrameFacts(wake=True, preroll_available=25)]
-    facts += [FrameFacts(speech=True)] * 10 + [FrameFacts(speech=False)] * 9
+    facts += [SPEECH] * 10 + [FrameFacts(speech=False)] * 9
     actions = run(facts)
     assert actions[0] is Action.START
     assert actions[-1] is Action.KEEP_SILENCE
@@ -54,9 +62,7 @@ def test_request_then_trailing_silence_keeps() -> None:
 
 def test_one_frame_short_of_the_silence_does_not_end() -> None:
     facts = [FrameFacts(wake=True, preroll_available=25)]
-    facts += (
-        [FrameFacts(speech=True)] * 4 + [FrameFacts(speech=False)] * 8 + [FrameFacts(speech=True)]
-    )
+    facts += [QUIET] + [SPEECH] * 4 + [QUIET] * 8 + [SPEECH]
     assert Action.KEEP_SILENCE not in run(facts)
 
 
@@ -65,18 +71,58 @@ def test_no_speech_after_wake_is_discarded_at_the_timeout() -> None:
     assert actions.index(Action.DISCARD_NO_SPEECH) == S.timeout_frames
 
 
-def test_a_speech_blip_shorter_than_min_speech_is_still_a_false_wake() -> None:
-    facts = [
-        FrameFacts(wake=True, preroll_available=25),
-        FrameFacts(speech=True),
-        FrameFacts(speech=True),
-    ]
-    facts += [FrameFacts()] * 30
-    assert Action.DISCARD_NO_SPEECH in run(facts)
+def test_a_speech_blip_shorter_than_min_speech_is_noise() -> None:
+    facts = [WAKE, QUIET, SPEECH, QUIET, SPEECH, QUIET] + [QUIET] * 30
+    assert Action.DISCARD_NOISE in run(facts)
+
+
+def test_the_wake_words_own_tail_is_not_a_request() -> None:
+    # Confirmed speech straight after the detection, up to wake_tail_ms, then nothing.
+    for tail in range(1, S.wake_tail_frames + 1):
+        actions = run([WAKE] + [SPEECH] * tail + [QUIET] * 30)
+        assert Action.DISCARD_WAKE_TAIL in actions, tail
+        assert Action.KEEP_SILENCE not in actions
+
+
+def test_speech_running_on_past_the_tail_is_a_request_said_without_a_pause() -> None:
+    tail = S.wake_tail_frames
+    actions = run([WAKE] + [SPEECH] * (tail + S.min_speech_frames) + [QUIET] * 30)
+    assert Action.KEEP_SILENCE in actions
+    actions = run([WAKE] + [SPEECH] * (tail + S.min_speech_frames - 1) + [QUIET] * 30)
+    assert Action.KEEP_SILENCE not in actions
+
+
+def test_unconfirmed_vad_speech_is_noise_and_never_a_request() -> None:
+    actions = run([WAKE] + [NOISE] * 60)
+    assert Action.DISCARD_NOISE in actions
+    assert actions.index(Action.DISCARD_NOISE) == S.timeout_frames
+
+
+def test_an_utterance_ends_silence_ms_after_the_last_confirmed_speech_in_noise() -> None:
+    # Steady noise that the VAD keeps calling speech must not hold the utterance open to the
+    # maximum length: it ends silence_frames after the last confirmed frame.
+    facts = [WAKE, QUIET] + [SPEECH] * 6 + [NOISE] * 80
+    actions = run(facts)
+    assert Action.KEEP_MAX_LENGTH not in actions
+    last_speech = 1 + 1 + 6 - 1  # index in facts
+    assert actions.index(Action.KEEP_SILENCE) == last_speech + S.silence_frames
+
+
+def test_decide_reports_reason_and_request_speech() -> None:
+    quiet, speech = [False] * 40, [False] * 40
+    assert decide(quiet, quiet, 10, S).reason == "no_speech"
+    tail = [False] * 11 + [True] * 3 + [False] * 26
+    assert decide(tail, tail, 10, S).reason == "wake_tail"
+    noisy = [True] * 40
+    assert decide(noisy, quiet, 10, S).reason == "noise"
+    speech = [False] * 12 + [True] * 6 + [False] * 22
+    kept = decide(speech, speech, 10, S)
+    assert kept.kept and kept.reason == "silence" and kept.request_speech_ms == 480
+    assert kept.end_frame == 17 + S.silence_frames
 
 
 def test_endless_speech_ends_at_max_length() -> None:
-    actions = run([FrameFacts(wake=True, preroll_available=25)] + [FrameFacts(speech=True)] * 200)
+    actions = run([FrameFacts(wake=True, preroll_available=25)] + [SPEECH] * 200)
     end = actions.index(Action.KEEP_MAX_LENGTH)
     assert S.preroll_frames + end == S.max_frames
 
@@ -105,8 +151,8 @@ def test_kept_seconds_matches_a_hand_count() -> None:
 
 
 def test_kept_seconds_counts_an_utterance_cut_by_the_end_of_input() -> None:
-    flags = [False] * 5 + [True] * 6
-    assert kept_seconds(flags, 4, S) == (5 + 6) * 0.08
+    flags = [False] * 6 + [True] * 6
+    assert kept_seconds(flags, 4, S) == (5 + 7) * 0.08
 
 
 @given(st.lists(st.booleans(), min_size=1, max_size=300), st.integers(0, 299))
@@ -118,13 +164,35 @@ def test_kept_seconds_is_bounded(flags: list[bool], wake: int) -> None:
         assert kept == 0.0
 
 
+@given(
+    st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=200),
+    st.integers(0, 199),
+)
+def test_a_kept_utterance_never_ends_before_its_last_confirmed_speech(
+    frames: list[tuple[bool, bool]], wake: int
+) -> None:
+    speech = [a or b for a, b in frames]
+    confirmed = [a and b for a, b in frames]
+    wake = min(wake, len(frames) - 1)
+    d = decide(speech, confirmed, wake, S)
+    if d.reason == "silence":
+        # Ends exactly silence_frames after the last confirmed frame before the end.
+        window = confirmed[wake + 1 : d.end_frame + 1]
+        last = wake + 1 + max(i for i, c in enumerate(window) if c)
+        assert d.end_frame == last + S.silence_frames
+        assert not any(window[len(window) - S.silence_frames :])
+    if not d.kept:
+        assert d.kept_s == 0.0 and d.request_speech_ms < 1000
+
+
 @given(st.lists(st.tuples(st.booleans(), st.booleans()), max_size=400))
 def test_machine_never_exceeds_max_length_and_always_returns_to_listening(
     frames: list[tuple[bool, bool]],
 ) -> None:
     state = SpeakerState()
     for wake, speech in frames:
-        state, action = step(state, FrameFacts(wake=wake, speech=speech, preroll_available=25), S)
+        facts = FrameFacts(wake=wake, speech=speech, confirmed=speech, preroll_available=25)
+        state, action = step(state, facts, S)
         assert state.frames <= S.max_frames
         if action in (Action.KEEP_SILENCE, Action.KEEP_MAX_LENGTH, Action.DISCARD_NO_SPEECH):
             assert state.mode is Mode.LISTENING

@@ -113,7 +113,9 @@ def test_wake_word_then_nothing_is_discarded(unstored_run: Result, clip: Clip) -
         ("wake", clip.model),
         ("discarded", clip.model),
     ], events
-    assert events[1]["reason"] == "no_speech"
+    # A false wake: nothing, only the wake word's tail, or unconfirmed noise followed it.
+    assert events[1]["reason"] in ("no_speech", "wake_tail", "noise"), events
+    assert events[1]["request_speech_ms"] < 160
     assert events[1]["t"] > events[0]["t"]
 
 

@@ -1,0 +1,37 @@
+"""The live view shows the request decision: the noise floor, the request being heard, and why
+the last utterance was kept or discarded."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from device.speaker import Speaker
+from sim.live import LiveView
+from tests.device.test_speaker import ScriptedConfirmer, ScriptedVad, ScriptedWake, frames
+
+
+def rendered(view: LiveView, speaker: Speaker) -> str:
+    console = Console(record=True, width=120)
+    console.print(view._render(speaker))
+    return console.export_text()
+
+
+def test_the_view_shows_the_floor_the_request_and_the_last_decision() -> None:
+    speaker = Speaker(
+        ScriptedWake({10}), ScriptedVad(set(range(12, 20))), confirm=ScriptedConfirmer({13, 14, 15})
+    )
+    view = LiveView(Console(record=True, width=120), threshold=0.5)
+    for frame in frames(16):
+        for event in speaker.process(frame):
+            view.count(event.to_json())
+    text = rendered(view, speaker)
+    assert "noise floor  -60.0 dBFS" in text
+    assert "240 ms of speech" in text and "awake" in text
+    for frame in frames(60)[16:]:
+        for event in speaker.process(frame):
+            view.count(event.to_json())
+    text = rendered(view, speaker)
+    assert "listening" in text
+    assert "kept (silence): 240 ms of request speech" in text
+    view.count({"event": "discarded", "reason": "noise", "request_speech_ms": 80})
+    assert "discarded (noise): 80 ms of request speech" in rendered(view, speaker)

@@ -1,0 +1,80 @@
+"""Issue 8's bars on the real recordings in ``../shared/audio``: the evaluation sets made by
+``scripts/make_request_sets.py`` (one file per wake clip per condition), judged by the real
+``keepmum far --requests`` with the four built-in wake-word models.
+
+- a wake word followed by digital silence or by room noise (pink, brown, babble at -50, -40 and
+  -30 dBFS) is discarded >= 90 % of the time, per noise;
+- a wake word followed within 1 s by a spoken request is kept >= 98 % of the time in silence and
+  at 20 and 10 dB SNR, no kept request is cut before its last speech, and none is kept longer
+  than request + pre-roll + silence_ms + 0.3 s;
+- at 5 dB SNR requests are kept less often (Silero hears speech at 5 dB in pink noise poorly)
+  and babble sometimes keeps one open longer: the measured figures are in README.md; this test
+  holds them at >= 85 % kept and <= 10 % over the bound.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import REPO, run_keepmum
+
+pytestmark = [pytest.mark.shared_audio, pytest.mark.slow]
+
+MODELS = ("alexa", "hey_jarvis", "hey_mycroft", "hey_rhasspy")
+
+
+@pytest.fixture(scope="module")
+def rows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    from tests.conftest import SHARED_AUDIO
+
+    if not SHARED_AUDIO.is_dir():
+        pytest.skip(f"needs the real recordings in {SHARED_AUDIO} (not part of the repository)")
+    out = tmp_path_factory.mktemp("request-sets")
+    made = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "make_request_sets.py"), "--out", str(out),
+         "--variants", "1"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    models = [arg for m in MODELS for arg in ("--model", m)]
+    result = run_keepmum(
+        "far", "--requests", out, *models, "--cache-dir", out / ".cache", "--json",
+        home=out / ".home", timeout=1200,
+    )  # fmt: skip
+    assert result.returncode == 0, str(result)
+    return {row["condition"]: row for row in result.events}
+
+
+def share(rows: list[dict[str, Any]], key: str) -> float:
+    wakes = sum(r["wakes"] for r in rows)
+    assert wakes >= 10, rows
+    return sum(r[key] for r in rows) / wakes
+
+
+def test_every_condition_is_reported(rows: dict[str, dict[str, Any]]) -> None:
+    assert len(rows) == 20
+    assert all(r["files"] == 15 for r in rows.values())
+
+
+@pytest.mark.parametrize("noise", ["silence", "pink", "brown", "babble"])
+def test_a_wake_word_followed_by_nothing_is_discarded(
+    rows: dict[str, dict[str, Any]], noise: str
+) -> None:
+    mine = [r for name, r in rows.items() if name.startswith(f"nothing_{noise}")]
+    assert share(mine, "discarded") >= 0.90, mine
+
+
+def test_a_request_within_a_second_is_kept_whole(rows: dict[str, dict[str, Any]]) -> None:
+    requests = [r for name, r in rows.items() if name.startswith("request_")]
+    clear = [r for r in requests if not r["condition"].endswith("snr5")]
+    assert share(clear, "kept") >= 0.98, clear
+    assert all(r["cut_short"] == 0 for r in requests), requests
+    assert all(r["over_bound"] == 0 for r in clear), clear
+    loud_noise = [r for r in requests if r["condition"].endswith("snr5")]
+    assert share(loud_noise, "kept") >= 0.85, loud_noise
+    # Babble 5 dB under the request is sometimes confirmed after it and keeps it open longer.
+    assert sum(r["over_bound"] for r in loud_noise) <= 0.1 * sum(r["kept"] for r in loud_noise)
