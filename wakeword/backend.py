@@ -212,4 +212,3 @@ def vad_model_path() -> Path | None:
         return None
     path = root / "resources" / "models" / "silero_vad.onnx"
     return path if path.is_file() else None
-

@@ -171,9 +171,7 @@ class TfliteSession:
             )
         self._inputs = [_info(lib, first.input)]
         self._outputs = [_info(lib, first.output)]
-        self._by_shape: dict[tuple[int, ...], _Interpreter] = {
-            tuple(self._inputs[0].shape): first
-        }
+        self._by_shape: dict[tuple[int, ...], _Interpreter] = {tuple(self._inputs[0].shape): first}
 
     def get_inputs(self) -> list[TensorInfo]:
         return self._inputs
