@@ -30,7 +30,8 @@ def default_cache_dir() -> Path:
 @click.option("--labels", "labels_path", type=click.Path(path_type=Path),
               help="The stream's keyword spans (JSON lines with start_s, end_s).")
 @click.option("--model", default=None,
-              help="Built-in model or .onnx path (default: the device's first model).")
+              help="Built-in model or a model file of the backend, .onnx or .tflite "
+                   "(default: the device's first model).")
 @click.option("--thresholds", default=None, metavar="START:STOP:STEP",
               help="Thresholds to sweep (default 0.05:0.95:0.05), or a comma list.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
@@ -56,10 +57,12 @@ def far(**params: Any) -> None:
     """False-wake benchmark: FRR, false accepts per hour and kept seconds, per threshold."""
     from sim import far as engine
     from sim.config import load_config
+    from wakeword.backend import installed_backend
     from wakeword.cache import ScoreCache, setup_id
     from wakeword.metrics import choose_operating_point
     from wakeword.trigger import WakeSettings
 
+    backend = installed_backend()
     out = Output(params["json_lines"])
     home = resolve_home(params["home"])
     overrides: dict[str, dict[str, Any]] = {}
@@ -88,7 +91,10 @@ def far(**params: Any) -> None:
 
     scored = _score_with_progress(out, files, job, workers, cache, params["scheduler"])
     cached = sum(f.cached for f in scored)
-    out.say(f"scored {len(scored)} files ({cached} from the cache) with {model}")
+    out.say(
+        f"scored {len(scored)} files ({cached} from the cache) with {model} "
+        f"on the {backend.describe()} backend"
+    )
 
     stream_mode = params["stream_path"] is not None
     if stream_mode:
@@ -101,7 +107,7 @@ def far(**params: Any) -> None:
     operating = choose_operating_point(points)
 
     for point in points:
-        out.emit({"model": model, **point.as_dict()})
+        out.emit({"model": model, "backend": backend.name, **point.as_dict()})
     if not out.json_lines:
         _table(out, model, points, operating)
     if params["csv_path"] is not None:
