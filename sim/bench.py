@@ -27,9 +27,10 @@ Measurements and bars (a bar that fails makes ``keepmum bench`` exit 1):
 * ``device_vault``: the device storing what it keeps in an encrypted vault; CPU time against the
   device without a vault, bar <= 1.05.
 * ``batch_1_worker``: batch scoring (``wakeword.batch``), one process, bar >= 1.5 x the
-  reference's throughput on onnx; >= 1.0 on tflite, where batched runs are not bit-exact against
-  single runs (so they are not used) and do not pay anyway (measured: the embedding model, most
-  of the work, costs 2.9 ms a window at batch 1, 2.8 at 8, 3.1 at 32).
+  reference's throughput. On tflite the models run one window at a time (batched TFLite runs are
+  not bit-exact against single runs, and do not pay: the embedding model, most of the work, costs
+  2.9 ms a window at batch 1, 2.8 at 8, 3.1 at 32); batch scoring still beats pyopen-wakeword's
+  loop (measured 1.73x), whose per-chunk cost includes shifting its 10 s audio and mel buffers.
 * ``batch_N_workers``: batch scoring on a warm process pool of N workers (wall time), against one
   worker on the same pool machinery; bar >= 1.3 when N >= 2, judged only when the machine has N
   cores free of other work (1-minute load average, less this process); otherwise reported with
@@ -411,8 +412,6 @@ REFERENCE_WHAT: dict[str, str] = {
     "onnx": "openWakeWord Model.predict loop, alexa, onnx, 1280-sample chunks",
     "tflite": "pyopen-wakeword process_streaming loop, alexa, tflite, 1280-sample chunks",
 }
-BATCH_BAR: dict[str, float] = {"onnx": 1.5, "tflite": 1.0}
-"""Batch scoring's bar against the reference, per backend (see the module docstring)."""
 
 
 def _speed(
@@ -452,11 +451,10 @@ def _speed(
         details={"ratio_of": "time against device"},
     )
     batch_ratio = (audio_s / times["batch"]) / reference
-    batch_bar = BATCH_BAR[backend.name]
     yield Measurement(
         "batch_1_worker", "batch scoring (wakeword.batch), one process",
         audio_s, times["batch"], "cpu", audio_s / times["batch"],
-        ratio=batch_ratio, bar=f">= {batch_bar}", passed=batch_ratio >= batch_bar,
+        ratio=batch_ratio, bar=">= 1.5", passed=batch_ratio >= 1.5,
         details={"ratio_of": ref_name},
     )
 
