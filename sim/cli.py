@@ -86,6 +86,7 @@ def _register() -> None:
         cmd_device,
         cmd_export,
         cmd_far,
+        cmd_models,
         cmd_report,
         cmd_upload,
         cmd_vault,

@@ -1,4 +1,4 @@
-"""``keepmum bench``: throughput, CPU and memory against openWakeWord's own loop, in one run."""
+"""``keepmum bench``: throughput, CPU and memory against the backend's own loop, in one run."""
 
 from __future__ import annotations
 
@@ -29,13 +29,16 @@ __all__ = ["bench"]
 def bench(
     seconds: float, minutes_memory: float, workers: int | None, rounds: int, json_lines: bool
 ) -> None:
-    """Measure keepmum against openWakeWord's streaming loop; exit 1 if a bar fails."""
+    """Measure keepmum against its wake-word library's own streaming loop (openWakeWord's on
+    the onnx backend, pyopen-wakeword's on tflite); exit 1 if a bar fails."""
     from sim.bench import Measurement, run_bench
+    from wakeword.backend import installed_backend
 
     out = Output(json_lines)
     out.say(
         f"keepmum bench: {seconds:g} s of audio, {rounds} interleaved rounds, "
-        f"{minutes_memory:g}-minute replay for memory, {workers or os.cpu_count()} workers"
+        f"{minutes_memory:g}-minute replay for memory, {workers or os.cpu_count()} workers, "
+        f"wake-word backend {installed_backend().describe()}"
     )
     rows: list[Measurement] = []
 
@@ -61,7 +64,8 @@ def _verdict(m: Any) -> str:
 def _table(out: Output, rows: list[Any]) -> None:
     from rich.table import Table
 
-    table = Table(title="keepmum bench")
+    backend = rows[0].backend if rows else "?"
+    table = Table(title=f"keepmum bench (backend: {backend})")
     for column, justify in (("measurement", "left"), ("x real time", "right"),
                             ("time s", "right"), ("clock", "left"), ("ratio", "right"),
                             ("bar", "left"), ("", "left")):

@@ -259,6 +259,11 @@ def replay(
     "--member", default=None, help="Household member the utterances belong to (default: the first)."
 )
 @click.option("--no-store", is_flag=True, help="Run without a vault: nothing is written anywhere.")
+@click.option(
+    "--list-devices",
+    is_flag=True,
+    help="List the input devices (index and name, for --input-device) and exit.",
+)
 def listen(
     home: Path | None,
     json_lines: bool,
@@ -266,6 +271,7 @@ def listen(
     duration_s: float | None,
     member: str | None,
     no_store: bool,
+    list_devices: bool,
     **params: Any,
 ) -> None:
     """Run the device on a live microphone, with a live view (press m to mute, Ctrl-C to stop)."""
@@ -273,6 +279,11 @@ def listen(
     from sim.live import LiveView
 
     out = Output(json_lines)
+    if list_devices:
+        from sim.devices import print_input_devices
+
+        print_input_devices(out)
+        return
     home_dir = resolve_home(home)
     config = _config(home_dir, params)
     device = input_device if input_device is not None else (config.device.input_device or None)
@@ -361,9 +372,20 @@ def config_group() -> None:
 )
 def config_show(home: Path | None, json_lines: bool, config_path: Path | None) -> None:
     """Print the configuration in force (defaults, then the file, validated)."""
+    from wakeword.backend import installed_backend
+
     config = load_config(config_path, home=resolve_home(home))
+    backend = installed_backend()
     out = Output(json_lines)
-    out.emit({"source": config.source, **config.as_toml_dict()})
+    out.emit(
+        {
+            "source": config.source,
+            "backend": {"name": backend.name, "package": backend.package,
+                        "runtime": backend.runtime, "models_dir": str(backend.models_dir)},
+            **config.as_toml_dict(),
+        }
+    )
     if not json_lines:
         click.echo(f"# from: {config.source}")
+        click.echo(f"# wake-word backend: {backend.describe()}, models in {backend.models_dir}")
         click.echo(to_toml(config), nl=False)

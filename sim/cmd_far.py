@@ -34,8 +34,9 @@ def default_cache_dir() -> Path:
               help="Condition folder(s) of wake words followed by a request or by nothing (or a "
               "folder of such folders): per condition, what the device keeps after each wake.")
 @click.option("--model", "models", multiple=True,
-              help="Built-in model or .onnx path (default: the device's first model; with "
-              "--requests, repeatable, default: the device's models).")
+              help="Built-in model or a model file of the backend, .onnx or .tflite (default: "
+              "the device's first model; with --requests, repeatable, default: the device's "
+              "models).")
 @click.option("--thresholds", default=None, metavar="START:STOP:STEP",
               help="Thresholds to sweep (default 0.05:0.95:0.05), or a comma list.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
@@ -62,10 +63,12 @@ def far(**params: Any) -> None:
     """False-wake benchmark: FRR, false accepts per hour and kept seconds, per threshold."""
     from sim import far as engine
     from sim.config import load_config
+    from wakeword.backend import installed_backend
     from wakeword.cache import ScoreCache, setup_id
     from wakeword.metrics import choose_operating_point
     from wakeword.trigger import WakeSettings
 
+    backend = installed_backend()
     out = Output(params["json_lines"])
     home = resolve_home(params["home"])
     for option, key in (("--csv", "csv_path"), ("--plot", "plot_path")):
@@ -105,7 +108,10 @@ def far(**params: Any) -> None:
 
     scored = _score_with_progress(out, files, job, workers, cache, params["scheduler"])
     cached = sum(f.cached for f in scored)
-    out.say(f"scored {len(scored)} files ({cached} from the cache) with {model}")
+    out.say(
+        f"scored {len(scored)} files ({cached} from the cache) with {model} "
+        f"on the {backend.describe()} backend"
+    )
 
     stream_mode = params["stream_path"] is not None
     if stream_mode:
@@ -118,7 +124,7 @@ def far(**params: Any) -> None:
     operating = choose_operating_point(points)
 
     for point in points:
-        out.emit({"model": model, **point.as_dict()})
+        out.emit({"model": model, "backend": backend.name, **point.as_dict()})
     if not out.json_lines:
         _table(out, model, points, operating)
     if params["csv_path"] is not None:

@@ -106,9 +106,9 @@ def device_options(func: F) -> F:
         "--model",
         "models",
         multiple=True,
-        metavar="NAME|FILE.onnx",
-        help="Wake-word model: alexa, hey_jarvis, hey_mycroft, hey_rhasspy, timer, weather, or a "
-        ".onnx path (repeatable; default from config: alexa).",
+        metavar="NAME|FILE",
+        help="Wake-word model: a built-in name (`keepmum models` lists this install's) or a model "
+        "file of the backend, .onnx or .tflite (repeatable; default from config: alexa).",
     )(func)
     func = click.option(
         "--config",

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from wakeword.backend import BACKEND_NAMES, Backend, available_backends
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_AUDIO = REPO.parent / "shared" / "audio"
 
@@ -72,3 +74,26 @@ def shared_audio() -> Path:
     if not SHARED_AUDIO.is_dir():
         pytest.skip(f"needs the real recordings in {SHARED_AUDIO} (not part of the repository)")
     return SHARED_AUDIO
+
+
+def backend_or_skip(name: str) -> Backend:
+    """An installed wake-word backend by name, or skip: openWakeWord 0.5.1 (``onnx``, the
+    reference) cannot be installed on Python 3.12+, and pyopen-wakeword (``tflite``) is part of
+    every ``.[test]`` install. Not a system part, so this skips under KEEPMUM_REQUIRE_SYSTEM too."""
+    for backend in available_backends():
+        if backend.name == name:
+            return backend
+    pytest.skip(f"the {name} wake-word backend is not installed on this Python")
+
+
+@pytest.fixture(params=BACKEND_NAMES)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """Each wake-word backend installed here (both on 3.10-3.11 with .[test], tflite on 3.12+)."""
+    return backend_or_skip(str(request.param))
+
+
+REFERENCE_MODELS: dict[str, tuple[str, ...]] = {
+    "onnx": ("alexa", "hey_jarvis", "timer"),
+    "tflite": ("alexa", "hey_jarvis", "okay_nabu"),
+}
+"""A mix of built-ins per backend: a verifier model (hey_jarvis on ONNX) and one only it has."""

@@ -39,6 +39,7 @@ import onnxruntime as ort
 
 from device.audio import FRAME_SAMPLES, Pcm
 from device.sources import REPLAY_PAD_S, with_silence
+from wakeword.backend import Backend, installed_backend
 from wakeword.detector import WARMUP_FRAMES, WakeWordModel, load_models
 from wakeword.features import (
     EMBEDDING_DIM,
@@ -52,7 +53,6 @@ from wakeword.features import (
     MelFeatureModels,
     start_features,
 )
-from wakeword.models import MEL_MODEL
 
 __all__ = [
     "BLOCK_FRAMES",
@@ -105,6 +105,8 @@ def device_frames(samples: Pcm, pad_s: float = REPLAY_PAD_S) -> npt.NDArray[np.i
 
 def _as_batched(path: str) -> ort.InferenceSession | None:
     """The model with a free batch dimension, or None when it cannot be rewritten."""
+    if not path.endswith(".onnx"):  # TFLite models: the probe found batches not bit-exact
+        return None
     try:
         import onnx
         from onnx import helper
@@ -240,7 +242,11 @@ def batched_melspectrogram(features: MelFeatureModels) -> BatchedRun:
     def one_by_one(inputs: npt.NDArray[np.int16]) -> npt.NDArray[np.float32]:
         return np.concatenate([features.melspectrogram(row) for row in inputs])
 
-    session = _per_row_mel(str(MEL_MODEL))
+    session: Any
+    if features.backend.suffix == ".onnx":
+        session = _per_row_mel(str(features.backend.mel_model))
+    else:  # TFLite's mel model takes a batch as is; the probe below checks it floors per row
+        session = features.mel
     if session is None:
         return BatchedRun(one_by_one, batched=False)
     name = session.get_inputs()[0].name
@@ -284,13 +290,20 @@ class BatchScorer:
         *,
         feature_models: MelFeatureModels | None = None,
         embedding_batch: int = EMBEDDING_BATCH,
+        backend: Backend | None = None,
     ) -> None:
-        self.models = load_models(models)
+        if backend is None:
+            backend = feature_models.backend if feature_models is not None else installed_backend()
+        self.backend = backend
+        """The runtime and model files the scores come from."""
+        self.models = load_models(models, backend)
         self.names: tuple[str, ...] = tuple(
             label for model in self.models for _, label in model.labels
         )
         """The score names, as :attr:`OpenWakeWordDetector.names`."""
-        self.features = feature_models if feature_models is not None else MelFeatureModels()
+        self.features = (
+            feature_models if feature_models is not None else MelFeatureModels(backend=backend)
+        )
         self.embedding_batch = embedding_batch
         self.classifiers = tuple(batched_classifier(m) for m in self.models)
         self.mel_frames = batched_melspectrogram(self.features)
@@ -341,7 +354,7 @@ class BatchStream:
         """Frames scored so far."""
         self._samples_tail = np.zeros(0, dtype=np.int16)
         self._mel_tail = np.ones((MEL_START_ROWS, MEL_BINS), dtype=np.float32)
-        self._features_tail = start_features()
+        self._features_tail = start_features(scorer.backend)
 
     def push(self, frames: npt.NDArray[np.int16]) -> dict[str, Scores]:
         """Scores of the next ``(n, 1280)`` int16 frames."""

@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from device.files import write_file
+from wakeword.backend import installed_backend
 from wakeword.models import resolve_model
 from wakeword.vad import VadSettings
 
@@ -74,6 +75,8 @@ def setup_id(models: Sequence[str], pad_s: float, vad: VadSettings) -> str:
     """The hex id of everything besides the audio that a file's cached scores depend on."""
     described = {
         "scorer_version": SCORER_VERSION,
+        # The mel and embedding models differ between backends too, not only the model files.
+        "backend": installed_backend().name,
         "models": [
             {"name": spec.name, "sha256": file_sha256(spec.path)}
             for spec in map(resolve_model, models)

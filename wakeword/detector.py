@@ -24,11 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
 
 from device.errors import DetectorError
+from wakeword.backend import Backend, Session, installed_backend
 from wakeword.features import START_FEATURE_FRAMES, MelFeatureModels, StreamingFeatures
-from wakeword.models import ModelSpec, class_labels, open_session, resolve_model
+from wakeword.models import ModelSpec, class_labels, resolve_model
 
 __all__ = ["WARMUP_FRAMES", "OpenWakeWordDetector", "WakeWordModel", "load_models"]
 
@@ -41,7 +41,7 @@ class WakeWordModel:
     """One loaded wake-word model: its session, input length and the scores it reports."""
 
     spec: ModelSpec
-    session: ort.InferenceSession
+    session: Session
     input_name: str
     feature_frames: int
     """Features (80 ms frames) the model reads: its input shape[1]."""
@@ -55,15 +55,21 @@ class WakeWordModel:
         return row
 
 
-def load_models(models: Sequence[str]) -> tuple[WakeWordModel, ...]:
-    """Open wake-word models by name or path; DetectorError names a bad one."""
+def load_models(
+    models: Sequence[str], backend: Backend | None = None
+) -> tuple[WakeWordModel, ...]:
+    """Open wake-word models by name or path on ``backend`` (default: the installed one);
+    DetectorError names a bad one."""
+    backend = backend if backend is not None else installed_backend()
     if not models:
-        raise DetectorError("no wake-word model given (expected at least one name or .onnx path)")
+        raise DetectorError(
+            f"no wake-word model given (expected at least one name or {backend.suffix} path)"
+        )
     loaded: list[WakeWordModel] = []
     seen: set[str] = set()
     for name in models:
-        spec = resolve_model(name)
-        session = open_session(spec.path)
+        spec = resolve_model(name, backend)
+        session = backend.open_session(spec.path)
         labels = class_labels(spec, session)
         clash = seen.intersection(label for _, label in labels)
         if clash:
@@ -93,8 +99,10 @@ def load_models(models: Sequence[str]) -> tuple[WakeWordModel, ...]:
 class OpenWakeWordDetector:
     """Scores every 1280-sample frame with one or more openWakeWord models.
 
-    ``models`` are built-in names (:data:`wakeword.models.BUILTIN_MODELS`) or ``.onnx`` paths.
-    ``feature_models`` lets several detectors share one pair of mel/embedding sessions.
+    ``models`` are built-in names (:data:`wakeword.models.BUILTIN_MODELS`) or paths of model
+    files the backend runs (``.onnx`` or ``.tflite``). ``feature_models`` lets several detectors
+    share one pair of mel/embedding sessions; ``backend`` (default: ``feature_models``' or the
+    installed one) says which runtime and model files.
     """
 
     def __init__(
@@ -102,8 +110,15 @@ class OpenWakeWordDetector:
         models: Sequence[str] = ("alexa",),
         *,
         feature_models: MelFeatureModels | None = None,
+        backend: Backend | None = None,
     ) -> None:
-        self.models = load_models(models)
+        if backend is None:
+            backend = feature_models.backend if feature_models is not None else installed_backend()
+        if feature_models is None:
+            feature_models = MelFeatureModels(backend=backend)
+        self.backend = backend
+        """The runtime and model files the scores come from."""
+        self.models = load_models(models, backend)
         self.names: tuple[str, ...] = tuple(
             label for model in self.models for _, label in model.labels
         )

@@ -35,10 +35,9 @@ from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
 
 from device.audio import FRAME_SAMPLES, SAMPLE_RATE
-from wakeword.models import EMBEDDING_MODEL, MEL_MODEL, open_session
+from wakeword.backend import Backend, Session, installed_backend
 
 __all__ = [
     "EMBEDDING_DIM",
@@ -79,15 +78,26 @@ _MEL_LOOKBACK_FRAMES = 10  # a feature's 76-row mel window starts in the frame 9
 
 
 class MelFeatureModels:
-    """The two ONNX sessions every detector shares: mel spectrogram and speech embedding."""
+    """The two sessions every detector shares: mel spectrogram and speech embedding.
+
+    ``backend`` (default: the installed one, :func:`wakeword.backend.installed_backend`) says
+    which model files and runtime; ``mel`` and ``embedding`` replace its sessions.
+    """
 
     def __init__(
         self,
-        mel: ort.InferenceSession | None = None,
-        embedding: ort.InferenceSession | None = None,
+        mel: Session | None = None,
+        embedding: Session | None = None,
+        *,
+        backend: Backend | None = None,
     ) -> None:
-        self.mel = mel if mel is not None else open_session(MEL_MODEL)
-        self.embedding = embedding if embedding is not None else open_session(EMBEDDING_MODEL)
+        self.backend = backend if backend is not None else installed_backend()
+        self.mel = mel if mel is not None else self.backend.open_session(self.backend.mel_model)
+        self.embedding = (
+            embedding
+            if embedding is not None
+            else self.backend.open_session(self.backend.embedding_model)
+        )
         self._mel_input = self.mel.get_inputs()[0].name
         self._embedding_input = self.embedding.get_inputs()[0].name
 
@@ -101,14 +111,21 @@ class MelFeatureModels:
     def embed(self, windows: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """Speech embeddings of a batch of mel windows, shape ``(B, 76, 32)`` -> ``(B, 96)``."""
         batch = np.ascontiguousarray(windows, dtype=np.float32)[..., None]
-        out = self.embedding.run(None, {self._embedding_input: batch})[0]
+        if self.backend.batch_invariant:
+            out = self.embedding.run(None, {self._embedding_input: batch})[0]
+        else:  # one window a run, so a window's embedding never depends on its batch
+            out = np.concatenate(
+                [self.embedding.run(None, {self._embedding_input: w[None]})[0] for w in batch]
+            )
         result: npt.NDArray[np.float32] = out.reshape(-1, EMBEDDING_DIM)
         return result
 
 
-@lru_cache(maxsize=1)
-def _start_features_cached() -> npt.NDArray[np.float32]:
-    models = MelFeatureModels()
+@lru_cache(maxsize=2)
+def _start_features_cached(backend: str) -> npt.NDArray[np.float32]:
+    from wakeword.backend import backend_named
+
+    models = MelFeatureModels(backend=backend_named(backend))
     audio = np.random.default_rng(0).integers(
         -1000, 1000, _START_AUDIO_S * SAMPLE_RATE, dtype=np.int64
     ).astype(np.int16)
@@ -120,13 +137,13 @@ def _start_features_cached() -> npt.NDArray[np.float32]:
     return features
 
 
-def start_features() -> npt.NDArray[np.float32]:
+def start_features(backend: Backend | None = None) -> npt.NDArray[np.float32]:
     """The 41 features the feature ring starts with: embeddings of 4 s of seeded random audio.
 
     openWakeWord seeds nothing here; keepmum uses ``np.random.default_rng(0)`` so that the first
-    16 frames score the same on every run. Computed once per process (read-only array).
+    16 frames score the same on every run. Computed once per process and backend (read-only).
     """
-    return _start_features_cached()
+    return _start_features_cached((backend or installed_backend()).name)
 
 
 class _Rows:
@@ -220,7 +237,7 @@ class StreamingFeatures:
         """Forget the stream: back to the rings a fresh openWakeWord model starts with."""
         self._mel.clear()
         self._mel.extend(np.ones((MEL_START_ROWS, MEL_BINS), dtype=np.float32))
-        start = start_features()
+        start = start_features(self.models.backend)
         self._features.clear(first=-start.shape[0])
         self._features.extend(start)
         self._pending.clear()

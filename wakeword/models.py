@@ -1,13 +1,17 @@
-"""Where openWakeWord's models live, and how keepmum opens them.
+"""Where the wake-word models live, and how keepmum opens them.
 
-openWakeWord 0.5.1 ships its pre-trained models inside its wheel (``resources/models``), so
-nothing is downloaded at run time. A wake-word model is named either by its built-in name
-(``alexa``, ``hey_jarvis`` ...) or by the path of an ``.onnx`` file of the same kind: input
-``(1, N, 96)`` speech-embedding features, output ``(1, C)`` scores.
+The models come with the installed backend's package (:mod:`wakeword.backend`): openWakeWord
+0.5.1's ``.onnx`` files on Python 3.10-3.11, pyopen-wakeword's ``.tflite`` files (the same
+openWakeWord models, byte for byte the ``.tflite`` files openWakeWord 0.5.1 ships) on 3.12+.
+Nothing is downloaded at run time. A wake-word model is named either by its built-in name
+(``alexa``, ``hey_jarvis`` ...) or by the path of a model file the backend runs (``.onnx`` or
+``.tflite``) of the same kind: input ``(1, N, 96)`` speech-embedding features, output ``(1, C)``
+scores.
 
 Every ONNX session is opened the way openWakeWord opens its own (one intra-op and one inter-op
-thread, CPU execution provider), so that a core runs one model at a time and a process pool of
-``n`` workers uses ``n`` cores, not ``n`` times all of them.
+thread, CPU execution provider), and every TFLite interpreter on one thread, so that a core runs
+one model at a time and a process pool of ``n`` workers uses ``n`` cores, not ``n`` times all of
+them.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 import onnxruntime as ort
 
 from device.errors import DetectorError
+from wakeword.backend import Backend, Session, installed_backend
 
 __all__ = [
     "BUILTIN_MODELS",
@@ -31,74 +36,57 @@ __all__ = [
     "resolve_model",
 ]
 
+_BACKEND = installed_backend()
 
-def _models_dir() -> Path:
-    # Located without importing openwakeword itself: its package __init__ imports the tflite
-    # runtime probe and the Silero VAD, none of which keepmum needs.
-    import importlib.util
+MODELS_DIR: Path = _BACKEND.models_dir
+"""The folder of the installed backend's bundled models."""
 
-    spec = importlib.util.find_spec("openwakeword")
-    if spec is None or spec.origin is None:  # pragma: no cover - a broken install
-        raise DetectorError("openwakeword is not installed (expected openwakeword==0.5.1)")
-    return Path(spec.origin).parent / "resources" / "models"
-
-
-MODELS_DIR: Path = _models_dir()
-"""The folder of openWakeWord's bundled ``.onnx`` models."""
-
-MEL_MODEL: Path = MODELS_DIR / "melspectrogram.onnx"
+MEL_MODEL: Path = _BACKEND.mel_model
 """Audio (float32 of int16 samples) to 32-bin mel frames, one every 160 samples (10 ms)."""
 
-EMBEDDING_MODEL: Path = MODELS_DIR / "embedding_model.onnx"
+EMBEDDING_MODEL: Path = _BACKEND.embedding_model
 """76 mel frames to one 96-dimensional speech embedding (Google's ``speech_embedding``)."""
 
-_BUILTIN_FILES: dict[str, str] = {
-    "alexa": "alexa_v0.1.onnx",
-    "hey_jarvis": "hey_jarvis_v0.1.onnx",
-    "hey_mycroft": "hey_mycroft_v0.1.onnx",
-    "hey_rhasspy": "hey_rhasspy_v0.1.onnx",
-    "timer": "timer_v0.1.onnx",
-    "weather": "weather_v0.1.onnx",
-}
-
-BUILTIN_MODELS: tuple[str, ...] = tuple(_BUILTIN_FILES)
-"""Names of the wake-word models bundled with openWakeWord 0.5.1."""
+BUILTIN_MODELS: tuple[str, ...] = _BACKEND.builtin_models
+"""Names of the wake-word models bundled with the installed backend."""
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A wake-word model: the name its scores are reported under and its ONNX file."""
+    """A wake-word model: the name its scores are reported under and its model file."""
 
     name: str
     """Built-in name (``alexa``) or, for a file, its stem (``my_word`` for ``my_word.onnx``)."""
     path: Path
-    """The ``.onnx`` file."""
+    """The ``.onnx`` or ``.tflite`` file."""
 
 
-def resolve_model(name_or_path: str) -> ModelSpec:
-    """The model a user named: a built-in name, or the path of an ``.onnx`` file.
+def resolve_model(name_or_path: str, backend: Backend | None = None) -> ModelSpec:
+    """The model a user named: a built-in name, or the path of a model file the backend runs.
 
-    Raises :class:`DetectorError` naming the value, with the built-in names, when it is neither.
-    A path is checked to be a loadable ONNX wake-word model here, at the edge, so that a typo
-    fails before any audio is read.
+    Raises :class:`DetectorError` naming the value and the backend, with its built-in names,
+    when it is neither. A path is checked to be a loadable wake-word model here, at the edge, so
+    that a typo fails before any audio is read.
     """
+    backend = backend if backend is not None else _BACKEND
     key = name_or_path.strip()
-    if key in _BUILTIN_FILES:
-        return ModelSpec(key, MODELS_DIR / _BUILTIN_FILES[key])
+    if key in backend.builtin_files:
+        return ModelSpec(key, backend.builtin(key))
     path = Path(key).expanduser()
-    known = ", ".join(BUILTIN_MODELS)
-    if path.suffix.lower() != ".onnx":
+    known = ", ".join(backend.builtin_models)
+    if path.suffix.lower() != backend.suffix:
+        what = f"a {path.suffix} file" if path.suffix else "not a built-in model"
         raise DetectorError(
-            f"wake-word model {name_or_path!r}: not a built-in model ({known}) "
-            "nor a path to an .onnx file"
+            f"wake-word model {name_or_path!r}: {what}; the {backend.name} backend "
+            f"({backend.package}) runs {backend.suffix} files and the built-in models {known}"
         )
     if not path.is_file():
         raise DetectorError(
-            f"wake-word model {name_or_path!r}: file not found (expected an .onnx file or one "
-            f"of the built-in models: {known})"
+            f"wake-word model {name_or_path!r}: file not found (expected a {backend.suffix} "
+            f"file or one of the built-in models: {known})"
         )
     spec = ModelSpec(path.stem, path)
-    session = open_session(path)
+    session = backend.open_session(path)
     inputs = session.get_inputs()
     shape = inputs[0].shape if inputs else []
     if len(inputs) != 1 or len(shape) != 3 or shape[2] != 96 or not isinstance(shape[1], int):
@@ -125,7 +113,7 @@ def open_session(path: Path) -> ort.InferenceSession:
         ) from exc
 
 
-def class_labels(spec: ModelSpec, session: ort.InferenceSession) -> tuple[tuple[int, str], ...]:
+def class_labels(spec: ModelSpec, session: Session) -> tuple[tuple[int, str], ...]:
     """The (output column, score name) pairs a model reports.
 
     A single-output model reports one score under its own name. A multi-class model reports one

@@ -9,17 +9,23 @@ import sys
 
 import numpy as np
 
-from sim.bench import bench_audio
+from sim.bench import REFERENCE_NAMES, bench_audio
+from wakeword.backend import installed_backend
 
+BACKEND = installed_backend().name
+REFERENCE = REFERENCE_NAMES[BACKEND]
+"""openwakeword_stream on the onnx backend, pyopen_wakeword_stream on tflite."""
 NAMES = {
-    "openwakeword_stream",
+    REFERENCE,
     "device",
     "device_vault",
     "batch_1_worker",
     "vad_gated_device",
     "replay_memory",
 }
-KEYS = {"name", "what", "audio_s", "seconds", "clock", "throughput", "ratio", "bar", "pass"}
+KEYS = {
+    "name", "what", "audio_s", "seconds", "clock", "throughput", "ratio", "bar", "pass", "backend"
+}
 
 
 def test_bench_json_lines_have_every_measurement() -> None:
@@ -38,7 +44,8 @@ def test_bench_json_lines_have_every_measurement() -> None:
         assert line.keys() >= KEYS
         assert line["clock"] in ("cpu", "wall")
         assert line["throughput"] > 0 and line["seconds"] > 0
-        assert (line["bar"] is None) == (line["name"] == "openwakeword_stream")
+        assert (line["bar"] is None) == (line["name"] == REFERENCE)
+        assert line["backend"] == BACKEND
         assert line["pass"] in (True, False, None)
     failed = sorted(line["name"] for line in lines if line["pass"] is False)
     if done.returncode == 1:

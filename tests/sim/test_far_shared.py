@@ -10,6 +10,9 @@ Compared from frame 16 on: before it openWakeWord's scores depend on its *random
 (keepmum seeds them); those frames are the first 1.28 s, which ``predict_clip``'s 1 s of leading
 silence mostly covers. ``predict_clip`` also drops the last frame that the device's replay scores
 (zero-padded, in the trailing silence), so only the frames both have are compared.
+
+openWakeWord is installed with the ``onnx`` backend only (Python 3.10-3.11); on 3.12+ this skips,
+and ``tests/wakeword/test_backend_agreement.py`` holds the ``tflite`` backend to the ONNX peaks.
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from openwakeword.model import Model
 
 from device.sources import REPLAY_PAD_S
+from tests.conftest import backend_or_skip
 from wakeword.trigger import activations
 
 pytestmark = [pytest.mark.shared_audio, pytest.mark.slow]
@@ -44,6 +47,8 @@ def _corpus(shared: Path, tmp: Path) -> tuple[Path, Path]:
 
 
 def _openwakeword_activations(path: Path) -> tuple[list[int], int]:
+    from openwakeword.model import Model  # the reference; installed with the onnx backend only
+
     samples, rate = sf.read(path, dtype="int16")
     assert rate == 16000 and samples.ndim == 1, path
     model = Model(wakeword_models=["alexa"], inference_framework="onnx")
@@ -52,6 +57,7 @@ def _openwakeword_activations(path: Path) -> tuple[list[int], int]:
 
 
 def test_far_detections_equal_predict_clip(shared_audio: Path, tmp_path: Path) -> None:
+    backend_or_skip("onnx")
     positives, negatives = _corpus(shared_audio, tmp_path)
     table = tmp_path / "files.csv"
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
@@ -85,6 +91,7 @@ def test_far_detections_equal_predict_clip(shared_audio: Path, tmp_path: Path) -
     )
     assert result.returncode == 0, result.stderr
     [line] = [json.loads(x) for x in result.stdout.splitlines()]
+    assert line["backend"] == "onnx"  # far says which backend scored
     rows = list(csv.DictReader(table.open()))
     assert len(rows) == line["positives"] + len(list(negatives.iterdir()))
     compared = fired = 0
