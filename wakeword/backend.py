@@ -202,13 +202,15 @@ def backend_named(name: str) -> Backend:
 
 
 def vad_model_path() -> Path | None:
-    """openWakeWord 0.5.1's bundled ``silero_vad.onnx``, or None where it is not installed.
+    """The Silero VAD model the request decision runs, on every backend.
 
-    Only openWakeWord's wheel ships the Silero VAD model; pyopen-wakeword (the 3.12+ backend)
-    has none, so on 3.12+ this is None and a Silero stage must be switched off or given a file.
+    Only openWakeWord's wheel ships it and pyopen-wakeword (the 3.12+ backend) has none, so
+    keepmum carries the same file (:func:`wakeword.silero.silero_model_path`); None only if that
+    package data is missing from a broken install.
     """
-    root = _package_dir("openwakeword")
-    if root is None:
+    from wakeword.silero import silero_model_path
+
+    try:
+        return silero_model_path()
+    except DetectorError:
         return None
-    path = root / "resources" / "models" / "silero_vad.onnx"
-    return path if path.is_file() else None

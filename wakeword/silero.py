@@ -1,4 +1,10 @@
-"""Silero VAD, the copy openWakeWord 0.5.1 ships (``silero_vad.onnx``, v4), as a speech judge.
+"""Silero VAD (``silero_vad.onnx``, v4, the copy openWakeWord 0.5.1 ships), as a speech judge.
+
+The model travels with keepmum (``wakeword/data/silero_vad.onnx``, MIT licence beside it),
+because pyopen-wakeword, the backend on Python 3.12+, ships no VAD model and nothing may be
+downloaded at run time. It is byte-for-byte openWakeWord 0.5.1's file (SHA-256
+:data:`SILERO_SHA256`; a test compares it wherever openwakeword is installed), so the request
+decision is the same on every Python.
 
 webrtcvad (``vad.py``) calls much steady noise speech; Silero separates speech from stationary
 and fluctuating noise far better, at about 0.17 ms per 40 ms chunk on one core. The device asks
@@ -17,7 +23,6 @@ with 1.
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +31,7 @@ import numpy.typing as npt
 from device.audio import FRAME_SAMPLES, SAMPLE_RATE, Pcm
 from device.errors import DetectorError
 
-__all__ = ["CHUNK_SAMPLES", "CONTEXT_FRAMES", "SileroVad", "silero_model_path"]
+__all__ = ["CHUNK_SAMPLES", "CONTEXT_FRAMES", "SILERO_SHA256", "SileroVad", "silero_model_path"]
 
 CHUNK_SAMPLES = 640
 """Samples per Silero run (40 ms), as openWakeWord feeds it."""
@@ -35,11 +40,15 @@ CONTEXT_FRAMES = 3
 _STATE_SHAPE = (2, 64)
 
 
+SILERO_SHA256 = "a35ebf52fd3ce5f1469b2a36158dba761bc47b973ea3382b3186ca15b1f5af28"
+"""SHA-256 of ``silero_vad.onnx`` as openWakeWord 0.5.1's wheel ships it."""
+
+
 def silero_model_path() -> Path:
-    """``silero_vad.onnx`` inside the installed openwakeword package (nothing is downloaded)."""
-    path = Path(str(resources.files("openwakeword"))) / "resources" / "models" / "silero_vad.onnx"
+    """keepmum's copy of ``silero_vad.onnx`` (package data; nothing is downloaded)."""
+    path = Path(__file__).parent / "data" / "silero_vad.onnx"
     if not path.is_file():
-        raise DetectorError(f"{path}: Silero VAD model missing from the openwakeword package")
+        raise DetectorError(f"{path}: Silero VAD model missing from the keepmum package")
     return path
 
 

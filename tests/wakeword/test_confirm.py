@@ -3,6 +3,8 @@ device's per-frame answers equal to ``keepmum far``'s batched ones."""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +21,7 @@ from wakeword.confirm import (
     confirmed_flags,
     frame_level_db,
 )
-from wakeword.silero import SileroVad, silero_model_path
+from wakeword.silero import SILERO_SHA256, SileroVad, silero_model_path
 from wakeword.vad import VadSettings, WebRtcVad
 
 FIXTURES = Path(__file__).resolve().parents[2] / "sim" / "data"
@@ -40,9 +42,14 @@ def frames_of(samples: np.ndarray) -> np.ndarray:
     return samples[: n * FRAME_SAMPLES].reshape(n, FRAME_SAMPLES)
 
 
-def test_the_model_ships_with_openwakeword() -> None:
+def test_keepmums_silero_model_is_openwakewords_file() -> None:
     path = silero_model_path()
-    assert path.name == "silero_vad.onnx" and path.stat().st_size > 100_000
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == SILERO_SHA256
+    # Where the reference backend is installed, its copy is the very same bytes.
+    spec = importlib.util.find_spec("openwakeword")
+    if spec is not None and spec.origin is not None:
+        theirs = Path(spec.origin).parent / "resources" / "models" / "silero_vad.onnx"
+        assert theirs.read_bytes() == path.read_bytes()
 
 
 def test_frame_level_and_noise_floor() -> None:
