@@ -65,14 +65,14 @@ _SIMPLE: list[tuple[str, str, str, Any, str]] = [
         "--silero-threshold",
         "vad",
         "silero_threshold",
-        float,
+        FiniteFloat(),
         "Silero VAD probability (0-1) that confirms speech while awake.",
     ),
     (
         "--noise-margin-db",
         "vad",
         "noise_margin_db",
-        float,
+        FiniteFloat(),
         "A request must be this far above the room's noise floor (dB).",
     ),
     (

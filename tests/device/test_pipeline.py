@@ -46,14 +46,15 @@ class NoteSink:
 
 def test_stop_decides_the_utterance_in_hand_notes_the_run_and_skips_later_inputs() -> None:
     stop = threading.Event()
-    first = ListSource("a", 100, stop, stop_at=15)
+    # The wake at frame 10, its 400 ms tail (frames 11-15), then a request: stop mid-request.
+    first = ListSource("a", 100, stop, stop_at=25)
     second = ListSource("b", 100, stop, stop_at=None)
     sink = NoteSink()
     events: list[Event] = []
     speaker = Speaker(ScriptedWake({10}), ScriptedVad(set(range(11, 100))))
     summary = run_device([first, second], speaker, events.append, sink, stop=stop)
-    assert first.delivered == 16 and second.delivered == 0
+    assert first.delivered == 26 and second.delivered == 0
     ends = [e for e in events if isinstance(e, UtteranceEnd)]
     assert len(ends) == 1 and ends[0].reason == "end_of_input"
     assert summary.stored == 1 and summary.files == 1
-    assert sink.runs == [("a", summary.heard_s)] and summary.heard_s == 16 * 0.08
+    assert sink.runs == [("a", summary.heard_s)] and summary.heard_s == 26 * 0.08
