@@ -24,7 +24,9 @@ def _run_in_fresh_process(tmp_path: Path, *args: str) -> tuple[str, list[Path]]:
     tmp = tmp_path / "tmp"
     home.mkdir()
     tmp.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in {"HOME", "TMPDIR"}}
+    # Not CI either: onnxruntime skips its telemetry by itself when CI is set, which would hide
+    # a missing switch in CI runs.
+    env = {k: v for k, v in os.environ.items() if k not in {"HOME", "TMPDIR", "CI"}}
     # A user's own setting that would turn telemetry back on must not win.
     env.update(HOME=str(home), TMPDIR=str(tmp), ORT_DISABLE_TELEMETRY="0")
     done = subprocess.run(

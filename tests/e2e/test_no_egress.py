@@ -132,7 +132,10 @@ class Sandbox:
     traces: Path
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in {"KEEPMUM_HOME", "TMPDIR"}}
+        # Not CI: onnxruntime switches its telemetry off by itself when CI is set (seen with
+        # 1.32), so under CI neither the control nor the real run would show what a user's
+        # machine does. The runs here are a user's: no CI variable.
+        env = {k: v for k, v in os.environ.items() if k not in {"KEEPMUM_HOME", "TMPDIR", "CI"}}
         real_cookie = Path.home() / ".config" / "pulse" / "cookie"
         if real_cookie.exists() and "PULSE_COOKIE" not in env:
             # The sound server's credential, where the user keeps it; not the fresh HOME.
