@@ -24,7 +24,6 @@ from typing import Any
 from device.errors import ConfigError
 from device.files import write_file
 from device.states import SpeakerSettings
-from sim.textfile import read_user_text
 from storage.settings import VaultSettings
 from wakeword.trigger import WakeSettings
 from wakeword.vad import VadSettings
@@ -39,6 +38,7 @@ __all__ = [
     "Config",
     "DeviceSettings",
     "load_config",
+    "read_user_text",
     "to_toml",
     "unknown_name",
     "write_default_config",
@@ -289,3 +289,18 @@ def write_default_config(home: Path) -> Path:
         with contextlib.suppress(FileExistsError):  # written meanwhile: that one stays
             write_file(path, to_toml(Config()).encode("utf-8"))
     return path
+
+
+def read_user_text(path: Path, what: str) -> str:
+    """The UTF-8 text of ``path``; a :class:`ConfigError` naming the file and ``what`` it should
+    be (e.g. ``"configuration file"``) when it is missing, a folder, not text or unreadable."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such {what}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a {what}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: {what} is not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None

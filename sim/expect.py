@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from device.errors import ConfigError
-from sim.config import unknown_name
-from sim.textfile import read_user_text
+from sim.config import read_user_text, unknown_name
 
 __all__ = ["Expectation", "check_expectations", "load_expectations"]
 

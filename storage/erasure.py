@@ -27,6 +27,7 @@ from typing import Any
 
 from device.errors import UploadError
 from storage.upload import HttpClientTransport, HttpRequest, LedgerVault, Transport, clock_of
+from storage.wire import ERASE_PATH
 
 __all__ = [
     "ErasureRequest",
@@ -170,7 +171,7 @@ class ErasureSender:
             error = ""
             try:
                 resp = self._transport(HttpRequest(
-                    "POST", req.endpoint + "/erase", {"Content-Type": "application/json"},
+                    "POST", req.endpoint + ERASE_PATH, {"Content-Type": "application/json"},
                     body.encode(), self.deadline_s))
                 answer = json.loads(resp.body) if resp.status == 200 else {}
                 if not (isinstance(answer, dict) and answer.get("confirmed") is True

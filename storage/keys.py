@@ -40,6 +40,7 @@ from pyrage import x25519
 
 from device.errors import IntegrityError, PassphraseError, VaultError
 from storage.private import check_private
+from storage.records import AGE_MAGIC
 
 __all__ = ["IDENTITY_SUFFIX", "KeyStore", "validate_member_name"]
 
@@ -158,7 +159,7 @@ class KeyStore:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         with os.fdopen(fd, "rb") as f:
             sealed = f.read()
-        if not sealed.startswith(b"age-encryption.org/v1\n-> scrypt "):
+        if not sealed.startswith(AGE_MAGIC + b"-> scrypt "):
             raise IntegrityError(f"{path}: not a passphrase-sealed age file")
         try:
             plain = age_passphrase.decrypt(sealed, passphrase)

@@ -43,14 +43,6 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from device.errors import ConsentError, UploadError
-from storage.cloud import (
-    HEADER_GRANT,
-    HEADER_MEMBER,
-    HEADER_PURPOSE,
-    HEADER_RECORD,
-    HEADER_UPLOAD_ID,
-    encode_header,
-)
 from storage.consent import (
     Grant,
     QueuedUpload,
@@ -58,6 +50,16 @@ from storage.consent import (
     queued,
     queued_ids,
     validate_endpoint,
+)
+from storage.wire import (
+    HEADER_GRANT,
+    HEADER_MEMBER,
+    HEADER_PURPOSE,
+    HEADER_RECORD,
+    HEADER_UPLOAD_ID,
+    RECIPIENT_PATH,
+    UPLOAD_PATH,
+    encode_header,
 )
 
 __all__ = [
@@ -209,7 +211,7 @@ def fetch_recipient(endpoint: str, transport: Transport | None = None) -> str:
     """The age recipient an endpoint publishes at ``GET {endpoint}/recipient``."""
     endpoint = validate_endpoint(endpoint)
     send = transport if transport is not None else HttpClientTransport()
-    resp = send(HttpRequest("GET", endpoint + "/recipient"))
+    resp = send(HttpRequest("GET", endpoint + RECIPIENT_PATH))
     if resp.status != 200:
         raise UploadError(f"{endpoint}/recipient: expected status 200, got {resp.status}")
     text = resp.body.decode("utf-8", "replace").strip()
@@ -477,7 +479,7 @@ class Uploader:
     def _send(self, attempt: _Attempt) -> PlannedUpload | UploadNotice:
         """Steps 2 and 3: send without any lock, then commit the outcome."""
         item, grant = attempt.item, attempt.grant
-        url = grant.endpoint + "/upload"
+        url = grant.endpoint + UPLOAD_PATH
         headers = {
             "Content-Type": "application/octet-stream",
             HEADER_GRANT: encode_header(grant.grant_id),

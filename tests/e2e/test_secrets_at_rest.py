@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from pyrage import x25519
 
-from storage.cloud import CloudStore
+from sim.cloud import CloudStore
 from tests.e2e.conftest import keepmum_command, run_keepmum
 from tests.e2e.consente2e import Cloud, _cloud, identities_in  # noqa: F401
 from tests.e2e.vaulte2e import (  # noqa: F401

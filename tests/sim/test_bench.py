@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-from sim.bench import REFERENCE_NAMES, bench_audio
+from sim.research.bench import REFERENCE_NAMES, bench_audio
 from wakeword.backend import installed_backend
 
 BACKEND = installed_backend().name

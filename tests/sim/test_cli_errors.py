@@ -13,7 +13,7 @@ import click
 import pytest
 
 from sim.cli import cli, main
-from sim.options import FiniteFloat
+from sim.commands._common import FiniteFloat
 from storage.vault import Vault
 
 CLIP = Path(__file__).resolve().parents[2] / "sim" / "data" / "alexa_time.wav"
@@ -164,7 +164,10 @@ def test_a_one_character_passphrase_is_refused_at_init(
 def _commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...],
                                                                           click.Command]]:
     found: list[tuple[tuple[str, ...], click.Command]] = []
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None
         found.append(((*path, name), command))
         if isinstance(command, click.Group):
             found += _commands(command, (*path, name))
@@ -172,9 +175,6 @@ def _commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[tupl
 
 
 def _all_commands() -> list[tuple[tuple[str, ...], click.Command]]:
-    from sim.cli import _register
-
-    _register()
     return [((), cli), *_commands(cli)]
 
 

@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 from device.errors import ConsentError
-from sim.cmd_consent import parse_duration_s
+from sim.commands.consent import parse_duration_s
 
 
 @pytest.mark.parametrize(
@@ -27,8 +27,8 @@ def test_bad_durations_name_the_value(bad: str) -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["storage.consent", "storage.upload", "storage.export", "storage.cloud", "sim.cmd_consent",
-     "sim.cmd_upload", "sim.cmd_export", "sim.cmd_cloud"],
+    ["storage.consent", "storage.upload", "storage.export", "sim.cloud", "sim.commands.consent",
+     "sim.commands.upload", "sim.commands.export", "sim.commands.cloud"],
 )
 def test_public_surface_exists(module: str) -> None:
     mod = importlib.import_module(module)

@@ -19,9 +19,9 @@ import soundfile
 from device.audio import SAMPLE_RATE
 from device.errors import AudioInputError, ConfigError
 from device.sources import read_audio
-from sim import corpus_stream
-from sim.corpus import NoiseStream, snr_db, to_pcm, trim_silence, write_wav
-from sim.corpus_stream import (
+from sim.research import corpus_stream
+from sim.research.corpus import NoiseStream, snr_db, to_pcm, trim_silence, write_wav
+from sim.research.corpus_stream import (
     StreamSettings,
     labels_path_for,
     make_stream,

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sim import far as engine
+from sim.research import far as engine
 from wakeword.cache import ScoreCache, setup_id
 
 DATA = Path(__file__).resolve().parents[2] / "sim" / "data"

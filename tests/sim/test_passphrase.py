@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from device.errors import ConfigError
-from sim.passphrase import parse_passphrase_files, read_passphrase, read_passphrase_file
+from sim.commands._common import parse_passphrase_files, read_passphrase, read_passphrase_file
 
 
 def test_first_line_without_its_ending(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.cloud import CloudServer, CloudStore
+from sim.cloud import CloudServer, CloudStore
 from storage.vault import Vault
 from tests.storage.vaulthelp import FakeClock, clock, home, identities, open_vault, template_home
 

@@ -9,8 +9,8 @@ import pytest
 from pyrage import x25519
 
 from device.errors import ConsentError, UploadError, VaultError
+from sim.cloud import CloudServer
 from storage.audit import entries
-from storage.cloud import CloudServer
 from storage.consent import (
     get_grant,
     grant_all_future,

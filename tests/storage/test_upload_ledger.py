@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from device.errors import UploadError
+from sim.cloud import CloudServer
 from storage import audit
-from storage.cloud import CloudServer
 from storage.consent import grant_all_future, grant_records, queued, revoke
 from storage.erasure import ErasureSender, all_erasures, pending_erasures
 from storage.index import SCHEMA_VERSION, schema_version

@@ -13,7 +13,7 @@ import pytest
 from device.audio import FRAME_SAMPLES
 from device.errors import ConfigError
 from device.sources import read_audio
-from sim.corpus import NoiseStream
+from sim.research.corpus import NoiseStream
 from wakeword.confirm import (
     ConfirmedFlags,
     NoiseFloor,

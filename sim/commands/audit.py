@@ -8,18 +8,21 @@ from pathlib import Path
 import click
 
 from device.errors import CheckFailed
-from sim.cli import cli
+from sim.commands._common import (
+    KeepmumGroup,
+    home_option,
+    json_option,
+    opened_vault,
+)
+from sim.commands._output import Output, escape
 from sim.config import unknown_name
-from sim.options import home_option, json_option
-from sim.output import Output, escape
-from sim.vault_cli import opened_vault
 from storage import audit as chain
 from storage.chainhead import HEAD_FILE, read_head
 
 __all__ = ["audit"]
 
 
-@cli.group()
+@click.group(cls=KeepmumGroup)
 def audit() -> None:
     """The audit chain: every vault event, no audio."""
 

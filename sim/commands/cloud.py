@@ -17,10 +17,14 @@ import click
 
 from device.errors import ConfigError
 from device.files import guard_output_folder, write_file
-from sim.cli import cli
-from sim.options import default_home, force_option, json_option
-from sim.output import Output
-from storage.cloud import CloudServer, CloudStore, ReceivedItem
+from sim.cloud import CloudServer, CloudStore, ReceivedItem
+from sim.commands._common import (
+    KeepmumGroup,
+    default_home,
+    force_option,
+    json_option,
+)
+from sim.commands._output import Output
 
 __all__ = ["cloud", "default_cloud_data"]
 
@@ -56,7 +60,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-@cli.group()
+@click.group(cls=KeepmumGroup)
 def cloud() -> None:
     """A local receiving endpoint with its own age identity (for seeing what consent sends)."""
 

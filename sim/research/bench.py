@@ -71,7 +71,7 @@ __all__ = [
     "run_bench",
 ]
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parent.parent / "data"  # sim/data
 """The bundled fixtures the test audio is made of."""
 
 _GAP_S = 0.6

@@ -13,18 +13,17 @@ import pyrage
 import pytest
 
 from device.errors import IntegrityError
-from storage.cloud import (
+from sim.cloud import CloudServer, CloudStore
+from storage.upload import HttpClientTransport, HttpRequest, fetch_recipient
+from storage.wav import pcm_to_wav
+from storage.wire import (
     HEADER_GRANT,
     HEADER_MEMBER,
     HEADER_PURPOSE,
     HEADER_RECORD,
     HEADER_UPLOAD_ID,
-    CloudServer,
-    CloudStore,
     encode_header,
 )
-from storage.upload import HttpClientTransport, HttpRequest, fetch_recipient
-from storage.wav import pcm_to_wav
 from tests.storage.conftest import serve
 
 

@@ -7,17 +7,23 @@ from pathlib import Path
 import click
 
 from device.files import guard_output_path
-from sim.cli import cli
-from sim.options import force_option, home_option, json_option, resolve_home
-from sim.output import Output
-from sim.passphrase import passphrase_file_option, read_passphrase
-from sim.vault_cli import opened_vault
+from sim.commands._common import (
+    KeepmumCommand,
+    force_option,
+    home_option,
+    json_option,
+    opened_vault,
+    passphrase_file_option,
+    read_passphrase,
+    resolve_home,
+)
+from sim.commands._output import Output
 from storage.export import export_member
 
 __all__ = ["export"]
 
 
-@cli.command()
+@click.command(cls=KeepmumCommand)
 @click.option("--member", required=True, help="The data subject: whose recordings to export.")
 @click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The bundle to write (an age file holding a tar).")

@@ -10,9 +10,15 @@ import click
 
 from device.errors import ConfigError
 from device.files import guard_output_path
-from sim.cli import cli
-from sim.options import FiniteFloat, force_option, home_option, json_option, resolve_home
-from sim.output import Output, escape
+from sim.commands._common import (
+    FiniteFloat,
+    KeepmumCommand,
+    force_option,
+    home_option,
+    json_option,
+    resolve_home,
+)
+from sim.commands._output import Output, escape
 
 __all__ = ["far"]
 
@@ -23,7 +29,7 @@ def default_cache_dir() -> Path:
     return (Path(base) if base else Path.home() / ".cache") / "keepmum" / "far"
 
 
-@cli.command()
+@click.command(cls=KeepmumCommand)
 @click.option("--positives", type=click.Path(path_type=Path), help="Folder of wake-word clips.")
 @click.option("--negatives", type=click.Path(path_type=Path), help="Folder of other audio.")
 @click.option("--stream", "stream_path", type=click.Path(path_type=Path),
@@ -61,8 +67,8 @@ def default_cache_dir() -> Path:
 @json_option
 def far(**params: Any) -> None:
     """False-wake benchmark: FRR, false accepts per hour and kept seconds, per threshold."""
-    from sim import far as engine
     from sim.config import load_config
+    from sim.research import far as engine
     from wakeword.backend import installed_backend
     from wakeword.cache import ScoreCache, setup_id
     from wakeword.metrics import choose_operating_point
@@ -131,7 +137,7 @@ def far(**params: Any) -> None:
         _write_csv(params["csv_path"], scored, names, model, wake, job.pad_s)
         out.say(f"per-file scores: {escape(params['csv_path'])}")
     if params["plot_path"] is not None:
-        from sim.det_plot import DetCurve, plot_det
+        from sim.research.det_plot import DetCurve, plot_det
 
         if stream_mode:
             label = f"{len(spans)} keywords in {scored[0].result.audio_s / 3600:.2f} h"
@@ -150,7 +156,7 @@ def far(**params: Any) -> None:
 
 def _condition_folders(dirs: tuple[Path, ...]) -> list[Path]:
     """Each folder given, or its subfolders when it holds condition folders and no audio."""
-    from sim.corpus import AUDIO_SUFFIXES
+    from sim.research.corpus import AUDIO_SUFFIXES
 
     folders: list[Path] = []
     for folder in dirs:
@@ -163,9 +169,10 @@ def _condition_folders(dirs: tuple[Path, ...]) -> list[Path]:
 
 
 def _requests(out: Output, params: dict[str, Any], config: Any) -> None:
-    """``far --requests``: one line per condition folder (see :func:`sim.far.request_report`)."""
-    from sim import far as engine
-    from sim.corpus import audio_files
+    """``far --requests``: one line per condition folder (see
+    :func:`sim.research.far.request_report`)."""
+    from sim.research import far as engine
+    from sim.research.corpus import audio_files
     from wakeword.cache import ScoreCache, setup_id
     from wakeword.trigger import WakeSettings
 
@@ -221,7 +228,7 @@ def _request_table(out: Output, models: tuple[str, ...], reports: list[Any]) -> 
 
 
 def _inputs(params: dict[str, Any]) -> list[tuple[Path, str]]:
-    from sim.corpus import audio_files
+    from sim.research.corpus import audio_files
 
     stream, labels = params["stream_path"], params["labels_path"]
     if stream is not None or labels is not None:
@@ -255,7 +262,7 @@ def _score_with_progress(
         TimeRemainingColumn,
     )
 
-    from sim import far as engine
+    from sim.research import far as engine
 
     with Progress(
         TextColumn("scoring"),
@@ -313,8 +320,8 @@ def _table(out: Output, model: str, points: list[Any], operating: Any) -> None:
 def _write_csv(
     path: Path, scored: list[Any], names: tuple[str, ...], model: str, wake: Any, pad_s: float
 ) -> None:
-    from sim import far as engine
-    from sim.det_plot import FileScoreRow, write_file_scores_csv
+    from sim.research import far as engine
+    from sim.research.det_plot import FileScoreRow, write_file_scores_csv
     from wakeword.metrics import summarize_file
 
     threshold = wake.threshold_for(names[0])

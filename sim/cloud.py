@@ -4,22 +4,8 @@
 It has its own age X25519 identity, kept in its own folder (never the device's keys folder);
 it publishes the recipient, stores what it receives still encrypted, and lists it decrypted.
 
-HTTP interface (loopback by default)::
-
-    GET  /recipient   200 text/plain   the receiver's age recipient ("age1...\\n")
-    POST /upload      201 application/json {"received": N, "bytes": B, "sha256": HEX}
-                      body: age ciphertext (to the recipient above); headers
-                      X-Keepmum-Grant, X-Keepmum-Record, X-Keepmum-Member, X-Keepmum-Purpose
-                      (percent-encoded UTF-8) and X-Keepmum-Upload-Id (32 hex digits, the
-                      same for every resend of one queued copy). A resend of an upload id
-                      already stored answers 200 with "duplicate": true and stores nothing.
-                      400 if the body is not age ciphertext for this receiver, 411 without
-                      Content-Length, 413 above MAX_UPLOAD_BYTES.
-    POST /erase       200 application/json {"request": ID, "confirmed": true, "erased": N}
-                      body: JSON {"request": ID, "member": NAME, "uploads": [upload id, ...],
-                      "records": [record id, ...]}: delete every received item with one of
-                      those upload ids or record ids (GDPR art. 17(2)); idempotent.
-    GET  /received    200 application/json  [item, ...] as :meth:`CloudStore.describe` gives
+HTTP interface (loopback by default): the one :mod:`storage.wire` draws, plus
+``GET /received`` (200 application/json, [item, ...] as :meth:`CloudStore.describe` gives).
 
 Store layout (``folder``, mode 0700; ``keepmum cloud serve --data DIR``)::
 
@@ -49,47 +35,39 @@ from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
 
 import pyrage
 
 from device.errors import IntegrityError, UploadError, VaultError
 from storage.private import check_private, write_private
+from storage.records import AGE_MAGIC
+from storage.wire import (
+    ERASE_PATH,
+    HEADER_GRANT,
+    HEADER_MEMBER,
+    HEADER_PURPOSE,
+    HEADER_RECORD,
+    HEADER_UPLOAD_ID,
+    MAX_ERASE_BYTES,
+    MAX_UPLOAD_BYTES,
+    RECIPIENT_PATH,
+    UPLOAD_PATH,
+    decode_header,
+)
 
 __all__ = [
-    "AGE_MAGIC",
-    "HEADER_GRANT",
-    "HEADER_MEMBER",
-    "HEADER_PURPOSE",
-    "HEADER_RECORD",
-    "HEADER_UPLOAD_ID",
-    "MAX_UPLOAD_BYTES",
     "CloudServer",
     "CloudStore",
     "ReceivedItem",
-    "encode_header",
     "wav_duration_s",
 ]
 
-AGE_MAGIC = b"age-encryption.org/v1\n"
-MAX_UPLOAD_BYTES = 64 * 1024 * 1024
-HEADER_GRANT = "X-Keepmum-Grant"
-HEADER_RECORD = "X-Keepmum-Record"
-HEADER_MEMBER = "X-Keepmum-Member"
-HEADER_PURPOSE = "X-Keepmum-Purpose"
-HEADER_UPLOAD_ID = "X-Keepmum-Upload-Id"
-MAX_ERASE_BYTES = 1024 * 1024
 _META_HEADERS = {
     HEADER_GRANT: "grant",
     HEADER_RECORD: "record",
     HEADER_MEMBER: "member",
     HEADER_PURPOSE: "purpose",
 }
-
-
-def encode_header(value: str) -> str:
-    """A header value safe for HTTP/1.1 (latin-1 only): percent-encoded UTF-8."""
-    return quote(value, safe="")
 
 
 def wav_duration_s(wav: bytes, where: str) -> float:
@@ -168,8 +146,8 @@ class CloudStore:
         except pyrage.DecryptError as exc:
             raise UploadError(f"upload: not encrypted to this receiver ({exc})") from exc
         lowered = {k.lower(): v for k, v in headers.items()}
-        meta = {v: unquote(lowered.get(k.lower(), "")) for k, v in _META_HEADERS.items()}
-        upload_id = unquote(lowered.get(HEADER_UPLOAD_ID.lower(), "")).strip()
+        meta = {v: decode_header(lowered.get(k.lower(), "")) for k, v in _META_HEADERS.items()}
+        upload_id = decode_header(lowered.get(HEADER_UPLOAD_ID.lower(), "")).strip()
         with self._lock:
             if upload_id:
                 for seen in self.items():
@@ -270,7 +248,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         store = self.server.store
-        if self.path == "/recipient":
+        if self.path == RECIPIENT_PATH:
             self._reply(200, store.recipient.encode() + b"\n", "text/plain; charset=utf-8")
         elif self.path == "/received":
             self._json(200, [self._describe(it) for it in store.items()])
@@ -295,10 +273,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, {"request": request_id, "confirmed": True, "erased": len(erased)})
 
     def do_POST(self) -> None:
-        if self.path == "/erase":
+        if self.path == ERASE_PATH:
             self._erase()
             return
-        if self.path != "/upload":
+        if self.path != UPLOAD_PATH:
             self._json(404, {"error": f"no such path {self.path!r}"})
             return
         length_text = self.headers.get("Content-Length")

@@ -11,9 +11,14 @@ import click
 
 from device.errors import ConfigError
 from device.files import guard_output_folder, guard_output_path
-from sim.cli import cli
-from sim.options import FiniteFloat, default_home, force_option, json_option
-from sim.output import Output, escape
+from sim.commands._common import (
+    FiniteFloat,
+    KeepmumGroup,
+    default_home,
+    force_option,
+    json_option,
+)
+from sim.commands._output import Output, escape
 
 __all__ = ["corpus", "parse_list"]
 
@@ -35,7 +40,7 @@ def parse_list(values: str, option: str, kind: Callable[[str], Any]) -> tuple[An
     return parsed
 
 
-@cli.group()
+@click.group(cls=KeepmumGroup)
 def corpus() -> None:
     """Synthetic corpora: spoken phrases (espeak-ng) and long benchmark streams."""
 
@@ -97,7 +102,7 @@ def synth(
     Writes 16 kHz mono 16-bit WAVs and labels.jsonl (file, text, voice, rate, pitch, noise,
     snr_db, seed, duration_s, speech_start_s, speech_end_s).
     """
-    from sim.corpus_synth import LABELS_NAME, SynthSettings, synthesize_corpus
+    from sim.research.corpus_synth import LABELS_NAME, SynthSettings, synthesize_corpus
 
     out = Output(json_lines)
     if snrs is not None and not any(n != "none" for n in noises):
@@ -208,7 +213,7 @@ def stream(
 ) -> None:
     """A long stream in the manner of Picovoice's benchmark: keywords placed once each among
     background speech (about 20 % speech, 80 % silence), noise at an SNR, written in blocks."""
-    from sim.corpus_stream import StreamSettings, labels_path_for, make_stream
+    from sim.research.corpus_stream import StreamSettings, labels_path_for, make_stream
 
     out = Output(json_lines)
     labels = labels_file if labels_file is not None else labels_path_for(out_file)

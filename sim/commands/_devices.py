@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim.output import Output
+from sim.commands._output import Output
 
 __all__ = ["print_input_devices"]
 

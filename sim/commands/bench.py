@@ -9,14 +9,13 @@ from typing import Any
 import click
 
 from device.errors import CheckFailed
-from sim.cli import cli
-from sim.options import FiniteFloat, json_option
-from sim.output import Output
+from sim.commands._common import FiniteFloat, KeepmumCommand, json_option
+from sim.commands._output import Output
 
 __all__ = ["bench"]
 
 
-@cli.command()
+@click.command(cls=KeepmumCommand)
 @click.option("--seconds", type=FiniteFloat(min=5.0), default=300.0, show_default=True,
               help="Seconds of test audio for the speed measurements.")
 @click.option("--minutes-memory", type=FiniteFloat(min=0.5), default=60.0,
@@ -31,7 +30,7 @@ def bench(
 ) -> None:
     """Measure keepmum against its wake-word library's own streaming loop (openWakeWord's on
     the onnx backend, pyopen-wakeword's on tflite); exit 1 if a bar fails."""
-    from sim.bench import Measurement, run_bench
+    from sim.research.bench import Measurement, run_bench
     from wakeword.backend import installed_backend
 
     out = Output(json_lines)

@@ -1,7 +1,7 @@
 """``keepmum upload [--dry-run]``: send what live consent covers, to its endpoint, and only that.
 
-Also where erasure requests leave (``send_erasure_requests``): every run of ``upload``, ``vault
-delete`` and ``vault forget`` retries the ones not yet confirmed and says which still are not.
+Every run also retries the erasure requests not yet confirmed
+(:func:`sim.commands._common.send_erasure_requests`).
 """
 
 from __future__ import annotations
@@ -11,34 +11,23 @@ from pathlib import Path
 import click
 
 from device.errors import ConfigError
-from sim.cli import cli
-from sim.options import FiniteFloat, home_option, json_option
-from sim.output import Output
-from sim.vault_cli import opened_vault
-from storage.erasure import ErasureSender, pending_erasures
+from sim.commands._common import (
+    FiniteFloat,
+    KeepmumCommand,
+    home_option,
+    json_option,
+    opened_vault,
+    send_erasure_requests,
+)
+from sim.commands._output import Output
+from storage.erasure import pending_erasures
 from storage.upload import DEADLINE_S, PlannedUpload, Uploader, UploadNotice, open_attempts
 from storage.vault import Vault
 
-__all__ = ["send_erasure_requests", "upload"]
+__all__ = ["upload"]
 
 
-def send_erasure_requests(vault: Vault, out: Output) -> None:
-    """Send every unconfirmed erasure request now; print each outcome (never raises for an
-    endpoint that does not answer: the request stays pending and is retried next time)."""
-    if not pending_erasures(vault.connection):
-        return
-    for req in ErasureSender(vault).send_pending():
-        out.emit({"event": "erasure_confirmed" if req.confirmed_at else "erasure_pending",
-                  **req.as_json()})
-        if req.confirmed_at is not None:
-            out.say_plain(f"erasure request {req.request_id}: {req.endpoint} confirmed erasing "
-                          f"{len(req.records)} record(s) of {req.member}")
-        else:
-            out.say_plain(f"erasure request {req.request_id} to {req.endpoint} NOT confirmed "
-                          f"yet ({req.last_error}); retried by the next `keepmum upload`")
-
-
-@cli.command()
+@click.command(cls=KeepmumCommand)
 @click.option("--dry-run", is_flag=True, help="Show exactly what would leave; send nothing.")
 @click.option("--deadline-s", "deadline_s", type=FiniteFloat(), default=DEADLINE_S,
               show_default=True,

@@ -8,8 +8,8 @@ Each clip is one phrase, made like this:
    voice is equally loud and no noise variant clips;
 3. ``lead_ms`` of silence goes before it and ``tail_ms`` after it (a wake-word model needs about
    two seconds of context, and a clip that ends on the last phoneme is not how a person speaks);
-4. noise is added at each SNR over the phrase's region (see :mod:`sim.corpus`): white, pink, or
-   babble, a sum of several other phrases spoken by several voices at once, looped;
+4. noise is added at each SNR over the phrase's region (see :mod:`sim.research.corpus`):
+   white, pink, or babble, a sum of several other phrases spoken by several voices at once, looped;
 5. the result is written as 16 kHz mono int16 WAV, and described in ``labels.jsonl``.
 
 The run is deterministic: the same arguments and seed give byte-identical WAVs and labels.
@@ -32,7 +32,7 @@ import numpy as np
 
 from device.audio import SAMPLE_RATE, Pcm
 from device.errors import ConfigError, KeepmumError
-from sim.corpus import (
+from sim.research.corpus import (
     NoiseStream,
     mix_at_snr,
     to_pcm,

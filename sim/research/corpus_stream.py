@@ -10,7 +10,7 @@ and noise over the whole of it:
 2. the clips are shuffled and separated by silences of random length (each between 0.5 and 1.5
    times the mean), so keywords sit between background utterances at unpredictable times;
 3. noise (pink by default) is added everywhere at ``snr_db`` below the mean power of the placed
-   speech (see :mod:`sim.corpus`; Picovoice mixes DEMAND noise at 10 dB);
+   speech (see :mod:`sim.research.corpus`; Picovoice mixes DEMAND noise at 10 dB);
 4. the WAV (16 kHz mono int16) is written in blocks of ``block_s`` seconds: hours of audio are
    never held in memory, only the block and the few clips that overlap it.
 
@@ -21,8 +21,9 @@ Labels: one JSON object a line per keyword, in time order::
 
 ``start_s``/``end_s`` are the keyword's trimmed extent in the stream; the metrics add Picovoice's
 0.5 s tolerance after ``end_s`` themselves (:func:`wakeword.metrics.sweep_stream`), and
-``keepmum far --stream S.wav --labels S.labels.jsonl`` reads them (``sim.far.read_labels``). A
-``<stem>.meta.json`` beside the stream records the settings and what was placed.
+``keepmum far --stream S.wav --labels S.labels.jsonl`` reads them
+(``sim.research.far.read_labels``). A ``<stem>.meta.json`` beside the stream records the
+settings and what was placed.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ import numpy as np
 from device.audio import SAMPLE_RATE, Pcm
 from device.errors import ConfigError
 from device.files import write_file
-from sim.corpus import (
+from sim.research.corpus import (
     NoiseStream,
     audio_files,
     noise_gain,

@@ -18,17 +18,25 @@ from device.events import Event
 from device.events import Summary as RunSummary
 from device.pipeline import UtteranceSink, run_device
 from device.sources import REPLAY_PAD_S, AudioSource, FileSource, RawPcmSource
-from sim.cli import cli
+from sim.commands._common import (
+    FiniteFloat,
+    KeepmumCommand,
+    KeepmumGroup,
+    blame_from,
+    device_options,
+    home_option,
+    json_option,
+    opened_vault,
+    overrides_from,
+    resolve_home,
+)
+from sim.commands._output import Output, escape, event_line, print_report, summary_table
 from sim.config import Config, load_config, to_toml
-from sim.device_options import blame_from, device_options, overrides_from
-from sim.options import FiniteFloat, home_option, json_option, resolve_home
-from sim.output import Output, escape
-from sim.render import event_line, summary_table
 from storage.settings import VaultSettings
 
 __all__ = ["config_group", "demo", "listen", "replay"]
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parent.parent / "data"  # sim/data
 DEMO_SCENARIO = DATA / "household.wav"
 
 
@@ -185,7 +193,7 @@ def _file_sources(files: tuple[str, ...]) -> list[AudioSource]:
     ]
 
 
-@cli.command()
+@click.command(cls=KeepmumCommand)
 @click.argument("files", nargs=-1)
 @home_option
 @json_option
@@ -238,7 +246,7 @@ def replay(
         out.say(f"[green]{escape(expect_path)}: all {len(expectations)} expected events seen[/]")
 
 
-@cli.command()
+@click.command(cls=KeepmumCommand)
 @home_option
 @json_option
 @device_options
@@ -276,11 +284,11 @@ def listen(
 ) -> None:
     """Run the device on a live microphone, with a live view (press m to mute, Ctrl-C to stop)."""
     from device.microphone import MicrophoneSource
-    from sim.live import LiveView
+    from sim.commands._live import LiveView
 
     out = Output(json_lines)
     if list_devices:
-        from sim.devices import print_input_devices
+        from sim.commands._devices import print_input_devices
 
         print_input_devices(out)
         return
@@ -317,7 +325,7 @@ def listen(
     _raise_if_full(sink)
 
 
-@cli.command()
+@click.command(cls=KeepmumCommand)
 @home_option
 @json_option
 @click.option(
@@ -334,7 +342,6 @@ def demo(home: Path | None, json_lines: bool, scenario: Path | None) -> None:
     """
     import secrets
 
-    from sim.cmd_report import print_report
     from storage.vault import Vault
 
     out = Output(json_lines)
@@ -356,10 +363,12 @@ def demo(home: Path | None, json_lines: bool, scenario: Path | None) -> None:
         with _sink(home_dir, config, None, False) as sink:
             summary, _ = _run(out, [FileSource(audio, pad_s=REPLAY_PAD_S)], config, sink)
         _finish(out, summary)
-        print_report(out, home_dir, config.vault)  # the vault's own account: `keepmum report`
+        # The vault's own account, as `keepmum report` prints it.
+        with opened_vault(home_dir, read_only=True) as vault:
+            print_report(out, vault)
 
 
-@cli.group("config")
+@click.group("config", cls=KeepmumGroup)
 def config_group() -> None:
     """The device configuration."""
 

@@ -8,20 +8,22 @@ import click
 
 from device.errors import AudioDeviceError, CheckFailed, ConfigError, VaultError
 from device.files import guard_output_path, write_file
-from sim.cli import cli
-from sim.cmd_upload import send_erasure_requests
-from sim.config import write_default_config
-from sim.options import (
+from sim.commands._common import (
     FiniteFloat,
+    KeepmumCommand,
+    KeepmumGroup,
     force_option,
     home_option,
     json_option,
+    opened_vault,
+    passphrase_file_option,
+    read_passphrase,
     require_stdin,
     resolve_home,
+    send_erasure_requests,
 )
-from sim.output import Output, escape
-from sim.passphrase import passphrase_file_option, read_passphrase
-from sim.vault_cli import opened_vault
+from sim.commands._output import Output, escape
+from sim.config import write_default_config
 from storage.index import name_key
 from storage.keys import validate_member_name
 from storage.vault import Vault
@@ -37,7 +39,7 @@ def _when(t: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
 
 
-@cli.command()
+@click.command(cls=KeepmumCommand)
 @click.option("--member", "members", multiple=True, required=True, metavar="NAME",
               help="A household member (repeatable); the first is the default for recordings.")
 @passphrase_file_option
@@ -66,7 +68,7 @@ def init(members: tuple[str, ...], passphrase_files: tuple[str, ...], home: Path
             f"{members[0]} unless --member says otherwise")
 
 
-@cli.group()
+@click.group(cls=KeepmumGroup)
 def member() -> None:
     """The household's members and their keys."""
 
@@ -103,7 +105,7 @@ def member_list(home: Path | None, json_lines: bool) -> None:
             out.say(f"{m.name:<16} {len(records):>4} records {held_s:8.1f} s  {m.recipient}")
 
 
-@cli.group()
+@click.group(cls=KeepmumGroup)
 def vault() -> None:
     """Look into and manage the encrypted vault."""
 

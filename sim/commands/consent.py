@@ -9,11 +9,15 @@ from typing import Any
 import click
 
 from device.errors import ConsentError
-from sim.cli import cli
-from sim.options import home_option, json_option
-from sim.output import Output
-from sim.passphrase import passphrase_file_option, read_passphrase
-from sim.vault_cli import opened_vault
+from sim.commands._common import (
+    KeepmumGroup,
+    home_option,
+    json_option,
+    opened_vault,
+    passphrase_file_option,
+    read_passphrase,
+)
+from sim.commands._output import Output
 from storage.consent import (
     QueuedUpload,
     get_grant,
@@ -45,7 +49,7 @@ def parse_duration_s(text: str) -> float:
     return seconds
 
 
-@cli.group()
+@click.group(cls=KeepmumGroup)
 def consent() -> None:
     """The consent ledger: nothing leaves the device without a live grant."""
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sim.cli import cli
-from sim.options import json_option
-from sim.output import Output
+import click
+
+from sim.commands._common import KeepmumCommand, json_option
+from sim.commands._output import Output
 
 __all__ = ["models"]
 
 
-@cli.command()
+@click.command(cls=KeepmumCommand)
 @json_option
 def models(json_lines: bool) -> None:
     """List the built-in wake-word models of every installed backend; the device uses the first.
