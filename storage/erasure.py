@@ -8,10 +8,11 @@ endpoint "may hold" a record when an upload attempt's bytes left for it (``sent`
 ``failed`` with bytes sent, ``unknown``, or still in flight) or a logged upload from before
 upload attempts existed.
 
-:class:`ErasureSender` then sends each unconfirmed request, outside any transaction, as
-``POST {endpoint}/erase`` with a JSON body naming the upload ids and record ids (no audio, no
-key). A ``200`` whose JSON says ``"confirmed": true`` for that request id is committed as
-confirmed (audited ``erasure_confirmed``); anything else counts an attempt and keeps the error.
+:class:`storage.upload.ErasureSender` then sends each unconfirmed request, outside any
+transaction, as ``POST {endpoint}/erase`` with a JSON body naming the upload ids and record ids
+(no audio, no key). A ``200`` whose JSON says ``"confirmed": true`` for that request id is
+committed as confirmed (audited ``erasure_confirmed``); anything else counts an attempt and keeps
+the error.
 Unconfirmed requests are retried by every later ``vault delete``/``forget`` and ``keepmum
 upload``, and reported until confirmed. Erasure needs no consent: only identifiers leave.
 """
@@ -25,13 +26,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from device.errors import UploadError
-from storage.upload import HttpClientTransport, HttpRequest, LedgerVault, Transport, clock_of
-from storage.wire import ERASE_PATH
-
 __all__ = [
     "ErasureRequest",
-    "ErasureSender",
     "all_erasures",
     "pending_erasures",
     "request_erasure",
@@ -149,53 +145,3 @@ def all_erasures(conn: sqlite3.Connection) -> list[ErasureRequest]:
     """Every erasure request ever made, oldest first."""
     rows = conn.execute(f"SELECT {_COLUMNS} FROM erasure_requests ORDER BY id").fetchall()
     return [_from_row(r) for r in rows]
-
-
-class ErasureSender:
-    """Sends unconfirmed erasure requests and commits each confirmation (no lock while sending)."""
-
-    def __init__(self, vault: LedgerVault, *, transport: Transport | None = None,
-                 clock: Callable[[], float] | None = None, deadline_s: float = 10.0) -> None:
-        """``transport``: how requests leave; ``deadline_s``: total time per request (s)."""
-        self._vault = vault
-        self._transport = transport if transport is not None else HttpClientTransport()
-        self._clock = clock_of(vault, clock)
-        self.deadline_s = deadline_s
-
-    def send_pending(self) -> list[ErasureRequest]:
-        """Try every unconfirmed request once; return them all as they stand afterwards."""
-        results = []
-        for req in pending_erasures(self._vault.connection):
-            body = json.dumps({"request": req.request_id, "member": req.member,
-                               "uploads": list(req.uploads), "records": list(req.records)})
-            error = ""
-            try:
-                resp = self._transport(HttpRequest(
-                    "POST", req.endpoint + ERASE_PATH, {"Content-Type": "application/json"},
-                    body.encode(), self.deadline_s))
-                answer = json.loads(resp.body) if resp.status == 200 else {}
-                if not (isinstance(answer, dict) and answer.get("confirmed") is True
-                        and answer.get("request") == req.request_id):
-                    error = (f"{req.endpoint}/erase: expected status 200 confirming "
-                             f"{req.request_id}, got {resp.status}")
-            except (UploadError, ValueError) as exc:
-                error = str(exc)
-            results.append(self._commit(req, error))
-        return results
-
-    def _commit(self, req: ErasureRequest, error: str) -> ErasureRequest:
-        now = self._clock()
-        with self._vault.transaction() as conn:
-            if error:
-                conn.execute("UPDATE erasure_requests SET attempts = attempts + 1,"
-                             " last_error = ? WHERE request_id = ?", (error[:500], req.request_id))
-            else:
-                conn.execute("UPDATE erasure_requests SET attempts = attempts + 1,"
-                             " confirmed_at = ?, last_error = '' WHERE request_id = ?",
-                             (now, req.request_id))
-                self._vault.audit(conn, "erasure_confirmed", member=req.member,
-                                  request=req.request_id, endpoint=req.endpoint,
-                                  records=list(req.records))
-        return ErasureRequest(req.request_id, req.endpoint, req.member, req.reason, req.records,
-                              req.uploads, req.requested_at, None if error else now,
-                              req.attempts + 1, error)

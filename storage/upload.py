@@ -1,7 +1,7 @@
 """Consent-gated upload: send the queue, only what a live grant covers, only to its endpoint.
 
 The queue holds ciphertexts already encrypted to each endpoint's age recipient (see
-:mod:`storage.consent`), so uploading needs no key at all. The :class:`Uploader` never holds the
+:mod:`storage.ledger`), so uploading needs no key at all. The :class:`Uploader` never holds the
 vault's write lock across network I/O. For each queued item:
 
 1. **start** (one short transaction): re-read the grant, check it is live and covers the record,
@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import http.client
+import json
 import socket
 import ssl
 import threading
@@ -43,7 +44,8 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from device.errors import ConsentError, UploadError
-from storage.consent import (
+from storage.erasure import ErasureRequest, pending_erasures
+from storage.ledger import (
     Grant,
     QueuedUpload,
     get_grant,
@@ -51,7 +53,9 @@ from storage.consent import (
     queued_ids,
     validate_endpoint,
 )
+from storage.vault import Vault
 from storage.wire import (
+    ERASE_PATH,
     HEADER_GRANT,
     HEADER_MEMBER,
     HEADER_PURPOSE,
@@ -65,16 +69,15 @@ from storage.wire import (
 __all__ = [
     "DEADLINE_S",
     "IN_FLIGHT_GRACE_S",
+    "ErasureSender",
     "HttpClientTransport",
     "HttpRequest",
     "HttpResponse",
-    "LedgerVault",
     "PlannedUpload",
     "SendError",
     "Transport",
     "UploadNotice",
     "Uploader",
-    "clock_of",
     "fetch_recipient",
     "open_attempts",
     "upload_id_for",
@@ -294,24 +297,6 @@ def open_attempts(conn: Any) -> list[dict[str, Any]]:
     return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
-class LedgerVault(Protocol):
-    """What the uploader and the erasure sender need of a vault (narrow, for unit tests)."""
-
-    def transaction(self) -> Any: ...
-    def audit(self, conn: Any, event: str, *, member: str | None = None,
-              record: str | None = None, **details: Any) -> object: ...
-    @property
-    def connection(self) -> Any: ...
-
-
-def clock_of(vault: object, clock: Callable[[], float] | None) -> Callable[[], float]:
-    """``clock`` if given, else the vault's clock, else time.time (Unix seconds)."""
-    if clock is not None:
-        return clock
-    vault_clock = getattr(vault, "clock", None)
-    return vault_clock if callable(vault_clock) else time.time
-
-
 def _record_member(conn: Any, record_id: str) -> str | None:
     row = conn.execute("SELECT member FROM records WHERE id = ?", (record_id,)).fetchone()
     return None if row is None else str(row[0])
@@ -322,7 +307,7 @@ class Uploader:
 
     def __init__(
         self,
-        vault: LedgerVault,
+        vault: Vault,
         *,
         transport: Transport | None = None,
         clock: Callable[[], float] | None = None,
@@ -333,7 +318,7 @@ class Uploader:
         ``deadline_s``: total time allowed for one record's exchange (seconds)."""
         self._vault = vault
         self._transport = transport if transport is not None else HttpClientTransport()
-        self._clock = clock_of(vault, clock)
+        self._clock = clock if clock is not None else vault.clock
         self.deadline_s = deadline_s
 
     def _check(self, conn: Any, item: QueuedUpload, now: float) -> Grant | None:
@@ -470,7 +455,8 @@ class Uploader:
                               record=item.record_id, grant=grant.grant_id,
                               endpoint=grant.endpoint, upload_id=upload_id,
                               bytes=len(item.ciphertext))
-            return _Attempt(int(cur.lastrowid), upload_id, item, grant)
+            assert cur.lastrowid is not None  # an INSERT into a rowid table always sets it
+            return _Attempt(cur.lastrowid, upload_id, item, grant)
 
     def _still_allowed(self, item: QueuedUpload) -> bool:
         # Read outside any transaction: sees whatever a revoke in another process committed.
@@ -541,3 +527,53 @@ class Uploader:
                                  grant.member, grant.purpose)
         return UploadNotice("failed", item.record_id, grant.grant_id, grant.endpoint,
                             bytes_sent, detail)
+
+
+class ErasureSender:
+    """Sends unconfirmed erasure requests and commits each confirmation (no lock while sending)."""
+
+    def __init__(self, vault: Vault, *, transport: Transport | None = None,
+                 clock: Callable[[], float] | None = None, deadline_s: float = 10.0) -> None:
+        """``transport``: how requests leave; ``deadline_s``: total time per request (s)."""
+        self._vault = vault
+        self._transport = transport if transport is not None else HttpClientTransport()
+        self._clock = clock if clock is not None else vault.clock
+        self.deadline_s = deadline_s
+
+    def send_pending(self) -> list[ErasureRequest]:
+        """Try every unconfirmed request once; return them all as they stand afterwards."""
+        results = []
+        for req in pending_erasures(self._vault.connection):
+            body = json.dumps({"request": req.request_id, "member": req.member,
+                               "uploads": list(req.uploads), "records": list(req.records)})
+            error = ""
+            try:
+                resp = self._transport(HttpRequest(
+                    "POST", req.endpoint + ERASE_PATH, {"Content-Type": "application/json"},
+                    body.encode(), self.deadline_s))
+                answer = json.loads(resp.body) if resp.status == 200 else {}
+                if not (isinstance(answer, dict) and answer.get("confirmed") is True
+                        and answer.get("request") == req.request_id):
+                    error = (f"{req.endpoint}/erase: expected status 200 confirming "
+                             f"{req.request_id}, got {resp.status}")
+            except (UploadError, ValueError) as exc:
+                error = str(exc)
+            results.append(self._commit(req, error))
+        return results
+
+    def _commit(self, req: ErasureRequest, error: str) -> ErasureRequest:
+        now = self._clock()
+        with self._vault.transaction() as conn:
+            if error:
+                conn.execute("UPDATE erasure_requests SET attempts = attempts + 1,"
+                             " last_error = ? WHERE request_id = ?", (error[:500], req.request_id))
+            else:
+                conn.execute("UPDATE erasure_requests SET attempts = attempts + 1,"
+                             " confirmed_at = ?, last_error = '' WHERE request_id = ?",
+                             (now, req.request_id))
+                self._vault.audit(conn, "erasure_confirmed", member=req.member,
+                                  request=req.request_id, endpoint=req.endpoint,
+                                  records=list(req.records))
+        return ErasureRequest(req.request_id, req.endpoint, req.member, req.reason, req.records,
+                              req.uploads, req.requested_at, None if error else now,
+                              req.attempts + 1, error)

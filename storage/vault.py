@@ -45,7 +45,7 @@ from device.audio import SAMPLE_RATE
 from device.errors import FormatVersionError, IntegrityError, StorageFullError, VaultError
 from device.utterance import Utterance
 from storage import audit as audit_chain
-from storage import consent, erasure
+from storage import erasure, ledger
 from storage.bindings import member_problems
 from storage.chainhead import HEAD_FILE, check_head, write_head
 from storage.index import connect, name_key, new_member_id
@@ -232,7 +232,6 @@ class Vault:
         try:
             # Before anything reads the tables: a rolled-back or swapped vault.db stops here.
             head = check_head(conn, home / HEAD_FILE)
-            consent.ensure_tables(conn)
             vault = cls(home, conn, settings, clock)
             vault._adopt_legacy_key_files()
             vault._record_head(head)
@@ -532,6 +531,8 @@ class Vault:
             self.audit(conn, "stored", member=member, record=meta.id, duration_s=duration_s,
                        model=meta.model, score=meta.score, bytes=len(ciphertext),
                        sha256=meta.sha256, meta_sha256=meta_sha256)
+            # The all-future rule: whoever stores, live all-future grants get their copies.
+            ledger.queue_for_future_grants(conn, meta, wav, now, self.audit)
             for hook in self._hooks:
                 hook(conn, meta, wav)
             purged = purge(conn, now, self.settings, self.audit)
@@ -617,7 +618,7 @@ class Vault:
                                     record_ids=erasure.uploaded_records_of(conn, member),
                                     reason="forgotten", now=self.clock(), audit=self.audit)
             # Their consent ends with them: a later member of the same name inherits no grant.
-            for grant_id in consent.revoke_member_grants(conn, member, self.clock()):
+            for grant_id in ledger.revoke_member_grants(conn, member, self.clock()):
                 self.audit(conn, "consent_revoked", member=member, grant=grant_id,
                            reason="forgotten")
             conn.execute("DELETE FROM records WHERE member = ?", (member,))

@@ -33,8 +33,9 @@ import click
 from device.errors import ConfigError
 from sim.commands._output import Output
 from sim.config import load_config, read_user_text, unknown_name
-from storage.erasure import ErasureSender, pending_erasures
+from storage.erasure import pending_erasures
 from storage.settings import VaultSettings
+from storage.upload import ErasureSender
 from storage.vault import DB_NAME, Vault
 
 __all__ = [

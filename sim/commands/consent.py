@@ -18,16 +18,8 @@ from sim.commands._common import (
     read_passphrase,
 )
 from sim.commands._output import Output
-from storage.consent import (
-    QueuedUpload,
-    get_grant,
-    grant_all_future,
-    grant_records,
-    grants,
-    queued,
-    revoke,
-    validate_endpoint,
-)
+from storage.consent import grant_all_future, grant_records, revoke
+from storage.ledger import QueuedUpload, get_grant, grants, queued, validate_endpoint
 from storage.upload import fetch_recipient
 from storage.vault import Vault
 

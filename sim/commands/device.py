@@ -58,7 +58,6 @@ def _sink(
         yield None
         return
     from sim.assemble import VaultSink
-    from storage.consent import install_future_grant_hook
     from storage.vault import Vault
 
     if not Vault.exists(home):
@@ -67,8 +66,8 @@ def _sink(
             "or replay with --no-store"
         )
     with Vault.open(home, _run_vault_settings(home, config)) as vault:
-        # Records kept under a live all-future grant are also encrypted to its endpoint at commit.
-        install_future_grant_hook(vault)
+        # Records kept under a live all-future grant are also encrypted to its endpoint at
+        # commit: the vault does that in every store.
         yield VaultSink(vault, member or vault.default_member(), on_full=_warn_full)
 
 

@@ -27,7 +27,8 @@ def test_bad_durations_name_the_value(bad: str) -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["storage.consent", "storage.upload", "storage.export", "sim.cloud", "sim.commands.consent",
+    ["storage.consent", "storage.ledger", "storage.wire", "storage.upload", "storage.export",
+     "sim.cloud", "sim.commands.consent",
      "sim.commands.upload", "sim.commands.export", "sim.commands.cloud"],
 )
 def test_public_surface_exists(module: str) -> None:

@@ -11,15 +11,8 @@ from pyrage import x25519
 from device.errors import ConsentError, UploadError, VaultError
 from sim.cloud import CloudServer
 from storage.audit import entries
-from storage.consent import (
-    get_grant,
-    grant_all_future,
-    grant_records,
-    install_future_grant_hook,
-    queued,
-    revoke,
-    revoke_member_grants,
-)
+from storage.consent import grant_all_future, grant_records, revoke
+from storage.ledger import get_grant, queued, revoke_member_grants
 from storage.upload import (
     HttpClientTransport,
     HttpRequest,
@@ -154,7 +147,6 @@ def test_expired_grant_sends_nothing(
 def test_all_future_grant_queues_each_new_record_of_its_member(
     vault: Vault, cloud: CloudServer, identities: Identities
 ) -> None:
-    install_future_grant_hook(vault)
     before = _store(vault, "alice", 1)
     grant = grant_all_future(vault, member="alice", purpose="p", endpoint=cloud.url,
                              recipient=cloud.store.recipient)

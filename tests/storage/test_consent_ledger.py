@@ -8,9 +8,8 @@ import pyrage
 import pytest
 
 from device.errors import ConsentError
-from storage.consent import (
+from storage.ledger import (
     Grant,
-    ensure_tables,
     get_grant,
     grants,
     live_grants,
@@ -18,6 +17,7 @@ from storage.consent import (
     parse_recipient,
     validate_endpoint,
 )
+from storage.ledger_schema import add_consent_ledger
 
 RECIPIENT = str(pyrage.x25519.Identity.generate().to_public())
 
@@ -25,8 +25,8 @@ RECIPIENT = str(pyrage.x25519.Identity.generate().to_public())
 @pytest.fixture
 def conn() -> sqlite3.Connection:
     c = sqlite3.connect(":memory:", isolation_level=None)
-    ensure_tables(c)
-    ensure_tables(c)  # idempotent: the vault calls it at every open
+    add_consent_ledger(c)
+    add_consent_ledger(c)  # idempotent: a version-3 file has the tables already
     return c
 
 

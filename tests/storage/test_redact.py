@@ -12,7 +12,7 @@ from pyrage import x25519
 from device.errors import ConfigError, ConsentError, VaultError
 from sim.cli import main
 from storage import audit
-from storage.consent import parse_recipient
+from storage.ledger import parse_recipient
 from storage.index import connect
 from storage.redact import looks_secret, redact, refuse_secret
 

@@ -12,13 +12,15 @@ import pytest
 from device.errors import UploadError
 from sim.cloud import CloudServer
 from storage import audit
-from storage.consent import grant_all_future, grant_records, queued, revoke
-from storage.erasure import ErasureSender, all_erasures, pending_erasures
+from storage.consent import grant_all_future, grant_records, revoke
+from storage.erasure import all_erasures, pending_erasures
 from storage.index import SCHEMA_VERSION, schema_version
+from storage.ledger import queued
 from storage.report import build_report
 from storage.upload import (
     DEADLINE_S,
     IN_FLIGHT_GRACE_S,
+    ErasureSender,
     HttpClientTransport,
     HttpRequest,
     HttpResponse,
@@ -194,7 +196,7 @@ def test_a_vault_written_by_the_previous_keepmum_migrates_to_the_upload_ledger(
     assert schema_version(raw) == 1
     raw.close()
     with Vault.open(home, clock=FakeClock()) as v:
-        assert schema_version(v.connection) == SCHEMA_VERSION == 3
+        assert schema_version(v.connection) == SCHEMA_VERSION == 4
         assert len(v.records("alice")) == 2
         assert verify_vault(v).ok
         assert audit.verify_chain(v.connection) == []

@@ -294,7 +294,8 @@ def test_settings_reach_the_vault(home: Path, clock: FakeClock) -> None:
 
 
 def test_forget_revokes_the_members_grants(home: Path, clock: FakeClock) -> None:
-    from storage.consent import grant_all_future, live_grants
+    from storage.consent import grant_all_future
+    from storage.ledger import live_grants
 
     endpoint_key = str(x25519.Identity.generate().to_public())
     with open_vault(home, clock) as v:
