@@ -39,7 +39,8 @@ from typing import Any
 import pyrage
 
 from device.errors import IntegrityError, UploadError, VaultError
-from storage.private import check_private, write_private
+from device.files import write_file
+from storage.private import check_private
 from storage.records import AGE_MAGIC
 from storage.wire import (
     ERASE_PATH,
@@ -113,12 +114,9 @@ class CloudStore:
         identity_file = folder / "identity.txt"
         if not identity_file.exists():
             identity = pyrage.x25519.Identity.generate()
-            fd = os.open(identity_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
-                         0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(f"# keepmum cloud receiver\n# public key: {identity.to_public()}\n")
-                fh.write(f"{identity}\n")
-            del identity
+            text = f"# keepmum cloud receiver\n# public key: {identity.to_public()}\n{identity}\n"
+            write_file(identity_file, text.encode("ascii"))  # 0600 from the first byte
+            del identity, text
         check_private(identity_file, "receiver identity", folder=False)
         self.identity = self._read_identity(identity_file)
         self.recipient = str(self.identity.to_public())
@@ -165,9 +163,9 @@ class CloudStore:
                 purpose=meta["purpose"],
                 upload_id=upload_id,
             )
-            write_private(self._received / f"{number}.age", ciphertext)
-            write_private(self._received / f"{number}.json",
-                                json.dumps(asdict(item)).encode())
+            write_file(self._received / f"{number}.age", ciphertext, overwrite=True)
+            write_file(self._received / f"{number}.json",
+                       json.dumps(asdict(item)).encode(), overwrite=True)
         return item
 
     def erase(self, upload_ids: Sequence[str], records: Sequence[str]) -> list[int]:

@@ -39,6 +39,7 @@ from pyrage import passphrase as age_passphrase
 from pyrage import x25519
 
 from device.errors import IntegrityError, PassphraseError, VaultError
+from device.files import write_file
 from storage.private import check_private
 from storage.records import AGE_MAGIC
 
@@ -115,16 +116,8 @@ class KeyStore:
         # Python cannot wipe a str; dropping the references at least lets the memory be reused
         # at once (storage/README.md, threat model).
         del text, identity
-        tmp = self.keys_dir / f".{path.name}.{secrets.token_hex(4)}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        try:
-            os.fchmod(fd, 0o600)
-            os.write(fd, sealed)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        _fsync_dir(self.keys_dir)
+        # 0600 from the first byte, fsynced, renamed into place, the folder fsynced.
+        write_file(path, sealed, overwrite=True)
         return recipient
 
     def check_permissions(self, member: str, *, who: str | None = None) -> Path:

@@ -60,6 +60,7 @@ import numpy as np
 import numpy.typing as npt
 
 from device.audio import FRAME_SAMPLES, SAMPLE_RATE, Pcm
+from sim.research.far import limit_worker_threads
 
 if TYPE_CHECKING:
     from wakeword.backend import Backend
@@ -278,8 +279,7 @@ _POOL_SCORER: Any = None
 
 def _pool_init() -> None:
     global _POOL_SCORER
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[name] = "1"
+    limit_worker_threads()
     from wakeword.batch import BatchScorer
 
     _POOL_SCORER = BatchScorer(("alexa",))

@@ -27,7 +27,6 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -35,11 +34,11 @@ import numpy.typing as npt
 from device.audio import FRAME_SECONDS, SAMPLE_RATE
 from device.errors import AudioInputError, ConfigError, DetectorError
 from device.sources import REPLAY_PAD_S, FileSource
-from device.states import SpeakerSettings, decide, kept_seconds
+from device.states import SpeakerSettings, decide
 from wakeword.batch import BatchScorer, frame_blocks
 from wakeword.cache import FileScores, ScoreCache, file_sha256
 from wakeword.confirm import ConfirmedFlags
-from wakeword.metrics import DetPoint, KeywordSpan, sweep_clips, sweep_stream
+from wakeword.metrics import DetPoint, KeywordSpan, device_kept_seconds, sweep_clips, sweep_stream
 from wakeword.silero import SileroVad
 from wakeword.trigger import WakeSettings
 from wakeword.vad import VadSettings, WebRtcVad
@@ -52,6 +51,7 @@ __all__ = [
     "ScoredFile",
     "clip_sweep",
     "device_wakes",
+    "limit_worker_threads",
     "model_scores",
     "names_of",
     "parse_thresholds",
@@ -173,7 +173,8 @@ def score_file(path: str, job: ScoreJob) -> FileScores:
     )
 
 
-def _limit_threads() -> None:
+def limit_worker_threads() -> None:
+    """Make this (worker) process use one core for numpy's BLAS (far's and bench's pools)."""
     # One core per worker: onnxruntime sessions are opened single-threaded already; this keeps
     # numpy's BLAS from fanning out too.
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -240,7 +241,7 @@ def _run_pool(
     # spawn: a fresh interpreter per worker, never a fork of a parent holding onnxruntime state.
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_limit_threads
+        max_workers=workers, mp_context=context, initializer=limit_worker_threads
     ) as pool:
         pending = {pool.submit(score_file, str(item[1]), job): item for item in todo}
         try:
@@ -289,14 +290,6 @@ def model_scores(result: FileScores, names: Sequence[str]) -> npt.NDArray[np.flo
     return stacked.max(axis=0) if len(names) > 1 else stacked[0]
 
 
-def _kept(speaker: SpeakerSettings) -> Callable[[npt.NDArray[np.bool_], int], float]:
-    def cost(flags: npt.NDArray[np.bool_], wake_frame: int) -> float:
-        # kept_seconds reads flags by index from the wake on: an array serves as the sequence.
-        return float(kept_seconds(cast("Sequence[bool]", flags), wake_frame, speaker))
-
-    return cost
-
-
 def clip_sweep(
     scored: Sequence[ScoredFile],
     names: Sequence[str],
@@ -319,7 +312,7 @@ def clip_sweep(
         trigger_frames=wake.trigger_frames,
         refractory_frames=wake.refractory_frames,
         negative_speech_flags=[f.result.request_flags for f in negatives],
-        kept_seconds=_kept(speaker),
+        kept_seconds=device_kept_seconds(speaker),
         negative_seconds=sum(f.result.audio_s for f in negatives),
     )
 
@@ -344,7 +337,7 @@ def stream_sweep(
         refractory_frames=wake.refractory_frames,
         tolerance_s=0.5,
         speech_flags=stream.result.request_flags,
-        kept_seconds=_kept(speaker),
+        kept_seconds=device_kept_seconds(speaker),
         stream_seconds=stream.result.audio_s,
     )
 

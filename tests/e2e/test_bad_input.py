@@ -15,7 +15,7 @@ import soundfile as sf
 
 from tests.conftest import require_system
 from tests.e2e.conftest import FIXTURES, Result, keepmum_command, parse_json_lines, run_keepmum
-from tests.e2e.vaulte2e import init_home
+from tests.e2e.vault_fixtures import init_home
 
 CLIP = FIXTURES / "alexa_time.wav"
 

@@ -17,9 +17,9 @@ from pyrage import x25519
 
 from storage.records import RecordMeta, meta_digest
 from tests.conftest import require_tool
+from tests.e2e.cloud_fixtures import identities_in, identity_file
 from tests.e2e.conftest import run_keepmum
-from tests.e2e.consente2e import identities_in, identity_file
-from tests.e2e.vaulte2e import (  # noqa: F401
+from tests.e2e.vault_fixtures import (  # noqa: F401
     PASSPHRASES,
     StoredHome,
     _stored_home,

@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 from tests.conftest import require_system, require_tool
+from tests.e2e.cloud_fixtures import Cloud, _cloud  # noqa: F401
 from tests.e2e.conftest import keepmum_command, parse_json_lines
-from tests.e2e.consente2e import Cloud, _cloud  # noqa: F401
-from tests.e2e.vaulte2e import (  # noqa: F401
+from tests.e2e.vault_fixtures import (  # noqa: F401
     StoredHome,
     _stored_home,
     _stored_template,

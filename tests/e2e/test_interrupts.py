@@ -20,7 +20,7 @@ import soundfile as sf
 
 from tests.e2e.conftest import FIXTURES, finish, keepmum_command, run_keepmum, start_keepmum
 from tests.e2e.test_listen_mic import pulse_mic, recording_streams, wait_for_new_stream
-from tests.e2e.vaulte2e import init_home
+from tests.e2e.vault_fixtures import init_home
 
 __all__ = ["pulse_mic"]  # the fixture, imported for the listen test
 

@@ -36,7 +36,7 @@ from tests.e2e.test_listen_mic import (  # noqa: F401
     recording_streams,
     wait_for_new_stream,
 )
-from tests.e2e.vaulte2e import write_passphrase_files
+from tests.e2e.vault_fixtures import write_passphrase_files
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]
 

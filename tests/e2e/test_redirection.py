@@ -16,10 +16,10 @@ from pathlib import Path
 from pyrage import x25519
 
 from tests.conftest import require_tool
+from tests.e2e.cloud_fixtures import identity_file
 from tests.e2e.conftest import run_keepmum
-from tests.e2e.consente2e import identity_file
 from tests.e2e.test_vault_cli import one_line_error
-from tests.e2e.vaulte2e import (  # noqa: F401
+from tests.e2e.vault_fixtures import (  # noqa: F401
     StoredHome,
     _stored_home,
     _stored_template,

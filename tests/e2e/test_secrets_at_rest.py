@@ -19,9 +19,9 @@ import pytest
 from pyrage import x25519
 
 from sim.cloud import CloudStore
+from tests.e2e.cloud_fixtures import Cloud, _cloud, identities_in  # noqa: F401
 from tests.e2e.conftest import keepmum_command, run_keepmum
-from tests.e2e.consente2e import Cloud, _cloud, identities_in  # noqa: F401
-from tests.e2e.vaulte2e import (  # noqa: F401
+from tests.e2e.vault_fixtures import (  # noqa: F401
     StoredHome,
     _stored_home,
     _stored_template,

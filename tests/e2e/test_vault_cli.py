@@ -15,7 +15,7 @@ from pyrage import x25519
 
 from tests.conftest import require_tool
 from tests.e2e.conftest import Result, run_keepmum
-from tests.e2e.vaulte2e import (  # noqa: F401
+from tests.e2e.vault_fixtures import (  # noqa: F401
     PASSPHRASES,
     StoredHome,
     _stored_home,

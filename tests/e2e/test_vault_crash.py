@@ -21,7 +21,7 @@ from storage.vault import Vault
 from storage.verify import verify_vault
 from storage.wav import wav_to_pcm
 from tests.e2e.conftest import keepmum_command
-from tests.e2e.vaulte2e import (  # noqa: F401
+from tests.e2e.vault_fixtures import (  # noqa: F401
     PASSPHRASES,
     _wake_recording,
     init_home,

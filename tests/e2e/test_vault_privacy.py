@@ -14,7 +14,7 @@ import pytest
 from pyrage import x25519
 
 from tests.e2e.conftest import Result, run_keepmum
-from tests.e2e.vaulte2e import (  # noqa: F401
+from tests.e2e.vault_fixtures import (  # noqa: F401
     PASSPHRASES,
     StoredHome,
     _stored_home,

@@ -1,4 +1,4 @@
-"""Fixtures of the vault's tests (defined in tests/storage/vaulthelp.py, shared here), and the
+"""Fixtures of the vault's tests (defined in tests/storage/vault_fixtures.py, shared here), and the
 real receiver on 127.0.0.1 in a thread for the consent and upload tests."""
 
 from __future__ import annotations
@@ -11,7 +11,14 @@ import pytest
 
 from sim.cloud import CloudServer, CloudStore
 from storage.vault import Vault
-from tests.storage.vaulthelp import FakeClock, clock, home, identities, open_vault, template_home
+from tests.storage.vault_fixtures import (
+    FakeClock,
+    clock,
+    home,
+    identities,
+    open_vault,
+    template_home,
+)
 
 __all__ = ["clock", "cloud", "home", "identities", "other_cloud", "template_home", "vault"]
 

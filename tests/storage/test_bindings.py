@@ -25,7 +25,7 @@ from storage.consent import grant_all_future, revoke
 from storage.export import export_member
 from storage.vault import Vault
 from storage.verify import verify_vault
-from tests.storage.vaulthelp import FakeClock, open_vault, utterance
+from tests.storage.vault_fixtures import FakeClock, open_vault, utterance
 
 ATTACKER = str(x25519.Identity.generate().to_public())
 ENDPOINT = "http://127.0.0.1:9"

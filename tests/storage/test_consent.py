@@ -21,7 +21,7 @@ from storage.upload import (
     fetch_recipient,
 )
 from storage.vault import Vault
-from tests.storage.vaulthelp import FakeClock, utterance
+from tests.storage.vault_fixtures import FakeClock, utterance
 
 Identities = Callable[[str], x25519.Identity]
 

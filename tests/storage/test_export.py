@@ -21,7 +21,7 @@ from storage.export import EXPORT_FORMAT, export_member
 from storage.records import RecordMeta, meta_digest
 from storage.vault import Vault
 from tests.conftest import require_tool
-from tests.storage.vaulthelp import PASSPHRASES, FakeClock, open_vault, utterance
+from tests.storage.vault_fixtures import PASSPHRASES, FakeClock, open_vault, utterance
 
 Identities = Callable[[str], x25519.Identity]
 

@@ -14,7 +14,7 @@ from storage import audit
 from storage.index import APPLICATION_ID, SCHEMA_VERSION, connect, schema_version
 from storage.vault import Vault
 from storage.verify import verify_vault
-from tests.storage.vaulthelp import FakeClock, open_vault
+from tests.storage.vault_fixtures import FakeClock, open_vault
 
 
 def test_new_file_is_stamped_and_private(tmp_path: Path) -> None:
@@ -59,7 +59,7 @@ def test_a_file_that_is_not_sqlite_is_an_integrity_error(tmp_path: Path) -> None
 
 
 def test_erasure_cascades_to_queued_copies(home: Path, clock: FakeClock) -> None:
-    from tests.storage.vaulthelp import utterance
+    from tests.storage.vault_fixtures import utterance
 
     with open_vault(home, clock) as v:
         rid = v.store(utterance(0.1), "bob")

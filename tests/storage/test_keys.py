@@ -14,7 +14,7 @@ from pyrage import x25519
 
 from device.errors import IntegrityError, PassphraseError, PermissionsError, VaultError
 from storage.keys import KeyStore, validate_member_name
-from tests.storage.vaulthelp import PASSPHRASES
+from tests.storage.vault_fixtures import PASSPHRASES
 
 
 def _mode(path: Path) -> int:

@@ -19,7 +19,7 @@ from storage.records import (
     new_record_id,
 )
 from storage.wav import pcm_to_wav
-from tests.storage.vaulthelp import noise
+from tests.storage.vault_fixtures import noise
 
 IDENTITY = x25519.Identity.generate()
 

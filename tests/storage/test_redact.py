@@ -12,8 +12,8 @@ from pyrage import x25519
 from device.errors import ConfigError, ConsentError, VaultError
 from sim.cli import main
 from storage import audit
-from storage.ledger import parse_recipient
 from storage.index import connect
+from storage.ledger import parse_recipient
 from storage.redact import looks_secret, redact, refuse_secret
 
 SECRET = str(x25519.Identity.generate())

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from storage.report import build_report
-from tests.storage.vaulthelp import FakeClock, open_vault, utterance
+from tests.storage.vault_fixtures import FakeClock, open_vault, utterance
 
 
 def test_report_counts_every_kind_of_event(home: Path, clock: FakeClock) -> None:

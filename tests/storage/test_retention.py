@@ -9,7 +9,7 @@ import pytest
 from device.errors import ConfigError, VaultError
 from storage import audit
 from storage.settings import VaultSettings
-from tests.storage.vaulthelp import FakeClock, open_vault, utterance
+from tests.storage.vault_fixtures import FakeClock, open_vault, utterance
 
 
 def test_records_expire_after_retention_h(home: Path, clock: FakeClock) -> None:

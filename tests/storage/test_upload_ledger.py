@@ -32,7 +32,7 @@ from storage.upload import (
 from storage.vault import Vault
 from storage.verify import verify_vault
 from tests.storage.test_consent import Identities, _store
-from tests.storage.vaulthelp import FakeClock
+from tests.storage.vault_fixtures import FakeClock
 
 V1_VAULT = Path(__file__).with_name("data") / "vault-v1.db"
 

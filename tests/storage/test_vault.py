@@ -19,7 +19,7 @@ from storage.records import RecordMeta
 from storage.settings import VaultSettings
 from storage.vault import Vault
 from storage.wav import wav_to_pcm
-from tests.storage.vaulthelp import T0, FakeClock, noise, open_vault, utterance
+from tests.storage.vault_fixtures import T0, FakeClock, noise, open_vault, utterance
 
 Ident = Callable[[str], x25519.Identity]
 

@@ -15,7 +15,7 @@ from device.errors import VaultError
 from storage import audit
 from storage.vault import Vault
 from storage.verify import verify_vault
-from tests.storage.vaulthelp import FakeClock, open_vault, utterance
+from tests.storage.vault_fixtures import FakeClock, open_vault, utterance
 
 Ident = Callable[[str], x25519.Identity]
 
@@ -161,7 +161,7 @@ def test_decrypt_check_finds_audio_that_does_not_match(
 
     from storage.records import meta_digest
     from storage.wav import pcm_to_wav
-    from tests.storage.vaulthelp import noise
+    from tests.storage.vault_fixtures import noise
 
     # A well-formed ciphertext of other audio, all hashes forged: only the key can tell.
     meta = vault.records("bob")[0]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from storage.wav import WAV_HEADER_BYTES, WavError, pcm_to_wav, wav_bytes_len, wav_to_pcm
-from tests.storage.vaulthelp import noise
+from tests.storage.vault_fixtures import noise
 
 
 def test_round_trip_keeps_every_sample() -> None:
