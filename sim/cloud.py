@@ -164,8 +164,9 @@ class CloudStore:
                 upload_id=upload_id,
             )
             write_file(self._received / f"{number}.age", ciphertext, overwrite=True)
-            write_file(self._received / f"{number}.json",
-                       json.dumps(asdict(item)).encode(), overwrite=True)
+            write_file(
+                self._received / f"{number}.json", json.dumps(asdict(item)).encode(), overwrite=True
+            )
         return item
 
     def erase(self, upload_ids: Sequence[str], records: Sequence[str]) -> list[int]:
@@ -294,8 +295,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(400, {"error": str(exc)})
             return
         if item.duplicate:
-            self._json(200, {"received": item.number, "bytes": item.bytes,
-                             "sha256": item.sha256, "duplicate": True})
+            self._json(
+                200,
+                {
+                    "received": item.number,
+                    "bytes": item.bytes,
+                    "sha256": item.sha256,
+                    "duplicate": True,
+                },
+            )
             return
         self._json(201, {"received": item.number, "bytes": item.bytes, "sha256": item.sha256})
         if self.server.on_receive is not None:

@@ -247,11 +247,15 @@ _TOML_ESCAPES = {'"': '\\"', "\\": "\\\\"}
 def _toml_string(text: str) -> str:
     """A TOML basic string: quote, backslash and control characters escaped, so the output is
     valid TOML and never carries a raw terminal escape sequence."""
-    return '"' + "".join(
-        _TOML_ESCAPES.get(ch)
-        or (f"\\u{ord(ch):04x}" if (ord(ch) < 0x20 and ch != "\t") or ch == "\x7f" else ch)
-        for ch in text
-    ) + '"'
+    return (
+        '"'
+        + "".join(
+            _TOML_ESCAPES.get(ch)
+            or (f"\\u{ord(ch):04x}" if (ord(ch) < 0x20 and ch != "\t") or ch == "\x7f" else ch)
+            for ch in text
+        )
+        + '"'
+    )
 
 
 def _toml_key(key: str) -> str:

@@ -64,17 +64,39 @@ def grant_records(
     plaintexts = [(rid, vault.decrypt(rid, identity)) for rid in dict.fromkeys(record_ids)]
     with vault.transaction() as conn:
         grant = append_grant(
-            conn, member=member, purpose=purpose, endpoint=endpoint, recipient=recipient,
-            scope=SCOPE_RECORDS, records=[rid for rid, _ in plaintexts], expires=expires, now=now,
+            conn,
+            member=member,
+            purpose=purpose,
+            endpoint=endpoint,
+            recipient=recipient,
+            scope=SCOPE_RECORDS,
+            records=[rid for rid, _ in plaintexts],
+            expires=expires,
+            now=now,
         )
-        vault.audit(conn, "consent_granted", member=member, grant=grant.grant_id,
-                    purpose=purpose, endpoint=grant.endpoint, scope=SCOPE_RECORDS,
-                    records=list(grant.records), expires=expires, recipient=grant.recipient)
+        vault.audit(
+            conn,
+            "consent_granted",
+            member=member,
+            grant=grant.grant_id,
+            purpose=purpose,
+            endpoint=grant.endpoint,
+            scope=SCOPE_RECORDS,
+            records=list(grant.records),
+            expires=expires,
+            recipient=grant.recipient,
+        )
         items = []
         for rid, wav in plaintexts:
             item = enqueue(conn, grant, rid, wav, now)
-            vault.audit(conn, "queued", member=member, record=rid, grant=grant.grant_id,
-                        bytes=len(item.ciphertext))
+            vault.audit(
+                conn,
+                "queued",
+                member=member,
+                record=rid,
+                grant=grant.grant_id,
+                bytes=len(item.ciphertext),
+            )
             items.append(item)
     return grant, items
 
@@ -97,12 +119,27 @@ def grant_all_future(
     now = vault.clock() if now is None else now
     with vault.transaction() as conn:
         grant = append_grant(
-            conn, member=member, purpose=purpose, endpoint=endpoint, recipient=recipient,
-            scope=SCOPE_ALL_FUTURE, records=[], expires=expires, now=now,
+            conn,
+            member=member,
+            purpose=purpose,
+            endpoint=endpoint,
+            recipient=recipient,
+            scope=SCOPE_ALL_FUTURE,
+            records=[],
+            expires=expires,
+            now=now,
         )
-        vault.audit(conn, "consent_granted", member=member, grant=grant.grant_id,
-                    purpose=purpose, endpoint=grant.endpoint, scope=SCOPE_ALL_FUTURE,
-                    expires=expires, recipient=grant.recipient)
+        vault.audit(
+            conn,
+            "consent_granted",
+            member=member,
+            grant=grant.grant_id,
+            purpose=purpose,
+            endpoint=grant.endpoint,
+            scope=SCOPE_ALL_FUTURE,
+            expires=expires,
+            recipient=grant.recipient,
+        )
     return grant
 
 
@@ -123,6 +160,7 @@ def revoke(vault: Vault, grant_id: str, *, now: float | None = None) -> tuple[Gr
             "INSERT INTO consent_events (kind, grant_id, member, at) VALUES ('revoke', ?, ?, ?)",
             (grant_id, grant.member, now),
         )
-        vault.audit(conn, "consent_revoked", member=grant.member, grant=grant_id,
-                    dropped_queued=dropped)
+        vault.audit(
+            conn, "consent_revoked", member=grant.member, grant=grant_id, dropped_queued=dropped
+        )
     return grant, dropped

@@ -53,10 +53,17 @@ class ErasureRequest:
 
     def as_json(self) -> dict[str, Any]:
         """For ``--json`` output."""
-        return {"request": self.request_id, "endpoint": self.endpoint, "member": self.member,
-                "reason": self.reason, "records": list(self.records),
-                "uploads": len(self.uploads), "confirmed": self.confirmed_at is not None,
-                "attempts": self.attempts, "last_error": self.last_error}
+        return {
+            "request": self.request_id,
+            "endpoint": self.endpoint,
+            "member": self.member,
+            "reason": self.reason,
+            "records": list(self.records),
+            "uploads": len(self.uploads),
+            "confirmed": self.confirmed_at is not None,
+            "attempts": self.attempts,
+            "last_error": self.last_error,
+        }
 
 
 AuditFn = Callable[..., Any]
@@ -109,28 +116,60 @@ def request_erasure(
     made = []
     for endpoint, (records, uploads) in sorted(_received_by(conn, record_ids).items()):
         request_id = "e-" + secrets.token_hex(8)
-        req = ErasureRequest(request_id, endpoint, member, reason, tuple(sorted(records)),
-                             tuple(sorted(uploads)), now)
+        req = ErasureRequest(
+            request_id,
+            endpoint,
+            member,
+            reason,
+            tuple(sorted(records)),
+            tuple(sorted(uploads)),
+            now,
+        )
         conn.execute(
             "INSERT INTO erasure_requests (request_id, endpoint, member, reason, records,"
             " uploads, requested_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (request_id, endpoint, member, reason, json.dumps(list(req.records)),
-             json.dumps(list(req.uploads)), now),
+            (
+                request_id,
+                endpoint,
+                member,
+                reason,
+                json.dumps(list(req.records)),
+                json.dumps(list(req.uploads)),
+                now,
+            ),
         )
-        audit(conn, "erasure_requested", member=member, request=request_id, endpoint=endpoint,
-              reason=reason, records=list(req.records))
+        audit(
+            conn,
+            "erasure_requested",
+            member=member,
+            request=request_id,
+            endpoint=endpoint,
+            reason=reason,
+            records=list(req.records),
+        )
         made.append(req)
     return made
 
 
 def _from_row(row: tuple[Any, ...]) -> ErasureRequest:
-    return ErasureRequest(str(row[0]), str(row[1]), str(row[2]), str(row[3]),
-                          tuple(json.loads(row[4])), tuple(json.loads(row[5])), float(row[6]),
-                          None if row[7] is None else float(row[7]), int(row[8]), str(row[9]))
+    return ErasureRequest(
+        str(row[0]),
+        str(row[1]),
+        str(row[2]),
+        str(row[3]),
+        tuple(json.loads(row[4])),
+        tuple(json.loads(row[5])),
+        float(row[6]),
+        None if row[7] is None else float(row[7]),
+        int(row[8]),
+        str(row[9]),
+    )
 
 
-_COLUMNS = ("request_id, endpoint, member, reason, records, uploads, requested_at, confirmed_at,"
-            " attempts, last_error")
+_COLUMNS = (
+    "request_id, endpoint, member, reason, records, uploads, requested_at, confirmed_at,"
+    " attempts, last_error"
+)
 
 
 def pending_erasures(conn: sqlite3.Connection) -> list[ErasureRequest]:

@@ -116,15 +116,18 @@ def _audit_entries(
 
 
 def _manifest(
-    vault: Vault, member: str, recipient: str, now: float,
+    vault: Vault,
+    member: str,
+    recipient: str,
+    now: float,
     entries: list[tuple[RecordMeta, bytes]],
 ) -> dict[str, Any]:
     conn = vault.connection
     since = _since_seq(conn, member)
     # Grants made before this member existed were an earlier person's of the same name.
     granted_since = {
-        e.details.get("grant") for e in audit_entries(conn, event="consent_granted",
-                                                      member=member, since_seq=since)
+        e.details.get("grant")
+        for e in audit_entries(conn, event="consent_granted", member=member, since_seq=since)
     }
     mine = [g for g in grants(conn) if g.member == member and g.grant_id in granted_since]
     grant_ids = {g.grant_id for g in mine}
@@ -170,8 +173,9 @@ def build_bundle(
 
     Deterministic apart from age's randomness: tar entries carry ``now`` as mtime, no owner.
     """
-    entries = [(meta, _checked_wav(vault, meta, member, identity))
-               for meta in vault.records(member)]
+    entries = [
+        (meta, _checked_wav(vault, meta, member, identity)) for meta in vault.records(member)
+    ]
     manifest = _manifest(vault, member, recipient, now, entries)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -238,6 +242,13 @@ def export_member(
         raise
     digest = hashlib.sha256(bundle).hexdigest()
     with vault.transaction() as conn:
-        vault.audit(conn, "exported", member=member, records=count, bytes=len(bundle),
-                    recipient=target, sha256=digest)
+        vault.audit(
+            conn,
+            "exported",
+            member=member,
+            records=count,
+            bytes=len(bundle),
+            recipient=target,
+            sha256=digest,
+        )
     return ExportResult(member, out, count, len(bundle), target, digest)

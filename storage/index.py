@@ -104,7 +104,6 @@ BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 """
 
 
-
 def new_member_id() -> str:
     """A fresh stable member id: ``m`` + 16 random hex digits (names the member's key file)."""
     return "m" + secrets.token_hex(8)
@@ -136,10 +135,18 @@ def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
             )
         seen[key] = str(name)
         member_id = new_member_id()
-        conn.execute("UPDATE members SET id = ?, name_key = ? WHERE name = ?",
-                     (member_id, key, name))
-        audit.append(conn, time.time(), "member_migrated", member=str(name),
-                     member_id=member_id, recipient=str(recipient), schema=2)
+        conn.execute(
+            "UPDATE members SET id = ?, name_key = ? WHERE name = ?", (member_id, key, name)
+        )
+        audit.append(
+            conn,
+            time.time(),
+            "member_migrated",
+            member=str(name),
+            member_id=member_id,
+            recipient=str(recipient),
+            schema=2,
+        )
     conn.execute("CREATE UNIQUE INDEX members_id ON members (id)")
     conn.execute("CREATE UNIQUE INDEX members_name_key ON members (name_key)")
 
@@ -228,8 +235,10 @@ def connect(path: Path, *, create: bool = False, read_only: bool = False) -> sql
         text = str(exc)
         if "readonly" in text or "read-only" in text or "unable to open" in text:
             # A read-only home or a missing -shm is not corruption: say what it is (exit 2).
-            raise VaultError(f"{path}: cannot be written here ({text}); read-only commands "
-                             "(vault list, vault verify, report, audit show) still work") from exc
+            raise VaultError(
+                f"{path}: cannot be written here ({text}); read-only commands "
+                "(vault list, vault verify, report, audit show) still work"
+            ) from exc
         if "full" in text:
             raise VaultError(f"{path}: the disk is full ({text})") from exc
         raise IntegrityError(f"{path}: not a readable SQLite vault ({exc})") from exc
@@ -271,8 +280,10 @@ def _check_and_migrate(
             f"({SCHEMA_VERSION}); upgrade keepmum"
         )
     if version < SCHEMA_VERSION and read_only:
-        raise VaultError(f"{path}: schema version {version} must be upgraded to "
-                         f"{SCHEMA_VERSION} first (run any writing command on a writable home)")
+        raise VaultError(
+            f"{path}: schema version {version} must be upgraded to "
+            f"{SCHEMA_VERSION} first (run any writing command on a writable home)"
+        )
     if version < SCHEMA_VERSION:
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -129,15 +129,17 @@ class KeyStore:
         who = member if who is None else who
         path = self.path(member)
         if not path.exists() and not path.is_symlink():
-            raise VaultError(
-                f"{path}: no identity for member {who!r} (forgotten, or moved away)"
-            )
+            raise VaultError(f"{path}: no identity for member {who!r} (forgotten, or moved away)")
         check_private(self.keys_dir, "keys folder", folder=True)
         check_private(path, "identity file", folder=False)
         return path
 
     def unlock(
-        self, member: str, passphrase: str, *, expected_recipient: str | None = None,
+        self,
+        member: str,
+        passphrase: str,
+        *,
+        expected_recipient: str | None = None,
         who: str | None = None,
     ) -> x25519.Identity:
         """Open the identity with key id ``member`` with ``passphrase`` (RAM only); ``who``

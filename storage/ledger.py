@@ -61,6 +61,7 @@ AuditFn = Callable[..., object]
 SCOPE_RECORDS = "records"
 SCOPE_ALL_FUTURE = "all_future"
 
+
 @dataclass(frozen=True)
 class Grant:
     """One grant folded from the ledger: what it allows, and whether it was revoked."""
@@ -248,11 +249,21 @@ def append_grant(
     conn.execute(
         "INSERT INTO consent_events (kind, grant_id, member, purpose, endpoint, recipient, scope,"
         " records, expires, at) VALUES ('grant', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (grant_id, member, purpose, endpoint, recipient.strip(), scope, json.dumps(list(records)),
-         expires, now),
+        (
+            grant_id,
+            member,
+            purpose,
+            endpoint,
+            recipient.strip(),
+            scope,
+            json.dumps(list(records)),
+            expires,
+            now,
+        ),
     )
-    return Grant(grant_id, member, purpose, endpoint, recipient.strip(), scope, tuple(records),
-                 now, expires)
+    return Grant(
+        grant_id, member, purpose, endpoint, recipient.strip(), scope, tuple(records), now, expires
+    )
 
 
 def enqueue(
@@ -334,7 +345,13 @@ def queue_for_future_grants(
         if grant.granted_at < member_since:
             continue  # given by an earlier, forgotten member of the same name: not theirs
         item = enqueue(conn, grant, meta.id, wav, now)
-        audit(conn, "queued", member=meta.member, record=meta.id, grant=grant.grant_id,
-              bytes=len(item.ciphertext))
+        audit(
+            conn,
+            "queued",
+            member=meta.member,
+            record=meta.id,
+            grant=grant.grant_id,
+            bytes=len(item.ciphertext),
+        )
         items.append(item)
     return items

@@ -44,8 +44,19 @@ __all__ = [
 ]
 
 META_COLUMNS = (
-    "id", "member", "start", "start_t", "duration_s", "samples", "sample_rate", "model", "score",
-    "end_reason", "source", "created", "expires",
+    "id",
+    "member",
+    "start",
+    "start_t",
+    "duration_s",
+    "samples",
+    "sample_rate",
+    "model",
+    "score",
+    "end_reason",
+    "source",
+    "created",
+    "expires",
 )
 """The ``records`` columns that :func:`meta_digest` covers (with ``sha256``), in order."""
 
@@ -87,8 +98,12 @@ class RecordMeta:
     def as_json(self) -> dict[str, Any]:
         """The ``vault list --json`` object."""
         return {
-            "record": self.id, "member": self.member, "start": self.start,
-            "duration_s": self.duration_s, "model": self.model, "score": self.score,
+            "record": self.id,
+            "member": self.member,
+            "start": self.start,
+            "duration_s": self.duration_s,
+            "model": self.model,
+            "score": self.score,
             "expires": self.expires,
         }
 
@@ -107,8 +122,9 @@ def new_record_id(start: float) -> str:
 def meta_digest(values: list[Any]) -> str:
     """SHA-256 hex of the canonical JSON of a row's metadata values (see META_COLUMNS)."""
     # default=repr: a tampered row may hold any SQLite type; it must hash (differently), not crash.
-    body = json.dumps(values, separators=(",", ":"), ensure_ascii=True, allow_nan=True,
-                      default=repr)
+    body = json.dumps(
+        values, separators=(",", ":"), ensure_ascii=True, allow_nan=True, default=repr
+    )
     return hashlib.sha256(body.encode()).hexdigest()
 
 

@@ -166,7 +166,9 @@ class HttpClientTransport:
         conn: http.client.HTTPConnection
         if parts.scheme == "https":
             conn = http.client.HTTPSConnection(
-                parts.hostname, parts.port, timeout=total_s,
+                parts.hostname,
+                parts.port,
+                timeout=total_s,
                 context=ssl.create_default_context(),
             )
         else:
@@ -176,8 +178,9 @@ class HttpClientTransport:
         watchdog: threading.Timer | None = None
         try:
             conn.connect()
-            watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _shutdown,
-                                       [conn.sock])
+            watchdog = threading.Timer(
+                max(0.0, deadline - time.monotonic()), _shutdown, [conn.sock]
+            )
             watchdog.daemon = True
             watchdog.start()
             conn.putrequest(request.method, path, skip_accept_encoding=True)
@@ -189,10 +192,12 @@ class HttpClientTransport:
             view = memoryview(request.body)
             for start in range(0, len(view), CHUNK_BYTES):
                 if request.proceed is not None and not request.proceed():
-                    raise SendError(f"{request.url}: stopped after {sent} bytes: consent "
-                                    "ended during the send", sent)
-                conn.send(view[start:start + CHUNK_BYTES])
-                sent += len(view[start:start + CHUNK_BYTES])
+                    raise SendError(
+                        f"{request.url}: stopped after {sent} bytes: consent ended during the send",
+                        sent,
+                    )
+                conn.send(view[start : start + CHUNK_BYTES])
+                sent += len(view[start : start + CHUNK_BYTES])
             resp = conn.getresponse()
             body = resp.read(MAX_ANSWER_BYTES)
             if time.monotonic() > deadline:
@@ -200,10 +205,14 @@ class HttpClientTransport:
             return HttpResponse(resp.status, body, sent)
         except (OSError, http.client.HTTPException) as exc:
             if time.monotonic() >= deadline:
-                raise SendError(f"{request.url}: no complete answer within the {total_s:g} s "
-                                f"deadline ({sent} bytes had left)", sent) from exc
-            raise SendError(f"{request.url}: cannot reach the endpoint ({exc}; {sent} bytes "
-                            "had left)", sent) from exc
+                raise SendError(
+                    f"{request.url}: no complete answer within the {total_s:g} s "
+                    f"deadline ({sent} bytes had left)",
+                    sent,
+                ) from exc
+            raise SendError(
+                f"{request.url}: cannot reach the endpoint ({exc}; {sent} bytes had left)", sent
+            ) from exc
         finally:
             if watchdog is not None:
                 watchdog.cancel()
@@ -267,8 +276,14 @@ class UploadNotice:
 
     def as_json(self) -> dict[str, Any]:
         """For ``--json`` output: ``event`` is ``upload_`` + kind."""
-        return {"event": f"upload_{self.kind}", "record": self.record, "grant": self.grant,
-                "endpoint": self.endpoint, "bytes_sent": self.bytes_sent, "detail": self.detail}
+        return {
+            "event": f"upload_{self.kind}",
+            "record": self.record,
+            "grant": self.grant,
+            "endpoint": self.endpoint,
+            "bytes_sent": self.bytes_sent,
+            "detail": self.detail,
+        }
 
 
 @dataclass(frozen=True)
@@ -292,8 +307,16 @@ def open_attempts(conn: Any) -> list[dict[str, Any]]:
         "SELECT id, upload_id, grant_id, record_id, endpoint, bytes, started_at, deadline"
         " FROM upload_attempts WHERE outcome IS NULL ORDER BY id"
     ).fetchall()
-    keys = ("attempt", "upload_id", "grant", "record", "endpoint", "bytes", "started_at",
-            "deadline")
+    keys = (
+        "attempt",
+        "upload_id",
+        "grant",
+        "record",
+        "endpoint",
+        "bytes",
+        "started_at",
+        "deadline",
+    )
     return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
@@ -344,8 +367,16 @@ class Uploader:
         for item in queued(conn):
             grant = self._check(conn, item, now)
             if grant is not None:
-                planned.append(PlannedUpload(item.record_id, grant.grant_id, grant.endpoint,
-                                             len(item.ciphertext), grant.member, grant.purpose))
+                planned.append(
+                    PlannedUpload(
+                        item.record_id,
+                        grant.grant_id,
+                        grant.endpoint,
+                        len(item.ciphertext),
+                        grant.member,
+                        grant.purpose,
+                    )
+                )
         return planned
 
     def upload(
@@ -360,6 +391,7 @@ class Uploader:
         endpoint fails, its remaining items wait for a later run while the other endpoints'
         items are still sent; then UploadError names every failure.
         """
+
         def notify(notice: UploadNotice) -> None:
             if on_notice is not None:
                 on_notice(notice)
@@ -407,11 +439,26 @@ class Uploader:
                     (now, detail, a["attempt"]),
                 )
                 member = _record_member(conn, a["record"])
-                self._vault.audit(conn, "upload_outcome_unknown", member=member,
-                                  record=a["record"], grant=a["grant"], endpoint=a["endpoint"],
-                                  upload_id=a["upload_id"], bytes=a["bytes"])
-                notices.append(UploadNotice("outcome_unknown", a["record"], a["grant"],
-                                            a["endpoint"], int(a["bytes"]), detail))
+                self._vault.audit(
+                    conn,
+                    "upload_outcome_unknown",
+                    member=member,
+                    record=a["record"],
+                    grant=a["grant"],
+                    endpoint=a["endpoint"],
+                    upload_id=a["upload_id"],
+                    bytes=a["bytes"],
+                )
+                notices.append(
+                    UploadNotice(
+                        "outcome_unknown",
+                        a["record"],
+                        a["grant"],
+                        a["endpoint"],
+                        int(a["bytes"]),
+                        detail,
+                    )
+                )
         return notices
 
     def _start(
@@ -428,16 +475,32 @@ class Uploader:
             if grant is None:
                 return None
             if grant.endpoint in failed:
-                notify(UploadNotice("skipped", item.record_id, grant.grant_id, grant.endpoint,
-                                    0, f"not tried: {grant.endpoint} failed earlier in this run"))
+                notify(
+                    UploadNotice(
+                        "skipped",
+                        item.record_id,
+                        grant.grant_id,
+                        grant.endpoint,
+                        0,
+                        f"not tried: {grant.endpoint} failed earlier in this run",
+                    )
+                )
                 return None
             busy = conn.execute(
                 "SELECT 1 FROM upload_attempts WHERE queue_id = ? AND outcome IS NULL",
                 (queue_id,),
             ).fetchone()
             if busy is not None:
-                notify(UploadNotice("in_flight", item.record_id, grant.grant_id, grant.endpoint,
-                                    0, "being sent by another keepmum process"))
+                notify(
+                    UploadNotice(
+                        "in_flight",
+                        item.record_id,
+                        grant.grant_id,
+                        grant.endpoint,
+                        0,
+                        "being sent by another keepmum process",
+                    )
+                )
                 return None
             if hashlib.sha256(item.ciphertext).hexdigest() != item.sha256:
                 raise UploadError(
@@ -448,13 +511,27 @@ class Uploader:
             cur = conn.execute(
                 "INSERT INTO upload_attempts (upload_id, queue_id, grant_id, record_id, endpoint,"
                 " bytes, started_at, deadline) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (upload_id, queue_id, grant.grant_id, item.record_id, grant.endpoint,
-                 len(item.ciphertext), now, now + self.deadline_s),
+                (
+                    upload_id,
+                    queue_id,
+                    grant.grant_id,
+                    item.record_id,
+                    grant.endpoint,
+                    len(item.ciphertext),
+                    now,
+                    now + self.deadline_s,
+                ),
             )
-            self._vault.audit(conn, "upload_started", member=grant.member,
-                              record=item.record_id, grant=grant.grant_id,
-                              endpoint=grant.endpoint, upload_id=upload_id,
-                              bytes=len(item.ciphertext))
+            self._vault.audit(
+                conn,
+                "upload_started",
+                member=grant.member,
+                record=item.record_id,
+                grant=grant.grant_id,
+                endpoint=grant.endpoint,
+                upload_id=upload_id,
+                bytes=len(item.ciphertext),
+            )
             assert cur.lastrowid is not None  # an INSERT into a rowid table always sets it
             return _Attempt(cur.lastrowid, upload_id, item, grant)
 
@@ -474,16 +551,26 @@ class Uploader:
             HEADER_PURPOSE: encode_header(grant.purpose),
             HEADER_UPLOAD_ID: attempt.upload_id,
         }
-        request = HttpRequest("POST", url, headers, item.ciphertext, self.deadline_s,
-                              lambda: self._still_allowed(item))
+        request = HttpRequest(
+            "POST",
+            url,
+            headers,
+            item.ciphertext,
+            self.deadline_s,
+            lambda: self._still_allowed(item),
+        )
         status: int | None = None
         try:
             resp = self._transport(request)
             status, bytes_sent = resp.status, resp.bytes_sent or len(item.ciphertext)
             ok = status in (200, 201)
-            detail = "" if ok else (
-                f"expected status 200/201, got {status} "
-                + resp.body.decode("utf-8", "replace").strip()[:200]
+            detail = (
+                ""
+                if ok
+                else (
+                    f"expected status 200/201, got {status} "
+                    + resp.body.decode("utf-8", "replace").strip()[:200]
+                )
             )
         except SendError as exc:
             ok, bytes_sent, detail = False, exc.bytes_sent, str(exc)
@@ -513,27 +600,54 @@ class Uploader:
                     (grant.grant_id, item.record_id, grant.endpoint, bytes_sent, now),
                 )
                 conn.execute("DELETE FROM upload_queue WHERE id = ?", (item.queue_id,))
-                self._vault.audit(conn, "uploaded", member=grant.member, record=item.record_id,
-                                  grant=grant.grant_id, endpoint=grant.endpoint,
-                                  bytes=bytes_sent, upload_id=attempt.upload_id,
-                                  revoked_during_send=revoked_meanwhile)
+                self._vault.audit(
+                    conn,
+                    "uploaded",
+                    member=grant.member,
+                    record=item.record_id,
+                    grant=grant.grant_id,
+                    endpoint=grant.endpoint,
+                    bytes=bytes_sent,
+                    upload_id=attempt.upload_id,
+                    revoked_during_send=revoked_meanwhile,
+                )
             else:
-                self._vault.audit(conn, "upload_failed", member=grant.member,
-                                  record=item.record_id, grant=grant.grant_id,
-                                  endpoint=grant.endpoint, bytes_sent=bytes_sent, status=status,
-                                  upload_id=attempt.upload_id)
+                self._vault.audit(
+                    conn,
+                    "upload_failed",
+                    member=grant.member,
+                    record=item.record_id,
+                    grant=grant.grant_id,
+                    endpoint=grant.endpoint,
+                    bytes_sent=bytes_sent,
+                    status=status,
+                    upload_id=attempt.upload_id,
+                )
         if ok:
-            return PlannedUpload(item.record_id, grant.grant_id, grant.endpoint, bytes_sent,
-                                 grant.member, grant.purpose)
-        return UploadNotice("failed", item.record_id, grant.grant_id, grant.endpoint,
-                            bytes_sent, detail)
+            return PlannedUpload(
+                item.record_id,
+                grant.grant_id,
+                grant.endpoint,
+                bytes_sent,
+                grant.member,
+                grant.purpose,
+            )
+        return UploadNotice(
+            "failed", item.record_id, grant.grant_id, grant.endpoint, bytes_sent, detail
+        )
 
 
 class ErasureSender:
     """Sends unconfirmed erasure requests and commits each confirmation (no lock while sending)."""
 
-    def __init__(self, vault: Vault, *, transport: Transport | None = None,
-                 clock: Callable[[], float] | None = None, deadline_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        vault: Vault,
+        *,
+        transport: Transport | None = None,
+        clock: Callable[[], float] | None = None,
+        deadline_s: float = 10.0,
+    ) -> None:
         """``transport``: how requests leave; ``deadline_s``: total time per request (s)."""
         self._vault = vault
         self._transport = transport if transport is not None else HttpClientTransport()
@@ -544,18 +658,35 @@ class ErasureSender:
         """Try every unconfirmed request once; return them all as they stand afterwards."""
         results = []
         for req in pending_erasures(self._vault.connection):
-            body = json.dumps({"request": req.request_id, "member": req.member,
-                               "uploads": list(req.uploads), "records": list(req.records)})
+            body = json.dumps(
+                {
+                    "request": req.request_id,
+                    "member": req.member,
+                    "uploads": list(req.uploads),
+                    "records": list(req.records),
+                }
+            )
             error = ""
             try:
-                resp = self._transport(HttpRequest(
-                    "POST", req.endpoint + ERASE_PATH, {"Content-Type": "application/json"},
-                    body.encode(), self.deadline_s))
+                resp = self._transport(
+                    HttpRequest(
+                        "POST",
+                        req.endpoint + ERASE_PATH,
+                        {"Content-Type": "application/json"},
+                        body.encode(),
+                        self.deadline_s,
+                    )
+                )
                 answer = json.loads(resp.body) if resp.status == 200 else {}
-                if not (isinstance(answer, dict) and answer.get("confirmed") is True
-                        and answer.get("request") == req.request_id):
-                    error = (f"{req.endpoint}/erase: expected status 200 confirming "
-                             f"{req.request_id}, got {resp.status}")
+                if not (
+                    isinstance(answer, dict)
+                    and answer.get("confirmed") is True
+                    and answer.get("request") == req.request_id
+                ):
+                    error = (
+                        f"{req.endpoint}/erase: expected status 200 confirming "
+                        f"{req.request_id}, got {resp.status}"
+                    )
             except (UploadError, ValueError) as exc:
                 error = str(exc)
             results.append(self._commit(req, error))
@@ -565,15 +696,34 @@ class ErasureSender:
         now = self._clock()
         with self._vault.transaction() as conn:
             if error:
-                conn.execute("UPDATE erasure_requests SET attempts = attempts + 1,"
-                             " last_error = ? WHERE request_id = ?", (error[:500], req.request_id))
+                conn.execute(
+                    "UPDATE erasure_requests SET attempts = attempts + 1,"
+                    " last_error = ? WHERE request_id = ?",
+                    (error[:500], req.request_id),
+                )
             else:
-                conn.execute("UPDATE erasure_requests SET attempts = attempts + 1,"
-                             " confirmed_at = ?, last_error = '' WHERE request_id = ?",
-                             (now, req.request_id))
-                self._vault.audit(conn, "erasure_confirmed", member=req.member,
-                                  request=req.request_id, endpoint=req.endpoint,
-                                  records=list(req.records))
-        return ErasureRequest(req.request_id, req.endpoint, req.member, req.reason, req.records,
-                              req.uploads, req.requested_at, None if error else now,
-                              req.attempts + 1, error)
+                conn.execute(
+                    "UPDATE erasure_requests SET attempts = attempts + 1,"
+                    " confirmed_at = ?, last_error = '' WHERE request_id = ?",
+                    (now, req.request_id),
+                )
+                self._vault.audit(
+                    conn,
+                    "erasure_confirmed",
+                    member=req.member,
+                    request=req.request_id,
+                    endpoint=req.endpoint,
+                    records=list(req.records),
+                )
+        return ErasureRequest(
+            req.request_id,
+            req.endpoint,
+            req.member,
+            req.reason,
+            req.records,
+            req.uploads,
+            req.requested_at,
+            None if error else now,
+            req.attempts + 1,
+            error,
+        )

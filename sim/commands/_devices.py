@@ -40,8 +40,14 @@ def print_input_devices(out: Output, sounddevice_module: Any = None) -> int:
             "default": index == default_index,
         }
         out.emit(row)
-        table.add_row(str(index), name, str(row["channels"]),
-                      f"{row['default_samplerate']:g}", hostapi, "*" if row["default"] else "")
+        table.add_row(
+            str(index),
+            name,
+            str(row["channels"]),
+            f"{row['default_samplerate']:g}",
+            hostapi,
+            "*" if row["default"] else "",
+        )
     if not out.json_lines:
         out.console.print(table)
         out.say_plain(

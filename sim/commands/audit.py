@@ -42,14 +42,19 @@ def _short(value: object) -> str:
 @click.option("--last", type=click.IntRange(min=1), default=None, help="Only the last N entries.")
 @home_option
 @json_option
-def audit_show(event: str | None, member: str | None, record: str | None, last: int | None,
-               home: Path | None, json_lines: bool) -> None:
+def audit_show(
+    event: str | None,
+    member: str | None,
+    record: str | None,
+    last: int | None,
+    home: Path | None,
+    json_lines: bool,
+) -> None:
     """Print the chain's entries, oldest first, then its head (keep it to detect truncation)."""
     out = Output(json_lines)
     if event is not None and event not in chain.EVENTS:
         # A typo would otherwise show an empty log, as if nothing had happened.
-        raise click.BadParameter(unknown_name("event", event, chain.EVENTS),
-                                 param_hint="'--event'")
+        raise click.BadParameter(unknown_name("event", event, chain.EVENTS), param_hint="'--event'")
     with opened_vault(home, read_only=True) as v, v.snapshot():
         entries = chain.entries(v.connection, event=event, member=member, record=record)
         seq, head = chain.head(v.connection)
@@ -64,16 +69,27 @@ def audit_show(event: str | None, member: str | None, record: str | None, last: 
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.at))
         who = " ".join(x for x in (e.member or "", e.record or "") if x)
         out.say(f"{e.seq:>6} {when} [bold]{e.event}[/] {escape(who)} {escape(details)}")
-    out.emit({"event": "head", "seq": seq, "hash": head, "head_file": str(head_file),
-              "head_file_seq": kept[0] if kept else None,
-              "head_file_hash": kept[1] if kept else None})
+    out.emit(
+        {
+            "event": "head",
+            "seq": seq,
+            "hash": head,
+            "head_file": str(head_file),
+            "head_file_seq": kept[0] if kept else None,
+            "head_file_hash": kept[1] if kept else None,
+        }
+    )
     out.say(f"head: entry {seq}, hash {head}")
     out.say(f"head file {head_file}: " + (f"entry {kept[0]}, hash {kept[1]}" if kept else "none"))
 
 
 @audit.command("verify")
-@click.option("--anchor", default=None, metavar="HASH",
-              help="A head hash noted earlier: the chain must still contain it.")
+@click.option(
+    "--anchor",
+    default=None,
+    metavar="HASH",
+    help="A head hash noted earlier: the chain must still contain it.",
+)
 @home_option
 @json_option
 def audit_verify(anchor: str | None, home: Path | None, json_lines: bool) -> None:
@@ -84,10 +100,18 @@ def audit_verify(anchor: str | None, home: Path | None, json_lines: bool) -> Non
         seq, head = chain.head(v.connection)
     for d in defects:
         out.emit({"event": "defect", "seq": d.seq, "problem": d.problem})
-        out.say(f"[red]defect[/] entry {d.seq}: {d.problem}" if d.seq else
-                f"[red]defect[/] {d.problem}")
-    out.emit({"event": "audit_verify", "ok": not defects, "entries": seq, "head": head,
-              "defects": len(defects)})
+        out.say(
+            f"[red]defect[/] entry {d.seq}: {d.problem}" if d.seq else f"[red]defect[/] {d.problem}"
+        )
+    out.emit(
+        {
+            "event": "audit_verify",
+            "ok": not defects,
+            "entries": seq,
+            "head": head,
+            "defects": len(defects),
+        }
+    )
     if defects:
         raise CheckFailed(f"audit verify: {len(defects)} defect(s) in the chain")
     out.say(f"ok: {seq} entries, head {head}")

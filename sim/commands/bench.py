@@ -16,14 +16,33 @@ __all__ = ["bench"]
 
 
 @click.command(cls=KeepmumCommand)
-@click.option("--seconds", type=FiniteFloat(min=5.0), default=300.0, show_default=True,
-              help="Seconds of test audio for the speed measurements.")
-@click.option("--minutes-memory", type=FiniteFloat(min=0.5), default=60.0,
-              show_default=True, help="Minutes of audio replayed for the peak-memory measurement.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Processes for the scaling measurement (default: all cores).")
-@click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Interleaved runs of each side; the median counts.")
+@click.option(
+    "--seconds",
+    type=FiniteFloat(min=5.0),
+    default=300.0,
+    show_default=True,
+    help="Seconds of test audio for the speed measurements.",
+)
+@click.option(
+    "--minutes-memory",
+    type=FiniteFloat(min=0.5),
+    default=60.0,
+    show_default=True,
+    help="Minutes of audio replayed for the peak-memory measurement.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes for the scaling measurement (default: all cores).",
+)
+@click.option(
+    "--rounds",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Interleaved runs of each side; the median counts.",
+)
 @json_option
 def bench(
     seconds: float, minutes_memory: float, workers: int | None, rounds: int, json_lines: bool
@@ -65,9 +84,15 @@ def _table(out: Output, rows: list[Any]) -> None:
 
     backend = rows[0].backend if rows else "?"
     table = Table(title=f"keepmum bench (backend: {backend})")
-    for column, justify in (("measurement", "left"), ("x real time", "right"),
-                            ("time s", "right"), ("clock", "left"), ("ratio", "right"),
-                            ("bar", "left"), ("", "left")):
+    for column, justify in (
+        ("measurement", "left"),
+        ("x real time", "right"),
+        ("time s", "right"),
+        ("clock", "left"),
+        ("ratio", "right"),
+        ("bar", "left"),
+        ("", "left"),
+    ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for m in rows:
         table.add_row(

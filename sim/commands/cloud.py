@@ -43,11 +43,13 @@ def default_cloud_data() -> Path:
 
 def _data_option(func: click.decorators.FC) -> click.decorators.FC:
     return click.option(
-        "--data", "--store", "data_dir",
+        "--data",
+        "--store",
+        "data_dir",
         type=click.Path(file_okay=False, path_type=Path),
         default=None,
         help="The receiver's own folder: its identity and what it received "
-             "(default: $KEEPMUM_CLOUD_DATA, else keepmum-cloud in the user data folder).",
+        "(default: $KEEPMUM_CLOUD_DATA, else keepmum-cloud in the user data folder).",
     )(func)
 
 
@@ -66,10 +68,19 @@ def cloud() -> None:
 
 
 @cloud.command()
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to bind; loopback unless you say otherwise.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
-              help="Port to bind (0 picks a free one).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; loopback unless you say otherwise.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="Port to bind (0 picks a free one).",
+)
 @_data_option
 @json_option
 def serve(host: str, port: int, data_dir: Path | None, json_lines: bool) -> None:
@@ -80,7 +91,8 @@ def serve(host: str, port: int, data_dir: Path | None, json_lines: bool) -> None
     def on_receive(item: ReceivedItem) -> None:
         shown = cloud_store.describe(item)
         out.emit({"event": "received", **shown})
-        out.say_plain(f"received #{item.number}: record {item.record} of {item.member} "
+        out.say_plain(
+            f"received #{item.number}: record {item.record} of {item.member} "
             f"(grant {item.grant}, {item.bytes} bytes, {shown['duration_s']:.2f} s of audio)"
         )
 
@@ -90,8 +102,14 @@ def serve(host: str, port: int, data_dir: Path | None, json_lines: bool) -> None
         raise ConfigError(f"--host {host} --port {port}: cannot listen there ({exc})") from exc
     if not _is_loopback(host):
         out.console.print(f"[bold]warning:[/] listening on {host}, not only on this machine")
-    out.emit({"event": "serving", "url": server.url, "recipient": cloud_store.recipient,
-              "store": str(cloud_store.folder)})
+    out.emit(
+        {
+            "event": "serving",
+            "url": server.url,
+            "recipient": cloud_store.recipient,
+            "store": str(cloud_store.folder),
+        }
+    )
     out.say_plain(f"keepmum cloud: serving {server.url} (recipient {cloud_store.recipient})")
     out.say_plain(f"store: {cloud_store.folder}; grant consent to --endpoint {server.url}")
     try:
@@ -105,12 +123,17 @@ def serve(host: str, port: int, data_dir: Path | None, json_lines: bool) -> None
 @cloud.command("list")
 @_data_option
 @json_option
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Also write each received recording, decrypted, as a WAV (mode 0600) into "
-                   "this folder.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also write each received recording, decrypted, as a WAV (mode 0600) into this folder.",
+)
 @force_option
-def list_received(data_dir: Path | None, json_lines: bool, out_dir: Path | None,
-                  force: bool) -> None:
+def list_received(
+    data_dir: Path | None, json_lines: bool, out_dir: Path | None, force: bool
+) -> None:
     """Show, decrypted, everything the receiver got."""
     out = Output(json_lines)
     folder = data_dir or default_cloud_data()

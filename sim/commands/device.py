@@ -79,21 +79,27 @@ def _run_vault_settings(home: Path, config: Config) -> VaultSettings:
         home_capacity_s = load_config(home=home).vault.capacity_s
     except ConfigError:
         home_capacity_s = config.vault.capacity_s
-    return VaultSettings(retention_h=config.vault.retention_h,
-                         capacity_s=max(config.vault.capacity_s, home_capacity_s))
+    return VaultSettings(
+        retention_h=config.vault.retention_h,
+        capacity_s=max(config.vault.capacity_s, home_capacity_s),
+    )
 
 
 def _raise_if_full(sink: UtteranceSink | None) -> None:
     """After the summary: a run that could not store on a full disk ends with exit 2."""
     full = getattr(sink, "full", None)
     if isinstance(full, StorageFullError):
-        raise StorageFullError(f"{full} ({getattr(sink, 'not_stored', 0)} kept utterance(s) "
-                               "of this run could not be stored and were discarded from RAM)")
+        raise StorageFullError(
+            f"{full} ({getattr(sink, 'not_stored', 0)} kept utterance(s) "
+            "of this run could not be stored and were discarded from RAM)"
+        )
 
 
 def _warn_full(exc: StorageFullError) -> None:
-    click.echo(f"keepmum: warning: {exc}; the device keeps listening and discards what it "
-               "cannot store", err=True)
+    click.echo(
+        f"keepmum: warning: {exc}; the device keeps listening and discards what it cannot store",
+        err=True,
+    )
 
 
 class _Stop:
@@ -388,8 +394,12 @@ def config_show(home: Path | None, json_lines: bool, config_path: Path | None) -
     out.emit(
         {
             "source": config.source,
-            "backend": {"name": backend.name, "package": backend.package,
-                        "runtime": backend.runtime, "models_dir": str(backend.models_dir)},
+            "backend": {
+                "name": backend.name,
+                "package": backend.package,
+                "runtime": backend.runtime,
+                "models_dir": str(backend.models_dir),
+            },
             **config.as_toml_dict(),
         }
     )

@@ -32,36 +32,90 @@ def default_cache_dir() -> Path:
 @click.command(cls=KeepmumCommand)
 @click.option("--positives", type=click.Path(path_type=Path), help="Folder of wake-word clips.")
 @click.option("--negatives", type=click.Path(path_type=Path), help="Folder of other audio.")
-@click.option("--stream", "stream_path", type=click.Path(path_type=Path),
-              help="One long recording with keywords placed in it (Picovoice's method).")
-@click.option("--labels", "labels_path", type=click.Path(path_type=Path),
-              help="The stream's keyword spans (JSON lines with start_s, end_s).")
-@click.option("--requests", "request_dirs", multiple=True, type=click.Path(path_type=Path),
-              help="Condition folder(s) of wake words followed by a request or by nothing (or a "
-              "folder of such folders): per condition, what the device keeps after each wake.")
-@click.option("--model", "models", multiple=True,
-              help="Built-in model or a model file of the backend, .onnx or .tflite (default: "
-              "the device's first model; with --requests, repeatable, default: the device's "
-              "models).")
-@click.option("--thresholds", default=None, metavar="START:STOP:STEP",
-              help="Thresholds to sweep (default 0.05:0.95:0.05), or a comma list.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Scoring processes (default: all cores).")
-@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
-              help="Score on a Dask distributed cluster instead (keepmum[cluster]).")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the DET plot (PNG).")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write per-file scores (CSV).")
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Score cache (default: the user cache folder, keepmum/far).")
+@click.option(
+    "--stream",
+    "stream_path",
+    type=click.Path(path_type=Path),
+    help="One long recording with keywords placed in it (Picovoice's method).",
+)
+@click.option(
+    "--labels",
+    "labels_path",
+    type=click.Path(path_type=Path),
+    help="The stream's keyword spans (JSON lines with start_s, end_s).",
+)
+@click.option(
+    "--requests",
+    "request_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Condition folder(s) of wake words followed by a request or by nothing (or a "
+    "folder of such folders): per condition, what the device keeps after each wake.",
+)
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    help="Built-in model or a model file of the backend, .onnx or .tflite (default: "
+    "the device's first model; with --requests, repeatable, default: the device's "
+    "models).",
+)
+@click.option(
+    "--thresholds",
+    default=None,
+    metavar="START:STOP:STEP",
+    help="Thresholds to sweep (default 0.05:0.95:0.05), or a comma list.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Scoring processes (default: all cores).",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="tcp://HOST:PORT",
+    help="Score on a Dask distributed cluster instead (keepmum[cluster]).",
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the DET plot (PNG).",
+)
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write per-file scores (CSV).",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Score cache (default: the user cache folder, keepmum/far).",
+)
 @click.option("--no-cache", is_flag=True, help="Score everything again; store nothing.")
-@click.option("--trigger-frames", type=click.IntRange(min=1), default=None,
-              help="Consecutive frames at or above the threshold (default: the device's).")
-@click.option("--refractory-s", type=FiniteFloat(min=0), default=None,
-              help="Seconds between two activations (default: the device's).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Device configuration (default: HOME/config.toml).")
+@click.option(
+    "--trigger-frames",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Consecutive frames at or above the threshold (default: the device's).",
+)
+@click.option(
+    "--refractory-s",
+    type=FiniteFloat(min=0),
+    default=None,
+    help="Seconds between two activations (default: the device's).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Device configuration (default: HOME/config.toml).",
+)
 @force_option
 @home_option
 @json_option
@@ -212,16 +266,33 @@ def _request_table(out: Output, models: tuple[str, ...], reports: list[Any]) -> 
     from rich.table import Table
 
     table = Table(title=f"keepmum far --requests: {', '.join(models)}")
-    for column in ("condition", "files", "wakes", "discarded", "kept", "kept s", "requests kept",
-                   "cut short", "over bound", "discard reasons"):
-        table.add_column(column, justify="left" if column in ("condition", "discard reasons")
-                         else "right")
+    for column in (
+        "condition",
+        "files",
+        "wakes",
+        "discarded",
+        "kept",
+        "kept s",
+        "requests kept",
+        "cut short",
+        "over bound",
+        "discard reasons",
+    ):
+        table.add_column(
+            column, justify="left" if column in ("condition", "discard reasons") else "right"
+        )
     for r in reports:
         share = f" ({100 * r.discarded / r.wakes:.0f} %)" if r.wakes else ""
         table.add_row(
-            r.condition, str(r.files), str(r.wakes), f"{r.discarded}{share}", str(r.kept),
-            f"{r.kept_s:.1f}", f"{r.requests_kept}/{r.requests}" if r.requests else "-",
-            str(r.cut_short), str(r.over_bound),
+            r.condition,
+            str(r.files),
+            str(r.wakes),
+            f"{r.discarded}{share}",
+            str(r.kept),
+            f"{r.kept_s:.1f}",
+            f"{r.requests_kept}/{r.requests}" if r.requests else "-",
+            str(r.cut_short),
+            str(r.over_bound),
             ", ".join(f"{k} {v}" for k, v in sorted(r.reasons.items())),
         )
     out.console.print(table)
@@ -250,7 +321,11 @@ def _inputs(params: dict[str, Any]) -> list[tuple[Path, str]]:
 
 
 def _score_with_progress(
-    out: Output, files: list[tuple[Path, str]], job: Any, workers: int, cache: Any,
+    out: Output,
+    files: list[tuple[Path, str]],
+    job: Any,
+    workers: int,
+    cache: Any,
     scheduler: str | None,
 ) -> list[Any]:
     from rich.progress import (

@@ -34,8 +34,15 @@ def models(json_lines: bool) -> None:
         used = backend.name == in_use.name
         for name in backend.builtin_models:
             path = backend.builtin(name)
-            out.emit({"model": name, "backend": backend.name, "package": backend.package,
-                      "in_use": used, "file": str(path)})
+            out.emit(
+                {
+                    "model": name,
+                    "backend": backend.name,
+                    "package": backend.package,
+                    "in_use": used,
+                    "file": str(path),
+                }
+            )
             table.add_row(name, backend.name, "yes" if used else "no", _short(path))
     if not json_lines:
         out.console.print(table)

@@ -16,6 +16,7 @@ from sim.commands._output import Output, print_report
 
 __all__ = ["report"]
 
+
 @click.command(cls=KeepmumCommand)
 @home_option
 @json_option

@@ -29,9 +29,14 @@ __all__ = ["upload"]
 
 @click.command(cls=KeepmumCommand)
 @click.option("--dry-run", is_flag=True, help="Show exactly what would leave; send nothing.")
-@click.option("--deadline-s", "deadline_s", type=FiniteFloat(), default=DEADLINE_S,
-              show_default=True,
-              help="Total time allowed for one record's exchange with its endpoint (seconds).")
+@click.option(
+    "--deadline-s",
+    "deadline_s",
+    type=FiniteFloat(),
+    default=DEADLINE_S,
+    show_default=True,
+    help="Total time allowed for one record's exchange with its endpoint (seconds).",
+)
 @home_option
 @json_option
 def upload(dry_run: bool, deadline_s: float, home: Path | None, json_lines: bool) -> None:
@@ -48,29 +53,44 @@ def upload(dry_run: bool, deadline_s: float, home: Path | None, json_lines: bool
 
     def show(item: PlannedUpload) -> None:
         out.emit({**item.as_json(), "dry_run": dry_run})
-        out.say_plain(f"{verb} record {item.record} of {item.member} under grant {item.grant} "
-                      f"to {item.endpoint}: {item.bytes} bytes")
+        out.say_plain(
+            f"{verb} record {item.record} of {item.member} under grant {item.grant} "
+            f"to {item.endpoint}: {item.bytes} bytes"
+        )
 
     def notice(n: UploadNotice) -> None:
         out.emit(n.as_json())
-        what = {"outcome_unknown": "outcome unknown (resolved now)", "failed": "FAILED",
-                "skipped": "not tried", "in_flight": "in flight elsewhere"}[n.kind]
-        out.say_plain(f"record {n.record} under grant {n.grant} to {n.endpoint}: {what}: "
-                      f"{n.detail} ({n.bytes_sent} bytes left)")
+        what = {
+            "outcome_unknown": "outcome unknown (resolved now)",
+            "failed": "FAILED",
+            "skipped": "not tried",
+            "in_flight": "in flight elsewhere",
+        }[n.kind]
+        out.say_plain(
+            f"record {n.record} under grant {n.grant} to {n.endpoint}: {what}: "
+            f"{n.detail} ({n.bytes_sent} bytes left)"
+        )
 
     with opened_vault(home) as vault:
         if dry_run:
             for a in open_attempts(vault.connection):
-                notice(UploadNotice("in_flight", a["record"], a["grant"], a["endpoint"],
-                                    int(a["bytes"]), "in flight, outcome unknown"))
+                notice(
+                    UploadNotice(
+                        "in_flight",
+                        a["record"],
+                        a["grant"],
+                        a["endpoint"],
+                        int(a["bytes"]),
+                        "in flight, outcome unknown",
+                    )
+                )
             done = Uploader(vault).plan()
             for item in done:
                 show(item)
         else:
             send_erasure_requests(vault, out)
             try:
-                done = Uploader(vault, deadline_s=deadline_s).upload(on_sent=show,
-                                                                     on_notice=notice)
+                done = Uploader(vault, deadline_s=deadline_s).upload(on_sent=show, on_notice=notice)
             finally:
                 if not json_lines:
                     _say_pending(vault, out)
@@ -84,5 +104,7 @@ def upload(dry_run: bool, deadline_s: float, home: Path | None, json_lines: bool
 def _say_pending(vault: Vault, out: Output) -> None:
     waiting = pending_erasures(vault.connection)
     if waiting:
-        out.say_plain(f"{len(waiting)} erasure request(s) still unconfirmed: "
-                      + ", ".join(f"{r.request_id} ({r.endpoint})" for r in waiting))
+        out.say_plain(
+            f"{len(waiting)} erasure request(s) still unconfirmed: "
+            + ", ".join(f"{r.request_id} ({r.endpoint})" for r in waiting)
+        )

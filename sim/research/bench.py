@@ -302,6 +302,7 @@ def _pool_throughputs(audio: Pcm, workers: int, rounds: int) -> dict[int, float]
     try:
         for n, pool in pools.items():  # warm: every worker imported and built its scorer
             list(pool.map(_pool_score, [frames[:20]] * n * 2))
+
         def timed(pool: concurrent.futures.ProcessPoolExecutor) -> Callable[[], float]:
             return lambda: _wall(lambda: list(pool.map(_pool_score, pieces)))
 
@@ -433,28 +434,51 @@ def _speed(
     reference = audio_s / times["oww"]
     ref_name = REFERENCE_NAMES[backend.name]
     yield Measurement(
-        ref_name, REFERENCE_WHAT[backend.name], audio_s, times["oww"], "cpu", reference,
+        ref_name,
+        REFERENCE_WHAT[backend.name],
+        audio_s,
+        times["oww"],
+        "cpu",
+        reference,
     )
     dev = times
     device_ratio = (audio_s / dev["device"]) / reference
     yield Measurement(
-        "device", "the whole keepmum device (run_device, defaults, no vault)",
-        audio_s, dev["device"], "cpu", audio_s / dev["device"],
-        ratio=device_ratio, bar=">= 1.0", passed=device_ratio >= 1.0,
+        "device",
+        "the whole keepmum device (run_device, defaults, no vault)",
+        audio_s,
+        dev["device"],
+        "cpu",
+        audio_s / dev["device"],
+        ratio=device_ratio,
+        bar=">= 1.0",
+        passed=device_ratio >= 1.0,
         details={"ratio_of": ref_name},
     )
     vault_ratio = dev["vault"] / dev["device"]
     yield Measurement(
-        "device_vault", "the device storing kept utterances in the encrypted vault",
-        audio_s, dev["vault"], "cpu", audio_s / dev["vault"],
-        ratio=vault_ratio, bar="<= 1.05", passed=vault_ratio <= 1.05,
+        "device_vault",
+        "the device storing kept utterances in the encrypted vault",
+        audio_s,
+        dev["vault"],
+        "cpu",
+        audio_s / dev["vault"],
+        ratio=vault_ratio,
+        bar="<= 1.05",
+        passed=vault_ratio <= 1.05,
         details={"ratio_of": "time against device"},
     )
     batch_ratio = (audio_s / times["batch"]) / reference
     yield Measurement(
-        "batch_1_worker", "batch scoring (wakeword.batch), one process",
-        audio_s, times["batch"], "cpu", audio_s / times["batch"],
-        ratio=batch_ratio, bar=">= 1.5", passed=batch_ratio >= 1.5,
+        "batch_1_worker",
+        "batch scoring (wakeword.batch), one process",
+        audio_s,
+        times["batch"],
+        "cpu",
+        audio_s / times["batch"],
+        ratio=batch_ratio,
+        bar=">= 1.5",
+        passed=batch_ratio >= 1.5,
         details={"ratio_of": ref_name},
     )
 
@@ -503,9 +527,15 @@ def _gate(seconds: float, folder: Path, rounds: int) -> Measurement:
     times = _interleaved(rounds, {"ungated": lambda: _cpu(ungated), "gated": lambda: _cpu(gated)})
     ratio = times["ungated"] / times["gated"]
     return Measurement(
-        "vad_gated_device", "the VAD-gated device on 80 %-silent audio",
-        audio_s, times["gated"], "cpu", audio_s / times["gated"],
-        ratio=ratio, bar=">= 3", passed=ratio >= 3.0,
+        "vad_gated_device",
+        "the VAD-gated device on 80 %-silent audio",
+        audio_s,
+        times["gated"],
+        "cpu",
+        audio_s / times["gated"],
+        ratio=ratio,
+        bar=">= 3",
+        passed=ratio >= 3.0,
         details={"ratio_of": "ungated device CPU time / gated", "ungated_s": times["ungated"]},
     )
 
@@ -520,9 +550,18 @@ def _memory(minutes: float, folder: Path) -> Measurement:
     growth = peak_long - peak_short
     flat = growth <= max(0.10 * peak_short, 16.0)
     return Measurement(
-        "replay_memory", f"peak RSS of a {minutes:g}-minute replay (child process)",
-        minutes * 60, elapsed, "wall", minutes * 60 / elapsed,
-        ratio=peak_long, bar="< 300 MB, flat", passed=peak_long < 300 and flat,
-        details={"peak_mb": peak_long, f"peak_mb_{minutes / 6:g}_min": peak_short,
-                 "growth_mb": growth},
+        "replay_memory",
+        f"peak RSS of a {minutes:g}-minute replay (child process)",
+        minutes * 60,
+        elapsed,
+        "wall",
+        minutes * 60 / elapsed,
+        ratio=peak_long,
+        bar="< 300 MB, flat",
+        passed=peak_long < 300 and flat,
+        details={
+            "peak_mb": peak_long,
+            f"peak_mb_{minutes / 6:g}_min": peak_short,
+            "growth_mb": growth,
+        },
     )

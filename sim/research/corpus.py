@@ -203,8 +203,9 @@ def write_wav(path: Path, samples: Pcm) -> None:
     # Replacing is right: the command line guarded the folder (and --force) beforehand.
     write_file(
         path,
-        lambda handle: soundfile.write(handle, samples, SAMPLE_RATE, subtype="PCM_16",
-                                       format="WAV"),
+        lambda handle: soundfile.write(
+            handle, samples, SAMPLE_RATE, subtype="PCM_16", format="WAV"
+        ),
         overwrite=True,
     )
 

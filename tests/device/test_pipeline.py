@@ -53,8 +53,9 @@ def test_stop_decides_the_utterance_in_hand_notes_the_run_and_skips_later_inputs
     events: list[Event] = []
     # No wake-word tail: the five frames of speech after the wake are the request (this test
     # is about stopping, not about the request decision of device/states.py).
-    speaker = Speaker(ScriptedWake({10}), ScriptedVad(set(range(11, 100))),
-                      SpeakerSettings(wake_tail_ms=0))
+    speaker = Speaker(
+        ScriptedWake({10}), ScriptedVad(set(range(11, 100))), SpeakerSettings(wake_tail_ms=0)
+    )
     summary = run_device([first, second], speaker, events.append, sink, stop=stop)
     assert first.delivered == 16 and second.delivered == 0
     ends = [e for e in events if isinstance(e, UtteranceEnd)]

@@ -28,7 +28,11 @@ def _run_in_fresh_process(tmp_path: Path, *args: str) -> tuple[str, list[Path]]:
     # A user's own setting that would turn telemetry back on must not win.
     env.update(HOME=str(home), TMPDIR=str(tmp), ORT_DISABLE_TELEMETRY="0")
     done = subprocess.run(
-        [sys.executable, *args], env=env, capture_output=True, text=True, timeout=120,
+        [sys.executable, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
         check=False,
     )
     assert done.returncode == 0, done.stderr

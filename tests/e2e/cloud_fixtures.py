@@ -45,7 +45,10 @@ def start_cloud(store: Path) -> Cloud:
     """Start the receiver on a free loopback port and wait for its ``serving`` line."""
     proc = subprocess.Popen(
         [*keepmum_command(), "cloud", "serve", "--port", "0", "--store", str(store), "--json"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     ready, _, _ = select.select([proc.stdout], [], [], START_TIMEOUT_S)

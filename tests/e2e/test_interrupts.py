@@ -49,7 +49,9 @@ def test_a_signal_during_replay_ends_with_summary_audit_entry_and_its_status(
     runs_before = len(audit_runs(home))
     proc = subprocess.Popen(
         [*keepmum_command(), "replay", "--home", str(home), "--json", "-"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     signalled = threading.Event()

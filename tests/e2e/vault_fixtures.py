@@ -35,8 +35,11 @@ def write_wake_recording(path: Path, repeats: int = 3, seed: int = 1) -> np.ndar
     """
     espeak = require_tool("espeak-ng")
     raw = path.with_suffix(".espeak.wav")
-    subprocess.run([espeak, "-v", "en", "-s", "150", "-w", str(raw), WAKE_PHRASE], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [espeak, "-v", "en", "-s", "150", "-w", str(raw), WAKE_PHRASE],
+        check=True,
+        capture_output=True,
+    )
     speech, rate = sf.read(raw, dtype="float32")
     raw.unlink()
     speech = soxr.resample(speech, rate, 16000)
@@ -124,8 +127,7 @@ def _stored_template(
     pass_args = init_home(home, base / "pass")
     recording, pcm = wake_recording
     alice = stored_ids(keepmum_ok("replay", "--home", home, "--json", recording))
-    bob = stored_ids(keepmum_ok("replay", "--home", home, "--member", "bob", "--json",
-                                recording))
+    bob = stored_ids(keepmum_ok("replay", "--home", home, "--member", "bob", "--json", recording))
     assert len(alice) >= 2 and len(bob) >= 2, "espeak-ng's 'Alexa' no longer wakes the device"
     return StoredHome(home, recording, pcm, pass_args, alice, bob)
 
@@ -136,8 +138,14 @@ def _stored_home(stored_template: StoredHome, tmp_path: Path) -> StoredHome:
     home = tmp_path / "home"
     shutil.copytree(stored_template.home, home)
     home.chmod(0o700)
-    return StoredHome(home, stored_template.recording, stored_template.pcm,
-                      stored_template.pass_args, stored_template.alice, stored_template.bob)
+    return StoredHome(
+        home,
+        stored_template.recording,
+        stored_template.pcm,
+        stored_template.pass_args,
+        stored_template.alice,
+        stored_template.bob,
+    )
 
 
 @pytest.fixture(scope="session", name="unlocked")

@@ -14,8 +14,17 @@ from sim.cli import COMMANDS, cli, load_command
 
 # What `keepmum --help` must not pay for: the model runtimes, plotting, scipy and the wake-word
 # models (and, with them, any command module: each imports what it needs at its top).
-HEAVY = ("onnxruntime", "matplotlib", "scipy", "openwakeword", "pyopen_wakeword",
-         "wakeword.models", "wakeword.backend", "sim.research", "sim.commands.far")
+HEAVY = (
+    "onnxruntime",
+    "matplotlib",
+    "scipy",
+    "openwakeword",
+    "pyopen_wakeword",
+    "wakeword.models",
+    "wakeword.backend",
+    "sim.research",
+    "sim.commands.far",
+)
 
 
 def test_help_imports_nothing_heavy() -> None:
@@ -28,14 +37,16 @@ def test_help_imports_nothing_heavy() -> None:
         "    pass\n"
         "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
     assert "Commands:" in done.stdout
     loaded = json.loads(done.stderr.strip().splitlines()[-1])
     heavy = [m for m in loaded if any(m == h or m.startswith(h + ".") for h in HEAVY)]
     assert heavy == []
-    assert not [m for m in loaded if m.startswith("sim.commands.") and not
-                m.startswith("sim.commands._")]
+    assert not [
+        m for m in loaded if m.startswith("sim.commands.") and not m.startswith("sim.commands._")
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

@@ -38,10 +38,15 @@ def _wav(n_samples: int = 16000) -> bytes:
 
 
 def _post(server: CloudServer, body: bytes, member: str = "alice") -> tuple[int, bytes]:
-    headers = {HEADER_GRANT: "g-1", HEADER_RECORD: "r1", HEADER_MEMBER: encode_header(member),
-               HEADER_PURPOSE: encode_header("help: improve wake word")}
+    headers = {
+        HEADER_GRANT: "g-1",
+        HEADER_RECORD: "r1",
+        HEADER_MEMBER: encode_header(member),
+        HEADER_PURPOSE: encode_header("help: improve wake word"),
+    }
     resp = HttpClientTransport(timeout_s=10)(
-        HttpRequest("POST", server.url + "/upload", headers, body))
+        HttpRequest("POST", server.url + "/upload", headers, body)
+    )
     return resp.status, resp.body
 
 

@@ -48,6 +48,3 @@ def other_cloud(tmp_path: Path) -> Iterator[CloudServer]:
 def vault(home: Path, clock: FakeClock) -> Iterator[Vault]:
     with open_vault(home, clock) as v:
         yield v
-
-
-

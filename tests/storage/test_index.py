@@ -66,7 +66,9 @@ def test_erasure_cascades_to_queued_copies(home: Path, clock: FakeClock) -> None
         with v.transaction() as conn:
             conn.execute(
                 "INSERT INTO upload_queue (grant_id, record_id, ciphertext, sha256, queued_at) "
-                "VALUES ('g1', ?, x'00', '', 0)", (rid,))
+                "VALUES ('g1', ?, x'00', '', 0)",
+                (rid,),
+            )
         v.forget("bob")
         assert v.connection.execute("SELECT count(*) FROM upload_queue").fetchone()[0] == 0
 
@@ -80,31 +82,86 @@ def test_schema_columns_are_fixed(tmp_path: Path) -> None:
 
     assert columns("members") == ["name", "recipient", "created", "id", "name_key"]
     assert columns("records") == [
-        "id", "member", "start", "start_t", "duration_s", "samples", "sample_rate", "model",
-        "score", "end_reason", "source", "created", "expires", "ciphertext", "sha256",
+        "id",
+        "member",
+        "start",
+        "start_t",
+        "duration_s",
+        "samples",
+        "sample_rate",
+        "model",
+        "score",
+        "end_reason",
+        "source",
+        "created",
+        "expires",
+        "ciphertext",
+        "sha256",
         "meta_sha256",
     ]
-    assert columns("audit") == ["seq", "at", "event", "member", "record", "details", "prev",
-                                "hash"]
+    assert columns("audit") == ["seq", "at", "event", "member", "record", "details", "prev", "hash"]
     assert columns("upload_attempts") == [
-        "id", "upload_id", "queue_id", "grant_id", "record_id", "endpoint", "bytes",
-        "started_at", "deadline", "finished_at", "outcome", "status", "bytes_sent", "detail",
+        "id",
+        "upload_id",
+        "queue_id",
+        "grant_id",
+        "record_id",
+        "endpoint",
+        "bytes",
+        "started_at",
+        "deadline",
+        "finished_at",
+        "outcome",
+        "status",
+        "bytes_sent",
+        "detail",
     ]
     assert columns("erasure_requests") == [
-        "id", "request_id", "endpoint", "member", "reason", "records", "uploads",
-        "requested_at", "confirmed_at", "attempts", "last_error",
+        "id",
+        "request_id",
+        "endpoint",
+        "member",
+        "reason",
+        "records",
+        "uploads",
+        "requested_at",
+        "confirmed_at",
+        "attempts",
+        "last_error",
     ]
     assert columns("consent_events") == [
-        "seq", "kind", "grant_id", "member", "purpose", "endpoint", "recipient", "scope",
-        "records", "expires", "at",
+        "seq",
+        "kind",
+        "grant_id",
+        "member",
+        "purpose",
+        "endpoint",
+        "recipient",
+        "scope",
+        "records",
+        "expires",
+        "at",
     ]
     assert columns("upload_queue") == [
-        "id", "grant_id", "record_id", "ciphertext", "sha256", "queued_at",
+        "id",
+        "grant_id",
+        "record_id",
+        "ciphertext",
+        "sha256",
+        "queued_at",
     ]
     assert columns("uploads") == ["id", "grant_id", "record_id", "endpoint", "bytes", "sent_at"]
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert tables == {"members", "records", "audit", "upload_attempts", "erasure_requests",
-                      "consent_events", "upload_queue", "uploads"}
+    assert tables == {
+        "members",
+        "records",
+        "audit",
+        "upload_attempts",
+        "erasure_requests",
+        "consent_events",
+        "upload_queue",
+        "uploads",
+    }
 
 
 GOLDEN_V1 = Path(__file__).parent / "data" / "v1_home"
@@ -139,10 +196,12 @@ def test_a_version_1_vault_is_migrated_to_member_ids(tmp_path: Path) -> None:
         assert len(ids) == 2 and all(re.fullmatch(r"m[0-9a-f]{16}", i) for i in ids)
         # Key files renamed to the ids; nothing left under a name.
         assert sorted(p.name for p in (home / "keys").iterdir()) == sorted(
-            f"{i}.identity.age" for i in ids)
+            f"{i}.identity.age" for i in ids
+        )
         migrated = audit.entries(v.connection, event="member_migrated")
         assert {(e.member, e.details["member_id"], e.details["recipient"]) for e in migrated} == {
-            (m.name, m.id, m.recipient) for m in members.values()}
+            (m.name, m.id, m.recipient) for m in members.values()
+        }
         assert audit.verify_chain(v.connection) == []
         assert verify_vault(v).ok
         (record,) = v.records("alice")
@@ -158,8 +217,7 @@ def test_migration_refuses_names_that_differ_only_in_case(tmp_path: Path) -> Non
     home = _golden_copy(tmp_path)
     raw = sqlite3.connect(home / "vault.db")
     recipient = raw.execute("SELECT recipient FROM members WHERE name='bob'").fetchone()[0]
-    raw.execute("INSERT INTO members (name, recipient, created) VALUES ('Bob', ?, 0)",
-                (recipient,))
+    raw.execute("INSERT INTO members (name, recipient, created) VALUES ('Bob', ?, 0)", (recipient,))
     raw.commit()
     raw.close()
     with pytest.raises(VaultError, match="'Bob' and 'bob' differ only in letter case"):

@@ -44,11 +44,19 @@ def noise(seconds: float, seed: int = 0) -> Pcm:
     return rng.integers(-20000, 20000, size=n, dtype=np.int16)
 
 
-def utterance(seconds: float = 0.5, seed: int = 0, started_at: float = T0,
-              source: str = "test.wav") -> Utterance:
+def utterance(
+    seconds: float = 0.5, seed: int = 0, started_at: float = T0, source: str = "test.wav"
+) -> Utterance:
     """A kept utterance of noise."""
-    return Utterance(samples=noise(seconds, seed), start_t=1.25, started_at=started_at,
-                     model="hey_jarvis", score=0.87, end_reason="silence", source=source)
+    return Utterance(
+        samples=noise(seconds, seed),
+        start_t=1.25,
+        started_at=started_at,
+        model="hey_jarvis",
+        score=0.87,
+        end_reason="silence",
+        source=source,
+    )
 
 
 @pytest.fixture(scope="session")

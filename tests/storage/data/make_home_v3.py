@@ -29,8 +29,7 @@ def main(home: Path) -> None:
     shutil.rmtree(home, ignore_errors=True)
     # Times in 2096 with a year's retention: a test opens it with a clock set then.
     clock = iter(T0 + i for i in range(10_000))
-    with Vault.create(home, VaultSettings(retention_h=24.0 * 366),
-                      clock=lambda: next(clock)) as v:
+    with Vault.create(home, VaultSettings(retention_h=24.0 * 366), clock=lambda: next(clock)) as v:
         v.add_member("alice", PASSPHRASE)
         identity = v.unlock("alice", PASSPHRASE)
         recipient = str(identity.to_public())
@@ -39,18 +38,39 @@ def main(home: Path) -> None:
 
         def store(i: int) -> str:
             samples = (rng.standard_normal(1600) * 3000).astype(np.int16)
-            rid = v.store(Utterance(
-                samples=samples, started_at=T0 + i, start_t=1.0 + i,
-                model="alexa", score=0.9, end_reason="silence", source="v3.wav"), "alice")
+            rid = v.store(
+                Utterance(
+                    samples=samples,
+                    started_at=T0 + i,
+                    start_t=1.0 + i,
+                    model="alexa",
+                    score=0.9,
+                    end_reason="silence",
+                    source="v3.wav",
+                ),
+                "alice",
+            )
             assert rid is not None
             return rid
 
         first = store(0)
-        grant_records(v, member="alice", identity=identity, purpose="v3 named",
-                      endpoint="http://127.0.0.1:9", recipient=recipient, record_ids=[first])
+        grant_records(
+            v,
+            member="alice",
+            identity=identity,
+            purpose="v3 named",
+            endpoint="http://127.0.0.1:9",
+            recipient=recipient,
+            record_ids=[first],
+        )
         Uploader(v, transport=lambda req: HttpResponse(201, b"{}")).upload()
-        grant_all_future(v, member="alice", purpose="v3 future", endpoint="http://127.0.0.1:9",
-                         recipient=recipient)
+        grant_all_future(
+            v,
+            member="alice",
+            purpose="v3 future",
+            endpoint="http://127.0.0.1:9",
+            recipient=recipient,
+        )
         second = store(1)
     print(first, second)
 
