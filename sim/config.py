@@ -58,8 +58,9 @@ class DeviceSettings:
     vad_gate_s: float = 1.5
     """How recently speech must have been heard for the gate to be open (seconds)."""
 
-    def validate(self) -> None:
-        """Raise :class:`ConfigError` naming the first setting out of range."""
+    def __post_init__(self) -> None:
+        """Raise :class:`ConfigError` naming the first setting out of range: at construction, so an
+        invalid one cannot exist."""
         if not 0.08 <= self.vad_gate_s <= 10.0:
             raise ConfigError(f"device.vad_gate_s must be in 0.08..10, got {self.vad_gate_s!r}")
 
@@ -177,12 +178,6 @@ def _build(where: str, tables: dict[str, Any]) -> dict[str, Any]:
             settings = cls(**kwargs)
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None
-        validate = getattr(settings, "validate", None)
-        if validate is not None:
-            try:
-                validate()
-            except ConfigError as exc:
-                raise ConfigError(f"{where}: {exc}") from None
         built[section] = settings
     return built
 

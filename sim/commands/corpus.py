@@ -116,7 +116,6 @@ def synth(
         snrs_db=parse_list(snrs, "--snr-db", float) if snrs is not None else (10.0,),
         seed=seed,
     )
-    settings.validate()
     guard_output_folder(out_dir, home=default_home(), option="--out")
     if (out_dir / LABELS_NAME).exists() and not force:
         raise ConfigError(
@@ -225,7 +224,6 @@ def stream(
     settings = StreamSettings(
         hours=hours, snr_db=snr, speech_fraction=speech_fraction, noise=noise, seed=seed
     )
-    settings.validate()
     with out.console.status("writing the stream ...") as status:
 
         def progress(done: int, total: int) -> None:

@@ -84,8 +84,9 @@ class StreamSettings:
     block_s: float = 10.0
     """Seconds written at a time (bounds memory)."""
 
-    def validate(self) -> None:
-        """Raise :class:`ConfigError` naming the first value out of range."""
+    def __post_init__(self) -> None:
+        """Raise :class:`ConfigError` naming the first value out of range: at construction, so an
+        invalid one cannot exist."""
         if not (math.isfinite(self.hours) and 0.0 < self.hours <= 1000.0):
             raise ConfigError(f"--hours: expected a length in (0, 1000] hours, got {self.hours}")
         if math.isnan(self.snr_db) or self.snr_db < -5.0:
@@ -175,7 +176,6 @@ def plan_stream(
     keywords_dir: Path, background_dir: Path, settings: StreamSettings, read: Reader = read_clip
 ) -> StreamPlan:
     """Decide where every clip goes (reading each clip once, one at a time)."""
-    settings.validate()
     keyword_files = audio_files(keywords_dir, "--keywords")
     background_files = audio_files(background_dir, "--background")
     texts = _known_texts(keywords_dir)

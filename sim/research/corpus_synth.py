@@ -95,8 +95,9 @@ class SynthSettings:
     level_dbfs: float = -26.0
     """RMS level of the phrase (dB relative to int16 full scale)."""
 
-    def validate(self) -> None:
-        """Raise :class:`ConfigError` naming the first value out of range."""
+    def __post_init__(self) -> None:
+        """Raise :class:`ConfigError` naming the first value out of range: at construction, so an
+        invalid one cannot exist."""
         if not self.texts or any(not t.strip() for t in self.texts):
             raise ConfigError("--text: expected at least one non-empty phrase")
         if not self.voices or any(not re.fullmatch(r"[A-Za-z0-9_+\-/]+", v) for v in self.voices):
@@ -223,7 +224,6 @@ def synthesize_corpus(
     ``speak`` defaults to :class:`Espeak` (tests may pass another speaker); ``progress`` is
     called with (clips done, clips in all).
     """
-    settings.validate()
     speaker = speak if speak is not None else Espeak().speak
     writable_folder(out, "--out")
     variants = settings.variants()
