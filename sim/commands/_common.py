@@ -23,7 +23,7 @@ import math
 import os
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -375,8 +375,8 @@ def _score(text: str, where: str) -> float:
     return value
 
 
-def overrides_from(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Config tables from the options a user actually gave."""
+def overrides_from(params: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Config tables from the options a user actually gave (the device commands' and far's)."""
     tables: dict[str, dict[str, Any]] = {}
     for _option, section, key, _kind, _help in _SIMPLE:
         if params.get(key) is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from sim.commands._common import (
     force_option,
     home_option,
     json_option,
+    overrides_from,
     resolve_home,
 )
 from sim.commands._output import Output, escape
@@ -121,6 +123,35 @@ def default_cache_dir() -> Path:
 @json_option
 def far(**params: Any) -> None:
     """False-wake benchmark: FRR, false accepts per hour and kept seconds, per threshold."""
+    _far(FarOptions(**params))
+
+
+@dataclass(frozen=True)
+class FarOptions:
+    """``keepmum far``'s options, typed, as click parsed them (see the options above)."""
+
+    positives: Path | None
+    negatives: Path | None
+    stream_path: Path | None
+    labels_path: Path | None
+    request_dirs: tuple[Path, ...]
+    models: tuple[str, ...]
+    thresholds: str | None
+    workers: int | None
+    scheduler: str | None
+    plot_path: Path | None
+    csv_path: Path | None
+    cache_dir: Path | None
+    no_cache: bool
+    trigger_frames: int | None
+    refractory_s: float | None
+    config_path: Path | None
+    force: bool
+    home: Path | None
+    json_lines: bool
+
+
+def _far(opts: FarOptions) -> None:
     from sim.config import load_config
     from sim.research import far as engine
     from wakeword.backend import installed_backend
@@ -129,26 +160,25 @@ def far(**params: Any) -> None:
     from wakeword.trigger import WakeSettings
 
     backend = installed_backend()
-    out = Output(params["json_lines"])
-    home = resolve_home(params["home"])
-    for option, key in (("--csv", "csv_path"), ("--plot", "plot_path")):
+    out = Output(opts.json_lines)
+    home = resolve_home(opts.home)
+    for option, target in (("--csv", opts.csv_path), ("--plot", opts.plot_path)):
         # Checked before hours of scoring, not after.
-        if params[key] is not None:
+        if target is not None:
             guard_output_path(
-                params[key], home=home, option=option, overwrite=params["force"], make_folder=True
+                target, home=home, option=option, overwrite=opts.force, make_folder=True
             )
-    overrides: dict[str, dict[str, Any]] = {}
-    if params["trigger_frames"] is not None:
-        overrides.setdefault("wakeword", {})["trigger_frames"] = params["trigger_frames"]
-    if params["refractory_s"] is not None:
-        overrides.setdefault("wakeword", {})["refractory_s"] = params["refractory_s"]
-    config = load_config(params["config_path"], home=home, overrides=overrides)
-    if params["request_dirs"]:
-        _requests(out, params, config)
+    # The same builder as the device commands' options (--trigger-frames, --refractory-s).
+    overrides = overrides_from(
+        {"trigger_frames": opts.trigger_frames, "refractory_s": opts.refractory_s}
+    )
+    config = load_config(opts.config_path, home=home, overrides=overrides)
+    if opts.request_dirs:
+        _requests(out, opts, config)
         return
-    if len(params["models"]) > 1:
+    if len(opts.models) > 1:
         raise ConfigError("--model: give one model (several only with --requests)")
-    model = params["models"][0] if params["models"] else config.wakeword.models[0]
+    model = opts.models[0] if opts.models else config.wakeword.models[0]
     wake = WakeSettings(
         models=(model,),
         thresholds=config.wakeword.thresholds,
@@ -156,26 +186,27 @@ def far(**params: Any) -> None:
         trigger_frames=config.wakeword.trigger_frames,
         refractory_s=config.wakeword.refractory_s,
     )
-    thresholds = engine.parse_thresholds(params["thresholds"] or engine.DEFAULT_SWEEP)
-    files = _inputs(params)
+    thresholds = engine.parse_thresholds(opts.thresholds or engine.DEFAULT_SWEEP)
+    files = _inputs(opts)
     names = engine.names_of((model,))
     job = engine.ScoreJob(models=(model,), vad=config.vad)
     cache = None
-    if not params["no_cache"]:
-        folder = params["cache_dir"] or default_cache_dir()
+    if not opts.no_cache:
+        folder = opts.cache_dir or default_cache_dir()
         cache = ScoreCache(folder, setup_id(job.models, job.pad_s, job.vad))
-    workers = params["workers"] or os.cpu_count() or 1
+    workers = opts.workers or os.cpu_count() or 1
 
-    scored = _score_with_progress(out, files, job, workers, cache, params["scheduler"])
+    scored = _score_with_progress(out, files, job, workers, cache, opts.scheduler)
     cached = sum(f.cached for f in scored)
     out.say(
         f"scored {len(scored)} files ({cached} from the cache) with {model} "
         f"on the {backend.describe()} backend"
     )
 
-    stream_mode = params["stream_path"] is not None
+    stream_mode = opts.stream_path is not None
     if stream_mode:
-        spans = engine.read_labels(params["labels_path"])
+        assert opts.labels_path is not None  # _inputs refused --stream without --labels
+        spans = engine.read_labels(opts.labels_path)
         points = engine.stream_sweep(
             scored[0], spans, names, thresholds, wake, config.speaker, job.pad_s
         )
@@ -187,10 +218,10 @@ def far(**params: Any) -> None:
         out.emit({"model": model, "backend": backend.name, **point.as_dict()})
     if not out.json_lines:
         _table(out, model, points, operating)
-    if params["csv_path"] is not None:
-        _write_csv(params["csv_path"], scored, names, model, wake, job.pad_s)
-        out.say(f"per-file scores: {escape(params['csv_path'])}")
-    if params["plot_path"] is not None:
+    if opts.csv_path is not None:
+        _write_csv(opts.csv_path, scored, names, model, wake, job.pad_s)
+        out.say(f"per-file scores: {escape(opts.csv_path)}")
+    if opts.plot_path is not None:
         from sim.research.det_plot import DetCurve, plot_det
 
         if stream_mode:
@@ -200,12 +231,12 @@ def far(**params: Any) -> None:
             hours = sum(f.result.audio_s for f in scored if f.role == "negative") / 3600
             label = f"{n_pos} positives, {hours:.2f} h negatives"
         plot_det(
-            params["plot_path"],
+            opts.plot_path,
             [DetCurve(model, points, operating)],
             data_label=label,
             stream_mode=stream_mode,
         )
-        out.say(f"DET plot: {escape(params['plot_path'])}")
+        out.say(f"DET plot: {escape(opts.plot_path)}")
 
 
 def _condition_folders(dirs: tuple[Path, ...]) -> list[Path]:
@@ -222,7 +253,7 @@ def _condition_folders(dirs: tuple[Path, ...]) -> list[Path]:
     return folders
 
 
-def _requests(out: Output, params: dict[str, Any], config: Any) -> None:
+def _requests(out: Output, opts: FarOptions, config: Any) -> None:
     """``far --requests``: one line per condition folder (see
     :func:`sim.research.far.request_report`)."""
     from sim.research import far as engine
@@ -230,9 +261,9 @@ def _requests(out: Output, params: dict[str, Any], config: Any) -> None:
     from wakeword.cache import ScoreCache, setup_id
     from wakeword.trigger import WakeSettings
 
-    if params["positives"] or params["negatives"] or params["stream_path"]:
+    if opts.positives or opts.negatives or opts.stream_path:
         raise ConfigError("--requests replaces --positives/--negatives/--stream; give one")
-    models = tuple(params["models"]) or config.wakeword.models
+    models = tuple(opts.models) or config.wakeword.models
     wake = WakeSettings(
         models=models,
         thresholds=config.wakeword.thresholds,
@@ -240,15 +271,15 @@ def _requests(out: Output, params: dict[str, Any], config: Any) -> None:
         trigger_frames=config.wakeword.trigger_frames,
         refractory_s=config.wakeword.refractory_s,
     )
-    folders = _condition_folders(params["request_dirs"])
+    folders = _condition_folders(opts.request_dirs)
     job = engine.ScoreJob(models=models, vad=config.vad)
     cache = None
-    if not params["no_cache"]:
-        folder = params["cache_dir"] or default_cache_dir()
+    if not opts.no_cache:
+        folder = opts.cache_dir or default_cache_dir()
         cache = ScoreCache(folder, setup_id(job.models, job.pad_s, job.vad))
     files = [(p, f.name) for f in folders for p in audio_files(f, "--requests")]
-    workers = params["workers"] or os.cpu_count() or 1
-    scored = _score_with_progress(out, files, job, workers, cache, params["scheduler"])
+    workers = opts.workers or os.cpu_count() or 1
+    scored = _score_with_progress(out, files, job, workers, cache, opts.scheduler)
     reports = []
     for folder in folders:
         mine = [s for s in scored if s.role == folder.name]
@@ -298,25 +329,25 @@ def _request_table(out: Output, models: tuple[str, ...], reports: list[Any]) -> 
     out.console.print(table)
 
 
-def _inputs(params: dict[str, Any]) -> list[tuple[Path, str]]:
+def _inputs(opts: FarOptions) -> list[tuple[Path, str]]:
     from sim.research.corpus import audio_files
 
-    stream, labels = params["stream_path"], params["labels_path"]
+    stream, labels = opts.stream_path, opts.labels_path
     if stream is not None or labels is not None:
         if stream is None or labels is None:
             raise ConfigError("--stream and --labels go together (a recording and its spans)")
-        if params["positives"] is not None or params["negatives"] is not None:
+        if opts.positives is not None or opts.negatives is not None:
             raise ConfigError("--stream replaces --positives/--negatives; give one or the other")
         if not stream.is_file():
             raise ConfigError(f"--stream {stream}: no such file")
         return [(stream, "stream")]
-    if params["positives"] is None and params["negatives"] is None:
+    if opts.positives is None and opts.negatives is None:
         raise ConfigError("give --positives DIR and/or --negatives DIR, or --stream and --labels")
     files: list[tuple[Path, str]] = []
-    if params["positives"] is not None:
-        files += [(p, "positive") for p in audio_files(params["positives"], "--positives")]
-    if params["negatives"] is not None:
-        files += [(p, "negative") for p in audio_files(params["negatives"], "--negatives")]
+    if opts.positives is not None:
+        files += [(p, "positive") for p in audio_files(opts.positives, "--positives")]
+    if opts.negatives is not None:
+        files += [(p, "negative") for p in audio_files(opts.negatives, "--negatives")]
     return files
 
 
