@@ -18,8 +18,7 @@ from typing import Any
 import click
 
 from device.errors import Interrupted, KeepmumError
-from sim.commands._common import KeepmumCommand, KeepmumGroup
-from sim.commands._output import visible
+from sim.commands._base import KeepmumCommand, KeepmumGroup, visible
 from storage.redact import redact
 
 __all__ = [

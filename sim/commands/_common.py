@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,8 +30,9 @@ from typing import Any, TypeVar
 import click
 
 from device.errors import ConfigError
+from sim.commands._base import KeepmumCommand, KeepmumGroup
 from sim.commands._output import Output
-from sim.config import load_config, read_user_text, unknown_name
+from sim.config import load_config, read_user_text
 from storage.erasure import pending_erasures
 from storage.settings import VaultSettings
 from storage.upload import ErasureSender
@@ -63,53 +63,6 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _refuse_repeats(order: list[Any], ctx: click.Context) -> None:
-    """A usage error for an option given twice that takes one value: click would silently keep
-    the last one (``--threshold 0.3 --threshold 0.9``-style mistakes must not pass)."""
-    counts = Counter(p for p in order if isinstance(p, click.Option))
-    for option, count in counts.items():
-        if count > 1 and not option.multiple and not option.count:
-            raise click.UsageError(
-                f"option {'/'.join(option.opts)} given {count} times; give it once", ctx
-            )
-
-
-class _RefusesRepeats:
-    """Wraps click's parser so that the options it saw, in order, are checked for repeats."""
-
-    def make_parser(self, ctx: click.Context) -> Any:
-        parser = super().make_parser(ctx)  # type: ignore[misc]
-        parse = parser.parse_args
-
-        def parse_args(args: list[str]) -> Any:
-            opts, rest, order = parse(args=args)
-            _refuse_repeats(order, ctx)
-            return opts, rest, order
-
-        parser.parse_args = parse_args
-        return parser
-
-
-class KeepmumCommand(_RefusesRepeats, click.Command):
-    """A command that refuses repeated single-value options (see :func:`_refuse_repeats`)."""
-
-
-class KeepmumGroup(_RefusesRepeats, click.Group):
-    """A group whose commands and subgroups are :class:`KeepmumCommand` / ``KeepmumGroup``."""
-
-    command_class = KeepmumCommand
-    group_class = type  # subgroups are KeepmumGroups too
-
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
-        try:
-            return super().resolve_command(ctx, args)
-        except click.exceptions.NoSuchCommand as exc:
-            known = self.list_commands(ctx)
-            raise click.UsageError(unknown_name("command", args[0], known), ctx) from exc
 
 
 def default_home() -> Path:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,23 +16,11 @@ from rich.console import Console
 from rich.markup import escape as _escape_markup
 from rich.table import Table
 
+from sim.commands._base import visible
 from storage.report import MEMBER_TALLIES, Report, build_report
 from storage.vault import Vault
 
 __all__ = ["Output", "escape", "event_line", "print_report", "summary_table", "visible"]
-
-# C0 and C1 control characters except newline and tab: an escape sequence in a file name or a
-# purpose must not recolour, move or clear a user's terminal.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def visible(text: str) -> str:
-    """``text`` safe for a terminal: control characters as ``\\xNN``, and the undecodable bytes
-    of a non-UTF-8 file name (Python's surrogate escapes) as ``\\xNN`` too, instead of a crash
-    when the text is printed."""
-    if any("\udc80" <= ch <= "\udcff" for ch in text):
-        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def escape(value: object) -> str:

@@ -13,7 +13,8 @@ import pytest
 from sim.cli import COMMANDS, cli, load_command
 
 # What `keepmum --help` must not pay for: the model runtimes, plotting, scipy and the wake-word
-# models (and, with them, any command module: each imports what it needs at its top).
+# models, nor numpy, the vault or rich (and so no command module: each imports what it needs at
+# its top).
 HEAVY = (
     "onnxruntime",
     "matplotlib",
