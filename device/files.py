@@ -40,13 +40,17 @@ def write_file(
     *,
     overwrite: bool = False,
     mode: int = 0o600,
+    durable: bool = True,
 ) -> None:
     """Write ``data`` (bytes, or a function that writes into the open file) to ``path``, whole
     or not at all, with permissions ``mode``.
 
     ``overwrite=False`` refuses an existing ``path`` (FileExistsError), atomically;
     ``overwrite=True`` replaces it (a symbolic link at ``path`` is replaced, not followed).
-    OSError otherwise; the temporary file never survives a failure.
+    OSError otherwise; the temporary file never survives a failure. The temporary file is
+    0600 from its first byte (``mkstemp``), so nobody else can open it while it is filled.
+    ``durable=False`` skips both fsyncs, for a file that may lag behind after a power cut
+    (``storage/chainhead.py``'s head, rewritten at every commit).
     """
     folder = path.parent
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
@@ -59,14 +63,16 @@ def write_file(
             else:
                 data(handle)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         if overwrite:
             os.replace(tmp, path)
         else:
             _place_new(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_folder(folder)
+        tmp.unlink(missing_ok=True)  # a full disk must not leave stray files behind
+    if durable:
+        _fsync_folder(folder)
 
 
 def _place_new(tmp: Path, path: Path) -> None:

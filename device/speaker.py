@@ -136,7 +136,6 @@ class Speaker:
         awake (``sim.assemble`` passes Silero over the noise floor; None: the VAD's word is
         final). ``clock`` gives wall-clock Unix time for the start of kept utterances."""
         self.settings = settings or SpeakerSettings()
-        self.settings.validate()
         self._wake = wake
         self._vad = vad
         self._confirm = confirm

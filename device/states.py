@@ -74,8 +74,9 @@ class SpeakerSettings:
     ring_s: float = 2.0
     """Length of the RAM-only pre-roll ring while listening (seconds); at least the pre-roll."""
 
-    def validate(self) -> None:
-        """Raise :class:`ConfigError` naming the first setting out of range."""
+    def __post_init__(self) -> None:
+        """Raise :class:`ConfigError` naming the first setting out of range: at construction, so an
+        invalid one cannot exist."""
         checks = [
             (0 <= self.preroll_ms <= 5000, "speaker.preroll_ms", "0..5000", self.preroll_ms),
             (80 <= self.silence_ms <= 10_000, "speaker.silence_ms", "80..10000", self.silence_ms),

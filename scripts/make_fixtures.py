@@ -115,43 +115,140 @@ US_F2 = Voice("en-us+f2")
 
 CLIPS: tuple[Clip, ...] = (
     # Positives: a wake word, then a request.
-    Clip("alexa_time", "positive", "alexa", "Alexa, what time is it?",
-         ("Alexa", "what time is it?"), GB),
-    Clip("alexa_lights", "positive", "alexa", "Alexa, turn off the bedroom lights.",
-         ("Alexa", "turn off the bedroom lights."), M3),
-    Clip("hey_jarvis_kitchen", "positive", "hey_jarvis", "Hey Jarvis, turn on the kitchen lights.",
-         ("Hey Jarvis", "turn on the kitchen lights."), GB_RP),
-    Clip("hey_mycroft_news", "positive", "hey_mycroft", "Hey Mycroft, read me the news.",
-         ("Hey Mike-roft", "read me the news."), GB),
-    Clip("hey_rhasspy_music", "positive", "hey_rhasspy", "Hey Rhasspy, play some music.",
-         ("Hey Rhasspy", "play some music."), GB_LANC),
+    Clip(
+        "alexa_time",
+        "positive",
+        "alexa",
+        "Alexa, what time is it?",
+        ("Alexa", "what time is it?"),
+        GB,
+    ),
+    Clip(
+        "alexa_lights",
+        "positive",
+        "alexa",
+        "Alexa, turn off the bedroom lights.",
+        ("Alexa", "turn off the bedroom lights."),
+        M3,
+    ),
+    Clip(
+        "hey_jarvis_kitchen",
+        "positive",
+        "hey_jarvis",
+        "Hey Jarvis, turn on the kitchen lights.",
+        ("Hey Jarvis", "turn on the kitchen lights."),
+        GB_RP,
+    ),
+    Clip(
+        "hey_mycroft_news",
+        "positive",
+        "hey_mycroft",
+        "Hey Mycroft, read me the news.",
+        ("Hey Mike-roft", "read me the news."),
+        GB,
+    ),
+    Clip(
+        "hey_rhasspy_music",
+        "positive",
+        "hey_rhasspy",
+        "Hey Rhasspy, play some music.",
+        ("Hey Rhasspy", "play some music."),
+        GB_LANC,
+    ),
     # A wake word and then nothing: the device must discard it as a likely false wake.
-    Clip("alexa_then_silence", "wake_then_silence", "alexa", "Alexa", ("Alexa",), GB,
-         tail_s=2.5),
-    Clip("hey_jarvis_then_silence", "wake_then_silence", "hey_jarvis", "Hey Jarvis",
-         ("Hey Jarvis",), US, tail_s=2.5),
+    Clip("alexa_then_silence", "wake_then_silence", "alexa", "Alexa", ("Alexa",), GB, tail_s=2.5),
+    Clip(
+        "hey_jarvis_then_silence",
+        "wake_then_silence",
+        "hey_jarvis",
+        "Hey Jarvis",
+        ("Hey Jarvis",),
+        US,
+        tail_s=2.5,
+    ),
     # Negatives: ordinary talk and a television (faster speech, shorter margins: smaller files).
-    Clip("talk_salt", "negative", "", "Could you pass me the salt, please?",
-         ("Could you pass me the salt, please?",), Voice("en-us", 170), lead_s=0.3, tail_s=0.5),
-    Clip("talk_cat", "negative", "", "Did you remember to feed the cat? Yes, this morning.",
-         ("Did you remember to feed the cat?", "Yes, this morning."), Voice("en-us+f3", 170),
-         lead_s=0.3, tail_s=0.5),
-    Clip("television", "negative", "",
-         "Tonight on the news: markets fall as storms sweep the coast. (over music)",
-         ("Tonight on the news: markets fall as storms sweep the coast.",), Voice("en-us", 170),
-         lead_s=0.3, tail_s=0.3, television=True),
+    Clip(
+        "talk_salt",
+        "negative",
+        "",
+        "Could you pass me the salt, please?",
+        ("Could you pass me the salt, please?",),
+        Voice("en-us", 170),
+        lead_s=0.3,
+        tail_s=0.5,
+    ),
+    Clip(
+        "talk_cat",
+        "negative",
+        "",
+        "Did you remember to feed the cat? Yes, this morning.",
+        ("Did you remember to feed the cat?", "Yes, this morning."),
+        Voice("en-us+f3", 170),
+        lead_s=0.3,
+        tail_s=0.5,
+    ),
+    Clip(
+        "television",
+        "negative",
+        "",
+        "Tonight on the news: markets fall as storms sweep the coast. (over music)",
+        ("Tonight on the news: markets fall as storms sweep the coast.",),
+        Voice("en-us", 170),
+        lead_s=0.3,
+        tail_s=0.3,
+        television=True,
+    ),
     # Near misses: sound like a wake word, must not wake.
-    Clip("near_alexander", "near_miss", "", "Alexander, what time is it?",
-         ("Alexander, what time is it?",), Voice("en-gb", 170), lead_s=0.3, tail_s=0.5),
-    Clip("near_alex", "near_miss", "", "Alex, dinner is ready.", ("Alex, dinner is ready.",),
-         Voice("en-gb", 170), lead_s=0.3, tail_s=0.5),
-    Clip("near_election", "near_miss", "", "The election is next week.",
-         ("The election is next week.",), Voice("en+m3", 170), lead_s=0.3, tail_s=0.5),
-    Clip("near_hey_marvin", "near_miss", "", "Hey Marvin, turn on the lights.",
-         ("Hey Marvin, turn on the lights.",), Voice("en-gb-x-rp", 170), lead_s=0.3, tail_s=0.5),
-    Clip("near_mycroft", "near_miss", "", "Mycroft is a character in Sherlock Holmes.",
-         ("Mycroft is a character in Sherlock Holmes.",), Voice("en-gb", 170), lead_s=0.3,
-         tail_s=0.5),
+    Clip(
+        "near_alexander",
+        "near_miss",
+        "",
+        "Alexander, what time is it?",
+        ("Alexander, what time is it?",),
+        Voice("en-gb", 170),
+        lead_s=0.3,
+        tail_s=0.5,
+    ),
+    Clip(
+        "near_alex",
+        "near_miss",
+        "",
+        "Alex, dinner is ready.",
+        ("Alex, dinner is ready.",),
+        Voice("en-gb", 170),
+        lead_s=0.3,
+        tail_s=0.5,
+    ),
+    Clip(
+        "near_election",
+        "near_miss",
+        "",
+        "The election is next week.",
+        ("The election is next week.",),
+        Voice("en+m3", 170),
+        lead_s=0.3,
+        tail_s=0.5,
+    ),
+    Clip(
+        "near_hey_marvin",
+        "near_miss",
+        "",
+        "Hey Marvin, turn on the lights.",
+        ("Hey Marvin, turn on the lights.",),
+        Voice("en-gb-x-rp", 170),
+        lead_s=0.3,
+        tail_s=0.5,
+    ),
+    Clip(
+        "near_mycroft",
+        "near_miss",
+        "",
+        "Mycroft is a character in Sherlock Holmes.",
+        ("Mycroft is a character in Sherlock Holmes.",),
+        Voice("en-gb", 170),
+        lead_s=0.3,
+        tail_s=0.5,
+    ),
 )
 
 
@@ -179,7 +276,7 @@ class Scene:
         out = pink_noise(total, seed_name)
         for start_s, audio in self.pieces:
             i = round(start_s * SAMPLE_RATE)
-            out[i:i + len(audio)] += audio
+            out[i : i + len(audio)] += audio
         return out
 
 
@@ -201,7 +298,7 @@ def speak(text: str, voice: Voice, peak: float = SPEECH_PEAK) -> np.ndarray:
     loud = np.flatnonzero(np.abs(audio) > 1e-3)
     if len(loud) == 0:
         raise SystemExit(f"espeak-ng produced silence for {text!r} ({voice})")
-    audio = audio[loud[0]:loud[-1] + 1]
+    audio = audio[loud[0] : loud[-1] + 1]
     return audio * np.float32(peak / float(np.max(np.abs(audio))))
 
 
@@ -235,8 +332,12 @@ def music_bed(seconds: float, seed_name: str, peak: float = 0.12) -> np.ndarray:
     rng = np.random.default_rng(seed_of("music:" + seed_name))
     n = round(seconds * SAMPLE_RATE)
     out = np.zeros(n, np.float64)
-    chords = [(261.6, 329.6, 392.0), (220.0, 261.6, 329.6), (174.6, 220.0, 261.6),
-              (196.0, 246.9, 293.7)]
+    chords = [
+        (261.6, 329.6, 392.0),
+        (220.0, 261.6, 329.6),
+        (174.6, 220.0, 261.6),
+        (196.0, 246.9, 293.7),
+    ]
     beat = round(0.5 * SAMPLE_RATE)
     t = np.arange(beat) / SAMPLE_RATE
     envelope = np.exp(-3.0 * t) * np.minimum(1.0, t / 0.01)
@@ -249,7 +350,7 @@ def music_bed(seconds: float, seed_name: str, peak: float = 0.12) -> np.ndarray:
                 note += amp * np.sin(2 * np.pi * f * h * t)
         note += 1.2 * np.sin(2 * np.pi * chord[0] / 2 * t)
         piece = note * envelope
-        out[start:start + beat] += piece[: n - start]
+        out[start : start + beat] += piece[: n - start]
     out *= peak / np.max(np.abs(out))
     return out.astype(np.float32)
 
@@ -262,7 +363,7 @@ def television(parts: Sequence[np.ndarray], seed_name: str, gap_s: float = 0.4) 
     lead = round(0.4 * SAMPLE_RATE)
     total = len(speech) + 2 * lead
     mix = music_bed(total / SAMPLE_RATE, seed_name)
-    mix[lead:lead + len(speech)] += speech
+    mix[lead : lead + len(speech)] += speech
     return mix
 
 
@@ -281,7 +382,7 @@ def render_clip(clip: Clip) -> np.ndarray:
     body = television(spoken, clip.name) if clip.television else join(spoken, clip.gap_s)
     lead = round(clip.lead_s * SAMPLE_RATE)
     out = pink_noise(lead + len(body) + round(clip.tail_s * SAMPLE_RATE), clip.name)
-    out[lead:lead + len(body)] += body
+    out[lead : lead + len(body)] += body
     return out
 
 
@@ -299,12 +400,21 @@ def render_household() -> tuple[np.ndarray, dict[str, tuple[float, float]]]:
     s.pause(0.6)
     s.add(speak("No, I think the train leaves at half past six.", GB), "talk3")
     s.pause(1.2)
-    s.add(television([
-        speak("Tonight on the news: markets fall as storms sweep the coast.", US),
-        speak("In sport, the home team wins again.", US),
-        speak("And now, the weather for the weekend: sunshine in the south, rain in the north.",
-              US),
-    ], "household-tv1"), "tv1")
+    s.add(
+        television(
+            [
+                speak("Tonight on the news: markets fall as storms sweep the coast.", US),
+                speak("In sport, the home team wins again.", US),
+                speak(
+                    "And now, the weather for the weekend: "
+                    "sunshine in the south, rain in the north.",
+                    US,
+                ),
+            ],
+            "household-tv1",
+        ),
+        "tv1",
+    )
     s.pause(1.5)
     s.add(speak("Alexa", GB), "wake1")
     s.pause(0.35)
@@ -318,9 +428,15 @@ def render_household() -> tuple[np.ndarray, dict[str, tuple[float, float]]]:
     s.pause(3.5)
     s.add(speak("Never mind. Let's go.", US_F3, 0.45), "talk4")
     s.pause(1.0)
-    s.add(television([
-        speak("Coming up after the break: a new recipe for the holidays.", US),
-    ], "household-tv2"), "tv2")
+    s.add(
+        television(
+            [
+                speak("Coming up after the break: a new recipe for the holidays.", US),
+            ],
+            "household-tv2",
+        ),
+        "tv2",
+    )
     return s.render(tail_s=1.5, seed_name="household"), s.marks
 
 
@@ -354,8 +470,9 @@ class Scorer:
         preds = self.model.predict_clip(clip, padding=round(PAD_S))
         out: dict[str, np.ndarray] = {}
         for model in MODELS:
-            keys = [k for k in preds[0]
-                    if k.startswith(model) or (model == "timer" and "timer" in k)]
+            keys = [
+                k for k in preds[0] if k.startswith(model) or (model == "timer" and "timer" in k)
+            ]
             out[model] = np.array([max(p[k] for k in keys) for p in preds])
         # Flush the feature buffer so the next clip starts from silence.
         self.model.predict_clip(np.zeros(3 * SAMPLE_RATE, np.int16), padding=0)
@@ -425,11 +542,19 @@ def household_expectations(
     request_end = marks["request1"][1]
     expected = [
         {"event": "wake", "model": "alexa", "t": alexa[0], "tolerance_s": 0.5},
-        {"event": "utterance_end", "model": "alexa", "t": round(request_end + SILENCE_S, 2),
-         "tolerance_s": 1.0},
+        {
+            "event": "utterance_end",
+            "model": "alexa",
+            "t": round(request_end + SILENCE_S, 2),
+            "tolerance_s": 1.0,
+        },
         {"event": "wake", "model": "alexa", "t": alexa[1], "tolerance_s": 0.5},
-        {"event": "discarded", "model": "alexa", "t": round(alexa[1] + SPEECH_TIMEOUT_S, 2),
-         "tolerance_s": 1.0},
+        {
+            "event": "discarded",
+            "model": "alexa",
+            "t": round(alexa[1] + SPEECH_TIMEOUT_S, 2),
+            "tolerance_s": 1.0,
+        },
     ]
     return expected, problems
 
@@ -447,15 +572,19 @@ def read_pcm(path: Path) -> np.ndarray:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="output folder (sim/data)")
-    parser.add_argument("--verify", action="store_true",
-                        help="only verify the WAVs already in --out (no espeak-ng needed)")
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="only verify the WAVs already in --out (no espeak-ng needed)",
+    )
     args = parser.parse_args(argv)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
 
     if not args.verify and shutil.which("espeak-ng") is None:
-        print("make_fixtures: espeak-ng is not installed (apt-get install espeak-ng)",
-              file=sys.stderr)
+        print(
+            "make_fixtures: espeak-ng is not installed (apt-get install espeak-ng)", file=sys.stderr
+        )
         return 2
     scorer = Scorer()
     problems: list[str] = []
@@ -471,24 +600,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         scores = scorer.max_scores(pcm)
         clip_problems = check_clip(clip.kind, clip.model, scores)
         problems += [f"{path.name}: {problem}" for problem in clip_problems]
-        entries.append({
-            "file": path.name,
-            "kind": clip.kind,
-            "model": clip.model,
-            "text": clip.text,
-            "spoken": " | ".join(clip.parts),
-            "voice": clip.voice.name,
-            "rate_wpm": clip.voice.rate_wpm,
-            "pitch": clip.voice.pitch,
-            "duration_s": round(len(pcm) / SAMPLE_RATE, 3),
-            "scores": scores.exact,
-            "scores_min_over_alignments": scores.worst,
-            "scores_max_over_alignments": scores.best,
-        })
+        entries.append(
+            {
+                "file": path.name,
+                "kind": clip.kind,
+                "model": clip.model,
+                "text": clip.text,
+                "spoken": " | ".join(clip.parts),
+                "voice": clip.voice.name,
+                "rate_wpm": clip.voice.rate_wpm,
+                "pitch": clip.voice.pitch,
+                "duration_s": round(len(pcm) / SAMPLE_RATE, 3),
+                "scores": scores.exact,
+                "scores_min_over_alignments": scores.worst,
+                "scores_max_over_alignments": scores.best,
+            }
+        )
         top = clip.model or max(scores.best, key=lambda m: scores.best[m])
-        print(f"{'FAIL' if clip_problems else 'ok':4} {clip.kind:17} {path.name:28} {top:12} "
-              f"exact {scores.exact[top]:.3f}  min {scores.worst[top]:.3f}  "
-              f"max {scores.best[top]:.3f}")
+        print(
+            f"{'FAIL' if clip_problems else 'ok':4} {clip.kind:17} {path.name:28} {top:12} "
+            f"exact {scores.exact[top]:.3f}  min {scores.worst[top]:.3f}  "
+            f"max {scores.best[top]:.3f}"
+        )
 
     household = out / "household.wav"
     expect_path = out / "household.expect.json"
@@ -506,8 +639,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         committed = json.loads(expect_path.read_text())
         if committed != expected:
             problems.append(f"{expect_path.name}: differs from what the audio gives: {expected}")
-    print(f"{'ok' if not house_problems else 'FAIL':4} household          {household.name:28} "
-          f"{len(pcm) / SAMPLE_RATE:.1f} s, expected {[(e['event'], e['t']) for e in expected]}")
+    print(
+        f"{'ok' if not house_problems else 'FAIL':4} household          {household.name:28} "
+        f"{len(pcm) / SAMPLE_RATE:.1f} s, expected {[(e['event'], e['t']) for e in expected]}"
+    )
 
     if not args.verify:
         lines = ",\n".join(" " + json.dumps(e) for e in expected)

@@ -21,8 +21,8 @@ region. One folder per condition:
 Requests are other people's speech: crowd-sourced "computer" / "snowboy" keyword clips
 (``keywords/``) and other short clips (``wake/`` negatives), trimmed to their speech. Babble is
 six talkers from ``speech/`` at random offsets, summed. Pink noise is keepmum's own
-(:class:`sim.corpus.NoiseStream`); brown noise is integrated white noise with a leak (-6 dB per
-octave above 20 Hz).
+(:class:`sim.research.corpus.NoiseStream`); brown noise is integrated white noise with a leak
+(-6 dB per octave above 20 Hz).
 
 Each folder gets ``labels.jsonl``: per file, the wake word's and the request's speech spans in
 seconds from the file's first sample (``request_start_s``/``request_end_s`` null without one).
@@ -51,7 +51,7 @@ SHARED = REPO.parent / "shared" / "audio"
 sys.path.insert(0, str(REPO))
 
 from device.audio import FRAME_SAMPLES  # noqa: E402
-from sim.corpus import NoiseStream, read_clip, write_jsonl, write_wav  # noqa: E402
+from sim.research.corpus import NoiseStream, read_clip, write_jsonl, write_wav  # noqa: E402
 from wakeword.silero import SileroVad  # noqa: E402
 
 SAMPLE_RATE = 16000

@@ -58,7 +58,9 @@ class VaultSink:
     """
 
     def __init__(
-        self, vault: Vault, member: str,
+        self,
+        vault: Vault,
+        member: str,
         on_full: Callable[[StorageFullError], None] | None = None,
     ) -> None:
         self.vault = vault

@@ -1,4 +1,7 @@
-"""The ``keepmum`` command: a click group whose subcommands live in ``sim/cmd_*.py``.
+"""The ``keepmum`` command: a lazy click group whose subcommands live in ``sim/commands/``.
+
+:data:`COMMANDS` maps each name to ``module:function``; a command's module is imported when it
+runs, never for ``keepmum --help``, and no command module imports this one.
 
 Errors: every :class:`device.errors.KeepmumError` becomes one line on stderr and its exit code
 (2 bad input, 1 a failed check, 130/143 an interrupted run); click's usage errors are one line
@@ -7,90 +10,140 @@ and exit 2 as well. No traceback reaches a user.
 
 from __future__ import annotations
 
+import importlib
 import sys
-from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 import click
 
 from device.errors import Interrupted, KeepmumError
-from sim.output import visible
+from sim.commands._base import KeepmumCommand, KeepmumGroup, visible
 from storage.redact import redact
 
-__all__ = ["KeepmumCommand", "KeepmumGroup", "cli", "disable_core_dumps", "main"]
+__all__ = [
+    "COMMANDS",
+    "KeepmumCommand",
+    "KeepmumGroup",
+    "LazyGroup",
+    "cli",
+    "disable_core_dumps",
+    "load_command",
+    "main",
+]
 
 
-def _refuse_repeats(order: list[Any], ctx: click.Context) -> None:
-    """A usage error for an option given twice that takes one value: click would silently keep
-    the last one (``--threshold 0.3 --threshold 0.9``-style mistakes must not pass)."""
-    counts = Counter(p for p in order if isinstance(p, click.Option))
-    for option, count in counts.items():
-        if count > 1 and not option.multiple and not option.count:
-            raise click.UsageError(
-                f"option {'/'.join(option.opts)} given {count} times; give it once", ctx
-            )
+class LazyGroup(KeepmumGroup):
+    """The top-level group: each subcommand is imported only when it runs (click's "Lazily
+    Loading Subcommands" pattern), so ``keepmum --help`` loads no model runtime or plotting
+    library. The listing shows :data:`COMMANDS`' short help without importing anything;
+    tests/sim/test_cli_lazy.py checks that it matches each command's own."""
+
+    def __init__(self, *args: Any, lazy: Mapping[str, tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            return load_command(self.lazy[cmd_name][0])
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        # The width click's own listing allows for the short help (click.Group.format_commands).
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, self._short_help(ctx, name, limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def _short_help(self, ctx: click.Context, name: str, limit: int) -> str:
+        if name in self.lazy:
+            return click.Command(name, help=self.lazy[name][1]).get_short_help_str(limit)
+        command = super().get_command(ctx, name)
+        return command.get_short_help_str(limit) if command is not None else ""
 
 
-class _RefusesRepeats:
-    """Wraps click's parser so that the options it saw, in order, are checked for repeats."""
+COMMANDS: dict[str, tuple[str, str]] = {
+    # name: ("module:function", the first paragraph of its help, which `keepmum --help` lists)
+    "audit": ("sim.commands.audit:audit", "The audit chain: every vault event, no audio."),
+    "bench": (
+        "sim.commands.bench:bench",
+        "Measure keepmum against its wake-word library's own streaming loop (openWakeWord's on "
+        "the onnx backend, pyopen-wakeword's on tflite); exit 1 if a bar fails.",
+    ),
+    "cloud": (
+        "sim.commands.cloud:cloud",
+        "A local receiving endpoint with its own age identity (for seeing what consent sends).",
+    ),
+    "config": ("sim.commands.device:config_group", "The device configuration."),
+    "consent": (
+        "sim.commands.consent:consent",
+        "The consent ledger: nothing leaves the device without a live grant.",
+    ),
+    "corpus": (
+        "sim.commands.corpus:corpus",
+        "Synthetic corpora: spoken phrases (espeak-ng) and long benchmark streams.",
+    ),
+    "demo": (
+        "sim.commands.device:demo",
+        "Replay a bundled household scenario through the whole device, then show what it kept.",
+    ),
+    "export": (
+        "sim.commands.export:export",
+        "Export one member's own recordings for them (data-subject access, GDPR art. 15/20).",
+    ),
+    "far": (
+        "sim.commands.far:far",
+        "False-wake benchmark: FRR, false accepts per hour and kept seconds, per threshold.",
+    ),
+    "init": (
+        "sim.commands.vault:init",
+        "Create a device home: configuration, vault, and one identity per member.",
+    ),
+    "listen": (
+        "sim.commands.device:listen",
+        "Run the device on a live microphone, with a live view (press m to mute, Ctrl-C to stop).",
+    ),
+    "member": ("sim.commands.vault:member", "The household's members and their keys."),
+    "models": (
+        "sim.commands.models:models",
+        "List the built-in wake-word models of every installed backend; the device uses the first.",
+    ),
+    "replay": (
+        "sim.commands.device:replay",
+        "Run the device on recorded audio (WAV/FLAC/OGG, any rate and channels; - reads raw "
+        "s16le 16 kHz mono from stdin, e.g. from arecord).",
+    ),
+    "report": (
+        "sim.commands.report:report",
+        "What the device heard, kept, discarded, expired and deleted, per member and in total.",
+    ),
+    "upload": (
+        "sim.commands.upload:upload",
+        "Send the upload queue: each record only if a live grant covers it, only to its endpoint.",
+    ),
+    "vault": ("sim.commands.vault:vault", "Look into and manage the encrypted vault."),
+}
 
-    def make_parser(self, ctx: click.Context) -> Any:
-        parser = super().make_parser(ctx)  # type: ignore[misc]
-        parse = parser.parse_args
 
-        def parse_args(args: list[str]) -> Any:
-            opts, rest, order = parse(args=args)
-            _refuse_repeats(order, ctx)
-            return opts, rest, order
-
-        parser.parse_args = parse_args
-        return parser
+def load_command(target: str) -> click.Command:
+    """The command object named ``"module:function"``, importing its module now."""
+    module_name, attribute = target.split(":")
+    command = getattr(importlib.import_module(module_name), attribute)
+    if not isinstance(command, click.Command):
+        raise TypeError(f"{target} is not a click command")
+    return command
 
 
-class KeepmumCommand(_RefusesRepeats, click.Command):
-    """A command that refuses repeated single-value options (see :func:`_refuse_repeats`)."""
-
-
-class KeepmumGroup(_RefusesRepeats, click.Group):
-    """A group whose commands and subgroups are :class:`KeepmumCommand` / ``KeepmumGroup``."""
-
-    command_class = KeepmumCommand
-    group_class = type  # subgroups are KeepmumGroups too
-
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
-        try:
-            return super().resolve_command(ctx, args)
-        except click.exceptions.NoSuchCommand as exc:
-            from sim.config import unknown_name  # here: only a typo pays for the import
-
-            raise click.UsageError(unknown_name("command", args[0], self.commands), ctx) from exc
-
-
-@click.group(cls=KeepmumGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="keepmum")
 def cli() -> None:
     """A smart speaker that hears everything and keeps almost nothing."""
-
-
-def _register() -> None:
-    # Each module adds its commands to ``cli``; imported here, not at the top, so that a
-    # command's heavy imports (onnxruntime, matplotlib) load only when it runs.
-    from sim import (  # noqa: F401
-        cmd_audit,
-        cmd_bench,
-        cmd_cloud,
-        cmd_consent,
-        cmd_corpus,
-        cmd_device,
-        cmd_export,
-        cmd_far,
-        cmd_models,
-        cmd_report,
-        cmd_upload,
-        cmd_vault,
-    )
 
 
 def disable_core_dumps() -> None:
@@ -110,13 +163,15 @@ def disable_core_dumps() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
     disable_core_dumps()
-    _register()
     try:
         status = cli.main(args=argv, prog_name="keepmum", standalone_mode=False)
     except click.exceptions.Abort as exc:
         if isinstance(exc.__context__, EOFError):  # input ended at a prompt: not an interrupt
-            click.echo("keepmum: error: standard input ended before the answer to a question "
-                       "(use --passphrase-file NAME=FILE, or --yes where offered)", err=True)
+            click.echo(
+                "keepmum: error: standard input ended before the answer to a question "
+                "(use --passphrase-file NAME=FILE, or --yes where offered)",
+                err=True,
+            )
             sys.exit(2)
         click.echo("keepmum: aborted", err=True)
         sys.exit(130)

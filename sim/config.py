@@ -24,7 +24,6 @@ from typing import Any
 from device.errors import ConfigError
 from device.files import write_file
 from device.states import SpeakerSettings
-from sim.textfile import read_user_text
 from storage.settings import VaultSettings
 from wakeword.trigger import WakeSettings
 from wakeword.vad import VadSettings
@@ -39,6 +38,7 @@ __all__ = [
     "Config",
     "DeviceSettings",
     "load_config",
+    "read_user_text",
     "to_toml",
     "unknown_name",
     "write_default_config",
@@ -58,8 +58,9 @@ class DeviceSettings:
     vad_gate_s: float = 1.5
     """How recently speech must have been heard for the gate to be open (seconds)."""
 
-    def validate(self) -> None:
-        """Raise :class:`ConfigError` naming the first setting out of range."""
+    def __post_init__(self) -> None:
+        """Raise :class:`ConfigError` naming the first setting out of range: at construction, so an
+        invalid one cannot exist."""
         if not 0.08 <= self.vad_gate_s <= 10.0:
             raise ConfigError(f"device.vad_gate_s must be in 0.08..10, got {self.vad_gate_s!r}")
 
@@ -177,12 +178,6 @@ def _build(where: str, tables: dict[str, Any]) -> dict[str, Any]:
             settings = cls(**kwargs)
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None
-        validate = getattr(settings, "validate", None)
-        if validate is not None:
-            try:
-                validate()
-            except ConfigError as exc:
-                raise ConfigError(f"{where}: {exc}") from None
         built[section] = settings
     return built
 
@@ -247,11 +242,15 @@ _TOML_ESCAPES = {'"': '\\"', "\\": "\\\\"}
 def _toml_string(text: str) -> str:
     """A TOML basic string: quote, backslash and control characters escaped, so the output is
     valid TOML and never carries a raw terminal escape sequence."""
-    return '"' + "".join(
-        _TOML_ESCAPES.get(ch)
-        or (f"\\u{ord(ch):04x}" if (ord(ch) < 0x20 and ch != "\t") or ch == "\x7f" else ch)
-        for ch in text
-    ) + '"'
+    return (
+        '"'
+        + "".join(
+            _TOML_ESCAPES.get(ch)
+            or (f"\\u{ord(ch):04x}" if (ord(ch) < 0x20 and ch != "\t") or ch == "\x7f" else ch)
+            for ch in text
+        )
+        + '"'
+    )
 
 
 def _toml_key(key: str) -> str:
@@ -289,3 +288,18 @@ def write_default_config(home: Path) -> Path:
         with contextlib.suppress(FileExistsError):  # written meanwhile: that one stays
             write_file(path, to_toml(Config()).encode("utf-8"))
     return path
+
+
+def read_user_text(path: Path, what: str) -> str:
+    """The UTF-8 text of ``path``; a :class:`ConfigError` naming the file and ``what`` it should
+    be (e.g. ``"configuration file"``) when it is missing, a folder, not text or unreadable."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such {what}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a {what}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: {what} is not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None

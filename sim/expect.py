@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from device.errors import ConfigError
-from sim.config import unknown_name
-from sim.textfile import read_user_text
+from sim.config import read_user_text, unknown_name
 
 __all__ = ["Expectation", "check_expectations", "load_expectations"]
 
@@ -70,8 +69,9 @@ def load_expectations(path: Path) -> list[Expectation]:
     for number, item in enumerate(data):
         where = f"{path}: entry {number}"
         if not isinstance(item, dict):
-            raise ConfigError(f"{where}: expected an object such as {{\"event\": \"wake\"}}, "
-                              f"got {item!r}")
+            raise ConfigError(
+                f'{where}: expected an object such as {{"event": "wake"}}, got {item!r}'
+            )
         for key in item:
             if key not in _KEYS:
                 raise ConfigError(f"{where}: {unknown_name('key', str(key), _KEYS)}")

@@ -91,8 +91,11 @@ class AuditEntry:
     def as_json(self) -> dict[str, Any]:
         """The entry as one JSON object (``details`` flattened in after the fixed keys)."""
         fixed = {
-            "seq": self.seq, "at": self.at, "event": self.event,
-            "member": self.member, "record": self.record,
+            "seq": self.seq,
+            "at": self.at,
+            "event": self.event,
+            "member": self.member,
+            "record": self.record,
         }
         return {**fixed, "details": self.details, "hash": self.hash}
 
@@ -124,12 +127,18 @@ def _check_value(key: str, value: Any) -> Any:
 
 
 def _canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=False)
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    )
 
 
 def entry_hash(
-    prev: str, seq: int, at: float, event: str, member: str | None, record: str | None,
+    prev: str,
+    seq: int,
+    at: float,
+    event: str,
+    member: str | None,
+    record: str | None,
     details: dict[str, Any],
 ) -> str:
     """The hash of an entry given its fields and the previous entry's hash."""
@@ -215,8 +224,12 @@ def verify_chain(conn: sqlite3.Connection, *, anchor: str | None = None) -> list
     for row in rows:
         seq, at, event, member, record, details_text, stored_prev, stored_hash = row
         if seq != expected_seq:
-            defects.append(ChainDefect(int(seq), f"expected entry {expected_seq}, found {seq} "
-                                                 "(entries removed or inserted)"))
+            defects.append(
+                ChainDefect(
+                    int(seq),
+                    f"expected entry {expected_seq}, found {seq} (entries removed or inserted)",
+                )
+            )
         if stored_prev != prev:
             defects.append(ChainDefect(int(seq), "prev hash does not match the previous entry"))
         try:
@@ -230,18 +243,25 @@ def verify_chain(conn: sqlite3.Connection, *, anchor: str | None = None) -> list
         if event not in EVENTS:
             defects.append(ChainDefect(int(seq), f"unknown event {event!r}"))
         try:
-            recomputed = entry_hash(stored_prev, int(seq), float(at), str(event), member,
-                                    record, details)
+            recomputed = entry_hash(
+                stored_prev, int(seq), float(at), str(event), member, record, details
+            )
         except (TypeError, ValueError) as exc:
             recomputed = f"<unhashable: {exc}>"
         if recomputed != stored_hash:
-            defects.append(ChainDefect(int(seq), "hash does not match the entry's content "
-                                                 "(entry edited)"))
+            defects.append(
+                ChainDefect(int(seq), "hash does not match the entry's content (entry edited)")
+            )
         if anchor is not None and stored_hash == anchor:
             seen_anchor = True
         prev = str(stored_hash)
         expected_seq = int(seq) + 1
     if not seen_anchor:
-        defects.append(ChainDefect(0, f"anchor {anchor} is not in the chain "
-                                      "(entries removed from the end, or a different chain)"))
+        defects.append(
+            ChainDefect(
+                0,
+                f"anchor {anchor} is not in the chain "
+                "(entries removed from the end, or a different chain)",
+            )
+        )
     return defects

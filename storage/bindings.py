@@ -48,8 +48,10 @@ def member_problems(
     """How the ``members`` row of ``name`` differs from what the chain recorded (empty: none)."""
     binding = member_binding(conn, name)
     if binding is None:
-        return [f"member {name!r}: no member_added entry in the audit chain (a row inserted "
-                "behind keepmum's back?)"]
+        return [
+            f"member {name!r}: no member_added entry in the audit chain (a row inserted "
+            "behind keepmum's back?)"
+        ]
     problems = []
     if binding.details.get("recipient") != recipient:
         problems.append(
@@ -59,23 +61,30 @@ def member_problems(
         )
     bound_id = binding.details.get("member_id")
     if bound_id is not None and bound_id != member_id:
-        problems.append(f"member {name!r}: id {member_id!r} differs from {bound_id!r} in the "
-                        f"audit chain (entry {binding.seq})")
+        problems.append(
+            f"member {name!r}: id {member_id!r} differs from {bound_id!r} in the "
+            f"audit chain (entry {binding.seq})"
+        )
     if member_id is None:
         problems.append(f"member {name!r}: has no member id")
-    later = [e.seq for e in audit_chain.entries(conn, event="forgotten", member=name,
-                                                since_seq=binding.seq)]
+    later = [
+        e.seq
+        for e in audit_chain.entries(conn, event="forgotten", member=name, since_seq=binding.seq)
+    ]
     if later:
-        problems.append(f"member {name!r}: was forgotten (audit entry {later[0]}) but is back "
-                        "in the members table")
+        problems.append(
+            f"member {name!r}: was forgotten (audit entry {later[0]}) but is back "
+            "in the members table"
+        )
     return problems
 
 
 _GRANT_FIELDS = ("member", "purpose", "endpoint", "scope", "records", "expires")
 
 
-def _ledger_grants(conn: sqlite3.Connection) -> tuple[dict[str, dict[str, Any]], set[str],
-                                                     list[str]]:
+def _ledger_grants(
+    conn: sqlite3.Connection,
+) -> tuple[dict[str, dict[str, Any]], set[str], list[str]]:
     grants: dict[str, dict[str, Any]] = {}
     revoked: set[str] = set()
     problems: list[str] = []
@@ -93,9 +102,15 @@ def _ledger_grants(conn: sqlite3.Connection) -> tuple[dict[str, dict[str, Any]],
             parsed = json.loads(records)
         except (TypeError, ValueError):
             parsed = records
-        grants[str(gid)] = {"member": member, "purpose": purpose, "endpoint": endpoint,
-                            "recipient": recipient, "scope": scope, "records": parsed,
-                            "expires": expires}
+        grants[str(gid)] = {
+            "member": member,
+            "purpose": purpose,
+            "endpoint": endpoint,
+            "recipient": recipient,
+            "scope": scope,
+            "records": parsed,
+            "expires": expires,
+        }
     return grants, revoked, problems
 
 
@@ -115,8 +130,10 @@ def grant_problems(conn: sqlite3.Connection) -> list[str]:
     for gid, row in grants.items():
         bound = granted.get(gid)
         if bound is None:
-            problems.append(f"grant {gid}: in the consent ledger but no consent_granted entry in "
-                            "the audit chain (a row inserted behind keepmum's back?)")
+            problems.append(
+                f"grant {gid}: in the consent ledger but no consent_granted entry in "
+                "the audit chain (a row inserted behind keepmum's back?)"
+            )
             continue
         recorded = {"member": bound.member, **bound.details}
         recorded.setdefault("records", [])
@@ -124,13 +141,17 @@ def grant_problems(conn: sqlite3.Connection) -> list[str]:
             if key == "recipient" and key not in bound.details:
                 continue  # granted before keepmum recorded recipients in the chain
             if recorded.get(key) != row[key]:
-                problems.append(f"grant {gid}: {key} differs from the audit chain (entry "
-                                f"{bound.seq})")
+                problems.append(
+                    f"grant {gid}: {key} differs from the audit chain (entry {bound.seq})"
+                )
         if gid in chain_revoked and gid not in revoked:
-            problems.append(f"grant {gid}: revoked in the audit chain (entry "
-                            f"{chain_revoked[gid]}) but live in the consent ledger")
+            problems.append(
+                f"grant {gid}: revoked in the audit chain (entry "
+                f"{chain_revoked[gid]}) but live in the consent ledger"
+            )
     for gid in granted:
         if gid not in grants:
-            problems.append(f"grant {gid}: granted in the audit chain but missing from the "
-                            "consent ledger")
+            problems.append(
+                f"grant {gid}: granted in the audit chain but missing from the consent ledger"
+            )
     return problems

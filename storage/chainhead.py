@@ -17,15 +17,13 @@ restores or rewrites the head file together with the database (see storage/READM
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
 import sqlite3
 from pathlib import Path
 
 from device.errors import IntegrityError
+from device.files import write_file
 from storage import audit as audit_chain
-from storage.private import write_private
 
 __all__ = ["HEAD_FILE", "check_head", "read_head", "write_head"]
 
@@ -51,14 +49,8 @@ def read_head(path: Path) -> tuple[int, str] | None:
 
 
 def write_head(path: Path, head: tuple[int, str]) -> None:
-    """Record ``head`` in ``path`` atomically (temporary file, rename)."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        write_private(tmp, f"{head[0]} {head[1]}\n".encode("ascii"))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # a full disk must not leave stray files in the home
-        raise
+    """Record ``head`` in ``path`` atomically (0600 temporary file, rename; not fsynced)."""
+    write_file(path, f"{head[0]} {head[1]}\n".encode("ascii"), overwrite=True, durable=False)
 
 
 def check_head(conn: sqlite3.Connection, path: Path) -> tuple[int, str]:

@@ -8,10 +8,11 @@ endpoint "may hold" a record when an upload attempt's bytes left for it (``sent`
 ``failed`` with bytes sent, ``unknown``, or still in flight) or a logged upload from before
 upload attempts existed.
 
-:class:`ErasureSender` then sends each unconfirmed request, outside any transaction, as
-``POST {endpoint}/erase`` with a JSON body naming the upload ids and record ids (no audio, no
-key). A ``200`` whose JSON says ``"confirmed": true`` for that request id is committed as
-confirmed (audited ``erasure_confirmed``); anything else counts an attempt and keeps the error.
+:class:`storage.upload.ErasureSender` then sends each unconfirmed request, outside any
+transaction, as ``POST {endpoint}/erase`` with a JSON body naming the upload ids and record ids
+(no audio, no key). A ``200`` whose JSON says ``"confirmed": true`` for that request id is
+committed as confirmed (audited ``erasure_confirmed``); anything else counts an attempt and keeps
+the error.
 Unconfirmed requests are retried by every later ``vault delete``/``forget`` and ``keepmum
 upload``, and reported until confirmed. Erasure needs no consent: only identifiers leave.
 """
@@ -25,12 +26,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from device.errors import UploadError
-from storage.upload import HttpClientTransport, HttpRequest, LedgerVault, Transport, clock_of
-
 __all__ = [
     "ErasureRequest",
-    "ErasureSender",
     "all_erasures",
     "pending_erasures",
     "request_erasure",
@@ -56,10 +53,17 @@ class ErasureRequest:
 
     def as_json(self) -> dict[str, Any]:
         """For ``--json`` output."""
-        return {"request": self.request_id, "endpoint": self.endpoint, "member": self.member,
-                "reason": self.reason, "records": list(self.records),
-                "uploads": len(self.uploads), "confirmed": self.confirmed_at is not None,
-                "attempts": self.attempts, "last_error": self.last_error}
+        return {
+            "request": self.request_id,
+            "endpoint": self.endpoint,
+            "member": self.member,
+            "reason": self.reason,
+            "records": list(self.records),
+            "uploads": len(self.uploads),
+            "confirmed": self.confirmed_at is not None,
+            "attempts": self.attempts,
+            "last_error": self.last_error,
+        }
 
 
 AuditFn = Callable[..., Any]
@@ -112,28 +116,60 @@ def request_erasure(
     made = []
     for endpoint, (records, uploads) in sorted(_received_by(conn, record_ids).items()):
         request_id = "e-" + secrets.token_hex(8)
-        req = ErasureRequest(request_id, endpoint, member, reason, tuple(sorted(records)),
-                             tuple(sorted(uploads)), now)
+        req = ErasureRequest(
+            request_id,
+            endpoint,
+            member,
+            reason,
+            tuple(sorted(records)),
+            tuple(sorted(uploads)),
+            now,
+        )
         conn.execute(
             "INSERT INTO erasure_requests (request_id, endpoint, member, reason, records,"
             " uploads, requested_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (request_id, endpoint, member, reason, json.dumps(list(req.records)),
-             json.dumps(list(req.uploads)), now),
+            (
+                request_id,
+                endpoint,
+                member,
+                reason,
+                json.dumps(list(req.records)),
+                json.dumps(list(req.uploads)),
+                now,
+            ),
         )
-        audit(conn, "erasure_requested", member=member, request=request_id, endpoint=endpoint,
-              reason=reason, records=list(req.records))
+        audit(
+            conn,
+            "erasure_requested",
+            member=member,
+            request=request_id,
+            endpoint=endpoint,
+            reason=reason,
+            records=list(req.records),
+        )
         made.append(req)
     return made
 
 
 def _from_row(row: tuple[Any, ...]) -> ErasureRequest:
-    return ErasureRequest(str(row[0]), str(row[1]), str(row[2]), str(row[3]),
-                          tuple(json.loads(row[4])), tuple(json.loads(row[5])), float(row[6]),
-                          None if row[7] is None else float(row[7]), int(row[8]), str(row[9]))
+    return ErasureRequest(
+        str(row[0]),
+        str(row[1]),
+        str(row[2]),
+        str(row[3]),
+        tuple(json.loads(row[4])),
+        tuple(json.loads(row[5])),
+        float(row[6]),
+        None if row[7] is None else float(row[7]),
+        int(row[8]),
+        str(row[9]),
+    )
 
 
-_COLUMNS = ("request_id, endpoint, member, reason, records, uploads, requested_at, confirmed_at,"
-            " attempts, last_error")
+_COLUMNS = (
+    "request_id, endpoint, member, reason, records, uploads, requested_at, confirmed_at,"
+    " attempts, last_error"
+)
 
 
 def pending_erasures(conn: sqlite3.Connection) -> list[ErasureRequest]:
@@ -148,53 +184,3 @@ def all_erasures(conn: sqlite3.Connection) -> list[ErasureRequest]:
     """Every erasure request ever made, oldest first."""
     rows = conn.execute(f"SELECT {_COLUMNS} FROM erasure_requests ORDER BY id").fetchall()
     return [_from_row(r) for r in rows]
-
-
-class ErasureSender:
-    """Sends unconfirmed erasure requests and commits each confirmation (no lock while sending)."""
-
-    def __init__(self, vault: LedgerVault, *, transport: Transport | None = None,
-                 clock: Callable[[], float] | None = None, deadline_s: float = 10.0) -> None:
-        """``transport``: how requests leave; ``deadline_s``: total time per request (s)."""
-        self._vault = vault
-        self._transport = transport if transport is not None else HttpClientTransport()
-        self._clock = clock_of(vault, clock)
-        self.deadline_s = deadline_s
-
-    def send_pending(self) -> list[ErasureRequest]:
-        """Try every unconfirmed request once; return them all as they stand afterwards."""
-        results = []
-        for req in pending_erasures(self._vault.connection):
-            body = json.dumps({"request": req.request_id, "member": req.member,
-                               "uploads": list(req.uploads), "records": list(req.records)})
-            error = ""
-            try:
-                resp = self._transport(HttpRequest(
-                    "POST", req.endpoint + "/erase", {"Content-Type": "application/json"},
-                    body.encode(), self.deadline_s))
-                answer = json.loads(resp.body) if resp.status == 200 else {}
-                if not (isinstance(answer, dict) and answer.get("confirmed") is True
-                        and answer.get("request") == req.request_id):
-                    error = (f"{req.endpoint}/erase: expected status 200 confirming "
-                             f"{req.request_id}, got {resp.status}")
-            except (UploadError, ValueError) as exc:
-                error = str(exc)
-            results.append(self._commit(req, error))
-        return results
-
-    def _commit(self, req: ErasureRequest, error: str) -> ErasureRequest:
-        now = self._clock()
-        with self._vault.transaction() as conn:
-            if error:
-                conn.execute("UPDATE erasure_requests SET attempts = attempts + 1,"
-                             " last_error = ? WHERE request_id = ?", (error[:500], req.request_id))
-            else:
-                conn.execute("UPDATE erasure_requests SET attempts = attempts + 1,"
-                             " confirmed_at = ?, last_error = '' WHERE request_id = ?",
-                             (now, req.request_id))
-                self._vault.audit(conn, "erasure_confirmed", member=req.member,
-                                  request=req.request_id, endpoint=req.endpoint,
-                                  records=list(req.records))
-        return ErasureRequest(req.request_id, req.endpoint, req.member, req.reason, req.records,
-                              req.uploads, req.requested_at, None if error else now,
-                              req.attempts + 1, error)

@@ -25,14 +25,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import sqlite3
 import tarfile
 import time
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import pyrage
 
@@ -40,9 +39,14 @@ from device.errors import IntegrityError, KeepmumError, VaultError
 from device.files import write_file
 from storage.audit import entries as audit_entries
 from storage.bindings import member_binding
-from storage.consent import grants, parse_recipient
+from storage.ledger import grants, parse_recipient
+from storage.records import RecordMeta
 from storage.redact import refuse_secret
+from storage.vault import Vault
 from storage.wav import WavError, wav_to_pcm
+
+if TYPE_CHECKING:
+    from pyrage.x25519 import Identity
 
 __all__ = ["EXPORT_FORMAT", "EXPORT_VERSION", "ExportResult", "build_bundle", "export_member"]
 
@@ -64,24 +68,11 @@ class ExportResult:
     """SHA-256 of the encrypted bundle file."""
 
 
-class _VaultLike(Protocol):
-    @property
-    def connection(self) -> Any: ...
-    def members(self) -> Sequence[Any]: ...
-    def records(self, member: str | None = None) -> Sequence[Any]: ...
-    def snapshot(self) -> AbstractContextManager[Any]: ...
-    def decrypt(self, record_id: str, identity: Any) -> bytes: ...
-    def unlock(self, member: str, passphrase: str) -> Any: ...
-    def transaction(self) -> Any: ...
-    def audit(self, conn: Any, event: str, *, member: str | None = None,
-              record: str | None = None, **details: Any) -> object: ...
-
-
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, tz=timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def _checked_wav(vault: _VaultLike, meta: Any, member: str, identity: Any) -> bytes:
+def _checked_wav(vault: Vault, meta: RecordMeta, member: str, identity: Identity) -> bytes:
     """The record's WAV after every check in the module docstring; IntegrityError otherwise."""
     where = f"record {meta.id}"
     if meta.member != member:
@@ -106,14 +97,14 @@ def _checked_wav(vault: _VaultLike, meta: Any, member: str, identity: Any) -> by
     return wav
 
 
-def _since_seq(conn: Any, member: str) -> int:
+def _since_seq(conn: sqlite3.Connection, member: str) -> int:
     """The audit entry that made this member (this person, not an earlier one of the name)."""
     binding = member_binding(conn, member)
     return 0 if binding is None else binding.seq
 
 
 def _audit_entries(
-    conn: Any, member: str, record_ids: set[str], since: int
+    conn: sqlite3.Connection, member: str, record_ids: set[str], since: int
 ) -> list[dict[str, Any]]:
     """Audit entries from the member's creation on that name the member or one of their
     records (no audio in any); an earlier member of the same name is someone else."""
@@ -125,15 +116,18 @@ def _audit_entries(
 
 
 def _manifest(
-    vault: _VaultLike, member: str, recipient: str, now: float,
-    entries: list[tuple[Any, bytes]],
+    vault: Vault,
+    member: str,
+    recipient: str,
+    now: float,
+    entries: list[tuple[RecordMeta, bytes]],
 ) -> dict[str, Any]:
     conn = vault.connection
     since = _since_seq(conn, member)
     # Grants made before this member existed were an earlier person's of the same name.
     granted_since = {
-        e.details.get("grant") for e in audit_entries(conn, event="consent_granted",
-                                                      member=member, since_seq=since)
+        e.details.get("grant")
+        for e in audit_entries(conn, event="consent_granted", member=member, since_seq=since)
     }
     mine = [g for g in grants(conn) if g.member == member and g.grant_id in granted_since]
     grant_ids = {g.grant_id for g in mine}
@@ -173,14 +167,15 @@ def _manifest(
 
 
 def build_bundle(
-    vault: _VaultLike, member: str, identity: Any, recipient: str, now: float
+    vault: Vault, member: str, identity: Identity, recipient: str, now: float
 ) -> tuple[bytes, int]:
     """The encrypted bundle (bytes in memory) and its record count; IntegrityError on any defect.
 
     Deterministic apart from age's randomness: tar entries carry ``now`` as mtime, no owner.
     """
-    entries = [(meta, _checked_wav(vault, meta, member, identity))
-               for meta in vault.records(member)]
+    entries = [
+        (meta, _checked_wav(vault, meta, member, identity)) for meta in vault.records(member)
+    ]
     manifest = _manifest(vault, member, recipient, now, entries)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -209,7 +204,7 @@ def _write_atomically(out: Path, data: bytes, overwrite: bool) -> None:
 
 
 def export_member(
-    vault: _VaultLike,
+    vault: Vault,
     *,
     member: str,
     passphrase: str,
@@ -247,6 +242,13 @@ def export_member(
         raise
     digest = hashlib.sha256(bundle).hexdigest()
     with vault.transaction() as conn:
-        vault.audit(conn, "exported", member=member, records=count, bytes=len(bundle),
-                    recipient=target, sha256=digest)
+        vault.audit(
+            conn,
+            "exported",
+            member=member,
+            records=count,
+            bytes=len(bundle),
+            recipient=target,
+            sha256=digest,
+        )
     return ExportResult(member, out, count, len(bundle), target, digest)

@@ -7,7 +7,7 @@ spills nothing to temporary files). It identifies itself with ``PRAGMA applicati
 newer keepmum is refused (FormatVersionError), an older one is migrated forward in one
 transaction.
 
-Tables (version 3)::
+Tables (version 4)::
 
     members(name PK, recipient, created, id UNIQUE, name_key UNIQUE)
                         recipient: age1... in the clear; id: the member's stable id (names the
@@ -16,16 +16,18 @@ Tables (version 3)::
             sample_rate, model, score, end_reason, source, created, expires,
             ciphertext BLOB, sha256, meta_sha256)
     audit(seq PK, at, event, member, record, details JSON, prev, hash)   append-only
+    upload_attempts, erasure_requests                   (storage/ledger_schema.py, version 3)
+    consent_events, upload_queue, uploads               (storage/ledger_schema.py, version 4)
 
 Version 2 gives members a stable id and a case-folded name key (``MIGRATIONS[1]``); version 3
 adds ``upload_attempts`` and ``erasure_requests`` (:mod:`storage.ledger_schema`,
-``MIGRATIONS[2]``).
+``MIGRATIONS[2]``); version 4 brings the consent ledger's tables, until then created outside
+the versioned schema at every open, into it (``MIGRATIONS[3]``, nothing to do on a file that has
+them).
 
 ``sha256`` is the SHA-256 of ``ciphertext``; ``meta_sha256`` covers every other column of the
 row (see :func:`storage.records.meta_digest`), so a changed byte anywhere in a row is found by
-``keepmum vault verify`` without any key. The consent helper's tables (``consent_events``,
-``upload_queue``, ``uploads``) live in the same file and are created by
-``storage.consent.ensure_tables``.
+``keepmum vault verify`` without any key.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from pathlib import Path
 
 from device.errors import FormatVersionError, IntegrityError, VaultError
 from storage import audit
-from storage.ledger_schema import add_upload_ledger
+from storage.ledger_schema import add_consent_ledger, add_upload_ledger
 
 __all__ = [
     "APPLICATION_ID",
@@ -54,7 +56,7 @@ __all__ = [
 APPLICATION_ID = 0x6B6D756D
 """``PRAGMA application_id`` of a keepmum vault ("kmum")."""
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The schema version this keepmum writes and understands (see storage/README.md, Versions)."""
 
 _SCHEMA_V1 = """
@@ -102,7 +104,6 @@ BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 """
 
 
-
 def new_member_id() -> str:
     """A fresh stable member id: ``m`` + 16 random hex digits (names the member's key file)."""
     return "m" + secrets.token_hex(8)
@@ -134,10 +135,18 @@ def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
             )
         seen[key] = str(name)
         member_id = new_member_id()
-        conn.execute("UPDATE members SET id = ?, name_key = ? WHERE name = ?",
-                     (member_id, key, name))
-        audit.append(conn, time.time(), "member_migrated", member=str(name),
-                     member_id=member_id, recipient=str(recipient), schema=2)
+        conn.execute(
+            "UPDATE members SET id = ?, name_key = ? WHERE name = ?", (member_id, key, name)
+        )
+        audit.append(
+            conn,
+            time.time(),
+            "member_migrated",
+            member=str(name),
+            member_id=member_id,
+            recipient=str(recipient),
+            schema=2,
+        )
     conn.execute("CREATE UNIQUE INDEX members_id ON members (id)")
     conn.execute("CREATE UNIQUE INDEX members_name_key ON members (name_key)")
 
@@ -148,6 +157,7 @@ def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _migrate_1_to_2,  # v2: members are identities (stable id, case-folded unique name)
     2: add_upload_ledger,  # v3: upload attempts (in flight / outcome) and erasure requests
+    3: add_consent_ledger,  # v4: the consent ledger joins the versioned schema (no-op if there)
 }
 
 
@@ -225,8 +235,10 @@ def connect(path: Path, *, create: bool = False, read_only: bool = False) -> sql
         text = str(exc)
         if "readonly" in text or "read-only" in text or "unable to open" in text:
             # A read-only home or a missing -shm is not corruption: say what it is (exit 2).
-            raise VaultError(f"{path}: cannot be written here ({text}); read-only commands "
-                             "(vault list, vault verify, report, audit show) still work") from exc
+            raise VaultError(
+                f"{path}: cannot be written here ({text}); read-only commands "
+                "(vault list, vault verify, report, audit show) still work"
+            ) from exc
         if "full" in text:
             raise VaultError(f"{path}: the disk is full ({text})") from exc
         raise IntegrityError(f"{path}: not a readable SQLite vault ({exc})") from exc
@@ -268,8 +280,10 @@ def _check_and_migrate(
             f"({SCHEMA_VERSION}); upgrade keepmum"
         )
     if version < SCHEMA_VERSION and read_only:
-        raise VaultError(f"{path}: schema version {version} must be upgraded to "
-                         f"{SCHEMA_VERSION} first (run any writing command on a writable home)")
+        raise VaultError(
+            f"{path}: schema version {version} must be upgraded to "
+            f"{SCHEMA_VERSION} first (run any writing command on a writable home)"
+        )
     if version < SCHEMA_VERSION:
         conn.execute("BEGIN IMMEDIATE")
         try:

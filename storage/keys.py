@@ -39,7 +39,9 @@ from pyrage import passphrase as age_passphrase
 from pyrage import x25519
 
 from device.errors import IntegrityError, PassphraseError, VaultError
+from device.files import write_file
 from storage.private import check_private
+from storage.records import AGE_MAGIC
 
 __all__ = ["IDENTITY_SUFFIX", "KeyStore", "validate_member_name"]
 
@@ -114,16 +116,8 @@ class KeyStore:
         # Python cannot wipe a str; dropping the references at least lets the memory be reused
         # at once (storage/README.md, threat model).
         del text, identity
-        tmp = self.keys_dir / f".{path.name}.{secrets.token_hex(4)}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        try:
-            os.fchmod(fd, 0o600)
-            os.write(fd, sealed)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        _fsync_dir(self.keys_dir)
+        # 0600 from the first byte, fsynced, renamed into place, the folder fsynced.
+        write_file(path, sealed, overwrite=True)
         return recipient
 
     def check_permissions(self, member: str, *, who: str | None = None) -> Path:
@@ -135,15 +129,17 @@ class KeyStore:
         who = member if who is None else who
         path = self.path(member)
         if not path.exists() and not path.is_symlink():
-            raise VaultError(
-                f"{path}: no identity for member {who!r} (forgotten, or moved away)"
-            )
+            raise VaultError(f"{path}: no identity for member {who!r} (forgotten, or moved away)")
         check_private(self.keys_dir, "keys folder", folder=True)
         check_private(path, "identity file", folder=False)
         return path
 
     def unlock(
-        self, member: str, passphrase: str, *, expected_recipient: str | None = None,
+        self,
+        member: str,
+        passphrase: str,
+        *,
+        expected_recipient: str | None = None,
         who: str | None = None,
     ) -> x25519.Identity:
         """Open the identity with key id ``member`` with ``passphrase`` (RAM only); ``who``
@@ -158,7 +154,7 @@ class KeyStore:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         with os.fdopen(fd, "rb") as f:
             sealed = f.read()
-        if not sealed.startswith(b"age-encryption.org/v1\n-> scrypt "):
+        if not sealed.startswith(AGE_MAGIC + b"-> scrypt "):
             raise IntegrityError(f"{path}: not a passphrase-sealed age file")
         try:
             plain = age_passphrase.decrypt(sealed, passphrase)

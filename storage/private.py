@@ -14,7 +14,7 @@ from pathlib import Path
 
 from device.errors import PermissionsError
 
-__all__ = ["check_private", "write_private"]
+__all__ = ["check_private"]
 
 
 def check_private(path: Path, what: str, *, folder: bool, forbidden: int = 0o077) -> None:
@@ -41,14 +41,3 @@ def check_private(path: Path, what: str, *, folder: bool, forbidden: int = 0o077
             f"{path}: {what} is {access} by group/others (mode {mode:04o}, expected "
             f"{wanted:04o}); run: chmod {wanted:o} {path}"
         )
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` with mode 0600 from the first byte (also over an old file).
-
-    A chmod after writing would leave a moment in which others could open the file.
-    """
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        os.fchmod(fh.fileno(), 0o600)  # an existing file would keep its old mode
-        fh.write(data)

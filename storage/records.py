@@ -33,6 +33,7 @@ from device.audio import SAMPLE_RATE
 from storage.wav import wav_bytes_len
 
 __all__ = [
+    "AGE_MAGIC",
     "META_COLUMNS",
     "RecordMeta",
     "age_payload_len",
@@ -43,13 +44,25 @@ __all__ = [
 ]
 
 META_COLUMNS = (
-    "id", "member", "start", "start_t", "duration_s", "samples", "sample_rate", "model", "score",
-    "end_reason", "source", "created", "expires",
+    "id",
+    "member",
+    "start",
+    "start_t",
+    "duration_s",
+    "samples",
+    "sample_rate",
+    "model",
+    "score",
+    "end_reason",
+    "source",
+    "created",
+    "expires",
 )
 """The ``records`` columns that :func:`meta_digest` covers (with ``sha256``), in order."""
 
 _ID_RE = re.compile(r"[0-9a-f]{20}")
-_AGE_MAGIC = b"age-encryption.org/v1\n"
+AGE_MAGIC = b"age-encryption.org/v1\n"
+"""How every age v1 file begins (the format's magic line, https://age-encryption.org/v1)."""
 _CHUNK = 64 * 1024
 _TAG = 16
 _NONCE = 16
@@ -85,8 +98,12 @@ class RecordMeta:
     def as_json(self) -> dict[str, Any]:
         """The ``vault list --json`` object."""
         return {
-            "record": self.id, "member": self.member, "start": self.start,
-            "duration_s": self.duration_s, "model": self.model, "score": self.score,
+            "record": self.id,
+            "member": self.member,
+            "start": self.start,
+            "duration_s": self.duration_s,
+            "model": self.model,
+            "score": self.score,
             "expires": self.expires,
         }
 
@@ -105,8 +122,9 @@ def new_record_id(start: float) -> str:
 def meta_digest(values: list[Any]) -> str:
     """SHA-256 hex of the canonical JSON of a row's metadata values (see META_COLUMNS)."""
     # default=repr: a tampered row may hold any SQLite type; it must hash (differently), not crash.
-    body = json.dumps(values, separators=(",", ":"), ensure_ascii=True, allow_nan=True,
-                      default=repr)
+    body = json.dumps(
+        values, separators=(",", ":"), ensure_ascii=True, allow_nan=True, default=repr
+    )
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -126,7 +144,7 @@ def _b64_ok(text: bytes, raw_len: int | None) -> bool:
 
 def check_ciphertext_structure(ciphertext: bytes, samples: int) -> list[str]:
     """Problems with a record's age file, judged without a key (empty list: none)."""
-    if not ciphertext.startswith(_AGE_MAGIC):
+    if not ciphertext.startswith(AGE_MAGIC):
         return ["ciphertext is not an age v1 file (bad magic)"]
     end = ciphertext.find(b"\n--- ")
     if end < 0:
@@ -138,7 +156,7 @@ def check_ciphertext_structure(ciphertext: bytes, samples: int) -> list[str]:
     if not _b64_ok(ciphertext[end + 5 : mac_end], 32):
         problems.append("ciphertext header MAC is malformed")
     stanzas: list[list[bytes]] = []  # [args line, body lines...]
-    for line in ciphertext[len(_AGE_MAGIC) : end].split(b"\n"):
+    for line in ciphertext[len(AGE_MAGIC) : end].split(b"\n"):
         if line.startswith(b"-> "):
             stanzas.append([line[3:]])
         elif stanzas:

@@ -19,8 +19,9 @@ from device.errors import ConfigError
 
 __all__ = ["SECRET_KEY_RE", "looks_secret", "redact", "refuse_secret"]
 
-SECRET_KEY_RE = re.compile(r"AGE-SECRET-KEY-1[0-9A-Z]*|AGE-PLUGIN-[0-9A-Z-]+-1[0-9A-Z]*",
-                           re.IGNORECASE)
+SECRET_KEY_RE = re.compile(
+    r"AGE-SECRET-KEY-1[0-9A-Z]*|AGE-PLUGIN-[0-9A-Z-]+-1[0-9A-Z]*", re.IGNORECASE
+)
 """An age secret key (native X25519 or a plugin's identity), in either letter case."""
 
 _REDACTED = "AGE-SECRET-KEY-1...(redacted)"

@@ -14,8 +14,15 @@ from storage import audit
 
 __all__ = ["MEMBER_TALLIES", "Report", "Tally", "build_report"]
 
-MEMBER_TALLIES = ("stored", "not_stored", "expired", "capacity_deleted", "deleted", "forgotten",
-                  "held")
+MEMBER_TALLIES = (
+    "stored",
+    "not_stored",
+    "expired",
+    "capacity_deleted",
+    "deleted",
+    "forgotten",
+    "held",
+)
 """Per-member tallies, in report order (``not_stored``: kept while ``retention_h`` was 0)."""
 
 _EVENT_TALLY = {
@@ -118,8 +125,9 @@ def build_report(conn: sqlite3.Connection) -> Report:
         elif e.event in _EVENT_TALLY:
             report._add(e.member, _EVENT_TALLY[e.event], 1, seconds)
         elif e.event == "forgotten":
-            report._add(e.member, "forgotten", int(d.get("records", 0)),
-                        float(d.get("seconds", 0.0)))
+            report._add(
+                e.member, "forgotten", int(d.get("records", 0)), float(d.get("seconds", 0.0))
+            )
         elif e.event == "member_added" and e.member is not None:
             report.members.setdefault(e.member, _tallies())
     for member, count, seconds in conn.execute(

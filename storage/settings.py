@@ -31,8 +31,10 @@ class VaultSettings:
             if math.isnan(value) or value < 0 or math.isinf(value):
                 raise ConfigError(f"vault.{name}: expected a finite number >= 0, got {value!r}")
         if self.retention_h > MAX_RETENTION_H:
-            raise ConfigError(f"vault.retention_h: expected at most {MAX_RETENTION_H:g} hours "
-                              f"(a year), got {self.retention_h!r}")
+            raise ConfigError(
+                f"vault.retention_h: expected at most {MAX_RETENTION_H:g} hours "
+                f"(a year), got {self.retention_h!r}"
+            )
 
     @property
     def retention_s(self) -> float:

@@ -1,7 +1,7 @@
 """Consent-gated upload: send the queue, only what a live grant covers, only to its endpoint.
 
 The queue holds ciphertexts already encrypted to each endpoint's age recipient (see
-:mod:`storage.consent`), so uploading needs no key at all. The :class:`Uploader` never holds the
+:mod:`storage.ledger`), so uploading needs no key at all. The :class:`Uploader` never holds the
 vault's write lock across network I/O. For each queued item:
 
 1. **start** (one short transaction): re-read the grant, check it is live and covers the record,
@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import http.client
+import json
 import socket
 import ssl
 import threading
@@ -43,15 +44,8 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from device.errors import ConsentError, UploadError
-from storage.cloud import (
-    HEADER_GRANT,
-    HEADER_MEMBER,
-    HEADER_PURPOSE,
-    HEADER_RECORD,
-    HEADER_UPLOAD_ID,
-    encode_header,
-)
-from storage.consent import (
+from storage.erasure import ErasureRequest, pending_erasures
+from storage.ledger import (
     Grant,
     QueuedUpload,
     get_grant,
@@ -59,20 +53,31 @@ from storage.consent import (
     queued_ids,
     validate_endpoint,
 )
+from storage.vault import Vault
+from storage.wire import (
+    ERASE_PATH,
+    HEADER_GRANT,
+    HEADER_MEMBER,
+    HEADER_PURPOSE,
+    HEADER_RECORD,
+    HEADER_UPLOAD_ID,
+    RECIPIENT_PATH,
+    UPLOAD_PATH,
+    encode_header,
+)
 
 __all__ = [
     "DEADLINE_S",
     "IN_FLIGHT_GRACE_S",
+    "ErasureSender",
     "HttpClientTransport",
     "HttpRequest",
     "HttpResponse",
-    "LedgerVault",
     "PlannedUpload",
     "SendError",
     "Transport",
     "UploadNotice",
     "Uploader",
-    "clock_of",
     "fetch_recipient",
     "open_attempts",
     "upload_id_for",
@@ -161,7 +166,9 @@ class HttpClientTransport:
         conn: http.client.HTTPConnection
         if parts.scheme == "https":
             conn = http.client.HTTPSConnection(
-                parts.hostname, parts.port, timeout=total_s,
+                parts.hostname,
+                parts.port,
+                timeout=total_s,
                 context=ssl.create_default_context(),
             )
         else:
@@ -171,8 +178,9 @@ class HttpClientTransport:
         watchdog: threading.Timer | None = None
         try:
             conn.connect()
-            watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _shutdown,
-                                       [conn.sock])
+            watchdog = threading.Timer(
+                max(0.0, deadline - time.monotonic()), _shutdown, [conn.sock]
+            )
             watchdog.daemon = True
             watchdog.start()
             conn.putrequest(request.method, path, skip_accept_encoding=True)
@@ -184,10 +192,12 @@ class HttpClientTransport:
             view = memoryview(request.body)
             for start in range(0, len(view), CHUNK_BYTES):
                 if request.proceed is not None and not request.proceed():
-                    raise SendError(f"{request.url}: stopped after {sent} bytes: consent "
-                                    "ended during the send", sent)
-                conn.send(view[start:start + CHUNK_BYTES])
-                sent += len(view[start:start + CHUNK_BYTES])
+                    raise SendError(
+                        f"{request.url}: stopped after {sent} bytes: consent ended during the send",
+                        sent,
+                    )
+                conn.send(view[start : start + CHUNK_BYTES])
+                sent += len(view[start : start + CHUNK_BYTES])
             resp = conn.getresponse()
             body = resp.read(MAX_ANSWER_BYTES)
             if time.monotonic() > deadline:
@@ -195,10 +205,14 @@ class HttpClientTransport:
             return HttpResponse(resp.status, body, sent)
         except (OSError, http.client.HTTPException) as exc:
             if time.monotonic() >= deadline:
-                raise SendError(f"{request.url}: no complete answer within the {total_s:g} s "
-                                f"deadline ({sent} bytes had left)", sent) from exc
-            raise SendError(f"{request.url}: cannot reach the endpoint ({exc}; {sent} bytes "
-                            "had left)", sent) from exc
+                raise SendError(
+                    f"{request.url}: no complete answer within the {total_s:g} s "
+                    f"deadline ({sent} bytes had left)",
+                    sent,
+                ) from exc
+            raise SendError(
+                f"{request.url}: cannot reach the endpoint ({exc}; {sent} bytes had left)", sent
+            ) from exc
         finally:
             if watchdog is not None:
                 watchdog.cancel()
@@ -209,7 +223,7 @@ def fetch_recipient(endpoint: str, transport: Transport | None = None) -> str:
     """The age recipient an endpoint publishes at ``GET {endpoint}/recipient``."""
     endpoint = validate_endpoint(endpoint)
     send = transport if transport is not None else HttpClientTransport()
-    resp = send(HttpRequest("GET", endpoint + "/recipient"))
+    resp = send(HttpRequest("GET", endpoint + RECIPIENT_PATH))
     if resp.status != 200:
         raise UploadError(f"{endpoint}/recipient: expected status 200, got {resp.status}")
     text = resp.body.decode("utf-8", "replace").strip()
@@ -262,8 +276,14 @@ class UploadNotice:
 
     def as_json(self) -> dict[str, Any]:
         """For ``--json`` output: ``event`` is ``upload_`` + kind."""
-        return {"event": f"upload_{self.kind}", "record": self.record, "grant": self.grant,
-                "endpoint": self.endpoint, "bytes_sent": self.bytes_sent, "detail": self.detail}
+        return {
+            "event": f"upload_{self.kind}",
+            "record": self.record,
+            "grant": self.grant,
+            "endpoint": self.endpoint,
+            "bytes_sent": self.bytes_sent,
+            "detail": self.detail,
+        }
 
 
 @dataclass(frozen=True)
@@ -287,27 +307,17 @@ def open_attempts(conn: Any) -> list[dict[str, Any]]:
         "SELECT id, upload_id, grant_id, record_id, endpoint, bytes, started_at, deadline"
         " FROM upload_attempts WHERE outcome IS NULL ORDER BY id"
     ).fetchall()
-    keys = ("attempt", "upload_id", "grant", "record", "endpoint", "bytes", "started_at",
-            "deadline")
+    keys = (
+        "attempt",
+        "upload_id",
+        "grant",
+        "record",
+        "endpoint",
+        "bytes",
+        "started_at",
+        "deadline",
+    )
     return [dict(zip(keys, r, strict=True)) for r in rows]
-
-
-class LedgerVault(Protocol):
-    """What the uploader and the erasure sender need of a vault (narrow, for unit tests)."""
-
-    def transaction(self) -> Any: ...
-    def audit(self, conn: Any, event: str, *, member: str | None = None,
-              record: str | None = None, **details: Any) -> object: ...
-    @property
-    def connection(self) -> Any: ...
-
-
-def clock_of(vault: object, clock: Callable[[], float] | None) -> Callable[[], float]:
-    """``clock`` if given, else the vault's clock, else time.time (Unix seconds)."""
-    if clock is not None:
-        return clock
-    vault_clock = getattr(vault, "clock", None)
-    return vault_clock if callable(vault_clock) else time.time
 
 
 def _record_member(conn: Any, record_id: str) -> str | None:
@@ -320,7 +330,7 @@ class Uploader:
 
     def __init__(
         self,
-        vault: LedgerVault,
+        vault: Vault,
         *,
         transport: Transport | None = None,
         clock: Callable[[], float] | None = None,
@@ -331,7 +341,7 @@ class Uploader:
         ``deadline_s``: total time allowed for one record's exchange (seconds)."""
         self._vault = vault
         self._transport = transport if transport is not None else HttpClientTransport()
-        self._clock = clock_of(vault, clock)
+        self._clock = clock if clock is not None else vault.clock
         self.deadline_s = deadline_s
 
     def _check(self, conn: Any, item: QueuedUpload, now: float) -> Grant | None:
@@ -357,8 +367,16 @@ class Uploader:
         for item in queued(conn):
             grant = self._check(conn, item, now)
             if grant is not None:
-                planned.append(PlannedUpload(item.record_id, grant.grant_id, grant.endpoint,
-                                             len(item.ciphertext), grant.member, grant.purpose))
+                planned.append(
+                    PlannedUpload(
+                        item.record_id,
+                        grant.grant_id,
+                        grant.endpoint,
+                        len(item.ciphertext),
+                        grant.member,
+                        grant.purpose,
+                    )
+                )
         return planned
 
     def upload(
@@ -373,6 +391,7 @@ class Uploader:
         endpoint fails, its remaining items wait for a later run while the other endpoints'
         items are still sent; then UploadError names every failure.
         """
+
         def notify(notice: UploadNotice) -> None:
             if on_notice is not None:
                 on_notice(notice)
@@ -420,11 +439,26 @@ class Uploader:
                     (now, detail, a["attempt"]),
                 )
                 member = _record_member(conn, a["record"])
-                self._vault.audit(conn, "upload_outcome_unknown", member=member,
-                                  record=a["record"], grant=a["grant"], endpoint=a["endpoint"],
-                                  upload_id=a["upload_id"], bytes=a["bytes"])
-                notices.append(UploadNotice("outcome_unknown", a["record"], a["grant"],
-                                            a["endpoint"], int(a["bytes"]), detail))
+                self._vault.audit(
+                    conn,
+                    "upload_outcome_unknown",
+                    member=member,
+                    record=a["record"],
+                    grant=a["grant"],
+                    endpoint=a["endpoint"],
+                    upload_id=a["upload_id"],
+                    bytes=a["bytes"],
+                )
+                notices.append(
+                    UploadNotice(
+                        "outcome_unknown",
+                        a["record"],
+                        a["grant"],
+                        a["endpoint"],
+                        int(a["bytes"]),
+                        detail,
+                    )
+                )
         return notices
 
     def _start(
@@ -441,16 +475,32 @@ class Uploader:
             if grant is None:
                 return None
             if grant.endpoint in failed:
-                notify(UploadNotice("skipped", item.record_id, grant.grant_id, grant.endpoint,
-                                    0, f"not tried: {grant.endpoint} failed earlier in this run"))
+                notify(
+                    UploadNotice(
+                        "skipped",
+                        item.record_id,
+                        grant.grant_id,
+                        grant.endpoint,
+                        0,
+                        f"not tried: {grant.endpoint} failed earlier in this run",
+                    )
+                )
                 return None
             busy = conn.execute(
                 "SELECT 1 FROM upload_attempts WHERE queue_id = ? AND outcome IS NULL",
                 (queue_id,),
             ).fetchone()
             if busy is not None:
-                notify(UploadNotice("in_flight", item.record_id, grant.grant_id, grant.endpoint,
-                                    0, "being sent by another keepmum process"))
+                notify(
+                    UploadNotice(
+                        "in_flight",
+                        item.record_id,
+                        grant.grant_id,
+                        grant.endpoint,
+                        0,
+                        "being sent by another keepmum process",
+                    )
+                )
                 return None
             if hashlib.sha256(item.ciphertext).hexdigest() != item.sha256:
                 raise UploadError(
@@ -461,14 +511,29 @@ class Uploader:
             cur = conn.execute(
                 "INSERT INTO upload_attempts (upload_id, queue_id, grant_id, record_id, endpoint,"
                 " bytes, started_at, deadline) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (upload_id, queue_id, grant.grant_id, item.record_id, grant.endpoint,
-                 len(item.ciphertext), now, now + self.deadline_s),
+                (
+                    upload_id,
+                    queue_id,
+                    grant.grant_id,
+                    item.record_id,
+                    grant.endpoint,
+                    len(item.ciphertext),
+                    now,
+                    now + self.deadline_s,
+                ),
             )
-            self._vault.audit(conn, "upload_started", member=grant.member,
-                              record=item.record_id, grant=grant.grant_id,
-                              endpoint=grant.endpoint, upload_id=upload_id,
-                              bytes=len(item.ciphertext))
-            return _Attempt(int(cur.lastrowid), upload_id, item, grant)
+            self._vault.audit(
+                conn,
+                "upload_started",
+                member=grant.member,
+                record=item.record_id,
+                grant=grant.grant_id,
+                endpoint=grant.endpoint,
+                upload_id=upload_id,
+                bytes=len(item.ciphertext),
+            )
+            assert cur.lastrowid is not None  # an INSERT into a rowid table always sets it
+            return _Attempt(cur.lastrowid, upload_id, item, grant)
 
     def _still_allowed(self, item: QueuedUpload) -> bool:
         # Read outside any transaction: sees whatever a revoke in another process committed.
@@ -477,7 +542,7 @@ class Uploader:
     def _send(self, attempt: _Attempt) -> PlannedUpload | UploadNotice:
         """Steps 2 and 3: send without any lock, then commit the outcome."""
         item, grant = attempt.item, attempt.grant
-        url = grant.endpoint + "/upload"
+        url = grant.endpoint + UPLOAD_PATH
         headers = {
             "Content-Type": "application/octet-stream",
             HEADER_GRANT: encode_header(grant.grant_id),
@@ -486,16 +551,26 @@ class Uploader:
             HEADER_PURPOSE: encode_header(grant.purpose),
             HEADER_UPLOAD_ID: attempt.upload_id,
         }
-        request = HttpRequest("POST", url, headers, item.ciphertext, self.deadline_s,
-                              lambda: self._still_allowed(item))
+        request = HttpRequest(
+            "POST",
+            url,
+            headers,
+            item.ciphertext,
+            self.deadline_s,
+            lambda: self._still_allowed(item),
+        )
         status: int | None = None
         try:
             resp = self._transport(request)
             status, bytes_sent = resp.status, resp.bytes_sent or len(item.ciphertext)
             ok = status in (200, 201)
-            detail = "" if ok else (
-                f"expected status 200/201, got {status} "
-                + resp.body.decode("utf-8", "replace").strip()[:200]
+            detail = (
+                ""
+                if ok
+                else (
+                    f"expected status 200/201, got {status} "
+                    + resp.body.decode("utf-8", "replace").strip()[:200]
+                )
             )
         except SendError as exc:
             ok, bytes_sent, detail = False, exc.bytes_sent, str(exc)
@@ -525,17 +600,130 @@ class Uploader:
                     (grant.grant_id, item.record_id, grant.endpoint, bytes_sent, now),
                 )
                 conn.execute("DELETE FROM upload_queue WHERE id = ?", (item.queue_id,))
-                self._vault.audit(conn, "uploaded", member=grant.member, record=item.record_id,
-                                  grant=grant.grant_id, endpoint=grant.endpoint,
-                                  bytes=bytes_sent, upload_id=attempt.upload_id,
-                                  revoked_during_send=revoked_meanwhile)
+                self._vault.audit(
+                    conn,
+                    "uploaded",
+                    member=grant.member,
+                    record=item.record_id,
+                    grant=grant.grant_id,
+                    endpoint=grant.endpoint,
+                    bytes=bytes_sent,
+                    upload_id=attempt.upload_id,
+                    revoked_during_send=revoked_meanwhile,
+                )
             else:
-                self._vault.audit(conn, "upload_failed", member=grant.member,
-                                  record=item.record_id, grant=grant.grant_id,
-                                  endpoint=grant.endpoint, bytes_sent=bytes_sent, status=status,
-                                  upload_id=attempt.upload_id)
+                self._vault.audit(
+                    conn,
+                    "upload_failed",
+                    member=grant.member,
+                    record=item.record_id,
+                    grant=grant.grant_id,
+                    endpoint=grant.endpoint,
+                    bytes_sent=bytes_sent,
+                    status=status,
+                    upload_id=attempt.upload_id,
+                )
         if ok:
-            return PlannedUpload(item.record_id, grant.grant_id, grant.endpoint, bytes_sent,
-                                 grant.member, grant.purpose)
-        return UploadNotice("failed", item.record_id, grant.grant_id, grant.endpoint,
-                            bytes_sent, detail)
+            return PlannedUpload(
+                item.record_id,
+                grant.grant_id,
+                grant.endpoint,
+                bytes_sent,
+                grant.member,
+                grant.purpose,
+            )
+        return UploadNotice(
+            "failed", item.record_id, grant.grant_id, grant.endpoint, bytes_sent, detail
+        )
+
+
+class ErasureSender:
+    """Sends unconfirmed erasure requests and commits each confirmation (no lock while sending)."""
+
+    def __init__(
+        self,
+        vault: Vault,
+        *,
+        transport: Transport | None = None,
+        clock: Callable[[], float] | None = None,
+        deadline_s: float = 10.0,
+    ) -> None:
+        """``transport``: how requests leave; ``deadline_s``: total time per request (s)."""
+        self._vault = vault
+        self._transport = transport if transport is not None else HttpClientTransport()
+        self._clock = clock if clock is not None else vault.clock
+        self.deadline_s = deadline_s
+
+    def send_pending(self) -> list[ErasureRequest]:
+        """Try every unconfirmed request once; return them all as they stand afterwards."""
+        results = []
+        for req in pending_erasures(self._vault.connection):
+            body = json.dumps(
+                {
+                    "request": req.request_id,
+                    "member": req.member,
+                    "uploads": list(req.uploads),
+                    "records": list(req.records),
+                }
+            )
+            error = ""
+            try:
+                resp = self._transport(
+                    HttpRequest(
+                        "POST",
+                        req.endpoint + ERASE_PATH,
+                        {"Content-Type": "application/json"},
+                        body.encode(),
+                        self.deadline_s,
+                    )
+                )
+                answer = json.loads(resp.body) if resp.status == 200 else {}
+                if not (
+                    isinstance(answer, dict)
+                    and answer.get("confirmed") is True
+                    and answer.get("request") == req.request_id
+                ):
+                    error = (
+                        f"{req.endpoint}/erase: expected status 200 confirming "
+                        f"{req.request_id}, got {resp.status}"
+                    )
+            except (UploadError, ValueError) as exc:
+                error = str(exc)
+            results.append(self._commit(req, error))
+        return results
+
+    def _commit(self, req: ErasureRequest, error: str) -> ErasureRequest:
+        now = self._clock()
+        with self._vault.transaction() as conn:
+            if error:
+                conn.execute(
+                    "UPDATE erasure_requests SET attempts = attempts + 1,"
+                    " last_error = ? WHERE request_id = ?",
+                    (error[:500], req.request_id),
+                )
+            else:
+                conn.execute(
+                    "UPDATE erasure_requests SET attempts = attempts + 1,"
+                    " confirmed_at = ?, last_error = '' WHERE request_id = ?",
+                    (now, req.request_id),
+                )
+                self._vault.audit(
+                    conn,
+                    "erasure_confirmed",
+                    member=req.member,
+                    request=req.request_id,
+                    endpoint=req.endpoint,
+                    records=list(req.records),
+                )
+        return ErasureRequest(
+            req.request_id,
+            req.endpoint,
+            req.member,
+            req.reason,
+            req.records,
+            req.uploads,
+            req.requested_at,
+            None if error else now,
+            req.attempts + 1,
+            error,
+        )

@@ -45,7 +45,7 @@ from device.audio import SAMPLE_RATE
 from device.errors import FormatVersionError, IntegrityError, StorageFullError, VaultError
 from device.utterance import Utterance
 from storage import audit as audit_chain
-from storage import consent, erasure
+from storage import erasure, ledger
 from storage.bindings import member_problems
 from storage.chainhead import HEAD_FILE, check_head, write_head
 from storage.index import connect, name_key, new_member_id
@@ -108,8 +108,11 @@ def check_home(home: Path) -> None:
     """Refuse (PermissionsError, exit 2) a home, keys folder or vault.db that is not this user's
     or that group or others can write: in such a home another user could swap in their own
     database or keys, and new recordings would be encrypted to them."""
-    for path, what, folder in ((home, "home", True), (home / KEYS_DIR, "keys folder", True),
-                               (home / DB_NAME, "vault database", False)):
+    for path, what, folder in (
+        (home, "home", True),
+        (home / KEYS_DIR, "keys folder", True),
+        (home / DB_NAME, "vault database", False),
+    ):
         if path.exists() or path.is_symlink():
             check_private(path, what, folder=folder, forbidden=0o022)
 
@@ -218,21 +221,25 @@ class Vault:
                 # SQLite cannot even create its WAL index: that is a full disk, not corruption.
                 raise StorageFullError(
                     f"{home / DB_NAME}: the disk is full; nothing can be stored (to free "
-                    "space: keepmum vault delete, vault purge, vault forget)") from exc
+                    "space: keepmum vault delete, vault purge, vault forget)"
+                ) from exc
             raise
         _ensure_reserve(home)
-        return cls._finish_open(home, conn, settings or VaultSettings(), clock,
-                                enforce=enforce)
+        return cls._finish_open(home, conn, settings or VaultSettings(), clock, enforce=enforce)
 
     @classmethod
     def _finish_open(
-        cls, home: Path, conn: sqlite3.Connection, settings: VaultSettings,
-        clock: Callable[[], float], *, enforce: bool = True,
+        cls,
+        home: Path,
+        conn: sqlite3.Connection,
+        settings: VaultSettings,
+        clock: Callable[[], float],
+        *,
+        enforce: bool = True,
     ) -> Vault:
         try:
             # Before anything reads the tables: a rolled-back or swapped vault.db stops here.
             head = check_head(conn, home / HEAD_FILE)
-            consent.ensure_tables(conn)
             vault = cls(home, conn, settings, clock)
             vault._adopt_legacy_key_files()
             vault._record_head(head)
@@ -251,12 +258,13 @@ class Vault:
         if not self.read_only:
             _ensure_reserve(self.home)  # back, once deleting made room
 
-
     def __enter__(self) -> Vault:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.close()
@@ -277,8 +285,9 @@ class Vault:
                 "intact; `keepmum vault delete`, `vault purge` or `vault forget` free space)"
             )
         if "readonly" in text.replace("-", "").replace(" ", "") or "read-only" in text:
-            return VaultError(f"{where}: the home is read-only; this command needs to write "
-                              f"({text})")
+            return VaultError(
+                f"{where}: the home is read-only; this command needs to write ({text})"
+            )
         return VaultError(f"{where}: cannot write ({text})")
 
     @contextmanager
@@ -289,8 +298,9 @@ class Vault:
         :class:`StorageFullError` or VaultError; the vault is left as before the transaction.
         """
         if self.read_only:
-            raise VaultError(f"{self.home / DB_NAME}: opened read-only; this command needs to "
-                             "write")
+            raise VaultError(
+                f"{self.home / DB_NAME}: opened read-only; this command needs to write"
+            )
         if self._conn.in_transaction:
             raise VaultError("vault transaction already open (transactions do not nest)")
         try:
@@ -377,8 +387,9 @@ class Vault:
         **details: Any,
     ) -> audit_chain.AuditEntry:
         """Append to the audit chain inside the caller's transaction (no audio, ever)."""
-        return audit_chain.append(conn, self.clock(), event, member=member, record=record,
-                                  **details)
+        return audit_chain.append(
+            conn, self.clock(), event, member=member, record=record, **details
+        )
 
     def add_commit_hook(self, hook: CommitHook) -> None:
         """Run ``hook(conn, meta, wav_bytes)`` inside every later store's transaction."""
@@ -431,8 +442,9 @@ class Vault:
         same = self._same_name(name)
         if same is not None:
             raise VaultError(
-                f"member {name!r}: already exists" if same == name else
-                f"member {name!r}: {same!r} already exists (names are compared ignoring case)"
+                f"member {name!r}: already exists"
+                if same == name
+                else f"member {name!r}: {same!r} already exists (names are compared ignoring case)"
             )
 
     def add_member(self, name: str, passphrase: str) -> Member:
@@ -450,8 +462,9 @@ class Vault:
                     "VALUES (?, ?, ?, ?, ?)",
                     (name, recipient, now, member_id, name_key(name)),
                 )
-                self.audit(conn, "member_added", member=name, member_id=member_id,
-                           recipient=recipient)
+                self.audit(
+                    conn, "member_added", member=name, member_id=member_id, recipient=recipient
+                )
         except BaseException:
             self.keys.shred(member_id)
             raise
@@ -505,21 +518,35 @@ class Vault:
         if self.settings.keeps_nothing:
             self._recipient(member)  # still refuse an unknown member
             with self.transaction() as conn:
-                self.audit(conn, "not_stored_retention_zero", member=member,
-                           duration_s=duration_s, model=utterance.model, source=utterance.source)
+                self.audit(
+                    conn,
+                    "not_stored_retention_zero",
+                    member=member,
+                    duration_s=duration_s,
+                    model=utterance.model,
+                    source=utterance.source,
+                )
             return None
         recipient = self._recipient(member)
         wav = pcm_to_wav(samples)
         ciphertext = pyrage.encrypt(wav, [recipient])
         now = self.clock()
         meta = RecordMeta(
-            id=new_record_id(utterance.started_at), member=member,
-            start=float(utterance.started_at), start_t=float(utterance.start_t),
-            duration_s=duration_s, samples=len(samples), sample_rate=SAMPLE_RATE,
-            model=str(utterance.model), score=float(utterance.score),
-            end_reason=str(utterance.end_reason), source=str(utterance.source),
-            created=float(now), expires=float(now + self.settings.retention_s),
-            sha256=hashlib.sha256(ciphertext).hexdigest(), size=len(ciphertext),
+            id=new_record_id(utterance.started_at),
+            member=member,
+            start=float(utterance.started_at),
+            start_t=float(utterance.start_t),
+            duration_s=duration_s,
+            samples=len(samples),
+            sample_rate=SAMPLE_RATE,
+            model=str(utterance.model),
+            score=float(utterance.score),
+            end_reason=str(utterance.end_reason),
+            source=str(utterance.source),
+            created=float(now),
+            expires=float(now + self.settings.retention_s),
+            sha256=hashlib.sha256(ciphertext).hexdigest(),
+            size=len(ciphertext),
         )
         meta_sha256 = meta_digest(meta.meta_values())
         with self.transaction() as conn:
@@ -529,9 +556,20 @@ class Vault:
                 "sha256, meta_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*meta.meta_values()[:13], ciphertext, meta.sha256, meta_sha256),
             )
-            self.audit(conn, "stored", member=member, record=meta.id, duration_s=duration_s,
-                       model=meta.model, score=meta.score, bytes=len(ciphertext),
-                       sha256=meta.sha256, meta_sha256=meta_sha256)
+            self.audit(
+                conn,
+                "stored",
+                member=member,
+                record=meta.id,
+                duration_s=duration_s,
+                model=meta.model,
+                score=meta.score,
+                bytes=len(ciphertext),
+                sha256=meta.sha256,
+                meta_sha256=meta_sha256,
+            )
+            # The all-future rule: whoever stores, live all-future grants get their copies.
+            ledger.queue_for_future_grants(conn, meta, wav, now, self.audit)
             for hook in self._hooks:
                 hook(conn, meta, wav)
             purged = purge(conn, now, self.settings, self.audit)
@@ -544,17 +582,36 @@ class Vault:
     def note_discarded(self, reason: str, duration_s: float, model: str, source: str) -> None:
         """Audit an utterance that was discarded without touching the disk (no audio)."""
         with self.transaction() as conn:
-            self.audit(conn, "discarded", reason=reason, duration_s=float(duration_s),
-                       model=model, source=source)
+            self.audit(
+                conn,
+                "discarded",
+                reason=reason,
+                duration_s=float(duration_s),
+                model=model,
+                source=source,
+            )
 
     def note_run(
-        self, source: str, heard_s: float, kept_s: float, discarded_s: float, wakes: int,
+        self,
+        source: str,
+        heard_s: float,
+        kept_s: float,
+        discarded_s: float,
+        wakes: int,
         muted_s: float,
     ) -> None:
         """Audit what one run of the device heard, kept and discarded (for ``keepmum report``)."""
         with self.transaction() as conn:
-            self.audit(conn, "run", source=source, heard_s=float(heard_s), kept_s=float(kept_s),
-                       discarded_s=float(discarded_s), wakes=int(wakes), muted_s=float(muted_s))
+            self.audit(
+                conn,
+                "run",
+                source=source,
+                heard_s=float(heard_s),
+                kept_s=float(kept_s),
+                discarded_s=float(discarded_s),
+                wakes=int(wakes),
+                muted_s=float(muted_s),
+            )
 
     def purge(self, *, checkpoint: bool = True) -> PurgeResult:
         """Enforce expiry and capacity now."""
@@ -569,10 +626,17 @@ class Vault:
         from every endpoint that received it, in the same transaction (see storage.erasure)."""
         meta = self.record(record_id)
         with self.transaction() as conn:
-            (deleted,) = delete_rows(conn, [(meta.id, meta.member, meta.duration_s)], "deleted",
-                                     self.audit)
-            erasure.request_erasure(conn, member=meta.member, record_ids=[meta.id],
-                                    reason="deleted", now=self.clock(), audit=self.audit)
+            (deleted,) = delete_rows(
+                conn, [(meta.id, meta.member, meta.duration_s)], "deleted", self.audit
+            )
+            erasure.request_erasure(
+                conn,
+                member=meta.member,
+                record_ids=[meta.id],
+                reason="deleted",
+                now=self.clock(),
+                audit=self.audit,
+            )
         self._checkpoint("TRUNCATE")
         return deleted
 
@@ -591,8 +655,7 @@ class Vault:
             return self.audit(conn, event, older_than_h=float(hours), **kw)
 
         with self.transaction() as conn:
-            deleted = delete_rows(conn, due_older_than(conn, self.clock(), hours), "deleted",
-                                  audit)
+            deleted = delete_rows(conn, due_older_than(conn, self.clock(), hours), "deleted", audit)
         if deleted:
             self._checkpoint("TRUNCATE")
         return deleted
@@ -613,17 +676,30 @@ class Vault:
                 (member,),
             ).fetchone()
             # Every endpoint that received their data is asked to erase it (GDPR art. 17(2)).
-            erasure.request_erasure(conn, member=member,
-                                    record_ids=erasure.uploaded_records_of(conn, member),
-                                    reason="forgotten", now=self.clock(), audit=self.audit)
+            erasure.request_erasure(
+                conn,
+                member=member,
+                record_ids=erasure.uploaded_records_of(conn, member),
+                reason="forgotten",
+                now=self.clock(),
+                audit=self.audit,
+            )
             # Their consent ends with them: a later member of the same name inherits no grant.
-            for grant_id in consent.revoke_member_grants(conn, member, self.clock()):
-                self.audit(conn, "consent_revoked", member=member, grant=grant_id,
-                           reason="forgotten")
+            for grant_id in ledger.revoke_member_grants(conn, member, self.clock()):
+                self.audit(
+                    conn, "consent_revoked", member=member, grant=grant_id, reason="forgotten"
+                )
             conn.execute("DELETE FROM records WHERE member = ?", (member,))
             conn.execute("DELETE FROM members WHERE name = ?", (member,))
-            self.audit(conn, "forgotten", member=member, member_id=known.id, records=int(count),
-                       seconds=float(seconds), identity_shredded=shredded)
+            self.audit(
+                conn,
+                "forgotten",
+                member=member,
+                member_id=known.id,
+                records=int(count),
+                seconds=float(seconds),
+                identity_shredded=shredded,
+            )
         self._recipients.pop(member, None)
         self._checkpoint("TRUNCATE")
         return ForgetResult(member, int(count), float(seconds), shredded)

@@ -80,16 +80,15 @@ def _check_members(conn: sqlite3.Connection) -> tuple[set[str], list[Defect]]:
             x25519.Recipient.from_str(str(recipient))
         except pyrage.RecipientError:
             defects.append(Defect(None, f"member {name!r}: recipient {recipient!r} is malformed"))
-        problems = member_problems(conn, str(name), str(recipient),
-                                   None if member_id is None else str(member_id))
+        problems = member_problems(
+            conn, str(name), str(recipient), None if member_id is None else str(member_id)
+        )
         defects += [Defect(None, p) for p in problems]
     defects += [Defect(None, p) for p in grant_problems(conn)]
     return names, defects
 
 
-def _check_rows(
-    conn: sqlite3.Connection, members: set[str]
-) -> tuple[dict[str, str], list[Defect]]:
+def _check_rows(conn: sqlite3.Connection, members: set[str]) -> tuple[dict[str, str], list[Defect]]:
     """Keyless checks of every row; returns {record id: meta_sha256} and the defects."""
     defects: list[Defect] = []
     hashes: dict[str, str] = {}
@@ -135,15 +134,20 @@ def _check_against_audit(conn: sqlite3.Connection, hashes: dict[str, str]) -> li
         if rid not in stored:
             defects.append(Defect(rid, "no 'stored' entry in the audit chain for this record"))
         elif stored[rid][1] != digest:
-            defects.append(Defect(rid, "differs from the hashes the audit chain recorded when "
-                                       "it was stored"))
+            defects.append(
+                Defect(rid, "differs from the hashes the audit chain recorded when it was stored")
+            )
     for rid, (seq, _digest, member) in stored.items():
         if rid in hashes or rid in gone:
             continue
         if member is not None and forgotten.get(member, -1) > seq:
             continue
-        defects.append(Defect(rid, f"missing from the index, but the audit chain (entry {seq}) "
-                                   "records no deletion"))
+        defects.append(
+            Defect(
+                rid,
+                f"missing from the index, but the audit chain (entry {seq}) records no deletion",
+            )
+        )
     return defects
 
 
@@ -172,15 +176,19 @@ def verify_vault(
                     vault.decrypt(meta.id, identity)
                     decrypted += 1
                 except IntegrityError as exc:
-                    defects.append(Defect(meta.id,
-                                          str(exc).removeprefix(f"record {meta.id}: ")))
+                    defects.append(Defect(meta.id, str(exc).removeprefix(f"record {meta.id}: ")))
     report = VerifyReport(len(hashes), decrypted, defects)
     if defects and not vault.read_only:  # a read-only home cannot take the entry; not a defect
         try:
             with vault.transaction() as tx:
-                vault.audit(tx, "verification_failed", defects=len(defects),
-                            records=report.bad_records[:100])
+                vault.audit(
+                    tx,
+                    "verification_failed",
+                    defects=len(defects),
+                    records=report.bad_records[:100],
+                )
         except (sqlite3.DatabaseError, VaultError) as exc:
-            defects.append(Defect(None, f"could not append verification_failed to the audit "
-                                        f"chain ({exc})"))
+            defects.append(
+                Defect(None, f"could not append verification_failed to the audit chain ({exc})")
+            )
     return report

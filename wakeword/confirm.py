@@ -103,7 +103,6 @@ class RequestConfirmer:
         self, settings: VadSettings | None = None, silero: SileroVad | None = None
     ) -> None:
         self.settings = settings or VadSettings()
-        self.settings.validate()
         self._silero = silero if silero is not None else SileroVad()
         self._floor = NoiseFloor(self.settings.noise_window_s)
         self.level_db = _SILENT_DB

@@ -55,9 +55,7 @@ class WakeWordModel:
         return row
 
 
-def load_models(
-    models: Sequence[str], backend: Backend | None = None
-) -> tuple[WakeWordModel, ...]:
+def load_models(models: Sequence[str], backend: Backend | None = None) -> tuple[WakeWordModel, ...]:
     """Open wake-word models by name or path on ``backend`` (default: the installed one);
     DetectorError names a bad one."""
     backend = backend if backend is not None else installed_backend()

@@ -126,9 +126,11 @@ def _start_features_cached(backend: str) -> npt.NDArray[np.float32]:
     from wakeword.backend import backend_named
 
     models = MelFeatureModels(backend=backend_named(backend))
-    audio = np.random.default_rng(0).integers(
-        -1000, 1000, _START_AUDIO_S * SAMPLE_RATE, dtype=np.int64
-    ).astype(np.int16)
+    audio = (
+        np.random.default_rng(0)
+        .integers(-1000, 1000, _START_AUDIO_S * SAMPLE_RATE, dtype=np.int64)
+        .astype(np.int16)
+    )
     spec = models.melspectrogram(audio)
     starts = range(0, spec.shape[0] - EMBEDDING_WINDOW + 1, 8)
     windows = np.stack([spec[s : s + EMBEDDING_WINDOW] for s in starts])
@@ -290,17 +292,19 @@ class StreamingFeatures:
         self._melt_pending(max(0, first_needed - _MEL_LOOKBACK_FRAMES))
         self._features.fill(first_needed, np.nan)
         # Frame k's window ends at mel row 76 + 5 + 8k.
-        ends = MEL_START_ROWS + FIRST_FRAME_MEL_ROWS + MEL_ROWS_PER_FRAME * np.arange(
-            first_needed, self.frames
+        ends = (
+            MEL_START_ROWS
+            + FIRST_FRAME_MEL_ROWS
+            + MEL_ROWS_PER_FRAME * np.arange(first_needed, self.frames)
         )
         if ends.size == 1:
             windows = self._mel.span(int(ends[0]) - EMBEDDING_WINDOW, int(ends[0]))[None]
         else:
             lo = int(ends[0]) - EMBEDDING_WINDOW
             block = self._mel.span(lo, int(ends[-1]))
-            windows = np.lib.stride_tricks.sliding_window_view(
-                block, (EMBEDDING_WINDOW, MEL_BINS)
-            )[:: MEL_ROWS_PER_FRAME, 0]
+            windows = np.lib.stride_tricks.sliding_window_view(block, (EMBEDDING_WINDOW, MEL_BINS))[
+                ::MEL_ROWS_PER_FRAME, 0
+            ]
         self._features.extend(self.models.embed(windows))
         self._embedded = self.frames
 

@@ -37,8 +37,9 @@ class VadSettings:
     noise_window_s: float = 3.0
     """Audio the noise floor is measured over: its 20th-percentile frame level (seconds)."""
 
-    def validate(self) -> None:
-        """Raise :class:`ConfigError` naming the first setting out of range."""
+    def __post_init__(self) -> None:
+        """Raise :class:`ConfigError` naming the first setting out of range: at construction, so an
+        invalid one cannot exist."""
         if self.aggressiveness not in (0, 1, 2, 3):
             raise ConfigError(
                 f"vad.aggressiveness must be 0, 1, 2 or 3, got {self.aggressiveness!r}"
@@ -66,7 +67,6 @@ class WebRtcVad:
         import webrtcvad
 
         self.settings = settings or VadSettings()
-        self.settings.validate()
         self._vad = webrtcvad.Vad(self.settings.aggressiveness)
         self._subframe = SAMPLE_RATE * self.settings.subframe_ms // 1000
         self._carry = np.zeros(0, dtype=np.int16)

@@ -80,8 +80,11 @@ def home(tmp_path: Path) -> Path:
 
 def test_paths_inside_the_home_are_refused_also_through_links(tmp_path: Path, home: Path) -> None:
     (tmp_path / "alias").symlink_to(home)
-    for path in (home / "keys" / "alice.identity.age", home / "vault.db",
-                 tmp_path / "alias" / "keys" / "new.wav"):
+    for path in (
+        home / "keys" / "alice.identity.age",
+        home / "vault.db",
+        tmp_path / "alias" / "keys" / "new.wav",
+    ):
         with pytest.raises(ConfigError, match=r"--out .*inside the device home"):
             guard_output_path(path, home=home, option="--out", overwrite=True)
     with pytest.raises(ConfigError, match="inside the device home"):

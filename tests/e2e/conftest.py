@@ -46,7 +46,8 @@ class Result:
     def of(self, event: str, **match: Any) -> list[dict[str, Any]]:
         """The events named ``event`` whose fields equal every ``match`` value."""
         return [
-            e for e in self.events
+            e
+            for e in self.events
             if e.get("event") == event and all(e.get(k) == v for k, v in match.items())
         ]
 
@@ -165,7 +166,7 @@ def finish(proc: subprocess.Popen[str], timeout: float = DEFAULT_TIMEOUT_S) -> R
     args = proc.args if isinstance(proc.args, Sequence) else [proc.args]
     events, other = parse_json_lines(stdout)
     return Result(
-        tuple(str(a) for a in list(args)[len(keepmum_command()):]),
+        tuple(str(a) for a in list(args)[len(keepmum_command()) :]),
         proc.returncode,
         stdout,
         stderr,

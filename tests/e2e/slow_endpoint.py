@@ -45,9 +45,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        entry = {"path": self.path, "bytes": len(body), "at": time.time(),
-                 "record": self.headers.get("X-Keepmum-Record", ""),
-                 "upload_id": self.headers.get("X-Keepmum-Upload-Id", "")}
+        entry = {
+            "path": self.path,
+            "bytes": len(body),
+            "at": time.time(),
+            "record": self.headers.get("X-Keepmum-Record", ""),
+            "upload_id": self.headers.get("X-Keepmum-Upload-Id", ""),
+        }
         with LOG.open("a") as fh:
             fh.write(json.dumps(entry) + "\n")
         answer = b'{"received": 1}\n'
@@ -60,7 +64,7 @@ class Handler(BaseHTTPRequestHandler):
             raw = (b"HTTP/1.1 201 Created\r\nContent-Length: %d\r\n\r\n" % len(answer)) + answer
             try:
                 for i in range(len(raw)):
-                    self.wfile.write(raw[i:i + 1])
+                    self.wfile.write(raw[i : i + 1])
                     self.wfile.flush()
                     time.sleep(ARG)
             except OSError:

@@ -47,8 +47,9 @@ def test_okay_nabu_wakes_on_tflite_and_is_refused_naming_the_backend_on_onnx(
     tmp_path: Path,
 ) -> None:
     clip = DATA / "alexa_time.wav"  # any audio: the point is whether the model loads
-    result = run_keepmum("replay", "--no-store", "--json", "--model", "okay_nabu", clip,
-                         home=tmp_path)
+    result = run_keepmum(
+        "replay", "--no-store", "--json", "--model", "okay_nabu", clip, home=tmp_path
+    )
     if EXPECTED == "tflite":
         assert result.returncode == 0, result
         assert result.summary["files"] == 1
@@ -61,18 +62,21 @@ def test_a_model_file_of_the_other_backend_is_one_line_exit_2(tmp_path: Path) ->
     other = ".tflite" if backend.suffix == ".onnx" else ".onnx"
     wrong = tmp_path / f"my_word{other}"
     wrong.write_bytes(b"\0" * 64)
-    result = run_keepmum("replay", "--no-store", "--model", wrong, DATA / "alexa_time.wav",
-                         home=tmp_path)
-    assert_one_line_error(result, f"my_word{other}", f"the {backend.name} backend",
-                          f"runs {backend.suffix} files")
+    result = run_keepmum(
+        "replay", "--no-store", "--model", wrong, DATA / "alexa_time.wav", home=tmp_path
+    )
+    assert_one_line_error(
+        result, f"my_word{other}", f"the {backend.name} backend", f"runs {backend.suffix} files"
+    )
 
 
 def test_a_model_file_of_the_backend_wakes_under_its_own_name(tmp_path: Path) -> None:
     backend = installed_backend()
     mine = tmp_path / f"my_alexa{backend.suffix}"
     shutil.copy(backend.builtin("alexa"), mine)
-    result = run_keepmum("replay", "--no-store", "--json", "--model", mine,
-                         DATA / "alexa_time.wav", home=tmp_path)
+    result = run_keepmum(
+        "replay", "--no-store", "--json", "--model", mine, DATA / "alexa_time.wav", home=tmp_path
+    )
     assert result.returncode == 0, result
     assert [w["model"] for w in result.of("wake")] == ["my_alexa"]
 

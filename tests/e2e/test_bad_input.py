@@ -15,7 +15,7 @@ import soundfile as sf
 
 from tests.conftest import require_system
 from tests.e2e.conftest import FIXTURES, Result, keepmum_command, parse_json_lines, run_keepmum
-from tests.e2e.vaulte2e import init_home
+from tests.e2e.vault_fixtures import init_home
 
 CLIP = FIXTURES / "alexa_time.wav"
 
@@ -42,8 +42,9 @@ def run_with_stdin_closed(*args: str | Path) -> Result:
         check=False,
     )
     events, other = parse_json_lines(proc.stdout)
-    return Result(tuple(str(a) for a in args), proc.returncode, proc.stdout, proc.stderr,
-                  events, other)
+    return Result(
+        tuple(str(a) for a in args), proc.returncode, proc.stdout, proc.stderr, events, other
+    )
 
 
 def test_listen_without_any_microphone_is_one_clear_line(tmp_path: Path) -> None:
@@ -87,8 +88,13 @@ def odd_names_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, byte
     marked = Path("d[/x]e\x1b[31mred.wav")  # relative, so that audit show prints it whole
     shutil.copyfile(CLIP, base / marked)
     for name in (undecodable, marked):
-        proc = subprocess.run([*keepmum_command(), "replay", "--home", home, name], cwd=base,
-                              capture_output=True, timeout=300, check=False)
+        proc = subprocess.run(
+            [*keepmum_command(), "replay", "--home", home, name],
+            cwd=base,
+            capture_output=True,
+            timeout=300,
+            check=False,
+        )
         assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")
         assert b"Traceback" not in proc.stderr
         assert b"\x1b[31mred" not in proc.stdout  # the human lines show the code, escaped
@@ -116,8 +122,9 @@ def test_questions_with_stdin_closed_are_one_clear_line(
 ) -> None:
     home = odd_names_home[0]
     record = run_keepmum("vault", "list", "--home", home, "--json").events[0]["record"]
-    played = run_with_stdin_closed("vault", "play", record, "--home", home,
-                                   "--out", tmp_path / "x.wav")
+    played = run_with_stdin_closed(
+        "vault", "play", record, "--home", home, "--out", tmp_path / "x.wav"
+    )
     assert_one_error_line(played, "alice's passphrase", "--passphrase-file")
     assert not (tmp_path / "x.wav").exists()
     forgotten = run_with_stdin_closed("vault", "forget", "alice", "--home", home)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from tests.e2e.cloud_fixtures import Cloud, _cloud  # noqa: F401
 from tests.e2e.conftest import run_keepmum
-from tests.e2e.consente2e import Cloud, _cloud  # noqa: F401
-from tests.e2e.vaulte2e import (  # noqa: F401
+from tests.e2e.vault_fixtures import (  # noqa: F401
     StoredHome,
     _stored_home,
     _stored_template,
@@ -19,8 +19,7 @@ from tests.e2e.vaulte2e import (  # noqa: F401
 
 
 def _alice_pass(stored_home: StoredHome) -> list[str]:
-    return ["--passphrase-file", next(a for a in stored_home.pass_args
-                                      if a.startswith("alice="))]
+    return ["--passphrase-file", next(a for a in stored_home.pass_args if a.startswith("alice="))]
 
 
 def _uploaded_bytes(home: Path) -> int:
@@ -39,13 +38,29 @@ def test_grant_one_record_see_it_arrive_revoke_see_nothing_more(
     assert keepmum_ok("consent", "list", "--home", home, "--json").events == []
 
     wanted = stored_home.alice[0]
-    granted = keepmum_ok("consent", "grant", "--home", home, "--member", "alice",
-                         "--purpose", "improve the wake word", "--endpoint", cloud.url,
-                         "--record", wanted, *_alice_pass(stored_home), "--json")
+    granted = keepmum_ok(
+        "consent",
+        "grant",
+        "--home",
+        home,
+        "--member",
+        "alice",
+        "--purpose",
+        "improve the wake word",
+        "--endpoint",
+        cloud.url,
+        "--record",
+        wanted,
+        *_alice_pass(stored_home),
+        "--json",
+    )
     (grant,) = granted.events
     assert {k: grant[k] for k in ("member", "purpose", "endpoint", "records", "queued")} == {
-        "member": "alice", "purpose": "improve the wake word", "endpoint": cloud.url,
-        "records": [wanted], "queued": 1,
+        "member": "alice",
+        "purpose": "improve the wake word",
+        "endpoint": cloud.url,
+        "records": [wanted],
+        "queued": 1,
     }
     assert grant["grant"].startswith("g-") and grant["recipient"] == cloud.recipient
 
@@ -61,20 +76,35 @@ def test_grant_one_record_see_it_arrive_revoke_see_nothing_more(
         (wanted, grant["grant"], cloud.url, dry.events[0]["bytes"])
     ]
     (arrived,) = cloud.received()
-    assert (arrived["record"], arrived["member"], arrived["grant"]) == (wanted, "alice",
-                                                                         grant["grant"])
+    assert (arrived["record"], arrived["member"], arrived["grant"]) == (
+        wanted,
+        "alice",
+        grant["grant"],
+    )
     assert arrived["bytes"] == sent.events[0]["bytes"] == _uploaded_bytes(home)
     # What arrived is exactly the recording the vault holds.
     played = tmp_path / "played.wav"
-    keepmum_ok("vault", "play", wanted, "--home", home, "--out", played,
-               *_alice_pass(stored_home))
+    keepmum_ok("vault", "play", wanted, "--home", home, "--out", played, *_alice_pass(stored_home))
     assert arrived["wav_sha256"] == hashlib.sha256(played.read_bytes()).hexdigest()
     assert keepmum_ok("upload", "--home", home, "--json").events == []  # sent once only
 
     # A second grant, revoked before upload: nothing more leaves.
-    second = keepmum_ok("consent", "grant", "--home", home, "--member", "alice",
-                        "--purpose", "p2", "--endpoint", cloud.url,
-                        "--record", stored_home.alice[1], *_alice_pass(stored_home), "--json")
+    second = keepmum_ok(
+        "consent",
+        "grant",
+        "--home",
+        home,
+        "--member",
+        "alice",
+        "--purpose",
+        "p2",
+        "--endpoint",
+        cloud.url,
+        "--record",
+        stored_home.alice[1],
+        *_alice_pass(stored_home),
+        "--json",
+    )
     gid = second.events[0]["grant"]
     revoked = run_keepmum("consent", "revoke", gid, "--home", home, "--json")  # no passphrase
     assert revoked.returncode == 0, revoked
@@ -82,8 +112,7 @@ def test_grant_one_record_see_it_arrive_revoke_see_nothing_more(
     assert keepmum_ok("upload", "--home", home, "--json").events == []
     assert len(cloud.received()) == 1
     assert _uploaded_bytes(home) == arrived["bytes"]
-    listed = {e["grant"]: e for e in keepmum_ok("consent", "list", "--home", home,
-                                                "--json").events}
+    listed = {e["grant"]: e for e in keepmum_ok("consent", "list", "--home", home, "--json").events}
     assert listed[gid]["status"] == "revoked" and listed[grant["grant"]]["uploaded"] == 1
     keepmum_ok("audit", "verify", "--home", home)
 
@@ -92,14 +121,27 @@ def test_all_future_grant_covers_new_records_of_its_member_only(
     stored_home: StoredHome, cloud: Cloud
 ) -> None:
     home = stored_home.home
-    bob_pass = ["--passphrase-file", next(a for a in stored_home.pass_args
-                                          if a.startswith("bob="))]
-    keepmum_ok("consent", "grant", "--home", home, "--member", "bob", "--purpose", "all",
-               "--endpoint", cloud.url, "--all-future", "--expires", "7d", *bob_pass)
-    new_bob = stored_ids(keepmum_ok("replay", "--home", home, "--member", "bob", "--json",
-                                    stored_home.recording))
-    new_alice = stored_ids(keepmum_ok("replay", "--home", home, "--json",
-                                      stored_home.recording))
+    bob_pass = ["--passphrase-file", next(a for a in stored_home.pass_args if a.startswith("bob="))]
+    keepmum_ok(
+        "consent",
+        "grant",
+        "--home",
+        home,
+        "--member",
+        "bob",
+        "--purpose",
+        "all",
+        "--endpoint",
+        cloud.url,
+        "--all-future",
+        "--expires",
+        "7d",
+        *bob_pass,
+    )
+    new_bob = stored_ids(
+        keepmum_ok("replay", "--home", home, "--member", "bob", "--json", stored_home.recording)
+    )
+    new_alice = stored_ids(keepmum_ok("replay", "--home", home, "--json", stored_home.recording))
     assert new_bob and new_alice
     dry = keepmum_ok("upload", "--home", home, "--dry-run", "--json")
     assert sorted(e["record"] for e in dry.events) == sorted(new_bob)
@@ -113,17 +155,53 @@ def test_grant_needs_the_members_passphrase_and_a_scope(
     home = stored_home.home
     wrong = tmp_path / "wrong.pass"
     wrong.write_text("not alice's passphrase\n")
-    refused = run_keepmum("consent", "grant", "--home", home, "--member", "alice",
-                          "--purpose", "p", "--endpoint", cloud.url, "--record",
-                          stored_home.alice[0], "--passphrase-file", f"alice={wrong}")
+    refused = run_keepmum(
+        "consent",
+        "grant",
+        "--home",
+        home,
+        "--member",
+        "alice",
+        "--purpose",
+        "p",
+        "--endpoint",
+        cloud.url,
+        "--record",
+        stored_home.alice[0],
+        "--passphrase-file",
+        f"alice={wrong}",
+    )
     assert refused.returncode == 2 and "passphrase" in refused.stderr
     assert "Traceback" not in refused.stderr
-    no_scope = run_keepmum("consent", "grant", "--home", home, "--member", "alice",
-                           "--purpose", "p", "--endpoint", cloud.url, *_alice_pass(stored_home))
+    no_scope = run_keepmum(
+        "consent",
+        "grant",
+        "--home",
+        home,
+        "--member",
+        "alice",
+        "--purpose",
+        "p",
+        "--endpoint",
+        cloud.url,
+        *_alice_pass(stored_home),
+    )
     assert no_scope.returncode == 2
-    bobs = run_keepmum("consent", "grant", "--home", home, "--member", "alice",
-                       "--purpose", "p", "--endpoint", cloud.url, "--record",
-                       stored_home.bob[0], *_alice_pass(stored_home))
+    bobs = run_keepmum(
+        "consent",
+        "grant",
+        "--home",
+        home,
+        "--member",
+        "alice",
+        "--purpose",
+        "p",
+        "--endpoint",
+        cloud.url,
+        "--record",
+        stored_home.bob[0],
+        *_alice_pass(stored_home),
+    )
     assert bobs.returncode == 2 and "not a record of member 'alice'" in bobs.stderr
     assert keepmum_ok("consent", "list", "--home", home, "--json").events == []
     unknown = run_keepmum("consent", "revoke", "g-00000000", "--home", home)

@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 from tests.conftest import require_system, require_tool
+from tests.e2e.cloud_fixtures import Cloud, _cloud  # noqa: F401
 from tests.e2e.conftest import keepmum_command, parse_json_lines
-from tests.e2e.consente2e import Cloud, _cloud  # noqa: F401
-from tests.e2e.vaulte2e import (  # noqa: F401
+from tests.e2e.vault_fixtures import (  # noqa: F401
     StoredHome,
     _stored_home,
     _stored_template,
@@ -24,16 +24,23 @@ from tests.e2e.vaulte2e import (  # noqa: F401
 # Calls that can put bytes on a network: connect, and datagrams sent without connecting.
 TRACED = "trace=connect,sendto,sendmsg,sendmmsg"
 _INET = re.compile(r"sa_family=AF_INET6?\b")
-_ADDR = re.compile(r'sin6?_port=htons\((\d+)\).*?(?:inet_addr\("([^"]+)"\)|inet_pton\(AF_INET6?, '
-                   r'"([^"]+)")')
+_ADDR = re.compile(
+    r'sin6?_port=htons\((\d+)\).*?(?:inet_addr\("([^"]+)"\)|inet_pton\(AF_INET6?, '
+    r'"([^"]+)")'
+)
 
 
 def _strace(tmp_path: Path, argv: list[str]) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     """Run ``argv`` under strace; return it and the traced lines that name an internet address."""
     strace = require_tool("strace")
     log = tmp_path / f"strace-{len(list(tmp_path.glob('strace-*')))}.txt"
-    proc = subprocess.run([strace, "-f", "-qq", "-e", TRACED, "-o", str(log), *argv],
-                          capture_output=True, text=True, timeout=300, check=False)
+    proc = subprocess.run(
+        [strace, "-f", "-qq", "-e", TRACED, "-o", str(log), *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     lines = log.read_text().splitlines() if log.exists() else []
     return proc, [ln for ln in lines if _INET.search(ln)]
 
@@ -53,12 +60,25 @@ def _strace_sees_connections(tmp_path: Path) -> None:
 def test_replay_that_stores_needs_no_network(stored_home: StoredHome) -> None:
     unshare = require_tool("unshare")
     probe = subprocess.run([unshare, "-n", "true"], capture_output=True, text=True, check=False)
-    require_system(probe.returncode == 0,
-                   f"`unshare -n` (network namespaces; root or user namespaces): {probe.stderr}")
+    require_system(
+        probe.returncode == 0,
+        f"`unshare -n` (network namespaces; root or user namespaces): {probe.stderr}",
+    )
     proc = subprocess.run(
-        [unshare, "-n", *keepmum_command(), "replay", "--home", str(stored_home.home), "--json",
-         str(stored_home.recording)],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            unshare,
+            "-n",
+            *keepmum_command(),
+            "replay",
+            "--home",
+            str(stored_home.home),
+            "--json",
+            str(stored_home.recording),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     events, other = parse_json_lines(proc.stdout)
@@ -68,8 +88,17 @@ def test_replay_that_stores_needs_no_network(stored_home: StoredHome) -> None:
 
 def test_replay_makes_no_internet_connection(stored_home: StoredHome, tmp_path: Path) -> None:
     _strace_sees_connections(tmp_path)
-    proc, inet = _strace(tmp_path, [*keepmum_command(), "replay", "--home",
-                                    str(stored_home.home), "--json", str(stored_home.recording)])
+    proc, inet = _strace(
+        tmp_path,
+        [
+            *keepmum_command(),
+            "replay",
+            "--home",
+            str(stored_home.home),
+            "--json",
+            str(stored_home.recording),
+        ],
+    )
     assert proc.returncode == 0, proc.stderr
     events, _ = parse_json_lines(proc.stdout)
     assert [e for e in events if e.get("event") == "stored"]
@@ -82,9 +111,22 @@ def test_upload_connects_only_to_the_grants_endpoint(
     _strace_sees_connections(tmp_path)
     home = stored_home.home
     alice = next(a for a in stored_home.pass_args if a.startswith("alice="))
-    keepmum_ok("consent", "grant", "--home", home, "--member", "alice", "--purpose", "p",
-               "--endpoint", cloud.url, "--record", stored_home.alice[0],
-               "--passphrase-file", alice)
+    keepmum_ok(
+        "consent",
+        "grant",
+        "--home",
+        home,
+        "--member",
+        "alice",
+        "--purpose",
+        "p",
+        "--endpoint",
+        cloud.url,
+        "--record",
+        stored_home.alice[0],
+        "--passphrase-file",
+        alice,
+    )
     proc, inet = _strace(tmp_path, [*keepmum_command(), "upload", "--home", str(home), "--json"])
     assert proc.returncode == 0, proc.stderr
     events, _ = parse_json_lines(proc.stdout)

@@ -20,7 +20,7 @@ import soundfile as sf
 
 from tests.e2e.conftest import FIXTURES, finish, keepmum_command, run_keepmum, start_keepmum
 from tests.e2e.test_listen_mic import pulse_mic, recording_streams, wait_for_new_stream
-from tests.e2e.vaulte2e import init_home
+from tests.e2e.vault_fixtures import init_home
 
 __all__ = ["pulse_mic"]  # the fixture, imported for the listen test
 
@@ -49,7 +49,9 @@ def test_a_signal_during_replay_ends_with_summary_audit_entry_and_its_status(
     runs_before = len(audit_runs(home))
     proc = subprocess.Popen(
         [*keepmum_command(), "replay", "--home", str(home), "--json", "-"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     signalled = threading.Event()

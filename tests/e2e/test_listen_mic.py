@@ -98,14 +98,18 @@ def test_wake_word_played_into_the_microphone_wakes_the_device(
     played = with_lead_silence(FIXTURES / clip_name, tmp_path / clip_name)
     before = recording_streams()
     proc = start_keepmum(
-        "listen", "--duration", str(LISTEN_S), "--json", "--no-store", "--model", model,
+        "listen",
+        "--duration",
+        str(LISTEN_S),
+        "--json",
+        "--no-store",
+        "--model",
+        model,
         home=keepmum_home,
     )
     try:
         wait_for_new_stream(before, proc)
-        subprocess.run(
-            ["paplay", f"--device={NULL_SINK}", str(played)], check=True, timeout=60
-        )
+        subprocess.run(["paplay", f"--device={NULL_SINK}", str(played)], check=True, timeout=60)
     finally:
         result = finish(proc, timeout=LISTEN_S + 60)
     assert result.returncode == 0, str(result)

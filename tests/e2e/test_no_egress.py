@@ -36,14 +36,16 @@ from tests.e2e.test_listen_mic import (  # noqa: F401
     recording_streams,
     wait_for_new_stream,
 )
-from tests.e2e.vaulte2e import write_passphrase_files
+from tests.e2e.vault_fixtures import write_passphrase_files
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]
 
 REPLAY_S = 300.0
 LISTEN_S = 30
-TRACED = ("trace=socket,connect,sendto,sendmsg,sendmmsg,open,openat,openat2,creat,mkdir,"
-          "mkdirat,rename,renameat,renameat2,link,linkat,symlink,symlinkat,mknod,mknodat")
+TRACED = (
+    "trace=socket,connect,sendto,sendmsg,sendmmsg,open,openat,openat2,creat,mkdir,"
+    "mkdirat,rename,renameat,renameat2,link,linkat,symlink,symlinkat,mknod,mknodat"
+)
 AUDIO_STACK_FILES = (
     re.compile(r"/\.config/pulse/cookie$"),  # PULSE_COOKIE: the existing cookie, O_RDWR|O_CREAT
     re.compile(r"^/dev/shm/jack_db-\d+(/|$)"),  # libjack, loaded by PortAudio's host-API probe
@@ -110,8 +112,9 @@ def parse_trace(folder: Path, cwd: Path) -> Trace:
 def _pulse_server() -> str | None:
     """The running PulseAudio server's address (``unix:/path/native``), if `pactl` finds one."""
     try:
-        info = subprocess.run(["pactl", "info"], capture_output=True, text=True, timeout=10,
-                              check=False).stdout
+        info = subprocess.run(
+            ["pactl", "info"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
     except FileNotFoundError:
         return None
     for line in info.splitlines():
@@ -158,23 +161,39 @@ class Sandbox:
 
     def outside_home(self, trace: Trace) -> list[str]:
         home = str(self.keepmum_home.resolve())
-        return sorted({
-            p for p in trace.created
-            if not (p == home or p.startswith(home + "/"))
-            and not any(rx.search(p) for rx in AUDIO_STACK_FILES)
-        })
+        return sorted(
+            {
+                p
+                for p in trace.created
+                if not (p == home or p.startswith(home + "/"))
+                and not any(rx.search(p) for rx in AUDIO_STACK_FILES)
+            }
+        )
 
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Sandbox:
-    box = Sandbox(tmp_path / "HOME", tmp_path / "TMP", tmp_path / "cwd", tmp_path / "km",
-                  tmp_path / "traces")
+    box = Sandbox(
+        tmp_path / "HOME", tmp_path / "TMP", tmp_path / "cwd", tmp_path / "km", tmp_path / "traces"
+    )
     for folder in (box.home, box.tmp, box.cwd, box.traces):
         folder.mkdir()
     pass_args = write_passphrase_files(tmp_path / "pass", {"alice": "a long passphrase"})
     init = subprocess.run(
-        [*keepmum_command(), "init", "--home", str(box.keepmum_home), "--member", "alice",
-         *pass_args], env=box.env(), cwd=box.cwd, capture_output=True, text=True, timeout=300,
+        [
+            *keepmum_command(),
+            "init",
+            "--home",
+            str(box.keepmum_home),
+            "--member",
+            "alice",
+            *pass_args,
+        ],
+        env=box.env(),
+        cwd=box.cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
         check=False,
     )
     assert init.returncode == 0, init.stderr
@@ -187,8 +206,13 @@ def _tracer_works(box: Sandbox) -> None:
     env = {k: v for k, v in box.env().items() if k != "ORT_DISABLE_TELEMETRY"}
     code = "import onnxruntime, socket; socket.socket().close()"
     proc = subprocess.run(
-        box.strace(sys.executable, "-c", code), env=env, cwd=box.cwd,
-        capture_output=True, text=True, timeout=120, check=False,
+        box.strace(sys.executable, "-c", code),
+        env=env,
+        cwd=box.cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     require_system(proc.returncode == 0, f"a working strace (ptrace), got: {proc.stderr[-300:]}")
     trace = parse_trace(box.traces, box.cwd)
@@ -232,9 +256,14 @@ def test_five_minutes_of_replay_phone_nowhere_and_write_only_home(
     audio = tmp_path / "five_minutes.wav"
     five_minutes_of_audio(audio)
     proc = subprocess.run(
-        sandbox.strace(*keepmum_command(), "replay", "--home", str(sandbox.keepmum_home),
-                       "--json", str(audio)),
-        env=sandbox.env(), cwd=sandbox.cwd, capture_output=True, text=True, timeout=900,
+        sandbox.strace(
+            *keepmum_command(), "replay", "--home", str(sandbox.keepmum_home), "--json", str(audio)
+        ),
+        env=sandbox.env(),
+        cwd=sandbox.cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -249,16 +278,30 @@ def test_thirty_seconds_of_listen_phone_nowhere_and_write_only_home(sandbox: San
     _tracer_works(sandbox)
     before = recording_streams()
     proc = subprocess.Popen(
-        sandbox.strace(*keepmum_command(), "listen", "--home", str(sandbox.keepmum_home),
-                       "--duration", str(LISTEN_S), "--json"),
-        env=sandbox.env(), cwd=sandbox.cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
+        sandbox.strace(
+            *keepmum_command(),
+            "listen",
+            "--home",
+            str(sandbox.keepmum_home),
+            "--duration",
+            str(LISTEN_S),
+            "--json",
+        ),
+        env=sandbox.env(),
+        cwd=sandbox.cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         # A wake word played into the microphone, so the run stores into --home as well.
         wait_for_new_stream(before, proc)
-        subprocess.run(["paplay", f"--device={NULL_SINK}", str(FIXTURES / "alexa_time.wav")],
-                       check=True, timeout=60)
+        subprocess.run(
+            ["paplay", f"--device={NULL_SINK}", str(FIXTURES / "alexa_time.wav")],
+            check=True,
+            timeout=60,
+        )
         stdout, stderr = proc.communicate(timeout=LISTEN_S + 300)
     finally:
         if proc.poll() is None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Result, run_keepmum
-from tests.e2e.vaulte2e import (  # noqa: F401
+from tests.e2e.vault_fixtures import (  # noqa: F401
     StoredHome,
     _stored_home,
     _stored_template,
@@ -24,8 +24,7 @@ from tests.e2e.vaulte2e import (  # noqa: F401
 
 
 def alice_pass(stored_home: StoredHome) -> list[str]:
-    return ["--passphrase-file",
-            next(a for a in stored_home.pass_args if a.startswith("alice="))]
+    return ["--passphrase-file", next(a for a in stored_home.pass_args if a.startswith("alice="))]
 
 
 def refused(result: Result, *fragments: str) -> None:
@@ -38,8 +37,11 @@ def refused(result: Result, *fragments: str) -> None:
 
 
 def snapshot(home: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(home)): p.read_bytes() for p in sorted(home.rglob("*"))
-            if p.is_file() and not p.name.endswith(("-wal", "-shm"))}
+    return {
+        str(p.relative_to(home)): p.read_bytes()
+        for p in sorted(home.rglob("*"))
+        if p.is_file() and not p.name.endswith(("-wal", "-shm"))
+    }
 
 
 def test_outputs_onto_the_vaults_own_files_are_refused_and_it_still_verifies(
@@ -56,15 +58,52 @@ def test_outputs_onto_the_vaults_own_files_are_refused_and_it_still_verifies(
     rid = stored_home.alice[0]
     for target in (identity, home / "vault.db", alias / "keys" / identity.name):
         for force in ([], ["--force"]):
-            refused(run_keepmum("export", "--member", "alice", "--out", target, "--home", home,
-                                *force, *alice_pass(stored_home)), "inside the device home")
-            refused(run_keepmum("vault", "play", rid, "--out", target, "--home", home, *force,
-                                *alice_pass(stored_home)), "inside the device home")
-    refused(run_keepmum("export", "--member", "alice", "--out", link, "--home", home,
-                        "--force", *alice_pass(stored_home)), "symbolic link")
+            refused(
+                run_keepmum(
+                    "export",
+                    "--member",
+                    "alice",
+                    "--out",
+                    target,
+                    "--home",
+                    home,
+                    *force,
+                    *alice_pass(stored_home),
+                ),
+                "inside the device home",
+            )
+            refused(
+                run_keepmum(
+                    "vault",
+                    "play",
+                    rid,
+                    "--out",
+                    target,
+                    "--home",
+                    home,
+                    *force,
+                    *alice_pass(stored_home),
+                ),
+                "inside the device home",
+            )
+    refused(
+        run_keepmum(
+            "export",
+            "--member",
+            "alice",
+            "--out",
+            link,
+            "--home",
+            home,
+            "--force",
+            *alice_pass(stored_home),
+        ),
+        "symbolic link",
+    )
     assert link.is_symlink()
-    verified = keepmum_ok("vault", "verify", "--member", "alice", "--home", home, "--json",
-                          *alice_pass(stored_home))
+    verified = keepmum_ok(
+        "vault", "verify", "--member", "alice", "--home", home, "--json", *alice_pass(stored_home)
+    )
     assert verified.of("verify")[0]["ok"] is True
     after = snapshot(home)
     assert after[f"keys/{identity.name}"] == before[f"keys/{identity.name}"]
@@ -75,17 +114,32 @@ def test_play_out_is_private_and_overwrites_only_with_force(
 ) -> None:
     rid = stored_home.alice[0]
     out = tmp_path / "a.wav"
-    keepmum_ok("vault", "play", rid, "--out", out, "--home", stored_home.home,
-               *alice_pass(stored_home))
+    keepmum_ok(
+        "vault", "play", rid, "--out", out, "--home", stored_home.home, *alice_pass(stored_home)
+    )
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     wav = out.read_bytes()
     out.write_bytes(b"someone's file")
     out.chmod(0o644)
-    refused(run_keepmum("vault", "play", rid, "--out", out, "--home", stored_home.home,
-                        *alice_pass(stored_home)), "already exists", "--force")
+    refused(
+        run_keepmum(
+            "vault", "play", rid, "--out", out, "--home", stored_home.home, *alice_pass(stored_home)
+        ),
+        "already exists",
+        "--force",
+    )
     assert out.read_bytes() == b"someone's file"
-    keepmum_ok("vault", "play", rid, "--out", out, "--force", "--home", stored_home.home,
-               *alice_pass(stored_home))
+    keepmum_ok(
+        "vault",
+        "play",
+        rid,
+        "--out",
+        out,
+        "--force",
+        "--home",
+        stored_home.home,
+        *alice_pass(stored_home),
+    )
     assert out.read_bytes() == wav
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
 
@@ -98,7 +152,18 @@ def test_export_never_writes_through_a_symbolic_link(
     victim.write_text("keep me")
     link = tmp_path / "out.age"
     link.symlink_to(victim)
-    refused(run_keepmum("export", "--member", "alice", "--out", link, "--home", stored_home.home,
-                        *(["--force"] if force else []), *alice_pass(stored_home)),
-            "symbolic link")
+    refused(
+        run_keepmum(
+            "export",
+            "--member",
+            "alice",
+            "--out",
+            link,
+            "--home",
+            stored_home.home,
+            *(["--force"] if force else []),
+            *alice_pass(stored_home),
+        ),
+        "symbolic link",
+    )
     assert victim.read_text() == "keep me"

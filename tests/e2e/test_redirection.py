@@ -16,10 +16,10 @@ from pathlib import Path
 from pyrage import x25519
 
 from tests.conftest import require_tool
+from tests.e2e.cloud_fixtures import identity_file
 from tests.e2e.conftest import run_keepmum
-from tests.e2e.consente2e import identity_file
 from tests.e2e.test_vault_cli import one_line_error
-from tests.e2e.vaulte2e import (  # noqa: F401
+from tests.e2e.vault_fixtures import (  # noqa: F401
     StoredHome,
     _stored_home,
     _stored_template,
@@ -50,15 +50,18 @@ def test_a_redirected_recipient_fails_verify_and_is_never_used(stored_home: Stor
     replay = run_keepmum("replay", "--home", home, "--json", stored_home.recording)
     assert replay.returncode == 1 and "member 'alice': recipient" in replay.stderr, replay
     assert not replay.of("stored")
-    assert ATTACKER not in json.dumps(
-        keepmum_ok("vault", "list", "--home", home, "--json").events)
+    assert ATTACKER not in json.dumps(keepmum_ok("vault", "list", "--home", home, "--json").events)
 
 
 def test_an_inserted_grant_fails_verify(stored_home: StoredHome) -> None:
     home = stored_home.home
-    _sql(home, "INSERT INTO consent_events (kind, grant_id, member, purpose, endpoint, recipient,"
-               " scope, records, expires, at) VALUES ('grant', 'g-0badc0de', 'alice', 'p', "
-               "'http://127.0.0.1:9', ?, 'all_future', '[]', NULL, 0)", ATTACKER)
+    _sql(
+        home,
+        "INSERT INTO consent_events (kind, grant_id, member, purpose, endpoint, recipient,"
+        " scope, records, expires, at) VALUES ('grant', 'g-0badc0de', 'alice', 'p', "
+        "'http://127.0.0.1:9', ?, 'all_future', '[]', NULL, 0)",
+        ATTACKER,
+    )
     verify = run_keepmum("vault", "verify", "--home", home, "--json")
     assert verify.returncode == 1, verify
     assert any("grant g-0badc0de" in e.get("problem", "") for e in verify.events), verify
@@ -82,31 +85,52 @@ def test_a_restored_older_database_is_refused_at_open(
 def test_a_home_others_can_write_is_refused(stored_home: StoredHome) -> None:
     home = stored_home.home
     home.chmod(0o777)
-    one_line_error(run_keepmum("vault", "list", "--home", home), 2, str(home),
-                   "writable by group/others", "chmod 755")
+    one_line_error(
+        run_keepmum("vault", "list", "--home", home),
+        2,
+        str(home),
+        "writable by group/others",
+        "chmod 755",
+    )
 
 
 def test_a_reused_name_is_a_new_person(stored_home: StoredHome, tmp_path: Path) -> None:
     home = stored_home.home
     old_bob = stored_home.bob
     bob_pass = next(a for a in stored_home.pass_args if a.startswith("bob="))
-    keepmum_ok("consent", "grant", "--home", home, "--member", "bob", "--purpose", "old bob",
-               "--endpoint", "http://127.0.0.1:9", "--recipient", ATTACKER, "--all-future",
-               "--passphrase-file", bob_pass)
+    keepmum_ok(
+        "consent",
+        "grant",
+        "--home",
+        home,
+        "--member",
+        "bob",
+        "--purpose",
+        "old bob",
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "--recipient",
+        ATTACKER,
+        "--all-future",
+        "--passphrase-file",
+        bob_pass,
+    )
     keepmum_ok("vault", "forget", "bob", "--yes", "--home", home)
     new_pass = write_passphrase_files(tmp_path / "newpass", {"bob": "the new bob's passphrase"})
     keepmum_ok("member", "add", "bob", "--home", home, *new_pass)
     mixed = run_keepmum("member", "add", "BOB", "--home", home, *new_pass)
     assert mixed.returncode == 2 and "ignoring case" in mixed.stderr, mixed
-    new = stored_ids(keepmum_ok("replay", "--home", home, "--member", "bob", "--json",
-                                stored_home.recording))
+    new = stored_ids(
+        keepmum_ok("replay", "--home", home, "--member", "bob", "--json", stored_home.recording)
+    )
     out = tmp_path / "bob.age"
     keepmum_ok("export", "--home", home, "--member", "bob", "--out", out, *new_pass)
     # The new bob opens it with the standard tool and his own identity.
     age = require_tool("age")
     key = identity_file(home, "bob", "the new bob's passphrase", tmp_path / "bob.txt")
-    plain = subprocess.run([age, "-d", "-i", str(key), str(out)], check=True,
-                           capture_output=True).stdout
+    plain = subprocess.run(
+        [age, "-d", "-i", str(key), str(out)], check=True, capture_output=True
+    ).stdout
     with tarfile.open(fileobj=io.BytesIO(plain)) as tar:
         manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
     assert [r["record"] for r in manifest["records"]] == new

@@ -31,7 +31,7 @@ AFTER_S = 4.0
 
 
 def pink(n: int, seed: int) -> np.ndarray:
-    from sim.corpus import NoiseStream
+    from sim.research.corpus import NoiseStream
 
     return NoiseStream("pink", seed).take(n)
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from pyrage import x25519
 
-from storage.cloud import CloudStore
+from sim.cloud import CloudStore
+from tests.e2e.cloud_fixtures import Cloud, _cloud, identities_in  # noqa: F401
 from tests.e2e.conftest import keepmum_command, run_keepmum
-from tests.e2e.consente2e import Cloud, _cloud, identities_in  # noqa: F401
-from tests.e2e.vaulte2e import (  # noqa: F401
+from tests.e2e.vault_fixtures import (  # noqa: F401
     StoredHome,
     _stored_home,
     _stored_template,
@@ -35,8 +35,7 @@ SECRET_MARKER = b"age-secret-key-1"
 
 
 def _alice_pass(stored_home: StoredHome) -> list[str]:
-    return ["--passphrase-file", next(a for a in stored_home.pass_args
-                                      if a.startswith("alice="))]
+    return ["--passphrase-file", next(a for a in stored_home.pass_args if a.startswith("alice="))]
 
 
 def _files_with_secret_keys(folder: Path) -> list[str]:
@@ -56,10 +55,35 @@ def test_a_mistaken_secret_recipient_is_refused_and_recorded_nowhere(
     alice = _alice_pass(stored_home)
     # The real flow first: grants (one record, all future), a replay under the all-future
     # grant, an upload to a receiver outside the home.
-    keepmum_ok("consent", "grant", "--home", home, "--member", "alice", "--purpose", "p",
-               "--endpoint", cloud.url, "--record", stored_home.alice[0], *alice)
-    keepmum_ok("consent", "grant", "--home", home, "--member", "alice", "--purpose", "p",
-               "--endpoint", cloud.url, "--all-future", *alice)
+    keepmum_ok(
+        "consent",
+        "grant",
+        "--home",
+        home,
+        "--member",
+        "alice",
+        "--purpose",
+        "p",
+        "--endpoint",
+        cloud.url,
+        "--record",
+        stored_home.alice[0],
+        *alice,
+    )
+    keepmum_ok(
+        "consent",
+        "grant",
+        "--home",
+        home,
+        "--member",
+        "alice",
+        "--purpose",
+        "p",
+        "--endpoint",
+        cloud.url,
+        "--all-future",
+        *alice,
+    )
     assert stored_ids(keepmum_ok("replay", "--home", home, "--json", stored_home.recording))
     sent = keepmum_ok("upload", "--home", home, "--json")
     assert len(sent.events) >= 2 and len(cloud.received()) == len(sent.events)
@@ -67,10 +91,34 @@ def test_a_mistaken_secret_recipient_is_refused_and_recorded_nowhere(
     # The -r/-i mix-up, in both places that take a recipient, in both letter cases.
     for value in (secret, secret.lower()):
         attempts = [
-            ("export", "--home", home, "--member", "alice", "--out", tmp_path / "x.age",
-             "--recipient", value, *alice),
-            ("consent", "grant", "--home", home, "--member", "alice", "--purpose", "p",
-             "--endpoint", cloud.url, "--all-future", "--recipient", value, *alice),
+            (
+                "export",
+                "--home",
+                home,
+                "--member",
+                "alice",
+                "--out",
+                tmp_path / "x.age",
+                "--recipient",
+                value,
+                *alice,
+            ),
+            (
+                "consent",
+                "grant",
+                "--home",
+                home,
+                "--member",
+                "alice",
+                "--purpose",
+                "p",
+                "--endpoint",
+                cloud.url,
+                "--all-future",
+                "--recipient",
+                value,
+                *alice,
+            ),
         ]
         for args in attempts:
             result = run_keepmum(*args)
@@ -95,9 +143,21 @@ def test_cloud_list_out_writes_private_wavs(
     stored_home: StoredHome, cloud: Cloud, tmp_path: Path
 ) -> None:
     home = stored_home.home
-    keepmum_ok("consent", "grant", "--home", home, "--member", "alice", "--purpose", "p",
-               "--endpoint", cloud.url, "--record", stored_home.alice[0],
-               *_alice_pass(stored_home))
+    keepmum_ok(
+        "consent",
+        "grant",
+        "--home",
+        home,
+        "--member",
+        "alice",
+        "--purpose",
+        "p",
+        "--endpoint",
+        cloud.url,
+        "--record",
+        stored_home.alice[0],
+        *_alice_pass(stored_home),
+    )
     keepmum_ok("upload", "--home", home)
     out = tmp_path / "decrypted"
     listed = keepmum_ok("cloud", "list", "--data", cloud.store, "--out", out, "--json")
@@ -115,8 +175,12 @@ def test_cloud_serve_defaults_outside_the_device_home_and_without_core_dumps(
     env = {k: v for k, v in os.environ.items() if k != "KEEPMUM_CLOUD_DATA"}
     env.update(KEEPMUM_HOME=str(home), XDG_DATA_HOME=str(tmp_path / "data"))
     proc = subprocess.Popen(
-        [*keepmum_command(), "cloud", "serve", "--port", "0", "--json"], env=env,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [*keepmum_command(), "cloud", "serve", "--port", "0", "--json"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None

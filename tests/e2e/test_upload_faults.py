@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.cloud_fixtures import Cloud, _cloud  # noqa: F401
 from tests.e2e.conftest import finish, keepmum_command, run_keepmum
-from tests.e2e.consente2e import Cloud, _cloud  # noqa: F401
-from tests.e2e.vaulte2e import (  # noqa: F401
+from tests.e2e.vault_fixtures import (  # noqa: F401
     StoredHome,
     _stored_home,
     _stored_template,
@@ -50,7 +50,10 @@ def start_endpoint(folder: Path, mode: str, arg: str | None = None) -> Endpoint:
     log = folder / f"endpoint-{mode}.jsonl"
     proc = subprocess.Popen(
         [sys.executable, str(ENDPOINT_SCRIPT), str(log), mode, *([arg] if arg else [])],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     ready, _, _ = select.select([proc.stdout], [], [], 30)
@@ -74,10 +77,24 @@ def endpoints(tmp_path: Path) -> Iterator[list[Endpoint]]:
 
 def _grant(stored: StoredHome, url: str, recipient: str, records: list[str]) -> str:
     pass_arg = next(a for a in stored.pass_args if a.startswith("alice="))
-    granted = keepmum_ok("consent", "grant", "--home", stored.home, "--member", "alice",
-                         "--purpose", "faults", "--endpoint", url, "--recipient", recipient,
-                         *[a for r in records for a in ("--record", r)],
-                         "--passphrase-file", pass_arg, "--json")
+    granted = keepmum_ok(
+        "consent",
+        "grant",
+        "--home",
+        stored.home,
+        "--member",
+        "alice",
+        "--purpose",
+        "faults",
+        "--endpoint",
+        url,
+        "--recipient",
+        recipient,
+        *[a for r in records for a in ("--record", r)],
+        "--passphrase-file",
+        pass_arg,
+        "--json",
+    )
     return str(granted.events[0]["grant"])
 
 
@@ -110,7 +127,10 @@ def test_revoke_from_another_process_during_a_slow_upload_stops_the_next_byte(
     gid = _grant(stored_home, slow.url, slow.recipient, records)
     uploading = subprocess.Popen(
         [*keepmum_command(), "upload", "--home", str(stored_home.home), "--json"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     # The first record has fully arrived; the endpoint now holds its answer for 4.5 s.
     _wait_for(lambda: len(slow.arrivals()) == 1, 60, "the first upload to arrive")
@@ -119,8 +139,9 @@ def test_revoke_from_another_process_during_a_slow_upload_stops_the_next_byte(
     listed = run_keepmum("vault", "list", "--home", stored_home.home, "--json", timeout=30)
     assert listed.returncode == 0, listed
     started = time.monotonic()
-    revoked = run_keepmum("consent", "revoke", gid, "--home", stored_home.home, "--json",
-                          timeout=30)
+    revoked = run_keepmum(
+        "consent", "revoke", gid, "--home", stored_home.home, "--json", timeout=30
+    )
     revoke_s = time.monotonic() - started
     assert revoked.returncode == 0, revoked
     assert revoke_s < REVOKE_BAR_S, f"revoke took {revoke_s:.2f} s"
@@ -135,8 +156,9 @@ def test_revoke_from_another_process_during_a_slow_upload_stops_the_next_byte(
     assert [(e["record"], e["bytes"]) for e in sent] == [(records[0], arrived[0]["bytes"])]
     report = keepmum_ok("report", "--home", stored_home.home, "--json").events[-1]
     assert report["uploaded_bytes"] == arrived[0]["bytes"]
-    audit = keepmum_ok("audit", "show", "--home", stored_home.home, "--event", "uploaded",
-                       "--json").events
+    audit = keepmum_ok(
+        "audit", "show", "--home", stored_home.home, "--event", "uploaded", "--json"
+    ).events
     (entry,) = [e for e in audit if e.get("event") == "uploaded"]
     assert entry["details"]["revoked_during_send"] is True
 
@@ -151,12 +173,24 @@ def test_a_dribbling_endpoint_is_cut_at_the_deadline_and_the_others_still_get_th
     _grant(stored_home, cloud.url, cloud.recipient, [second])
     # A storing replay runs while the upload is stuck on the dribbler: it must not die.
     replay = subprocess.Popen(
-        [*keepmum_command(), "replay", "--home", str(stored_home.home), "--member", "bob",
-         "--json", str(stored_home.recording)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            *keepmum_command(),
+            "replay",
+            "--home",
+            str(stored_home.home),
+            "--member",
+            "bob",
+            "--json",
+            str(stored_home.recording),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    up = run_keepmum("upload", "--home", stored_home.home, "--deadline-s", "3", "--json",
-                     timeout=120)
+    up = run_keepmum(
+        "upload", "--home", stored_home.home, "--deadline-s", "3", "--json", timeout=120
+    )
     replayed = finish(replay, timeout=300)
     assert replayed.returncode == 0, replayed
     assert replayed.summary["stored"] >= 1
@@ -169,7 +203,8 @@ def test_a_dribbling_endpoint_is_cut_at_the_deadline_and_the_others_still_get_th
     assert failed["record"] == first and failed["bytes_sent"] == arrived["bytes"]
     # The other endpoint got its record all the same.
     assert [(e["record"], e["endpoint"]) for e in up.events if "event" not in e] == [
-        (second, cloud.url)]
+        (second, cloud.url)
+    ]
     assert [r["record"] for r in cloud.received()] == [second]
     report = keepmum_ok("report", "--home", stored_home.home, "--json").events[-1]
     assert report["unconfirmed_bytes"] == arrived["bytes"]
@@ -188,11 +223,14 @@ def test_a_500_answer_is_logged_with_the_bytes_that_left(
     (arrived,) = failing.arrivals()
     report = keepmum_ok("report", "--home", stored_home.home, "--json").events[-1]
     assert report["uploaded_bytes"] == report["unconfirmed_bytes"] == arrived["bytes"]
-    failed = keepmum_ok("audit", "show", "--home", stored_home.home, "--event",
-                        "upload_failed", "--json").events
-    assert [(e["record"], e["details"]["status"], e["details"]["bytes_sent"])
-            for e in failed if e.get("event") == "upload_failed"] == [
-        (record, 500, arrived["bytes"])]
+    failed = keepmum_ok(
+        "audit", "show", "--home", stored_home.home, "--event", "upload_failed", "--json"
+    ).events
+    assert [
+        (e["record"], e["details"]["status"], e["details"]["bytes_sent"])
+        for e in failed
+        if e.get("event") == "upload_failed"
+    ] == [(record, 500, arrived["bytes"])]
 
 
 def test_an_upload_killed_in_flight_is_reported_and_resent_under_the_same_upload_id(
@@ -201,7 +239,9 @@ def test_an_upload_killed_in_flight_is_reported_and_resent_under_the_same_upload
     slow, record = _granted_endpoint(stored_home, tmp_path, endpoints, "slow", "4.5")
     killed = subprocess.Popen(
         [*keepmum_command(), "upload", "--home", str(stored_home.home), "--deadline-s", "2"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     _wait_for(lambda: len(slow.arrivals()) == 1, 60, "the upload to arrive")
     started = time.monotonic()
@@ -209,17 +249,25 @@ def test_an_upload_killed_in_flight_is_reported_and_resent_under_the_same_upload
     killed.wait()
     dry = keepmum_ok("upload", "--home", stored_home.home, "--dry-run", "--json")
     assert [(e["event"], e["record"]) for e in dry.events if "event" in e] == [
-        ("upload_in_flight", record)]
+        ("upload_in_flight", record)
+    ]
     report = keepmum_ok("report", "--home", stored_home.home, "--json").events[-1]
     assert report["unconfirmed_bytes"] == slow.arrivals()[0]["bytes"]
     # Once its deadline (2 s) and the grace (5 s) have passed, the next upload resolves it.
     time.sleep(max(0.0, 8.0 - (time.monotonic() - started)))
     again = keepmum_ok("upload", "--home", stored_home.home, "--json", timeout=60)
     assert [(e.get("event"), e["record"]) for e in again.events] == [
-        ("upload_outcome_unknown", record), (None, record)]
+        ("upload_outcome_unknown", record),
+        (None, record),
+    ]
     first, second = slow.arrivals()
     assert first["upload_id"] == second["upload_id"] != ""  # a receiver stores it once
-    audit = keepmum_ok("audit", "show", "--home", stored_home.home, "--record", record,
-                       "--json").events
+    audit = keepmum_ok(
+        "audit", "show", "--home", stored_home.home, "--record", record, "--json"
+    ).events
     assert [e["event"] for e in audit if e.get("event", "").startswith("upload")] == [
-        "upload_started", "upload_outcome_unknown", "upload_started", "uploaded"]
+        "upload_started",
+        "upload_outcome_unknown",
+        "upload_started",
+        "uploaded",
+    ]

@@ -15,7 +15,7 @@ from pyrage import x25519
 
 from tests.conftest import require_tool
 from tests.e2e.conftest import Result, run_keepmum
-from tests.e2e.vaulte2e import (  # noqa: F401
+from tests.e2e.vault_fixtures import (  # noqa: F401
     PASSPHRASES,
     StoredHome,
     _stored_home,
@@ -58,31 +58,57 @@ def test_init_makes_a_private_home(stored_home: StoredHome) -> None:
     assert members[0]["records"] == len(stored_home.alice)
 
 
-def test_init_refuses_an_existing_home_and_bad_input(stored_home: StoredHome,
-                                                     tmp_path: Path) -> None:
-    one_line_error(run_keepmum("init", "--home", stored_home.home, "--member", "carol"), 2,
-                   "already initialised")
+def test_init_refuses_an_existing_home_and_bad_input(
+    stored_home: StoredHome, tmp_path: Path
+) -> None:
+    one_line_error(
+        run_keepmum("init", "--home", stored_home.home, "--member", "carol"),
+        2,
+        "already initialised",
+    )
     fresh = tmp_path / "fresh"
-    one_line_error(run_keepmum("init", "--home", fresh, "--member", "x",
-                               "--passphrase-file", f"x={tmp_path / 'missing.txt'}"), 2,
-                   "missing.txt")
+    one_line_error(
+        run_keepmum(
+            "init",
+            "--home",
+            fresh,
+            "--member",
+            "x",
+            "--passphrase-file",
+            f"x={tmp_path / 'missing.txt'}",
+        ),
+        2,
+        "missing.txt",
+    )
     assert not fresh.exists()  # passphrases are read before anything is made
     one_line_error(run_keepmum("init", "--home", fresh, "--member", "../evil"), 2, "member name")
-    one_line_error(run_keepmum("init", "--home", fresh, "--member", "a", "--member", "a"), 2,
-                   "each name once")
+    one_line_error(
+        run_keepmum("init", "--home", fresh, "--member", "a", "--member", "a"), 2, "each name once"
+    )
     (tmp_path / "empty").write_text("\n")
-    one_line_error(run_keepmum("init", "--home", fresh, "--member", "a",
-                               "--passphrase-file", f"a={tmp_path / 'empty'}"), 2, "empty")
+    one_line_error(
+        run_keepmum(
+            "init", "--home", fresh, "--member", "a", "--passphrase-file", f"a={tmp_path / 'empty'}"
+        ),
+        2,
+        "empty",
+    )
 
 
 def test_member_add_prompts_twice_on_stdin(stored_home: StoredHome) -> None:
-    result = keepmum_ok("member", "add", "carol", "--home", stored_home.home, "--json",
-                        input="carol pass\ncarol pass\n")
+    result = keepmum_ok(
+        "member",
+        "add",
+        "carol",
+        "--home",
+        stored_home.home,
+        "--json",
+        input="carol pass\ncarol pass\n",
+    )
     assert result.of("member_added", member="carol")
     assert _mode(key_file(stored_home.home, "carol")) == 0o600
     keys_before = sorted((stored_home.home / "keys").iterdir())
-    mismatch = run_keepmum("member", "add", "dave", "--home", stored_home.home,
-                           input="one\ntwo\n")
+    mismatch = run_keepmum("member", "add", "dave", "--home", stored_home.home, input="one\ntwo\n")
     assert mismatch.returncode != 0
     assert sorted((stored_home.home / "keys").iterdir()) == keys_before  # no key for dave
 
@@ -94,16 +120,26 @@ def test_vault_list_json_has_exactly_the_contract_keys(stored_home: StoredHome) 
     assert {r["member"] for r in rows} == {"alice", "bob"}
     assert all(r["model"] == "alexa" and 0.5 <= r["score"] <= 1 for r in rows)
     assert all(r["expires"] == pytest.approx(r["start"] + 24 * 3600, abs=120) for r in rows)
-    only_bob = keepmum_ok("vault", "list", "--member", "bob", "--home", stored_home.home,
-                          "--json").events
+    only_bob = keepmum_ok(
+        "vault", "list", "--member", "bob", "--home", stored_home.home, "--json"
+    ).events
     assert [r["record"] for r in only_bob] == stored_home.bob
 
 
 def test_play_out_writes_the_recorded_audio(stored_home: StoredHome, tmp_path: Path) -> None:
     rid = stored_home.alice[0]
     out = tmp_path / "played.wav"
-    result = keepmum_ok("vault", "play", rid, "--out", out, "--home", stored_home.home,
-                        *stored_home.pass_args, "--json")
+    result = keepmum_ok(
+        "vault",
+        "play",
+        rid,
+        "--out",
+        out,
+        "--home",
+        stored_home.home,
+        *stored_home.pass_args,
+        "--json",
+    )
     (played,) = result.of("played")
     assert played["record"] == rid and played["member"] == "alice"
     with wave.open(str(out)) as w:
@@ -117,18 +153,33 @@ def test_play_out_writes_the_recorded_audio(stored_home: StoredHome, tmp_path: P
     assert middle in raw
 
 
-def test_play_out_to_a_missing_folder_is_bad_input(stored_home: StoredHome,
-                                                    tmp_path: Path) -> None:
-    result = run_keepmum("vault", "play", stored_home.alice[0], "--out", tmp_path / "no" / "x.wav",
-                         "--home", stored_home.home, *stored_home.pass_args)
+def test_play_out_to_a_missing_folder_is_bad_input(stored_home: StoredHome, tmp_path: Path) -> None:
+    result = run_keepmum(
+        "vault",
+        "play",
+        stored_home.alice[0],
+        "--out",
+        tmp_path / "no" / "x.wav",
+        "--home",
+        stored_home.home,
+        *stored_home.pass_args,
+    )
     one_line_error(result, 2, "does not exist")
 
 
 def test_wrong_passphrase_is_one_line_exit_2(stored_home: StoredHome, tmp_path: Path) -> None:
     (tmp_path / "wrong").write_text("not alice's passphrase\n")
-    result = run_keepmum("vault", "play", stored_home.alice[0], "--out", tmp_path / "x.wav",
-                         "--home", stored_home.home, "--passphrase-file",
-                         f"alice={tmp_path / 'wrong'}")
+    result = run_keepmum(
+        "vault",
+        "play",
+        stored_home.alice[0],
+        "--out",
+        tmp_path / "x.wav",
+        "--home",
+        stored_home.home,
+        "--passphrase-file",
+        f"alice={tmp_path / 'wrong'}",
+    )
     one_line_error(result, 2, "wrong passphrase for member 'alice'")
     assert not (tmp_path / "x.wav").exists()
 
@@ -136,9 +187,16 @@ def test_wrong_passphrase_is_one_line_exit_2(stored_home: StoredHome, tmp_path: 
 def test_world_readable_identity_is_refused(stored_home: StoredHome, tmp_path: Path) -> None:
     identity = key_file(stored_home.home, "alice")
     identity.chmod(0o644)
-    args: list[str | Path] = ["vault", "play", stored_home.alice[0], "--out",
-                              tmp_path / "x.wav", "--home", stored_home.home,
-                              *stored_home.pass_args]
+    args: list[str | Path] = [
+        "vault",
+        "play",
+        stored_home.alice[0],
+        "--out",
+        tmp_path / "x.wav",
+        "--home",
+        stored_home.home,
+        *stored_home.pass_args,
+    ]
     one_line_error(run_keepmum(*args), 2, str(identity), "readable by group/others", "0644")
     identity.chmod(0o600)
     (stored_home.home / "keys").chmod(0o755)
@@ -157,16 +215,36 @@ def test_record_decrypts_with_the_standard_age_tool(
     key = tmp_path / "key.txt"
     key.write_text(f"{unlocked('bob')}\n")
     key.chmod(0o600)
-    proc = subprocess.run([age, "-d", "-i", str(key), "-o", str(tmp_path / "by_age.wav"),
-                           str(tmp_path / "record.age")], capture_output=True, check=False)
+    proc = subprocess.run(
+        [
+            age,
+            "-d",
+            "-i",
+            str(key),
+            "-o",
+            str(tmp_path / "by_age.wav"),
+            str(tmp_path / "record.age"),
+        ],
+        capture_output=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
-    keepmum_ok("vault", "play", rid, "--out", tmp_path / "by_keepmum.wav", "--home",
-               stored_home.home, *stored_home.pass_args)
+    keepmum_ok(
+        "vault",
+        "play",
+        rid,
+        "--out",
+        tmp_path / "by_keepmum.wav",
+        "--home",
+        stored_home.home,
+        *stored_home.pass_args,
+    )
     assert (tmp_path / "by_age.wav").read_bytes() == (tmp_path / "by_keepmum.wav").read_bytes()
     # And alice's key does not open bob's record.
     key.write_text(f"{unlocked('alice')}\n")
-    proc = subprocess.run([age, "-d", "-i", str(key), str(tmp_path / "record.age")],
-                          capture_output=True, check=False)
+    proc = subprocess.run(
+        [age, "-d", "-i", str(key), str(tmp_path / "record.age")], capture_output=True, check=False
+    )
     assert proc.returncode != 0
 
 
@@ -188,8 +266,16 @@ def test_delete_and_verify_and_audit(stored_home: StoredHome) -> None:
 
 
 def test_verify_with_a_member_decrypts_their_records(stored_home: StoredHome) -> None:
-    result = keepmum_ok("vault", "verify", "--member", "bob", "--home", stored_home.home,
-                        *stored_home.pass_args, "--json")
+    result = keepmum_ok(
+        "vault",
+        "verify",
+        "--member",
+        "bob",
+        "--home",
+        stored_home.home,
+        *stored_home.pass_args,
+        "--json",
+    )
     summary = result.of("verify")[0]
     assert summary["ok"] and summary["decrypted"] == len(stored_home.bob)
     assert summary["records"] == len(stored_home.alice + stored_home.bob)
@@ -212,8 +298,9 @@ def test_tampering_is_named_by_verify_with_exit_1(stored_home: StoredHome) -> No
     assert result.of("verify")[0]["bad_records"] == [a, b]
     assert "2 record(s)" in result.stderr
     # With the key, the damaged record is also reported as not decrypting.
-    keyed = run_keepmum("vault", "verify", "--member", "alice", "--home", home,
-                        *stored_home.pass_args, "--json")
+    keyed = run_keepmum(
+        "vault", "verify", "--member", "alice", "--home", home, *stored_home.pass_args, "--json"
+    )
     assert keyed.returncode == 1 and a in {d["record"] for d in keyed.of("defect")}
 
 
@@ -241,14 +328,19 @@ def test_forget_shreds_one_member_and_leaves_the_others_readable(
     assert not bob_key.exists()
     listed = keepmum_ok("vault", "list", "--home", home, "--json").events
     assert [r["record"] for r in listed] == stored_home.alice
-    alice_ok = keepmum_ok("vault", "verify", "--member", "alice", "--home", home,
-                          *stored_home.pass_args, "--json").of("verify")[0]
+    alice_ok = keepmum_ok(
+        "vault", "verify", "--member", "alice", "--home", home, *stored_home.pass_args, "--json"
+    ).of("verify")[0]
     assert alice_ok["decrypted"] == len(stored_home.alice)
-    one_line_error(run_keepmum("vault", "play", stored_home.bob[0], "--home", home,
-                               *stored_home.pass_args), 2, "no such record")
+    one_line_error(
+        run_keepmum("vault", "play", stored_home.bob[0], "--home", home, *stored_home.pass_args),
+        2,
+        "no such record",
+    )
     assert bob_copy not in (home / "vault.db").read_bytes()
-    one_line_error(run_keepmum("vault", "forget", "bob", "--yes", "--home", home), 2,
-                   "no such member")
+    one_line_error(
+        run_keepmum("vault", "forget", "bob", "--yes", "--home", home), 2, "no such member"
+    )
     report = keepmum_ok("report", "--home", home, "--json").of("report")[0]
     assert report["forgotten"] == len(stored_home.bob)
     assert report["members"]["bob"]["held"] == 0
@@ -308,8 +400,13 @@ def test_retention_zero_keeps_nothing_but_reports(
 
 
 def test_commands_without_a_home_say_run_init(tmp_path: Path) -> None:
-    for args in (["vault", "list"], ["vault", "verify"], ["audit", "show"], ["report"],
-                 ["member", "list"]):
+    for args in (
+        ["vault", "list"],
+        ["vault", "verify"],
+        ["audit", "show"],
+        ["report"],
+        ["member", "list"],
+    ):
         one_line_error(run_keepmum(*args, "--home", tmp_path / "none"), 2, "keepmum init")
 
 
@@ -329,7 +426,14 @@ def test_play_through_the_sound_device(stored_home: StoredHome) -> None:
     from tests.conftest import require_system
 
     require_system(_has_output_device(), "an audio output device (PortAudio, e.g. PulseAudio)")
-    result = keepmum_ok("vault", "play", stored_home.bob[0], "--home", stored_home.home,
-                        *stored_home.pass_args, "--json")
+    result = keepmum_ok(
+        "vault",
+        "play",
+        stored_home.bob[0],
+        "--home",
+        stored_home.home,
+        *stored_home.pass_args,
+        "--json",
+    )
     (played,) = result.of("played")
     assert played["record"] == stored_home.bob[0] and played["out"] is None

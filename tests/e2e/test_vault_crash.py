@@ -21,7 +21,7 @@ from storage.vault import Vault
 from storage.verify import verify_vault
 from storage.wav import wav_to_pcm
 from tests.e2e.conftest import keepmum_command
-from tests.e2e.vaulte2e import (  # noqa: F401
+from tests.e2e.vault_fixtures import (  # noqa: F401
     PASSPHRASES,
     _wake_recording,
     init_home,
@@ -49,8 +49,9 @@ with Vault.open(home, VaultSettings(capacity_s=3.0)) as v:
 """
 
 
-def _check_whole_or_absent(home: Path, identity: x25519.Identity,
-                           settings: VaultSettings | None = None) -> int:
+def _check_whole_or_absent(
+    home: Path, identity: x25519.Identity, settings: VaultSettings | None = None
+) -> int:
     """Verify with the key; every record decrypts to exactly its metadata. Returns #records."""
     with Vault.open(home, settings) as v:
         report = verify_vault(v, member="alice", identity=identity)
@@ -66,8 +67,11 @@ def _printed_are_kept_or_audited(home: Path, printed: list[str]) -> None:
     """A record announced as stored is in the vault, unless the audit says why it is not."""
     with Vault.open(home, VaultSettings(capacity_s=1e9)) as v:
         present = {m.id for m in v.records()}
-        gone = {e.record for e in audit.entries(v.connection) if e.event in
-                ("capacity_deleted", "expired", "deleted")}
+        gone = {
+            e.record
+            for e in audit.entries(v.connection)
+            if e.event in ("capacity_deleted", "expired", "deleted")
+        }
     missing = [r for r in printed if r not in present and r not in gone]
     assert missing == []
 
@@ -88,9 +92,13 @@ def test_sigkill_during_a_store_loop(alice_home: tuple[Path, x25519.Identity]) -
     seed = 0
     total_printed = 0
     for kill in range(10):
-        proc = subprocess.Popen([sys.executable, "-c", STORE_LOOP, str(home), str(seed)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                cwd=Path(__file__).resolve().parents[2])
+        proc = subprocess.Popen(
+            [sys.executable, "-c", STORE_LOOP, str(home), str(seed)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).resolve().parents[2],
+        )
         delay = rng.uniform(0.4, 1.4)
         time.sleep(delay)  # not a timed assertion: just a random moment to kill at
         proc.send_signal(signal.SIGKILL)
@@ -122,9 +130,12 @@ def test_sigkill_during_keepmum_replay(
     rng = random.Random(7)
     stored_total = 0
     for kill in range(5):
-        proc = subprocess.Popen([*keepmum_command(), "replay", "--home", str(home), "--json",
-                                 *[str(recording)] * 6],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [*keepmum_command(), "replay", "--home", str(home), "--json", *[str(recording)] * 6],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(rng.uniform(1.0, 4.0))
         proc.send_signal(signal.SIGKILL)
         out, _err = proc.communicate()

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_system
+from tests.e2e.cloud_fixtures import Cloud, _cloud  # noqa: F401
 from tests.e2e.conftest import finish, keepmum_command, run_keepmum
-from tests.e2e.consente2e import Cloud, _cloud  # noqa: F401
-from tests.e2e.vaulte2e import (  # noqa: F401
+from tests.e2e.vault_fixtures import (  # noqa: F401
     StoredHome,
     _stored_home,
     _stored_template,
@@ -31,10 +31,15 @@ def _records(home: Path) -> list[str]:
 
 def _mount_tmpfs(folder: Path, size: str) -> None:
     folder.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                          capture_output=True, text=True)
-    require_system(done.returncode == 0,
-                   f"`mount -t tmpfs` (root) for a small file system ({done.stderr.strip()})")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    require_system(
+        done.returncode == 0,
+        f"`mount -t tmpfs` (root) for a small file system ({done.stderr.strip()})",
+    )
 
 
 @pytest.fixture
@@ -66,16 +71,16 @@ def test_a_one_off_retention_zero_deletes_nothing_already_kept(stored_home: Stor
     home = stored_home.home
     before = _records(home)
     assert len(before) >= 4
-    run = keepmum_ok("replay", "--home", home, "--retention-h", "0", "--json",
-                     stored_home.recording)
+    run = keepmum_ok(
+        "replay", "--home", home, "--retention-h", "0", "--json", stored_home.recording
+    )
     assert run.summary["stored"] == 0 and run.summary["wakes"] >= 1
     assert _records(home) == before
     # Shrinking retention of what is kept is explicit: it says what, and asks.
     asked = run_keepmum("vault", "purge", "--home", home, "--older-than-h", "0", input="n\n")
     assert asked.returncode == 130 and f"{len(before)} record(s)" in asked.stdout, asked
     assert _records(home) == before
-    purged = keepmum_ok("vault", "purge", "--home", home, "--older-than-h", "0", "--yes",
-                        "--json")
+    purged = keepmum_ok("vault", "purge", "--home", home, "--older-than-h", "0", "--yes", "--json")
     assert sorted(e["record"] for e in purged.of("would_delete")) == sorted(before)
     assert _records(home) == []
     keepmum_ok("vault", "verify", "--home", home)
@@ -86,9 +91,18 @@ def test_verify_during_a_storing_replay_never_reports_a_false_defect(
 ) -> None:
     home = stored_home.home
     replay = subprocess.Popen(
-        [*keepmum_command(), "replay", "--home", str(home), "--json",
-         *[str(stored_home.recording)] * 4],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            *keepmum_command(),
+            "replay",
+            "--home",
+            str(home),
+            "--json",
+            *[str(stored_home.recording)] * 4,
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     verifies = []
     while replay.poll() is None:
@@ -99,8 +113,7 @@ def test_verify_during_a_storing_replay_never_reports_a_false_defect(
     assert len(verifies) >= 2
     for v in verifies:
         assert v.returncode == 0 and v.events[-1]["ok"] is True, v
-    failed = keepmum_ok("audit", "show", "--home", home, "--event", "verification_failed",
-                        "--json")
+    failed = keepmum_ok("audit", "show", "--home", home, "--event", "verification_failed", "--json")
     assert [e for e in failed.events if e.get("event") == "verification_failed"] == []
 
 
@@ -112,9 +125,24 @@ def test_a_full_disk_stops_storing_clearly_and_erasure_still_works(
     # A consent to withdraw later (no network: the recipient is given).
     recipient = keepmum_ok("member", "list", "--home", home, "--json").events[0]["recipient"]
     alice_pass = next(a for a in stored_home.pass_args if a.startswith("alice="))
-    grant = keepmum_ok("consent", "grant", "--home", home, "--member", "alice", "--purpose",
-                       "p", "--endpoint", "http://127.0.0.1:9", "--recipient", recipient,
-                       "--all-future", "--passphrase-file", alice_pass, "--json")
+    grant = keepmum_ok(
+        "consent",
+        "grant",
+        "--home",
+        home,
+        "--member",
+        "alice",
+        "--purpose",
+        "p",
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "--recipient",
+        recipient,
+        "--all-future",
+        "--passphrase-file",
+        alice_pass,
+        "--json",
+    )
     _fill(small_disk, leave_kib=80)
 
     run = run_keepmum("replay", "--home", home, "--json", stored_home.recording)
@@ -147,8 +175,9 @@ def test_a_read_only_home_allows_the_read_only_commands(
     try:
         home = _home_on(disk, stored_home)
         before = _records(home)
-        remount = subprocess.run(["mount", "-o", "remount,ro", str(disk)], capture_output=True,
-                                 text=True)
+        remount = subprocess.run(
+            ["mount", "-o", "remount,ro", str(disk)], capture_output=True, text=True
+        )
         require_system(remount.returncode == 0, f"a read-only remount ({remount.stderr})")
         assert _records(home) == before
         verified = keepmum_ok("vault", "verify", "--home", home, "--json")
@@ -168,9 +197,23 @@ def test_withdrawal_works_with_a_broken_config(stored_home: StoredHome, cloud: C
     home = stored_home.home
     alice_pass = next(a for a in stored_home.pass_args if a.startswith("alice="))
     sent = stored_home.alice[0]
-    grant = keepmum_ok("consent", "grant", "--home", home, "--member", "alice", "--purpose",
-                       "p", "--endpoint", cloud.url, "--record", sent,
-                       "--passphrase-file", alice_pass, "--json").events[0]["grant"]
+    grant = keepmum_ok(
+        "consent",
+        "grant",
+        "--home",
+        home,
+        "--member",
+        "alice",
+        "--purpose",
+        "p",
+        "--endpoint",
+        cloud.url,
+        "--record",
+        sent,
+        "--passphrase-file",
+        alice_pass,
+        "--json",
+    ).events[0]["grant"]
     keepmum_ok("upload", "--home", home, "--json")
     assert [r["record"] for r in cloud.received()] == [sent]
     held = _records(home)
@@ -186,4 +229,6 @@ def test_withdrawal_works_with_a_broken_config(stored_home: StoredHome, cloud: C
     assert left == [r for r in held if r in stored_home.bob]  # bob's untouched
     audit = keepmum_ok("audit", "show", "--home", home, "--json").events
     assert [e["event"] for e in audit if e.get("event", "").startswith("erasure_")] == [
-        "erasure_requested", "erasure_confirmed"]
+        "erasure_requested",
+        "erasure_confirmed",
+    ]

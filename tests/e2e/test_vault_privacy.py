@@ -14,7 +14,7 @@ import pytest
 from pyrage import x25519
 
 from tests.e2e.conftest import Result, run_keepmum
-from tests.e2e.vaulte2e import (  # noqa: F401
+from tests.e2e.vault_fixtures import (  # noqa: F401
     PASSPHRASES,
     StoredHome,
     _stored_home,
@@ -70,16 +70,37 @@ def test_the_device_cannot_read_back_without_the_identity(
     out = tmp_path / "out"
     out.mkdir()
     attempts: list[Result] = [
-        run_keepmum("vault", "play", rid, "--out", out / "a.wav", "--home", home,
-                    *stored_home.pass_args),
-        run_keepmum("vault", "verify", "--member", "alice", "--home", home,
-                    *stored_home.pass_args),
-        run_keepmum("export", "--member", "alice", "--out", out / "export.age", "--home", home,
-                    *stored_home.pass_args),
-        run_keepmum("consent", "grant", "--member", "alice", "--purpose", "x", "--endpoint",
-                    "http://127.0.0.1:9", "--record", rid, "--recipient",
-                    str(x25519.Identity.generate().to_public()), "--home", home,
-                    *stored_home.pass_args),
+        run_keepmum(
+            "vault", "play", rid, "--out", out / "a.wav", "--home", home, *stored_home.pass_args
+        ),
+        run_keepmum("vault", "verify", "--member", "alice", "--home", home, *stored_home.pass_args),
+        run_keepmum(
+            "export",
+            "--member",
+            "alice",
+            "--out",
+            out / "export.age",
+            "--home",
+            home,
+            *stored_home.pass_args,
+        ),
+        run_keepmum(
+            "consent",
+            "grant",
+            "--member",
+            "alice",
+            "--purpose",
+            "x",
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "--record",
+            rid,
+            "--recipient",
+            str(x25519.Identity.generate().to_public()),
+            "--home",
+            home,
+            *stored_home.pass_args,
+        ),
     ]
     for attempt in attempts:
         assert attempt.returncode == 2, attempt
@@ -91,8 +112,16 @@ def test_the_device_cannot_read_back_without_the_identity(
     assert b"AGE-SECRET-KEY" not in everything
     assert str(unlocked("alice")).encode() not in everything
     # ... while bob, whose identity is still there, can read his.
-    keepmum_ok("vault", "play", stored_home.bob[0], "--out", out / "b.wav", "--home", home,
-               *stored_home.pass_args)
+    keepmum_ok(
+        "vault",
+        "play",
+        stored_home.bob[0],
+        "--out",
+        out / "b.wav",
+        "--home",
+        home,
+        *stored_home.pass_args,
+    )
     # The identity, once brought back, still opens the record (it was only out of reach).
     wav = pyrage.decrypt(ciphertext(home, rid), [unlocked("alice")])
     assert wav[:4] == b"RIFF"
@@ -101,6 +130,14 @@ def test_the_device_cannot_read_back_without_the_identity(
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file whatever its mode")
 def test_an_unreadable_identity_is_not_read(stored_home: StoredHome, tmp_path: Path) -> None:
     key_file(stored_home.home, "alice").chmod(0o000)
-    result = run_keepmum("vault", "play", stored_home.alice[0], "--out", tmp_path / "a.wav",
-                         "--home", stored_home.home, *stored_home.pass_args)
+    result = run_keepmum(
+        "vault",
+        "play",
+        stored_home.alice[0],
+        "--out",
+        tmp_path / "a.wav",
+        "--home",
+        stored_home.home,
+        *stored_home.pass_args,
+    )
     assert result.returncode == 2, result

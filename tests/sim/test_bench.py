@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-from sim.bench import REFERENCE_NAMES, bench_audio
+from sim.research.bench import REFERENCE_NAMES, bench_audio
 from wakeword.backend import installed_backend
 
 BACKEND = installed_backend().name
@@ -24,16 +24,40 @@ NAMES = {
     "replay_memory",
 }
 KEYS = {
-    "name", "what", "audio_s", "seconds", "clock", "throughput", "ratio", "bar", "pass", "backend"
+    "name",
+    "what",
+    "audio_s",
+    "seconds",
+    "clock",
+    "throughput",
+    "ratio",
+    "bar",
+    "pass",
+    "backend",
 }
 
 
 def test_bench_json_lines_have_every_measurement() -> None:
     shim = "import sys; from sim.cli import main; main(sys.argv[1:])"
     done = subprocess.run(
-        [sys.executable, "-c", shim, "bench", "--seconds", "20", "--minutes-memory", "0.5",
-         "--rounds", "1", "--workers", "2", "--json"],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-c",
+            shim,
+            "bench",
+            "--seconds",
+            "20",
+            "--minutes-memory",
+            "0.5",
+            "--rounds",
+            "1",
+            "--workers",
+            "2",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     # Exit 1 is a bar missed on this (possibly busy) machine, and must say which.
     assert done.returncode in (0, 1), done.stderr

@@ -13,7 +13,7 @@ import click
 import pytest
 
 from sim.cli import cli, main
-from sim.options import FiniteFloat
+from sim.commands._common import FiniteFloat
 from storage.vault import Vault
 
 CLIP = Path(__file__).resolve().parents[2] / "sim" / "data" / "alexa_time.wav"
@@ -58,12 +58,21 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (["listen", "--no-store", "--duration", "nan"], "'--duration'", None),
         (["replay", "--no-store", "--threshold", "nan", CLIP], "--threshold nan", None),
         (["replay", "--no-store", "--threshold", "2", CLIP], "--threshold 2", "defaults"),
-        (["replay", "--no-store", "--threshold", "0.3", "--threshold", "0.4", CLIP],
-         "a second threshold", None),
-        (["replay", "--no-store", "--threshold", "jarvis=0.5", CLIP],
-         "--threshold jarvis=0.5", None),
-        (["far", "--positives", CLIP.parent, "--no-cache", "--thresholds", "0.1:inf:0.1"],
-         "--thresholds '0.1:inf:0.1'", None),
+        (
+            ["replay", "--no-store", "--threshold", "0.3", "--threshold", "0.4", CLIP],
+            "a second threshold",
+            None,
+        ),
+        (
+            ["replay", "--no-store", "--threshold", "jarvis=0.5", CLIP],
+            "--threshold jarvis=0.5",
+            None,
+        ),
+        (
+            ["far", "--positives", CLIP.parent, "--no-cache", "--thresholds", "0.1:inf:0.1"],
+            "--thresholds '0.1:inf:0.1'",
+            None,
+        ),
         (["replay", "--no-store", "--json", "--json", CLIP], "--json given 2 times", None),
     ],
 )
@@ -142,8 +151,22 @@ def test_audit_show_refuses_an_unknown_event(
 def test_consent_grant_refuses_a_port_out_of_range(
     home: Path, capsys: pytest.CaptureFixture[str], endpoint: str
 ) -> None:
-    code, _, err = run(["consent", "grant", "--home", home, "--member", "alice", "--purpose", "x",
-                        "--endpoint", endpoint, "--all-future"], capsys)
+    code, _, err = run(
+        [
+            "consent",
+            "grant",
+            "--home",
+            home,
+            "--member",
+            "alice",
+            "--purpose",
+            "x",
+            "--endpoint",
+            endpoint,
+            "--all-future",
+        ],
+        capsys,
+    )
     line = one_error_line(code, err)
     assert endpoint in line and "1 to 65535" in line
 
@@ -154,17 +177,23 @@ def test_a_one_character_passphrase_is_refused_at_init(
     secret = tmp_path / "pw"
     secret.write_text("x\n")
     home = tmp_path / "home"
-    code, _, err = run(["init", "--home", home, "--member", "alice",
-                        "--passphrase-file", f"alice={secret}"], capsys)
+    code, _, err = run(
+        ["init", "--home", home, "--member", "alice", "--passphrase-file", f"alice={secret}"],
+        capsys,
+    )
     line = one_error_line(code, err)
     assert "at least 8 characters" in line
     assert not Vault.exists(home)
 
 
-def _commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...],
-                                                                          click.Command]]:
+def _commands(
+    group: click.Group, path: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], click.Command]]:
     found: list[tuple[tuple[str, ...], click.Command]] = []
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None
         found.append(((*path, name), command))
         if isinstance(command, click.Group):
             found += _commands(command, (*path, name))
@@ -172,9 +201,6 @@ def _commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[tupl
 
 
 def _all_commands() -> list[tuple[tuple[str, ...], click.Command]]:
-    from sim.cli import _register
-
-    _register()
     return [((), cli), *_commands(cli)]
 
 

@@ -7,13 +7,19 @@ import importlib
 import pytest
 
 from device.errors import ConsentError
-from sim.cmd_consent import parse_duration_s
+from sim.commands.consent import parse_duration_s
 
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("90s", 90.0), ("30m", 1800.0), ("12h", 43200.0), ("7d", 604800.0), ("1d12h", 129600.0),
-     ("1.5h", 5400.0)],
+    [
+        ("90s", 90.0),
+        ("30m", 1800.0),
+        ("12h", 43200.0),
+        ("7d", 604800.0),
+        ("1d12h", 129600.0),
+        ("1.5h", 5400.0),
+    ],
 )
 def test_durations(text: str, seconds: float) -> None:
     assert parse_duration_s(text) == seconds
@@ -27,8 +33,18 @@ def test_bad_durations_name_the_value(bad: str) -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["storage.consent", "storage.upload", "storage.export", "storage.cloud", "sim.cmd_consent",
-     "sim.cmd_upload", "sim.cmd_export", "sim.cmd_cloud"],
+    [
+        "storage.consent",
+        "storage.ledger",
+        "storage.wire",
+        "storage.upload",
+        "storage.export",
+        "sim.cloud",
+        "sim.commands.consent",
+        "sim.commands.upload",
+        "sim.commands.export",
+        "sim.commands.cloud",
+    ],
 )
 def test_public_surface_exists(module: str) -> None:
     mod = importlib.import_module(module)

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from device.audio import SAMPLE_RATE
 from device.errors import AudioInputError, ConfigError
-from sim import corpus
-from sim.corpus import (
+from sim.research import corpus
+from sim.research.corpus import (
     NoiseStream,
     audio_files,
     mix_at_snr,
@@ -131,7 +131,7 @@ def test_audio_files_are_found_sorted_and_errors_name_the_folder(tmp_path: Path)
 
 
 def test_an_output_folder_that_cannot_be_made_is_named(tmp_path: Path) -> None:
-    from sim.corpus import writable_folder
+    from sim.research.corpus import writable_folder
 
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")

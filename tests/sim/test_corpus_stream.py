@@ -19,9 +19,9 @@ import soundfile
 from device.audio import SAMPLE_RATE
 from device.errors import AudioInputError, ConfigError
 from device.sources import read_audio
-from sim import corpus_stream
-from sim.corpus import NoiseStream, snr_db, to_pcm, trim_silence, write_wav
-from sim.corpus_stream import (
+from sim.research import corpus_stream
+from sim.research.corpus import NoiseStream, snr_db, to_pcm, trim_silence, write_wav
+from sim.research.corpus_stream import (
     StreamSettings,
     labels_path_for,
     make_stream,
@@ -185,17 +185,18 @@ def test_a_stream_too_short_for_its_keywords_is_refused(
 
 
 @pytest.mark.parametrize(
-    ("settings", "message"),
+    ("arguments", "message"),
     [
-        (StreamSettings(hours=0.0), "--hours"),
-        (StreamSettings(hours=0.01, speech_fraction=0.95), "--speech-fraction"),
-        (StreamSettings(hours=0.01, snr_db=float("nan")), "--snr-db"),
-        (StreamSettings(hours=0.01, noise="brown"), "--noise"),
+        ({"hours": 0.0}, "--hours"),
+        ({"hours": 0.01, "speech_fraction": 0.95}, "--speech-fraction"),
+        ({"hours": 0.01, "snr_db": float("nan")}, "--snr-db"),
+        ({"hours": 0.01, "noise": "brown"}, "--noise"),
     ],
 )
-def test_settings_are_validated(settings: StreamSettings, message: str) -> None:
+def test_settings_are_validated(arguments: dict[str, Any], message: str) -> None:
+    # At construction: an invalid StreamSettings cannot exist.
     with pytest.raises(ConfigError, match=message):
-        settings.validate()
+        StreamSettings(**arguments)
 
 
 def test_empty_and_silent_folders_are_named(folders: tuple[Path, Path], tmp_path: Path) -> None:

@@ -17,8 +17,8 @@ import soundfile
 
 from device.audio import SAMPLE_RATE
 from device.errors import ConfigError
-from sim.corpus import snr_db
-from sim.corpus_synth import LABELS_NAME, SynthSettings, synthesize_corpus
+from sim.research.corpus import snr_db
+from sim.research.corpus_synth import LABELS_NAME, SynthSettings, synthesize_corpus
 from tests.conftest import require_tool
 
 
@@ -114,9 +114,9 @@ def test_clip_layout_matches_its_label(tmp_path: Path) -> None:
 )
 def test_settings_are_validated(field: str, value: object, message: str) -> None:
     arguments: dict[str, Any] = {"texts": ("alexa",), field: value}
-    settings = SynthSettings(**arguments)
+    # At construction: an invalid SynthSettings cannot exist.
     with pytest.raises(ConfigError, match=message):
-        settings.validate()
+        SynthSettings(**arguments)
 
 
 # --- the real espeak-ng, through the command line --------------------------------------------

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim import det_plot
-from sim.det_plot import (
+from sim.research import det_plot
+from sim.research.det_plot import (
     FILE_COLUMNS,
     SWEEP_COLUMNS,
     DetCurve,

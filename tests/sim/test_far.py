@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sim import far as engine
+from sim.research import far as engine
 from wakeword.cache import ScoreCache, setup_id
 
 DATA = Path(__file__).resolve().parents[2] / "sim" / "data"
@@ -53,8 +53,12 @@ def corpus(tmp_path: Path) -> tuple[Path, Path]:
     negatives.mkdir()
     for name in ("alexa_lights.wav", "alexa_time.wav"):
         shutil.copy(DATA / name, positives / name)
-    for name in ("hey_jarvis_kitchen.wav", "hey_jarvis_then_silence.wav", "near_alex.wav",
-                 "talk_cat.wav"):
+    for name in (
+        "hey_jarvis_kitchen.wav",
+        "hey_jarvis_then_silence.wav",
+        "near_alex.wav",
+        "talk_cat.wav",
+    ):
         shutil.copy(DATA / name, negatives / name)
     return positives, negatives
 
@@ -64,9 +68,23 @@ def test_far_prints_one_object_per_threshold_and_writes_csv_and_plot(
 ) -> None:
     positives, negatives = corpus
     result = _keepmum(
-        tmp_path, "far", "--positives", str(positives), "--negatives", str(negatives),
-        "--model", "hey_jarvis", "--thresholds", "0.25:0.75:0.25", "--workers", "1", "--json",
-        "--csv", str(tmp_path / "files.csv"), "--plot", str(tmp_path / "det.png"),
+        tmp_path,
+        "far",
+        "--positives",
+        str(positives),
+        "--negatives",
+        str(negatives),
+        "--model",
+        "hey_jarvis",
+        "--thresholds",
+        "0.25:0.75:0.25",
+        "--workers",
+        "1",
+        "--json",
+        "--csv",
+        str(tmp_path / "files.csv"),
+        "--plot",
+        str(tmp_path / "det.png"),
     )
     lines = _lines(result)
     assert [line["threshold"] for line in lines] == [0.25, 0.5, 0.75]
@@ -91,16 +109,27 @@ def test_kept_seconds_are_what_the_device_keeps(tmp_path: Path) -> None:
     negatives.mkdir()
     for name in ("hey_jarvis_kitchen.wav", "hey_jarvis_then_silence.wav"):
         shutil.copy(DATA / name, negatives / name)
-    [line] = _lines(_keepmum(
-        tmp_path, "far", "--negatives", str(negatives), "--model", "hey_jarvis",
-        "--thresholds", "0.5", "--workers", "1", "--json",
-    ))
+    [line] = _lines(
+        _keepmum(
+            tmp_path,
+            "far",
+            "--negatives",
+            str(negatives),
+            "--model",
+            "hey_jarvis",
+            "--thresholds",
+            "0.5",
+            "--workers",
+            "1",
+            "--json",
+        )
+    )
     kept = 0.0
     wakes = 0
     for clip in sorted(negatives.iterdir()):
-        events = _lines(_keepmum(
-            tmp_path, "replay", str(clip), "--no-store", "--model", "hey_jarvis", "--json"
-        ))
+        events = _lines(
+            _keepmum(tmp_path, "replay", str(clip), "--no-store", "--model", "hey_jarvis", "--json")
+        )
         summary = [e for e in events if e["event"] == "summary"][-1]
         kept += summary["kept_s"]
         wakes += summary["wakes"]
@@ -148,7 +177,10 @@ def test_process_pool_and_dask_cluster_give_identical_results(
     local = engine.score_files(files, job, workers=1)
     pooled = engine.score_files(files, job, workers=2)
     with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tcp",
         dashboard_address=None,
     ) as cluster:
         assert cluster.scheduler_address.startswith("tcp://")
@@ -163,8 +195,10 @@ def test_process_pool_and_dask_cluster_give_identical_results(
 
 
 def test_stream_mode_counts_hits_and_false_accepts(tmp_path: Path) -> None:
-    clips = [sf.read(DATA / n, dtype="int16")[0] for n in
-             ("alexa_lights.wav", "talk_cat.wav", "alexa_time.wav", "near_alex.wav")]
+    clips = [
+        sf.read(DATA / n, dtype="int16")[0]
+        for n in ("alexa_lights.wav", "talk_cat.wav", "alexa_time.wav", "near_alex.wav")
+    ]
     gap = np.zeros(16000, dtype=np.int16)
     pieces, spans, t = [], [], 0.0
     for index, clip in enumerate(clips):
@@ -177,10 +211,23 @@ def test_stream_mode_counts_hits_and_false_accepts(tmp_path: Path) -> None:
     sf.write(stream, np.concatenate(pieces), 16000, subtype="PCM_16")
     labels = tmp_path / "stream.labels.jsonl"
     labels.write_text("".join(json.dumps(s) + "\n" for s in spans))
-    [line] = _lines(_keepmum(
-        tmp_path, "far", "--stream", str(stream), "--labels", str(labels), "--model", "alexa",
-        "--thresholds", "0.5", "--workers", "1", "--json",
-    ))
+    [line] = _lines(
+        _keepmum(
+            tmp_path,
+            "far",
+            "--stream",
+            str(stream),
+            "--labels",
+            str(labels),
+            "--model",
+            "alexa",
+            "--thresholds",
+            "0.5",
+            "--workers",
+            "1",
+            "--json",
+        )
+    )
     assert line["positives"] == 2 and line["false_rejects"] == 0 and line["false_accepts"] == 0
     assert line["negative_hours"] == pytest.approx(t / 3600, abs=1e-4)  # JSON: 4 dp
 
@@ -210,9 +257,7 @@ def test_a_corrupt_file_is_named_and_exits_2(tmp_path: Path) -> None:
     negatives.mkdir()
     shutil.copy(DATA / "talk_cat.wav", negatives / "talk_cat.wav")
     (negatives / "broken.wav").write_bytes(b"RIFF" + bytes(range(256)) * 8)
-    result = _keepmum(
-        tmp_path, "far", "--negatives", str(negatives), "--workers", "2", "--json"
-    )
+    result = _keepmum(tmp_path, "far", "--negatives", str(negatives), "--workers", "2", "--json")
     assert result.returncode == 2
     assert "broken.wav" in result.stderr and "Traceback" not in result.stderr
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from device.speaker import Speaker
-from sim.live import LiveView
+from sim.commands._live import LiveView
 from tests.device.test_speaker import ScriptedConfirmer, ScriptedVad, ScriptedWake, frames
 
 

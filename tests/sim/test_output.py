@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from sim.output import Output, escape, visible
+from sim.commands._output import Output, escape, visible
 
 
 def test_control_characters_and_undecodable_bytes_become_visible() -> None:

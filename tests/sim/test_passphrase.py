@@ -8,12 +8,16 @@ from typing import Any
 import pytest
 
 from device.errors import ConfigError
-from sim.passphrase import parse_passphrase_files, read_passphrase, read_passphrase_file
+from sim.commands._common import parse_passphrase_files, read_passphrase, read_passphrase_file
 
 
 def test_first_line_without_its_ending(tmp_path: Path) -> None:
-    cases = [("pw\n", "pw"), ("pw\r\nsecond\n", "pw"), ("no newline", "no newline"),
-             ("  spaced  \n", "  spaced  ")]
+    cases = [
+        ("pw\n", "pw"),
+        ("pw\r\nsecond\n", "pw"),
+        ("no newline", "no newline"),
+        ("  spaced  \n", "  spaced  "),
+    ]
     for content, expected in cases:
         f = tmp_path / "p"
         f.write_text(content, newline="")
@@ -53,8 +57,9 @@ def test_file_wins_and_the_prompt_is_asked_otherwise(tmp_path: Path) -> None:
     assert read_passphrase("alice", [f"alice={f}"], prompt=prompt) == "from file"
     assert asked == []
     assert read_passphrase("bob", [f"alice={f}"], confirm=True, prompt=prompt) == "typed passphrase"
-    assert asked == [("Passphrase for bob (new)",
-                      {"hide_input": True, "confirmation_prompt": True})]
+    assert asked == [
+        ("Passphrase for bob (new)", {"hide_input": True, "confirmation_prompt": True})
+    ]
 
 
 def test_two_files_for_one_member_is_an_error(tmp_path: Path) -> None:

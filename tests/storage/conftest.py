@@ -1,4 +1,4 @@
-"""Fixtures of the vault's tests (defined in tests/storage/vaulthelp.py, shared here), and the
+"""Fixtures of the vault's tests (defined in tests/storage/vault_fixtures.py, shared here), and the
 real receiver on 127.0.0.1 in a thread for the consent and upload tests."""
 
 from __future__ import annotations
@@ -9,9 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from storage.cloud import CloudServer, CloudStore
+from sim.cloud import CloudServer, CloudStore
 from storage.vault import Vault
-from tests.storage.vaulthelp import FakeClock, clock, home, identities, open_vault, template_home
+from tests.storage.vault_fixtures import (
+    FakeClock,
+    clock,
+    home,
+    identities,
+    open_vault,
+    template_home,
+)
 
 __all__ = ["clock", "cloud", "home", "identities", "other_cloud", "template_home", "vault"]
 
@@ -41,6 +48,3 @@ def other_cloud(tmp_path: Path) -> Iterator[CloudServer]:
 def vault(home: Path, clock: FakeClock) -> Iterator[Vault]:
     with open_vault(home, clock) as v:
         yield v
-
-
-

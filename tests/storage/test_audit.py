@@ -20,10 +20,26 @@ AT = 1_700_000_000.0
 def conn(tmp_path: Path) -> sqlite3.Connection:
     c = connect(tmp_path / "vault.db", create=True)
     for i in range(6):
-        audit.append(c, AT + i, "discarded", reason="no_speech", duration_s=0.5 * i, model="m",
-                     source="a.wav")
-    audit.append(c, AT + 9, "stored", member="alice", record="r1", duration_s=1.0,
-                 grants=["g1", "g2"], expires=None, ok=True)
+        audit.append(
+            c,
+            AT + i,
+            "discarded",
+            reason="no_speech",
+            duration_s=0.5 * i,
+            model="m",
+            source="a.wav",
+        )
+    audit.append(
+        c,
+        AT + 9,
+        "stored",
+        member="alice",
+        record="r1",
+        duration_s=1.0,
+        grants=["g1", "g2"],
+        expires=None,
+        ok=True,
+    )
     return c
 
 
@@ -41,8 +57,12 @@ def test_an_untouched_chain_verifies(conn: sqlite3.Connection) -> None:
     assert [e.seq for e in entries] == list(range(1, 8))
     assert entries[0].prev == audit.GENESIS
     assert all(b.prev == a.hash for a, b in itertools.pairwise(entries))
-    assert entries[-1].details == {"duration_s": 1.0, "grants": ["g1", "g2"], "expires": None,
-                                   "ok": True}
+    assert entries[-1].details == {
+        "duration_s": 1.0,
+        "grants": ["g1", "g2"],
+        "expires": None,
+        "ok": True,
+    }
 
 
 def test_golden_hash_of_a_first_entry() -> None:
@@ -63,8 +83,13 @@ def test_sqlite_refuses_update_and_delete(conn: sqlite3.Connection) -> None:
 
 @pytest.mark.parametrize(
     ("column", "value"),
-    [("at", AT + 0.001), ("event", "run"), ("member", "bob"), ("record", "r9"),
-     ("details", '{"duration_s":0.5,"model":"m","reason":"no_speech","source":"b.wav"}')],
+    [
+        ("at", AT + 0.001),
+        ("event", "run"),
+        ("member", "bob"),
+        ("record", "r9"),
+        ("details", '{"duration_s":0.5,"model":"m","reason":"no_speech","source":"b.wav"}'),
+    ],
 )
 def test_an_edited_entry_is_named(
     conn: sqlite3.Connection, tmp_path: Path, column: str, value: object
@@ -81,7 +106,8 @@ def test_an_edited_entry_with_recomputed_hash_breaks_the_next_link(
     e = audit.entries(conn)[2]
     forged = audit.entry_hash(e.prev, e.seq, e.at, "run", e.member, e.record, e.details)
     _raw(tmp_path / "vault.db").execute(
-        "UPDATE audit SET event = 'run', hash = ? WHERE seq = 3", (forged,))
+        "UPDATE audit SET event = 'run', hash = ? WHERE seq = 3", (forged,)
+    )
     assert [d.seq for d in audit.verify_chain(conn)] == [4]
 
 

@@ -25,7 +25,7 @@ from storage.consent import grant_all_future, revoke
 from storage.export import export_member
 from storage.vault import Vault
 from storage.verify import verify_vault
-from tests.storage.vaulthelp import FakeClock, open_vault, utterance
+from tests.storage.vault_fixtures import FakeClock, open_vault, utterance
 
 ATTACKER = str(x25519.Identity.generate().to_public())
 ENDPOINT = "http://127.0.0.1:9"
@@ -70,22 +70,28 @@ def test_an_inserted_all_future_grant_row_is_a_defect(home: Path, clock: FakeClo
     raw.execute(
         "INSERT INTO consent_events (kind, grant_id, member, purpose, endpoint, recipient, scope,"
         " records, expires, at) VALUES ('grant', 'g-evil0001', 'alice', 'p', ?, ?, "
-        "'all_future', '[]', NULL, ?)", (ENDPOINT, ATTACKER, clock()))
+        "'all_future', '[]', NULL, ?)",
+        (ENDPOINT, ATTACKER, clock()),
+    )
     raw.close()
     problems = _problems(home, clock)
     assert any("grant g-evil0001" in p and "no consent_granted entry" in p for p in problems)
 
 
-def test_a_grant_redirected_to_another_recipient_is_a_defect(
-    home: Path, clock: FakeClock
-) -> None:
+def test_a_grant_redirected_to_another_recipient_is_a_defect(home: Path, clock: FakeClock) -> None:
     with open_vault(home, clock) as v:
-        grant = grant_all_future(v, member="alice", purpose="p", endpoint=ENDPOINT,
-                                 recipient=str(x25519.Identity.generate().to_public()))
+        grant = grant_all_future(
+            v,
+            member="alice",
+            purpose="p",
+            endpoint=ENDPOINT,
+            recipient=str(x25519.Identity.generate().to_public()),
+        )
     raw = _raw(home)
     raw.execute("DROP TRIGGER consent_events_no_update")
-    raw.execute("UPDATE consent_events SET recipient = ? WHERE grant_id = ?",
-                (ATTACKER, grant.grant_id))
+    raw.execute(
+        "UPDATE consent_events SET recipient = ? WHERE grant_id = ?", (ATTACKER, grant.grant_id)
+    )
     raw.close()
     problems = _problems(home, clock)
     assert any(f"grant {grant.grant_id}: recipient differs" in p for p in problems), problems
@@ -93,8 +99,9 @@ def test_a_grant_redirected_to_another_recipient_is_a_defect(
 
 def test_a_restored_older_database_is_refused_at_open(home: Path, clock: FakeClock) -> None:
     with open_vault(home, clock) as v:
-        grant = grant_all_future(v, member="alice", purpose="p", endpoint=ENDPOINT,
-                                 recipient=ATTACKER)
+        grant = grant_all_future(
+            v, member="alice", purpose="p", endpoint=ENDPOINT, recipient=ATTACKER
+        )
     backup = home.parent / "vault.db.bak"
     shutil.copy2(home / "vault.db", backup)  # closed: the WAL was checkpointed into the file
     with open_vault(home, clock) as v:
@@ -115,8 +122,9 @@ def test_the_head_file_follows_every_committed_entry(home: Path, clock: FakeCloc
     assert os.stat(home / HEAD_FILE).st_mode & 0o777 == 0o600
 
 
-@pytest.mark.parametrize(("where", "mode"), [("", 0o777), ("", 0o770), ("keys", 0o722),
-                                             ("vault.db", 0o666)])
+@pytest.mark.parametrize(
+    ("where", "mode"), [("", 0o777), ("", 0o770), ("keys", 0o722), ("vault.db", 0o666)]
+)
 def test_a_home_others_can_write_is_refused_before_anything_is_read(
     home: Path, clock: FakeClock, where: str, mode: int
 ) -> None:
@@ -143,8 +151,9 @@ def test_a_reused_name_is_a_new_person_whose_export_holds_nothing_of_the_old(
     with open_vault(home, clock) as v:
         old = v.member("bob")
         old_record = v.store(utterance(0.1, seed=1), "bob")
-        old_grant = grant_all_future(v, member="bob", purpose="old bob's", endpoint=ENDPOINT,
-                                     recipient=ATTACKER)
+        old_grant = grant_all_future(
+            v, member="bob", purpose="old bob's", endpoint=ENDPOINT, recipient=ATTACKER
+        )
         v.forget("bob")
         clock.advance(10)
         new = v.add_member("bob", "new bob's passphrase")

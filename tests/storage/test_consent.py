@@ -9,17 +9,10 @@ import pytest
 from pyrage import x25519
 
 from device.errors import ConsentError, UploadError, VaultError
+from sim.cloud import CloudServer
 from storage.audit import entries
-from storage.cloud import CloudServer
-from storage.consent import (
-    get_grant,
-    grant_all_future,
-    grant_records,
-    install_future_grant_hook,
-    queued,
-    revoke,
-    revoke_member_grants,
-)
+from storage.consent import grant_all_future, grant_records, revoke
+from storage.ledger import get_grant, queued, revoke_member_grants
 from storage.upload import (
     HttpClientTransport,
     HttpRequest,
@@ -28,7 +21,7 @@ from storage.upload import (
     fetch_recipient,
 )
 from storage.vault import Vault
-from tests.storage.vaulthelp import FakeClock, utterance
+from tests.storage.vault_fixtures import FakeClock, utterance
 
 Identities = Callable[[str], x25519.Identity]
 
@@ -76,21 +69,27 @@ def test_grant_for_one_record_sends_exactly_it(
     transport = RecordingTransport()
     recipient = fetch_recipient(cloud.url, transport)
     grant, items = grant_records(
-        vault, member="alice", identity=identities("alice"), purpose="improve wake word",
-        endpoint=cloud.url, recipient=recipient, record_ids=[wanted],
+        vault,
+        member="alice",
+        identity=identities("alice"),
+        purpose="improve wake word",
+        endpoint=cloud.url,
+        recipient=recipient,
+        record_ids=[wanted],
     )
     assert [i.record_id for i in items] == [wanted]
     uploader = Uploader(vault, transport=transport)
     planned = uploader.plan()
-    assert [(p.record, p.grant, p.endpoint) for p in planned] == [(wanted, grant.grant_id,
-                                                                  cloud.url)]
+    assert [(p.record, p.grant, p.endpoint) for p in planned] == [
+        (wanted, grant.grant_id, cloud.url)
+    ]
     assert cloud.store.items() == []  # the dry run sent nothing
     sent = uploader.upload()
-    assert [(s.record, s.grant, s.bytes) for s in sent] == [(wanted, grant.grant_id,
-                                                            planned[0].bytes)]
+    assert [(s.record, s.grant, s.bytes) for s in sent] == [
+        (wanted, grant.grant_id, planned[0].bytes)
+    ]
     received = cloud.store.items()
-    assert [(r.record, r.member, r.grant) for r in received] == [(wanted, "alice",
-                                                                 grant.grant_id)]
+    assert [(r.record, r.member, r.grant) for r in received] == [(wanted, "alice", grant.grant_id)]
     # The receiver decrypts it to the very WAV the vault holds.
     assert cloud.store.decrypt(received[0]) == vault.decrypt(wanted, identities("alice"))
     # Every byte counted, and only the endpoint's own /upload was reached.
@@ -108,8 +107,13 @@ def test_revoke_empties_the_queue_and_stops_the_next_upload(
 ) -> None:
     rids = [_store(vault, "alice", s) for s in (1, 2)]
     grant, _ = grant_records(
-        vault, member="alice", identity=identities("alice"), purpose="p", endpoint=cloud.url,
-        recipient=cloud.store.recipient, record_ids=rids,
+        vault,
+        member="alice",
+        identity=identities("alice"),
+        purpose="p",
+        endpoint=cloud.url,
+        recipient=cloud.store.recipient,
+        record_ids=rids,
     )
     old, dropped = revoke(vault, grant.grant_id)
     assert dropped == 2 and old.grant_id == grant.grant_id
@@ -126,8 +130,13 @@ def test_revoke_between_records_stops_the_next_byte(
 ) -> None:
     rids = [_store(vault, "alice", s) for s in (1, 2, 3)]
     grant, _ = grant_records(
-        vault, member="alice", identity=identities("alice"), purpose="p", endpoint=cloud.url,
-        recipient=cloud.store.recipient, record_ids=rids,
+        vault,
+        member="alice",
+        identity=identities("alice"),
+        purpose="p",
+        endpoint=cloud.url,
+        recipient=cloud.store.recipient,
+        record_ids=rids,
     )
     uploader = Uploader(vault, transport=RecordingTransport())
     sent = uploader.upload(on_sent=lambda _item: revoke(vault, grant.grant_id))
@@ -141,8 +150,14 @@ def test_expired_grant_sends_nothing(
 ) -> None:
     rid = _store(vault, "alice", 1)
     grant_records(
-        vault, member="alice", identity=identities("alice"), purpose="p", endpoint=cloud.url,
-        recipient=cloud.store.recipient, record_ids=[rid], expires=clock() + 60,
+        vault,
+        member="alice",
+        identity=identities("alice"),
+        purpose="p",
+        endpoint=cloud.url,
+        recipient=cloud.store.recipient,
+        record_ids=[rid],
+        expires=clock() + 60,
     )
     clock.advance(61)
     uploader = Uploader(vault)
@@ -154,10 +169,10 @@ def test_expired_grant_sends_nothing(
 def test_all_future_grant_queues_each_new_record_of_its_member(
     vault: Vault, cloud: CloudServer, identities: Identities
 ) -> None:
-    install_future_grant_hook(vault)
     before = _store(vault, "alice", 1)
-    grant = grant_all_future(vault, member="alice", purpose="p", endpoint=cloud.url,
-                             recipient=cloud.store.recipient)
+    grant = grant_all_future(
+        vault, member="alice", purpose="p", endpoint=cloud.url, recipient=cloud.store.recipient
+    )
     after = _store(vault, "alice", 2)
     _store(vault, "bob", 3)
     assert [(q.grant_id, q.record_id) for q in queued(vault.connection)] == [
@@ -175,8 +190,13 @@ def test_erasing_a_record_erases_its_queued_copy(
 ) -> None:
     rid = _store(vault, "alice", 1)
     grant_records(
-        vault, member="alice", identity=identities("alice"), purpose="p", endpoint=cloud.url,
-        recipient=cloud.store.recipient, record_ids=[rid],
+        vault,
+        member="alice",
+        identity=identities("alice"),
+        purpose="p",
+        endpoint=cloud.url,
+        recipient=cloud.store.recipient,
+        record_ids=[rid],
     )
     vault.delete(rid)
     assert queued(vault.connection) == []
@@ -189,26 +209,39 @@ def test_grant_refuses_another_members_record(
     bobs = _store(vault, "bob", 1)
     with pytest.raises(ConsentError, match="not a record of member 'alice'"):
         grant_records(
-            vault, member="alice", identity=identities("alice"), purpose="p",
-            endpoint=cloud.url, recipient=cloud.store.recipient, record_ids=[bobs],
+            vault,
+            member="alice",
+            identity=identities("alice"),
+            purpose="p",
+            endpoint=cloud.url,
+            recipient=cloud.store.recipient,
+            record_ids=[bobs],
         )
     with pytest.raises(VaultError, match="this identity is not theirs"):
         grant_records(
-            vault, member="bob", identity=identities("alice"), purpose="p",
-            endpoint=cloud.url, recipient=cloud.store.recipient, record_ids=[bobs],
+            vault,
+            member="bob",
+            identity=identities("alice"),
+            purpose="p",
+            endpoint=cloud.url,
+            recipient=cloud.store.recipient,
+            record_ids=[bobs],
         )
     assert queued(vault.connection) == []
     assert vault.connection.execute("SELECT count(*) FROM consent_events").fetchone()[0] == 0
 
 
-def test_endpoint_error_keeps_the_item_queued(
-    vault: Vault, identities: Identities
-) -> None:
+def test_endpoint_error_keeps_the_item_queued(vault: Vault, identities: Identities) -> None:
     rid = _store(vault, "alice", 1)
     recipient = str(identities("alice").to_public())  # any valid recipient will do here
     grant_records(
-        vault, member="alice", identity=identities("alice"), purpose="p",
-        endpoint="http://127.0.0.1:9", recipient=recipient, record_ids=[rid],
+        vault,
+        member="alice",
+        identity=identities("alice"),
+        purpose="p",
+        endpoint="http://127.0.0.1:9",
+        recipient=recipient,
+        record_ids=[rid],
     )
 
     def refusing(request: HttpRequest) -> HttpResponse:
@@ -222,11 +255,10 @@ def test_endpoint_error_keeps_the_item_queued(
     assert len(queued(vault.connection)) == 1
 
 
-def test_forgotten_members_grants_end_with_them(
-    vault: Vault, cloud: CloudServer
-) -> None:
-    grant = grant_all_future(vault, member="alice", purpose="p", endpoint=cloud.url,
-                             recipient=cloud.store.recipient)
+def test_forgotten_members_grants_end_with_them(vault: Vault, cloud: CloudServer) -> None:
+    grant = grant_all_future(
+        vault, member="alice", purpose="p", endpoint=cloud.url, recipient=cloud.store.recipient
+    )
     with vault.transaction() as conn:
         assert revoke_member_grants(conn, "alice", vault.clock()) == [grant.grant_id]
     assert get_grant(vault.connection, grant.grant_id).status_at(vault.clock()) == "revoked"

@@ -8,9 +8,8 @@ import pyrage
 import pytest
 
 from device.errors import ConsentError
-from storage.consent import (
+from storage.ledger import (
     Grant,
-    ensure_tables,
     get_grant,
     grants,
     live_grants,
@@ -18,6 +17,7 @@ from storage.consent import (
     parse_recipient,
     validate_endpoint,
 )
+from storage.ledger_schema import add_consent_ledger
 
 RECIPIENT = str(pyrage.x25519.Identity.generate().to_public())
 
@@ -25,13 +25,19 @@ RECIPIENT = str(pyrage.x25519.Identity.generate().to_public())
 @pytest.fixture
 def conn() -> sqlite3.Connection:
     c = sqlite3.connect(":memory:", isolation_level=None)
-    ensure_tables(c)
-    ensure_tables(c)  # idempotent: the vault calls it at every open
+    add_consent_ledger(c)
+    add_consent_ledger(c)  # idempotent: a version-3 file has the tables already
     return c
 
 
-def _grant(conn: sqlite3.Connection, gid: str, member: str, at: float,
-           expires: float | None = None, scope: str = "records") -> None:
+def _grant(
+    conn: sqlite3.Connection,
+    gid: str,
+    member: str,
+    at: float,
+    expires: float | None = None,
+    scope: str = "records",
+) -> None:
     conn.execute(
         "INSERT INTO consent_events (kind, grant_id, member, purpose, endpoint, recipient, scope,"
         " records, expires, at) VALUES ('grant', ?, ?, 'p', 'http://127.0.0.1:1', ?, ?, ?, ?, ?)",
@@ -56,8 +62,10 @@ def test_ledger_is_append_only(conn: sqlite3.Connection) -> None:
 def test_revoke_and_expiry_fold_into_liveness(conn: sqlite3.Connection) -> None:
     _grant(conn, "g-1", "alice", 100.0)
     _grant(conn, "g-2", "bob", 100.0, expires=200.0, scope="all_future")
-    conn.execute("INSERT INTO consent_events (kind, grant_id, member, at)"
-                 " VALUES ('revoke', 'g-1', 'alice', 150.0)")
+    conn.execute(
+        "INSERT INTO consent_events (kind, grant_id, member, at)"
+        " VALUES ('revoke', 'g-1', 'alice', 150.0)"
+    )
     g1 = get_grant(conn, "g-1")
     assert g1.revoked_at == 150.0 and g1.records == ("r1",)
     assert g1.live_at(149.0) and not g1.live_at(150.0)

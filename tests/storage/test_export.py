@@ -21,7 +21,7 @@ from storage.export import EXPORT_FORMAT, export_member
 from storage.records import RecordMeta, meta_digest
 from storage.vault import Vault
 from tests.conftest import require_tool
-from tests.storage.vaulthelp import PASSPHRASES, FakeClock, open_vault, utterance
+from tests.storage.vault_fixtures import PASSPHRASES, FakeClock, open_vault, utterance
 
 Identities = Callable[[str], x25519.Identity]
 
@@ -44,8 +44,7 @@ def _household(vault: Vault) -> dict[str, list[str]]:
     """Interleaved utterances of alice and bob on one shared device."""
     kept: dict[str, list[str]] = {"alice": [], "bob": []}
     for seed, member in enumerate(["alice", "bob", "alice", "bob", "bob", "alice"]):
-        rid = vault.store(utterance(0.3 + 0.1 * seed, seed=seed, started_at=vault.clock()),
-                          member)
+        rid = vault.store(utterance(0.3 + 0.1 * seed, seed=seed, started_at=vault.clock()), member)
         assert rid is not None
         kept[member].append(rid)
     return kept
@@ -95,20 +94,30 @@ def test_standard_age_tool_opens_the_bundle(
     identity_file = tmp_path / "identity.txt"
     identity_file.write_text(str(identities("alice")) + "\n")
     identity_file.chmod(0o600)
-    plain = subprocess.run([age, "-d", "-i", str(identity_file), str(out)], check=True,
-                           capture_output=True).stdout
-    listing = subprocess.run(["tar", "-t"], input=plain, check=True,
-                             capture_output=True).stdout.decode().split()
-    assert sorted(listing) == sorted(["manifest.json"] + [f"records/{r}.wav" for r in
-                                                          kept["alice"]])
+    plain = subprocess.run(
+        [age, "-d", "-i", str(identity_file), str(out)], check=True, capture_output=True
+    ).stdout
+    listing = (
+        subprocess.run(["tar", "-t"], input=plain, check=True, capture_output=True)
+        .stdout.decode()
+        .split()
+    )
+    assert sorted(listing) == sorted(
+        ["manifest.json"] + [f"records/{r}.wav" for r in kept["alice"]]
+    )
 
 
 def test_export_to_a_given_recipient(vault: Vault, tmp_path: Path) -> None:
     _household(vault)
     requester = x25519.Identity.generate()
     out = tmp_path / "to-requester.age"
-    export_member(vault, member="bob", passphrase=PASSPHRASES["bob"], out=out,
-                  recipient=str(requester.to_public()))
+    export_member(
+        vault,
+        member="bob",
+        passphrase=PASSPHRASES["bob"],
+        out=out,
+        recipient=str(requester.to_public()),
+    )
     files = _open(out.read_bytes(), requester)
     assert len([n for n in files if n.startswith("records/")]) == 3
 
@@ -119,8 +128,10 @@ def _relabel(vault: Vault, record_id: str, member: str, *, rehash: bool) -> None
     conn.execute("UPDATE records SET member = ? WHERE id = ?", (member, record_id))
     if rehash:  # the metadata hash needs no key, so a careful attacker recomputes it
         meta = vault.record(record_id)
-        conn.execute("UPDATE records SET meta_sha256 = ? WHERE id = ?",
-                     (meta_digest(RecordMeta.meta_values(meta)), record_id))
+        conn.execute(
+            "UPDATE records SET meta_sha256 = ? WHERE id = ?",
+            (meta_digest(RecordMeta.meta_values(meta)), record_id),
+        )
 
 
 @pytest.mark.parametrize("rehash", [False, True])
@@ -155,6 +166,11 @@ def test_unknown_member_and_bad_recipient_are_refused(vault: Vault, tmp_path: Pa
     with pytest.raises(VaultError, match="carol"):
         export_member(vault, member="carol", passphrase="x", out=out)
     with pytest.raises(Exception, match="not an age X25519 recipient"):
-        export_member(vault, member="alice", passphrase=PASSPHRASES["alice"], out=out,
-                      recipient="ssh-rsa AAAA")
+        export_member(
+            vault,
+            member="alice",
+            passphrase=PASSPHRASES["alice"],
+            out=out,
+            recipient="ssh-rsa AAAA",
+        )
     assert not out.exists()

@@ -14,13 +14,13 @@ from storage import audit
 from storage.index import APPLICATION_ID, SCHEMA_VERSION, connect, schema_version
 from storage.vault import Vault
 from storage.verify import verify_vault
-from tests.storage.vaulthelp import FakeClock, open_vault
+from tests.storage.vault_fixtures import FakeClock, open_vault
 
 
 def test_new_file_is_stamped_and_private(tmp_path: Path) -> None:
     conn = connect(tmp_path / "vault.db", create=True)
     assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -59,14 +59,16 @@ def test_a_file_that_is_not_sqlite_is_an_integrity_error(tmp_path: Path) -> None
 
 
 def test_erasure_cascades_to_queued_copies(home: Path, clock: FakeClock) -> None:
-    from tests.storage.vaulthelp import utterance
+    from tests.storage.vault_fixtures import utterance
 
     with open_vault(home, clock) as v:
         rid = v.store(utterance(0.1), "bob")
         with v.transaction() as conn:
             conn.execute(
                 "INSERT INTO upload_queue (grant_id, record_id, ciphertext, sha256, queued_at) "
-                "VALUES ('g1', ?, x'00', '', 0)", (rid,))
+                "VALUES ('g1', ?, x'00', '', 0)",
+                (rid,),
+            )
         v.forget("bob")
         assert v.connection.execute("SELECT count(*) FROM upload_queue").fetchone()[0] == 0
 
@@ -80,12 +82,86 @@ def test_schema_columns_are_fixed(tmp_path: Path) -> None:
 
     assert columns("members") == ["name", "recipient", "created", "id", "name_key"]
     assert columns("records") == [
-        "id", "member", "start", "start_t", "duration_s", "samples", "sample_rate", "model",
-        "score", "end_reason", "source", "created", "expires", "ciphertext", "sha256",
+        "id",
+        "member",
+        "start",
+        "start_t",
+        "duration_s",
+        "samples",
+        "sample_rate",
+        "model",
+        "score",
+        "end_reason",
+        "source",
+        "created",
+        "expires",
+        "ciphertext",
+        "sha256",
         "meta_sha256",
     ]
-    assert columns("audit") == ["seq", "at", "event", "member", "record", "details", "prev",
-                                "hash"]
+    assert columns("audit") == ["seq", "at", "event", "member", "record", "details", "prev", "hash"]
+    assert columns("upload_attempts") == [
+        "id",
+        "upload_id",
+        "queue_id",
+        "grant_id",
+        "record_id",
+        "endpoint",
+        "bytes",
+        "started_at",
+        "deadline",
+        "finished_at",
+        "outcome",
+        "status",
+        "bytes_sent",
+        "detail",
+    ]
+    assert columns("erasure_requests") == [
+        "id",
+        "request_id",
+        "endpoint",
+        "member",
+        "reason",
+        "records",
+        "uploads",
+        "requested_at",
+        "confirmed_at",
+        "attempts",
+        "last_error",
+    ]
+    assert columns("consent_events") == [
+        "seq",
+        "kind",
+        "grant_id",
+        "member",
+        "purpose",
+        "endpoint",
+        "recipient",
+        "scope",
+        "records",
+        "expires",
+        "at",
+    ]
+    assert columns("upload_queue") == [
+        "id",
+        "grant_id",
+        "record_id",
+        "ciphertext",
+        "sha256",
+        "queued_at",
+    ]
+    assert columns("uploads") == ["id", "grant_id", "record_id", "endpoint", "bytes", "sent_at"]
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == {
+        "members",
+        "records",
+        "audit",
+        "upload_attempts",
+        "erasure_requests",
+        "consent_events",
+        "upload_queue",
+        "uploads",
+    }
 
 
 GOLDEN_V1 = Path(__file__).parent / "data" / "v1_home"
@@ -120,10 +196,12 @@ def test_a_version_1_vault_is_migrated_to_member_ids(tmp_path: Path) -> None:
         assert len(ids) == 2 and all(re.fullmatch(r"m[0-9a-f]{16}", i) for i in ids)
         # Key files renamed to the ids; nothing left under a name.
         assert sorted(p.name for p in (home / "keys").iterdir()) == sorted(
-            f"{i}.identity.age" for i in ids)
+            f"{i}.identity.age" for i in ids
+        )
         migrated = audit.entries(v.connection, event="member_migrated")
         assert {(e.member, e.details["member_id"], e.details["recipient"]) for e in migrated} == {
-            (m.name, m.id, m.recipient) for m in members.values()}
+            (m.name, m.id, m.recipient) for m in members.values()
+        }
         assert audit.verify_chain(v.connection) == []
         assert verify_vault(v).ok
         (record,) = v.records("alice")
@@ -139,8 +217,7 @@ def test_migration_refuses_names_that_differ_only_in_case(tmp_path: Path) -> Non
     home = _golden_copy(tmp_path)
     raw = sqlite3.connect(home / "vault.db")
     recipient = raw.execute("SELECT recipient FROM members WHERE name='bob'").fetchone()[0]
-    raw.execute("INSERT INTO members (name, recipient, created) VALUES ('Bob', ?, 0)",
-                (recipient,))
+    raw.execute("INSERT INTO members (name, recipient, created) VALUES ('Bob', ?, 0)", (recipient,))
     raw.commit()
     raw.close()
     with pytest.raises(VaultError, match="'Bob' and 'bob' differ only in letter case"):
@@ -148,3 +225,55 @@ def test_migration_refuses_names_that_differ_only_in_case(tmp_path: Path) -> Non
     raw = sqlite3.connect(home / "vault.db")
     assert raw.execute("PRAGMA user_version").fetchone()[0] == 1  # rolled back whole
     raw.close()
+
+
+GOLDEN_V3 = Path(__file__).parent / "data" / "v3_home"
+"""A home written by keepmum at schema version 3 (commit ee071ea, the consent tables still
+created outside the versioned schema): see data/make_home_v3.py."""
+
+
+def test_a_version_3_vault_is_migrated_to_version_4_unchanged(tmp_path: Path) -> None:
+    from storage.ledger import grants, queued
+
+    home = tmp_path / "home"
+    shutil.copytree(GOLDEN_V3, home)
+    home.chmod(0o700)
+    (home / "keys").chmod(0o700)
+    for f in (home / "vault.db", home / "audit.head", *(home / "keys").iterdir()):
+        f.chmod(0o600)
+    raw = sqlite3.connect(home / "vault.db")
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == 3
+    before = {
+        table: raw.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+        for table in ("consent_events", "upload_queue", "uploads", "upload_attempts", "records")
+    }
+    raw.close()
+    # Its times are in 2096 (data/make_home_v3.py): open it then, so that nothing has expired
+    # and nothing was made "in the future".
+    with Vault.open(home, clock=lambda: 4_000_001_000.0) as v:
+        assert schema_version(v.connection) == SCHEMA_VERSION == 4
+        for table, rows in before.items():
+            assert v.connection.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall() == rows
+        assert [g.purpose for g in grants(v.connection)] == ["v3 named", "v3 future"]
+        assert len(queued(v.connection)) == 1
+        assert audit.verify_chain(v.connection) == []
+        assert verify_vault(v).ok
+        identity = v.unlock("alice", "alice v3 passphrase")
+        for record in v.records("alice"):
+            assert v.decrypt(record.id, identity)[:4] == b"RIFF"
+
+
+def test_the_golden_version_1_files_reach_version_4(tmp_path: Path) -> None:
+    from storage.ledger import grants
+
+    home = _golden_copy(tmp_path)
+    with Vault.open(home) as v:
+        assert schema_version(v.connection) == 4
+        assert [g.scope for g in grants(v.connection)] == ["all_future"]
+    db = tmp_path / "vault-v1.db"
+    shutil.copyfile(Path(__file__).parent / "data" / "vault-v1.db", db)
+    db.chmod(0o600)
+    conn = connect(db)
+    assert schema_version(conn) == 4
+    assert conn.execute("SELECT count(*) FROM uploads").fetchone()[0] == 2
+    conn.close()

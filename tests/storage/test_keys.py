@@ -14,7 +14,7 @@ from pyrage import x25519
 
 from device.errors import IntegrityError, PassphraseError, PermissionsError, VaultError
 from storage.keys import KeyStore, validate_member_name
-from tests.storage.vaulthelp import PASSPHRASES
+from tests.storage.vault_fixtures import PASSPHRASES
 
 
 def _mode(path: Path) -> int:
@@ -104,8 +104,9 @@ def test_identity_swapped_for_another_members_is_an_integrity_error(
     bob_recipient = str(identities("bob").to_public())
     alice_recipient = str(identities("alice").to_public())
     with pytest.raises(IntegrityError, match="does not match"):
-        KeyStore(keys).unlock(_id(home, "alice"), PASSPHRASES["bob"],
-                              expected_recipient=alice_recipient)
+        KeyStore(keys).unlock(
+            _id(home, "alice"), PASSPHRASES["bob"], expected_recipient=alice_recipient
+        )
     assert bob_recipient != alice_recipient
 
 

@@ -19,7 +19,7 @@ from storage.records import (
     new_record_id,
 )
 from storage.wav import pcm_to_wav
-from tests.storage.vaulthelp import noise
+from tests.storage.vault_fixtures import noise
 
 IDENTITY = x25519.Identity.generate()
 
@@ -27,10 +27,21 @@ IDENTITY = x25519.Identity.generate()
 def _record(samples: int = 800) -> tuple[RecordMeta, bytes, str]:
     ct = pyrage.encrypt(pcm_to_wav(noise(samples / 16000)), [IDENTITY.to_public()])
     meta = RecordMeta(
-        id="018bcfe568001234abcd", member="alice", start=1.7e9, start_t=0.5,
-        duration_s=samples / 16000, samples=samples, sample_rate=16000, model="hey_jarvis",
-        score=0.9, end_reason="silence", source="a.wav", created=1.7e9, expires=1.7e9 + 86400,
-        sha256=hashlib.sha256(ct).hexdigest(), size=len(ct),
+        id="018bcfe568001234abcd",
+        member="alice",
+        start=1.7e9,
+        start_t=0.5,
+        duration_s=samples / 16000,
+        samples=samples,
+        sample_rate=16000,
+        model="hey_jarvis",
+        score=0.9,
+        end_reason="silence",
+        source="a.wav",
+        created=1.7e9,
+        expires=1.7e9 + 86400,
+        sha256=hashlib.sha256(ct).hexdigest(),
+        size=len(ct),
     )
     return meta, ct, meta_digest(meta.meta_values())
 
@@ -98,8 +109,10 @@ def test_wrong_length_for_the_metadata_is_found() -> None:
 def test_inconsistent_metadata_is_found() -> None:
     meta, ct, _ = _record(800)
     changes: list[tuple[dict[str, Any], str]] = [
-        ({"duration_s": 1.0}, "duration"), ({"score": 1.5}, "score"),
-        ({"expires": 0.0}, "expires before"), ({"id": "XYZ"}, "20 hex"),
+        ({"duration_s": 1.0}, "duration"),
+        ({"score": 1.5}, "score"),
+        ({"expires": 0.0}, "expires before"),
+        ({"id": "XYZ"}, "20 hex"),
         ({"sample_rate": 8000}, "sample rate"),
     ]
     for change, text in changes:

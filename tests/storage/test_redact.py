@@ -12,8 +12,8 @@ from pyrage import x25519
 from device.errors import ConfigError, ConsentError, VaultError
 from sim.cli import main
 from storage import audit
-from storage.consent import parse_recipient
 from storage.index import connect
+from storage.ledger import parse_recipient
 from storage.redact import looks_secret, redact, refuse_secret
 
 SECRET = str(x25519.Identity.generate())
@@ -43,8 +43,11 @@ def test_parse_recipient_refuses_a_secret_without_echoing_it() -> None:
 
 def test_the_audit_chain_refuses_a_secret_anywhere_in_an_entry(tmp_path: Path) -> None:
     conn = connect(tmp_path / "vault.db", create=True)
-    for kwargs in ({"reason": f"bad {SECRET}"}, {"member": SECRET.lower()},
-                   {"record": "r", "names": ["a", SECRET]}):
+    for kwargs in (
+        {"reason": f"bad {SECRET}"},
+        {"member": SECRET.lower()},
+        {"record": "r", "names": ["a", SECRET]},
+    ):
         with pytest.raises(VaultError, match="looks like an age secret key") as info:
             audit.append(conn, 1.0, "export_refused", **kwargs)
         assert SECRET.lower() not in str(info.value).lower()

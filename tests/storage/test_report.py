@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from storage.report import build_report
-from tests.storage.vaulthelp import FakeClock, open_vault, utterance
+from tests.storage.vault_fixtures import FakeClock, open_vault, utterance
 
 
 def test_report_counts_every_kind_of_event(home: Path, clock: FakeClock) -> None:
@@ -26,7 +26,12 @@ def test_report_counts_every_kind_of_event(home: Path, clock: FakeClock) -> None
         v.forget("bob")
         rep = build_report(v.connection).as_json()
     assert (rep["runs"], rep["heard_s"], rep["kept_s"], rep["muted_s"], rep["wakes"]) == (
-        1, 30.0, 0.75, 2.0, 3)
+        1,
+        30.0,
+        0.75,
+        2.0,
+        3,
+    )
     assert (rep["discarded"], rep["discarded_s"]) == (1, 1.5)
     assert (rep["stored"], rep["stored_s"]) == (8, pytest.approx(3.5))
     assert rep["deleted"] == 1 and rep["deleted_s"] == 0.5
@@ -50,7 +55,10 @@ def test_uploaded_bytes_come_from_the_upload_log(home: Path, clock: FakeClock) -
     with open_vault(home, clock) as v:
         with v.transaction() as conn:
             for g, n in [("g1", 100), ("g1", 50), ("g2", 7)]:
-                conn.execute("INSERT INTO uploads (grant_id, record_id, endpoint, bytes, sent_at)"
-                             " VALUES (?, 'r', 'http://127.0.0.1:1', ?, 0)", (g, n))
+                conn.execute(
+                    "INSERT INTO uploads (grant_id, record_id, endpoint, bytes, sent_at)"
+                    " VALUES (?, 'r', 'http://127.0.0.1:1', ?, 0)",
+                    (g, n),
+                )
         rep = build_report(v.connection)
     assert rep.uploads == {"g1": 150, "g2": 7} and rep.uploaded_bytes == 157

@@ -9,7 +9,7 @@ import pytest
 from device.errors import ConfigError, VaultError
 from storage import audit
 from storage.settings import VaultSettings
-from tests.storage.vaulthelp import FakeClock, open_vault, utterance
+from tests.storage.vault_fixtures import FakeClock, open_vault, utterance
 
 
 def test_records_expire_after_retention_h(home: Path, clock: FakeClock) -> None:
@@ -45,9 +45,7 @@ def test_expiry_is_enforced_at_open(home: Path, clock: FakeClock) -> None:
         assert len(audit.entries(v.connection, event="expired")) == 1
 
 
-def test_lowering_retention_applies_to_new_records_only(
-    home: Path, clock: FakeClock
-) -> None:
+def test_lowering_retention_applies_to_new_records_only(home: Path, clock: FakeClock) -> None:
     # Issue 10.2: a lowered (or one-off) retention never deletes what is already kept.
     with open_vault(home, clock, retention_h=24.0) as v:
         kept = v.store(utterance(0.1), "alice")
@@ -116,18 +114,14 @@ def test_capacity_deletes_the_first_stored_first(home: Path, clock: FakeClock) -
         assert sum(m.duration_s for m in v.records()) <= 1.0
 
 
-def test_capacity_is_enforced_at_open_with_a_smaller_capacity(
-    home: Path, clock: FakeClock
-) -> None:
+def test_capacity_is_enforced_at_open_with_a_smaller_capacity(home: Path, clock: FakeClock) -> None:
     with open_vault(home, clock) as v:
         ids = [v.store(utterance(0.5, seed=i), "alice") for i in range(4)]
     with open_vault(home, clock, capacity_s=1.2) as v:
         assert [m.id for m in v.records()] == ids[2:]
 
 
-def test_an_utterance_longer_than_the_capacity_is_not_kept(
-    home: Path, clock: FakeClock
-) -> None:
+def test_an_utterance_longer_than_the_capacity_is_not_kept(home: Path, clock: FakeClock) -> None:
     with open_vault(home, clock, capacity_s=0.5) as v:
         small = v.store(utterance(0.4, seed=1), "alice")
         assert v.store(utterance(0.6, seed=2), "alice") is None
@@ -147,9 +141,7 @@ def test_retention_zero_keeps_nothing_but_reports(home: Path, clock: FakeClock) 
         assert v.connection.execute("SELECT count(*) FROM records").fetchone()[0] == 0
 
 
-def test_retention_zero_at_open_deletes_nothing_already_kept(
-    home: Path, clock: FakeClock
-) -> None:
+def test_retention_zero_at_open_deletes_nothing_already_kept(home: Path, clock: FakeClock) -> None:
     # Issue 10.2: `replay --retention-h 0` on a home with records kept them all.
     with open_vault(home, clock) as v:
         kept = [v.store(utterance(0.2), "alice"), v.store(utterance(0.2, seed=5), "bob")]
@@ -159,8 +151,15 @@ def test_retention_zero_at_open_deletes_nothing_already_kept(
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"retention_h": -1}, {"capacity_s": -0.1}, {"retention_h": float("nan")},
-               {"capacity_s": float("inf")}, {"retention_h": "24"}, {"capacity_s": True}],
+    "kwargs",
+    [
+        {"retention_h": -1},
+        {"capacity_s": -0.1},
+        {"retention_h": float("nan")},
+        {"capacity_s": float("inf")},
+        {"retention_h": "24"},
+        {"capacity_s": True},
+    ],
 )
 def test_bad_settings_are_config_errors(kwargs: dict[str, object]) -> None:
     with pytest.raises(ConfigError, match=r"vault\."):
@@ -169,6 +168,10 @@ def test_bad_settings_are_config_errors(kwargs: dict[str, object]) -> None:
 
 def test_settings_defaults() -> None:
     s = VaultSettings()
-    assert (s.retention_h, s.capacity_s, s.retention_s, s.keeps_nothing) == (24.0, 600.0,
-                                                                             86400.0, False)
+    assert (s.retention_h, s.capacity_s, s.retention_s, s.keeps_nothing) == (
+        24.0,
+        600.0,
+        86400.0,
+        False,
+    )
     assert VaultSettings(retention_h=0).keeps_nothing

@@ -10,15 +10,17 @@ from pathlib import Path
 import pytest
 
 from device.errors import UploadError
+from sim.cloud import CloudServer
 from storage import audit
-from storage.cloud import CloudServer
-from storage.consent import grant_all_future, grant_records, queued, revoke
-from storage.erasure import ErasureSender, all_erasures, pending_erasures
+from storage.consent import grant_all_future, grant_records, revoke
+from storage.erasure import all_erasures, pending_erasures
 from storage.index import SCHEMA_VERSION, schema_version
+from storage.ledger import queued
 from storage.report import build_report
 from storage.upload import (
     DEADLINE_S,
     IN_FLIGHT_GRACE_S,
+    ErasureSender,
     HttpClientTransport,
     HttpRequest,
     HttpResponse,
@@ -30,15 +32,21 @@ from storage.upload import (
 from storage.vault import Vault
 from storage.verify import verify_vault
 from tests.storage.test_consent import Identities, _store
-from tests.storage.vaulthelp import FakeClock
+from tests.storage.vault_fixtures import FakeClock
 
 V1_VAULT = Path(__file__).with_name("data") / "vault-v1.db"
 
 
 def _grant(vault: Vault, cloud: CloudServer, identities: Identities, rids: list[str]) -> str:
-    grant, _ = grant_records(vault, member="alice", identity=identities("alice"), purpose="p",
-                             endpoint=cloud.url, recipient=cloud.store.recipient,
-                             record_ids=rids)
+    grant, _ = grant_records(
+        vault,
+        member="alice",
+        identity=identities("alice"),
+        purpose="p",
+        endpoint=cloud.url,
+        recipient=cloud.store.recipient,
+        record_ids=rids,
+    )
     return grant.grant_id
 
 
@@ -77,8 +85,7 @@ def test_a_crash_in_flight_is_reported_unknown_and_resent_once_under_the_same_up
     assert item.upload_id == attempt["upload_id"]
     assert queued(vault.connection) == [] and open_attempts(vault.connection) == []
     events = [e.event for e in audit.entries(vault.connection, record=rid)]
-    assert events[-4:] == ["upload_started", "upload_outcome_unknown", "upload_started",
-                           "uploaded"]
+    assert events[-4:] == ["upload_started", "upload_outcome_unknown", "upload_started", "uploaded"]
 
 
 def test_a_redirect_or_server_error_is_logged_with_its_bytes_and_stays_queued(
@@ -89,13 +96,16 @@ def test_a_redirect_or_server_error_is_logged_with_its_bytes_and_stays_queued(
     size = len(queued(vault.connection)[0].ciphertext)
     for status in (307, 500):
         with pytest.raises(UploadError, match=f"got {status}"):
-            Uploader(vault, transport=lambda r, s=status: HttpResponse(s, b"no", len(r.body)))\
-                .upload()
+            Uploader(
+                vault, transport=lambda r, s=status: HttpResponse(s, b"no", len(r.body))
+            ).upload()
     assert build_report(vault.connection).unconfirmed_bytes == 2 * size
     assert build_report(vault.connection).uploaded_bytes == 2 * size
     failed = audit.entries(vault.connection, event="upload_failed")
     assert [(e.details["status"], e.details["bytes_sent"]) for e in failed] == [
-        (307, size), (500, size)]
+        (307, size),
+        (500, size),
+    ]
     assert len(queued(vault.connection)) == 1
 
 
@@ -103,9 +113,15 @@ def test_one_failing_endpoint_does_not_stop_the_others(
     vault: Vault, identities: Identities, cloud: CloudServer
 ) -> None:
     dead, alive = _store(vault, "alice", 1), _store(vault, "alice", 2)
-    grant_records(vault, member="alice", identity=identities("alice"), purpose="p",
-                  endpoint="http://127.0.0.1:9", recipient=cloud.store.recipient,
-                  record_ids=[dead])
+    grant_records(
+        vault,
+        member="alice",
+        identity=identities("alice"),
+        purpose="p",
+        endpoint="http://127.0.0.1:9",
+        recipient=cloud.store.recipient,
+        record_ids=[dead],
+    )
     _grant(vault, cloud, identities, [alive])
     sent: list[str] = []
     with pytest.raises(UploadError, match=r"127\.0\.0\.1:9.*sent 1 record"):
@@ -156,10 +172,12 @@ def test_deleting_an_uploaded_record_asks_its_endpoint_to_erase_it_until_confirm
     assert pending_erasures(vault.connection) == []
     assert [i.record for i in cloud.store.items()] == [kept]
     assert build_report(vault.connection).erasures_pending == 0
-    events = [(e.event, e.details.get("request")) for e in audit.entries(vault.connection)
-              if e.event.startswith("erasure_")]
-    assert events == [("erasure_requested", req.request_id),
-                      ("erasure_confirmed", req.request_id)]
+    events = [
+        (e.event, e.details.get("request"))
+        for e in audit.entries(vault.connection)
+        if e.event.startswith("erasure_")
+    ]
+    assert events == [("erasure_requested", req.request_id), ("erasure_confirmed", req.request_id)]
 
 
 def test_forgetting_a_member_erases_everything_of_theirs_at_every_endpoint(
@@ -168,11 +186,23 @@ def test_forgetting_a_member_erases_everything_of_theirs_at_every_endpoint(
     rids = [_store(vault, "alice", s) for s in (1, 2)]
     bobs = _store(vault, "bob", 3)
     _grant(vault, cloud, identities, rids)
-    grant_records(vault, member="bob", identity=identities("bob"), purpose="p",
-                  endpoint=cloud.url, recipient=cloud.store.recipient, record_ids=[bobs])
+    grant_records(
+        vault,
+        member="bob",
+        identity=identities("bob"),
+        purpose="p",
+        endpoint=cloud.url,
+        recipient=cloud.store.recipient,
+        record_ids=[bobs],
+    )
     # A grant to another endpoint that never received anything: it gets no request.
-    grant_all_future(vault, member="alice", purpose="p", endpoint=other_cloud.url,
-                     recipient=other_cloud.store.recipient)
+    grant_all_future(
+        vault,
+        member="alice",
+        purpose="p",
+        endpoint=other_cloud.url,
+        recipient=other_cloud.store.recipient,
+    )
     assert len(Uploader(vault).upload()) == 3
     vault.forget("alice")
     (req,) = pending_erasures(vault.connection)
@@ -183,7 +213,7 @@ def test_forgetting_a_member_erases_everything_of_theirs_at_every_endpoint(
 
 
 def test_a_vault_written_by_the_previous_keepmum_migrates_to_the_upload_ledger(
-    tmp_path: Path
+    tmp_path: Path,
 ) -> None:
     home = tmp_path / "home"
     (home / "keys").mkdir(parents=True, mode=0o700)
@@ -194,7 +224,7 @@ def test_a_vault_written_by_the_previous_keepmum_migrates_to_the_upload_ledger(
     assert schema_version(raw) == 1
     raw.close()
     with Vault.open(home, clock=FakeClock()) as v:
-        assert schema_version(v.connection) == SCHEMA_VERSION == 3
+        assert schema_version(v.connection) == SCHEMA_VERSION == 4
         assert len(v.records("alice")) == 2
         assert verify_vault(v).ok
         assert audit.verify_chain(v.connection) == []

@@ -19,15 +19,22 @@ from storage.records import RecordMeta
 from storage.settings import VaultSettings
 from storage.vault import Vault
 from storage.wav import wav_to_pcm
-from tests.storage.vaulthelp import T0, FakeClock, noise, open_vault, utterance
+from tests.storage.vault_fixtures import T0, FakeClock, noise, open_vault, utterance
 
 Ident = Callable[[str], x25519.Identity]
 
 
 def test_public_surface() -> None:
     assert set(storage.vault.__all__) == {
-        "DB_NAME", "KEYS_DIR", "RESERVE_BYTES", "RESERVE_NAME", "CommitHook", "ForgetResult",
-        "Member", "Vault", "check_home",
+        "DB_NAME",
+        "KEYS_DIR",
+        "RESERVE_BYTES",
+        "RESERVE_NAME",
+        "CommitHook",
+        "ForgetResult",
+        "Member",
+        "Vault",
+        "check_home",
     }
 
 
@@ -64,7 +71,12 @@ def test_store_then_decrypt_gives_back_every_sample(
         (meta,) = v.records()
         assert isinstance(meta, RecordMeta)
         assert (meta.id, meta.member, meta.start, meta.model, meta.score) == (
-            rid, "alice", T0, "hey_jarvis", 0.87)
+            rid,
+            "alice",
+            T0,
+            "hey_jarvis",
+            0.87,
+        )
         assert meta.duration_s == pytest.approx(0.75)
         assert meta.samples == 12000 and meta.source == "test.wav"
         assert meta.expires == pytest.approx(clock.t + 24 * 3600)
@@ -115,8 +127,14 @@ def test_unknown_member_is_refused_and_nothing_is_written(home: Path, clock: Fak
 
 def test_wrong_samples_are_refused(home: Path, clock: FakeClock) -> None:
     u = utterance()
-    bad = type(u)(samples=u.samples.astype(np.float32), start_t=0, started_at=T0, model="m",
-                  score=0.5, end_reason="silence")
+    bad = type(u)(
+        samples=u.samples.astype(np.float32),
+        start_t=0,
+        started_at=T0,
+        model="m",
+        score=0.5,
+        end_reason="silence",
+    )
     with open_vault(home, clock) as v, pytest.raises(VaultError, match="int16"):
         v.store(bad, "alice")
 
@@ -126,15 +144,19 @@ def test_store_audits_metadata_but_no_audio(home: Path, clock: FakeClock) -> Non
         rid = v.store(utterance(0.5), "alice")
         (entry,) = audit.entries(v.connection, event="stored")
         assert entry.record == rid and entry.member == "alice"
-        assert set(entry.details) == {"duration_s", "model", "score", "bytes", "sha256",
-                                      "meta_sha256"}
+        assert set(entry.details) == {
+            "duration_s",
+            "model",
+            "score",
+            "bytes",
+            "sha256",
+            "meta_sha256",
+        }
         rows = v.connection.execute("SELECT details FROM audit").fetchall()
         assert max(len(r[0]) for r in rows) < 400
 
 
-def test_commit_hook_runs_inside_the_transaction_with_the_wav(
-    home: Path, clock: FakeClock
-) -> None:
+def test_commit_hook_runs_inside_the_transaction_with_the_wav(home: Path, clock: FakeClock) -> None:
     seen: list[tuple[str, int, bool]] = []
     u = utterance(0.3, seed=4)
 
@@ -217,8 +239,7 @@ def test_forget_shreds_the_identity_and_every_record_but_spares_others(
         (entry,) = audit.entries(v.connection, event="forgotten")
         assert (entry.member, entry.details["records"]) == ("bob", 3)
     # Only the shredded identity could open the copy; nothing the device has can.
-    assert b"AGE-SECRET-KEY" not in b"".join(
-        p.read_bytes() for p in home.rglob("*") if p.is_file())
+    assert b"AGE-SECRET-KEY" not in b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
     with pytest.raises(pyrage.DecryptError):
         pyrage.decrypt(copy, [identities("alice")])
 
@@ -294,17 +315,25 @@ def test_settings_reach_the_vault(home: Path, clock: FakeClock) -> None:
 
 
 def test_forget_revokes_the_members_grants(home: Path, clock: FakeClock) -> None:
-    from storage.consent import grant_all_future, live_grants
+    from storage.consent import grant_all_future
+    from storage.ledger import live_grants
 
     endpoint_key = str(x25519.Identity.generate().to_public())
     with open_vault(home, clock) as v:
-        grant = grant_all_future(v, member="bob", purpose="research",
-                                 endpoint="http://127.0.0.1:9", recipient=endpoint_key)
+        grant = grant_all_future(
+            v,
+            member="bob",
+            purpose="research",
+            endpoint="http://127.0.0.1:9",
+            recipient=endpoint_key,
+        )
         assert [g.grant_id for g in live_grants(v.connection, clock.t, member="bob")] == [
-            grant.grant_id]
+            grant.grant_id
+        ]
         v.forget("bob")
         v.add_member("bob", "a new bob")
         assert live_grants(v.connection, clock.t, member="bob") == []
         revoked = audit.entries(v.connection, event="consent_revoked")
         assert [(e.details["grant"], e.details["reason"]) for e in revoked] == [
-            (grant.grant_id, "forgotten")]
+            (grant.grant_id, "forgotten")
+        ]

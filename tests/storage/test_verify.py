@@ -15,12 +15,27 @@ from device.errors import VaultError
 from storage import audit
 from storage.vault import Vault
 from storage.verify import verify_vault
-from tests.storage.vaulthelp import FakeClock, open_vault, utterance
+from tests.storage.vault_fixtures import FakeClock, open_vault, utterance
 
 Ident = Callable[[str], x25519.Identity]
 
-COLUMNS = ("id", "member", "start", "start_t", "duration_s", "samples", "sample_rate", "model",
-           "score", "end_reason", "source", "created", "expires", "sha256", "meta_sha256")
+COLUMNS = (
+    "id",
+    "member",
+    "start",
+    "start_t",
+    "duration_s",
+    "samples",
+    "sample_rate",
+    "model",
+    "score",
+    "end_reason",
+    "source",
+    "created",
+    "expires",
+    "sha256",
+    "meta_sha256",
+)
 
 
 @pytest.fixture
@@ -136,8 +151,10 @@ def test_a_row_edited_with_recomputed_hashes_is_caught_by_the_audit(
 
     meta = vault.records("alice")[0]
     forged = meta.__class__(**{**meta.__dict__, "expires": meta.expires + 1e6})
-    _raw(home).execute("UPDATE records SET expires = ?, meta_sha256 = ? WHERE id = ?",
-                       (forged.expires, meta_digest(forged.meta_values()), meta.id))
+    _raw(home).execute(
+        "UPDATE records SET expires = ?, meta_sha256 = ? WHERE id = ?",
+        (forged.expires, meta_digest(forged.meta_values()), meta.id),
+    )
     report = verify_vault(vault)
     assert report.bad_records == [meta.id]
     assert "audit chain recorded" in report.defects[0].problem
@@ -161,16 +178,19 @@ def test_decrypt_check_finds_audio_that_does_not_match(
 
     from storage.records import meta_digest
     from storage.wav import pcm_to_wav
-    from tests.storage.vaulthelp import noise
+    from tests.storage.vault_fixtures import noise
 
     # A well-formed ciphertext of other audio, all hashes forged: only the key can tell.
     meta = vault.records("bob")[0]
-    ct = pyrage.encrypt(pcm_to_wav(noise(0.05, seed=99)[:-1]) + b"\0\0",
-                        [x25519.Recipient.from_str(vault.member("bob").recipient)])
+    ct = pyrage.encrypt(
+        pcm_to_wav(noise(0.05, seed=99)[:-1]) + b"\0\0",
+        [x25519.Recipient.from_str(vault.member("bob").recipient)],
+    )
     forged = meta.__class__(**{**meta.__dict__, "sha256": hashlib.sha256(ct).hexdigest()})
-    _raw(home).execute("UPDATE records SET ciphertext = ?, sha256 = ?, meta_sha256 = ? "
-                       "WHERE id = ?", (ct, forged.sha256, meta_digest(forged.meta_values()),
-                                        meta.id))
+    _raw(home).execute(
+        "UPDATE records SET ciphertext = ?, sha256 = ?, meta_sha256 = ? WHERE id = ?",
+        (ct, forged.sha256, meta_digest(forged.meta_values()), meta.id),
+    )
     report = verify_vault(vault, member="bob", identity=identities("bob"))
     assert report.bad_records == [meta.id]
     assert any("not a WAV" in d.problem or "samples" in d.problem for d in report.defects)

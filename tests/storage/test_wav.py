@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from storage.wav import WAV_HEADER_BYTES, WavError, pcm_to_wav, wav_bytes_len, wav_to_pcm
-from tests.storage.vaulthelp import noise
+from tests.storage.vault_fixtures import noise
 
 
 def test_round_trip_keeps_every_sample() -> None:
@@ -25,8 +25,7 @@ def test_layout_is_the_canonical_44_byte_header() -> None:
     assert len(wav) == wav_bytes_len(3) == WAV_HEADER_BYTES + 6
     # Golden bytes: this header must not change silently (records hold it encrypted).
     assert wav[:44].hex() == (
-        "52494646" "2a000000" "57415645" "666d7420" "10000000" "0100" "0100"
-        "803e0000" "007d0000" "0200" "1000" "64617461" "06000000"
+        "524946462a00000057415645666d74201000000001000100803e0000007d0000020010006461746106000000"
     )
     assert wav[44:] == b"\x01\x00\xfe\xff\x03\x00"
 

@@ -13,7 +13,7 @@ import pytest
 from device.audio import FRAME_SAMPLES
 from device.errors import ConfigError
 from device.sources import read_audio
-from sim.corpus import NoiseStream
+from sim.research.corpus import NoiseStream
 from wakeword.confirm import (
     ConfirmedFlags,
     NoiseFloor,
@@ -71,14 +71,15 @@ def test_frame_level_and_noise_floor() -> None:
 
 
 def test_settings_are_validated() -> None:
+    # At construction: an invalid VadSettings cannot exist.
     for bad in (
-        VadSettings(silero_threshold=1.5),
-        VadSettings(silero_threshold=float("nan")),
-        VadSettings(noise_margin_db=-1),
-        VadSettings(noise_window_s=0.0),
+        {"silero_threshold": 1.5},
+        {"silero_threshold": float("nan")},
+        {"noise_margin_db": -1},
+        {"noise_window_s": 0.0},
     ):
         with pytest.raises(ConfigError, match="vad\\."):
-            bad.validate()
+            VadSettings(**bad)
 
 
 def test_silero_hears_speech_and_not_steady_noise(silero: SileroVad) -> None:

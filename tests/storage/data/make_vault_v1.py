@@ -26,13 +26,30 @@ def main(home: Path) -> None:
         ids = []
         for i in range(2):
             samples = (rng.standard_normal(1600) * 3000).astype(np.int16)
-            ids.append(v.store(Utterance(
-                samples=samples, started_at=1_700_000_000.0 + i, start_t=1.0 + i,
-                model="alexa", score=0.9, end_reason="silence", source="v1.wav"), "alice"))
+            ids.append(
+                v.store(
+                    Utterance(
+                        samples=samples,
+                        started_at=1_700_000_000.0 + i,
+                        start_t=1.0 + i,
+                        model="alexa",
+                        score=0.9,
+                        end_reason="silence",
+                        source="v1.wav",
+                    ),
+                    "alice",
+                )
+            )
         identity = v.unlock("alice", "alice's long passphrase")
-        grant_records(v, member="alice", identity=identity, purpose="v1",
-                      endpoint="http://127.0.0.1:9", recipient=str(identity.to_public()),
-                      record_ids=ids)
+        grant_records(
+            v,
+            member="alice",
+            identity=identity,
+            purpose="v1",
+            endpoint="http://127.0.0.1:9",
+            recipient=str(identity.to_public()),
+            record_ids=ids,
+        )
         Uploader(v, transport=lambda req: HttpResponse(201, b"{}")).upload()
     print(ids)
 

@@ -1,0 +1,445 @@
+"""What the commands share: the common options, passphrases, device options and the home's vault.
+
+In reading order:
+
+- where the device home is, and the options every subcommand takes (``--home``, ``--json``,
+  ``--force``), with :class:`FiniteFloat` for numbers;
+- where members' passphrases come from: a hidden prompt, or ``--passphrase-file NAME=FILE``.
+  Files are for scripts and tests: the passphrase is the file's first line, without its line
+  ending. Passphrases live in RAM only; keepmum never writes or prints one. A new passphrase
+  (``init``, ``member add``) must have at least :data:`MIN_PASSPHRASE_CHARS` characters: a
+  member's identity file is sealed with age's scrypt, which slows a guess down but cannot save a
+  one-letter passphrase from being tried in seconds by anyone who copies the file. Existing
+  passphrases are never re-checked, so a vault made before the rule still opens;
+- the options that tune the device (``replay``, ``listen``, ``demo``, ``far``), each mapped to one
+  ``config.toml`` key, so a setting means the same on the command line and in the file and is
+  validated by the same code;
+- opening the home's vault with its configured settings.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from device.errors import ConfigError
+from sim.commands._base import KeepmumCommand, KeepmumGroup
+from sim.commands._output import Output
+from sim.config import load_config, read_user_text
+from storage.erasure import pending_erasures
+from storage.settings import VaultSettings
+from storage.upload import ErasureSender
+from storage.vault import DB_NAME, Vault
+
+__all__ = [
+    "MIN_PASSPHRASE_CHARS",
+    "FiniteFloat",
+    "KeepmumCommand",
+    "KeepmumGroup",
+    "blame_from",
+    "check_new_passphrase",
+    "default_home",
+    "device_options",
+    "force_option",
+    "home_is_writable",
+    "home_option",
+    "json_option",
+    "opened_vault",
+    "overrides_from",
+    "parse_passphrase_files",
+    "passphrase_file_option",
+    "read_passphrase",
+    "read_passphrase_file",
+    "require_stdin",
+    "resolve_home",
+    "send_erasure_requests",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def default_home() -> Path:
+    """The platform's user data folder for keepmum; ``KEEPMUM_HOME`` overrides it."""
+    env = os.environ.get("KEEPMUM_HOME")
+    if env:
+        return Path(env).expanduser()
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "keepmum"
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA", Path.home())) / "keepmum"
+    xdg = os.environ.get("XDG_DATA_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "keepmum"
+
+
+def resolve_home(home: Path | None) -> Path:
+    """``--home`` if given, else :func:`default_home`."""
+    return home if home is not None else default_home()
+
+
+def home_option(func: F) -> F:
+    """``--home DIR``: the device home (config, vault, keys)."""
+    return click.option(
+        "--home",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Device home folder (default: $KEEPMUM_HOME or the user data folder).",
+    )(func)
+
+
+def require_stdin(question: str, instead: str) -> None:
+    """ConfigError before asking ``question`` when standard input is closed (``<&-``: Python
+    then has no ``sys.stdin``, and click and getpass would fail with a traceback)."""
+    if sys.stdin is None:
+        raise ConfigError(f"cannot ask for {question}: standard input is closed; {instead}")
+
+
+def force_option(func: F) -> F:
+    """``--force``: replace an existing output file (never one inside the device home, never
+    through a symbolic link: see :func:`device.files.guard_output_path`)."""
+    return click.option("--force", is_flag=True, help="Replace the output file if it exists.")(func)
+
+
+def json_option(func: F) -> F:
+    """``--json``: one JSON object a line on stdout."""
+    return click.option("--json", "json_lines", is_flag=True, help="Print one JSON object a line.")(
+        func
+    )
+
+
+class FiniteFloat(click.FloatRange):
+    """A number option: NaN and infinity are refused with the option's name (click's own
+    ``float`` and ``FloatRange`` accept both, and NaN passes every range check).
+
+    ``allow_inf`` is for the few options where infinity has a documented meaning (``--snr-db
+    inf``: no noise).
+    """
+
+    name = "number"
+
+    def __init__(
+        self,
+        min: float | None = None,
+        max: float | None = None,
+        *,
+        allow_inf: bool = False,
+    ) -> None:
+        super().__init__(min=min, max=max)
+        self.allow_inf = allow_inf
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if math.isnan(number) or (math.isinf(number) and not self.allow_inf):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+MIN_PASSPHRASE_CHARS = 8
+"""The shortest new passphrase accepted (characters)."""
+
+
+def check_new_passphrase(member: str, passphrase: str) -> str:
+    """``passphrase`` if it is long enough for a new identity; ConfigError otherwise."""
+    if len(passphrase) < MIN_PASSPHRASE_CHARS:
+        raise ConfigError(
+            f"member {member!r}: a new passphrase needs at least {MIN_PASSPHRASE_CHARS} "
+            f"characters, got {len(passphrase)}"
+        )
+    return passphrase
+
+
+def passphrase_file_option(func: F) -> F:
+    """``--passphrase-file NAME=FILE`` (repeatable)."""
+    return click.option(
+        "--passphrase-file",
+        "passphrase_files",
+        multiple=True,
+        metavar="NAME=FILE",
+        help="Read member NAME's passphrase from the first line of FILE instead of prompting "
+        "(repeatable).",
+    )(func)
+
+
+def parse_passphrase_files(specs: Sequence[str]) -> dict[str, Path]:
+    """``["alice=a.txt", ...]`` as ``{"alice": Path("a.txt")}``; ConfigError if malformed."""
+    files: dict[str, Path] = {}
+    for spec in specs:
+        name, sep, file = spec.partition("=")
+        if not sep or not name or not file:
+            # Not echoed: a malformed value is often the passphrase itself, typed by mistake.
+            raise ConfigError(
+                "--passphrase-file: expected NAME=FILE (a member's name and the "
+                "file holding their passphrase; the value given is not shown)"
+            )
+        if name in files and files[name] != Path(file):
+            raise ConfigError(f"--passphrase-file: two files given for member {name!r}")
+        files[name] = Path(file)
+    return files
+
+
+def read_passphrase_file(path: Path) -> str:
+    """The first line of ``path`` without its line ending; ConfigError if missing or empty."""
+    text = read_user_text(path, "passphrase file")
+    first = text.split("\n", 1)[0].removesuffix("\r")
+    if not first:
+        raise ConfigError(f"{path}: the first line (the passphrase) is empty")
+    return first
+
+
+def read_passphrase(
+    member: str,
+    passphrase_files: Sequence[str] = (),
+    *,
+    confirm: bool = False,
+    prompt: Callable[..., Any] = click.prompt,
+) -> str:
+    """``member``'s passphrase: from its ``--passphrase-file`` if given, else a hidden prompt.
+
+    ``confirm`` asks twice (for a new passphrase, at ``init`` and ``member add``).
+    """
+    files = parse_passphrase_files(passphrase_files)
+    if member in files:
+        value = read_passphrase_file(files[member])
+        return check_new_passphrase(member, value) if confirm else value
+    require_stdin(f"{member}'s passphrase", f"use --passphrase-file {member}=FILE")
+    value = prompt(
+        f"Passphrase for {member}" + (" (new)" if confirm else ""),
+        hide_input=True,
+        confirmation_prompt=confirm,
+    )
+    if not value:
+        raise ConfigError(f"member {member!r}: the passphrase must not be empty")
+    return check_new_passphrase(member, str(value)) if confirm else str(value)
+
+
+# (option, config section, config key, click type, help)
+_SIMPLE: list[tuple[str, str, str, Any, str]] = [
+    (
+        "--trigger-frames",
+        "wakeword",
+        "trigger_frames",
+        int,
+        "Consecutive frames over threshold to fire.",
+    ),
+    (
+        "--refractory-s",
+        "wakeword",
+        "refractory_s",
+        FiniteFloat(),
+        "Seconds after a wake with no new wake.",
+    ),
+    ("--vad-aggressiveness", "vad", "aggressiveness", int, "webrtcvad mode 0-3."),
+    ("--preroll-ms", "speaker", "preroll_ms", int, "Audio kept from before the wake (ms)."),
+    ("--silence-ms", "speaker", "silence_ms", int, "Trailing silence that ends an utterance (ms)."),
+    ("--max-utterance-s", "speaker", "max_utterance_s", FiniteFloat(), "Longest utterance (s)."),
+    (
+        "--speech-timeout-ms",
+        "speaker",
+        "speech_timeout_ms",
+        int,
+        "No speech this long after a wake: discard (ms).",
+    ),
+    (
+        "--min-speech-ms",
+        "speaker",
+        "min_speech_ms",
+        int,
+        "Confirmed speech after the wake word that makes a request (ms).",
+    ),
+    (
+        "--wake-tail-ms",
+        "speaker",
+        "wake_tail_ms",
+        int,
+        "Speech right after a wake still taken as the wake word's tail (ms).",
+    ),
+    (
+        "--silero-threshold",
+        "vad",
+        "silero_threshold",
+        FiniteFloat(),
+        "Silero VAD probability (0-1) that confirms speech while awake.",
+    ),
+    (
+        "--noise-margin-db",
+        "vad",
+        "noise_margin_db",
+        FiniteFloat(),
+        "A request must be this far above the room's noise floor (dB).",
+    ),
+    (
+        "--retention-h",
+        "vault",
+        "retention_h",
+        FiniteFloat(),
+        "Hours a kept record lives (0 keeps nothing).",
+    ),
+]
+
+
+def device_options(func: F) -> F:
+    """``--config``, ``--model``, ``--threshold``, ``--vad-gate`` and the tuning options above."""
+    for option, _section, key, kind, help_text in reversed(_SIMPLE):
+        func = click.option(option, key, type=kind, default=None, help=help_text)(func)
+    func = click.option(
+        "--vad-gate",
+        is_flag=True,
+        default=None,
+        help="Run the speech-embedding model only while speech was heard in the last 1.5 s.",
+    )(func)
+    func = click.option(
+        "--threshold",
+        "thresholds",
+        multiple=True,
+        metavar="[MODEL=]SCORE",
+        help="Wake threshold for all models, or MODEL=SCORE for one (repeatable).",
+    )(func)
+    func = click.option(
+        "--model",
+        "models",
+        multiple=True,
+        metavar="NAME|FILE",
+        help="Wake-word model: a built-in name (`keepmum models` lists this install's) or a model "
+        "file of the backend, .onnx or .tflite (repeatable; default from config: alexa).",
+    )(func)
+    func = click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Configuration file (default: HOME/config.toml if it exists).",
+    )(func)
+    return func
+
+
+def _score(text: str, where: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"--threshold {where}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"--threshold {where}: {text!r} is not a finite number")
+    return value
+
+
+def overrides_from(params: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Config tables from the options a user actually gave (the device commands' and far's)."""
+    tables: dict[str, dict[str, Any]] = {}
+    for _option, section, key, _kind, _help in _SIMPLE:
+        if params.get(key) is not None:
+            tables.setdefault(section, {})[key] = params[key]
+    if params.get("models"):
+        tables.setdefault("wakeword", {})["models"] = list(params["models"])
+    per_model: dict[str, float] = {}
+    for item in params.get("thresholds") or ():
+        if "=" in item:
+            name, value = item.split("=", 1)
+            if name.strip() in per_model:
+                raise ConfigError(f"--threshold {item}: a second threshold for {name.strip()!r}")
+            per_model[name.strip()] = _score(value, item)
+        else:
+            if "default_threshold" in tables.get("wakeword", {}):
+                raise ConfigError(f"--threshold {item}: a second threshold for all models")
+            tables.setdefault("wakeword", {})["default_threshold"] = _score(item, item)
+    if per_model:
+        tables.setdefault("wakeword", {})["thresholds"] = per_model
+    if params.get("vad_gate"):
+        tables.setdefault("device", {})["vad_gate"] = True
+    return tables
+
+
+def blame_from(params: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """``(section, key) -> "--option VALUE"`` for the options a user gave, so that a bad value
+    is reported under the option that gave it (see :func:`sim.config.load_config`)."""
+    labels: dict[tuple[str, str], str] = {}
+    for option, section, key, _kind, _help in _SIMPLE:
+        if params.get(key) is not None:
+            labels[(section, key)] = f"{option} {params[key]}"
+    if params.get("models"):
+        labels[("wakeword", "models")] = " ".join(f"--model {m}" for m in params["models"])
+    items = params.get("thresholds") or ()
+    per_model = [i for i in items if "=" in i]
+    default = [i for i in items if "=" not in i]
+    if per_model:
+        labels[("wakeword", "thresholds")] = " ".join(f"--threshold {i}" for i in per_model)
+    if default:
+        labels[("wakeword", "default_threshold")] = f"--threshold {default[-1]}"
+    if params.get("vad_gate"):
+        labels[("device", "vad_gate")] = "--vad-gate"
+    return labels
+
+
+def home_is_writable(folder: Path) -> bool:
+    """False on a read-only mount (``os.access`` alone says yes to root there)."""
+    try:
+        read_only_fs = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return True  # let opening the vault report what is wrong
+    return not read_only_fs and os.access(folder / DB_NAME, os.W_OK)
+
+
+@contextmanager
+def opened_vault(
+    home: Path | None,
+    *,
+    read_only: bool = False,
+    withdrawal: bool = False,
+    frees_space: bool = False,
+) -> Iterator[Vault]:
+    """The vault of ``--home`` (or the default home), with ``config.toml``'s vault settings.
+
+    Opening enforces expiry and capacity; VaultError says to run ``keepmum init`` if there is no
+    vault. ``read_only`` (list, verify, report, audit ...): on a read-only home, open for
+    reading instead of failing. ``withdrawal`` (revoke, delete, forget): a broken config.toml
+    must not block withdrawing consent or erasing, so it is skipped, and then nothing is
+    purged at open (default settings could delete what the real ones keep). Withdrawal and
+    ``frees_space`` (purge) may use the vault's space reserve on a full disk.
+    """
+    folder = resolve_home(home)
+    if read_only and Vault.exists(folder) and not home_is_writable(folder):
+        with Vault.open(folder, read_only=True) as vault:
+            yield vault
+        return
+    settings: VaultSettings | None = None
+    enforce = True
+    if Vault.exists(folder):
+        try:
+            settings = load_config(home=folder).vault
+        except ConfigError:
+            if not withdrawal:
+                raise
+            enforce = False
+    with Vault.open(
+        folder, settings, enforce=enforce, frees_space=withdrawal or frees_space
+    ) as vault:
+        yield vault
+
+
+def send_erasure_requests(vault: Vault, out: Output) -> None:
+    """Send every unconfirmed erasure request now; print each outcome (never raises for an
+    endpoint that does not answer: the request stays pending and is retried next time)."""
+    if not pending_erasures(vault.connection):
+        return
+    for req in ErasureSender(vault).send_pending():
+        out.emit(
+            {
+                "event": "erasure_confirmed" if req.confirmed_at else "erasure_pending",
+                **req.as_json(),
+            }
+        )
+        if req.confirmed_at is not None:
+            out.say_plain(
+                f"erasure request {req.request_id}: {req.endpoint} confirmed erasing "
+                f"{len(req.records)} record(s) of {req.member}"
+            )
+        else:
+            out.say_plain(
+                f"erasure request {req.request_id} to {req.endpoint} NOT confirmed "
+                f"yet ({req.last_error}); retried by the next `keepmum upload`"
+            )

@@ -1,0 +1,166 @@
+"""``keepmum cloud serve / list``: a local receiver that shows exactly what an upload sent.
+
+The receiver is another party, not part of the device: its identity (which opens everything it
+received) and its received files live in its own folder, ``--data DIR`` (default
+``$KEEPMUM_CLOUD_DATA``, else ``keepmum-cloud`` in the user data folder, beside and never inside
+a device home), so nothing in a device home can read back what the device sent.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from pathlib import Path
+
+import click
+
+from device.errors import ConfigError
+from device.files import guard_output_folder, write_file
+from sim.cloud import CloudServer, CloudStore, ReceivedItem
+from sim.commands._common import (
+    KeepmumGroup,
+    default_home,
+    force_option,
+    json_option,
+)
+from sim.commands._output import Output
+
+__all__ = ["cloud", "default_cloud_data"]
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def default_cloud_data() -> Path:
+    """The receiver's folder: ``KEEPMUM_CLOUD_DATA``, else beside the default device home."""
+    env = os.environ.get("KEEPMUM_CLOUD_DATA")
+    if env:
+        return Path(env).expanduser()
+    # Not default_home() / "cloud": KEEPMUM_HOME must not pull the receiver into a device home.
+    home = default_home()
+    return home.with_name(f"{home.name}-cloud")
+
+
+def _data_option(func: click.decorators.FC) -> click.decorators.FC:
+    return click.option(
+        "--data",
+        "--store",
+        "data_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="The receiver's own folder: its identity and what it received "
+        "(default: $KEEPMUM_CLOUD_DATA, else keepmum-cloud in the user data folder).",
+    )(func)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@click.group(cls=KeepmumGroup)
+def cloud() -> None:
+    """A local receiving endpoint with its own age identity (for seeing what consent sends)."""
+
+
+@cloud.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; loopback unless you say otherwise.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="Port to bind (0 picks a free one).",
+)
+@_data_option
+@json_option
+def serve(host: str, port: int, data_dir: Path | None, json_lines: bool) -> None:
+    """Receive uploads until interrupted, printing each one as it arrives."""
+    out = Output(json_lines)
+    cloud_store = CloudStore(data_dir or default_cloud_data())
+
+    def on_receive(item: ReceivedItem) -> None:
+        shown = cloud_store.describe(item)
+        out.emit({"event": "received", **shown})
+        out.say_plain(
+            f"received #{item.number}: record {item.record} of {item.member} "
+            f"(grant {item.grant}, {item.bytes} bytes, {shown['duration_s']:.2f} s of audio)"
+        )
+
+    try:
+        server = CloudServer(cloud_store, host, port, on_receive=on_receive)
+    except OSError as exc:
+        raise ConfigError(f"--host {host} --port {port}: cannot listen there ({exc})") from exc
+    if not _is_loopback(host):
+        out.console.print(f"[bold]warning:[/] listening on {host}, not only on this machine")
+    out.emit(
+        {
+            "event": "serving",
+            "url": server.url,
+            "recipient": cloud_store.recipient,
+            "store": str(cloud_store.folder),
+        }
+    )
+    out.say_plain(f"keepmum cloud: serving {server.url} (recipient {cloud_store.recipient})")
+    out.say_plain(f"store: {cloud_store.folder}; grant consent to --endpoint {server.url}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        out.say_plain("keepmum cloud: stopped")
+    finally:
+        server.server_close()
+
+
+@cloud.command("list")
+@_data_option
+@json_option
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also write each received recording, decrypted, as a WAV (mode 0600) into this folder.",
+)
+@force_option
+def list_received(
+    data_dir: Path | None, json_lines: bool, out_dir: Path | None, force: bool
+) -> None:
+    """Show, decrypted, everything the receiver got."""
+    out = Output(json_lines)
+    folder = data_dir or default_cloud_data()
+    if not (folder / "identity.txt").exists():
+        raise ConfigError(f"{folder}: no receiver here (run `keepmum cloud serve` first)")
+    cloud_store = CloudStore(folder)
+    items = cloud_store.items()
+    if out_dir is not None:
+        # The receiver's own folder holds its identity: decrypted copies never go there.
+        guard_output_folder(out_dir, home=folder, option="--out")
+        out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for item in items:
+        shown = cloud_store.describe(item)
+        if out_dir is not None:
+            wav_path = out_dir / f"{item.number}-{_SAFE.sub('_', item.record)}.wav"
+            try:
+                write_file(wav_path, cloud_store.decrypt(item), overwrite=force)
+            except FileExistsError:
+                raise ConfigError(
+                    f"--out {wav_path}: already exists; add --force to replace it"
+                ) from None
+            shown["file"] = str(wav_path)
+        out.emit(shown)
+        out.say_plain(
+            f"#{item.number} record {item.record} member {item.member} grant {item.grant} "
+            f"purpose {item.purpose!r}: {item.bytes} bytes sent, {shown['duration_s']:.2f} s "
+            f"WAV sha256 {shown['wav_sha256'][:16]}"
+        )
+    if not items:
+        out.say_plain("nothing received")

@@ -1,0 +1,409 @@
+"""The device commands: ``replay``, ``listen``, ``demo`` and ``config show``."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from device.errors import CheckFailed, ConfigError, Interrupted, StorageFullError, VaultError
+from device.events import Event
+from device.events import Summary as RunSummary
+from device.pipeline import UtteranceSink, run_device
+from device.sources import REPLAY_PAD_S, AudioSource, FileSource, RawPcmSource
+from sim.commands._common import (
+    FiniteFloat,
+    KeepmumCommand,
+    KeepmumGroup,
+    blame_from,
+    device_options,
+    home_option,
+    json_option,
+    opened_vault,
+    overrides_from,
+    resolve_home,
+)
+from sim.commands._output import Output, escape, event_line, print_report, summary_table
+from sim.config import Config, load_config, to_toml
+from storage.settings import VaultSettings
+
+__all__ = ["config_group", "demo", "listen", "replay"]
+
+DATA = Path(__file__).resolve().parent.parent / "data"  # sim/data
+DEMO_SCENARIO = DATA / "household.wav"
+
+
+def _config(home: Path, params: dict[str, Any]) -> Config:
+    return load_config(
+        params.get("config_path"),
+        home=home,
+        overrides=overrides_from(params),
+        blame=blame_from(params),
+    )
+
+
+@contextlib.contextmanager
+def _sink(
+    home: Path, config: Config, member: str | None, no_store: bool
+) -> Iterator[UtteranceSink | None]:
+    """The vault bound to a member, or nothing with ``--no-store``."""
+    if no_store:
+        yield None
+        return
+    from sim.assemble import VaultSink
+    from storage.vault import Vault
+
+    if not Vault.exists(home):
+        raise VaultError(
+            f"{home}: no vault here; run `keepmum init --member NAME` first, "
+            "or replay with --no-store"
+        )
+    with Vault.open(home, _run_vault_settings(home, config)) as vault:
+        # Records kept under a live all-future grant are also encrypted to its endpoint at
+        # commit: the vault does that in every store.
+        yield VaultSink(vault, member or vault.default_member(), on_full=_warn_full)
+
+
+def _run_vault_settings(home: Path, config: Config) -> VaultSettings:
+    """The run's retention (it applies only to what this run stores: expiry is fixed per
+    record) with a capacity no smaller than the home's own, so a one-off ``--config`` cannot
+    shrink the vault and delete what is already kept (issue 10.2)."""
+    try:
+        home_capacity_s = load_config(home=home).vault.capacity_s
+    except ConfigError:
+        home_capacity_s = config.vault.capacity_s
+    return VaultSettings(
+        retention_h=config.vault.retention_h,
+        capacity_s=max(config.vault.capacity_s, home_capacity_s),
+    )
+
+
+def _raise_if_full(sink: UtteranceSink | None) -> None:
+    """After the summary: a run that could not store on a full disk ends with exit 2."""
+    full = getattr(sink, "full", None)
+    if isinstance(full, StorageFullError):
+        raise StorageFullError(
+            f"{full} ({getattr(sink, 'not_stored', 0)} kept utterance(s) "
+            "of this run could not be stored and were discarded from RAM)"
+        )
+
+
+def _warn_full(exc: StorageFullError) -> None:
+    click.echo(
+        f"keepmum: warning: {exc}; the device keeps listening and discards what it cannot store",
+        err=True,
+    )
+
+
+class _Stop:
+    """The signal that asked a run to stop, if any (see :func:`_stopped_by_signals`)."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signum: int | None = None
+
+    def raise_if_stopped(self, summary: RunSummary) -> None:
+        """After the summary is out: exit 130 (SIGINT) or 143 (SIGTERM) if a signal stopped us."""
+        if self.signum is not None:
+            name = signal.Signals(self.signum).name
+            raise Interrupted(
+                name,
+                self.signum,
+                f"stopped after {summary.heard_s:.1f} s of audio; "
+                "what was heard is recorded and summarised above",
+            )
+
+
+@contextlib.contextmanager
+def _stopped_by_signals(on_stop: Callable[[], None] | None = None) -> Iterator[_Stop]:
+    """Ctrl-C (SIGINT) and SIGTERM end a run cleanly instead of killing it mid-utterance: the
+    first one asks the device to stop after the frame in hand, so the utterance in hand is
+    decided, the ``run`` audit entry written and the summary printed. A second Ctrl-C stops at
+    once (KeyboardInterrupt: exit 130, nothing more printed; the vault stays consistent)."""
+    stop = _Stop()
+
+    def handle(signum: int, _frame: Any) -> None:
+        if stop.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.signum = signum
+        stop.event.set()
+        if on_stop is not None:
+            on_stop()
+
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _run(
+    out: Output,
+    sources: list[AudioSource],
+    config: Config,
+    sink: UtteranceSink | None,
+    on_frame: Any = None,
+    on_event: Any = None,
+    stop: threading.Event | None = None,
+) -> tuple[RunSummary, list[dict[str, Any]]]:
+    from sim.assemble import build_speaker
+
+    speaker = build_speaker(config)
+    seen: list[dict[str, Any]] = []
+
+    def report(event: Event) -> None:
+        data = event.to_json()
+        seen.append(data)
+        out.emit(data)
+        out.say(event_line(data))
+        if on_event is not None:
+            on_event(data)
+
+    summary = run_device(sources, speaker, report, sink, on_frame=on_frame, stop=stop)
+    return summary, seen
+
+
+def _finish(out: Output, summary: RunSummary) -> None:
+    data = summary.to_json()
+    out.emit(data)
+    if not out.json_lines:
+        out.console.print(summary_table(data))
+
+
+def _file_sources(files: tuple[str, ...]) -> list[AudioSource]:
+    if not files:
+        raise click.UsageError(
+            "give at least one audio file, or - for raw s16le 16 kHz mono on stdin"
+        )
+    if files.count("-") > 1:
+        raise click.UsageError("standard input (-) can be replayed only once")
+    if "-" in files and sys.stdin is None:
+        # Python sets sys.stdin to None when file descriptor 0 is closed (`keepmum replay - <&-`).
+        raise ConfigError("-: standard input is closed; pipe raw s16le 16 kHz mono audio into it")
+    # Open (and so validate) every file before the device hears anything: a bad file named last
+    # must not leave a half-done run behind.
+    return [
+        RawPcmSource(sys.stdin.buffer, "-", pad_s=REPLAY_PAD_S)
+        if name == "-"
+        else FileSource(name, pad_s=REPLAY_PAD_S)
+        for name in files
+    ]
+
+
+@click.command(cls=KeepmumCommand)
+@click.argument("files", nargs=-1)
+@home_option
+@json_option
+@device_options
+@click.option(
+    "--member", default=None, help="Household member the utterances belong to (default: the first)."
+)
+@click.option("--no-store", is_flag=True, help="Run without a vault: nothing is written anywhere.")
+@click.option(
+    "--expect",
+    "expect_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="JSON list of expected events; exit 1 with the differences if the run differs.",
+)
+def replay(
+    files: tuple[str, ...],
+    home: Path | None,
+    json_lines: bool,
+    member: str | None,
+    no_store: bool,
+    expect_path: Path | None,
+    **params: Any,
+) -> None:
+    """Run the device on recorded audio (WAV/FLAC/OGG, any rate and channels; - reads raw s16le
+    16 kHz mono from stdin, e.g. from arecord).
+
+    Each file is heard on its own, with 1 s of silence before and after (as openWakeWord's
+    predict_clip does); event times are seconds from the file's start.
+    """
+    from sim.expect import check_expectations, load_expectations
+
+    out = Output(json_lines)
+    home_dir = resolve_home(home)
+    config = _config(home_dir, params)
+    expectations = load_expectations(expect_path) if expect_path else None
+    sources = _file_sources(files)
+    with _stopped_by_signals() as stop, _sink(home_dir, config, member, no_store) as sink:
+        summary, seen = _run(out, sources, config, sink, stop=stop.event)
+    _finish(out, summary)
+    stop.raise_if_stopped(summary)  # an interrupted run is not checked against --expect
+    _raise_if_full(sink)
+    if expectations is not None:
+        problems = check_expectations(expectations, seen)
+        if problems:
+            raise CheckFailed(
+                f"{expect_path}: the run differs from the expected events:\n  "
+                + "\n  ".join(problems)
+            )
+        out.say(f"[green]{escape(expect_path)}: all {len(expectations)} expected events seen[/]")
+
+
+@click.command(cls=KeepmumCommand)
+@home_option
+@json_option
+@device_options
+@click.option(
+    "--input-device",
+    default=None,
+    metavar="NAME|INDEX",
+    help="Microphone (default: from config, else the system default).",
+)
+@click.option(
+    "--duration",
+    "duration_s",
+    type=FiniteFloat(min=0.08),
+    default=None,
+    help="Stop after this many seconds.",
+)
+@click.option(
+    "--member", default=None, help="Household member the utterances belong to (default: the first)."
+)
+@click.option("--no-store", is_flag=True, help="Run without a vault: nothing is written anywhere.")
+@click.option(
+    "--list-devices",
+    is_flag=True,
+    help="List the input devices (index and name, for --input-device) and exit.",
+)
+def listen(
+    home: Path | None,
+    json_lines: bool,
+    input_device: str | None,
+    duration_s: float | None,
+    member: str | None,
+    no_store: bool,
+    list_devices: bool,
+    **params: Any,
+) -> None:
+    """Run the device on a live microphone, with a live view (press m to mute, Ctrl-C to stop)."""
+    from device.microphone import MicrophoneSource
+    from sim.commands._live import LiveView
+
+    out = Output(json_lines)
+    if list_devices:
+        from sim.commands._devices import print_input_devices
+
+        print_input_devices(out)
+        return
+    home_dir = resolve_home(home)
+    config = _config(home_dir, params)
+    device = input_device if input_device is not None else (config.device.input_device or None)
+    source = MicrophoneSource(device, duration_s=duration_s)
+    with (
+        _stopped_by_signals(source.stop) as stop,
+        _sink(home_dir, config, member, no_store) as sink,
+    ):
+        if json_lines or not sys.stdout.isatty():
+            summary, _ = _run(out, [source], config, sink, stop=stop.event)
+        else:
+            with LiveView(out.console, config.wakeword.default_threshold) as view:
+                out = Output(False)
+                out.console = view.console
+                summary, _ = _run(
+                    out,
+                    [source],
+                    config,
+                    sink,
+                    on_frame=view.update,
+                    on_event=view.count,
+                    stop=stop.event,
+                )
+    if source.dropped_frames or source.input_overflows:
+        out.say(
+            f"[yellow]microphone: {source.dropped_frames} frames dropped (the device fell "
+            f"behind), {source.input_overflows} input overflows[/]"
+        )
+    _finish(out, summary)
+    stop.raise_if_stopped(summary)
+    _raise_if_full(sink)
+
+
+@click.command(cls=KeepmumCommand)
+@home_option
+@json_option
+@click.option(
+    "--scenario",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Audio to replay instead of the bundled household scenario.",
+)
+def demo(home: Path | None, json_lines: bool, scenario: Path | None) -> None:
+    """Replay a bundled household scenario through the whole device, then show what it kept.
+
+    Without --home the demo uses a throwaway home that is deleted afterwards; its member's
+    passphrase is random and never shown, so even the demo's own records stay unreadable.
+    """
+    import secrets
+
+    from storage.vault import Vault
+
+    out = Output(json_lines)
+    audio = scenario or DEMO_SCENARIO
+    if not audio.is_file():
+        raise ConfigError(f"{audio}: the demo scenario is missing (reinstall keepmum)")
+    with contextlib.ExitStack() as stack:
+        home_dir = home or Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="keepmum-demo-"))
+        )
+        if not Vault.exists(home_dir):
+            with Vault.create(home_dir) as vault:
+                vault.add_member("household", secrets.token_urlsafe(24))
+        config = load_config(home=home_dir)
+        out.say(
+            f"[bold]keepmum demo[/]: replaying {audio.name} through the device "
+            f"(models: {', '.join(config.wakeword.models)})\n"
+        )
+        with _sink(home_dir, config, None, False) as sink:
+            summary, _ = _run(out, [FileSource(audio, pad_s=REPLAY_PAD_S)], config, sink)
+        _finish(out, summary)
+        # The vault's own account, as `keepmum report` prints it.
+        with opened_vault(home_dir, read_only=True) as vault:
+            print_report(out, vault)
+
+
+@click.group("config", cls=KeepmumGroup)
+def config_group() -> None:
+    """The device configuration."""
+
+
+@config_group.command("show")
+@home_option
+@json_option
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None
+)
+def config_show(home: Path | None, json_lines: bool, config_path: Path | None) -> None:
+    """Print the configuration in force (defaults, then the file, validated)."""
+    from wakeword.backend import installed_backend
+
+    config = load_config(config_path, home=resolve_home(home))
+    backend = installed_backend()
+    out = Output(json_lines)
+    out.emit(
+        {
+            "source": config.source,
+            "backend": {
+                "name": backend.name,
+                "package": backend.package,
+                "runtime": backend.runtime,
+                "models_dir": str(backend.models_dir),
+            },
+            **config.as_toml_dict(),
+        }
+    )
+    if not json_lines:
+        click.echo(f"# from: {config.source}")
+        click.echo(f"# wake-word backend: {backend.describe()}, models in {backend.models_dir}")
+        click.echo(to_toml(config), nl=False)

@@ -1,0 +1,450 @@
+"""``keepmum far``: false rejects, false accepts per hour, and the audio false wakes would keep."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from device.errors import ConfigError
+from device.files import guard_output_path
+from sim.commands._common import (
+    FiniteFloat,
+    KeepmumCommand,
+    force_option,
+    home_option,
+    json_option,
+    overrides_from,
+    resolve_home,
+)
+from sim.commands._output import Output, escape
+
+__all__ = ["far"]
+
+
+def default_cache_dir() -> Path:
+    """Where scores are cached unless ``--cache-dir`` says: the user cache folder."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base) if base else Path.home() / ".cache") / "keepmum" / "far"
+
+
+@click.command(cls=KeepmumCommand)
+@click.option("--positives", type=click.Path(path_type=Path), help="Folder of wake-word clips.")
+@click.option("--negatives", type=click.Path(path_type=Path), help="Folder of other audio.")
+@click.option(
+    "--stream",
+    "stream_path",
+    type=click.Path(path_type=Path),
+    help="One long recording with keywords placed in it (Picovoice's method).",
+)
+@click.option(
+    "--labels",
+    "labels_path",
+    type=click.Path(path_type=Path),
+    help="The stream's keyword spans (JSON lines with start_s, end_s).",
+)
+@click.option(
+    "--requests",
+    "request_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Condition folder(s) of wake words followed by a request or by nothing (or a "
+    "folder of such folders): per condition, what the device keeps after each wake.",
+)
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    help="Built-in model or a model file of the backend, .onnx or .tflite (default: "
+    "the device's first model; with --requests, repeatable, default: the device's "
+    "models).",
+)
+@click.option(
+    "--thresholds",
+    default=None,
+    metavar="START:STOP:STEP",
+    help="Thresholds to sweep (default 0.05:0.95:0.05), or a comma list.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Scoring processes (default: all cores).",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="tcp://HOST:PORT",
+    help="Score on a Dask distributed cluster instead (keepmum[cluster]).",
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the DET plot (PNG).",
+)
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write per-file scores (CSV).",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Score cache (default: the user cache folder, keepmum/far).",
+)
+@click.option("--no-cache", is_flag=True, help="Score everything again; store nothing.")
+@click.option(
+    "--trigger-frames",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Consecutive frames at or above the threshold (default: the device's).",
+)
+@click.option(
+    "--refractory-s",
+    type=FiniteFloat(min=0),
+    default=None,
+    help="Seconds between two activations (default: the device's).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Device configuration (default: HOME/config.toml).",
+)
+@force_option
+@home_option
+@json_option
+def far(**params: Any) -> None:
+    """False-wake benchmark: FRR, false accepts per hour and kept seconds, per threshold."""
+    _far(FarOptions(**params))
+
+
+@dataclass(frozen=True)
+class FarOptions:
+    """``keepmum far``'s options, typed, as click parsed them (see the options above)."""
+
+    positives: Path | None
+    negatives: Path | None
+    stream_path: Path | None
+    labels_path: Path | None
+    request_dirs: tuple[Path, ...]
+    models: tuple[str, ...]
+    thresholds: str | None
+    workers: int | None
+    scheduler: str | None
+    plot_path: Path | None
+    csv_path: Path | None
+    cache_dir: Path | None
+    no_cache: bool
+    trigger_frames: int | None
+    refractory_s: float | None
+    config_path: Path | None
+    force: bool
+    home: Path | None
+    json_lines: bool
+
+
+def _far(opts: FarOptions) -> None:
+    from sim.config import load_config
+    from sim.research import far as engine
+    from wakeword.backend import installed_backend
+    from wakeword.cache import ScoreCache, setup_id
+    from wakeword.metrics import choose_operating_point
+    from wakeword.trigger import WakeSettings
+
+    backend = installed_backend()
+    out = Output(opts.json_lines)
+    home = resolve_home(opts.home)
+    for option, target in (("--csv", opts.csv_path), ("--plot", opts.plot_path)):
+        # Checked before hours of scoring, not after.
+        if target is not None:
+            guard_output_path(
+                target, home=home, option=option, overwrite=opts.force, make_folder=True
+            )
+    # The same builder as the device commands' options (--trigger-frames, --refractory-s).
+    overrides = overrides_from(
+        {"trigger_frames": opts.trigger_frames, "refractory_s": opts.refractory_s}
+    )
+    config = load_config(opts.config_path, home=home, overrides=overrides)
+    if opts.request_dirs:
+        _requests(out, opts, config)
+        return
+    if len(opts.models) > 1:
+        raise ConfigError("--model: give one model (several only with --requests)")
+    model = opts.models[0] if opts.models else config.wakeword.models[0]
+    wake = WakeSettings(
+        models=(model,),
+        thresholds=config.wakeword.thresholds,
+        default_threshold=config.wakeword.default_threshold,
+        trigger_frames=config.wakeword.trigger_frames,
+        refractory_s=config.wakeword.refractory_s,
+    )
+    thresholds = engine.parse_thresholds(opts.thresholds or engine.DEFAULT_SWEEP)
+    files = _inputs(opts)
+    names = engine.names_of((model,))
+    job = engine.ScoreJob(models=(model,), vad=config.vad)
+    cache = None
+    if not opts.no_cache:
+        folder = opts.cache_dir or default_cache_dir()
+        cache = ScoreCache(folder, setup_id(job.models, job.pad_s, job.vad))
+    workers = opts.workers or os.cpu_count() or 1
+
+    scored = _score_with_progress(out, files, job, workers, cache, opts.scheduler)
+    cached = sum(f.cached for f in scored)
+    out.say(
+        f"scored {len(scored)} files ({cached} from the cache) with {model} "
+        f"on the {backend.describe()} backend"
+    )
+
+    stream_mode = opts.stream_path is not None
+    if stream_mode:
+        assert opts.labels_path is not None  # _inputs refused --stream without --labels
+        spans = engine.read_labels(opts.labels_path)
+        points = engine.stream_sweep(
+            scored[0], spans, names, thresholds, wake, config.speaker, job.pad_s
+        )
+    else:
+        points = engine.clip_sweep(scored, names, thresholds, wake, config.speaker)
+    operating = choose_operating_point(points)
+
+    for point in points:
+        out.emit({"model": model, "backend": backend.name, **point.as_dict()})
+    if not out.json_lines:
+        _table(out, model, points, operating)
+    if opts.csv_path is not None:
+        _write_csv(opts.csv_path, scored, names, model, wake, job.pad_s)
+        out.say(f"per-file scores: {escape(opts.csv_path)}")
+    if opts.plot_path is not None:
+        from sim.research.det_plot import DetCurve, plot_det
+
+        if stream_mode:
+            label = f"{len(spans)} keywords in {scored[0].result.audio_s / 3600:.2f} h"
+        else:
+            n_pos = sum(f.role == "positive" for f in scored)
+            hours = sum(f.result.audio_s for f in scored if f.role == "negative") / 3600
+            label = f"{n_pos} positives, {hours:.2f} h negatives"
+        plot_det(
+            opts.plot_path,
+            [DetCurve(model, points, operating)],
+            data_label=label,
+            stream_mode=stream_mode,
+        )
+        out.say(f"DET plot: {escape(opts.plot_path)}")
+
+
+def _condition_folders(dirs: tuple[Path, ...]) -> list[Path]:
+    """Each folder given, or its subfolders when it holds condition folders and no audio."""
+    from sim.research.corpus import AUDIO_SUFFIXES
+
+    folders: list[Path] = []
+    for folder in dirs:
+        if not folder.is_dir():
+            raise ConfigError(f"--requests {folder}: no such folder")
+        direct = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES]
+        subfolders = sorted(p for p in folder.iterdir() if p.is_dir())
+        folders += [folder] if direct or not subfolders else subfolders
+    return folders
+
+
+def _requests(out: Output, opts: FarOptions, config: Any) -> None:
+    """``far --requests``: one line per condition folder (see
+    :func:`sim.research.far.request_report`)."""
+    from sim.research import far as engine
+    from sim.research.corpus import audio_files
+    from wakeword.cache import ScoreCache, setup_id
+    from wakeword.trigger import WakeSettings
+
+    if opts.positives or opts.negatives or opts.stream_path:
+        raise ConfigError("--requests replaces --positives/--negatives/--stream; give one")
+    models = tuple(opts.models) or config.wakeword.models
+    wake = WakeSettings(
+        models=models,
+        thresholds=config.wakeword.thresholds,
+        default_threshold=config.wakeword.default_threshold,
+        trigger_frames=config.wakeword.trigger_frames,
+        refractory_s=config.wakeword.refractory_s,
+    )
+    folders = _condition_folders(opts.request_dirs)
+    job = engine.ScoreJob(models=models, vad=config.vad)
+    cache = None
+    if not opts.no_cache:
+        folder = opts.cache_dir or default_cache_dir()
+        cache = ScoreCache(folder, setup_id(job.models, job.pad_s, job.vad))
+    files = [(p, f.name) for f in folders for p in audio_files(f, "--requests")]
+    workers = opts.workers or os.cpu_count() or 1
+    scored = _score_with_progress(out, files, job, workers, cache, opts.scheduler)
+    reports = []
+    for folder in folders:
+        mine = [s for s in scored if s.role == folder.name]
+        labels = engine.read_request_labels(folder)
+        reports.append(
+            engine.request_report(folder.name, mine, labels, wake, config.speaker, job.pad_s)
+        )
+    for report in reports:
+        out.emit({"models": list(models), **report.as_dict()})
+    if not out.json_lines:
+        _request_table(out, models, reports)
+
+
+def _request_table(out: Output, models: tuple[str, ...], reports: list[Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"keepmum far --requests: {', '.join(models)}")
+    for column in (
+        "condition",
+        "files",
+        "wakes",
+        "discarded",
+        "kept",
+        "kept s",
+        "requests kept",
+        "cut short",
+        "over bound",
+        "discard reasons",
+    ):
+        table.add_column(
+            column, justify="left" if column in ("condition", "discard reasons") else "right"
+        )
+    for r in reports:
+        share = f" ({100 * r.discarded / r.wakes:.0f} %)" if r.wakes else ""
+        table.add_row(
+            r.condition,
+            str(r.files),
+            str(r.wakes),
+            f"{r.discarded}{share}",
+            str(r.kept),
+            f"{r.kept_s:.1f}",
+            f"{r.requests_kept}/{r.requests}" if r.requests else "-",
+            str(r.cut_short),
+            str(r.over_bound),
+            ", ".join(f"{k} {v}" for k, v in sorted(r.reasons.items())),
+        )
+    out.console.print(table)
+
+
+def _inputs(opts: FarOptions) -> list[tuple[Path, str]]:
+    from sim.research.corpus import audio_files
+
+    stream, labels = opts.stream_path, opts.labels_path
+    if stream is not None or labels is not None:
+        if stream is None or labels is None:
+            raise ConfigError("--stream and --labels go together (a recording and its spans)")
+        if opts.positives is not None or opts.negatives is not None:
+            raise ConfigError("--stream replaces --positives/--negatives; give one or the other")
+        if not stream.is_file():
+            raise ConfigError(f"--stream {stream}: no such file")
+        return [(stream, "stream")]
+    if opts.positives is None and opts.negatives is None:
+        raise ConfigError("give --positives DIR and/or --negatives DIR, or --stream and --labels")
+    files: list[tuple[Path, str]] = []
+    if opts.positives is not None:
+        files += [(p, "positive") for p in audio_files(opts.positives, "--positives")]
+    if opts.negatives is not None:
+        files += [(p, "negative") for p in audio_files(opts.negatives, "--negatives")]
+    return files
+
+
+def _score_with_progress(
+    out: Output,
+    files: list[tuple[Path, str]],
+    job: Any,
+    workers: int,
+    cache: Any,
+    scheduler: str | None,
+) -> list[Any]:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from sim.research import far as engine
+
+    with Progress(
+        TextColumn("scoring"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=out.console,
+        transient=True,
+        disable=not out.console.is_terminal,
+    ) as progress:
+        task = progress.add_task("scoring", total=len(files))
+        return engine.score_files(
+            files,
+            job,
+            workers=workers,
+            cache=cache,
+            scheduler=scheduler,
+            on_result=lambda _: progress.advance(task),
+        )
+
+
+def _table(out: Output, model: str, points: list[Any], operating: Any) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"keepmum far: {model}")
+    for column in ("threshold", "FRR %", "FA/h", "false accepts", "negative h", "kept s/h"):
+        table.add_column(column, justify="right")
+    chosen = operating.point.threshold if operating is not None else None
+
+    def fmt(value: float, spec: str) -> str:
+        return "-" if value != value else format(value, spec)  # NaN: no denominator
+
+    for p in points:
+        mark = " *" if p.threshold == chosen else ""
+        table.add_row(
+            f"{p.threshold:g}{mark}",
+            fmt(100 * p.frr, ".1f"),
+            fmt(p.fa_per_hour, ".2f"),
+            str(p.false_accepts),
+            f"{p.negative_hours:.3f}",
+            fmt(p.kept_s_per_hour, ".1f"),
+        )
+    out.console.print(table)
+    if operating is not None:
+        verdict = "meets" if operating.meets_target else "misses"
+        out.say(
+            f"* operating point: threshold {operating.point.threshold:g} "
+            f"({verdict} the {operating.target_fa_per_hour:g} FA/h target)"
+        )
+
+
+def _write_csv(
+    path: Path, scored: list[Any], names: tuple[str, ...], model: str, wake: Any, pad_s: float
+) -> None:
+    from sim.research import far as engine
+    from sim.research.det_plot import FileScoreRow, write_file_scores_csv
+    from wakeword.metrics import summarize_file
+
+    threshold = wake.threshold_for(names[0])
+    rows = [
+        FileScoreRow(
+            file=str(f.path),
+            model=model,
+            label=f.role,
+            threshold=threshold,
+            summary=summarize_file(
+                engine.model_scores(f.result, names),
+                threshold,
+                trigger_frames=wake.trigger_frames,
+                refractory_frames=wake.refractory_frames,
+                t0_s=-pad_s,
+            ),
+        )
+        for f in scored
+    ]
+    write_file_scores_csv(path, rows)

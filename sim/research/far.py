@@ -1,0 +1,528 @@
+"""The false-wake benchmark's engine: score every file once (cached), then sweep thresholds.
+
+Scoring (the expensive part) happens per file in a worker: the file is decoded by the device's
+own source, framed as the device replays it (1 s of silence before and after), scored by
+:class:`wakeword.batch.BatchScorer` block by block (the device's scores, bit for bit) and given
+one webrtcvad decision per frame by the device's own :class:`wakeword.vad.WebRtcVad`. Workers
+are a process pool (one ONNX thread each) or, with a scheduler address, a Dask distributed
+cluster; the parent hashes each file, serves what the cache holds and stores each new result as
+it arrives, so an interrupted run resumes where it stopped.
+
+The sweep (cheap) runs in the parent on the cached arrays, with :mod:`wakeword.metrics` and the
+device's own trigger rule (:func:`wakeword.trigger.activations`) and endpointing
+(:func:`device.states.kept_seconds`).
+
+Dask workers must see the files at the same paths (a shared folder), as a process pool does.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import json
+import math
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from device.audio import FRAME_SECONDS, SAMPLE_RATE
+from device.errors import AudioInputError, ConfigError, DetectorError
+from device.sources import REPLAY_PAD_S, FileSource
+from device.states import SpeakerSettings, decide
+from wakeword.batch import BatchScorer, frame_blocks
+from wakeword.cache import FileScores, ScoreCache, file_sha256
+from wakeword.confirm import ConfirmedFlags
+from wakeword.metrics import DetPoint, KeywordSpan, device_kept_seconds, sweep_clips, sweep_stream
+from wakeword.silero import SileroVad
+from wakeword.trigger import WakeSettings
+from wakeword.vad import VadSettings, WebRtcVad
+
+__all__ = [
+    "DEFAULT_SWEEP",
+    "ConditionReport",
+    "RequestLabel",
+    "ScoreJob",
+    "ScoredFile",
+    "clip_sweep",
+    "device_wakes",
+    "limit_worker_threads",
+    "model_scores",
+    "names_of",
+    "parse_thresholds",
+    "read_labels",
+    "read_request_labels",
+    "request_report",
+    "score_file",
+    "score_files",
+    "stream_sweep",
+]
+
+DEFAULT_SWEEP = "0.05:0.95:0.05"
+"""Thresholds swept by default: 0.05 to 0.95 in steps of 0.05."""
+
+
+@dataclass(frozen=True)
+class ScoreJob:
+    """What a worker needs to score a file: everything the scores depend on but the audio."""
+
+    models: tuple[str, ...]
+    """Built-in model names or ``.onnx`` paths."""
+    pad_s: float = REPLAY_PAD_S
+    """Silence heard before and after each file (seconds), as the device's replay."""
+    vad: VadSettings = field(default_factory=VadSettings)
+    """The device's VAD, for the per-frame speech flags."""
+
+
+@dataclass(frozen=True)
+class ScoredFile:
+    """One file's result and where it came from."""
+
+    path: Path
+    role: str
+    """``positive``, ``negative`` or ``stream``."""
+    sha256: str
+    result: FileScores
+    cached: bool
+    """Whether the scores came from the cache."""
+
+
+def parse_thresholds(text: str) -> tuple[float, ...]:
+    """``START:STOP:STEP`` (STOP included when the steps land on it) or ``A,B,C``; each in (0, 1].
+
+    Raises :class:`ConfigError` naming the value.
+    """
+    try:
+        if ":" in text:
+            start, stop, step = (float(part) for part in text.split(":"))
+            if not all(map(math.isfinite, (start, stop, step))) or step <= 0 or stop < start:
+                raise ValueError
+            count = int(np.floor((stop - start) / step + 1e-9)) + 1
+            values = tuple(round(start + i * step, 6) for i in range(count))
+        else:
+            values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise ConfigError(
+            f"--thresholds {text!r}: expected START:STOP:STEP (e.g. {DEFAULT_SWEEP}) "
+            "or a comma-separated list"
+        ) from None
+    bad = [v for v in values if not 0.0 < v <= 1.0]
+    if not values or bad:
+        raise ConfigError(f"--thresholds {text!r}: thresholds must be in (0, 1], got {bad}")
+    return values
+
+
+# --- scoring (runs in workers) -----------------------------------------------------------------
+
+_TOOLS_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=4)
+def _scorer(models: tuple[str, ...]) -> BatchScorer:
+    return BatchScorer(models)
+
+
+@functools.lru_cache(maxsize=1)
+def _silero() -> SileroVad:
+    return SileroVad()
+
+
+def score_file(path: str, job: ScoreJob) -> FileScores:
+    """Score one file as the device would hear it: per-frame scores and speech flags.
+
+    Top-level and picklable, for process pools and Dask. Each worker process builds its scorer
+    once (models loaded and checked once per process, not per file).
+    """
+    with _TOOLS_LOCK:  # Dask may run tasks on threads of one process
+        scorer = _scorer(job.models)
+        silero = _silero()
+    source = FileSource(path)
+    vad = WebRtcVad(job.vad)
+    stream = scorer.stream()
+    parts: list[dict[str, npt.NDArray[np.float32]]] = []
+    flags: list[bool] = []
+    confirmed: list[npt.NDArray[np.bool_]] = []
+    # The device's second stage, on every frame webrtcvad called speech (the device asks only
+    # while awake, but where the wakes fall depends on thresholds swept later): same numbers.
+    confirm = ConfirmedFlags(job.vad, silero)
+    samples = 0
+
+    def counted(chunks: Iterable[npt.NDArray[np.int16]]) -> Iterable[npt.NDArray[np.int16]]:
+        nonlocal samples
+        for chunk in chunks:
+            samples += chunk.size
+            yield chunk
+
+    for block in frame_blocks(counted(source.chunks()), job.pad_s):
+        parts.append(stream.push(block))
+        block_flags = np.fromiter((vad.is_speech(frame) for frame in block), dtype=np.bool_)
+        flags.extend(block_flags)
+        confirmed.append(confirm.push(block, block_flags))
+    scores = {name: np.concatenate([p[name] for p in parts]) for name in scorer.names}
+    speech = np.array(flags, dtype=np.bool_)
+    return FileScores(
+        scores=scores,
+        speech=speech,
+        audio_s=samples / SAMPLE_RATE,
+        confirmed=np.concatenate(confirmed) if confirmed else np.zeros(0, dtype=np.bool_),
+    )
+
+
+def limit_worker_threads() -> None:
+    """Make this (worker) process use one core for numpy's BLAS (far's and bench's pools)."""
+    # One core per worker: onnxruntime sessions are opened single-threaded already; this keeps
+    # numpy's BLAS from fanning out too.
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = "1"
+
+
+ProgressFn = Callable[[ScoredFile], None]
+
+
+def score_files(
+    files: Sequence[tuple[Path, str]],
+    job: ScoreJob,
+    *,
+    workers: int = 1,
+    cache: ScoreCache | None = None,
+    scheduler: str | None = None,
+    on_result: ProgressFn | None = None,
+) -> list[ScoredFile]:
+    """Score ``(path, role)`` pairs; results in the order given.
+
+    Cached files are served first; the rest go to ``workers`` processes (or to the Dask cluster
+    at ``scheduler``) and are stored in the cache as each arrives. ``on_result`` is called once
+    per file, cached or not (the progress bar).
+    """
+    results: dict[int, ScoredFile] = {}
+    todo: list[tuple[int, Path, str, str]] = []
+    for index, (path, role) in enumerate(files):
+        try:
+            sha = file_sha256(path)
+        except OSError as exc:
+            raise AudioInputError(f"{path}: cannot be read ({exc.strerror})") from None
+        hit = cache.get(sha) if cache is not None else None
+        if hit is not None:
+            results[index] = ScoredFile(path, role, sha, hit, cached=True)
+            if on_result is not None:
+                on_result(results[index])
+        else:
+            todo.append((index, path, role, sha))
+
+    def accept(item: tuple[int, Path, str, str], result: FileScores) -> None:
+        index, path, role, sha = item
+        if cache is not None:
+            cache.put(sha, result)
+        results[index] = ScoredFile(path, role, sha, result, cached=False)
+        if on_result is not None:
+            on_result(results[index])
+
+    if todo and scheduler is not None:
+        _run_dask(scheduler, todo, job, accept)
+    elif todo and workers <= 1:
+        for item in todo:
+            accept(item, score_file(str(item[1]), job))
+    elif todo:
+        _run_pool(min(workers, len(todo)), todo, job, accept)
+    return [results[i] for i in range(len(files))]
+
+
+def _run_pool(
+    workers: int,
+    todo: list[tuple[int, Path, str, str]],
+    job: ScoreJob,
+    accept: Callable[[tuple[int, Path, str, str], FileScores], None],
+) -> None:
+    # spawn: a fresh interpreter per worker, never a fork of a parent holding onnxruntime state.
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=limit_worker_threads
+    ) as pool:
+        pending = {pool.submit(score_file, str(item[1]), job): item for item in todo}
+        try:
+            for future in concurrent.futures.as_completed(pending):
+                accept(pending[future], future.result())
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+
+
+def _run_dask(
+    address: str,
+    todo: list[tuple[int, Path, str, str]],
+    job: ScoreJob,
+    accept: Callable[[tuple[int, Path, str, str], FileScores], None],
+) -> None:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise ConfigError(
+            f"--scheduler {address}: needs dask.distributed (pip install 'keepmum[cluster]')"
+        ) from None
+    try:
+        client = Client(address, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise ConfigError(
+            f"--scheduler {address}: cannot reach the Dask scheduler ({exc})"
+        ) from None
+    with client:
+        futures = client.map(score_file, [str(item[1]) for item in todo], job=job, pure=False)
+        owner = {future.key: item for future, item in zip(futures, todo, strict=True)}
+        try:
+            for future in as_completed(futures):
+                accept(owner[future.key], future.result())
+        finally:
+            client.cancel(futures)
+
+
+# --- sweeps (run in the parent) ------------------------------------------------------------------
+
+
+def model_scores(result: FileScores, names: Sequence[str]) -> npt.NDArray[np.float32]:
+    """One model's per-frame score: its own, or for a multi-class model the highest class's."""
+    stacked = np.stack([result.scores[n] for n in names])
+    return stacked.max(axis=0) if len(names) > 1 else stacked[0]
+
+
+def clip_sweep(
+    scored: Sequence[ScoredFile],
+    names: Sequence[str],
+    thresholds: Sequence[float],
+    wake: WakeSettings,
+    speaker: SpeakerSettings,
+) -> list[DetPoint]:
+    """FRR, FA/h and kept seconds per hour over positive and negative clips, per threshold.
+
+    Hours are those of the negatives' own audio (padding excluded); activations use the
+    device's trigger frames and refractory period; each false accept costs what the device's
+    endpointing would have kept after it.
+    """
+    positives = [model_scores(f.result, names) for f in scored if f.role == "positive"]
+    negatives = [f for f in scored if f.role == "negative"]
+    return sweep_clips(
+        positives,
+        [model_scores(f.result, names) for f in negatives],
+        thresholds,
+        trigger_frames=wake.trigger_frames,
+        refractory_frames=wake.refractory_frames,
+        negative_speech_flags=[f.result.request_flags for f in negatives],
+        kept_seconds=device_kept_seconds(speaker),
+        negative_seconds=sum(f.result.audio_s for f in negatives),
+    )
+
+
+def stream_sweep(
+    stream: ScoredFile,
+    spans: Sequence[KeywordSpan],
+    names: Sequence[str],
+    thresholds: Sequence[float],
+    wake: WakeSettings,
+    speaker: SpeakerSettings,
+    pad_s: float = REPLAY_PAD_S,
+) -> list[DetPoint]:
+    """Picovoice's stream rule (a detection in a keyword's span plus 0.5 s is a hit), per
+    threshold. Spans are in seconds of the stream file; frame 0 starts ``pad_s`` before it."""
+    shifted = [KeywordSpan(s.start_s + pad_s, s.end_s + pad_s) for s in spans]
+    return sweep_stream(
+        model_scores(stream.result, names),
+        shifted,
+        thresholds,
+        trigger_frames=wake.trigger_frames,
+        refractory_frames=wake.refractory_frames,
+        tolerance_s=0.5,
+        speech_flags=stream.result.request_flags,
+        kept_seconds=device_kept_seconds(speaker),
+        stream_seconds=stream.result.audio_s,
+    )
+
+
+def read_labels(path: Path) -> list[KeywordSpan]:
+    """Keyword spans of a stream: JSON lines with ``start_s`` and ``end_s`` (seconds), as
+    ``keepmum corpus stream`` writes them. :class:`ConfigError` names a malformed line."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"--labels {path}: cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"--labels {path}: not a text file (expected JSON lines)") from None
+    spans = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            span = KeywordSpan(float(row["start_s"]), float(row["end_s"]))
+        except (ValueError, KeyError, TypeError):
+            raise ConfigError(
+                f"--labels {path}:{number}: expected a JSON object with start_s and end_s "
+                f"(seconds), got {line[:60]!r}"
+            ) from None
+        if not 0 <= span.start_s <= span.end_s:
+            raise ConfigError(f"--labels {path}:{number}: span ends before it starts: {line[:60]}")
+        spans.append(span)
+    return spans
+
+
+def names_of(models: Sequence[str]) -> tuple[str, ...]:
+    """The score names the models report (loads them; DetectorError names a bad one)."""
+    from wakeword.detector import load_models
+
+    loaded = load_models(models)
+    names = tuple(label for m in loaded for _, label in m.labels)
+    if not names:  # pragma: no cover - load_models always yields names
+        raise DetectorError(f"models {models!r} report no scores")
+    return names
+
+
+# --- request sets: what the device keeps after each wake, per condition folder -------------------
+
+
+@dataclass(frozen=True)
+class RequestLabel:
+    """Where the request is in a file of a request set (``labels.jsonl``), seconds from the file's
+    first sample; None when the wake word is followed by nothing."""
+
+    request_start_s: float | None
+    request_end_s: float | None
+
+
+@dataclass
+class ConditionReport:
+    """What the device did after the wakes in one condition folder."""
+
+    condition: str
+    files: int = 0
+    wakes: int = 0
+    discarded: int = 0
+    kept: int = 0
+    kept_s: float = 0.0
+    """Seconds of audio the device would keep (0 for discards)."""
+    requests: int = 0
+    """Files with a labelled request."""
+    requests_kept: int = 0
+    """Labelled requests that a kept utterance covers (it ended after the request began)."""
+    cut_short: int = 0
+    """Kept utterances that ended before their request's last speech."""
+    over_bound: int = 0
+    """Kept requests longer than request + pre-roll + ``silence_ms`` + 0.3 s (issue 8's bar)."""
+    reasons: dict[str, int] = field(default_factory=dict)
+    """Discards per reason."""
+
+    def as_dict(self) -> dict[str, object]:
+        """The report's ``--json`` line."""
+        return {
+            "condition": self.condition,
+            "files": self.files,
+            "wakes": self.wakes,
+            "discarded": self.discarded,
+            "kept": self.kept,
+            "kept_s": round(self.kept_s, 3),
+            "requests": self.requests,
+            "requests_kept": self.requests_kept,
+            "cut_short": self.cut_short,
+            "over_bound": self.over_bound,
+            "discard_reasons": dict(sorted(self.reasons.items())),
+        }
+
+
+BOUND_SLACK_S = 0.3
+"""Issue 8's allowance over request + pre-roll + silence for a kept request (seconds)."""
+
+
+def read_request_labels(folder: Path) -> dict[str, RequestLabel]:
+    """``labels.jsonl`` of a request set folder (as ``scripts/make_request_sets.py`` writes it):
+    file name -> request span; empty when there is none. :class:`ConfigError` names a bad line."""
+    path = folder / "labels.jsonl"
+    if not path.is_file():
+        return {}
+    labels: dict[str, RequestLabel] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            start, end = row.get("request_start_s"), row.get("request_end_s")
+            labels[str(row["file"])] = RequestLabel(
+                None if start is None else float(start), None if end is None else float(end)
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise ConfigError(
+                f"{path}:{number}: expected a JSON object with file, request_start_s and "
+                f"request_end_s, got {line[:60]!r}"
+            ) from None
+    return labels
+
+
+def device_wakes(result: FileScores, wake: WakeSettings) -> list[int]:
+    """Frames where the device's wake trigger fires on a file's scores (every firing, awake or
+    not: the trigger's refractory clock runs on all of them, as on the device)."""
+    from wakeword.trigger import WakeTrigger
+
+    trigger = WakeTrigger(wake)
+    names = list(result.scores)
+    stacked = np.stack([result.scores[n] for n in names], axis=1)
+    fired = []
+    for index in range(stacked.shape[0]):
+        if trigger.update(index, dict(zip(names, stacked[index].tolist(), strict=True))):
+            fired.append(index)
+    return fired
+
+
+def request_report(
+    condition: str,
+    scored: Sequence[ScoredFile],
+    labels: dict[str, RequestLabel],
+    wake: WakeSettings,
+    speaker: SpeakerSettings,
+    pad_s: float = REPLAY_PAD_S,
+) -> ConditionReport:
+    """Replay the device's decisions over one condition's scored files: each wake that finds the
+    device listening starts an utterance, which :func:`device.states.decide` keeps or discards
+    from the cached VAD and confirmation flags, exactly as the speaker's state machine would."""
+    report = ConditionReport(condition)
+    for item in scored:
+        report.files += 1
+        result = item.result
+        label = labels.get(item.path.name)
+        has_request = label is not None and label.request_end_s is not None
+        report.requests += int(has_request)
+        covered = False
+        busy_until = -1
+        for frame in device_wakes(result, wake):
+            if frame <= busy_until:
+                continue  # awake: the device does not hear a second wake word
+            report.wakes += 1
+            decision = decide(result.speech, result.request_flags, frame, speaker)
+            busy_until = decision.end_frame
+            if not decision.kept:
+                report.discarded += 1
+                report.reasons[decision.reason] = report.reasons.get(decision.reason, 0) + 1
+                continue
+            report.kept += 1
+            report.kept_s += decision.kept_s
+            if not has_request or label is None or label.request_end_s is None:
+                continue
+            wake_t = (frame + 1) * FRAME_SECONDS - pad_s
+            end_t = (decision.end_frame + 1) * FRAME_SECONDS - pad_s
+            start_t = label.request_start_s if label.request_start_s is not None else wake_t
+            if end_t <= start_t:
+                continue  # this utterance ended before the request began
+            covered = True
+            if end_t < label.request_end_s:
+                report.cut_short += 1
+            bound = (
+                (label.request_end_s - wake_t)
+                + speaker.preroll_ms / 1000
+                + speaker.silence_ms / 1000
+                + BOUND_SLACK_S
+            )
+            if decision.kept_s > bound + 1e-9:
+                report.over_bound += 1
+        report.requests_kept += int(covered)
+    return report

@@ -1,0 +1,101 @@
+"""Helpers for the consent end-to-end tests: the real ``keepmum cloud serve`` in a subprocess,
+and reading what it received with the real ``keepmum cloud list``.
+
+Fixtures use private names with ``name=`` (as in vault_fixtures), so modules import them plainly.
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import signal
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyrage import passphrase as age_passphrase
+from pyrage import x25519
+
+from tests.e2e.conftest import keepmum_command, run_keepmum
+from tests.e2e.vault_fixtures import key_file
+
+START_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class Cloud:
+    """A running ``keepmum cloud serve``: its URL, recipient and store folder."""
+
+    url: str
+    recipient: str
+    store: Path
+    proc: subprocess.Popen[str]
+
+    def received(self) -> list[dict[str, Any]]:
+        """What ``keepmum cloud list --json`` shows (decrypted facts of every upload)."""
+        result = run_keepmum("cloud", "list", "--store", self.store, "--json")
+        assert result.returncode == 0, result
+        return result.events
+
+
+def start_cloud(store: Path) -> Cloud:
+    """Start the receiver on a free loopback port and wait for its ``serving`` line."""
+    proc = subprocess.Popen(
+        [*keepmum_command(), "cloud", "serve", "--port", "0", "--store", str(store), "--json"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], START_TIMEOUT_S)
+    line = proc.stdout.readline() if ready else ""
+    if not line:
+        proc.kill()
+        _, err = proc.communicate()
+        pytest.fail(f"keepmum cloud serve did not start: {err}")
+    first = json.loads(line)
+    assert first["event"] == "serving" and first["url"].startswith("http://127.0.0.1:")
+    return Cloud(first["url"], first["recipient"], store, proc)
+
+
+def stop_cloud(cloud: Cloud) -> None:
+    cloud.proc.send_signal(signal.SIGINT)
+    try:
+        cloud.proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        cloud.proc.kill()
+        cloud.proc.communicate()
+
+
+@pytest.fixture(name="cloud")
+def _cloud(tmp_path: Path) -> Iterator[Cloud]:
+    """A receiver with its own store, outside any device home."""
+    cloud = start_cloud(tmp_path / "cloud-store")
+    yield cloud
+    stop_cloud(cloud)
+
+
+def identity_file(home: Path, member: str, passphrase: str, dest: Path) -> Path:
+    """The member's identity as a plain age identity file (what the member would keep),
+    opened from ``HOME/keys/<member id>.identity.age`` with their passphrase."""
+    sealed = key_file(home, member).read_bytes()
+    text = age_passphrase.decrypt(sealed, passphrase).decode()
+    dest.write_text(text)
+    dest.chmod(0o600)
+    return dest
+
+
+def identities_in(folder: Path) -> list[x25519.Identity]:
+    """Every plain age identity found in any file under ``folder`` (an attacker's sweep)."""
+    found = []
+    for path in folder.rglob("*"):
+        if not path.is_file():
+            continue
+        for line in path.read_bytes().decode("latin-1").splitlines():
+            if line.startswith("AGE-SECRET-KEY-"):
+                found.append(x25519.Identity.from_str(line.strip()))
+    return found
