@@ -35,6 +35,7 @@ from tests.e2e.test_listen_mic import (  # noqa: F401
     pulse_mic,
     recording_streams,
     wait_for_new_stream,
+    with_lead_silence,
 )
 from tests.e2e.vault_fixtures import write_passphrase_files
 
@@ -154,7 +155,19 @@ class Sandbox:
 
     def strace(self, *args: str) -> list[str]:
         strace = require_tool("strace")
-        return [strace, "-ff", "-qq", "-e", TRACED, "-o", str(self.traces / "trace"), *args]
+        # --seccomp-bpf: only the traced calls stop the process, so a live run under the tracer
+        # keeps up with its microphone on a loaded machine.
+        return [
+            strace,
+            "-ff",
+            "-qq",
+            "--seccomp-bpf",
+            "-e",
+            TRACED,
+            "-o",
+            str(self.traces / "trace"),
+            *args,
+        ]
 
     def stray_files(self) -> list[str]:
         return sorted(str(p) for d in (self.home, self.tmp, self.cwd) for p in d.rglob("*"))
@@ -274,7 +287,9 @@ def test_five_minutes_of_replay_phone_nowhere_and_write_only_home(
 
 
 @pytest.mark.usefixtures("pulse_mic")
-def test_thirty_seconds_of_listen_phone_nowhere_and_write_only_home(sandbox: Sandbox) -> None:
+def test_thirty_seconds_of_listen_phone_nowhere_and_write_only_home(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     _tracer_works(sandbox)
     before = recording_streams()
     proc = subprocess.Popen(
@@ -295,13 +310,13 @@ def test_thirty_seconds_of_listen_phone_nowhere_and_write_only_home(sandbox: San
         text=True,
     )
     try:
-        # A wake word played into the microphone, so the run stores into --home as well.
+        # A wake word played into the microphone, so the run stores into --home as well: after
+        # 3 s of silence (the stream's start and the model's start-up frames, slower under the
+        # tracer), and twice, so one wake lost to a busy machine does not hide the write.
         wait_for_new_stream(before, proc)
-        subprocess.run(
-            ["paplay", f"--device={NULL_SINK}", str(FIXTURES / "alexa_time.wav")],
-            check=True,
-            timeout=60,
-        )
+        played = with_lead_silence(FIXTURES / "alexa_time.wav", tmp_path / "wake.wav", 3.0)
+        for _ in range(2):
+            subprocess.run(["paplay", f"--device={NULL_SINK}", str(played)], check=True, timeout=60)
         stdout, stderr = proc.communicate(timeout=LISTEN_S + 300)
     finally:
         if proc.poll() is None:
@@ -311,5 +326,5 @@ def test_thirty_seconds_of_listen_phone_nowhere_and_write_only_home(sandbox: San
     events, _ = parse_json_lines(stdout)
     (summary,) = [e for e in events if e.get("event") == "summary"]
     assert summary["heard_s"] == pytest.approx(LISTEN_S, abs=0.5)
-    assert summary["stored"] == 1, stdout
+    assert summary["stored"] >= 1, stdout
     _assert_clean(sandbox, parse_trace(sandbox.traces, sandbox.cwd))
