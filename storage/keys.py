@@ -38,7 +38,7 @@ import pyrage
 from pyrage import passphrase as age_passphrase
 from pyrage import x25519
 
-from device.errors import IntegrityError, PassphraseError, VaultError
+from device.errors import IntegrityError, PassphraseError, PermissionsError, VaultError
 from device.files import write_file
 from storage.private import check_private
 from storage.records import AGE_MAGIC
@@ -151,9 +151,16 @@ class KeyStore:
         """
         who = member if who is None else who
         path = self.check_permissions(member, who=who)
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as f:
-            sealed = f.read()
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, "rb") as f:
+                sealed = f.read()
+        except OSError as exc:
+            # An owner who chmods the key away (or a home copied from another user) gets a
+            # reason, not a traceback; nothing else in the vault is touched.
+            raise PermissionsError(
+                f"{path}: cannot read the identity of member {who!r} ({exc.strerror})"
+            ) from exc
         if not sealed.startswith(AGE_MAGIC + b"-> scrypt "):
             raise IntegrityError(f"{path}: not a passphrase-sealed age file")
         try:

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pyrage
-import pytest
 from pyrage import x25519
 
-from tests.e2e.conftest import Result, run_keepmum
+from tests.conftest import require_tool
+from tests.e2e.conftest import DEFAULT_TIMEOUT_S, Result, keepmum_command, run_keepmum
 from tests.e2e.vault_fixtures import (  # noqa: F401
     PASSPHRASES,
     StoredHome,
@@ -127,17 +128,39 @@ def test_the_device_cannot_read_back_without_the_identity(
     assert wav[:4] == b"RIFF"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file whatever its mode")
+def _bound_by_file_modes() -> list[str]:
+    """The command prefix that makes keepmum obey file modes.
+
+    Root reads any file whatever its mode (and CI runs as root): there keepmum runs still as
+    root but without the two capabilities that bypass modes (util-linux's setpriv drops them from
+    the bounding set, so the exec'd process never has them)."""
+    if os.geteuid() != 0:
+        return []
+    caps = "-dac_override,-dac_read_search"
+    return [require_tool("setpriv"), f"--bounding-set={caps}", f"--inh-caps={caps}"]
+
+
 def test_an_unreadable_identity_is_not_read(stored_home: StoredHome, tmp_path: Path) -> None:
     key_file(stored_home.home, "alice").chmod(0o000)
-    result = run_keepmum(
-        "vault",
-        "play",
-        stored_home.alice[0],
-        "--out",
-        tmp_path / "a.wav",
-        "--home",
-        stored_home.home,
-        *stored_home.pass_args,
-    )
-    assert result.returncode == 2, result
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def play(record: str, name: str) -> subprocess.CompletedProcess[str]:
+        command = [*keepmum_command(), "vault", "play", record, "--out", str(out / name)]
+        home = ["--home", str(stored_home.home), *stored_home.pass_args]
+        return subprocess.run(
+            [*_bound_by_file_modes(), *command, *home],
+            capture_output=True,
+            text=True,
+            timeout=DEFAULT_TIMEOUT_S,
+            check=False,
+        )
+
+    # Control: the same process setup plays bob's record, whose identity is readable.
+    assert play(stored_home.bob[0], "b.wav").returncode == 0
+    refused = play(stored_home.alice[0], "a.wav")
+    assert refused.returncode == 2, refused
+    assert "Traceback" not in refused.stderr
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot read the identity of member 'alice'" in lines[0], lines
+    assert sorted(p.name for p in out.iterdir()) == ["b.wav"]
