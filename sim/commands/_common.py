@@ -183,8 +183,16 @@ def parse_passphrase_files(specs: Sequence[str]) -> dict[str, Path]:
     return files
 
 
-def read_passphrase_file(path: Path) -> str:
-    """The first line of ``path`` without its line ending; ConfigError if missing or empty."""
+def read_passphrase_file(path: Path, member: str) -> str:
+    """The first line of ``path`` without its line ending; ConfigError if missing or empty.
+
+    A missing file is not named: ``alice=hunter2`` typed for ``alice=FILE`` would otherwise
+    echo the passphrase into the terminal and its scroll-back or a CI log."""
+    if not path.exists() and not path.is_symlink():
+        raise ConfigError(
+            f"--passphrase-file {member}=...: no such passphrase file (the value is not shown, "
+            "in case it is the passphrase itself)"
+        )
     text = read_user_text(path, "passphrase file")
     first = text.split("\n", 1)[0].removesuffix("\r")
     if not first:
@@ -205,7 +213,7 @@ def read_passphrase(
     """
     files = parse_passphrase_files(passphrase_files)
     if member in files:
-        value = read_passphrase_file(files[member])
+        value = read_passphrase_file(files[member], member)
         return check_new_passphrase(member, value) if confirm else value
     require_stdin(f"{member}'s passphrase", f"use --passphrase-file {member}=FILE")
     value = prompt(

@@ -130,3 +130,14 @@ def test_questions_with_stdin_closed_are_one_clear_line(
     forgotten = run_with_stdin_closed("vault", "forget", "alice", "--home", home)
     assert_one_error_line(forgotten, "--yes")
     assert len(run_keepmum("vault", "list", "--home", home, "--json").events) >= 2
+
+
+def test_a_passphrase_typed_for_its_file_is_not_echoed(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    secret = "hunter2-correct-horse"
+    result = run_keepmum(
+        "init", "--member", "alice", "--passphrase-file", f"alice={secret}", home=home
+    )
+    line = assert_one_error_line(result, "--passphrase-file alice=...", "no such passphrase file")
+    assert secret not in result.stderr + result.stdout, line
+    assert not home.exists() or not any(home.iterdir())

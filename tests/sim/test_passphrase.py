@@ -21,7 +21,7 @@ def test_first_line_without_its_ending(tmp_path: Path) -> None:
     for content, expected in cases:
         f = tmp_path / "p"
         f.write_text(content, newline="")
-        assert read_passphrase_file(f) == expected
+        assert read_passphrase_file(f, "alice") == expected
 
 
 @pytest.mark.parametrize("content", ["", "\n", "\nsecond line\n"])
@@ -29,12 +29,14 @@ def test_empty_first_line_is_refused(tmp_path: Path, content: str) -> None:
     f = tmp_path / "p"
     f.write_text(content)
     with pytest.raises(ConfigError, match="is empty"):
-        read_passphrase_file(f)
+        read_passphrase_file(f, "alice")
 
 
-def test_missing_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"nope\.txt: no such passphrase file"):
-        read_passphrase_file(tmp_path / "nope.txt")
+def test_missing_file_names_the_member_not_the_value(tmp_path: Path) -> None:
+    # The usual mistake: the passphrase itself where its file belongs.
+    with pytest.raises(ConfigError, match=r"alice=\.\.\.: no such passphrase file") as info:
+        read_passphrase_file(Path("correct-horse-battery"), "alice")
+    assert "correct-horse-battery" not in str(info.value)
 
 
 @pytest.mark.parametrize("spec", ["alice", "=f", "alice=", "", "correct-horse-battery"])
