@@ -11,10 +11,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import soundfile as sf
 
 from tests.conftest import require_system
 from tests.e2e.cloud_fixtures import Cloud, _cloud  # noqa: F401
-from tests.e2e.conftest import finish, keepmum_command, run_keepmum
+from tests.e2e.conftest import finish, keepmum_command, run_keepmum, start_keepmum
+from tests.e2e.test_listen_mic import (  # noqa: F401
+    NULL_SINK,
+    pulse_mic,
+    recording_streams,
+    wait_for_new_stream,
+    with_lead_silence,
+)
 from tests.e2e.vault_fixtures import (  # noqa: F401
     StoredHome,
     _stored_home,
@@ -165,6 +173,36 @@ def test_a_full_disk_stops_storing_clearly_and_erasure_still_works(
     assert _records(home) == []
     keepmum_ok("vault", "verify", "--home", home)
     keepmum_ok("audit", "verify", "--home", home)
+
+
+@pytest.mark.usefixtures("pulse_mic")
+def test_listen_on_a_full_disk_keeps_listening_and_loses_nothing(
+    stored_home: StoredHome, small_disk: Path, tmp_path: Path
+) -> None:
+    """The live path as the replay above: the microphone keeps being heard after the first
+    failed store, the run ends with one line and exit 2, what was kept is intact."""
+    home = _home_on(small_disk, stored_home)
+    before = _records(home)
+    _fill(small_disk, leave_kib=80)
+    played = with_lead_silence(stored_home.recording, tmp_path / "played.wav")
+    listen_s = round(sf.info(played).duration) + 10
+    streams = recording_streams()
+    proc = start_keepmum("listen", "--home", home, "--duration", str(listen_s), "--json")
+    try:
+        wait_for_new_stream(streams, proc)
+        subprocess.run(["paplay", f"--device={NULL_SINK}", str(played)], check=True, timeout=120)
+    finally:
+        run = finish(proc, timeout=listen_s + 120)
+    assert run.returncode == 2, run
+    assert "Traceback" not in run.stderr and "disk is full" in run.stderr, run
+    assert run.summary["heard_s"] == pytest.approx(listen_s, abs=0.5)
+    assert run.summary["wakes"] >= 2 and run.summary["stored"] == 0, run  # it kept listening
+    assert _records(home) == before
+    keepmum_ok("vault", "verify", "--home", home)
+    find = plaintext_finder(stored_home.pcm)
+    for path in small_disk.rglob("*"):
+        if path.is_file() and path.name != "filler":
+            assert find(path.read_bytes()) == [], path
 
 
 def test_a_read_only_home_allows_the_read_only_commands(
