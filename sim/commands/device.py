@@ -19,15 +19,14 @@ from device.events import Summary as RunSummary
 from device.pipeline import UtteranceSink, run_device
 from device.sources import REPLAY_PAD_S, AudioSource, FileSource, RawPcmSource
 from sim.commands._common import (
+    DeviceOptions,
     FiniteFloat,
     KeepmumCommand,
     KeepmumGroup,
-    blame_from,
     device_options,
     home_option,
     json_option,
     opened_vault,
-    overrides_from,
     resolve_home,
 )
 from sim.commands._output import Output, escape, event_line, print_report, summary_table
@@ -40,12 +39,9 @@ DATA = Path(__file__).resolve().parent.parent / "data"  # sim/data
 DEMO_SCENARIO = DATA / "household.wav"
 
 
-def _config(home: Path, params: dict[str, Any]) -> Config:
+def _config(home: Path, device: DeviceOptions) -> Config:
     return load_config(
-        params.get("config_path"),
-        home=home,
-        overrides=overrides_from(params),
-        blame=blame_from(params),
+        device.config_path, home=home, overrides=device.overrides(), blame=device.blame()
     )
 
 
@@ -221,7 +217,7 @@ def replay(
     member: str | None,
     no_store: bool,
     expect_path: Path | None,
-    **params: Any,
+    device: DeviceOptions,
 ) -> None:
     """Run the device on recorded audio (WAV/FLAC/OGG, any rate and channels; - reads raw s16le
     16 kHz mono from stdin, e.g. from arecord).
@@ -233,7 +229,7 @@ def replay(
 
     out = Output(json_lines)
     home_dir = resolve_home(home)
-    config = _config(home_dir, params)
+    config = _config(home_dir, device)
     expectations = load_expectations(expect_path) if expect_path else None
     sources = _file_sources(files)
     with _stopped_by_signals() as stop, _sink(home_dir, config, member, no_store) as sink:
@@ -285,7 +281,7 @@ def listen(
     member: str | None,
     no_store: bool,
     list_devices: bool,
-    **params: Any,
+    device: DeviceOptions,
 ) -> None:
     """Run the device on a live microphone, with a live view (press m to mute, Ctrl-C to stop)."""
     from device.microphone import MicrophoneSource
@@ -298,9 +294,9 @@ def listen(
         print_input_devices(out)
         return
     home_dir = resolve_home(home)
-    config = _config(home_dir, params)
-    device = input_device if input_device is not None else (config.device.input_device or None)
-    source = MicrophoneSource(device, duration_s=duration_s)
+    config = _config(home_dir, device)
+    microphone = input_device if input_device is not None else (config.device.input_device or None)
+    source = MicrophoneSource(microphone, duration_s=duration_s)
     with (
         _stopped_by_signals(source.stop) as stop,
         _sink(home_dir, config, member, no_store) as sink,
