@@ -13,6 +13,7 @@ import pyrage
 import pytest
 from pyrage import x25519
 
+from tests.e2e.cloud_fixtures import grant_args
 from tests.e2e.conftest import Result, run_keepmum
 from tests.e2e.vault_fixtures import (  # noqa: F401
     PASSPHRASES,
@@ -85,21 +86,14 @@ def test_the_device_cannot_read_back_without_the_identity(
             *stored_home.pass_args,
         ),
         run_keepmum(
-            "consent",
-            "grant",
-            "--member",
-            "alice",
-            "--purpose",
-            "x",
-            "--endpoint",
-            "http://127.0.0.1:9",
-            "--record",
-            rid,
-            "--recipient",
-            str(x25519.Identity.generate().to_public()),
-            "--home",
-            home,
-            *stored_home.pass_args,
+            *grant_args(
+                home,
+                "http://127.0.0.1:9",
+                stored_home.pass_args,
+                purpose="x",
+                records=[rid],
+                recipient=str(x25519.Identity.generate().to_public()),
+            )
         ),
     ]
     for attempt in attempts:
