@@ -11,9 +11,9 @@ In reading order:
   member's identity file is sealed with age's scrypt, which slows a guess down but cannot save a
   one-letter passphrase from being tried in seconds by anyone who copies the file. Existing
   passphrases are never re-checked, so a vault made before the rule still opens;
-- the options that tune the device (``replay``, ``listen``, ``demo``, ``far``), each mapped to one
-  ``config.toml`` key, so a setting means the same on the command line and in the file and is
-  validated by the same code;
+- the options that tune the device (``replay``, ``listen``; ``far`` takes two of them), each
+  mapped to one ``config.toml`` key, so a setting means the same on the command line and in the
+  file and is validated by the same code; a command receives them as one :class:`DeviceOptions`;
 - opening the home's vault with its configured settings.
 """
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 import signal
 import sys
 import tempfile
@@ -16,8 +17,10 @@ import click
 from device.errors import CheckFailed, ConfigError, Interrupted, StorageFullError, VaultError
 from device.events import Event
 from device.events import Summary as RunSummary
+from device.microphone import MicrophoneSource
 from device.pipeline import UtteranceSink, run_device
 from device.sources import REPLAY_PAD_S, AudioSource, FileSource, RawPcmSource
+from sim.assemble import VaultSink, build_speaker
 from sim.commands._common import (
     DeviceOptions,
     FiniteFloat,
@@ -29,9 +32,14 @@ from sim.commands._common import (
     opened_vault,
     resolve_home,
 )
+from sim.commands._devices import print_input_devices
+from sim.commands._live import LiveView
 from sim.commands._output import Output, escape, event_line, print_report, summary_table
 from sim.config import Config, load_config, to_toml
+from sim.expect import check_expectations, load_expectations
 from storage.settings import VaultSettings
+from storage.vault import Vault
+from wakeword.backend import installed_backend
 
 __all__ = ["config_group", "demo", "listen", "replay"]
 
@@ -53,8 +61,6 @@ def _sink(
     if no_store:
         yield None
         return
-    from sim.assemble import VaultSink
-    from storage.vault import Vault
 
     if not Vault.exists(home):
         raise VaultError(
@@ -150,8 +156,6 @@ def _run(
     on_event: Any = None,
     stop: threading.Event | None = None,
 ) -> tuple[RunSummary, list[dict[str, Any]]]:
-    from sim.assemble import build_speaker
-
     speaker = build_speaker(config)
     seen: list[dict[str, Any]] = []
 
@@ -225,8 +229,6 @@ def replay(
     Each file is heard on its own, with 1 s of silence before and after (as openWakeWord's
     predict_clip does); event times are seconds from the file's start.
     """
-    from sim.expect import check_expectations, load_expectations
-
     out = Output(json_lines)
     home_dir = resolve_home(home)
     config = _config(home_dir, device)
@@ -284,13 +286,8 @@ def listen(
     device: DeviceOptions,
 ) -> None:
     """Run the device on a live microphone, with a live view (press m to mute, Ctrl-C to stop)."""
-    from device.microphone import MicrophoneSource
-    from sim.commands._live import LiveView
-
     out = Output(json_lines)
     if list_devices:
-        from sim.commands._devices import print_input_devices
-
         print_input_devices(out)
         return
     home_dir = resolve_home(home)
@@ -341,9 +338,6 @@ def demo(home: Path | None, json_lines: bool, scenario: Path | None) -> None:
     Without --home the demo uses a throwaway home that is deleted afterwards; its member's
     passphrase is random and never shown, so even the demo's own records stay unreadable.
     """
-    import secrets
-
-    from storage.vault import Vault
 
     out = Output(json_lines)
     audio = scenario or DEMO_SCENARIO
@@ -382,8 +376,6 @@ def config_group() -> None:
 )
 def config_show(home: Path | None, json_lines: bool, config_path: Path | None) -> None:
     """Print the configuration in force (defaults, then the file, validated)."""
-    from wakeword.backend import installed_backend
-
     config = load_config(config_path, home=resolve_home(home))
     backend = installed_backend()
     out = Output(json_lines)
