@@ -26,6 +26,7 @@ from storage.ledger import (
     Grant,
     QueuedUpload,
     append_grant,
+    append_revoke,
     enqueue,
     get_grant,
 )
@@ -73,31 +74,9 @@ def grant_records(
             records=[rid for rid, _ in plaintexts],
             expires=expires,
             now=now,
+            audit=vault.audit,
         )
-        vault.audit(
-            conn,
-            "consent_granted",
-            member=member,
-            grant=grant.grant_id,
-            purpose=purpose,
-            endpoint=grant.endpoint,
-            scope=SCOPE_RECORDS,
-            records=list(grant.records),
-            expires=expires,
-            recipient=grant.recipient,
-        )
-        items = []
-        for rid, wav in plaintexts:
-            item = enqueue(conn, grant, rid, wav, now)
-            vault.audit(
-                conn,
-                "queued",
-                member=member,
-                record=rid,
-                grant=grant.grant_id,
-                bytes=len(item.ciphertext),
-            )
-            items.append(item)
+        items = [enqueue(conn, grant, rid, wav, now, vault.audit) for rid, wav in plaintexts]
     return grant, items
 
 
@@ -118,7 +97,7 @@ def grant_all_future(
     """
     now = vault.clock() if now is None else now
     with vault.transaction() as conn:
-        grant = append_grant(
+        return append_grant(
             conn,
             member=member,
             purpose=purpose,
@@ -128,19 +107,8 @@ def grant_all_future(
             records=[],
             expires=expires,
             now=now,
+            audit=vault.audit,
         )
-        vault.audit(
-            conn,
-            "consent_granted",
-            member=member,
-            grant=grant.grant_id,
-            purpose=purpose,
-            endpoint=grant.endpoint,
-            scope=SCOPE_ALL_FUTURE,
-            expires=expires,
-            recipient=grant.recipient,
-        )
-    return grant
 
 
 def revoke(vault: Vault, grant_id: str, *, now: float | None = None) -> tuple[Grant, int]:
@@ -155,11 +123,7 @@ def revoke(vault: Vault, grant_id: str, *, now: float | None = None) -> tuple[Gr
         grant = get_grant(conn, grant_id)
         if grant.revoked_at is not None:
             raise ConsentError(f"grant {grant_id!r}: already revoked at {grant.revoked_at:.0f}")
-        dropped = conn.execute("DELETE FROM upload_queue WHERE grant_id = ?", (grant_id,)).rowcount
-        conn.execute(
-            "INSERT INTO consent_events (kind, grant_id, member, at) VALUES ('revoke', ?, ?, ?)",
-            (grant_id, grant.member, now),
-        )
+        dropped = append_revoke(conn, grant, now)
         vault.audit(
             conn, "consent_revoked", member=grant.member, grant=grant_id, dropped_queued=dropped
         )

@@ -28,7 +28,6 @@ from typing import Any
 
 __all__ = [
     "ErasureRequest",
-    "all_erasures",
     "pending_erasures",
     "request_erasure",
     "uploaded_records_of",
@@ -177,10 +176,4 @@ def pending_erasures(conn: sqlite3.Connection) -> list[ErasureRequest]:
     rows = conn.execute(
         f"SELECT {_COLUMNS} FROM erasure_requests WHERE confirmed_at IS NULL ORDER BY id"
     ).fetchall()
-    return [_from_row(r) for r in rows]
-
-
-def all_erasures(conn: sqlite3.Connection) -> list[ErasureRequest]:
-    """Every erasure request ever made, oldest first."""
-    rows = conn.execute(f"SELECT {_COLUMNS} FROM erasure_requests ORDER BY id").fetchall()
     return [_from_row(r) for r in rows]

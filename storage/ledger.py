@@ -42,6 +42,7 @@ __all__ = [
     "Grant",
     "QueuedUpload",
     "append_grant",
+    "append_revoke",
     "enqueue",
     "get_grant",
     "grants",
@@ -89,7 +90,13 @@ class Grant:
         return self.expires is None or t < self.expires
 
     def covers(self, record_id: str, record_member: str, record_created: float) -> bool:
-        """True if this grant's scope includes that record (liveness is checked separately)."""
+        """True if this grant's scope includes that record (liveness is checked separately).
+
+        The one rule, for queueing and for sending alike: a record of another member is never
+        covered; a ``records`` grant covers exactly the records it names, whenever they were
+        made; an ``all_future`` grant covers only records created at or after the moment it
+        was granted (``record_created``: the record's ``created``, Unix seconds), never one the
+        member kept before consenting."""
         if record_member != self.member:
             return False
         if self.scope == SCOPE_RECORDS:
@@ -238,7 +245,11 @@ def append_grant(
     records: Sequence[str],
     expires: float | None,
     now: float,
+    audit: AuditFn,
 ) -> Grant:
+    """Inside the caller's transaction: append a grant row and its ``consent_granted`` audit
+    entry (which names the records only for a grant of named records); ConsentError, with
+    nothing written, for an empty purpose, a past expiry, a bad endpoint or recipient."""
     if not purpose.strip():
         raise ConsentError("purpose: expected a non-empty text saying what the data is for")
     if expires is not None and expires <= now:
@@ -261,15 +272,35 @@ def append_grant(
             now,
         ),
     )
-    return Grant(
+    grant = Grant(
         grant_id, member, purpose, endpoint, recipient.strip(), scope, tuple(records), now, expires
     )
+    named = {"records": list(grant.records)} if scope == SCOPE_RECORDS else {}
+    audit(
+        conn,
+        "consent_granted",
+        member=member,
+        grant=grant_id,
+        purpose=purpose,
+        endpoint=endpoint,
+        scope=scope,
+        **named,
+        expires=expires,
+        recipient=grant.recipient,
+    )
+    return grant
 
 
 def enqueue(
-    conn: sqlite3.Connection, grant: Grant, record_id: str, plaintext: bytes, now: float
+    conn: sqlite3.Connection,
+    grant: Grant,
+    record_id: str,
+    plaintext: bytes,
+    now: float,
+    audit: AuditFn,
 ) -> QueuedUpload:
-    """Encrypt ``plaintext`` (a record's WAV, in RAM) to the grant's recipient into the queue.
+    """Encrypt ``plaintext`` (a record's WAV, in RAM) to the grant's recipient into the queue,
+    and audit the copy ``queued``.
 
     Runs inside the caller's transaction. The plaintext never touches the disk.
     """
@@ -282,6 +313,14 @@ def enqueue(
         (grant.grant_id, record_id, ciphertext, digest, now),
     )
     assert cur.lastrowid is not None  # an INSERT into a rowid table always sets it
+    audit(
+        conn,
+        "queued",
+        member=grant.member,
+        record=record_id,
+        grant=grant.grant_id,
+        bytes=len(ciphertext),
+    )
     return QueuedUpload(cur.lastrowid, grant.grant_id, record_id, ciphertext, digest, now)
 
 
@@ -319,13 +358,20 @@ def revoke_member_grants(conn: sqlite3.Connection, member: str, now: float) -> l
     """
     revoked = []
     for grant in live_grants(conn, now, member=member):
-        conn.execute("DELETE FROM upload_queue WHERE grant_id = ?", (grant.grant_id,))
-        conn.execute(
-            "INSERT INTO consent_events (kind, grant_id, member, at) VALUES ('revoke', ?, ?, ?)",
-            (grant.grant_id, member, now),
-        )
+        append_revoke(conn, grant, now)
         revoked.append(grant.grant_id)
     return revoked
+
+
+def append_revoke(conn: sqlite3.Connection, grant: Grant, now: float) -> int:
+    """Inside the caller's transaction: drop the grant's queued copies and append its revoke
+    row; returns how many queued copies were dropped."""
+    dropped = conn.execute("DELETE FROM upload_queue WHERE grant_id = ?", (grant.grant_id,))
+    conn.execute(
+        "INSERT INTO consent_events (kind, grant_id, member, at) VALUES ('revoke', ?, ?, ?)",
+        (grant.grant_id, grant.member, now),
+    )
+    return dropped.rowcount
 
 
 def queue_for_future_grants(
@@ -344,14 +390,6 @@ def queue_for_future_grants(
     for grant in live_grants(conn, now, member=meta.member, scope=SCOPE_ALL_FUTURE):
         if grant.granted_at < member_since:
             continue  # given by an earlier, forgotten member of the same name: not theirs
-        item = enqueue(conn, grant, meta.id, wav, now)
-        audit(
-            conn,
-            "queued",
-            member=meta.member,
-            record=meta.id,
-            grant=grant.grant_id,
-            bytes=len(item.ciphertext),
-        )
-        items.append(item)
+        if grant.covers(meta.id, meta.member, meta.created):
+            items.append(enqueue(conn, grant, meta.id, wav, now, audit))
     return items

@@ -345,17 +345,19 @@ class Uploader:
         self.deadline_s = deadline_s
 
     def _check(self, conn: Any, item: QueuedUpload, now: float) -> Grant | None:
-        """The item's grant if it may be sent now, else None (revoked, expired, not covered)."""
+        """The item's grant if it may be sent now, else None: revoked, expired, or its record
+        gone or not covered by the grant (:meth:`storage.ledger.Grant.covers`: an all-future
+        grant never sends a record made before it was granted)."""
         try:
             grant = get_grant(conn, item.grant_id)
         except ConsentError:
             return None
         if not grant.live_at(now):
             return None
-        member = _record_member(conn, item.record_id)
-        if member is None or member != grant.member:
-            return None
-        if grant.scope == "records" and item.record_id not in grant.records:
+        row = conn.execute(
+            "SELECT member, created FROM records WHERE id = ?", (item.record_id,)
+        ).fetchone()
+        if row is None or not grant.covers(item.record_id, str(row[0]), float(row[1])):
             return None
         return grant
 

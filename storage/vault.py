@@ -9,8 +9,9 @@ only :meth:`Vault.unlock` with the member's passphrase produces, in RAM.
 Write ordering (see storage/README.md for the full list of invariants):
 
 - store: WAV bytes and ciphertext exist in RAM only; the record row, its ``stored`` audit entry,
-  the commit hooks' rows (consented upload copies) and the expiry/capacity purge share ONE
-  transaction, so the vault is either before or after a record, never in between.
+  the copies queued for live all-future grants (:func:`storage.ledger.queue_for_future_grants`)
+  and the expiry/capacity purge share ONE transaction, so the vault is either before or after a
+  record, never in between.
 - forget: the identity file is shredded first, then the member's rows are deleted in one
   transaction; a crash in between leaves unreadable records that a second ``forget`` removes.
 - every transaction that extends the audit chain is followed by a write of the head file
@@ -61,7 +62,6 @@ __all__ = [
     "KEYS_DIR",
     "RESERVE_BYTES",
     "RESERVE_NAME",
-    "CommitHook",
     "ForgetResult",
     "Member",
     "Vault",
@@ -76,9 +76,6 @@ RESERVE_BYTES = 2 * 1024 * 1024
 needs room for its WAL index and the deletion's WAL frames even to delete. Storing never uses
 it; the commands that free space (delete, purge, forget, revoke) release it when the disk is
 full, and any later open re-creates it once there is room."""
-
-CommitHook = Callable[[sqlite3.Connection, RecordMeta, bytes], None]
-"""Runs inside :meth:`Vault.store`'s transaction with the record's WAV bytes (RAM only)."""
 
 _RECORD_COLUMNS = (
     "id, member, start, start_t, duration_s, samples, sample_rate, model, score, end_reason, "
@@ -151,7 +148,6 @@ class Vault:
         """Wall-clock time (Unix seconds); injected by tests to move through retention."""
         self.keys = KeyStore(home / KEYS_DIR)
         self._conn = conn
-        self._hooks: list[CommitHook] = []
         self._recipients: dict[str, x25519.Recipient] = {}
         self._head_file = home / HEAD_FILE
         self._head_written: tuple[int, str] | None = None
@@ -391,10 +387,6 @@ class Vault:
             conn, self.clock(), event, member=member, record=record, **details
         )
 
-    def add_commit_hook(self, hook: CommitHook) -> None:
-        """Run ``hook(conn, meta, wav_bytes)`` inside every later store's transaction."""
-        self._hooks.append(hook)
-
     def _checkpoint(self, mode: str) -> None:
         # Old WAL frames still hold deleted ciphertext until a checkpoint overwrites the file.
         self._conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
@@ -478,10 +470,6 @@ class Vault:
         """
         m = self.member(member)
         return self.keys.unlock(m.id, passphrase, expected_recipient=m.recipient, who=m.name)
-
-    def key_path(self, member: str) -> Path:
-        """Where ``member``'s sealed identity file is (named by their id)."""
-        return self.keys.path(self.member(member).id)
 
     def _recipient(self, member: str) -> x25519.Recipient:
         cached = self._recipients.get(member)
@@ -570,8 +558,6 @@ class Vault:
             )
             # The all-future rule: whoever stores, live all-future grants get their copies.
             ledger.queue_for_future_grants(conn, meta, wav, now, self.audit)
-            for hook in self._hooks:
-                hook(conn, meta, wav)
             purged = purge(conn, now, self.settings, self.audit)
         if purged.all:
             self._checkpoint("PASSIVE")

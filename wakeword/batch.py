@@ -44,7 +44,6 @@ from wakeword.detector import WARMUP_FRAMES, WakeWordModel, load_models
 from wakeword.features import (
     EMBEDDING_DIM,
     EMBEDDING_WINDOW,
-    FIRST_FRAME_MEL_ROWS,
     MEL_BINS,
     MEL_CONTEXT_SAMPLES,
     MEL_ROWS_PER_FRAME,
@@ -322,11 +321,6 @@ class BatchScorer:
         """The detector's mel ring after these frames: 76 rows of ones, then 5 + 8 per frame."""
         rows = BatchStream(self)._melspectrogram(frames)
         return np.concatenate((np.ones((MEL_START_ROWS, MEL_BINS), dtype=np.float32), rows))
-
-    def embeddings(self, ring: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """One feature per frame of a whole mel ring: frame k's window ends at row 81 + 8k."""
-        frames = (ring.shape[0] - MEL_START_ROWS - FIRST_FRAME_MEL_ROWS) // MEL_ROWS_PER_FRAME + 1
-        return BatchStream(self)._embeddings(ring, frames)
 
     def stream(self) -> BatchStream:
         """A fresh input to score block by block (see :class:`BatchStream`)."""

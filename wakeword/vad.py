@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
-from device.audio import FRAME_SAMPLES, SAMPLE_RATE, Pcm
+from device.audio import SAMPLE_RATE, Pcm
 from device.errors import ConfigError
 
 __all__ = ["VadSettings", "WebRtcVad"]
@@ -93,20 +92,3 @@ class WebRtcVad:
             self._vad.is_speech(raw[i * step : (i + 1) * step], SAMPLE_RATE) for i in range(pieces)
         )
         return voiced >= self.settings.speech_ratio * pieces
-
-    def speech_flags(self, samples: Pcm) -> npt.NDArray[np.bool_]:
-        """One decision per 1280-sample frame of a whole clip (the last partial frame padded)."""
-        self.reset()
-        n_frames = -(-len(samples) // FRAME_SAMPLES)
-        padded = np.zeros(n_frames * FRAME_SAMPLES, dtype=np.int16)
-        padded[: len(samples)] = samples
-        flags = np.fromiter(
-            (
-                self.is_speech(padded[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES])
-                for i in range(n_frames)
-            ),
-            dtype=np.bool_,
-            count=n_frames,
-        )
-        self.reset()
-        return flags

@@ -11,21 +11,23 @@ In reading order:
   member's identity file is sealed with age's scrypt, which slows a guess down but cannot save a
   one-letter passphrase from being tried in seconds by anyone who copies the file. Existing
   passphrases are never re-checked, so a vault made before the rule still opens;
-- the options that tune the device (``replay``, ``listen``, ``demo``, ``far``), each mapped to one
-  ``config.toml`` key, so a setting means the same on the command line and in the file and is
-  validated by the same code;
+- the options that tune the device (``replay``, ``listen``; ``far`` takes two of them), each
+  mapped to one ``config.toml`` key, so a setting means the same on the command line and in the
+  file and is validated by the same code; a command receives them as one :class:`DeviceOptions`;
 - opening the home's vault with its configured settings.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -40,10 +42,10 @@ from storage.vault import DB_NAME, Vault
 
 __all__ = [
     "MIN_PASSPHRASE_CHARS",
+    "DeviceOptions",
     "FiniteFloat",
     "KeepmumCommand",
     "KeepmumGroup",
-    "blame_from",
     "check_new_passphrase",
     "default_home",
     "device_options",
@@ -52,7 +54,6 @@ __all__ = [
     "home_option",
     "json_option",
     "opened_vault",
-    "overrides_from",
     "parse_passphrase_files",
     "passphrase_file_option",
     "read_passphrase",
@@ -291,39 +292,135 @@ _SIMPLE: list[tuple[str, str, str, Any, str]] = [
 ]
 
 
+@dataclass(frozen=True)
+class DeviceOptions:
+    """The options that tune the device, typed, as click parsed them: None (or empty) where the
+    user gave none, so the configuration file's value (or the default) stands.
+
+    One builder for every command that takes them: :meth:`overrides` gives the config tables,
+    :meth:`blame` the option each value came from. ``replay`` and ``listen`` take all of them
+    (:func:`device_options`); ``far`` builds one with the two it takes.
+    """
+
+    config_path: Path | None = None
+    """``--config``: the configuration file (default: HOME/config.toml if it exists)."""
+    models: tuple[str, ...] = ()
+    """``--model`` (repeatable)."""
+    thresholds: tuple[str, ...] = ()
+    """``--threshold SCORE`` or ``MODEL=SCORE`` (repeatable)."""
+    vad_gate: bool | None = None
+    """``--vad-gate``."""
+    trigger_frames: int | None = None
+    refractory_s: float | None = None
+    aggressiveness: int | None = None
+    """``--vad-aggressiveness``."""
+    preroll_ms: int | None = None
+    silence_ms: int | None = None
+    max_utterance_s: float | None = None
+    speech_timeout_ms: int | None = None
+    min_speech_ms: int | None = None
+    wake_tail_ms: int | None = None
+    silero_threshold: float | None = None
+    noise_margin_db: float | None = None
+    retention_h: float | None = None
+
+    def _given(self) -> Iterator[tuple[str, str, str, Any]]:
+        """``(option, section, key, value)`` of each table option the user gave."""
+        for option, section, key, _kind, _help in _SIMPLE:
+            value = getattr(self, key)
+            if value is not None:
+                yield option, section, key, value
+
+    def overrides(self) -> dict[str, dict[str, Any]]:
+        """Config tables from the options given (ConfigError for a bad or repeated
+        ``--threshold``)."""
+        tables: dict[str, dict[str, Any]] = {}
+        for _option, section, key, value in self._given():
+            tables.setdefault(section, {})[key] = value
+        if self.models:
+            tables.setdefault("wakeword", {})["models"] = list(self.models)
+        per_model: dict[str, float] = {}
+        for item in self.thresholds:
+            if "=" in item:
+                name, value = item.split("=", 1)
+                if name.strip() in per_model:
+                    raise ConfigError(
+                        f"--threshold {item}: a second threshold for {name.strip()!r}"
+                    )
+                per_model[name.strip()] = _score(value, item)
+            else:
+                if "default_threshold" in tables.get("wakeword", {}):
+                    raise ConfigError(f"--threshold {item}: a second threshold for all models")
+                tables.setdefault("wakeword", {})["default_threshold"] = _score(item, item)
+        if per_model:
+            tables.setdefault("wakeword", {})["thresholds"] = per_model
+        if self.vad_gate:
+            tables.setdefault("device", {})["vad_gate"] = True
+        return tables
+
+    def blame(self) -> dict[tuple[str, str], str]:
+        """``(section, key) -> "--option VALUE"`` for the options given, so that a bad value is
+        reported under the option that gave it (see :func:`sim.config.load_config`)."""
+        labels: dict[tuple[str, str], str] = {}
+        for option, section, key, value in self._given():
+            labels[(section, key)] = f"{option} {value}"
+        if self.models:
+            labels[("wakeword", "models")] = " ".join(f"--model {m}" for m in self.models)
+        per_model = [i for i in self.thresholds if "=" in i]
+        default = [i for i in self.thresholds if "=" not in i]
+        if per_model:
+            labels[("wakeword", "thresholds")] = " ".join(f"--threshold {i}" for i in per_model)
+        if default:
+            labels[("wakeword", "default_threshold")] = f"--threshold {default[-1]}"
+        if self.vad_gate:
+            labels[("device", "vad_gate")] = "--vad-gate"
+        return labels
+
+
+_DEVICE_FIELDS = tuple(f.name for f in fields(DeviceOptions))
+
+
 def device_options(func: F) -> F:
-    """``--config``, ``--model``, ``--threshold``, ``--vad-gate`` and the tuning options above."""
+    """``--config``, ``--model``, ``--threshold``, ``--vad-gate`` and the tuning options above,
+    handed to the command as one ``device: DeviceOptions`` argument."""
+
+    @functools.wraps(func)
+    def with_device(*args: Any, **kwargs: Any) -> Any:
+        given = {name: kwargs.pop(name) for name in _DEVICE_FIELDS}
+        return func(*args, device=DeviceOptions(**given), **kwargs)
+
+    command = cast(F, with_device)
     for option, _section, key, kind, help_text in reversed(_SIMPLE):
-        func = click.option(option, key, type=kind, default=None, help=help_text)(func)
-    func = click.option(
+        command = click.option(option, key, type=kind, default=None, help=help_text)(command)
+    command = click.option(
         "--vad-gate",
         is_flag=True,
         default=None,
         help="Run the speech-embedding model only while speech was heard in the last 1.5 s.",
-    )(func)
-    func = click.option(
+    )(command)
+    command = click.option(
         "--threshold",
         "thresholds",
         multiple=True,
         metavar="[MODEL=]SCORE",
         help="Wake threshold for all models, or MODEL=SCORE for one (repeatable).",
-    )(func)
-    func = click.option(
+    )(command)
+    command = click.option(
         "--model",
         "models",
         multiple=True,
         metavar="NAME|FILE",
         help="Wake-word model: a built-in name (`keepmum models` lists this install's) or a model "
         "file of the backend, .onnx or .tflite (repeatable; default from config: alexa).",
-    )(func)
-    func = click.option(
+    )(command)
+    command = click.option(
         "--config",
         "config_path",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
         help="Configuration file (default: HOME/config.toml if it exists).",
-    )(func)
-    return func
+    )(command)
+    return command
 
 
 def _score(text: str, where: str) -> float:
@@ -334,53 +431,6 @@ def _score(text: str, where: str) -> float:
     if not math.isfinite(value):
         raise ConfigError(f"--threshold {where}: {text!r} is not a finite number")
     return value
-
-
-def overrides_from(params: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Config tables from the options a user actually gave (the device commands' and far's)."""
-    tables: dict[str, dict[str, Any]] = {}
-    for _option, section, key, _kind, _help in _SIMPLE:
-        if params.get(key) is not None:
-            tables.setdefault(section, {})[key] = params[key]
-    if params.get("models"):
-        tables.setdefault("wakeword", {})["models"] = list(params["models"])
-    per_model: dict[str, float] = {}
-    for item in params.get("thresholds") or ():
-        if "=" in item:
-            name, value = item.split("=", 1)
-            if name.strip() in per_model:
-                raise ConfigError(f"--threshold {item}: a second threshold for {name.strip()!r}")
-            per_model[name.strip()] = _score(value, item)
-        else:
-            if "default_threshold" in tables.get("wakeword", {}):
-                raise ConfigError(f"--threshold {item}: a second threshold for all models")
-            tables.setdefault("wakeword", {})["default_threshold"] = _score(item, item)
-    if per_model:
-        tables.setdefault("wakeword", {})["thresholds"] = per_model
-    if params.get("vad_gate"):
-        tables.setdefault("device", {})["vad_gate"] = True
-    return tables
-
-
-def blame_from(params: dict[str, Any]) -> dict[tuple[str, str], str]:
-    """``(section, key) -> "--option VALUE"`` for the options a user gave, so that a bad value
-    is reported under the option that gave it (see :func:`sim.config.load_config`)."""
-    labels: dict[tuple[str, str], str] = {}
-    for option, section, key, _kind, _help in _SIMPLE:
-        if params.get(key) is not None:
-            labels[(section, key)] = f"{option} {params[key]}"
-    if params.get("models"):
-        labels[("wakeword", "models")] = " ".join(f"--model {m}" for m in params["models"])
-    items = params.get("thresholds") or ()
-    per_model = [i for i in items if "=" in i]
-    default = [i for i in items if "=" not in i]
-    if per_model:
-        labels[("wakeword", "thresholds")] = " ".join(f"--threshold {i}" for i in per_model)
-    if default:
-        labels[("wakeword", "default_threshold")] = f"--threshold {default[-1]}"
-    if params.get("vad_gate"):
-        labels[("device", "vad_gate")] = "--vad-gate"
-    return labels
 
 
 def home_is_writable(folder: Path) -> bool:

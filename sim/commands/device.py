@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 import signal
 import sys
 import tempfile
@@ -16,23 +17,29 @@ import click
 from device.errors import CheckFailed, ConfigError, Interrupted, StorageFullError, VaultError
 from device.events import Event
 from device.events import Summary as RunSummary
+from device.microphone import MicrophoneSource
 from device.pipeline import UtteranceSink, run_device
 from device.sources import REPLAY_PAD_S, AudioSource, FileSource, RawPcmSource
+from sim.assemble import VaultSink, build_speaker
 from sim.commands._common import (
+    DeviceOptions,
     FiniteFloat,
     KeepmumCommand,
     KeepmumGroup,
-    blame_from,
     device_options,
     home_option,
     json_option,
     opened_vault,
-    overrides_from,
     resolve_home,
 )
+from sim.commands._devices import print_input_devices
+from sim.commands._live import LiveView
 from sim.commands._output import Output, escape, event_line, print_report, summary_table
 from sim.config import Config, load_config, to_toml
+from sim.expect import check_expectations, load_expectations
 from storage.settings import VaultSettings
+from storage.vault import Vault
+from wakeword.backend import installed_backend
 
 __all__ = ["config_group", "demo", "listen", "replay"]
 
@@ -40,12 +47,9 @@ DATA = Path(__file__).resolve().parent.parent / "data"  # sim/data
 DEMO_SCENARIO = DATA / "household.wav"
 
 
-def _config(home: Path, params: dict[str, Any]) -> Config:
+def _config(home: Path, device: DeviceOptions) -> Config:
     return load_config(
-        params.get("config_path"),
-        home=home,
-        overrides=overrides_from(params),
-        blame=blame_from(params),
+        device.config_path, home=home, overrides=device.overrides(), blame=device.blame()
     )
 
 
@@ -57,8 +61,6 @@ def _sink(
     if no_store:
         yield None
         return
-    from sim.assemble import VaultSink
-    from storage.vault import Vault
 
     if not Vault.exists(home):
         raise VaultError(
@@ -154,8 +156,6 @@ def _run(
     on_event: Any = None,
     stop: threading.Event | None = None,
 ) -> tuple[RunSummary, list[dict[str, Any]]]:
-    from sim.assemble import build_speaker
-
     speaker = build_speaker(config)
     seen: list[dict[str, Any]] = []
 
@@ -221,7 +221,7 @@ def replay(
     member: str | None,
     no_store: bool,
     expect_path: Path | None,
-    **params: Any,
+    device: DeviceOptions,
 ) -> None:
     """Run the device on recorded audio (WAV/FLAC/OGG, any rate and channels; - reads raw s16le
     16 kHz mono from stdin, e.g. from arecord).
@@ -229,11 +229,9 @@ def replay(
     Each file is heard on its own, with 1 s of silence before and after (as openWakeWord's
     predict_clip does); event times are seconds from the file's start.
     """
-    from sim.expect import check_expectations, load_expectations
-
     out = Output(json_lines)
     home_dir = resolve_home(home)
-    config = _config(home_dir, params)
+    config = _config(home_dir, device)
     expectations = load_expectations(expect_path) if expect_path else None
     sources = _file_sources(files)
     with _stopped_by_signals() as stop, _sink(home_dir, config, member, no_store) as sink:
@@ -285,22 +283,17 @@ def listen(
     member: str | None,
     no_store: bool,
     list_devices: bool,
-    **params: Any,
+    device: DeviceOptions,
 ) -> None:
     """Run the device on a live microphone, with a live view (press m to mute, Ctrl-C to stop)."""
-    from device.microphone import MicrophoneSource
-    from sim.commands._live import LiveView
-
     out = Output(json_lines)
     if list_devices:
-        from sim.commands._devices import print_input_devices
-
         print_input_devices(out)
         return
     home_dir = resolve_home(home)
-    config = _config(home_dir, params)
-    device = input_device if input_device is not None else (config.device.input_device or None)
-    source = MicrophoneSource(device, duration_s=duration_s)
+    config = _config(home_dir, device)
+    microphone = input_device if input_device is not None else (config.device.input_device or None)
+    source = MicrophoneSource(microphone, duration_s=duration_s)
     with (
         _stopped_by_signals(source.stop) as stop,
         _sink(home_dir, config, member, no_store) as sink,
@@ -345,9 +338,6 @@ def demo(home: Path | None, json_lines: bool, scenario: Path | None) -> None:
     Without --home the demo uses a throwaway home that is deleted afterwards; its member's
     passphrase is random and never shown, so even the demo's own records stay unreadable.
     """
-    import secrets
-
-    from storage.vault import Vault
 
     out = Output(json_lines)
     audio = scenario or DEMO_SCENARIO
@@ -386,8 +376,6 @@ def config_group() -> None:
 )
 def config_show(home: Path | None, json_lines: bool, config_path: Path | None) -> None:
     """Print the configuration in force (defaults, then the file, validated)."""
-    from wakeword.backend import installed_backend
-
     config = load_config(config_path, home=resolve_home(home))
     backend = installed_backend()
     out = Output(json_lines)

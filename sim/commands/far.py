@@ -12,12 +12,12 @@ import click
 from device.errors import ConfigError
 from device.files import guard_output_path
 from sim.commands._common import (
+    DeviceOptions,
     FiniteFloat,
     KeepmumCommand,
     force_option,
     home_option,
     json_option,
-    overrides_from,
     resolve_home,
 )
 from sim.commands._output import Output, escape
@@ -169,9 +169,9 @@ def _far(opts: FarOptions) -> None:
                 target, home=home, option=option, overwrite=opts.force, make_folder=True
             )
     # The same builder as the device commands' options (--trigger-frames, --refractory-s).
-    overrides = overrides_from(
-        {"trigger_frames": opts.trigger_frames, "refractory_s": opts.refractory_s}
-    )
+    overrides = DeviceOptions(
+        trigger_frames=opts.trigger_frames, refractory_s=opts.refractory_s
+    ).overrides()
     config = load_config(opts.config_path, home=home, overrides=overrides)
     if opts.request_dirs:
         _requests(out, opts, config)

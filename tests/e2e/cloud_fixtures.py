@@ -10,7 +10,7 @@ import json
 import select
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,6 +77,38 @@ def _cloud(tmp_path: Path) -> Iterator[Cloud]:
     cloud = start_cloud(tmp_path / "cloud-store")
     yield cloud
     stop_cloud(cloud)
+
+
+def grant_args(
+    home: Path,
+    endpoint: str,
+    pass_args: Sequence[str] = (),
+    *,
+    member: str = "alice",
+    purpose: str = "p",
+    records: Sequence[str] = (),
+    all_future: bool = False,
+    recipient: str | None = None,
+    expires: str | None = None,
+    json_lines: bool = False,
+) -> list[str | Path]:
+    """The arguments of ``keepmum consent grant``: ``member`` grants ``purpose`` to
+    ``endpoint`` (with its ``recipient``, else the endpoint's own), for the named ``records``
+    and/or ``all_future`` ones, unlocking with ``pass_args`` (``--passphrase-file ...``)."""
+    args: list[str | Path] = ["consent", "grant", "--home", home, "--member", member]
+    args += ["--purpose", purpose, "--endpoint", endpoint]
+    if recipient is not None:
+        args += ["--recipient", recipient]
+    for record in records:
+        args += ["--record", record]
+    if all_future:
+        args.append("--all-future")
+    if expires is not None:
+        args += ["--expires", expires]
+    args += pass_args
+    if json_lines:
+        args.append("--json")
+    return args
 
 
 def identity_file(home: Path, member: str, passphrase: str, dest: Path) -> Path:

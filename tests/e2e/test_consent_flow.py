@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from tests.e2e.cloud_fixtures import Cloud, _cloud  # noqa: F401
+from tests.e2e.cloud_fixtures import Cloud, _cloud, grant_args  # noqa: F401
 from tests.e2e.conftest import run_keepmum
 from tests.e2e.vault_fixtures import (  # noqa: F401
     StoredHome,
@@ -16,10 +16,6 @@ from tests.e2e.vault_fixtures import (  # noqa: F401
     keepmum_ok,
     stored_ids,
 )
-
-
-def _alice_pass(stored_home: StoredHome) -> list[str]:
-    return ["--passphrase-file", next(a for a in stored_home.pass_args if a.startswith("alice="))]
 
 
 def _uploaded_bytes(home: Path) -> int:
@@ -39,20 +35,14 @@ def test_grant_one_record_see_it_arrive_revoke_see_nothing_more(
 
     wanted = stored_home.alice[0]
     granted = keepmum_ok(
-        "consent",
-        "grant",
-        "--home",
-        home,
-        "--member",
-        "alice",
-        "--purpose",
-        "improve the wake word",
-        "--endpoint",
-        cloud.url,
-        "--record",
-        wanted,
-        *_alice_pass(stored_home),
-        "--json",
+        *grant_args(
+            home,
+            cloud.url,
+            stored_home.pass_arg("alice"),
+            purpose="improve the wake word",
+            records=[wanted],
+            json_lines=True,
+        )
     )
     (grant,) = granted.events
     assert {k: grant[k] for k in ("member", "purpose", "endpoint", "records", "queued")} == {
@@ -84,26 +74,22 @@ def test_grant_one_record_see_it_arrive_revoke_see_nothing_more(
     assert arrived["bytes"] == sent.events[0]["bytes"] == _uploaded_bytes(home)
     # What arrived is exactly the recording the vault holds.
     played = tmp_path / "played.wav"
-    keepmum_ok("vault", "play", wanted, "--home", home, "--out", played, *_alice_pass(stored_home))
+    keepmum_ok(
+        "vault", "play", wanted, "--home", home, "--out", played, *stored_home.pass_arg("alice")
+    )
     assert arrived["wav_sha256"] == hashlib.sha256(played.read_bytes()).hexdigest()
     assert keepmum_ok("upload", "--home", home, "--json").events == []  # sent once only
 
     # A second grant, revoked before upload: nothing more leaves.
     second = keepmum_ok(
-        "consent",
-        "grant",
-        "--home",
-        home,
-        "--member",
-        "alice",
-        "--purpose",
-        "p2",
-        "--endpoint",
-        cloud.url,
-        "--record",
-        stored_home.alice[1],
-        *_alice_pass(stored_home),
-        "--json",
+        *grant_args(
+            home,
+            cloud.url,
+            stored_home.pass_arg("alice"),
+            purpose="p2",
+            records=[stored_home.alice[1]],
+            json_lines=True,
+        )
     )
     gid = second.events[0]["grant"]
     revoked = run_keepmum("consent", "revoke", gid, "--home", home, "--json")  # no passphrase
@@ -121,22 +107,16 @@ def test_all_future_grant_covers_new_records_of_its_member_only(
     stored_home: StoredHome, cloud: Cloud
 ) -> None:
     home = stored_home.home
-    bob_pass = ["--passphrase-file", next(a for a in stored_home.pass_args if a.startswith("bob="))]
     keepmum_ok(
-        "consent",
-        "grant",
-        "--home",
-        home,
-        "--member",
-        "bob",
-        "--purpose",
-        "all",
-        "--endpoint",
-        cloud.url,
-        "--all-future",
-        "--expires",
-        "7d",
-        *bob_pass,
+        *grant_args(
+            home,
+            cloud.url,
+            stored_home.pass_arg("bob"),
+            member="bob",
+            purpose="all",
+            all_future=True,
+            expires="7d",
+        )
     )
     new_bob = stored_ids(
         keepmum_ok("replay", "--home", home, "--member", "bob", "--json", stored_home.recording)
@@ -156,51 +136,16 @@ def test_grant_needs_the_members_passphrase_and_a_scope(
     wrong = tmp_path / "wrong.pass"
     wrong.write_text("not alice's passphrase\n")
     refused = run_keepmum(
-        "consent",
-        "grant",
-        "--home",
-        home,
-        "--member",
-        "alice",
-        "--purpose",
-        "p",
-        "--endpoint",
-        cloud.url,
-        "--record",
-        stored_home.alice[0],
-        "--passphrase-file",
-        f"alice={wrong}",
+        *grant_args(
+            home, cloud.url, ["--passphrase-file", f"alice={wrong}"], records=[stored_home.alice[0]]
+        )
     )
     assert refused.returncode == 2 and "passphrase" in refused.stderr
     assert "Traceback" not in refused.stderr
-    no_scope = run_keepmum(
-        "consent",
-        "grant",
-        "--home",
-        home,
-        "--member",
-        "alice",
-        "--purpose",
-        "p",
-        "--endpoint",
-        cloud.url,
-        *_alice_pass(stored_home),
-    )
+    no_scope = run_keepmum(*grant_args(home, cloud.url, stored_home.pass_arg("alice")))
     assert no_scope.returncode == 2
     bobs = run_keepmum(
-        "consent",
-        "grant",
-        "--home",
-        home,
-        "--member",
-        "alice",
-        "--purpose",
-        "p",
-        "--endpoint",
-        cloud.url,
-        "--record",
-        stored_home.bob[0],
-        *_alice_pass(stored_home),
+        *grant_args(home, cloud.url, stored_home.pass_arg("alice"), records=[stored_home.bob[0]])
     )
     assert bobs.returncode == 2 and "not a record of member 'alice'" in bobs.stderr
     assert keepmum_ok("consent", "list", "--home", home, "--json").events == []

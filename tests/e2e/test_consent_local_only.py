@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import require_system, require_tool
-from tests.e2e.cloud_fixtures import Cloud, _cloud  # noqa: F401
+from tests.e2e.cloud_fixtures import Cloud, _cloud, grant_args  # noqa: F401
 from tests.e2e.conftest import keepmum_command, parse_json_lines
 from tests.e2e.vault_fixtures import (  # noqa: F401
     StoredHome,
@@ -110,22 +110,8 @@ def test_upload_connects_only_to_the_grants_endpoint(
 ) -> None:
     _strace_sees_connections(tmp_path)
     home = stored_home.home
-    alice = next(a for a in stored_home.pass_args if a.startswith("alice="))
     keepmum_ok(
-        "consent",
-        "grant",
-        "--home",
-        home,
-        "--member",
-        "alice",
-        "--purpose",
-        "p",
-        "--endpoint",
-        cloud.url,
-        "--record",
-        stored_home.alice[0],
-        "--passphrase-file",
-        alice,
+        *grant_args(home, cloud.url, stored_home.pass_arg("alice"), records=[stored_home.alice[0]])
     )
     proc, inet = _strace(tmp_path, [*keepmum_command(), "upload", "--home", str(home), "--json"])
     assert proc.returncode == 0, proc.stderr

@@ -23,10 +23,6 @@ from tests.e2e.vault_fixtures import (  # noqa: F401
 )
 
 
-def alice_pass(stored_home: StoredHome) -> list[str]:
-    return ["--passphrase-file", next(a for a in stored_home.pass_args if a.startswith("alice="))]
-
-
 def refused(result: Result, *fragments: str) -> None:
     assert result.returncode == 2, str(result)
     assert "Traceback" not in result.stderr
@@ -68,7 +64,7 @@ def test_outputs_onto_the_vaults_own_files_are_refused_and_it_still_verifies(
                     "--home",
                     home,
                     *force,
-                    *alice_pass(stored_home),
+                    *stored_home.pass_arg("alice"),
                 ),
                 "inside the device home",
             )
@@ -82,7 +78,7 @@ def test_outputs_onto_the_vaults_own_files_are_refused_and_it_still_verifies(
                     "--home",
                     home,
                     *force,
-                    *alice_pass(stored_home),
+                    *stored_home.pass_arg("alice"),
                 ),
                 "inside the device home",
             )
@@ -96,13 +92,20 @@ def test_outputs_onto_the_vaults_own_files_are_refused_and_it_still_verifies(
             "--home",
             home,
             "--force",
-            *alice_pass(stored_home),
+            *stored_home.pass_arg("alice"),
         ),
         "symbolic link",
     )
     assert link.is_symlink()
     verified = keepmum_ok(
-        "vault", "verify", "--member", "alice", "--home", home, "--json", *alice_pass(stored_home)
+        "vault",
+        "verify",
+        "--member",
+        "alice",
+        "--home",
+        home,
+        "--json",
+        *stored_home.pass_arg("alice"),
     )
     assert verified.of("verify")[0]["ok"] is True
     after = snapshot(home)
@@ -112,34 +115,17 @@ def test_outputs_onto_the_vaults_own_files_are_refused_and_it_still_verifies(
 def test_play_out_is_private_and_overwrites_only_with_force(
     stored_home: StoredHome, tmp_path: Path
 ) -> None:
-    rid = stored_home.alice[0]
     out = tmp_path / "a.wav"
-    keepmum_ok(
-        "vault", "play", rid, "--out", out, "--home", stored_home.home, *alice_pass(stored_home)
-    )
+    rid, home = stored_home.alice[0], stored_home.home
+    play = ("vault", "play", rid, "--out", out, "--home", home, *stored_home.pass_arg("alice"))
+    keepmum_ok(*play)
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     wav = out.read_bytes()
     out.write_bytes(b"someone's file")
     out.chmod(0o644)
-    refused(
-        run_keepmum(
-            "vault", "play", rid, "--out", out, "--home", stored_home.home, *alice_pass(stored_home)
-        ),
-        "already exists",
-        "--force",
-    )
+    refused(run_keepmum(*play), "already exists", "--force")
     assert out.read_bytes() == b"someone's file"
-    keepmum_ok(
-        "vault",
-        "play",
-        rid,
-        "--out",
-        out,
-        "--force",
-        "--home",
-        stored_home.home,
-        *alice_pass(stored_home),
-    )
+    keepmum_ok(*play, "--force")
     assert out.read_bytes() == wav
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
 
@@ -162,7 +148,7 @@ def test_export_never_writes_through_a_symbolic_link(
             "--home",
             stored_home.home,
             *(["--force"] if force else []),
-            *alice_pass(stored_home),
+            *stored_home.pass_arg("alice"),
         ),
         "symbolic link",
     )

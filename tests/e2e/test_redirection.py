@@ -16,7 +16,7 @@ from pathlib import Path
 from pyrage import x25519
 
 from tests.conftest import require_tool
-from tests.e2e.cloud_fixtures import identity_file
+from tests.e2e.cloud_fixtures import grant_args, identity_file
 from tests.e2e.conftest import run_keepmum
 from tests.e2e.test_vault_cli import one_line_error
 from tests.e2e.vault_fixtures import (  # noqa: F401
@@ -97,23 +97,16 @@ def test_a_home_others_can_write_is_refused(stored_home: StoredHome) -> None:
 def test_a_reused_name_is_a_new_person(stored_home: StoredHome, tmp_path: Path) -> None:
     home = stored_home.home
     old_bob = stored_home.bob
-    bob_pass = next(a for a in stored_home.pass_args if a.startswith("bob="))
     keepmum_ok(
-        "consent",
-        "grant",
-        "--home",
-        home,
-        "--member",
-        "bob",
-        "--purpose",
-        "old bob",
-        "--endpoint",
-        "http://127.0.0.1:9",
-        "--recipient",
-        ATTACKER,
-        "--all-future",
-        "--passphrase-file",
-        bob_pass,
+        *grant_args(
+            home,
+            "http://127.0.0.1:9",
+            stored_home.pass_arg("bob"),
+            member="bob",
+            purpose="old bob",
+            all_future=True,
+            recipient=ATTACKER,
+        )
     )
     keepmum_ok("vault", "forget", "bob", "--yes", "--home", home)
     new_pass = write_passphrase_files(tmp_path / "newpass", {"bob": "the new bob's passphrase"})

@@ -19,7 +19,7 @@ import pytest
 from pyrage import x25519
 
 from sim.cloud import CloudStore
-from tests.e2e.cloud_fixtures import Cloud, _cloud, identities_in  # noqa: F401
+from tests.e2e.cloud_fixtures import Cloud, _cloud, grant_args, identities_in  # noqa: F401
 from tests.e2e.conftest import keepmum_command, run_keepmum
 from tests.e2e.vault_fixtures import (  # noqa: F401
     StoredHome,
@@ -32,10 +32,6 @@ from tests.e2e.vault_fixtures import (  # noqa: F401
 
 SECRET_MARKER = b"age-secret-key-1"
 """Lower-cased: Bech32 is case-insensitive, so either case of a key is the key."""
-
-
-def _alice_pass(stored_home: StoredHome) -> list[str]:
-    return ["--passphrase-file", next(a for a in stored_home.pass_args if a.startswith("alice="))]
 
 
 def _files_with_secret_keys(folder: Path) -> list[str]:
@@ -52,38 +48,11 @@ def test_a_mistaken_secret_recipient_is_refused_and_recorded_nowhere(
 ) -> None:
     home = stored_home.home
     secret = str(x25519.Identity.generate())
-    alice = _alice_pass(stored_home)
+    alice = stored_home.pass_arg("alice")
     # The real flow first: grants (one record, all future), a replay under the all-future
     # grant, an upload to a receiver outside the home.
-    keepmum_ok(
-        "consent",
-        "grant",
-        "--home",
-        home,
-        "--member",
-        "alice",
-        "--purpose",
-        "p",
-        "--endpoint",
-        cloud.url,
-        "--record",
-        stored_home.alice[0],
-        *alice,
-    )
-    keepmum_ok(
-        "consent",
-        "grant",
-        "--home",
-        home,
-        "--member",
-        "alice",
-        "--purpose",
-        "p",
-        "--endpoint",
-        cloud.url,
-        "--all-future",
-        *alice,
-    )
+    keepmum_ok(*grant_args(home, cloud.url, alice, records=[stored_home.alice[0]]))
+    keepmum_ok(*grant_args(home, cloud.url, alice, all_future=True))
     assert stored_ids(keepmum_ok("replay", "--home", home, "--json", stored_home.recording))
     sent = keepmum_ok("upload", "--home", home, "--json")
     assert len(sent.events) >= 2 and len(cloud.received()) == len(sent.events)
@@ -103,22 +72,7 @@ def test_a_mistaken_secret_recipient_is_refused_and_recorded_nowhere(
                 value,
                 *alice,
             ),
-            (
-                "consent",
-                "grant",
-                "--home",
-                home,
-                "--member",
-                "alice",
-                "--purpose",
-                "p",
-                "--endpoint",
-                cloud.url,
-                "--all-future",
-                "--recipient",
-                value,
-                *alice,
-            ),
+            grant_args(home, cloud.url, alice, all_future=True, recipient=value),
         ]
         for args in attempts:
             result = run_keepmum(*args)
@@ -144,19 +98,7 @@ def test_cloud_list_out_writes_private_wavs(
 ) -> None:
     home = stored_home.home
     keepmum_ok(
-        "consent",
-        "grant",
-        "--home",
-        home,
-        "--member",
-        "alice",
-        "--purpose",
-        "p",
-        "--endpoint",
-        cloud.url,
-        "--record",
-        stored_home.alice[0],
-        *_alice_pass(stored_home),
+        *grant_args(home, cloud.url, stored_home.pass_arg("alice"), records=[stored_home.alice[0]])
     )
     keepmum_ok("upload", "--home", home)
     out = tmp_path / "decrypted"

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.cloud_fixtures import Cloud, _cloud  # noqa: F401
+from tests.e2e.cloud_fixtures import Cloud, _cloud, grant_args  # noqa: F401
 from tests.e2e.conftest import finish, keepmum_command, run_keepmum
 from tests.e2e.vault_fixtures import (  # noqa: F401
     StoredHome,
@@ -76,24 +76,16 @@ def endpoints(tmp_path: Path) -> Iterator[list[Endpoint]]:
 
 
 def _grant(stored: StoredHome, url: str, recipient: str, records: list[str]) -> str:
-    pass_arg = next(a for a in stored.pass_args if a.startswith("alice="))
     granted = keepmum_ok(
-        "consent",
-        "grant",
-        "--home",
-        stored.home,
-        "--member",
-        "alice",
-        "--purpose",
-        "faults",
-        "--endpoint",
-        url,
-        "--recipient",
-        recipient,
-        *[a for r in records for a in ("--record", r)],
-        "--passphrase-file",
-        pass_arg,
-        "--json",
+        *grant_args(
+            stored.home,
+            url,
+            stored.pass_arg("alice"),
+            purpose="faults",
+            records=records,
+            recipient=recipient,
+            json_lines=True,
+        )
     )
     return str(granted.events[0]["grant"])
 

@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from tests.conftest import require_system
-from tests.e2e.cloud_fixtures import Cloud, _cloud  # noqa: F401
+from tests.e2e.cloud_fixtures import Cloud, _cloud, grant_args  # noqa: F401
 from tests.e2e.conftest import finish, keepmum_command, run_keepmum, start_keepmum
 from tests.e2e.test_listen_mic import (  # noqa: F401
     NULL_SINK,
@@ -132,24 +132,15 @@ def test_a_full_disk_stops_storing_clearly_and_erasure_still_works(
     before = _records(home)
     # A consent to withdraw later (no network: the recipient is given).
     recipient = keepmum_ok("member", "list", "--home", home, "--json").events[0]["recipient"]
-    alice_pass = next(a for a in stored_home.pass_args if a.startswith("alice="))
     grant = keepmum_ok(
-        "consent",
-        "grant",
-        "--home",
-        home,
-        "--member",
-        "alice",
-        "--purpose",
-        "p",
-        "--endpoint",
-        "http://127.0.0.1:9",
-        "--recipient",
-        recipient,
-        "--all-future",
-        "--passphrase-file",
-        alice_pass,
-        "--json",
+        *grant_args(
+            home,
+            "http://127.0.0.1:9",
+            stored_home.pass_arg("alice"),
+            all_future=True,
+            recipient=recipient,
+            json_lines=True,
+        )
     )
     _fill(small_disk, leave_kib=80)
 
@@ -233,24 +224,9 @@ def test_a_read_only_home_allows_the_read_only_commands(
 
 def test_withdrawal_works_with_a_broken_config(stored_home: StoredHome, cloud: Cloud) -> None:
     home = stored_home.home
-    alice_pass = next(a for a in stored_home.pass_args if a.startswith("alice="))
     sent = stored_home.alice[0]
     grant = keepmum_ok(
-        "consent",
-        "grant",
-        "--home",
-        home,
-        "--member",
-        "alice",
-        "--purpose",
-        "p",
-        "--endpoint",
-        cloud.url,
-        "--record",
-        sent,
-        "--passphrase-file",
-        alice_pass,
-        "--json",
+        *grant_args(home, cloud.url, stored_home.pass_arg("alice"), records=[sent], json_lines=True)
     ).events[0]["grant"]
     keepmum_ok("upload", "--home", home, "--json")
     assert [r["record"] for r in cloud.received()] == [sent]

@@ -14,6 +14,7 @@ import pyrage
 from pyrage import x25519
 
 from tests.conftest import require_tool
+from tests.e2e.cloud_fixtures import grant_args
 from tests.e2e.conftest import DEFAULT_TIMEOUT_S, Result, keepmum_command, run_keepmum
 from tests.e2e.vault_fixtures import (  # noqa: F401
     PASSPHRASES,
@@ -86,21 +87,14 @@ def test_the_device_cannot_read_back_without_the_identity(
             *stored_home.pass_args,
         ),
         run_keepmum(
-            "consent",
-            "grant",
-            "--member",
-            "alice",
-            "--purpose",
-            "x",
-            "--endpoint",
-            "http://127.0.0.1:9",
-            "--record",
-            rid,
-            "--recipient",
-            str(x25519.Identity.generate().to_public()),
-            "--home",
-            home,
-            *stored_home.pass_args,
+            *grant_args(
+                home,
+                "http://127.0.0.1:9",
+                stored_home.pass_args,
+                purpose="x",
+                records=[rid],
+                recipient=str(x25519.Identity.generate().to_public()),
+            )
         ),
     ]
     for attempt in attempts:

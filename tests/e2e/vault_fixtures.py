@@ -82,6 +82,10 @@ class StoredHome:
     """Record ids stored for alice."""
     bob: list[str]
 
+    def pass_arg(self, member: str) -> list[str]:
+        """``--passphrase-file MEMBER=FILE`` for one member only."""
+        return ["--passphrase-file", next(a for a in self.pass_args if a.startswith(f"{member}="))]
+
 
 def init_home(home: Path, passfolder: Path, members: Iterable[str] = ("alice", "bob")) -> list[str]:
     """``keepmum init`` with passphrase files; returns the ``--passphrase-file`` arguments."""

@@ -96,6 +96,34 @@ def test_an_option_out_of_range_is_blamed_on_the_option_not_the_file(
     assert "config.toml" not in line
 
 
+@pytest.mark.parametrize("command", ["replay", "listen"])
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--trigger-frames", "0"),
+        ("--refractory-s", "-1"),
+        ("--vad-aggressiveness", "7"),
+        ("--preroll-ms", "-1"),
+        ("--silence-ms", "-1"),
+        ("--max-utterance-s", "0"),
+        ("--speech-timeout-ms", "-1"),
+        ("--min-speech-ms", "-1"),
+        ("--wake-tail-ms", "-1"),
+        ("--silero-threshold", "2"),
+        ("--noise-margin-db", "99"),
+        ("--retention-h", "-1"),
+    ],
+)
+def test_every_device_option_reaches_its_setting_and_is_blamed_for_it(
+    capsys: pytest.CaptureFixture[str], command: str, option: str, value: str
+) -> None:
+    # The device options travel as one DeviceOptions to the config: a value out of range is
+    # refused by the setting it sets, named by the option that gave it.
+    args: list[str | Path] = [command, "--no-store", option, value]
+    code, _, err = run([*args, CLIP] if command == "replay" else args, capsys)
+    assert one_error_line(code, err).startswith(f"keepmum: error: {option} {value}")
+
+
 def test_a_threshold_for_a_model_not_loaded_lists_the_loaded_ones(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

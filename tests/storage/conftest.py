@@ -4,12 +4,15 @@ real receiver on 127.0.0.1 in a thread for the consent and upload tests."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from pyrage import x25519
 
 from sim.cloud import CloudServer, CloudStore
+from storage.consent import grant_records
+from storage.ledger import Grant, QueuedUpload
 from storage.vault import Vault
 from tests.storage.vault_fixtures import (
     FakeClock,
@@ -20,7 +23,17 @@ from tests.storage.vault_fixtures import (
     template_home,
 )
 
-__all__ = ["clock", "cloud", "home", "identities", "other_cloud", "template_home", "vault"]
+__all__ = [
+    "GrantRecords",
+    "clock",
+    "cloud",
+    "grant_for",
+    "home",
+    "identities",
+    "other_cloud",
+    "template_home",
+    "vault",
+]
 
 
 def serve(folder: Path) -> Iterator[CloudServer]:
@@ -48,3 +61,36 @@ def other_cloud(tmp_path: Path) -> Iterator[CloudServer]:
 def vault(home: Path, clock: FakeClock) -> Iterator[Vault]:
     with open_vault(home, clock) as v:
         yield v
+
+
+GrantRecords = Callable[..., tuple[Grant, list[QueuedUpload]]]
+"""``grant_for(record_ids, *, member="alice", endpoint=None, expires=None)``: see below."""
+
+
+@pytest.fixture
+def grant_for(
+    vault: Vault, cloud: CloudServer, identities: Callable[[str], x25519.Identity]
+) -> GrantRecords:
+    """Grant upload of named records, as the member does (unlocked), for purpose ``p``, to the
+    test's receiver (``cloud``) or to ``endpoint`` with the receiver's recipient; returns the
+    grant and its queued copies."""
+
+    def make(
+        record_ids: Sequence[str],
+        *,
+        member: str = "alice",
+        endpoint: str | None = None,
+        expires: float | None = None,
+    ) -> tuple[Grant, list[QueuedUpload]]:
+        return grant_records(
+            vault,
+            member=member,
+            identity=identities(member),
+            purpose="p",
+            endpoint=cloud.url if endpoint is None else endpoint,
+            recipient=cloud.store.recipient,
+            record_ids=record_ids,
+            expires=expires,
+        )
+
+    return make

@@ -142,7 +142,7 @@ def test_names_are_unique_ignoring_case_and_match_exactly(home: Path, clock: Fak
         with pytest.raises(VaultError, match="did you mean 'alice'"):
             v.forget("Alice")
         assert [m.name for m in v.members()] == ["alice", "bob"]
-        assert v.key_path("alice").exists()
+        assert v.keys.path(v.member("alice").id).exists()
 
 
 def test_a_reused_name_is_a_new_person_whose_export_holds_nothing_of_the_old(
@@ -158,7 +158,7 @@ def test_a_reused_name_is_a_new_person_whose_export_holds_nothing_of_the_old(
         clock.advance(10)
         new = v.add_member("bob", "new bob's passphrase")
         assert new.id != old.id and new.recipient != old.recipient
-        assert v.key_path("bob").name == f"{new.id}.identity.age"
+        assert v.keys.path(v.member("bob").id).name == f"{new.id}.identity.age"
         new_record = v.store(utterance(0.1, seed=2), "bob")
         out = tmp_path / "bob.age"
         export_member(v, member="bob", passphrase="new bob's passphrase", out=out)

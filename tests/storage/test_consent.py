@@ -12,7 +12,7 @@ from device.errors import ConsentError, UploadError, VaultError
 from sim.cloud import CloudServer
 from storage.audit import entries
 from storage.consent import grant_all_future, grant_records, revoke
-from storage.ledger import get_grant, queued, revoke_member_grants
+from storage.ledger import enqueue, get_grant, queued, revoke_member_grants
 from storage.upload import (
     HttpClientTransport,
     HttpRequest,
@@ -21,7 +21,8 @@ from storage.upload import (
     fetch_recipient,
 )
 from storage.vault import Vault
-from tests.storage.vault_fixtures import FakeClock, utterance
+from tests.storage.conftest import GrantRecords
+from tests.storage.vault_fixtures import FakeClock, store_one
 
 Identities = Callable[[str], x25519.Identity]
 
@@ -38,20 +39,14 @@ class RecordingTransport:
         return self.real(request)
 
 
-def _store(vault: Vault, member: str, seed: int) -> str:
-    rid = vault.store(utterance(0.5, seed=seed, started_at=vault.clock()), member)
-    assert rid is not None
-    return rid
-
-
 def _uploaded_bytes(vault: Vault) -> int:
     row = vault.connection.execute("SELECT coalesce(sum(bytes), 0) FROM uploads").fetchone()
     return int(row[0])
 
 
 def test_no_grant_sends_nothing(vault: Vault, cloud: CloudServer) -> None:
-    _store(vault, "alice", 1)
-    _store(vault, "bob", 2)
+    store_one(vault, "alice", 1)
+    store_one(vault, "bob", 2)
     transport = RecordingTransport()
     assert Uploader(vault, transport=transport).plan() == []
     assert Uploader(vault, transport=transport).upload() == []
@@ -63,9 +58,9 @@ def test_no_grant_sends_nothing(vault: Vault, cloud: CloudServer) -> None:
 def test_grant_for_one_record_sends_exactly_it(
     vault: Vault, cloud: CloudServer, other_cloud: CloudServer, identities: Identities
 ) -> None:
-    wanted = _store(vault, "alice", 1)
-    _store(vault, "alice", 2)
-    _store(vault, "bob", 3)
+    wanted = store_one(vault, "alice", 1)
+    store_one(vault, "alice", 2)
+    store_one(vault, "bob", 3)
     transport = RecordingTransport()
     recipient = fetch_recipient(cloud.url, transport)
     grant, items = grant_records(
@@ -103,18 +98,10 @@ def test_grant_for_one_record_sends_exactly_it(
 
 
 def test_revoke_empties_the_queue_and_stops_the_next_upload(
-    vault: Vault, cloud: CloudServer, identities: Identities
+    vault: Vault, cloud: CloudServer, grant_for: GrantRecords
 ) -> None:
-    rids = [_store(vault, "alice", s) for s in (1, 2)]
-    grant, _ = grant_records(
-        vault,
-        member="alice",
-        identity=identities("alice"),
-        purpose="p",
-        endpoint=cloud.url,
-        recipient=cloud.store.recipient,
-        record_ids=rids,
-    )
+    rids = [store_one(vault, "alice", s) for s in (1, 2)]
+    grant, _ = grant_for(rids)
     old, dropped = revoke(vault, grant.grant_id)
     assert dropped == 2 and old.grant_id == grant.grant_id
     assert queued(vault.connection) == []
@@ -126,18 +113,10 @@ def test_revoke_empties_the_queue_and_stops_the_next_upload(
 
 
 def test_revoke_between_records_stops_the_next_byte(
-    vault: Vault, cloud: CloudServer, identities: Identities
+    vault: Vault, cloud: CloudServer, grant_for: GrantRecords
 ) -> None:
-    rids = [_store(vault, "alice", s) for s in (1, 2, 3)]
-    grant, _ = grant_records(
-        vault,
-        member="alice",
-        identity=identities("alice"),
-        purpose="p",
-        endpoint=cloud.url,
-        recipient=cloud.store.recipient,
-        record_ids=rids,
-    )
+    rids = [store_one(vault, "alice", s) for s in (1, 2, 3)]
+    grant, _ = grant_for(rids)
     uploader = Uploader(vault, transport=RecordingTransport())
     sent = uploader.upload(on_sent=lambda _item: revoke(vault, grant.grant_id))
     assert [s.record for s in sent] == rids[:1]
@@ -146,19 +125,10 @@ def test_revoke_between_records_stops_the_next_byte(
 
 
 def test_expired_grant_sends_nothing(
-    vault: Vault, clock: FakeClock, cloud: CloudServer, identities: Identities
+    vault: Vault, clock: FakeClock, cloud: CloudServer, grant_for: GrantRecords
 ) -> None:
-    rid = _store(vault, "alice", 1)
-    grant_records(
-        vault,
-        member="alice",
-        identity=identities("alice"),
-        purpose="p",
-        endpoint=cloud.url,
-        recipient=cloud.store.recipient,
-        record_ids=[rid],
-        expires=clock() + 60,
-    )
+    rid = store_one(vault, "alice", 1)
+    grant_for([rid], expires=clock() + 60)
     clock.advance(61)
     uploader = Uploader(vault)
     assert uploader.plan() == []
@@ -169,12 +139,12 @@ def test_expired_grant_sends_nothing(
 def test_all_future_grant_queues_each_new_record_of_its_member(
     vault: Vault, cloud: CloudServer, identities: Identities
 ) -> None:
-    before = _store(vault, "alice", 1)
+    before = store_one(vault, "alice", 1)
     grant = grant_all_future(
         vault, member="alice", purpose="p", endpoint=cloud.url, recipient=cloud.store.recipient
     )
-    after = _store(vault, "alice", 2)
-    _store(vault, "bob", 3)
+    after = store_one(vault, "alice", 2)
+    store_one(vault, "bob", 3)
     assert [(q.grant_id, q.record_id) for q in queued(vault.connection)] == [
         (grant.grant_id, after)
     ]
@@ -185,38 +155,53 @@ def test_all_future_grant_queues_each_new_record_of_its_member(
     assert cloud.store.decrypt(received[0]) == vault.decrypt(after, identities("alice"))
 
 
-def test_erasing_a_record_erases_its_queued_copy(
-    vault: Vault, cloud: CloudServer, identities: Identities
+def test_an_all_future_grant_never_sends_what_was_recorded_before_it(
+    vault: Vault, clock: FakeClock, cloud: CloudServer, grant_for: GrantRecords
 ) -> None:
-    rid = _store(vault, "alice", 1)
-    grant_records(
-        vault,
-        member="alice",
-        identity=identities("alice"),
-        purpose="p",
-        endpoint=cloud.url,
-        recipient=cloud.store.recipient,
-        record_ids=[rid],
+    """Grant.covers, both ways: consenting to what will be recorded is not consenting to what
+    was; a grant that names a record covers it however old it is."""
+    before = store_one(vault, "alice", 1)
+    clock.advance(1)
+    future = grant_all_future(
+        vault, member="alice", purpose="p", endpoint=cloud.url, recipient=cloud.store.recipient
     )
+    clock.advance(1)
+    after = store_one(vault, "alice", 2)
+    # A copy of the earlier record in the all-future grant's queue, as a hand-edited ledger
+    # would hold it: the uploader's own check refuses to send it, then and later.
+    with vault.transaction() as conn:
+        enqueue(conn, future, before, b"not to be sent", clock(), vault.audit)
+    assert {q.record_id for q in queued(vault.connection)} == {before, after}
+    uploader = Uploader(vault)
+    assert [p.record for p in uploader.plan()] == [after]
+    assert [s.record for s in uploader.upload()] == [after]
+    assert [r.record for r in cloud.store.items()] == [after]
+    assert [(q.grant_id, q.record_id) for q in queued(vault.connection)] == [
+        (future.grant_id, before)
+    ]
+    # Named by the member in a grant of records, the same earlier record is covered.
+    named, _ = grant_for([before])
+    sent = Uploader(vault).upload()
+    assert [(s.record, s.grant) for s in sent] == [(before, named.grant_id)]
+    assert sorted(r.record for r in cloud.store.items()) == sorted([before, after])
+
+
+def test_erasing_a_record_erases_its_queued_copy(
+    vault: Vault, cloud: CloudServer, grant_for: GrantRecords
+) -> None:
+    rid = store_one(vault, "alice", 1)
+    grant_for([rid])
     vault.delete(rid)
     assert queued(vault.connection) == []
     assert Uploader(vault).upload() == [] and cloud.store.items() == []
 
 
 def test_grant_refuses_another_members_record(
-    vault: Vault, cloud: CloudServer, identities: Identities
+    vault: Vault, cloud: CloudServer, identities: Identities, grant_for: GrantRecords
 ) -> None:
-    bobs = _store(vault, "bob", 1)
+    bobs = store_one(vault, "bob", 1)
     with pytest.raises(ConsentError, match="not a record of member 'alice'"):
-        grant_records(
-            vault,
-            member="alice",
-            identity=identities("alice"),
-            purpose="p",
-            endpoint=cloud.url,
-            recipient=cloud.store.recipient,
-            record_ids=[bobs],
-        )
+        grant_for([bobs])
     with pytest.raises(VaultError, match="this identity is not theirs"):
         grant_records(
             vault,
@@ -232,7 +217,7 @@ def test_grant_refuses_another_members_record(
 
 
 def test_endpoint_error_keeps_the_item_queued(vault: Vault, identities: Identities) -> None:
-    rid = _store(vault, "alice", 1)
+    rid = store_one(vault, "alice", 1)
     recipient = str(identities("alice").to_public())  # any valid recipient will do here
     grant_records(
         vault,

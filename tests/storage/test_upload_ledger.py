@@ -12,8 +12,8 @@ import pytest
 from device.errors import UploadError
 from sim.cloud import CloudServer
 from storage import audit
-from storage.consent import grant_all_future, grant_records, revoke
-from storage.erasure import all_erasures, pending_erasures
+from storage.consent import grant_all_future, revoke
+from storage.erasure import pending_erasures
 from storage.index import SCHEMA_VERSION, schema_version
 from storage.ledger import queued
 from storage.report import build_report
@@ -31,23 +31,10 @@ from storage.upload import (
 )
 from storage.vault import Vault
 from storage.verify import verify_vault
-from tests.storage.test_consent import Identities, _store
-from tests.storage.vault_fixtures import FakeClock
+from tests.storage.conftest import GrantRecords
+from tests.storage.vault_fixtures import FakeClock, store_one
 
 V1_VAULT = Path(__file__).with_name("data") / "vault-v1.db"
-
-
-def _grant(vault: Vault, cloud: CloudServer, identities: Identities, rids: list[str]) -> str:
-    grant, _ = grant_records(
-        vault,
-        member="alice",
-        identity=identities("alice"),
-        purpose="p",
-        endpoint=cloud.url,
-        recipient=cloud.store.recipient,
-        record_ids=rids,
-    )
-    return grant.grant_id
 
 
 class CrashAfterDelivery:
@@ -60,10 +47,10 @@ class CrashAfterDelivery:
 
 
 def test_a_crash_in_flight_is_reported_unknown_and_resent_once_under_the_same_upload_id(
-    vault: Vault, clock: FakeClock, cloud: CloudServer, identities: Identities
+    vault: Vault, clock: FakeClock, cloud: CloudServer, grant_for: GrantRecords
 ) -> None:
-    rid = _store(vault, "alice", 1)
-    _grant(vault, cloud, identities, [rid])
+    rid = store_one(vault, "alice", 1)
+    grant_for([rid])
     with pytest.raises(KeyboardInterrupt):
         Uploader(vault, transport=CrashAfterDelivery()).upload()
     # The ledger says what the endpoint may hold: one attempt in flight, outcome unknown.
@@ -89,10 +76,10 @@ def test_a_crash_in_flight_is_reported_unknown_and_resent_once_under_the_same_up
 
 
 def test_a_redirect_or_server_error_is_logged_with_its_bytes_and_stays_queued(
-    vault: Vault, identities: Identities, cloud: CloudServer
+    vault: Vault, grant_for: GrantRecords
 ) -> None:
-    rid = _store(vault, "alice", 1)
-    _grant(vault, cloud, identities, [rid])
+    rid = store_one(vault, "alice", 1)
+    grant_for([rid])
     size = len(queued(vault.connection)[0].ciphertext)
     for status in (307, 500):
         with pytest.raises(UploadError, match=f"got {status}"):
@@ -110,19 +97,11 @@ def test_a_redirect_or_server_error_is_logged_with_its_bytes_and_stays_queued(
 
 
 def test_one_failing_endpoint_does_not_stop_the_others(
-    vault: Vault, identities: Identities, cloud: CloudServer
+    vault: Vault, cloud: CloudServer, grant_for: GrantRecords
 ) -> None:
-    dead, alive = _store(vault, "alice", 1), _store(vault, "alice", 2)
-    grant_records(
-        vault,
-        member="alice",
-        identity=identities("alice"),
-        purpose="p",
-        endpoint="http://127.0.0.1:9",
-        recipient=cloud.store.recipient,
-        record_ids=[dead],
-    )
-    _grant(vault, cloud, identities, [alive])
+    dead, alive = store_one(vault, "alice", 1), store_one(vault, "alice", 2)
+    grant_for([dead], endpoint="http://127.0.0.1:9")
+    grant_for([alive])
     sent: list[str] = []
     with pytest.raises(UploadError, match=r"127\.0\.0\.1:9.*sent 1 record"):
         Uploader(vault).upload(on_sent=lambda p: sent.append(p.record))
@@ -130,10 +109,10 @@ def test_one_failing_endpoint_does_not_stop_the_others(
 
 
 def test_a_revoke_during_the_body_stops_the_next_chunk(
-    vault: Vault, identities: Identities, cloud: CloudServer
+    vault: Vault, cloud: CloudServer, grant_for: GrantRecords
 ) -> None:
-    rid = _store(vault, "alice", 1)
-    gid = _grant(vault, cloud, identities, [rid])
+    rid = store_one(vault, "alice", 1)
+    gid = grant_for([rid])[0].grant_id
 
     def revoking_transport(request: HttpRequest) -> HttpResponse:
         assert request.proceed is not None and request.proceed()
@@ -149,10 +128,10 @@ def test_a_revoke_during_the_body_stops_the_next_chunk(
 
 
 def test_deleting_an_uploaded_record_asks_its_endpoint_to_erase_it_until_confirmed(
-    vault: Vault, identities: Identities, cloud: CloudServer
+    vault: Vault, cloud: CloudServer, grant_for: GrantRecords
 ) -> None:
-    kept, gone = _store(vault, "alice", 1), _store(vault, "alice", 2)
-    _grant(vault, cloud, identities, [kept, gone])
+    kept, gone = store_one(vault, "alice", 1), store_one(vault, "alice", 2)
+    grant_for([kept, gone])
     assert len(Uploader(vault).upload()) == 2
     vault.delete(gone)
     (req,) = pending_erasures(vault.connection)
@@ -181,20 +160,12 @@ def test_deleting_an_uploaded_record_asks_its_endpoint_to_erase_it_until_confirm
 
 
 def test_forgetting_a_member_erases_everything_of_theirs_at_every_endpoint(
-    vault: Vault, identities: Identities, cloud: CloudServer, other_cloud: CloudServer
+    vault: Vault, cloud: CloudServer, other_cloud: CloudServer, grant_for: GrantRecords
 ) -> None:
-    rids = [_store(vault, "alice", s) for s in (1, 2)]
-    bobs = _store(vault, "bob", 3)
-    _grant(vault, cloud, identities, rids)
-    grant_records(
-        vault,
-        member="bob",
-        identity=identities("bob"),
-        purpose="p",
-        endpoint=cloud.url,
-        recipient=cloud.store.recipient,
-        record_ids=[bobs],
-    )
+    rids = [store_one(vault, "alice", s) for s in (1, 2)]
+    bobs = store_one(vault, "bob", 3)
+    grant_for(rids)
+    grant_for([bobs], member="bob")
     # A grant to another endpoint that never received anything: it gets no request.
     grant_all_future(
         vault,
@@ -209,7 +180,12 @@ def test_forgetting_a_member_erases_everything_of_theirs_at_every_endpoint(
     assert req.endpoint == cloud.url and set(req.records) == set(rids)
     assert [r.confirmed_at is not None for r in ErasureSender(vault).send_pending()] == [True]
     assert [i.record for i in cloud.store.items()] == [bobs]
-    assert [r.reason for r in all_erasures(vault.connection)] == ["forgotten"]
+    assert pending_erasures(vault.connection) == []
+    # One request was ever made, for the forgetting, and it is confirmed.
+    requested = audit.entries(vault.connection, event="erasure_requested")
+    assert [(e.details["request"], e.details["reason"]) for e in requested] == [
+        (req.request_id, "forgotten")
+    ]
 
 
 def test_a_vault_written_by_the_previous_keepmum_migrates_to_the_upload_ledger(

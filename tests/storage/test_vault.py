@@ -13,8 +13,10 @@ import pytest
 from pyrage import x25519
 
 import storage.vault
-from device.errors import IntegrityError, VaultError
+from device.errors import ConsentError, IntegrityError, VaultError
 from storage import audit
+from storage.consent import grant_all_future
+from storage.ledger import queued
 from storage.records import RecordMeta
 from storage.settings import VaultSettings
 from storage.vault import Vault
@@ -30,7 +32,6 @@ def test_public_surface() -> None:
         "KEYS_DIR",
         "RESERVE_BYTES",
         "RESERVE_NAME",
-        "CommitHook",
         "ForgetResult",
         "Member",
         "Vault",
@@ -156,30 +157,46 @@ def test_store_audits_metadata_but_no_audio(home: Path, clock: FakeClock) -> Non
         assert max(len(r[0]) for r in rows) < 400
 
 
-def test_commit_hook_runs_inside_the_transaction_with_the_wav(home: Path, clock: FakeClock) -> None:
-    seen: list[tuple[str, int, bool]] = []
+def test_an_all_future_copy_is_made_in_the_stores_transaction_from_its_wav(
+    home: Path, clock: FakeClock, identities: Ident
+) -> None:
+    endpoint = x25519.Identity.generate()
     u = utterance(0.3, seed=4)
-
-    def hook(conn: sqlite3.Connection, meta: RecordMeta, wav: bytes) -> None:
-        seen.append((meta.id, len(wav), conn.in_transaction))
-        assert np.array_equal(wav_to_pcm(wav)[0], u.samples)
-
     with open_vault(home, clock) as v:
-        v.add_commit_hook(hook)
-        rid = v.store(u, "alice")
-    assert seen == [(rid, 44 + 2 * 4800, True)]
-
-
-def test_failing_hook_rolls_the_whole_record_back(home: Path, clock: FakeClock) -> None:
-    def hook(conn: sqlite3.Connection, meta: RecordMeta, wav: bytes) -> None:
-        raise RuntimeError("endpoint recipient broken")
-
-    with open_vault(home, clock) as v:
+        grant = grant_all_future(
+            v,
+            member="alice",
+            purpose="p",
+            endpoint="http://127.0.0.1:9",
+            recipient=str(endpoint.to_public()),
+        )
         before = audit.head(v.connection)
-        v.add_commit_hook(hook)
-        with pytest.raises(RuntimeError, match="endpoint recipient broken"):
+        rid = v.store(u, "alice")
+        (item,) = queued(v.connection)
+        assert (item.grant_id, item.record_id) == (grant.grant_id, rid)
+        # The endpoint's copy is the very WAV the member's record holds.
+        wav = pyrage.decrypt(item.ciphertext, [endpoint])
+        assert wav == v.decrypt(rid, identities("alice"))
+        assert np.array_equal(wav_to_pcm(wav)[0], u.samples)
+        # One transaction: the chain moved from `before` by exactly the store's entries.
+        new = audit.entries(v.connection, since_seq=before[0])
+        assert [e.event for e in new] == ["stored", "queued"]
+
+
+def test_a_copy_that_fails_rolls_the_whole_record_back(home: Path, clock: FakeClock) -> None:
+    with open_vault(home, clock) as v:
+        # An all-future grant whose recipient is no age recipient (written past the checks
+        # of storage.ledger.append_grant): encrypting the store's copy to it fails.
+        v.connection.execute(
+            "INSERT INTO consent_events (kind, grant_id, member, purpose, endpoint, recipient,"
+            " scope, records, expires, at) VALUES ('grant', 'g-00000000', 'alice', 'p',"
+            " 'http://127.0.0.1:9', 'age1broken', 'all_future', '[]', NULL, ?)",
+            (clock() - 1,),
+        )
+        before = audit.head(v.connection)
+        with pytest.raises(ConsentError, match="g-00000000"):
             v.store(utterance(), "alice")
-        assert v.records() == []
+        assert v.records() == [] and queued(v.connection) == []
         assert audit.head(v.connection) == before
         assert not v.connection.in_transaction
 
@@ -226,7 +243,7 @@ def test_forget_shreds_the_identity_and_every_record_but_spares_others(
         theirs = v.store(utterance(0.2, seed=7), "alice")
         assert mine[0] is not None and theirs is not None
         copy = v.read_ciphertext(mine[0])  # a copy made earlier, e.g. a backup
-        bob_key = v.key_path("bob")
+        bob_key = v.keys.path(v.member("bob").id)
         result = v.forget("bob")
         assert (result.records, result.identity_shredded) == (3, True)
         assert result.seconds == pytest.approx(0.6)

@@ -59,6 +59,13 @@ def utterance(
     )
 
 
+def store_one(vault: Vault, member: str, seed: int) -> str:
+    """Store one half-second utterance of ``member``, started now by the vault's clock."""
+    rid = vault.store(utterance(0.5, seed=seed, started_at=vault.clock()), member)
+    assert rid is not None
+    return rid
+
+
 @pytest.fixture(scope="session")
 def template_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A home with members alice then bob (made once: two scrypt seals)."""

@@ -87,20 +87,18 @@ def test_device_frames_are_the_replay_frames() -> None:
     assert ours.shape == (-(-(samples.size + 32000) // 1280), 1280)
 
 
-def test_mel_rows_and_embedding_windows_sit_where_the_stream_puts_them(
-    scorer: BatchScorer,
-) -> None:
+def test_mel_rows_sit_where_the_stream_puts_them(scorer: BatchScorer) -> None:
+    # The embeddings over these rows reach the scores, which test_batch_scores_equal_streaming
+    # compares with the streaming detector's to 1e-6.
     frames = device_frames(_speechlike(3.0, seed=5))
     stream = StreamingFeatures(MelFeatureModels(backend=scorer.backend))
-    features = []
     for frame in frames:
         stream.push_mel(frame)
-        features.append(stream.features(1)[0].copy())
+        stream.features(1)  # as the detector asks each frame (the rows are computed lazily)
     ring = stream._mel.span(0, stream._mel.end)  # the detector's own ring (76 + 5 + 8k rows)
     mel = scorer.melspectrogram(frames)
     assert mel.shape == ring.shape == (76 + 5 + 8 * (frames.shape[0] - 1), 32)
     assert np.array_equal(mel, ring)
-    assert np.array_equal(scorer.embeddings(mel), np.array(features))
 
 
 def test_whole_file_spectrogram_has_the_same_rows_only_approximately(backend: Backend) -> None:

@@ -14,6 +14,7 @@ from device.audio import FRAME_SAMPLES
 from device.errors import ConfigError
 from device.sources import read_audio
 from sim.research.corpus import NoiseStream
+from tests.wakeword.frames import frames_of, webrtc_flags
 from wakeword.confirm import (
     ConfirmedFlags,
     NoiseFloor,
@@ -22,7 +23,7 @@ from wakeword.confirm import (
     frame_level_db,
 )
 from wakeword.silero import SILERO_SHA256, SileroVad, silero_model_path
-from wakeword.vad import VadSettings, WebRtcVad
+from wakeword.vad import VadSettings
 
 FIXTURES = Path(__file__).resolve().parents[2] / "sim" / "data"
 
@@ -35,11 +36,6 @@ def silero() -> SileroVad:
 def noise(kind: str, seconds: float, dbfs: float, seed: int = 1) -> np.ndarray:
     x = NoiseStream(kind, seed).take(int(seconds * 16000)) * 32768 * 10 ** (dbfs / 20)
     return np.clip(np.rint(x), -32768, 32767).astype(np.int16)
-
-
-def frames_of(samples: np.ndarray) -> np.ndarray:
-    n = len(samples) // FRAME_SAMPLES
-    return samples[: n * FRAME_SAMPLES].reshape(n, FRAME_SAMPLES)
 
 
 def test_keepmums_silero_model_is_openwakewords_file() -> None:
@@ -97,7 +93,7 @@ def test_noise_at_room_levels_is_never_confirmed(silero: SileroVad) -> None:
         for dbfs in (-50.0, -40.0, -30.0):
             samples = noise(kind, 5.0, dbfs, seed=int(-dbfs))
             frames = frames_of(samples)
-            speech = WebRtcVad(settings).speech_flags(samples)[: len(frames)]
+            speech = webrtc_flags(frames, settings)
             assert not confirmed_flags(frames, speech, settings, silero).any(), (kind, dbfs)
 
 
@@ -108,7 +104,7 @@ def test_speech_over_noise_is_confirmed(silero: SileroVad) -> None:
     bed[48000:] += speech  # 3 s of room first, so the floor is the room's
     mix = np.clip(bed, -32768, 32767).astype(np.int16)
     frames = frames_of(mix)
-    flags = WebRtcVad(settings).speech_flags(mix)[: len(frames)]
+    flags = webrtc_flags(frames, settings)
     confirmed = confirmed_flags(frames, flags, settings, silero)
     assert not confirmed[:36].any()  # the room alone
     assert confirmed[38:].sum() >= 10  # "Alexa, what time is it?"
@@ -120,7 +116,7 @@ def test_the_device_and_far_confirm_the_same_frames(silero: SileroVad) -> None:
     settings = VadSettings()
     speech = read_audio(FIXTURES / "household.wav")[: 16000 * 20]
     frames = frames_of(speech)
-    flags = WebRtcVad(settings).speech_flags(speech)[: len(frames)]
+    flags = webrtc_flags(frames, settings)
     device = RequestConfirmer(settings, silero)
     one_by_one = []
     for index, frame in enumerate(frames):
