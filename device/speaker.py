@@ -17,6 +17,7 @@ takes the frame; the machine steps; the action moves audio.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -37,6 +38,7 @@ from device.states import (
     end_of_input_kept_frames,
     request_speech_ms,
     step,
+    wake_gap,
 )
 from device.utterance import Utterance
 
@@ -147,6 +149,9 @@ class Speaker:
         self._pending: _Pending | None = None
         self._mute_request: bool | None = None
         self._last_speech_index: int | None = None
+        lookback = max(self.settings.wake_tail_frames, self.settings.wake_gap_frames, 1)
+        self._recent_speech: deque[bool] = deque(maxlen=lookback)
+        """The VAD's word on the last frames (no audio): was there a pause before a wake?"""
         self.last_speech = False
         self.last_confirmed = False
         self.muted_frames = 0
@@ -184,6 +189,7 @@ class Speaker:
         self._pending = None
         self._state = SpeakerState(Mode.MUTED) if muted else SpeakerState()
         self._last_speech_index = None
+        self._recent_speech.clear()
         self._wake.reset()
         self._vad.reset()
         if self._confirm is not None:
@@ -202,6 +208,7 @@ class Speaker:
             self._state, action = step(self._state, FrameFacts(mute=mute), self.settings)
             self.muted_frames += 1
             self._ring.clear()
+            self._recent_speech.clear()
             if action is Action.DISCARD_MUTED:
                 events.append(self._discard(frame, "muted"))
             return events
@@ -210,6 +217,7 @@ class Speaker:
         self.last_speech = speech
         if speech:
             self._last_speech_index = frame.index
+        self._recent_speech.append(speech)
         hit = self._wake.listen(frame, self._gate_open(frame.index))
         listening = self._state.mode is not Mode.AWAKE
         if listening:
@@ -228,11 +236,16 @@ class Speaker:
             confirmed=confirmed,
             mute=mute,
             preroll_available=self._ring.count,
+            wake_gap=hit is not None and listening and self._wake_gap(),
         )
         before = self._state
         self._state, action = step(self._state, facts, self.settings)
         events.extend(self._act(action, frame, hit, before, facts))
         return events
+
+    def _wake_gap(self) -> bool:
+        """Whether the VAD heard a pause just before this frame's wake (asked only on a wake)."""
+        return wake_gap(self._recent_speech, len(self._recent_speech) - 1, self.settings)
 
     def _window(self, samples: Pcm) -> Pcm:
         """The frames before this one in the utterance, then this one: what the confirmer reads

@@ -16,9 +16,11 @@ would have kept (:func:`kept_seconds`) without running any model.
 The request decision (device/README.md has the rule and its measurements): while AWAKE, a frame
 is ``speech`` when the VAD (webrtcvad) says so and ``confirmed`` when the second stage (Silero
 over the room's noise floor) agrees. Confirmed frames right after the detection are the wake
-word's own tail (at most ``wake_tail_ms``); after the tail, ``min_speech_ms`` of consecutive
-confirmed speech starting within ``speech_timeout_ms`` of the wake make a request, which ends
-``silence_ms`` after its last confirmed frame. Speech the second stage does not confirm is noise.
+word's own tail (at most ``wake_tail_ms``; none when the VAD heard a ``wake_gap_ms`` pause just
+before the detection: the wake word had ended); after the tail, ``min_speech_ms`` of confirmed
+speech within ``speech_window_ms``, starting within ``speech_timeout_ms`` of the wake, make a
+request, which ends ``silence_ms`` after its last confirmed frame. Speech the second stage does
+not confirm is noise.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ __all__ = [
     "kept_seconds",
     "request_speech_ms",
     "step",
+    "wake_gap",
 ]
 
 
@@ -65,12 +68,20 @@ class SpeakerSettings:
     speech_timeout_ms: int = 1500
     """If no speech starts this long after the wake, it was a likely false wake (milliseconds)."""
     min_speech_ms: int = 160
-    """Consecutive confirmed speech after the wake word's tail that makes a request; shorter
-    blips are clicks or noise (milliseconds)."""
+    """Confirmed speech after the wake word's tail, within ``speech_window_ms``, that makes a
+    request; shorter blips are clicks or noise (milliseconds)."""
+    speech_window_ms: int = 240
+    """The span in which ``min_speech_ms`` of confirmed speech must fall to start a request
+    (milliseconds; equal to ``min_speech_ms``: consecutive frames only). At 5 dB SNR Silero
+    misses single frames inside words; 2 confirmed frames of 3 keep those requests."""
     wake_tail_ms: int = 400
     """Longest confirmed speech right after the detection still taken as the wake word's own
     tail, not a request (milliseconds); speech running on past it is a request said without a
     pause."""
+    wake_gap_ms: int = 160
+    """A pause the VAD heard this long within the ``wake_tail_ms`` up to the detection means the
+    wake word had ended before the model fired (it fires up to 0.6 s late): then speech right after
+    the detection is a request, not the wake word's tail (milliseconds; 0: never)."""
     ring_s: float = 2.0
     """Length of the RAM-only pre-roll ring while listening (seconds); at least the pre-roll."""
 
@@ -100,6 +111,13 @@ class SpeakerSettings:
             ),
             (0.5 <= self.ring_s <= 10.0, "speaker.ring_s", "0.5..10", self.ring_s),
             (
+                0 <= self.speech_window_ms <= 5000,
+                "speaker.speech_window_ms",
+                "0..5000",
+                self.speech_window_ms,
+            ),
+            (0 <= self.wake_gap_ms <= 2000, "speaker.wake_gap_ms", "0..2000", self.wake_gap_ms),
+            (
                 0 <= self.wake_tail_ms <= 2000,
                 "speaker.wake_tail_ms",
                 "0..2000",
@@ -109,6 +127,11 @@ class SpeakerSettings:
         for ok, name, allowed, value in checks:
             if not ok:
                 raise ConfigError(f"{name} must be in {allowed}, got {value!r}")
+        if self.speech_window_frames < self.min_speech_frames:
+            raise ConfigError(
+                f"speaker.speech_window_ms ({self.speech_window_ms}) is shorter than "
+                f"speaker.min_speech_ms ({self.min_speech_ms}): no request could start"
+            )
         if self.preroll_ms / 1000 > self.ring_s:
             raise ConfigError(
                 f"speaker.preroll_ms ({self.preroll_ms}) is longer than speaker.ring_s "
@@ -140,6 +163,16 @@ class SpeakerSettings:
     def min_speech_frames(self) -> int:
         """Speech frames after the wake that make a request."""
         return max(1, math.ceil(self.min_speech_ms / 1000 / FRAME_SECONDS))
+
+    @property
+    def speech_window_frames(self) -> int:
+        """Frames in which ``min_speech_frames`` confirmed frames start a request."""
+        return max(1, math.ceil(round(self.speech_window_ms / 1000 / FRAME_SECONDS, 6)))
+
+    @property
+    def wake_gap_frames(self) -> int:
+        """VAD-silent frames before the detection that end the wake word (0: never)."""
+        return math.ceil(round(self.wake_gap_ms / 1000 / FRAME_SECONDS, 6))
 
     @property
     def wake_tail_frames(self) -> int:
@@ -209,16 +242,21 @@ class SpeakerState:
     """Frames since the wake detection."""
     tail_frames: int = 0
     """Confirmed frames right after the detection (the wake word's tail). The tail is still
-    running while ``tail_frames == since_wake``."""
+    running while ``tail_frames == since_wake`` (and ``tail_closed`` is False)."""
+    tail_closed: bool = False
+    """The VAD heard a pause (``wake_gap_ms``) just before the detection: the wake word had
+    already ended, so there is no tail and speech from the first frame on is a request."""
     request_frames: int = 0
     """Confirmed speech frames after the tail."""
-    run_frames: int = 0
-    """Consecutive confirmed frames ending with the last one (after the tail)."""
+    recent: int = 0
+    """Confirmed frames after the tail among the last ``speech_window_frames`` (a bit per frame,
+    the newest lowest)."""
     noise_frames: int = 0
     """Frames after the tail the VAD called speech but the second stage did not confirm."""
     started: bool = False
-    """A request started (``min_speech_ms`` of consecutive confirmed speech): the utterance will
-    be kept. Part of the AWAKE state's counters, not a side flag: it is reset with them."""
+    """A request started (``min_speech_ms`` of confirmed speech within ``speech_window_ms``): the
+    utterance will be kept. Part of the AWAKE state's counters, not a side flag: it is reset
+    with them."""
     trailing_silence: int = 0
     """Frames since the last confirmed speech frame, once the request started."""
 
@@ -244,6 +282,9 @@ class FrameFacts:
     preroll_available: int = 0
     """Frames the ring holds right now, this one included (the pre-roll may be shorter just after
     start or after an utterance)."""
+    wake_gap: bool = False
+    """With ``wake``: the VAD heard ``wake_gap_ms`` without speech within the ``wake_tail_ms``
+    up to this frame (the wake word had ended before the detection)."""
 
 
 def step(
@@ -263,27 +304,28 @@ def step(
         if not facts.wake:
             return state, Action.NONE
         preroll = max(1, min(settings.preroll_frames, facts.preroll_available))
-        return SpeakerState(Mode.AWAKE, frames=preroll), Action.START
+        gap = facts.wake_gap and settings.wake_gap_frames > 0
+        return SpeakerState(Mode.AWAKE, frames=preroll, tail_closed=gap), Action.START
 
     # AWAKE: this frame joins the utterance.
     confirmed = facts.confirmed and facts.speech
-    in_tail = state.tail_frames == state.since_wake
     nxt = replace(state, frames=state.frames + 1, since_wake=state.since_wake + 1)
-    if in_tail and confirmed and state.tail_frames < settings.wake_tail_frames:
-        nxt = replace(nxt, tail_frames=state.tail_frames + 1)
+    window = (1 << settings.speech_window_frames) - 1
+    if confirmed and _in_tail(state, settings):
+        nxt = replace(nxt, tail_frames=state.tail_frames + 1, recent=(state.recent << 1) & window)
     elif confirmed:
-        run = state.run_frames + 1
+        recent = ((state.recent << 1) | 1) & window
         nxt = replace(
             nxt,
             request_frames=state.request_frames + 1,
-            run_frames=run,
-            started=state.started or run >= settings.min_speech_frames,
+            recent=recent,
+            started=state.started or recent.bit_count() >= settings.min_speech_frames,
             trailing_silence=0,
         )
     else:
         nxt = replace(
             nxt,
-            run_frames=0,
+            recent=(state.recent << 1) & window,
             noise_frames=state.noise_frames + (1 if facts.speech else 0),
             trailing_silence=state.trailing_silence + (1 if state.started else 0),
         )
@@ -294,6 +336,30 @@ def step(
     if nxt.frames >= settings.max_frames:
         return SpeakerState(Mode.LISTENING), Action.KEEP_MAX_LENGTH
     return nxt, Action.APPEND
+
+
+def _in_tail(state: SpeakerState, settings: SpeakerSettings) -> bool:
+    """Whether a confirmed frame now would still be the wake word's own tail."""
+    return (
+        not state.tail_closed
+        and state.tail_frames == state.since_wake
+        and state.tail_frames < settings.wake_tail_frames
+    )
+
+
+def wake_gap(speech_flags: Flags, wake_frame: int, settings: SpeakerSettings) -> bool:
+    """Whether the VAD heard ``wake_gap_ms`` without speech within the ``wake_tail_ms`` up to
+    and including ``wake_frame`` (what the speaker tells the machine with the wake)."""
+    need = settings.wake_gap_frames
+    if need <= 0:
+        return False
+    first = max(0, wake_frame - max(settings.wake_tail_frames, need) + 1)
+    quiet = 0
+    for index in range(first, wake_frame + 1):
+        quiet = 0 if speech_flags[index] else quiet + 1
+        if quiet >= need:
+            return True
+    return False
 
 
 def discard_action(state: SpeakerState) -> Action:
@@ -343,7 +409,9 @@ def decide(
     second-stage decisions of the whole input. The input's end ends the utterance as the device
     does (kept if the request had started)."""
     preroll = min(settings.preroll_frames, wake_frame + 1)
-    state, _ = step(SpeakerState(), FrameFacts(wake=True, preroll_available=preroll), settings)
+    gap = wake_gap(speech_flags, wake_frame, settings)
+    wake = FrameFacts(wake=True, preroll_available=preroll, wake_gap=gap)
+    state, _ = step(SpeakerState(), wake, settings)
     for index in range(wake_frame + 1, len(speech_flags)):
         before = state
         facts = FrameFacts(speech=bool(speech_flags[index]), confirmed=bool(confirmed_flags[index]))
@@ -372,9 +440,7 @@ def request_speech_ms(before: SpeakerState, facts: FrameFacts, settings: Speaker
     after an ending step is reset, so the owner asks with the state before it)."""
     if before.mode is not Mode.AWAKE:
         return 0
-    in_tail = before.tail_frames == before.since_wake
-    tail = in_tail and before.tail_frames < settings.wake_tail_frames
-    counted = facts.confirmed and facts.speech and not tail
+    counted = facts.confirmed and facts.speech and not _in_tail(before, settings)
     return round((before.request_frames + (1 if counted else 0)) * FRAME_SECONDS * 1000)
 
 

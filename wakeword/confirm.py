@@ -5,7 +5,8 @@ confirmed when all three hold:
 
 1. webrtcvad calls it speech (the cheap first stage, :class:`wakeword.vad.WebRtcVad`);
 2. Silero VAD gives it at least ``vad.silero_threshold`` (:class:`wakeword.silero.SileroVad`,
-   a function of the frame and the 240 ms before it);
+   a function of the frame and the 240 ms before it), or only ``vad.loud_silero_threshold``
+   when the frame stands ``vad.loud_margin_db`` or more above the floor (:func:`confirms`);
 3. its level is at least ``vad.noise_margin_db`` above the room's noise floor: the 20th
    percentile of the levels (dBFS, RMS per 80 ms frame) of the last ``vad.noise_window_s``
    seconds of frames with any sound, this frame included (digitally silent frames, such as a
@@ -41,6 +42,7 @@ __all__ = [
     "NoiseFloor",
     "RequestConfirmer",
     "confirmed_flags",
+    "confirms",
     "frame_level_db",
 ]
 
@@ -54,6 +56,17 @@ def frame_level_db(samples: Pcm) -> float:
     x = samples.astype(np.float64)
     power = float(np.dot(x, x)) / (len(x) * 32768.0 * 32768.0) if len(x) else 0.0
     return 10.0 * math.log10(power) if power > 1e-12 else _SILENT_DB
+
+
+def confirms(probability: float, over_floor_db: float, settings: VadSettings) -> bool:
+    """The second stage's verdict on a webrtcvad speech frame: Silero's ``probability`` against
+    the threshold its level above the floor (``over_floor_db``) asks for."""
+    if over_floor_db < settings.noise_margin_db:
+        return False
+    threshold = settings.silero_threshold
+    if over_floor_db >= settings.loud_margin_db:
+        threshold = min(threshold, settings.loud_silero_threshold)
+    return probability >= threshold
 
 
 class NoiseFloor:
@@ -129,11 +142,11 @@ class RequestConfirmer:
     def confirm(self, window: Pcm) -> bool:
         """Whether the frame ending ``window`` (up to :attr:`window_samples` samples, the frame
         last) is speech over the room: loud enough first (free), then Silero."""
-        if self.level_db < self._floor.floor_db + self.settings.noise_margin_db:
+        if self.level_db - self._floor.floor_db < self.settings.noise_margin_db:
             return False
         self.runs += 1
         self.last_probability = self._silero.probability(window)
-        return self.last_probability >= self.settings.silero_threshold
+        return confirms(self.last_probability, self.level_db - self._floor.floor_db, self.settings)
 
     def reset(self) -> None:
         """A new input."""
@@ -158,22 +171,24 @@ class ConfirmedFlags:
         """Confirmations of the next frames (``speech``: webrtcvad's flag for each)."""
         width = self._silero.window_samples
         candidates: list[int] = []
+        over: list[float] = []
         windows: list[Pcm] = []
         for index, frame in enumerate(frames):
             self._history.append(frame)
             level = frame_level_db(frame)
-            loud = level >= self._floor.push(level) + self.settings.noise_margin_db
-            if speech[index] and loud:
+            above = level - self._floor.push(level)
+            if speech[index] and above >= self.settings.noise_margin_db:
                 joined = np.concatenate(list(self._history))
                 window = np.zeros(width, dtype=np.int16)
                 window[width - len(joined) :] = joined
                 candidates.append(index)
+                over.append(above)
                 windows.append(window)
         out = np.zeros(len(speech), dtype=np.bool_)
         for first in range(0, len(windows), _BATCH):
             probability = self._silero.probabilities(np.stack(windows[first : first + _BATCH]))
-            chosen = candidates[first : first + _BATCH]
-            out[chosen] = probability >= self.settings.silero_threshold
+            for k, p in enumerate(probability.tolist()):
+                out[candidates[first + k]] = confirms(p, over[first + k], self.settings)
         return out
 
 

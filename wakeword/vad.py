@@ -28,11 +28,17 @@ class VadSettings:
     """Length of the pieces webrtcvad judges (milliseconds): 10, 20 or 30."""
     speech_ratio: float = 0.5
     """Share of an 80 ms frame's sub-frames that must be speech for the frame to be speech."""
-    silero_threshold: float = 0.5
+    silero_threshold: float = 0.4
     """Silero VAD probability (0-1) a frame needs to confirm webrtcvad while awake
     (``wakeword/confirm.py``); 0 confirms every loud-enough frame webrtcvad calls speech."""
     noise_margin_db: float = 6.0
     """How far above the room's noise floor a frame must be to count as a request (dB)."""
+    loud_margin_db: float = 9.0
+    """A frame at least this far above the noise floor (dB) needs only
+    ``loud_silero_threshold``: at 5 dB SNR Silero gives clearly loud speech 0.15-0.5."""
+    loud_silero_threshold: float = 0.15
+    """Silero VAD probability (0-1) that confirms a frame ``loud_margin_db`` over the floor (the
+    lower of this and ``silero_threshold`` applies)."""
     noise_window_s: float = 3.0
     """Audio the noise floor is measured over: its 20th-percentile frame level (seconds)."""
 
@@ -53,6 +59,12 @@ class VadSettings:
             )
         if not 0.0 <= self.noise_margin_db <= 40.0:
             raise ConfigError(f"vad.noise_margin_db must be in 0..40, got {self.noise_margin_db!r}")
+        if not 0.0 <= self.loud_margin_db <= 40.0:
+            raise ConfigError(f"vad.loud_margin_db must be in 0..40, got {self.loud_margin_db!r}")
+        if not 0.0 <= self.loud_silero_threshold <= 1.0:
+            raise ConfigError(
+                f"vad.loud_silero_threshold must be in 0..1, got {self.loud_silero_threshold!r}"
+            )
         if not 0.08 <= self.noise_window_s <= 60.0:
             raise ConfigError(
                 f"vad.noise_window_s must be in 0.08..60, got {self.noise_window_s!r}"

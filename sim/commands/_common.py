@@ -269,6 +269,20 @@ _SIMPLE: list[tuple[str, str, str, Any, str]] = [
         "Speech right after a wake still taken as the wake word's tail (ms).",
     ),
     (
+        "--speech-window-ms",
+        "speaker",
+        "speech_window_ms",
+        int,
+        "Span in which --min-speech-ms of confirmed speech starts a request (ms).",
+    ),
+    (
+        "--wake-gap-ms",
+        "speaker",
+        "wake_gap_ms",
+        int,
+        "A pause this long just before a wake ends the wake word: no tail (ms, 0: never).",
+    ),
+    (
         "--silero-threshold",
         "vad",
         "silero_threshold",
@@ -281,6 +295,20 @@ _SIMPLE: list[tuple[str, str, str, Any, str]] = [
         "noise_margin_db",
         FiniteFloat(),
         "A request must be this far above the room's noise floor (dB).",
+    ),
+    (
+        "--loud-margin-db",
+        "vad",
+        "loud_margin_db",
+        FiniteFloat(),
+        "A frame this far above the noise floor needs only --loud-silero-threshold (dB).",
+    ),
+    (
+        "--loud-silero-threshold",
+        "vad",
+        "loud_silero_threshold",
+        FiniteFloat(),
+        "Silero VAD probability (0-1) that confirms a frame --loud-margin-db over the floor.",
     ),
     (
         "--retention-h",

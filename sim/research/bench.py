@@ -131,9 +131,10 @@ def bench_audio(seconds: float, silent_fraction: float = 0.0, seed: int = 0) -> 
     """Deterministic test audio of ``seconds``: fixtures (or speech-like noise) in a quiet room.
 
     The clips follow each other in a fixed order with short pauses, repeated as needed. With
-    ``silent_fraction`` the audio is cut in cycles of at most 100 s, each ``1 - silent_fraction``
-    of clips (a conversation) then the quiet room alone, so that the share holds at any length,
-    the way Picovoice's benchmark stream is 80 % silence.
+    ``silent_fraction`` the audio is cut in equal cycles of at most 100 s, each
+    ``1 - silent_fraction`` of clips (a conversation) then the quiet room alone, so that the share
+    holds at any length, the way Picovoice's benchmark stream is 80 % silence. (Cycles of exactly
+    100 s made 120 s of audio 33 % talk: 20 s, 80 s quiet, then 20 s of the next cycle's talk.)
     """
     rng = np.random.default_rng(seed)
     clips = _fixture_clips() or [_speechlike(4.0, seed=k) for k in range(6)]
@@ -143,7 +144,8 @@ def bench_audio(seconds: float, silent_fraction: float = 0.0, seed: int = 0) -> 
     if silent_fraction <= 0:
         audio = np.resize(talk, total).astype(np.float64)
     else:
-        cycle = min(total, 100 * SAMPLE_RATE)
+        cycles = -(-total // (100 * SAMPLE_RATE))
+        cycle = -(-total // cycles)
         spoken = int(cycle * (1 - silent_fraction))
         pieces: list[Pcm] = []
         held = position = 0

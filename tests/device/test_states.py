@@ -72,8 +72,43 @@ def test_no_speech_after_wake_is_discarded_at_the_timeout() -> None:
 
 
 def test_a_speech_blip_shorter_than_min_speech_is_noise() -> None:
-    facts = [WAKE, QUIET, SPEECH, QUIET, SPEECH, QUIET] + [QUIET] * 30
+    # Two confirmed frames further apart than speech_window_ms (240 ms, 3 frames) are blips.
+    facts = [WAKE, QUIET, SPEECH, QUIET, QUIET, SPEECH, QUIET] + [QUIET] * 30
     assert Action.DISCARD_NOISE in run(facts)
+    assert Action.KEEP_SILENCE not in run(facts)
+
+
+def test_min_speech_counts_within_the_speech_window() -> None:
+    # 2 confirmed frames of 3 start a request: Silero misses single frames inside words at 5 dB.
+    facts = [WAKE, QUIET, SPEECH, NOISE, SPEECH] + [QUIET] * 30
+    assert Action.KEEP_SILENCE in run(facts)
+    consecutive = SpeakerSettings(speech_window_ms=160)
+    assert Action.DISCARD_NOISE in run(facts, consecutive)
+    assert Action.KEEP_SILENCE not in run(facts, consecutive)
+
+
+def test_a_pause_before_the_detection_means_the_wake_word_has_no_tail() -> None:
+    # The model fires up to 0.6 s after the wake word; speech straight after the detection,
+    # after a pause the VAD heard, is the request (it was the tail without the pause).
+    late = FrameFacts(wake=True, preroll_available=25, wake_gap=True)
+    request = [SPEECH] * 4 + [QUIET] * 30
+    assert Action.KEEP_SILENCE in run([late, *request])
+    assert Action.DISCARD_WAKE_TAIL in run([WAKE, *request])
+    never = SpeakerSettings(wake_gap_ms=0)
+    assert Action.DISCARD_WAKE_TAIL in run([late, *request], never)
+
+
+def test_wake_gap_looks_back_over_the_wake_tail() -> None:
+    from device.states import wake_gap
+
+    speaking = [True] * 20
+    assert not wake_gap(speaking, 19, S)
+    paused = [True] * 15 + [False, False] + [True] * 3  # a 160 ms pause 3 frames before
+    assert wake_gap(paused, 19, S)
+    assert not wake_gap(paused, 19, SpeakerSettings(wake_gap_ms=240))
+    early = [True] * 12 + [False, False] + [True] * 6  # 6 frames back: before the tail span
+    assert not wake_gap(early, 19, S)
+    assert not wake_gap(paused, 19, SpeakerSettings(wake_gap_ms=0))
 
 
 def test_the_wake_words_own_tail_is_not_a_request() -> None:
@@ -111,11 +146,12 @@ def test_an_utterance_ends_silence_ms_after_the_last_confirmed_speech_in_noise()
 def test_decide_reports_reason_and_request_speech() -> None:
     quiet, speech = [False] * 40, [False] * 40
     assert decide(quiet, quiet, 10, S).reason == "no_speech"
-    tail = [False] * 11 + [True] * 3 + [False] * 26
+    # The wake word is speech up to the detection (frames 6-10), its tail 3 more frames.
+    tail = [False] * 6 + [True] * 8 + [False] * 26
     assert decide(tail, tail, 10, S).reason == "wake_tail"
     noisy = [True] * 40
     assert decide(noisy, quiet, 10, S).reason == "noise"
-    speech = [False] * 12 + [True] * 6 + [False] * 22
+    speech = [True] * 11 + [False] + [True] * 6 + [False] * 22
     kept = decide(speech, speech, 10, S)
     assert kept.kept and kept.reason == "silence" and kept.request_speech_ms == 480
     assert kept.end_frame == 17 + S.silence_frames

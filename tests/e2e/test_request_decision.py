@@ -188,6 +188,10 @@ def test_far_requests_refuses_a_missing_folder(tmp_path: Path) -> None:
         ("--noise-margin-db", "-3", "vad.noise_margin_db"),
         ("--wake-tail-ms", "5000", "speaker.wake_tail_ms"),
         ("--min-speech-ms", "-80", "speaker.min_speech_ms"),
+        ("--speech-window-ms", "80", "speaker.speech_window_ms"),
+        ("--wake-gap-ms", "3000", "speaker.wake_gap_ms"),
+        ("--loud-margin-db", "-1", "vad.loud_margin_db"),
+        ("--loud-silero-threshold", "2", "vad.loud_silero_threshold"),
     ],
 )
 def test_request_settings_out_of_range_are_refused(

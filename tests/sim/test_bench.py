@@ -87,3 +87,16 @@ def test_bench_audio_is_deterministic_and_mostly_silent_when_asked() -> None:
     loud = np.abs(a.astype(np.int32)) > 200  # above the quiet room's noise
     frames = loud[: a.size // 1280 * 1280].reshape(-1, 1280).any(axis=1)
     assert frames.mean() <= 0.25
+
+
+def test_bench_audio_is_as_silent_at_any_length() -> None:
+    # 120 s in 100 s cycles was 40 s of talk (33 %), so the VAD-gate figure of a short run
+    # fell short of a long one's; equal cycles hold the share at every length.
+    def talk(seconds: float) -> float:
+        a = bench_audio(seconds, silent_fraction=0.8, seed=2)
+        loud = np.abs(a.astype(np.int32)) > 200
+        return float(loud[: a.size // 1280 * 1280].reshape(-1, 1280).any(axis=1).mean())
+
+    shares = [talk(s) for s in (60.0, 120.0, 150.0, 300.0)]
+    assert all(share <= 0.21 for share in shares), shares
+    assert max(shares) - min(shares) < 0.02, shares

@@ -5,11 +5,12 @@
 - a wake word followed by digital silence or by room noise (pink, brown, babble at -50, -40 and
   -30 dBFS) is discarded >= 90 % of the time, per noise;
 - a wake word followed within 1 s by a spoken request is kept >= 98 % of the time in silence and
-  at 20 and 10 dB SNR, no kept request is cut before its last speech, and none is kept longer
-  than request + pre-roll + silence_ms + 0.3 s;
-- at 5 dB SNR requests are kept less often (Silero hears speech at 5 dB in pink noise poorly)
-  and babble sometimes keeps one open longer: the measured figures are in README.md; this test
-  holds them at >= 85 % kept and <= 10 % over the bound.
+  at 20 and 10 dB SNR in every condition (a late detection's request is not the wake word's
+  tail), no kept request is cut before its last speech, and none is kept longer than request +
+  pre-roll + silence_ms + 0.3 s;
+- at 5 dB SNR requests are kept less often (Silero hears speech at 5 dB poorly; issue 8's 98 %
+  is not met) and babble sometimes keeps one open longer: the measured figures are in README.md
+  (92-100 % per noise); this test holds them at >= 90 % kept and <= 10 % over the bound.
 """
 
 from __future__ import annotations
@@ -71,10 +72,11 @@ def test_a_wake_word_followed_by_nothing_is_discarded(
 def test_a_request_within_a_second_is_kept_whole(rows: dict[str, dict[str, Any]]) -> None:
     requests = [r for name, r in rows.items() if name.startswith("request_")]
     clear = [r for r in requests if not r["condition"].endswith("snr5")]
-    assert share(clear, "kept") >= 0.98, clear
+    for row in clear:
+        assert row["kept"] >= 0.98 * row["wakes"], row
     assert all(r["cut_short"] == 0 for r in requests), requests
     assert all(r["over_bound"] == 0 for r in clear), clear
     loud_noise = [r for r in requests if r["condition"].endswith("snr5")]
-    assert share(loud_noise, "kept") >= 0.85, loud_noise
+    assert share(loud_noise, "kept") >= 0.90, loud_noise
     # Babble 5 dB under the request is sometimes confirmed after it and keeps it open longer.
     assert sum(r["over_bound"] for r in loud_noise) <= 0.1 * sum(r["kept"] for r in loud_noise)

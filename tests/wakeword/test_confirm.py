@@ -20,6 +20,7 @@ from wakeword.confirm import (
     NoiseFloor,
     RequestConfirmer,
     confirmed_flags,
+    confirms,
     frame_level_db,
 )
 from wakeword.silero import SILERO_SHA256, SileroVad, silero_model_path
@@ -73,9 +74,24 @@ def test_settings_are_validated() -> None:
         {"silero_threshold": float("nan")},
         {"noise_margin_db": -1},
         {"noise_window_s": 0.0},
+        {"loud_margin_db": 41.0},
+        {"loud_silero_threshold": -0.1},
+        {"loud_silero_threshold": float("nan")},
     ):
         with pytest.raises(ConfigError, match="vad\\."):
             VadSettings(**bad)
+
+
+def test_a_frame_clearly_over_the_floor_needs_less_of_silero() -> None:
+    s = VadSettings()  # 6 dB and Silero 0.4; 9 dB and Silero 0.15
+    assert not confirms(0.99, 5.9, s)  # too quiet, whatever Silero says
+    assert confirms(0.4, 6.0, s) and not confirms(0.39, 8.9, s)
+    assert confirms(0.15, 9.0, s) and not confirms(0.14, 20.0, s)
+    # The lower of the two thresholds applies above loud_margin_db.
+    assert confirms(0.3, 9.0, VadSettings(silero_threshold=0.3, loud_silero_threshold=0.6))
+    # noise_margin_db still gates when it is the larger margin.
+    assert not confirms(0.99, 39.0, VadSettings(noise_margin_db=40.0))
+    assert confirms(0.15, 40.0, VadSettings(noise_margin_db=40.0))
 
 
 def test_silero_hears_speech_and_not_steady_noise(silero: SileroVad) -> None:
