@@ -348,8 +348,12 @@ class DeviceOptions:
     speech_timeout_ms: int | None = None
     min_speech_ms: int | None = None
     wake_tail_ms: int | None = None
+    speech_window_ms: int | None = None
+    wake_gap_ms: int | None = None
     silero_threshold: float | None = None
     noise_margin_db: float | None = None
+    loud_margin_db: float | None = None
+    loud_silero_threshold: float | None = None
     retention_h: float | None = None
 
     def _given(self) -> Iterator[tuple[str, str, str, Any]]:

@@ -13,7 +13,7 @@ import click
 import pytest
 
 from sim.cli import cli, main
-from sim.commands._common import FiniteFloat
+from sim.commands._common import _SIMPLE, FiniteFloat
 from storage.vault import Vault
 
 CLIP = Path(__file__).resolve().parents[2] / "sim" / "data" / "alexa_time.wav"
@@ -96,24 +96,34 @@ def test_an_option_out_of_range_is_blamed_on_the_option_not_the_file(
     assert "config.toml" not in line
 
 
+OUT_OF_RANGE = {
+    "--trigger-frames": "0",
+    "--refractory-s": "-1",
+    "--vad-aggressiveness": "7",
+    "--preroll-ms": "-1",
+    "--silence-ms": "-1",
+    "--max-utterance-s": "0",
+    "--speech-timeout-ms": "-1",
+    "--min-speech-ms": "-1",
+    "--wake-tail-ms": "-1",
+    "--speech-window-ms": "-1",
+    "--wake-gap-ms": "-1",
+    "--silero-threshold": "2",
+    "--noise-margin-db": "99",
+    "--loud-margin-db": "-1",
+    "--loud-silero-threshold": "2",
+    "--retention-h": "-1",
+}
+"""A value out of range for every device option of the table."""
+
+
+def test_every_device_option_has_an_out_of_range_case() -> None:
+    # A new option in the table must be added above, so the test below covers it.
+    assert set(OUT_OF_RANGE) == {option for option, *_ in _SIMPLE}
+
+
 @pytest.mark.parametrize("command", ["replay", "listen"])
-@pytest.mark.parametrize(
-    ("option", "value"),
-    [
-        ("--trigger-frames", "0"),
-        ("--refractory-s", "-1"),
-        ("--vad-aggressiveness", "7"),
-        ("--preroll-ms", "-1"),
-        ("--silence-ms", "-1"),
-        ("--max-utterance-s", "0"),
-        ("--speech-timeout-ms", "-1"),
-        ("--min-speech-ms", "-1"),
-        ("--wake-tail-ms", "-1"),
-        ("--silero-threshold", "2"),
-        ("--noise-margin-db", "99"),
-        ("--retention-h", "-1"),
-    ],
-)
+@pytest.mark.parametrize(("option", "value"), sorted(OUT_OF_RANGE.items()))
 def test_every_device_option_reaches_its_setting_and_is_blamed_for_it(
     capsys: pytest.CaptureFixture[str], command: str, option: str, value: str
 ) -> None:
