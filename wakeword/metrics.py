@@ -166,6 +166,28 @@ class OperatingPoint:
         show that it meets it (0 false accepts in a few minutes do not)."""
         return self.point.fa_per_hour_high <= self.target_fa_per_hour
 
+    def verdict(self) -> str:
+        """What it shows about the target, in words, never more than its upper bound does (the
+        table's line and the plot's legend both say this)."""
+        p, target = self.point, self.target_fa_per_hour
+        chosen = "chosen on the upper bound; " if self.conservative else ""
+        if math.isnan(p.fa_per_hour_high):
+            return f"{chosen}no negative audio: FA/h unknown against the {target:g} FA/h target"
+        bound = f"{100 * p.confidence:g} % upper bound {_short(p.fa_per_hour_high)} FA/h"
+        if self.shown_to_meet_target:
+            return f"{chosen}meets the {target:g} FA/h target: {bound}"
+        if self.meets_target:
+            return (
+                f"{chosen}{p.fa_per_hour:.2f} FA/h is within the {target:g} FA/h target, "
+                f"but its {bound} is not: not shown to meet it"
+            )
+        return f"{chosen}misses the {target:g} FA/h target ({bound})"
+
+
+def _short(value: float) -> str:
+    """A rate in few characters: whole numbers from 100 up, three significant digits below."""
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
 
 @dataclass(frozen=True)
 class FileSummary:

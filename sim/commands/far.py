@@ -511,25 +511,7 @@ def _table(out: Output, model: str, points: list[Any], operating: Any) -> None:
     out.console.print(table)
     if operating is not None:
         threshold = operating.point.threshold
-        out.say(f"* operating point: threshold {threshold:g} ({_verdict(operating)})")
-
-
-def _verdict(operating: Any) -> str:
-    """What the operating point shows about the target, never more than its upper bound does."""
-    p, target = operating.point, operating.target_fa_per_hour
-    level = _level(p.confidence)
-    chosen = "chosen on the upper bound, " if operating.conservative else ""
-    if p.fa_per_hour_high != p.fa_per_hour_high:
-        return f"{chosen}no negative audio: FA/h unknown against the {target:g} FA/h target"
-    bound = f"{level} upper bound {_num(p.fa_per_hour_high)} FA/h"
-    if operating.shown_to_meet_target:
-        return f"{chosen}meets the {target:g} FA/h target: {bound}"
-    if operating.meets_target:
-        return (
-            f"{chosen}{p.fa_per_hour:.2f} FA/h is within the {target:g} FA/h target, but its "
-            f"{bound} is not: not shown to meet it"
-        )
-    return f"{chosen}misses the {target:g} FA/h target ({bound})"
+        out.say(f"* operating point: threshold {threshold:g} ({operating.verdict()})")
 
 
 def _folder_table(out: Output, tallies: list[Any], points: list[Any], operating: Any) -> None:
