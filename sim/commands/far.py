@@ -487,7 +487,8 @@ def _table(out: Output, model: str, points: list[Any], operating: Any) -> None:
         "negative h",
         "kept s/h",
     ):
-        table.add_column(column, justify="right")
+        # Values fold onto a second line in a narrow terminal; they are never cut short.
+        table.add_column(column, justify="right", overflow="fold", min_width=4)
     chosen = operating.point.threshold if operating is not None else None
 
     def fmt(value: float, spec: str) -> str:
@@ -524,14 +525,19 @@ def _folder_table(out: Output, tallies: list[Any], points: list[Any], operating:
     threshold = operating.point.threshold
     # Folders relative to where they all are, so that long paths do not fold in the column.
     base = Path(os.path.commonpath([t.folder.absolute().parent for t in tallies]))
-    table = Table(title=f"inputs, per folder (under {escape(base)})")
+    under = f" (under {escape(base)})" if base != Path(base.anchor) else ""
+    table = Table(title=f"inputs, per folder{under}")
     for column in ("set", "folder", "files", "hours", f"at {threshold:g}"):
-        table.add_column(column, justify="left" if column in ("set", "folder") else "right")
+        table.add_column(
+            column,
+            justify="left" if column in ("set", "folder") else "right",
+            overflow="fold",  # a long path is shown whole, over several lines
+        )
     for t in tallies:
         errors = "missed" if t.role == "positive" else "false accepts"
         table.add_row(
             f"{t.role}s",
-            escape(t.folder.absolute().relative_to(base)),
+            escape(t.folder.absolute().relative_to(base) if under else t.folder.absolute()),
             str(t.files),
             f"{t.hours:.3f}",
             f"{t.errors[index]} {errors}",
