@@ -103,6 +103,7 @@ def default_cache_dir() -> Path:
     type=FiniteFloat(min=0),
     default=0.5,
     show_default=True,
+    callback=lambda ctx, param, value: _above_zero(value, param, ctx),
     help="False-accept budget the operating point is chosen against.",
 )
 @click.option(
@@ -195,6 +196,13 @@ def _open_unit(value: float, param: click.Parameter, ctx: click.Context) -> floa
     """A confidence level: strictly between 0 and 1."""
     if not 0.0 < value < 1.0:
         raise click.BadParameter(f"{value!r} is not between 0 and 1 (e.g. 0.95)", ctx, param)
+    return value
+
+
+def _above_zero(value: float, param: click.Parameter, ctx: click.Context) -> float:
+    """A rate target: above 0 (no amount of audio can show 0 false accepts per hour)."""
+    if not value > 0:
+        raise click.BadParameter(f"{value!r} is not above 0", ctx, param)
     return value
 
 

@@ -237,6 +237,7 @@ def test_conservative_picks_on_the_upper_bound(
         (["--negatives", "{neg}", "--confidence", "1"], "--confidence"),
         (["--negatives", "{neg}", "--confidence", "nan"], "--confidence"),
         (["--negatives", "{neg}", "--target-fa-per-hour", "-1"], "--target-fa-per-hour"),
+        (["--negatives", "{neg}", "--target-fa-per-hour", "0"], "--target-fa-per-hour"),
         (["--negatives", "{neg}", "--negatives", "/nonexistent/x"], "/nonexistent/x"),
         (
             ["--stream", "{neg}/sub/talk_cat.wav", "--labels", "x", "--negatives", "{neg}"],
