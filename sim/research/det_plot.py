@@ -105,12 +105,17 @@ def write_sweep_csv(
     rows go after an existing table (its header written once), so models can share one file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     new = not append or not path.exists() or path.stat().st_size == 0
-    with path.open("a" if append else "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        if new:
-            writer.writerow(SWEEP_COLUMNS)
-        for point in points:
-            writer.writerow([model, *(_cell(v) for v in point.as_dict().values())])
+    handle = io.StringIO(newline="")
+    writer = csv.writer(handle)
+    if new:
+        writer.writerow(SWEEP_COLUMNS)
+    for point in points:
+        writer.writerow([model, *(_cell(v) for v in point.as_dict().values())])
+    if new:  # a new table as every output of far: 0600, written whole (device.files)
+        write_file(path, handle.getvalue().encode("utf-8"), overwrite=True)
+    else:
+        with path.open("a", newline="", encoding="utf-8") as existing:
+            existing.write(handle.getvalue())
     return path
 
 

@@ -10,6 +10,7 @@ import csv
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -172,7 +173,11 @@ def test_every_rate_carries_its_interval(
         high = sps.chi2.ppf(1 - alpha / 2, 2 * fa + 2) / 2 / hours
         assert line["fa_per_hour_low"] == pytest.approx(low, rel=2e-3, abs=1e-4)
         assert line["fa_per_hour_high"] == pytest.approx(high, rel=2e-3)
-    # The CSV holds the same figures, unrounded.
+    # The CSV holds the same figures, unrounded; written like every output of far (0600, never
+    # over an existing file without --force).
+    assert stat.S_IMODE(sweep.stat().st_mode) == 0o600
+    again = _keepmum(tmp_path, *base, "--json", "--sweep-csv", str(sweep))
+    assert again.returncode == 2 and "--force" in again.stderr
     with sweep.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == len(lines)
