@@ -28,6 +28,9 @@ Activations come from :func:`wakeword.trigger.activations` (``score >= threshold
 ``trigger_frames`` frames, then ``refractory_frames`` frames ignored), passed in as a function so
 a test can give its own. The cost of a false accept comes from the device's own endpointing,
 ``device.states.kept_seconds``, also passed in as a function (:func:`device_kept_seconds`).
+
+Every :class:`DetPoint` carries its own confidence intervals (Wilson for ``frr``, exact Poisson
+for ``fa_per_hour``; :mod:`wakeword.stats`), computed from its counts.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -43,6 +46,7 @@ import numpy.typing as npt
 
 from device.audio import FRAME_SECONDS
 from device.errors import ConfigError
+from wakeword.stats import DEFAULT_CONFIDENCE, poisson_rate_interval, wilson_interval
 
 if TYPE_CHECKING:
     from device.states import SpeakerSettings
@@ -105,6 +109,31 @@ class DetPoint:
     """Seconds of audio the device would keep over all false accepts; NaN when not computed."""
     kept_s_per_hour: float
     """``kept_s / negative_hours`` (seconds per hour); NaN when not computed."""
+    confidence: float = DEFAULT_CONFIDENCE
+    """Two-sided level of the intervals below (:mod:`wakeword.stats`)."""
+    frr_low: float = field(init=False)
+    """Wilson interval of ``frr``, lower end; NaN when there are no positives."""
+    frr_high: float = field(init=False)
+    """Wilson interval of ``frr``, upper end."""
+    fa_per_hour_low: float = field(init=False)
+    """Exact (Garwood) Poisson interval of ``fa_per_hour``, lower end (per hour); NaN when there
+    is no negative audio."""
+    fa_per_hour_high: float = field(init=False)
+    """Its upper end: "the upper bound" that ``--conservative`` and the warnings use."""
+
+    def __post_init__(self) -> None:
+        # Computed from the counts, never passed in: a point cannot carry an interval that does
+        # not belong to it (dataclasses.replace(point, confidence=c) recomputes them).
+        frr = wilson_interval(self.false_rejects, self.positives, self.confidence)
+        fa = poisson_rate_interval(self.false_accepts, self.negative_hours, self.confidence)
+        object.__setattr__(self, "frr_low", frr.low)
+        object.__setattr__(self, "frr_high", frr.high)
+        object.__setattr__(self, "fa_per_hour_low", fa.low)
+        object.__setattr__(self, "fa_per_hour_high", fa.high)
+
+    def at_confidence(self, confidence: float) -> DetPoint:
+        """The same point with its intervals at another two-sided level."""
+        return replace(self, confidence=confidence)
 
     def as_dict(self) -> dict[str, float | int]:
         """The fields by name, in declaration order (a ``--json`` line or a CSV row)."""
@@ -127,7 +156,37 @@ class OperatingPoint:
     target_fa_per_hour: float
     """The false-accept budget it was chosen against (per hour)."""
     meets_target: bool
-    """Whether ``point.fa_per_hour <= target_fa_per_hour``."""
+    """Whether ``point.fa_per_hour <= target_fa_per_hour`` (the point estimate)."""
+    conservative: bool = False
+    """Whether it was chosen on the upper bound of FA/h rather than on the estimate."""
+
+    @property
+    def shown_to_meet_target(self) -> bool:
+        """Whether even the upper bound of its FA/h is within the target: only then do the data
+        show that it meets it (0 false accepts in a few minutes do not)."""
+        return self.point.fa_per_hour_high <= self.target_fa_per_hour
+
+    def verdict(self) -> str:
+        """What it shows about the target, in words, never more than its upper bound does (the
+        table's line and the plot's legend both say this)."""
+        p, target = self.point, self.target_fa_per_hour
+        chosen = "chosen on the upper bound; " if self.conservative else ""
+        if math.isnan(p.fa_per_hour_high):
+            return f"{chosen}no negative audio: FA/h unknown against the {target:g} FA/h target"
+        bound = f"{100 * p.confidence:g} % upper bound {_short(p.fa_per_hour_high)} FA/h"
+        if self.shown_to_meet_target:
+            return f"{chosen}meets the {target:g} FA/h target: {bound}"
+        if self.meets_target:
+            return (
+                f"{chosen}{p.fa_per_hour:.2f} FA/h is within the {target:g} FA/h target, "
+                f"but its {bound} is not: not shown to meet it"
+            )
+        return f"{chosen}misses the {target:g} FA/h target ({bound})"
+
+
+def _short(value: float) -> str:
+    """A rate in few characters: whole numbers from 100 up, three significant digits below."""
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 @dataclass(frozen=True)
@@ -394,11 +453,14 @@ def sweep_stream(
 
 
 def choose_operating_point(
-    points: Sequence[DetPoint], max_fa_per_hour: float = 0.5
+    points: Sequence[DetPoint], max_fa_per_hour: float = 0.5, *, conservative: bool = False
 ) -> OperatingPoint | None:
     """The threshold to ship: the lowest FRR among points with ``fa_per_hour <= max_fa_per_hour``
     (ties: fewer false accepts per hour, then the higher threshold); when none meets the target,
     the lowest FA/h (ties: lower FRR, then the higher threshold). ``None`` for no points.
+
+    ``conservative`` ranks on the upper bound of each point's FA/h (``fa_per_hour_high``)
+    instead of its estimate: the chosen point is then one the data show to meet the target.
 
     0.5 FA/h is openWakeWord's published target; Picovoice's headline uses 0.1 (one per 10 h).
     Points whose FRR or FA/h is NaN (no positives or no negative audio) are ranked last.
@@ -409,12 +471,17 @@ def choose_operating_point(
     def finite(value: float) -> float:
         return math.inf if math.isnan(value) else value
 
-    meeting = [p for p in points if p.fa_per_hour <= max_fa_per_hour]
+    def rate(p: DetPoint) -> float:
+        return p.fa_per_hour_high if conservative else p.fa_per_hour
+
+    meeting = [p for p in points if rate(p) <= max_fa_per_hour]
     if meeting:
-        best = min(meeting, key=lambda p: (finite(p.frr), p.fa_per_hour, -p.threshold))
+        best = min(meeting, key=lambda p: (finite(p.frr), rate(p), -p.threshold))
     else:
-        best = min(points, key=lambda p: (finite(p.fa_per_hour), finite(p.frr), -p.threshold))
-    return OperatingPoint(best, max_fa_per_hour, best.fa_per_hour <= max_fa_per_hour)
+        best = min(points, key=lambda p: (finite(rate(p)), finite(p.frr), -p.threshold))
+    return OperatingPoint(
+        best, max_fa_per_hour, best.fa_per_hour <= max_fa_per_hour, conservative=conservative
+    )
 
 
 def summarize_file(

@@ -32,8 +32,18 @@ def default_cache_dir() -> Path:
 
 
 @click.command(cls=KeepmumCommand)
-@click.option("--positives", type=click.Path(path_type=Path), help="Folder of wake-word clips.")
-@click.option("--negatives", type=click.Path(path_type=Path), help="Folder of other audio.")
+@click.option(
+    "--positives",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Folder of wake-word clips, read recursively (repeatable).",
+)
+@click.option(
+    "--negatives",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Folder of other audio, read recursively (repeatable).",
+)
 @click.option(
     "--stream",
     "stream_path",
@@ -79,6 +89,33 @@ def default_cache_dir() -> Path:
     default=None,
     metavar="tcp://HOST:PORT",
     help="Score on a Dask distributed cluster instead (keepmum[cluster]).",
+)
+@click.option(
+    "--confidence",
+    type=FiniteFloat(min=0, max=1),
+    default=0.95,
+    show_default=True,
+    callback=lambda ctx, param, value: _open_unit(value, param, ctx),
+    help="Two-sided level of the FRR (Wilson) and FA/h (exact Poisson) intervals.",
+)
+@click.option(
+    "--target-fa-per-hour",
+    type=FiniteFloat(min=0),
+    default=0.5,
+    show_default=True,
+    callback=lambda ctx, param, value: _above_zero(value, param, ctx),
+    help="False-accept budget the operating point is chosen against.",
+)
+@click.option(
+    "--conservative",
+    is_flag=True,
+    help="Choose the operating point on the upper bound of FA/h, not on its estimate.",
+)
+@click.option(
+    "--sweep-csv",
+    "sweep_csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the sweep (CSV): the --json figures, intervals included, one row a threshold.",
 )
 @click.option(
     "--plot",
@@ -130,8 +167,8 @@ def far(**params: Any) -> None:
 class FarOptions:
     """``keepmum far``'s options, typed, as click parsed them (see the options above)."""
 
-    positives: Path | None
-    negatives: Path | None
+    positives: tuple[Path, ...]
+    negatives: tuple[Path, ...]
     stream_path: Path | None
     labels_path: Path | None
     request_dirs: tuple[Path, ...]
@@ -139,6 +176,10 @@ class FarOptions:
     thresholds: str | None
     workers: int | None
     scheduler: str | None
+    confidence: float
+    target_fa_per_hour: float
+    conservative: bool
+    sweep_csv_path: Path | None
     plot_path: Path | None
     csv_path: Path | None
     cache_dir: Path | None
@@ -151,9 +192,24 @@ class FarOptions:
     json_lines: bool
 
 
+def _open_unit(value: float, param: click.Parameter, ctx: click.Context) -> float:
+    """A confidence level: strictly between 0 and 1."""
+    if not 0.0 < value < 1.0:
+        raise click.BadParameter(f"{value!r} is not between 0 and 1 (e.g. 0.95)", ctx, param)
+    return value
+
+
+def _above_zero(value: float, param: click.Parameter, ctx: click.Context) -> float:
+    """A rate target: above 0 (no amount of audio can show 0 false accepts per hour)."""
+    if not value > 0:
+        raise click.BadParameter(f"{value!r} is not above 0", ctx, param)
+    return value
+
+
 def _far(opts: FarOptions) -> None:
     from sim.config import load_config
     from sim.research import far as engine
+    from sim.research.folders import folder_tallies
     from wakeword.backend import installed_backend
     from wakeword.cache import ScoreCache, setup_id
     from wakeword.metrics import choose_operating_point
@@ -162,7 +218,11 @@ def _far(opts: FarOptions) -> None:
     backend = installed_backend()
     out = Output(opts.json_lines)
     home = resolve_home(opts.home)
-    for option, target in (("--csv", opts.csv_path), ("--plot", opts.plot_path)):
+    for option, target in (
+        ("--csv", opts.csv_path),
+        ("--sweep-csv", opts.sweep_csv_path),
+        ("--plot", opts.plot_path),
+    ):
         # Checked before hours of scoring, not after.
         if target is not None:
             guard_output_path(
@@ -187,7 +247,7 @@ def _far(opts: FarOptions) -> None:
         refractory_s=config.wakeword.refractory_s,
     )
     thresholds = engine.parse_thresholds(opts.thresholds or engine.DEFAULT_SWEEP)
-    files = _inputs(opts)
+    folders, files = _inputs(opts)
     names = engine.names_of((model,))
     job = engine.ScoreJob(models=(model,), vad=config.vad)
     cache = None
@@ -212,12 +272,35 @@ def _far(opts: FarOptions) -> None:
         )
     else:
         points = engine.clip_sweep(scored, names, thresholds, wake, config.speaker)
-    operating = choose_operating_point(points)
+    points = [p.at_confidence(opts.confidence) for p in points]
+    operating = choose_operating_point(
+        points, opts.target_fa_per_hour, conservative=opts.conservative
+    )
+    tallies = folder_tallies(
+        folders,
+        scored,
+        lambda subset: engine.clip_sweep(subset, names, thresholds, wake, config.speaker),
+    )
 
-    for point in points:
-        out.emit({"model": model, "backend": backend.name, **point.as_dict()})
+    for index, point in enumerate(points):
+        out.emit(
+            {
+                "model": model,
+                "backend": backend.name,
+                **point.as_dict(),
+                "operating_point": operating is not None and point is operating.point,
+                "folders": [t.as_dict(index) for t in tallies],
+            }
+        )
     if not out.json_lines:
         _table(out, model, points, operating)
+        _folder_table(out, tallies, points, operating)
+    _warn_short_negatives(out, points, opts.target_fa_per_hour, opts.confidence)
+    if opts.sweep_csv_path is not None:
+        from sim.research.det_plot import write_sweep_csv
+
+        write_sweep_csv(opts.sweep_csv_path, model, points)
+        out.say(f"sweep: {escape(opts.sweep_csv_path)}")
     if opts.csv_path is not None:
         _write_csv(opts.csv_path, scored, names, model, wake, job.pad_s)
         out.say(f"per-file scores: {escape(opts.csv_path)}")
@@ -234,6 +317,7 @@ def _far(opts: FarOptions) -> None:
             opts.plot_path,
             [DetCurve(model, points, operating)],
             data_label=label,
+            target_fa_per_hour=opts.target_fa_per_hour,
             stream_mode=stream_mode,
         )
         out.say(f"DET plot: {escape(opts.plot_path)}")
@@ -329,26 +413,22 @@ def _request_table(out: Output, models: tuple[str, ...], reports: list[Any]) -> 
     out.console.print(table)
 
 
-def _inputs(opts: FarOptions) -> list[tuple[Path, str]]:
-    from sim.research.corpus import audio_files
+def _inputs(opts: FarOptions) -> tuple[list[Any], list[tuple[Path, str]]]:
+    """The folders given (empty for --stream) and the ``(path, role)`` pairs to score."""
+    from sim.research.folders import collect_folders
 
     stream, labels = opts.stream_path, opts.labels_path
     if stream is not None or labels is not None:
         if stream is None or labels is None:
             raise ConfigError("--stream and --labels go together (a recording and its spans)")
-        if opts.positives is not None or opts.negatives is not None:
+        if opts.positives or opts.negatives:
             raise ConfigError("--stream replaces --positives/--negatives; give one or the other")
         if not stream.is_file():
             raise ConfigError(f"--stream {stream}: no such file")
-        return [(stream, "stream")]
-    if opts.positives is None and opts.negatives is None:
+        return [], [(stream, "stream")]
+    if not opts.positives and not opts.negatives:
         raise ConfigError("give --positives DIR and/or --negatives DIR, or --stream and --labels")
-    files: list[tuple[Path, str]] = []
-    if opts.positives is not None:
-        files += [(p, "positive") for p in audio_files(opts.positives, "--positives")]
-    if opts.negatives is not None:
-        files += [(p, "negative") for p in audio_files(opts.negatives, "--negatives")]
-    return files
+    return collect_folders(opts.positives, opts.negatives)
 
 
 def _score_with_progress(
@@ -393,34 +473,105 @@ def _score_with_progress(
         )
 
 
+def _level(confidence: float) -> str:
+    return f"{100 * confidence:g} %"
+
+
+def _num(value: float) -> str:
+    """A rate for a narrow column: whole numbers from 100 up, three significant digits below."""
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
 def _table(out: Output, model: str, points: list[Any], operating: Any) -> None:
     from rich.table import Table
 
+    level = _level(points[0].confidence) if points else ""
     table = Table(title=f"keepmum far: {model}")
-    for column in ("threshold", "FRR %", "FA/h", "false accepts", "negative h", "kept s/h"):
-        table.add_column(column, justify="right")
+    for column in (
+        "threshold",
+        f"FRR % ({level} CI)",
+        f"FA/h ({level} CI)",
+        "false accepts",
+        "negative h",
+        "kept s/h",
+    ):
+        # Values fold onto a second line in a narrow terminal; they are never cut short.
+        table.add_column(column, justify="right", overflow="fold", min_width=4)
     chosen = operating.point.threshold if operating is not None else None
 
     def fmt(value: float, spec: str) -> str:
         return "-" if value != value else format(value, spec)  # NaN: no denominator
 
+    def rate(value: float, low: float, high: float, scale: float, spec: str) -> str:
+        if value != value:
+            return "-"
+        return f"{format(scale * value, spec)} ({_num(scale * low)}-{_num(scale * high)})"
+
     for p in points:
         mark = " *" if p.threshold == chosen else ""
         table.add_row(
             f"{p.threshold:g}{mark}",
-            fmt(100 * p.frr, ".1f"),
-            fmt(p.fa_per_hour, ".2f"),
+            rate(p.frr, p.frr_low, p.frr_high, 100, ".1f"),
+            rate(p.fa_per_hour, p.fa_per_hour_low, p.fa_per_hour_high, 1, ".2f"),
             str(p.false_accepts),
             f"{p.negative_hours:.3f}",
             fmt(p.kept_s_per_hour, ".1f"),
         )
     out.console.print(table)
     if operating is not None:
-        verdict = "meets" if operating.meets_target else "misses"
-        out.say(
-            f"* operating point: threshold {operating.point.threshold:g} "
-            f"({verdict} the {operating.target_fa_per_hour:g} FA/h target)"
+        threshold = operating.point.threshold
+        out.say(f"* operating point: threshold {threshold:g} ({operating.verdict()})")
+
+
+def _folder_table(out: Output, tallies: list[Any], points: list[Any], operating: Any) -> None:
+    """Files and hours per folder given, and each folder's errors at the operating point."""
+    from rich.table import Table
+
+    if not tallies or operating is None:
+        return
+    index = next(i for i, p in enumerate(points) if p is operating.point)
+    threshold = operating.point.threshold
+    # Folders relative to where they all are, so that long paths do not fold in the column.
+    base = Path(os.path.commonpath([t.folder.absolute().parent for t in tallies]))
+    under = f" (under {escape(base)})" if base != Path(base.anchor) else ""
+    table = Table(title=f"inputs, per folder{under}")
+    for column in ("set", "folder", "files", "hours", f"at {threshold:g}"):
+        table.add_column(
+            column,
+            justify="left" if column in ("set", "folder") else "right",
+            overflow="fold",  # a long path is shown whole, over several lines
         )
+    for t in tallies:
+        errors = "missed" if t.role == "positive" else "false accepts"
+        table.add_row(
+            f"{t.role}s",
+            escape(t.folder.absolute().relative_to(base) if under else t.folder.absolute()),
+            str(t.files),
+            f"{t.hours:.3f}",
+            f"{t.errors[index]} {errors}",
+        )
+    out.console.print(table)
+
+
+def _warn_short_negatives(
+    out: Output, points: list[Any], target_fa_per_hour: float, confidence: float
+) -> None:
+    """One line on stderr when even 0 false accepts could not show the target."""
+    from wakeword.stats import hours_to_show, poisson_rate_interval
+
+    hours = points[0].negative_hours if points else 0.0
+    if not hours > 0:
+        return
+    bound = poisson_rate_interval(0, hours, confidence).high
+    if bound <= target_fa_per_hour:
+        return
+    needed = hours_to_show(target_fa_per_hour, confidence)
+    click.echo(
+        f"keepmum: warning: {hours:.3g} h of negative audio cannot show {target_fa_per_hour:g} "
+        f"FA/h: even 0 false accepts has a {_level(confidence)} upper bound of {bound:.3g} FA/h "
+        f"(needs at least {needed:.3g} h)",
+        err=True,
+    )
 
 
 def _write_csv(

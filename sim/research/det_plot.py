@@ -1,10 +1,13 @@
 """The files a false-wake benchmark leaves for a researcher: a DET plot and score tables.
 
 * :func:`plot_det` draws miss rate (false rejects, %) against false accepts per hour on a log
-  axis, one curve per model, with the operating point marked and labelled and the target drawn.
-  A log axis cannot show zero, and zero false accepts in ``h`` hours only says "fewer than one
-  in ``h`` hours", so zero-FA/h points are drawn at ``0.5 / h`` inside a grey band (explained in
-  the legend) that marks where the data cannot resolve a rate.
+  axis, one curve per model, every point with its confidence intervals as bars, the operating
+  point marked and labelled with what its upper bound shows, the target drawn and labelled; and
+  below, the kept seconds per hour of negatives per threshold (the privacy cost). A log axis
+  cannot show zero, and 0 false accepts in ``h`` hours only bounds the rate, so those points sit
+  on the left edge as left-pointing markers, their bar reaching the upper bound, annotated
+  "0 FA in h h (95 % upper bound X FA/h)". :func:`draw_det` does the drawing on a given figure
+  and returns the data of every point drawn (:class:`DetDrawing`).
 * :func:`write_sweep_csv`: one row per model and threshold, the same figures as the ``--json``
   lines of ``keepmum far``.
 * :func:`write_file_scores_csv`: one row per file and model: its length, its highest score and
@@ -21,9 +24,11 @@ from __future__ import annotations
 import csv
 import io
 import math
+import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -32,9 +37,16 @@ from device.audio import FRAME_SECONDS
 from device.files import write_file
 from wakeword.metrics import DetPoint, FileSummary, OperatingPoint
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 __all__ = [
+    "CostSeries",
     "DetCurve",
+    "DetDrawing",
+    "DrawnPoint",
     "FileScoreRow",
+    "draw_det",
     "plot_det",
     "write_file_scores_csv",
     "write_frame_scores_csv",
@@ -55,6 +67,8 @@ FILE_COLUMNS = (
     "activation_times_s",
 )
 FRAME_COLUMNS = ("file", "model", "frame", "t_s", "score")
+FIGURE_INCHES = (8.0, 8.4)
+FIGURE_DPI = 110
 
 
 @dataclass(frozen=True)
@@ -91,12 +105,17 @@ def write_sweep_csv(
     rows go after an existing table (its header written once), so models can share one file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     new = not append or not path.exists() or path.stat().st_size == 0
-    with path.open("a" if append else "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        if new:
-            writer.writerow(SWEEP_COLUMNS)
-        for point in points:
-            writer.writerow([model, *(_cell(v) for v in point.as_dict().values())])
+    handle = io.StringIO(newline="")
+    writer = csv.writer(handle)
+    if new:
+        writer.writerow(SWEEP_COLUMNS)
+    for point in points:
+        writer.writerow([model, *(_cell(v) for v in point.as_dict().values())])
+    if new:  # a new table as every output of far: 0600, written whole (device.files)
+        write_file(path, handle.getvalue().encode("utf-8"), overwrite=True)
+    else:
+        with path.open("a", newline="", encoding="utf-8") as existing:
+            existing.write(handle.getvalue())
     return path
 
 
@@ -147,30 +166,343 @@ def write_frame_scores_csv(
     return path
 
 
-def _resolution_floor(curves: Sequence[DetCurve]) -> float:
-    """Where zero FA/h is drawn: half the smallest non-zero rate the data could show."""
-    hours = [p.negative_hours for c in curves for p in c.points if p.negative_hours > 0]
-    if not hours:
-        return 0.01
-    return 0.5 / max(hours)
+@dataclass(frozen=True)
+class DrawnPoint:
+    """One threshold of one curve as the DET panel draws it: the data behind each marker."""
+
+    model: str
+    threshold: float
+    x: float
+    """Where it is drawn on the FA/h axis: its FA/h, or the axis' left edge for 0 false
+    accepts (a log axis has no 0; the marker points left: "at most this")."""
+    y: float
+    """Its FRR (or stream miss rate), in %."""
+    x_low: float
+    x_high: float
+    """The FA/h interval's bar (``x_low`` is the edge for 0 false accepts)."""
+    y_low: float
+    y_high: float
+    """The FRR interval's bar, in %."""
+    zero_fa: bool
+    """Drawn at the edge: no false accept in the negative hours."""
+
+
+@dataclass(frozen=True)
+class CostSeries:
+    """One curve's kept-seconds panel: seconds of audio its false accepts would keep, per hour
+    of negatives, against the threshold (NaN thresholds left out)."""
+
+    model: str
+    thresholds: tuple[float, ...]
+    kept_s_per_hour: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class DetDrawing:
+    """What :func:`draw_det` drew, for a caller or a test to check against the sweep."""
+
+    points: tuple[DrawnPoint, ...]
+    edge_fa_per_hour: float
+    """The DET panel's left limit, where 0-FA points sit."""
+    operating: tuple[tuple[str, DrawnPoint, str], ...]
+    """Per curve with an operating point: model, the point, and its legend label."""
+    zero_notes: tuple[str, ...]
+    """The annotation beside each curve's 0-FA points."""
+    cost: tuple[CostSeries, ...]
 
 
 def _percent(frr: float) -> float:
     return 100.0 * frr
 
 
+def _rate(value: float) -> str:
+    return f"{value:.0f}" if value >= 100 else f"{value:.3g}"
+
+
 def _label_operating(op: OperatingPoint) -> str:
     p = op.point
     kept = "" if math.isnan(p.kept_s_per_hour) else f", keeps {p.kept_s_per_hour:.1f} s/h"
-    verdict = "meets" if op.meets_target else "misses"
-    # Zero false accepts says only "fewer than one in this much audio": say how much.
+    # Zero false accepts says only "fewer than the upper bound": say how much audio it was.
     rate = (
         f"0 FA in {p.negative_hours:.3g} h" if p.false_accepts == 0 else f"{p.fa_per_hour:.2f} FA/h"
     )
-    return (
-        f"threshold {p.threshold:g}: {_percent(p.frr):.1f} % missed, "
-        f"{rate}{kept}\n({verdict} the {op.target_fa_per_hour:g} FA/h target)"
+    verdict = textwrap.fill(f"({op.verdict()})", 90)
+    return f"threshold {p.threshold:g}: {_percent(p.frr):.1f} % missed, {rate}{kept}\n{verdict}"
+
+
+def _drawable(points: Sequence[DetPoint]) -> list[DetPoint]:
+    return sorted(
+        (p for p in points if not (math.isnan(p.frr) or math.isnan(p.fa_per_hour))),
+        key=lambda p: (p.fa_per_hour, -p.frr, p.threshold),
     )
+
+
+def _edge(curves: Sequence[DetCurve], target_fa_per_hour: float) -> float:
+    """The FA/h axis' left limit: below every interval's lower end and the target, at a decade
+    (a log axis cannot show 0; 0-FA points are drawn here)."""
+    lows = [
+        p.fa_per_hour_low
+        for c in curves
+        for p in _drawable(c.points)
+        if p.false_accepts > 0 and p.fa_per_hour_low > 0
+    ]
+    highs = [p.fa_per_hour_high for c in curves for p in _drawable(c.points)]
+    candidates = [target_fa_per_hour / 3 if target_fa_per_hour > 0 else 0.01]
+    candidates += [low / 1.5 for low in lows] + [high / 30 for high in highs if high > 0]
+    return float(10 ** math.floor(math.log10(min(candidates))))
+
+
+def _drawn(model: str, p: DetPoint, edge: float) -> DrawnPoint:
+    zero = p.false_accepts == 0
+    return DrawnPoint(
+        model=model,
+        threshold=p.threshold,
+        x=edge if zero else p.fa_per_hour,
+        y=_percent(p.frr),
+        x_low=edge if zero else p.fa_per_hour_low,
+        x_high=p.fa_per_hour_high,
+        y_low=_percent(p.frr_low),
+        y_high=_percent(p.frr_high),
+        zero_fa=zero,
+    )
+
+
+def _bar(p: DrawnPoint) -> tuple[float, float, float, float, float, float]:
+    """``(x, y, x_low, x_high, y_low, y_high)`` of its error bars; no FA/h bar at the edge."""
+    x_low, x_high = (p.x, p.x) if p.zero_fa else (p.x_low, p.x_high)
+    return (p.x, p.y, x_low, x_high, p.y_low, p.y_high)
+
+
+def draw_det(
+    figure: Figure,
+    curves: Sequence[DetCurve],
+    *,
+    data_label: str,
+    target_fa_per_hour: float = 0.5,
+    stream_mode: bool = False,
+) -> DetDrawing:
+    """Draw the DET panel and the kept-seconds panel on ``figure``; return the data drawn.
+
+    DET panel: FRR (%) against FA/h (log), one curve per model, each point with its FRR (Wilson)
+    and FA/h (exact Poisson) interval as bars. Points with 0 false accepts sit on the left edge
+    as left-pointing markers, their bar reaching the upper bound, with one note per curve:
+    "0 FA in N h (95 % upper bound X FA/h)". The target is a labelled dashed line; the operating
+    point a star whose legend label says what its upper bound shows (never "meets the target"
+    when the bound does not). Cost panel: kept seconds per hour of negatives, per threshold,
+    the operating threshold marked.
+    """
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    det, key, cost_axes = figure.subplots(3, 1, gridspec_kw={"height_ratios": [3, 0.5, 1.2]})
+    key.set_axis_off()  # the legend's own row: it never covers a point or the target's label
+    edge = _edge(curves, target_fa_per_hour)
+    drawn: list[DrawnPoint] = []
+    operating: list[tuple[str, DrawnPoint, str]] = []
+    notes: list[str] = []
+    costs: list[CostSeries] = []
+    right = target_fa_per_hour * 3 if target_fa_per_hour > 0 else 1.0
+    top = 5.0
+    level = ""
+    for curve in curves:
+        points = [_drawn(curve.model, p, edge) for p in _drawable(curve.points)]
+        if not points:
+            continue
+        level = f"{100 * curve.points[0].confidence:g} %"
+        drawn += points
+        right = max(right, *(p.x_high for p in points))
+        top = max(top, *(p.y_high for p in points))
+        rated = [p for p in points if not p.zero_fa]
+        zero = [p for p in points if p.zero_fa]
+        (line,) = det.plot(
+            [p.x for p in rated],
+            [p.y for p in rated],
+            marker="o",
+            markersize=3.5,
+            linewidth=1.4,
+            label=curve.model,
+            zorder=3,
+        )
+        color = line.get_color()
+        # Thresholds with the same counts share a point: one bar each, or the bars' shade would
+        # say more about how many thresholds tie than about the interval. The FA/h bars of 0-FA
+        # points are the band below instead (they are all the same bar).
+        bars = list(dict.fromkeys(_bar(p) for p in points))
+        det.errorbar(
+            [b[0] for b in bars],
+            [b[1] for b in bars],
+            xerr=[[b[0] - b[2] for b in bars], [b[3] - b[0] for b in bars]],
+            yerr=[[b[1] - b[4] for b in bars], [b[5] - b[1] for b in bars]],
+            fmt="none",
+            ecolor=color,
+            elinewidth=0.8,
+            alpha=0.3,
+            capsize=0,
+            zorder=2,
+        )
+        if zero:
+            # One bound for all of them (the same hours, 0 events): drawn once, as a bar from
+            # the edge to the bound at the best of them (the lowest FRR: the point that matters
+            # on a DET curve), and as a dotted line at the bound beside all of them.
+            upper = zero[0].x_high
+            best = min(zero, key=lambda p: (p.y, -p.threshold))
+            det.errorbar(
+                [best.x],
+                [best.y],
+                xerr=[[0.0], [upper - best.x]],
+                fmt="none",
+                ecolor=color,
+                elinewidth=1.4,
+                capsize=5,
+                clip_on=False,
+                zorder=4,
+            )
+            det.plot(
+                [upper, upper],
+                [min(p.y for p in zero), max(p.y for p in zero)],
+                color=color,
+                linestyle=":",
+                linewidth=1.2,
+                zorder=2,
+                label=f"{curve.model}: upper bound of its 0-FA points",
+            )
+            det.plot(
+                [p.x for p in zero],
+                [p.y for p in zero],
+                marker="<",
+                markersize=7,
+                color=color,
+                markeredgecolor="black",
+                markeredgewidth=0.5,
+                linestyle="none",
+                clip_on=False,
+                zorder=6,  # above an operating star on the same spot
+                label=f"{curve.model}: 0 false accepts, drawn at the left edge",
+            )
+            hours = next(p.negative_hours for p in curve.points if p.false_accepts == 0)
+            note = f"0 FA in {hours:.3g} h\n({level} upper bound {_rate(upper)} FA/h)"
+            notes.append(note)
+            det.annotate(
+                note,
+                xy=(best.x, best.y),
+                xytext=(36, 30 + 34 * (len(notes) - 1)),
+                textcoords="offset points",
+                fontsize=8,
+                color=color,
+                va="center",
+                arrowprops={"arrowstyle": "->", "color": color, "linewidth": 0.8},
+                bbox={"boxstyle": "round,pad=0.25", "facecolor": "white", "alpha": 0.85},
+                zorder=7,
+            )
+        op = curve.operating
+        if op is not None and not math.isnan(op.point.frr) and not math.isnan(op.point.fa_per_hour):
+            at = _drawn(curve.model, op.point, edge)
+            label = f"{curve.model} at {_label_operating(op)}"
+            operating.append((curve.model, at, label))
+            det.plot(
+                [at.x],
+                [at.y],
+                marker="*",
+                markersize=15,
+                color=color,
+                markeredgecolor="black",
+                linestyle="none",
+                clip_on=False,
+                zorder=5,
+                label=label,
+            )
+        series = [p for p in sorted(curve.points, key=lambda p: p.threshold)]
+        series = [p for p in series if not math.isnan(p.kept_s_per_hour)]
+        if series:
+            costs.append(
+                CostSeries(
+                    curve.model,
+                    tuple(p.threshold for p in series),
+                    tuple(p.kept_s_per_hour for p in series),
+                )
+            )
+            cost_axes.plot(
+                [p.threshold for p in series],
+                [p.kept_s_per_hour for p in series],
+                marker="o",
+                markersize=3.5,
+                color=color,
+                label=curve.model,
+            )
+            if op is not None:
+                on_left = op.point.threshold > 0.6  # the label stays inside the panel
+                cost_axes.axvline(op.point.threshold, color=color, linestyle=":", linewidth=1.2)
+                cost_axes.annotate(
+                    f"{curve.model} at {op.point.threshold:g}: {op.point.kept_s_per_hour:.1f} s/h",
+                    xy=(op.point.threshold, 1.0),
+                    xycoords=("data", "axes fraction"),
+                    xytext=(-4 if on_left else 4, -12),
+                    textcoords="offset points",
+                    ha="right" if on_left else "left",
+                    fontsize=8,
+                    color=color,
+                )
+
+    det.set_xscale("log")
+    det.set_xlim(edge, 10 ** math.ceil(math.log10(right * 1.2)))
+    det.xaxis.set_major_locator(LogLocator(base=10, numticks=12))
+    # The left edge stands for 0 false accepts (a log axis has no 0): its label says so.
+    det.xaxis.set_major_formatter(
+        FuncFormatter(lambda value, _: f"{value:g}\n(0 FA)" if value == edge else f"{value:g}")
+    )
+    det.xaxis.set_minor_formatter(NullFormatter())
+    top = min(100.0, top * 1.05 + 1.0)
+    det.set_ylim(-0.03 * top, top)  # a little below 0 so a 0 % point is not cut in half
+    if target_fa_per_hour > 0:
+        det.axvline(
+            target_fa_per_hour,
+            color="0.25",
+            linestyle="--",
+            linewidth=1.0,
+            label=f"target {target_fa_per_hour:g} FA/h",
+        )
+        det.text(
+            target_fa_per_hour,
+            0.99,
+            f" target {target_fa_per_hour:g} FA/h",
+            transform=det.get_xaxis_transform(),
+            fontsize=8,
+            color="0.25",
+            ha="left",
+            va="top",
+        )
+    det.set_xlabel("false accepts per hour (log scale; bars: " + (level or "95 %") + " intervals)")
+    det.set_ylabel(
+        "keywords missed in the stream (%)"
+        if stream_mode
+        else "false rejects, positives missed (%)"
+    )
+    models = ", ".join(c.model for c in curves) or "no model"
+    det.set_title(f"DET: {models}\n{data_label}", fontsize=11)
+    det.grid(True, which="major", alpha=0.3)
+    handles, labels = det.get_legend_handles_labels()
+    if drawn:
+        key.legend(handles, labels, loc="center", fontsize=7.5, frameon=False, ncol=1)
+
+    if not costs:
+        cost_axes.text(
+            0.5,
+            0.5,
+            "kept seconds not computed for these points",
+            transform=cost_axes.transAxes,
+            ha="center",
+            va="center",
+            fontsize=9,
+            color="0.4",
+        )
+    cost_axes.set_xlabel("threshold")
+    cost_axes.set_ylabel("kept s per hour\nof negatives")
+    cost_axes.set_title(
+        "privacy cost: audio the device would keep after false wakes", fontsize=9, loc="left"
+    )
+    cost_axes.set_xlim(0.0, 1.0)
+    cost_axes.set_ylim(bottom=0.0)
+    cost_axes.grid(True, alpha=0.3)
+    return DetDrawing(tuple(drawn), edge, tuple(operating), tuple(notes), tuple(costs))
 
 
 def plot_det(
@@ -181,8 +513,7 @@ def plot_det(
     target_fa_per_hour: float = 0.5,
     stream_mode: bool = False,
 ) -> Path:
-    """Write a DET plot as PNG: miss rate (%) against false accepts per hour (log), one curve per
-    model, each curve's operating point marked and labelled, the target as a dashed line.
+    """Write the DET plot as PNG (see :func:`draw_det`): a DET panel above a kept-seconds panel.
 
     ``data_label`` says what was measured ("329 positives, 3.1 h negatives"); it goes in the
     title beside the models. ``stream_mode`` only changes the wording (miss rate of keywords
@@ -192,86 +523,15 @@ def plot_det(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(8.0, 5.6), dpi=110)
+    figure = Figure(figsize=FIGURE_INCHES, dpi=FIGURE_DPI)
     FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    floor = _resolution_floor(curves)
-    highest_fa = floor
-    highest_miss = 5.0
-    for curve in curves:
-        drawable = sorted(
-            (p for p in curve.points if not (math.isnan(p.frr) or math.isnan(p.fa_per_hour))),
-            key=lambda p: (p.fa_per_hour, -p.frr),
-        )
-        if not drawable:
-            continue
-        xs = [max(p.fa_per_hour, floor) for p in drawable]
-        ys = [_percent(p.frr) for p in drawable]
-        highest_fa = max(highest_fa, *xs)
-        highest_miss = max(highest_miss, *ys)
-        (line,) = axes.plot(xs, ys, marker=".", markersize=4, linewidth=1.4, label=curve.model)
-        op = curve.operating
-        if op is not None and not math.isnan(op.point.frr):
-            x = max(op.point.fa_per_hour, floor)
-            y = _percent(op.point.frr)
-            axes.plot(
-                [x],
-                [y],
-                marker="*",
-                markersize=15,
-                color=line.get_color(),
-                zorder=5,
-                markeredgecolor="black",
-                linestyle="none",
-                label=f"{curve.model} at {_label_operating(op)}",
-            )
-            axes.annotate(
-                f"{op.point.threshold:g}",
-                xy=(x, y),
-                xytext=(8, 6),
-                textcoords="offset points",
-                fontsize=8,
-                fontweight="bold",
-                color=line.get_color(),
-            )
-    left = min(floor / 1.6, target_fa_per_hour / 4)
-    right = max(highest_fa * 1.6, target_fa_per_hour * 4)
-    axes.set_xscale("log")
-    axes.set_xlim(left, right)
-    top = min(100.0, highest_miss * 1.1 + 1.0)
-    axes.set_ylim(-0.03 * top, top)  # a little below 0 so a 0 % point is not cut in half
-    # Below one false accept in the data no rate can be resolved; zero FA/h is drawn in there.
-    resolution_h = 0.5 / floor
-    axes.axvspan(
-        left,
-        2 * floor,
-        color="0.92",
-        zorder=0,
-        label=f"under 1 FA in {resolution_h:.3g} h: 0 FA/h drawn at {floor:.2g}",
+    draw_det(
+        figure,
+        curves,
+        data_label=data_label,
+        target_fa_per_hour=target_fa_per_hour,
+        stream_mode=stream_mode,
     )
-    axes.axvline(target_fa_per_hour, color="0.3", linestyle="--", linewidth=1.0)
-    axes.text(
-        target_fa_per_hour,
-        0.98,
-        f"target {target_fa_per_hour:g} FA/h ",
-        transform=axes.get_xaxis_transform(),
-        fontsize=8,
-        color="0.3",
-        rotation=90,
-        ha="right",
-        va="top",
-    )
-    axes.set_xlabel("false accepts per hour (log scale)")
-    axes.set_ylabel(
-        "keywords missed in the stream (%)"
-        if stream_mode
-        else "false rejects, positives missed (%)"
-    )
-    models = ", ".join(c.model for c in curves) or "no model"
-    axes.set_title(f"DET: {models}\n{data_label}", fontsize=11)
-    axes.grid(True, which="both", alpha=0.3)
-    if curves:
-        axes.legend(loc="best", fontsize=8, framealpha=0.9)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     write_file(path, lambda out: figure.savefig(out, format="png"), overwrite=True)

@@ -408,6 +408,12 @@ def test_det_point_as_dict_keeps_field_order() -> None:
         "fa_per_hour",
         "kept_s",
         "kept_s_per_hour",
+        # Added by issue 13, after every earlier field: the intervals (tests/wakeword/test_stats).
+        "confidence",
+        "frr_low",
+        "frr_high",
+        "fa_per_hour_low",
+        "fa_per_hour_high",
     ]
 
 
