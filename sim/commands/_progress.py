@@ -33,12 +33,38 @@ class ProgressDisplay:
             self.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
     @contextmanager
+    def stages(self, unit: str = "runs") -> Iterator[Callable[[str, float, float], None]]:
+        """One bar per stage, each added when first reported; yields ``update(stage, done,
+        total)``."""
+        if not self.enabled:
+            yield lambda stage, done, total: None
+            return
+        with self._progress(None, unit) as progress:
+            ids: dict[str, Any] = {}
+
+            def update(stage: str, done: float, total: float) -> None:
+                if stage not in ids:
+                    ids[stage] = progress.add_task(stage, total=total)
+                progress.update(ids[stage], completed=done, total=total)
+
+            yield update
+
+    @contextmanager
     def task(self, description: str, unit: str = "s") -> Iterator[Update]:
         """A bar for one piece of work; yields ``update(done, total)`` (``unit`` after the
         numbers: ``s`` for seconds of audio, ``files``, or empty for a share)."""
         if not self.enabled:
             yield lambda done, total: None
             return
+        with self._progress(description, unit) as progress:
+            task = progress.add_task(description, total=1.0)
+
+            def update(done: float, total: float) -> None:
+                progress.update(task, completed=done, total=total)
+
+            yield update
+
+    def _progress(self, description: str | None, unit: str) -> Any:
         from rich.progress import (
             BarColumn,
             Progress,
@@ -52,8 +78,8 @@ class ProgressDisplay:
             if unit
             else TextColumn("{task.percentage:>3.0f} %")
         )
-        with Progress(
-            TextColumn(description),
+        return Progress(
+            TextColumn(description if description is not None else "{task.description}"),
             BarColumn(),
             amount,
             TimeElapsedColumn(),
@@ -61,10 +87,4 @@ class ProgressDisplay:
             TimeRemainingColumn(),
             console=self.console,
             transient=True,
-        ) as progress:
-            task = progress.add_task(description, total=None)
-
-            def update(done: float, total: float) -> None:
-                progress.update(task, completed=done, total=total)
-
-            yield update
+        )

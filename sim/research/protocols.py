@@ -94,6 +94,8 @@ __all__ = [
     "ProtocolInputs",
     "ProtocolSettings",
     "build_mixture",
+    "collect_inputs",
+    "headline_target",
     "mixture_key",
     "openwakeword_scale",
     "openwakeword_snr_db",

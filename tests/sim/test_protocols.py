@@ -154,6 +154,15 @@ def test_openwakeword_mixture_measures_back_at_its_snr(
         assert np.max(np.abs(speech[: place - 1])) < 1e-3
 
 
+def test_public_names_exist() -> None:
+    import sim.research.phases as phases
+    import sim.research.protocols as protocols
+    import wakeword.phases as scoring
+
+    for module in (protocols, phases, scoring):
+        assert [n for n in module.__all__ if not hasattr(module, n)] == []
+
+
 def test_reverberation_keeps_alignment_and_mean_amplitude() -> None:
     rng = np.random.default_rng(4)
     x = rng.standard_normal(8000)
