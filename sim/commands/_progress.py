@@ -50,14 +50,17 @@ class ProgressDisplay:
             yield update
 
     @contextmanager
-    def task(self, description: str, unit: str = "s") -> Iterator[Update]:
-        """A bar for one piece of work; yields ``update(done, total)`` (``unit`` after the
-        numbers: ``s`` for seconds of audio, ``files``, or empty for a share)."""
+    def task(
+        self, description: str, unit: str = "s", total: float | None = None
+    ) -> Iterator[Update]:
+        """A bar for one piece of work, of ``total`` when known up front; yields
+        ``update(done, total)`` (``unit`` after the numbers: ``s`` for seconds of audio,
+        ``files``, or empty for a share)."""
         if not self.enabled:
             yield lambda done, total: None
             return
         with self._progress(description, unit) as progress:
-            task = progress.add_task(description, total=1.0)
+            task = progress.add_task(description, total=total or 1.0)
 
             def update(done: float, total: float) -> None:
                 progress.update(task, completed=done, total=total)

@@ -435,7 +435,7 @@ def _score_with_progress(
     display = ProgressDisplay()
     if [role for _, role in files] == ["stream"] and scheduler is None:
         total = _audio_seconds(files[0][0])
-        with display.task("scoring the stream", unit="s") as update:
+        with display.task("scoring the stream", unit="s", total=total) as update:
             return engine.score_files(
                 files,
                 job,
@@ -443,7 +443,7 @@ def _score_with_progress(
                 cache=cache,
                 on_audio=lambda _, seconds: update(seconds, max(total, seconds)),
             )
-    with display.task("scoring", unit="files") as update:
+    with display.task("scoring", unit="files", total=len(files)) as update:
         done = 0
 
         def advance(_: Any) -> None:

@@ -305,8 +305,16 @@ def build_mixture(
         (work / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         if cache_root is None:
             return _mixture(work, inputs, meta, cached=False)
-        shutil.rmtree(final, ignore_errors=True)
-        work.rename(final)
+        if final.exists() and not (final / "meta.json").is_file():
+            shutil.rmtree(final, ignore_errors=True)  # a torn entry of an older run
+        try:
+            work.rename(final)
+        except OSError:
+            if not (final / "meta.json").is_file():
+                raise
+            # Another run built the same mixture meanwhile: same key, same bytes; keep theirs.
+            shutil.rmtree(work, ignore_errors=True)
+            return _mixture(final, inputs, meta, cached=True)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
