@@ -49,15 +49,24 @@ def bench(
 ) -> None:
     """Measure keepmum against its wake-word library's own streaming loop (openWakeWord's on
     the onnx backend, pyopen-wakeword's on tflite); exit 1 if a bar fails."""
-    from sim.research.bench import Measurement, run_bench
+    from sim.commands._progress import ProgressDisplay
+    from sim.research.bench import Measurement, bench_plan, run_bench
     from wakeword.backend import installed_backend
 
     out = Output(json_lines)
+    display = ProgressDisplay()
     out.say(
         f"keepmum bench: {seconds:g} s of audio, {rounds} interleaved rounds, "
         f"{minutes_memory:g}-minute replay for memory, {workers or os.cpu_count()} workers, "
         f"wake-word backend {installed_backend().describe()}"
     )
+    plan = bench_plan(seconds, minutes_memory, workers, rounds)
+    # Said up front: what runs and roughly how long (on stdout for a person reading the text
+    # output; with --json only on a terminal's stderr, never among the JSON lines).
+    say = out.say if not json_lines else display.say
+    say(f"it will run, in order (about {_minutes(sum(s for _, s in plan))} on an idle core):")
+    for name, estimate in plan:
+        say(f"  {name}: about {_minutes(estimate)}")
     rows: list[Measurement] = []
 
     def show(m: Measurement) -> None:
@@ -65,12 +74,19 @@ def bench(
         out.emit(m.as_dict())
         out.say(f"  {m.name}: {_verdict(m)}")
 
-    run_bench(seconds, minutes_memory, workers, rounds, on_measurement=show)
+    with display.stages(unit="runs") as progress:
+        run_bench(
+            seconds, minutes_memory, workers, rounds, on_measurement=show, on_progress=progress
+        )
     if not json_lines:
         _table(out, rows)
     failed = [m.name for m in rows if m.passed is False]
     if failed:
         raise CheckFailed(f"benchmark bars not met: {', '.join(failed)}")
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def _verdict(m: Any) -> str:

@@ -21,6 +21,7 @@ from sim.commands._common import (
     resolve_home,
 )
 from sim.commands._output import Output, escape
+from sim.commands._protocol import check_protocol_options, protocol_options
 
 __all__ = ["far"]
 
@@ -149,6 +150,21 @@ def default_cache_dir() -> Path:
     help="Seconds between two activations (default: the device's).",
 )
 @click.option(
+    "--phases",
+    type=click.IntRange(min=1, max=1280),
+    default=None,
+    help="Score each clip at N frame phases spread over one 80 ms frame; report the mean "
+    "and the worst phase.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Seed: --phases draws its offsets (else evenly spread), --protocol its mixtures "
+    "(default 0).",
+)
+@protocol_options
+@click.option(
     "--config",
     "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -186,6 +202,14 @@ class FarOptions:
     no_cache: bool
     trigger_frames: int | None
     refractory_s: float | None
+    phases: int | None
+    seed: int | None
+    protocol: str | None
+    background_dirs: tuple[Path, ...]
+    noise_dirs: tuple[Path, ...]
+    rir_dirs: tuple[Path, ...]
+    snr_db: float | None
+    protocol_hours: float | None
     config_path: Path | None
     force: bool
     home: Path | None
@@ -233,8 +257,14 @@ def _far(opts: FarOptions) -> None:
         trigger_frames=opts.trigger_frames, refractory_s=opts.refractory_s
     ).overrides()
     config = load_config(opts.config_path, home=home, overrides=overrides)
+    check_protocol_options(opts)
     if opts.request_dirs:
         _requests(out, opts, config)
+        return
+    if opts.protocol is not None:
+        from sim.commands._protocol import run_protocol
+
+        run_protocol(out, opts, config)
         return
     if len(opts.models) > 1:
         raise ConfigError("--model: give one model (several only with --requests)")
@@ -249,11 +279,14 @@ def _far(opts: FarOptions) -> None:
     thresholds = engine.parse_thresholds(opts.thresholds or engine.DEFAULT_SWEEP)
     folders, files = _inputs(opts)
     names = engine.names_of((model,))
-    job = engine.ScoreJob(models=(model,), vad=config.vad)
+    offsets = _phase_offsets(opts)
+    job = engine.ScoreJob(models=(model,), vad=config.vad, phase_offsets=offsets)
     cache = None
     if not opts.no_cache:
+        from sim.research.phases import phase_setup
+
         folder = opts.cache_dir or default_cache_dir()
-        cache = ScoreCache(folder, setup_id(job.models, job.pad_s, job.vad))
+        cache = ScoreCache(folder, phase_setup(setup_id(job.models, job.pad_s, job.vad), offsets))
     workers = opts.workers or os.cpu_count() or 1
 
     scored = _score_with_progress(out, files, job, workers, cache, opts.scheduler)
@@ -281,19 +314,26 @@ def _far(opts: FarOptions) -> None:
         scored,
         lambda subset: engine.clip_sweep(subset, names, thresholds, wake, config.speaker),
     )
+    by_phase = _phase_summaries(scored, names, offsets, thresholds, wake, config.speaker)
 
     for index, point in enumerate(points):
+        extra = by_phase[index].as_dict() if by_phase else {}
         out.emit(
             {
                 "model": model,
                 "backend": backend.name,
                 **point.as_dict(),
+                **extra,
                 "operating_point": operating is not None and point is operating.point,
                 "folders": [t.as_dict(index) for t in tallies],
             }
         )
     if not out.json_lines:
         _table(out, model, points, operating)
+        if by_phase:
+            from sim.research.phases import phase_table
+
+            out.console.print(phase_table(model, by_phase))
         _folder_table(out, tallies, points, operating)
     _warn_short_negatives(out, points, opts.target_fa_per_hour, opts.confidence)
     if opts.sweep_csv_path is not None:
@@ -321,6 +361,35 @@ def _far(opts: FarOptions) -> None:
             stream_mode=stream_mode,
         )
         out.say(f"DET plot: {escape(opts.plot_path)}")
+
+
+def _phase_offsets(opts: FarOptions) -> tuple[int, ...]:
+    """``--phases``' offsets (samples), or () without it; refused where it does not apply."""
+    from sim.research.phases import phase_offsets
+
+    if opts.phases is None:
+        return ()
+    if opts.stream_path is not None:
+        raise ConfigError(
+            f"--phases {opts.phases}: scores clips (--positives/--negatives), not a --stream "
+            "(a long stream meets every phase already)"
+        )
+    return phase_offsets(opts.phases, opts.seed)
+
+
+def _phase_summaries(
+    scored: list[Any],
+    names: tuple[str, ...],
+    offsets: tuple[int, ...],
+    thresholds: tuple[float, ...],
+    wake: Any,
+    speaker: Any,
+) -> list[Any]:
+    if not offsets:
+        return []
+    from sim.research.phases import phase_sweep
+
+    return phase_sweep(scored, names, offsets, thresholds, wake, speaker)
 
 
 def _condition_folders(dirs: tuple[Path, ...]) -> list[Path]:
@@ -439,37 +508,32 @@ def _score_with_progress(
     cache: Any,
     scheduler: str | None,
 ) -> list[Any]:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
+    """Score with a progress bar on a terminal's stderr: files done, or for a stream the
+    seconds of its audio scored (a stream is scored in this process: it is one file)."""
+    from sim.commands._progress import ProgressDisplay
     from sim.research import far as engine
 
-    with Progress(
-        TextColumn("scoring"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("files"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=out.console,
-        transient=True,
-        disable=not out.console.is_terminal,
-    ) as progress:
-        task = progress.add_task("scoring", total=len(files))
+    display = ProgressDisplay()
+    if [role for _, role in files] == ["stream"] and scheduler is None:
+        total = _audio_seconds(files[0][0])
+        with display.task("scoring the stream", unit="s", total=total) as update:
+            return engine.score_files(
+                files,
+                job,
+                workers=1,
+                cache=cache,
+                on_audio=lambda _, seconds: update(seconds, max(total, seconds)),
+            )
+    with display.task("scoring", unit="files", total=len(files)) as update:
+        done = 0
+
+        def advance(_: Any) -> None:
+            nonlocal done
+            done += 1
+            update(done, len(files))
+
         return engine.score_files(
-            files,
-            job,
-            workers=workers,
-            cache=cache,
-            scheduler=scheduler,
-            on_result=lambda _: progress.advance(task),
+            files, job, workers=workers, cache=cache, scheduler=scheduler, on_result=advance
         )
 
 
@@ -480,6 +544,16 @@ def _level(confidence: float) -> str:
 def _num(value: float) -> str:
     """A rate for a narrow column: whole numbers from 100 up, three significant digits below."""
     return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def _audio_seconds(path: Path) -> float:
+    """A file's length from its header (0 when the header does not say)."""
+    import soundfile
+
+    try:
+        return float(soundfile.info(str(path)).duration)
+    except (RuntimeError, OSError, soundfile.LibsndfileError):
+        return 0.0
 
 
 def _table(out: Output, model: str, points: list[Any], operating: Any) -> None:

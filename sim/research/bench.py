@@ -14,6 +14,10 @@ other users of a shared machine do not inflate; the process-pool scaling uses wa
 work happens in other processes); peak memory is ``ru_maxrss`` of a child process that replays
 a long file and does nothing else.
 
+Before it starts, :func:`bench_plan` lists the measurements with a rough duration each
+(from throughputs measured on these machines), and ``on_progress`` hears ``(measurement, runs
+done, runs in all)`` after every timed run, for a progress bar.
+
 Measurements and bars (a bar that fails makes ``keepmum bench`` exit 1):
 
 * ``openwakeword_stream`` (onnx): openWakeWord 0.5.1 ``Model(["alexa"],
@@ -35,6 +39,11 @@ Measurements and bars (a bar that fails makes ``keepmum bench`` exit 1):
   worker on the same pool machinery; bar >= 1.3 when N >= 2, judged only when the machine has N
   cores free of other work (1-minute load average, less this process); otherwise reported with
   ``pass`` null and ``details.judged`` false.
+* ``far_4_phases``: what ``keepmum far --phases 4`` pays per file (scores at 4 frame phases, the
+  extra three with strip-run embeddings, :mod:`wakeword.phases`; VAD and second stage once)
+  against ``far`` at one phase, CPU time, bar <= 2.5; ``details`` gives the cost of each extra
+  phase as a share of one phase, and the model-only ratio (four phases of
+  :class:`wakeword.phases.PhaseScorer` against one of :class:`wakeword.batch.BatchScorer`).
 * ``vad_gated_device``: the VAD-gated device against the ungated one on audio that is 80 %
   silence (CPU time), bar >= 3.
 * ``replay_memory``: peak resident memory of a replay of ``--minutes-memory`` minutes, bar
@@ -68,7 +77,9 @@ if TYPE_CHECKING:
 __all__ = [
     "DATA",
     "Measurement",
+    "Progress",
     "bench_audio",
+    "bench_plan",
     "run_bench",
 ]
 
@@ -181,12 +192,24 @@ def _wall(run: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def _interleaved(rounds: int, runs: Mapping[str, Callable[[], float]]) -> dict[str, float]:
-    """Median time of each run, the runs taking turns round after round."""
+Progress = Callable[[str, int, int], None]
+"""``(measurement, runs done, runs in all)``."""
+
+
+def _interleaved(
+    rounds: int,
+    runs: Mapping[str, Callable[[], float]],
+    tick: Callable[[int, int], None] | None = None,
+) -> dict[str, float]:
+    """Median time of each run, the runs taking turns round after round (``tick(done, all)``
+    after each)."""
     times: dict[str, list[float]] = {name: [] for name in runs}
+    total = rounds * len(runs)
     for _ in range(rounds):
         for name, run in runs.items():
             times[name].append(run())
+            if tick is not None:
+                tick(sum(map(len, times.values())), total)
     return {name: statistics.median(values) for name, values in times.items()}
 
 
@@ -291,7 +314,9 @@ def _pool_score(frames: npt.NDArray[np.int16]) -> int:
     return len(_POOL_SCORER.score_frames(frames)["alexa"])
 
 
-def _pool_throughputs(audio: Pcm, workers: int, rounds: int) -> dict[int, float]:
+def _pool_throughputs(
+    audio: Pcm, workers: int, rounds: int, tick: Callable[[int, int], None] | None = None
+) -> dict[int, float]:
     """Wall throughput (audio s per s) of 1 and ``workers`` warm processes on the same pieces."""
     frames = audio[: len(audio) - len(audio) % FRAME_SAMPLES].reshape(-1, FRAME_SAMPLES)
     pieces = np.array_split(frames, max(8, 4 * workers))
@@ -309,7 +334,7 @@ def _pool_throughputs(audio: Pcm, workers: int, rounds: int) -> dict[int, float]
             return lambda: _wall(lambda: list(pool.map(_pool_score, pieces)))
 
         runs = {str(n): timed(pool) for n, pool in pools.items()}
-        medians = _interleaved(rounds, runs)
+        medians = _interleaved(rounds, runs, tick)
     finally:
         for pool in pools.values():
             pool.shutdown()
@@ -372,12 +397,49 @@ def replay_peak_rss_mb(path: Path) -> float:
 # --- the whole benchmark --------------------------------------------------------------------
 
 
+# Throughputs (x real time, one core) the plan's estimates come from, measured on these machines.
+_REFERENCE_X = 40.0
+_DEVICE_X = 45.0
+_BATCH_X = 58.0
+_FAR_FILE_X = 45.0
+_FAR_4_PHASES_X = 30.0
+_GATED_X = 200.0
+
+
+def bench_plan(
+    seconds: float = 300.0,
+    minutes_memory: float = 60.0,
+    workers: int | None = None,
+    rounds: int = 3,
+) -> list[tuple[str, float]]:
+    """The measurement groups :func:`run_bench` runs, in order, each with a rough duration
+    (seconds) on an idle core of these machines; a busy or slower machine takes longer."""
+    from wakeword.backend import installed_backend
+
+    reference = REFERENCE_NAMES[installed_backend().name]
+    workers = workers or os.cpu_count() or 1
+    parallel = max(1, min(workers, os.cpu_count() or 1))
+    speed = rounds * seconds * (1 / _REFERENCE_X + 2 / _DEVICE_X + 1 / _BATCH_X) + 5
+    phases = rounds * seconds * (1 / _FAR_FILE_X + 1 / _FAR_4_PHASES_X) + 3
+    scaling = rounds * seconds * (1 + 1 / parallel) / _BATCH_X + 10
+    gate = rounds * seconds * (1 / _DEVICE_X + 1 / _GATED_X) + 2
+    memory = minutes_memory * 60 * (1 + 1 / 6) / _DEVICE_X + 5
+    return [
+        (f"{reference}, device, device_vault, batch_1_worker", speed),
+        ("far_4_phases", phases),
+        (f"batch_{workers}_workers", scaling),
+        ("vad_gated_device", gate),
+        ("replay_memory", memory),
+    ]
+
+
 def run_bench(
     seconds: float = 300.0,
     minutes_memory: float = 60.0,
     workers: int | None = None,
     rounds: int = 3,
     on_measurement: Callable[[Measurement], None] | None = None,
+    on_progress: Progress | None = None,
 ) -> list[Measurement]:
     """Run every measurement (module docstring) and return them in order."""
     from wakeword.backend import installed_backend
@@ -385,6 +447,12 @@ def run_bench(
     workers = workers or os.cpu_count() or 1
     backend = installed_backend()
     results: list[Measurement] = []
+    stages = [name for name, _ in bench_plan(seconds, minutes_memory, workers, rounds)]
+
+    def ticker(stage: int) -> Callable[[int, int], None] | None:
+        if on_progress is None:
+            return None
+        return lambda done, total: on_progress(stages[stage], done, total)
 
     def report(m: Measurement) -> None:
         m = replace(m, backend=backend.name)
@@ -397,12 +465,13 @@ def run_bench(
         audio = bench_audio(seconds)
         audio_s = len(audio) // FRAME_SAMPLES * FRAME_SAMPLES / SAMPLE_RATE
         wav = _write_wav(folder / "bench.wav", audio)
-        for m in _speed(audio, audio_s, wav, folder, rounds, backend):
+        for m in _speed(audio, audio_s, wav, folder, rounds, backend, ticker(0)):
             report(m)
-        for m in _scaling(audio, audio_s, workers, rounds):
+        report(_phases(wav, audio_s, rounds, ticker(1)))
+        for m in _scaling(audio, audio_s, workers, rounds, ticker(2)):
             report(m)
-        report(_gate(seconds, folder, rounds))
-        report(_memory(minutes_memory, folder))
+        report(_gate(seconds, folder, rounds, ticker(3)))
+        report(_memory(minutes_memory, folder, ticker(4)))
     return results
 
 
@@ -418,7 +487,13 @@ REFERENCE_WHAT: dict[str, str] = {
 
 
 def _speed(
-    audio: Pcm, audio_s: float, wav: Path, folder: Path, rounds: int, backend: Backend
+    audio: Pcm,
+    audio_s: float,
+    wav: Path,
+    folder: Path,
+    rounds: int,
+    backend: Backend,
+    tick: Callable[[int, int], None] | None = None,
 ) -> Iterator[Measurement]:
     oww, batch = _reference_loop(backend.name, audio), _batch(audio)
     device = _device(wav)
@@ -432,6 +507,7 @@ def _speed(
             "device": lambda: _cpu(device),
             "vault": lambda: _cpu(stored),
         },
+        tick,
     )
     reference = audio_s / times["oww"]
     ref_name = REFERENCE_NAMES[backend.name]
@@ -485,10 +561,16 @@ def _speed(
     )
 
 
-def _scaling(audio: Pcm, audio_s: float, workers: int, rounds: int) -> Iterator[Measurement]:
+def _scaling(
+    audio: Pcm,
+    audio_s: float,
+    workers: int,
+    rounds: int,
+    tick: Callable[[int, int], None] | None = None,
+) -> Iterator[Measurement]:
     cores = os.cpu_count() or 1
     load_before = _load_average()
-    throughput = _pool_throughputs(audio, workers, rounds)
+    throughput = _pool_throughputs(audio, workers, rounds, tick)
     ratio = throughput[workers] / throughput[1]
     # Scaling can only be judged on cores that are free: with other work already holding them
     # (the 1-minute load, less this benchmark's own process), N workers cannot beat one.
@@ -514,6 +596,59 @@ def _scaling(audio: Pcm, audio_s: float, workers: int, rounds: int) -> Iterator[
     )
 
 
+PHASES_BAR = 2.5
+"""``far --phases 4`` may cost at most this many times ``far`` at one phase (issue 13)."""
+
+
+def _phases(
+    wav: Path, audio_s: float, rounds: int, tick: Callable[[int, int], None] | None = None
+) -> Measurement:
+    from sim.research.far import ScoreJob, score_file
+    from sim.research.phases import phase_offsets
+    from wakeword.batch import BatchScorer, device_frames
+    from wakeword.phases import PhaseScorer
+
+    offsets = phase_offsets(4)
+    one, four = ScoreJob(models=("alexa",)), ScoreJob(models=("alexa",), phase_offsets=offsets)
+    score_file(str(wav), four)  # warm: models loaded and checked off the clock
+    from device.sources import read_audio
+
+    samples = read_audio(wav)
+    batch = BatchScorer(("alexa",))
+    phased = PhaseScorer(batch)
+    frames = device_frames(samples)
+    times = _interleaved(
+        rounds,
+        {
+            "far_1": lambda: _cpu(lambda: score_file(str(wav), one)),
+            "far_4": lambda: _cpu(lambda: score_file(str(wav), four)),
+            "model_1": lambda: _cpu(lambda: batch.score_frames(frames)),
+            "model_4": lambda: _cpu(lambda: phased.score(samples, offsets)),
+        },
+        tick,
+    )
+    ratio = times["far_4"] / times["far_1"]
+    return Measurement(
+        "far_4_phases",
+        "far's per-file scoring at 4 frame phases (wakeword.phases)",
+        audio_s,
+        times["far_4"],
+        "cpu",
+        audio_s / times["far_4"],
+        ratio=ratio,
+        bar=f"<= {PHASES_BAR:g}",
+        passed=ratio <= PHASES_BAR,
+        details={
+            "ratio_of": "far's per-file CPU time at 4 phases / at 1 phase",
+            "phase_offsets": list(offsets),
+            "one_phase_s": times["far_1"],
+            "extra_phase_share": (ratio - 1) / 3,
+            "model_only_ratio": times["model_4"] / times["model_1"],
+            "strip_embeddings": phased.strip is not None,
+        },
+    )
+
+
 def _load_average() -> float:
     try:
         return os.getloadavg()[0]
@@ -521,12 +656,16 @@ def _load_average() -> float:
         return 0.0
 
 
-def _gate(seconds: float, folder: Path, rounds: int) -> Measurement:
+def _gate(
+    seconds: float, folder: Path, rounds: int, tick: Callable[[int, int], None] | None = None
+) -> Measurement:
     quiet = bench_audio(seconds, silent_fraction=0.8, seed=2)
     audio_s = len(quiet) / SAMPLE_RATE
     wav = _write_wav(folder / "quiet.wav", quiet)
     ungated, gated = _device(wav), _device(wav, gate=True)
-    times = _interleaved(rounds, {"ungated": lambda: _cpu(ungated), "gated": lambda: _cpu(gated)})
+    times = _interleaved(
+        rounds, {"ungated": lambda: _cpu(ungated), "gated": lambda: _cpu(gated)}, tick
+    )
     ratio = times["ungated"] / times["gated"]
     return Measurement(
         "vad_gated_device",
@@ -542,13 +681,21 @@ def _gate(seconds: float, folder: Path, rounds: int) -> Measurement:
     )
 
 
-def _memory(minutes: float, folder: Path) -> Measurement:
+def _memory(
+    minutes: float, folder: Path, tick: Callable[[int, int], None] | None = None
+) -> Measurement:
     long_path = _write_long_wav(folder / "long.wav", minutes)
     short_path = _write_long_wav(folder / "short.wav", minutes / 6)
+    if tick is not None:
+        tick(0, 2)
     start = time.perf_counter()
     peak_long = replay_peak_rss_mb(long_path)
     elapsed = time.perf_counter() - start
+    if tick is not None:
+        tick(1, 2)
     peak_short = replay_peak_rss_mb(short_path)
+    if tick is not None:
+        tick(2, 2)
     growth = peak_long - peak_short
     flat = growth <= max(0.10 * peak_short, 16.0)
     return Measurement(

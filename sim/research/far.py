@@ -77,6 +77,8 @@ class ScoreJob:
     """Silence heard before and after each file (seconds), as the device's replay."""
     vad: VadSettings = field(default_factory=VadSettings)
     """The device's VAD, for the per-frame speech flags."""
+    phase_offsets: tuple[int, ...] = ()
+    """Frame phases to score besides the device's (``--phases``, :mod:`sim.research.phases`)."""
 
 
 @dataclass(frozen=True)
@@ -132,11 +134,14 @@ def _silero() -> SileroVad:
     return SileroVad()
 
 
-def score_file(path: str, job: ScoreJob) -> FileScores:
+def score_file(
+    path: str, job: ScoreJob, on_audio: Callable[[float], None] | None = None
+) -> FileScores:
     """Score one file as the device would hear it: per-frame scores and speech flags.
 
     Top-level and picklable, for process pools and Dask. Each worker process builds its scorer
-    once (models loaded and checked once per process, not per file).
+    once (models loaded and checked once per process, not per file). ``on_audio`` is told the
+    seconds of the file scored so far after every block (a long stream's progress).
     """
     with _TOOLS_LOCK:  # Dask may run tasks on threads of one process
         scorer = _scorer(job.models)
@@ -163,14 +168,21 @@ def score_file(path: str, job: ScoreJob) -> FileScores:
         block_flags = np.fromiter((vad.is_speech(frame) for frame in block), dtype=np.bool_)
         flags.extend(block_flags)
         confirmed.append(confirm.push(block, block_flags))
+        if on_audio is not None:
+            on_audio(samples / SAMPLE_RATE)
     scores = {name: np.concatenate([p[name] for p in parts]) for name in scorer.names}
     speech = np.array(flags, dtype=np.bool_)
-    return FileScores(
+    result = FileScores(
         scores=scores,
         speech=speech,
         audio_s=samples / SAMPLE_RATE,
         confirmed=np.concatenate(confirmed) if confirmed else np.zeros(0, dtype=np.bool_),
     )
+    if job.phase_offsets:
+        from sim.research.phases import add_phase_scores
+
+        result = add_phase_scores(path, result, job, scorer)
+    return result
 
 
 def limit_worker_threads() -> None:
@@ -192,12 +204,15 @@ def score_files(
     cache: ScoreCache | None = None,
     scheduler: str | None = None,
     on_result: ProgressFn | None = None,
+    on_audio: Callable[[Path, float], None] | None = None,
 ) -> list[ScoredFile]:
     """Score ``(path, role)`` pairs; results in the order given.
 
     Cached files are served first; the rest go to ``workers`` processes (or to the Dask cluster
     at ``scheduler``) and are stored in the cache as each arrives. ``on_result`` is called once
-    per file, cached or not (the progress bar).
+    per file, cached or not (the progress bar). With ``on_audio`` (a long stream's progress) the
+    files are scored in this process, one after another, and it is told ``(file, seconds
+    scored)`` after every block.
     """
     results: dict[int, ScoredFile] = {}
     todo: list[tuple[int, Path, str, str]] = []
@@ -224,9 +239,10 @@ def score_files(
 
     if todo and scheduler is not None:
         _run_dask(scheduler, todo, job, accept)
-    elif todo and workers <= 1:
+    elif todo and (workers <= 1 or on_audio is not None):
         for item in todo:
-            accept(item, score_file(str(item[1]), job))
+            heard = None if on_audio is None else functools.partial(on_audio, item[1])
+            accept(item, score_file(str(item[1]), job, heard))
     elif todo:
         _run_pool(min(workers, len(todo)), todo, job, accept)
     return [results[i] for i in range(len(files))]
