@@ -78,7 +78,7 @@ def test_init_refuses_an_existing_home_and_bad_input(
             f"x={tmp_path / 'missing.txt'}",
         ),
         2,
-        "missing.txt",
+        "--passphrase-file x=...: no such passphrase file",  # the value is not echoed
     )
     assert not fresh.exists()  # passphrases are read before anything is made
     one_line_error(run_keepmum("init", "--home", fresh, "--member", "../evil"), 2, "member name")

@@ -41,10 +41,11 @@ def test_strip_runs_give_the_window_by_window_embeddings(scorer: BatchScorer) ->
     assert strip is not None
     frames = device_frames(read_audio(DATA / "alexa_time.wav"))
     ring = scorer.melspectrogram(frames)
-    expected = scorer.embeddings(ring)
-    # The ring's first window ends at row 81 (the first frame adds 5 rows, not 8).
-    first = ring.shape[0] - 8 * (expected.shape[0] - 1) - 76
-    got = strip(ring[first:])
+    # The reference, window by window through the embedding model as the device runs it: frame
+    # k's window is the 76 mel rows ending at row 81 + 8k (the first frame adds 5 rows, not 8).
+    windows = [ring[end - 76 : end] for end in range(81, ring.shape[0] + 1, 8)]
+    expected = np.concatenate([scorer.features.embed(w[None]) for w in windows])
+    got = strip(ring[81 - 76 :])
     np.testing.assert_array_equal(got, expected)
 
 
