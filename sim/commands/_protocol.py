@@ -133,9 +133,16 @@ def check_protocol_options(opts: Any) -> None:
 
 def run_protocol(out: Any, opts: Any, config: Any) -> None:
     """Build, score and report one protocol (see the module docstring)."""
-    from sim.commands.far import _phase_offsets, _score_with_progress, default_cache_dir
+    from sim.commands.far import (
+        _phase_offsets,
+        _score_with_progress,
+        default_cache_dir,
+        one_model,
+        score_cache,
+        wake_settings,
+    )
     from sim.research import far as engine
-    from sim.research.phases import phase_setup, phase_sweep, phase_table
+    from sim.research.phases import phase_sweep, phase_table
     from sim.research.protocols import (
         ProtocolSettings,
         build_mixture,
@@ -143,11 +150,9 @@ def run_protocol(out: Any, opts: Any, config: Any) -> None:
         headline_target,
     )
     from wakeword.backend import installed_backend
-    from wakeword.cache import ScoreCache, setup_id
     from wakeword.metrics import choose_operating_point
-    from wakeword.trigger import WakeSettings
 
-    check_protocol_options(opts)
+    # far has checked the options (check_protocol_options) before it came here.
     backend = installed_backend()
     settings = ProtocolSettings(
         protocol=opts.protocol,
@@ -158,28 +163,17 @@ def run_protocol(out: Any, opts: Any, config: Any) -> None:
     inputs = collect_inputs(
         as_folders(opts.positives), opts.background_dirs, opts.noise_dirs, opts.rir_dirs
     )
-    if len(opts.models) > 1:
-        raise ConfigError("--model: give one model (several only with --requests)")
-    model = opts.models[0] if opts.models else config.wakeword.models[0]
-    wake = WakeSettings(
-        models=(model,),
-        thresholds=config.wakeword.thresholds,
-        default_threshold=config.wakeword.default_threshold,
-        trigger_frames=config.wakeword.trigger_frames,
-        refractory_s=config.wakeword.refractory_s,
-    )
+    model = one_model(opts, config)
+    wake = wake_settings(config, (model,))
     thresholds = engine.parse_thresholds(opts.thresholds or engine.DEFAULT_SWEEP)
     names = engine.names_of((model,))
-    folder = opts.cache_dir or default_cache_dir()
-    mixture_root = None if opts.no_cache else folder / "protocols"
+    mixture_root = None if opts.no_cache else (opts.cache_dir or default_cache_dir()) / "protocols"
 
     from sim.commands._progress import ProgressDisplay
 
     display = ProgressDisplay()
     with display.task(f"building {settings.protocol} mixtures", unit="") as update:
-        mixture = build_mixture(
-            inputs, settings, mixture_root, progress=lambda done, total: update(done, total)
-        )
+        mixture = build_mixture(inputs, settings, mixture_root, progress=update)
     try:
         out.say(
             f"{settings.protocol} mixture {'from the cache' if mixture.cached else 'built'}: "
@@ -187,11 +181,7 @@ def run_protocol(out: Any, opts: Any, config: Any) -> None:
         )
         offsets = _phase_offsets(opts)
         job = engine.ScoreJob(models=(model,), vad=config.vad, phase_offsets=offsets)
-        cache = None
-        if not opts.no_cache:
-            cache = ScoreCache(
-                folder, phase_setup(setup_id(job.models, job.pad_s, job.vad), offsets)
-            )
+        cache = score_cache(opts, job)
         workers = opts.workers or os.cpu_count() or 1
         by_phase: list[Any] = []
         if mixture.stream is not None:

@@ -235,9 +235,7 @@ def _far(opts: FarOptions) -> None:
     from sim.research import far as engine
     from sim.research.folders import folder_tallies
     from wakeword.backend import installed_backend
-    from wakeword.cache import ScoreCache, setup_id
     from wakeword.metrics import choose_operating_point
-    from wakeword.trigger import WakeSettings
 
     backend = installed_backend()
     out = Output(opts.json_lines)
@@ -266,27 +264,14 @@ def _far(opts: FarOptions) -> None:
 
         run_protocol(out, opts, config)
         return
-    if len(opts.models) > 1:
-        raise ConfigError("--model: give one model (several only with --requests)")
-    model = opts.models[0] if opts.models else config.wakeword.models[0]
-    wake = WakeSettings(
-        models=(model,),
-        thresholds=config.wakeword.thresholds,
-        default_threshold=config.wakeword.default_threshold,
-        trigger_frames=config.wakeword.trigger_frames,
-        refractory_s=config.wakeword.refractory_s,
-    )
+    model = one_model(opts, config)
+    wake = wake_settings(config, (model,))
     thresholds = engine.parse_thresholds(opts.thresholds or engine.DEFAULT_SWEEP)
     folders, files = _inputs(opts)
     names = engine.names_of((model,))
     offsets = _phase_offsets(opts)
     job = engine.ScoreJob(models=(model,), vad=config.vad, phase_offsets=offsets)
-    cache = None
-    if not opts.no_cache:
-        from sim.research.phases import phase_setup
-
-        folder = opts.cache_dir or default_cache_dir()
-        cache = ScoreCache(folder, phase_setup(setup_id(job.models, job.pad_s, job.vad), offsets))
+    cache = score_cache(opts, job)
     workers = opts.workers or os.cpu_count() or 1
 
     scored = _score_with_progress(out, files, job, workers, cache, opts.scheduler)
@@ -406,30 +391,51 @@ def _condition_folders(dirs: tuple[Path, ...]) -> list[Path]:
     return folders
 
 
-def _requests(out: Output, opts: FarOptions, config: Any) -> None:
-    """``far --requests``: one line per condition folder (see
-    :func:`sim.research.far.request_report`)."""
-    from sim.research import far as engine
-    from sim.research.corpus import audio_files
-    from wakeword.cache import ScoreCache, setup_id
+def one_model(opts: FarOptions, config: Any) -> str:
+    """The one model a sweep scores: ``--model``, else the configuration's first."""
+    if len(opts.models) > 1:
+        raise ConfigError("--model: give one model (several only with --requests)")
+    return opts.models[0] if opts.models else str(config.wakeword.models[0])
+
+
+def wake_settings(config: Any, models: tuple[str, ...]) -> Any:
+    """The device's trigger rule for ``models``, as the configuration sets it."""
     from wakeword.trigger import WakeSettings
 
-    if opts.positives or opts.negatives or opts.stream_path:
-        raise ConfigError("--requests replaces --positives/--negatives/--stream; give one")
-    models = tuple(opts.models) or config.wakeword.models
-    wake = WakeSettings(
+    return WakeSettings(
         models=models,
         thresholds=config.wakeword.thresholds,
         default_threshold=config.wakeword.default_threshold,
         trigger_frames=config.wakeword.trigger_frames,
         refractory_s=config.wakeword.refractory_s,
     )
+
+
+def score_cache(opts: FarOptions, job: Any) -> Any:
+    """The per-file score cache for ``job`` (None with ``--no-cache``); a phased job's entries
+    have their own key (one phase keeps the plain one)."""
+    if opts.no_cache:
+        return None
+    from sim.research.phases import phase_setup
+    from wakeword.cache import ScoreCache, setup_id
+
+    setup = phase_setup(setup_id(job.models, job.pad_s, job.vad), job.phase_offsets)
+    return ScoreCache(opts.cache_dir or default_cache_dir(), setup)
+
+
+def _requests(out: Output, opts: FarOptions, config: Any) -> None:
+    """``far --requests``: one line per condition folder (see
+    :func:`sim.research.far.request_report`)."""
+    from sim.research import far as engine
+    from sim.research.corpus import audio_files
+
+    if opts.positives or opts.negatives or opts.stream_path:
+        raise ConfigError("--requests replaces --positives/--negatives/--stream; give one")
+    models = tuple(opts.models) or config.wakeword.models
+    wake = wake_settings(config, models)
     folders = _condition_folders(opts.request_dirs)
     job = engine.ScoreJob(models=models, vad=config.vad)
-    cache = None
-    if not opts.no_cache:
-        folder = opts.cache_dir or default_cache_dir()
-        cache = ScoreCache(folder, setup_id(job.models, job.pad_s, job.vad))
+    cache = score_cache(opts, job)
     files = [(p, f.name) for f in folders for p in audio_files(f, "--requests")]
     workers = opts.workers or os.cpu_count() or 1
     scored = _score_with_progress(out, files, job, workers, cache, opts.scheduler)
