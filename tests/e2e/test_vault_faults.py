@@ -33,6 +33,15 @@ from tests.e2e.vault_fixtures import (  # noqa: F401
 )
 
 
+def _assert_no_plaintext_on(disk: Path, stored: StoredHome) -> None:
+    """Nothing of the recording in the clear anywhere on the disk but the filler (the test's
+    own megabytes of zeros, not worth hashing)."""
+    find = plaintext_finder(stored.pcm)
+    for path in disk.rglob("*"):
+        if path.is_file() and path.name != "filler":
+            assert find(path.read_bytes()) == [], path
+
+
 def _records(home: Path) -> list[str]:
     return [e["record"] for e in keepmum_ok("vault", "list", "--home", home, "--json").events]
 
@@ -150,11 +159,7 @@ def test_a_full_disk_stops_storing_clearly_and_erasure_still_works(
     assert run.summary["wakes"] >= 3 and run.summary["stored"] == 0  # it kept listening
     assert _records(home) == before  # nothing lost
     keepmum_ok("vault", "verify", "--home", home)
-    # Nothing plaintext spilled anywhere on the disk.
-    find = plaintext_finder(stored_home.pcm)
-    for path in small_disk.rglob("*"):
-        if path.is_file() and path.name != "filler":
-            assert find(path.read_bytes()) == [], path
+    _assert_no_plaintext_on(small_disk, stored_home)
 
     # The commands that free space work on the full disk.
     keepmum_ok("consent", "revoke", grant.events[0]["grant"], "--home", home)
@@ -190,10 +195,7 @@ def test_listen_on_a_full_disk_keeps_listening_and_loses_nothing(
     assert run.summary["wakes"] >= 2 and run.summary["stored"] == 0, run  # it kept listening
     assert _records(home) == before
     keepmum_ok("vault", "verify", "--home", home)
-    find = plaintext_finder(stored_home.pcm)
-    for path in small_disk.rglob("*"):
-        if path.is_file() and path.name != "filler":
-            assert find(path.read_bytes()) == [], path
+    _assert_no_plaintext_on(small_disk, stored_home)
 
 
 def test_a_read_only_home_allows_the_read_only_commands(
