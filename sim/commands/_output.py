@@ -30,9 +30,13 @@ def escape(value: object) -> str:
 
 
 def _jsonable(value: Any) -> Any:
-    """Round floats so that lines stay readable and stable; NaN becomes null."""
+    """Round floats so that lines stay readable and stable: 4 decimals, or 6 significant digits
+    below 1, so that small values (an interval's lower end, a false-reject rate of 1e-5) are
+    not flattened to 0. NaN becomes null."""
     if isinstance(value, float):
-        return None if math.isnan(value) else round(value, 4)
+        if math.isnan(value):
+            return None
+        return float(f"{value:.6g}") if abs(value) < 1 else round(value, 4)
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

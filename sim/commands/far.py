@@ -176,7 +176,38 @@ def default_cache_dir() -> Path:
 @json_option
 def far(**params: Any) -> None:
     """False-wake benchmark: FRR, false accepts per hour and kept seconds, per threshold."""
+    if params["request_dirs"]:
+        _refuse_sweep_options(click.get_current_context())
     _far(FarOptions(**params))
+
+
+_SWEEP_ONLY = (
+    "thresholds",
+    "confidence",
+    "target_fa_per_hour",
+    "conservative",
+    "sweep_csv_path",
+    "plot_path",
+    "csv_path",
+)
+"""Options of the threshold sweep, which ``--requests`` does not run."""
+
+
+def _refuse_sweep_options(ctx: click.Context) -> None:
+    """``--requests`` reports what the device did per condition at the configured threshold;
+    a sweep option given with it would be silently ignored (a ``--csv`` never written), so it is
+    refused instead, before any scoring."""
+    from click.core import ParameterSource
+
+    for param in ctx.command.params:
+        if param.name in _SWEEP_ONLY and ctx.get_parameter_source(param.name) in (
+            ParameterSource.COMMANDLINE,
+            ParameterSource.ENVIRONMENT,
+        ):
+            raise ConfigError(
+                f"{param.opts[0]}: not with --requests (it reports each condition at the "
+                "device's threshold, not a sweep)"
+            )
 
 
 @dataclass(frozen=True)

@@ -240,6 +240,11 @@ def test_stream_mode_counts_hits_and_false_accepts(tmp_path: Path) -> None:
         (["--negatives", "{neg}", "--model", "alexia"], "alexia"),
         (["--stream", "{neg}/talk_cat.wav"], "--labels"),
         ([], "--positives"),
+        # Sweep options are refused with --requests, not silently ignored (no CSV written).
+        (["--requests", "{neg}", "--csv", "{neg}/out.csv"], "--csv"),
+        (["--requests", "{neg}", "--confidence", "0.9"], "--confidence"),
+        (["--requests", "{neg}", "--conservative"], "--conservative"),
+        (["--requests", "{neg}", "--thresholds", "0.5"], "--thresholds"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(

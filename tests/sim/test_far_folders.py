@@ -166,7 +166,7 @@ def test_every_rate_carries_its_interval(
         assert line["confidence"] == 0.9
         k, n = line["false_rejects"], line["positives"]
         frr = sps.binomtest(k, n).proportion_ci(confidence_level=0.9, method="wilson")
-        assert line["frr_low"] == pytest.approx(frr.low, abs=1e-4)  # JSON rounds to 4 dp
+        assert line["frr_low"] == pytest.approx(frr.low, abs=1e-4)  # JSON: 6 digits below 1
         assert line["frr_high"] == pytest.approx(frr.high, abs=1e-4)
         fa, hours = line["false_accepts"], line["negative_hours"]
         low = sps.chi2.ppf(alpha / 2, 2 * fa) / 2 / hours if fa else 0.0
