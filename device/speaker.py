@@ -7,11 +7,12 @@ and the product with openWakeWord and webrtcvad; and, while awake, a second judg
 product's: Silero VAD over the room's noise floor) that decides whether a request follows.
 
 Per frame, in order: a pending mute/unmute applies; a muted frame is dropped before anything looks
-at it; the VAD judges speech; the wake-word listener scores the frame (always, so its feature
-history stays continuous, but with the VAD gate on, its expensive part runs only while speech was
-heard recently); the confirmer hears the frame (its noise floor: cheap); while awake, a frame
-the VAD called speech is put to the confirmer (the expensive part, run only then); the ring
-takes the frame; the machine steps; the action moves audio.
+at it; the VAD judges speech; the confirmer hears the frame (its noise floor: cheap; a frame the
+VAD calls speech but under the noise margin is a pause to the wake-gap rule); the wake-word
+listener scores the frame (always, so its feature history stays continuous, but with the VAD gate
+on, its expensive part runs only while speech was heard recently); while awake, a frame the VAD
+called speech is put to the confirmer (the expensive part, run only then); the ring takes the
+frame; the machine steps; the action moves audio.
 """
 
 from __future__ import annotations
@@ -98,6 +99,12 @@ class SpeechConfirmer(Protocol):
         """The room's noise floor now (dBFS), for the live view."""
         ...
 
+    @property
+    def over_margin(self) -> bool:
+        """Whether the last heard frame is loud enough over the room to be a request (the
+        wake-gap rule takes a frame that is not for a pause)."""
+        ...
+
     def hear(self, frame: Pcm) -> None:
         """Every processed frame (listening too): cheap bookkeeping such as the noise floor."""
         ...
@@ -151,7 +158,8 @@ class Speaker:
         self._last_speech_index: int | None = None
         lookback = max(self.settings.wake_tail_frames, self.settings.wake_gap_frames, 1)
         self._recent_speech: deque[bool] = deque(maxlen=lookback)
-        """The VAD's word on the last frames (no audio): was there a pause before a wake?"""
+        """The VAD's word on the last frames, over the noise margin (no audio): was there a
+        pause before a wake?"""
         self.last_speech = False
         self.last_confirmed = False
         self.muted_frames = 0
@@ -217,14 +225,16 @@ class Speaker:
         self.last_speech = speech
         if speech:
             self._last_speech_index = frame.index
-        self._recent_speech.append(speech)
+        if self._confirm is not None:
+            self._confirm.hear(frame.samples)
+        # The wake-gap rule's speech: the VAD's, and loud enough over the room to be a request.
+        self._recent_speech.append(speech and (self._confirm is None or self._confirm.over_margin))
         hit = self._wake.listen(frame, self._gate_open(frame.index))
         listening = self._state.mode is not Mode.AWAKE
         if listening:
             self._ring.push(frame.samples)
         confirmed = False
         if self._confirm is not None:
-            self._confirm.hear(frame.samples)
             if speech and not listening:
                 confirmed = self._confirm.confirm(self._window(frame.samples))
         elif not listening:
@@ -244,7 +254,7 @@ class Speaker:
         return events
 
     def _wake_gap(self) -> bool:
-        """Whether the VAD heard a pause just before this frame's wake (asked only on a wake)."""
+        """Whether there was a pause just before this frame's wake (asked only on a wake)."""
         return wake_gap(self._recent_speech, len(self._recent_speech) - 1, self.settings)
 
     def _window(self, samples: Pcm) -> Pcm:

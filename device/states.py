@@ -16,11 +16,12 @@ would have kept (:func:`kept_seconds`) without running any model.
 The request decision (device/README.md has the rule and its measurements): while AWAKE, a frame
 is ``speech`` when the VAD (webrtcvad) says so and ``confirmed`` when the second stage (Silero
 over the room's noise floor) agrees. Confirmed frames right after the detection are the wake
-word's own tail (at most ``wake_tail_ms``; none when the VAD heard a ``wake_gap_ms`` pause just
-before the detection: the wake word had ended); after the tail, ``min_speech_ms`` of confirmed
-speech within ``speech_window_ms``, starting within ``speech_timeout_ms`` of the wake, make a
-request, which ends ``silence_ms`` after its last confirmed frame. Speech the second stage does
-not confirm is noise.
+word's own tail (at most ``wake_tail_ms``; none after a ``wake_gap_ms`` pause just before the
+detection, when the wake word had ended; a pause is a frame the VAD calls silent or one too quiet
+to be a request); after the tail, ``min_speech_ms`` of confirmed speech within
+``speech_window_ms``, starting within ``speech_timeout_ms`` of the wake, make a request, which
+ends ``silence_ms`` after the last confirmed frame that completes such a run (a lone confirmed
+frame does not hold it open). Speech the second stage does not confirm is noise.
 """
 
 from __future__ import annotations
@@ -79,9 +80,10 @@ class SpeakerSettings:
     tail, not a request (milliseconds); speech running on past it is a request said without a
     pause."""
     wake_gap_ms: int = 160
-    """A pause the VAD heard this long within the ``wake_tail_ms`` up to the detection means the
-    wake word had ended before the model fired (it fires up to 0.6 s late): then speech right after
-    the detection is a request, not the wake word's tail (milliseconds; 0: never)."""
+    """A pause this long within the ``wake_tail_ms`` up to the detection (frames the VAD calls
+    silent, or under ``vad.noise_margin_db`` over the room's floor) means the wake word had
+    ended before the model fired (it fires up to 0.6 s late): then speech right after the
+    detection is a request, not the wake word's tail (milliseconds; 0: never)."""
     ring_s: float = 2.0
     """Length of the RAM-only pre-roll ring while listening (seconds); at least the pre-roll."""
 
@@ -244,8 +246,8 @@ class SpeakerState:
     """Confirmed frames right after the detection (the wake word's tail). The tail is still
     running while ``tail_frames == since_wake`` (and ``tail_closed`` is False)."""
     tail_closed: bool = False
-    """The VAD heard a pause (``wake_gap_ms``) just before the detection: the wake word had
-    already ended, so there is no tail and speech from the first frame on is a request."""
+    """A pause (``wake_gap_ms``) just before the detection: the wake word had already ended, so
+    there is no tail and speech from the first frame on is a request."""
     request_frames: int = 0
     """Confirmed speech frames after the tail."""
     recent: int = 0
@@ -258,7 +260,8 @@ class SpeakerState:
     utterance will be kept. Part of the AWAKE state's counters, not a side flag: it is reset
     with them."""
     trailing_silence: int = 0
-    """Frames since the last confirmed speech frame, once the request started."""
+    """Frames since the last confirmed frame that completed ``min_speech_ms`` of confirmed speech
+    within ``speech_window_ms``, once the request started."""
 
     @property
     def request_speech_ms(self) -> int:
@@ -283,8 +286,8 @@ class FrameFacts:
     """Frames the ring holds right now, this one included (the pre-roll may be shorter just after
     start or after an utterance)."""
     wake_gap: bool = False
-    """With ``wake``: the VAD heard ``wake_gap_ms`` without speech within the ``wake_tail_ms``
-    up to this frame (the wake word had ended before the detection)."""
+    """With ``wake``: ``wake_gap_ms`` passed without speech over the noise margin within the
+    ``wake_tail_ms`` up to this frame (the wake word had ended before the detection)."""
 
 
 def step(
@@ -315,12 +318,16 @@ def step(
         nxt = replace(nxt, tail_frames=state.tail_frames + 1, recent=(state.recent << 1) & window)
     elif confirmed:
         recent = ((state.recent << 1) | 1) & window
+        # The same evidence starts a request and keeps it going: min_speech_ms of confirmed
+        # speech within speech_window_ms. A lone confirmed frame (a burst of background talk
+        # Silero rightly calls speech) counts as request speech but does not hold it open.
+        run = recent.bit_count() >= settings.min_speech_frames
         nxt = replace(
             nxt,
             request_frames=state.request_frames + 1,
             recent=recent,
-            started=state.started or recent.bit_count() >= settings.min_speech_frames,
-            trailing_silence=0,
+            started=state.started or run,
+            trailing_silence=0 if run else state.trailing_silence + (1 if state.started else 0),
         )
     else:
         nxt = replace(
@@ -348,8 +355,10 @@ def _in_tail(state: SpeakerState, settings: SpeakerSettings) -> bool:
 
 
 def wake_gap(speech_flags: Flags, wake_frame: int, settings: SpeakerSettings) -> bool:
-    """Whether the VAD heard ``wake_gap_ms`` without speech within the ``wake_tail_ms`` up to
-    and including ``wake_frame`` (what the speaker tells the machine with the wake)."""
+    """Whether ``wake_gap_ms`` passed without speech within the ``wake_tail_ms`` up to and
+    including ``wake_frame`` (what the speaker tells the machine with the wake). The speaker's
+    ``speech_flags`` here are the VAD's speech over the noise margin: in room noise webrtcvad
+    hears "speech" in every frame, and a pause is a frame too quiet to be a request."""
     need = settings.wake_gap_frames
     if need <= 0:
         return False
@@ -404,12 +413,15 @@ def decide(
     confirmed_flags: Flags,
     wake_frame: int,
     settings: SpeakerSettings,
+    gap_flags: Flags | None = None,
 ) -> Decision:
     """What the device does after a wake at ``wake_frame``, given per-frame VAD and
-    second-stage decisions of the whole input. The input's end ends the utterance as the device
-    does (kept if the request had started)."""
+    second-stage decisions of the whole input. ``gap_flags``: what the wake-gap rule hears as
+    speech (the VAD's speech over the noise margin, as the speaker tells it; None: the VAD's
+    speech). The input's end ends the utterance as the device does (kept if the request had
+    started)."""
     preroll = min(settings.preroll_frames, wake_frame + 1)
-    gap = wake_gap(speech_flags, wake_frame, settings)
+    gap = wake_gap(speech_flags if gap_flags is None else gap_flags, wake_frame, settings)
     wake = FrameFacts(wake=True, preroll_available=preroll, wake_gap=gap)
     state, _ = step(SpeakerState(), wake, settings)
     for index in range(wake_frame + 1, len(speech_flags)):

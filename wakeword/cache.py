@@ -8,10 +8,10 @@ a retrained model or a different VAD is rescored, and a threshold sweep is not.
 
 Layout: ``FOLDER/<setup id[:16]>/<file sha[:2]>/<file sha>.npz`` holding one float32 array per
 score name (``score:<name>``), the per-frame speech flags (``speech``), the second stage's
-confirmations (``confirmed``) and the file's own length
-(``audio_s``). Entries are written to a temporary name and renamed into place, so an interrupted
-run leaves whole entries or none, and the next run resumes where it stopped. An unreadable entry
-is treated as missing (and rewritten).
+confirmations (``confirmed``), which frames stand the noise margin over the floor (``loud``) and
+the file's own length (``audio_s``). Entries are written to a temporary name and renamed into
+place, so an interrupted run leaves whole entries or none, and the next run resumes where it
+stopped. An unreadable entry is treated as missing (and rewritten).
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ from wakeword.vad import VadSettings
 
 __all__ = ["SCORER_VERSION", "FileScores", "ScoreCache", "file_sha256", "setup_id"]
 
-SCORER_VERSION = 2
-"""Bumped whenever a change in keepmum would change stored scores (2: confirmed speech)."""
+SCORER_VERSION = 3
+"""Bumped whenever a change in keepmum would change stored scores (2: confirmed speech; 3: frames
+over the noise margin, for the wake-gap rule)."""
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,20 @@ class FileScores:
     confirmed: npt.NDArray[np.bool_] | None = None
     """Per frame, whether the device's second stage confirms the VAD's speech
     (``wakeword.confirm``): what its request decision counts. None: same as ``speech``."""
+    loud: npt.NDArray[np.bool_] | None = None
+    """Per frame, whether it stands ``vad.noise_margin_db`` over the room's noise floor. None:
+    every frame does."""
 
     @property
     def request_flags(self) -> npt.NDArray[np.bool_]:
         """The per-frame speech the device's request decision counts."""
         return self.speech if self.confirmed is None else self.confirmed
+
+    @property
+    def gap_flags(self) -> npt.NDArray[np.bool_]:
+        """The per-frame speech the device's wake-gap rule hears: the VAD's speech over the noise
+        margin (any other frame is a pause)."""
+        return self.speech if self.loud is None else self.speech & self.loud
 
     @property
     def frames(self) -> int:
@@ -110,6 +120,7 @@ class ScoreCache:
                 }
                 speech = data["speech"].astype(np.bool_)
                 confirmed = data["confirmed"].astype(np.bool_) if "confirmed" in data else None
+                loud = data["loud"].astype(np.bool_) if "loud" in data else None
                 audio_s = float(data["audio_s"])
         except FileNotFoundError:
             return None
@@ -117,9 +128,11 @@ class ScoreCache:
             return None  # a torn or foreign file: rescore and overwrite it
         if any(s.shape != speech.shape for s in scores.values()) or not scores:
             return None
-        if confirmed is not None and confirmed.shape != speech.shape:
+        if any(f is not None and f.shape != speech.shape for f in (confirmed, loud)):
             return None
-        return FileScores(scores=scores, speech=speech, audio_s=audio_s, confirmed=confirmed)
+        return FileScores(
+            scores=scores, speech=speech, audio_s=audio_s, confirmed=confirmed, loud=loud
+        )
 
     def put(self, file_sha: str, result: FileScores) -> None:
         """Store a file's entry atomically (temporary file, then rename)."""
@@ -132,5 +145,7 @@ class ScoreCache:
         arrays["speech"] = np.asarray(result.speech, dtype=np.bool_)
         if result.confirmed is not None:
             arrays["confirmed"] = np.asarray(result.confirmed, dtype=np.bool_)
+        if result.loud is not None:
+            arrays["loud"] = np.asarray(result.loud, dtype=np.bool_)
         arrays["audio_s"] = np.asarray(result.audio_s, dtype=np.float64)
         write_file(path, lambda out: np.savez(out, **arrays), overwrite=True)  # type: ignore[arg-type]

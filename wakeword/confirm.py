@@ -17,7 +17,9 @@ television, a room full of people); a request is spoken *to* the device, louder 
 The floor is a percentile rather than a minimum so that one quiet gap does not drag it down, and
 it is updated on every frame (listening or awake: one mean of squares and a percentile of
 ``noise_window_s / 0.08`` numbers, a few microseconds) so that it is a function of the input
-alone and ``keepmum far`` computes exactly the device's value. Silero runs only on frames the
+alone and ``keepmum far`` computes exactly the device's value. A frame under the margin is a
+pause to the speaker's wake-gap rule (:attr:`RequestConfirmer.over_margin`), even where webrtcvad
+calls the room's noise speech. Silero runs only on frames the
 device hears while awake that webrtcvad called speech; ``keepmum far`` runs it on every such
 frame of a file (it does not know yet where the wakes will be) and gets the same numbers.
 """
@@ -134,6 +136,13 @@ class RequestConfirmer:
         """The current noise floor (dBFS)."""
         return self._floor.floor_db
 
+    @property
+    def over_margin(self) -> bool:
+        """Whether the last heard frame stands ``vad.noise_margin_db`` or more over the floor:
+        loud enough to be a request. A frame that is not is a pause to the wake-gap rule, even
+        when webrtcvad calls the room's noise speech."""
+        return self.level_db - self._floor.floor_db >= self.settings.noise_margin_db
+
     def hear(self, frame: Pcm) -> None:
         """Every frame the device processes: update the noise floor (cheap)."""
         self.level_db = frame_level_db(frame)
@@ -167,17 +176,22 @@ class ConfirmedFlags:
         self._floor = NoiseFloor(settings.noise_window_s)
         self._history: deque[Pcm] = deque(maxlen=silero.context_frames + 1)
 
-    def push(self, frames: Iterable[Pcm], speech: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
-        """Confirmations of the next frames (``speech``: webrtcvad's flag for each)."""
+    def push(
+        self, frames: Iterable[Pcm], speech: npt.NDArray[np.bool_]
+    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        """Confirmations of the next frames (``speech``: webrtcvad's flag for each), and which of
+        them stand ``noise_margin_db`` over the floor (:attr:`RequestConfirmer.over_margin`)."""
         width = self._silero.window_samples
         candidates: list[int] = []
         over: list[float] = []
         windows: list[Pcm] = []
+        loud = np.zeros(len(speech), dtype=np.bool_)
         for index, frame in enumerate(frames):
             self._history.append(frame)
             level = frame_level_db(frame)
             above = level - self._floor.push(level)
-            if speech[index] and above >= self.settings.noise_margin_db:
+            loud[index] = above >= self.settings.noise_margin_db
+            if speech[index] and loud[index]:
                 joined = np.concatenate(list(self._history))
                 window = np.zeros(width, dtype=np.int16)
                 window[width - len(joined) :] = joined
@@ -189,7 +203,7 @@ class ConfirmedFlags:
             probability = self._silero.probabilities(np.stack(windows[first : first + _BATCH]))
             for k, p in enumerate(probability.tolist()):
                 out[candidates[first + k]] = confirms(p, over[first + k], self.settings)
-        return out
+        return out, loud
 
 
 _BATCH = 256
@@ -202,5 +216,5 @@ def confirmed_flags(
     settings: VadSettings,
     silero: SileroVad,
 ) -> npt.NDArray[np.bool_]:
-    """:class:`ConfirmedFlags` over one whole input (frame 0 first)."""
-    return ConfirmedFlags(settings, silero).push(frames, speech)
+    """:class:`ConfirmedFlags`' confirmations over one whole input (frame 0 first)."""
+    return ConfirmedFlags(settings, silero).push(frames, speech)[0]

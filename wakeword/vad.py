@@ -32,8 +32,9 @@ class VadSettings:
     """Silero VAD probability (0-1) a frame needs to confirm webrtcvad while awake
     (``wakeword/confirm.py``); 0 confirms every loud-enough frame webrtcvad calls speech."""
     noise_margin_db: float = 6.0
-    """How far above the room's noise floor a frame must be to count as a request (dB)."""
-    loud_margin_db: float = 9.0
+    """How far above the room's noise floor a frame must be to count as a request (dB); a quieter
+    frame is a pause to the wake-gap rule, whatever webrtcvad says."""
+    loud_margin_db: float = 8.0
     """A frame at least this far above the noise floor (dB) needs only
     ``loud_silero_threshold``: at 5 dB SNR Silero gives clearly loud speech 0.15-0.5."""
     loud_silero_threshold: float = 0.15

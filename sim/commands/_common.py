@@ -294,7 +294,7 @@ _SIMPLE: list[tuple[str, str, str, Any, str]] = [
         "vad",
         "noise_margin_db",
         FiniteFloat(),
-        "A request must be this far above the room's noise floor (dB).",
+        "A request must be this far above the room's noise floor; a quieter frame is a pause (dB).",
     ),
     (
         "--loud-margin-db",

@@ -152,6 +152,7 @@ def score_file(
     parts: list[dict[str, npt.NDArray[np.float32]]] = []
     flags: list[bool] = []
     confirmed: list[npt.NDArray[np.bool_]] = []
+    loud: list[npt.NDArray[np.bool_]] = []
     # The device's second stage, on every frame webrtcvad called speech (the device asks only
     # while awake, but where the wakes fall depends on thresholds swept later): same numbers.
     confirm = ConfirmedFlags(job.vad, silero)
@@ -167,7 +168,9 @@ def score_file(
         parts.append(stream.push(block))
         block_flags = np.fromiter((vad.is_speech(frame) for frame in block), dtype=np.bool_)
         flags.extend(block_flags)
-        confirmed.append(confirm.push(block, block_flags))
+        block_confirmed, block_loud = confirm.push(block, block_flags)
+        confirmed.append(block_confirmed)
+        loud.append(block_loud)
         if on_audio is not None:
             on_audio(samples / SAMPLE_RATE)
     scores = {name: np.concatenate([p[name] for p in parts]) for name in scorer.names}
@@ -177,6 +180,7 @@ def score_file(
         speech=speech,
         audio_s=samples / SAMPLE_RATE,
         confirmed=np.concatenate(confirmed) if confirmed else np.zeros(0, dtype=np.bool_),
+        loud=np.concatenate(loud) if loud else np.zeros(0, dtype=np.bool_),
     )
     if job.phase_offsets:
         from sim.research.phases import add_phase_scores
@@ -514,7 +518,9 @@ def request_report(
             if frame <= busy_until:
                 continue  # awake: the device does not hear a second wake word
             report.wakes += 1
-            decision = decide(result.speech, result.request_flags, frame, speaker)
+            decision = decide(
+                result.speech, result.request_flags, frame, speaker, gap_flags=result.gap_flags
+            )
             busy_until = decision.end_frame
             if not decision.kept:
                 report.discarded += 1

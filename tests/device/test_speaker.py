@@ -150,8 +150,10 @@ class ScriptedConfirmer:
     """Confirms the given frame indices (read back from the window's last sample); records every
     frame it heard and every frame it was asked about."""
 
-    def __init__(self, confirm: set[int]) -> None:
+    def __init__(self, confirm: set[int], quiet: frozenset[int] = frozenset()) -> None:
         self.confirm_at = confirm
+        self.quiet = quiet
+        """Frames under the noise margin (a pause to the wake-gap rule, whatever the VAD says)."""
         self.heard: list[int] = []
         self.asked: list[int] = []
         self.windows: list[np.ndarray] = []
@@ -163,6 +165,10 @@ class ScriptedConfirmer:
     @property
     def floor_db(self) -> float:
         return -60.0
+
+    @property
+    def over_margin(self) -> bool:
+        return self.heard[-1] not in self.quiet
 
     def hear(self, frame: np.ndarray) -> None:
         self.heard.append(int(frame[0]) - 1)
@@ -201,16 +207,21 @@ def test_discard_reasons_say_why_and_the_buffer_is_zeroed() -> None:
         "wake_tail": (set(range(5, 14)), set(range(11, 14))),
         # The same tail after a pause the VAD heard (8-9): the wake word had ended, it is a request.
         "kept": (set(range(5, 8)) | set(range(10, 14)), set(range(11, 14))),
+        # In room noise the VAD hears "speech" everywhere, but 8-9 are under the noise margin:
+        # a pause all the same, so 11-13 are a request.
+        "kept in noise": (set(range(0, 40)), set(range(11, 14)), frozenset({8, 9})),
         "noise": (set(range(11, 30)), set()),
     }
-    for reason, (vad_speech, confirmed) in cases.items():
+    for reason, (vad_speech, confirmed, *quiet) in cases.items():
         speaker = Speaker(
-            ScriptedWake({10}), ScriptedVad(vad_speech), confirm=ScriptedConfirmer(confirmed)
+            ScriptedWake({10}),
+            ScriptedVad(vad_speech),
+            confirm=ScriptedConfirmer(confirmed, *quiet),
         )
         events = run(speaker, 40)
         discarded = [e for e in events if isinstance(e, Discarded)]
-        if reason == "kept":
-            assert not discarded and any(isinstance(e, UtteranceEnd) for e in events)
+        if reason.startswith("kept"):
+            assert not discarded and any(isinstance(e, UtteranceEnd) for e in events), reason
             continue
         assert [d.reason for d in discarded] == [reason]
         assert discarded[0].request_speech_ms == 0

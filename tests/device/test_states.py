@@ -61,9 +61,19 @@ def test_request_then_trailing_silence_keeps() -> None:
 
 
 def test_one_frame_short_of_the_silence_does_not_end() -> None:
+    # Speech resumes (two confirmed frames: a run) before silence_frames have passed.
     facts = [FrameFacts(wake=True, preroll_available=25)]
-    facts += [QUIET] + [SPEECH] * 4 + [QUIET] * 8 + [SPEECH]
+    facts += [QUIET] + [SPEECH] * 4 + [QUIET] * 7 + [SPEECH] * 2 + [QUIET] * 8
     assert Action.KEEP_SILENCE not in run(facts)
+
+
+def test_a_lone_confirmed_frame_does_not_hold_a_request_open() -> None:
+    # A burst of background talk after the request: confirmed, but one frame is no run of
+    # min_speech_ms within speech_window_ms, so the silence still ends the utterance on time.
+    facts = [WAKE, QUIET] + [SPEECH] * 4 + [QUIET] * 5 + [SPEECH] + [QUIET] * 10
+    actions = run(facts)
+    last_run = 1 + 1 + 4 - 1  # index in facts
+    assert actions.index(Action.KEEP_SILENCE) == last_run + S.silence_frames
 
 
 def test_no_speech_after_wake_is_discarded_at_the_timeout() -> None:
@@ -157,6 +167,17 @@ def test_decide_reports_reason_and_request_speech() -> None:
     assert kept.end_frame == 17 + S.silence_frames
 
 
+def test_decide_hears_the_wake_gap_in_the_gap_flags() -> None:
+    # Room noise: the VAD calls every frame speech; the request (11-13, confirmed right after
+    # the detection on 10) would be the wake word's tail, unless the speaker heard frames 8-9
+    # under the noise margin (gap_flags False there): a pause, so it is a request.
+    noisy = [True] * 40
+    request = [False] * 11 + [True] * 3 + [False] * 26
+    assert not decide(noisy, request, 10, S).kept  # taken for the tail, then only noise
+    paused = [i not in (8, 9) for i in range(40)]
+    assert decide(noisy, request, 10, S, gap_flags=paused).kept
+
+
 def test_endless_speech_ends_at_max_length() -> None:
     actions = run([FrameFacts(wake=True, preroll_available=25)] + [SPEECH] * 200)
     end = actions.index(Action.KEEP_MAX_LENGTH)
@@ -204,7 +225,7 @@ def test_kept_seconds_is_bounded(flags: list[bool], wake: int) -> None:
     st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=200),
     st.integers(0, 199),
 )
-def test_a_kept_utterance_never_ends_before_its_last_confirmed_speech(
+def test_a_kept_utterance_never_ends_before_its_last_confirmed_run(
     frames: list[tuple[bool, bool]], wake: int
 ) -> None:
     speech = [a or b for a, b in frames]
@@ -212,11 +233,16 @@ def test_a_kept_utterance_never_ends_before_its_last_confirmed_speech(
     wake = min(wake, len(frames) - 1)
     d = decide(speech, confirmed, wake, S)
     if d.reason == "silence":
-        # Ends exactly silence_frames after the last confirmed frame before the end.
+        # Ends exactly silence_frames after the last confirmed frame that completes a run
+        # (min_speech_frames confirmed within speech_window_frames) before the end.
         window = confirmed[wake + 1 : d.end_frame + 1]
-        last = wake + 1 + max(i for i, c in enumerate(window) if c)
+        width, need = S.speech_window_frames, S.min_speech_frames
+        runs = [
+            c and sum(window[max(0, i - width + 1) : i + 1]) >= need for i, c in enumerate(window)
+        ]
+        last = wake + 1 + max(i for i, r in enumerate(runs) if r)
         assert d.end_frame == last + S.silence_frames
-        assert not any(window[len(window) - S.silence_frames :])
+        assert not any(runs[len(runs) - S.silence_frames :])
     if not d.kept:
         assert d.kept_s == 0.0 and d.request_speech_ms < 1000
 

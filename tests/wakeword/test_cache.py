@@ -19,6 +19,8 @@ def _result(frames: int = 30) -> FileScores:
         },
         speech=rng.random(frames) > 0.5,
         audio_s=frames * 0.08 - 2.0,
+        confirmed=rng.random(frames) > 0.7,
+        loud=rng.random(frames) > 0.6,
     )
 
 
@@ -33,6 +35,9 @@ def test_round_trip_is_exact(tmp_path: Path) -> None:
         assert got.scores[name].dtype == np.float32
         assert np.array_equal(got.scores[name], values)
     assert np.array_equal(got.speech, stored.speech) and got.speech.dtype == np.bool_
+    assert got.confirmed is not None and np.array_equal(got.confirmed, stored.confirmed)
+    assert got.loud is not None and np.array_equal(got.loud, stored.loud)
+    assert np.array_equal(got.gap_flags, stored.speech & stored.loud)
     assert got.audio_s == stored.audio_s and got.frames == 30
     assert cache.get("e" * 64) is None
     assert ScoreCache(tmp_path, "b" * 64).get("f" * 64) is None  # another setup

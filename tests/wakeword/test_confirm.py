@@ -83,12 +83,12 @@ def test_settings_are_validated() -> None:
 
 
 def test_a_frame_clearly_over_the_floor_needs_less_of_silero() -> None:
-    s = VadSettings()  # 6 dB and Silero 0.4; 9 dB and Silero 0.15
+    s = VadSettings()  # 6 dB and Silero 0.4; 8 dB and Silero 0.15
     assert not confirms(0.99, 5.9, s)  # too quiet, whatever Silero says
-    assert confirms(0.4, 6.0, s) and not confirms(0.39, 8.9, s)
-    assert confirms(0.15, 9.0, s) and not confirms(0.14, 20.0, s)
+    assert confirms(0.4, 6.0, s) and not confirms(0.39, 7.9, s)
+    assert confirms(0.15, 8.0, s) and not confirms(0.14, 20.0, s)
     # The lower of the two thresholds applies above loud_margin_db.
-    assert confirms(0.3, 9.0, VadSettings(silero_threshold=0.3, loud_silero_threshold=0.6))
+    assert confirms(0.3, 8.0, VadSettings(silero_threshold=0.3, loud_silero_threshold=0.6))
     # noise_margin_db still gates when it is the larger margin.
     assert not confirms(0.99, 39.0, VadSettings(noise_margin_db=40.0))
     assert confirms(0.15, 40.0, VadSettings(noise_margin_db=40.0))
@@ -134,15 +134,19 @@ def test_the_device_and_far_confirm_the_same_frames(silero: SileroVad) -> None:
     frames = frames_of(speech)
     flags = webrtc_flags(frames, settings)
     device = RequestConfirmer(settings, silero)
-    one_by_one = []
+    one_by_one, over_margin = [], []
     for index, frame in enumerate(frames):
         device.hear(frame)
+        over_margin.append(device.over_margin)
         window = frames[max(0, index - silero.context_frames) : index + 1].reshape(-1)
         one_by_one.append(bool(flags[index]) and device.confirm(window))
     stream = ConfirmedFlags(settings, silero)
     blocks = [stream.push(frames[i : i + 37], flags[i : i + 37]) for i in range(0, len(frames), 37)]
-    assert np.array_equal(np.array(one_by_one), np.concatenate(blocks))
+    assert np.array_equal(np.array(one_by_one), np.concatenate([b[0] for b in blocks]))
+    # The wake-gap rule's frames over the noise margin agree too.
+    assert np.array_equal(np.array(over_margin), np.concatenate([b[1] for b in blocks]))
     assert 0 < sum(one_by_one) < len(frames)
+    assert 0 < sum(over_margin) < len(frames)
     assert device.runs < len(frames)  # Silero ran only on loud VAD frames
 
 
