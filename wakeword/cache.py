@@ -67,6 +67,13 @@ class FileScores:
         return self.speech if self.loud is None else self.speech & self.loud
 
     @property
+    def decision_flags(self) -> npt.NDArray[np.bool_]:
+        """The three per-frame facts the device's request decision reads, as rows: the VAD's
+        speech, :attr:`request_flags` and :attr:`gap_flags` (``wakeword.metrics.DECISION_ROWS``),
+        so that a false accept is priced with exactly the device's rule."""
+        return np.stack((self.speech, self.request_flags, self.gap_flags))
+
+    @property
     def frames(self) -> int:
         """Frames scored (the padded file's)."""
         return int(self.speech.shape[0])

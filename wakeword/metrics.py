@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from device.states import SpeakerSettings
 
 __all__ = [
+    "DECISION_ROWS",
     "DEFAULT_THRESHOLDS",
     "ActivationsFn",
     "DetPoint",
@@ -74,7 +75,13 @@ ActivationsFn = Callable[[npt.NDArray[Any], float, int, int], list[int]]
 """``(scores, threshold, trigger_frames, refractory_frames) -> frame indices`` of activations."""
 
 KeptSecondsFn = Callable[[Flags, int], float]
-"""``(speech_flags, wake_frame) -> seconds`` the device would keep for a wake at that frame."""
+"""``(speech_flags, wake_frame) -> seconds`` the device would keep for a wake at that frame.
+``speech_flags`` is one flag per frame, or the device's three per-frame facts as rows
+(:data:`DECISION_ROWS`)."""
+
+DECISION_ROWS = ("speech", "confirmed", "gap_speech")
+"""The rows of a 2-D ``speech_flags``: the VAD's speech, the second stage's confirmations, and
+what the wake-gap rule hears as speech (``wakeword.cache.FileScores.decision_flags``)."""
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -223,10 +230,13 @@ class FileSummary:
 def device_kept_seconds(settings: SpeakerSettings) -> KeptSecondsFn:
     """The device's own cost of a wake, ``device.states.kept_seconds`` bound to its
     ``SpeakerSettings``, so that a false accept is charged exactly what the speaker would keep."""
-    from device.states import kept_seconds
+    from device.states import decide, kept_seconds
 
     def cost(flags: Flags, wake_frame: int) -> float:
-        # kept_seconds only indexes and measures the flags; a bool array serves as the sequence.
+        # decide() only indexes and measures the flags; a bool array serves as the sequence.
+        if flags.ndim == 2:
+            speech, confirmed, gap = (cast("Sequence[bool]", row) for row in flags)
+            return float(decide(speech, confirmed, wake_frame, settings, gap_flags=gap).kept_s)
         return float(kept_seconds(cast("Sequence[bool]", flags), wake_frame, settings))
 
     return cost
@@ -251,7 +261,8 @@ def _as_scores(values: npt.ArrayLike, what: str) -> Scores:
 
 def _as_flags(values: npt.ArrayLike, frames: int, what: str) -> Flags:
     array = np.asarray(values, dtype=np.bool_)
-    if array.ndim != 1 or len(array) != frames:
+    rows_ok = array.ndim == 1 or (array.ndim == 2 and len(array) == len(DECISION_ROWS))
+    if not rows_ok or array.shape[-1] != frames:
         raise ConfigError(
             f"{what}: expected one speech flag per score frame ({frames}), got shape {array.shape}"
         )

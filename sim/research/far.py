@@ -331,7 +331,7 @@ def clip_sweep(
         thresholds,
         trigger_frames=wake.trigger_frames,
         refractory_frames=wake.refractory_frames,
-        negative_speech_flags=[f.result.request_flags for f in negatives],
+        negative_speech_flags=[f.result.decision_flags for f in negatives],
         kept_seconds=device_kept_seconds(speaker),
         negative_seconds=sum(f.result.audio_s for f in negatives),
     )
@@ -356,7 +356,7 @@ def stream_sweep(
         trigger_frames=wake.trigger_frames,
         refractory_frames=wake.refractory_frames,
         tolerance_s=0.5,
-        speech_flags=stream.result.request_flags,
+        speech_flags=stream.result.decision_flags,
         kept_seconds=device_kept_seconds(speaker),
         stream_seconds=stream.result.audio_s,
     )

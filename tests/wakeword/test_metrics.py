@@ -441,3 +441,35 @@ def test_device_kept_seconds_charges_what_the_speaker_keeps() -> None:
     )
     assert point.false_accepts == 2
     assert point.kept_s == pytest.approx(cost(talking, 4))
+
+
+def test_device_kept_seconds_reads_the_wake_gap_as_the_speaker_does() -> None:
+    """With the device's three per-frame facts (2-D flags), a false accept is priced with the
+    speaker's own wake-gap rule, not with confirmed speech standing in for the VAD's."""
+    from device.states import SpeakerSettings, decide
+
+    speaker = SpeakerSettings()
+    cost = metrics.device_kept_seconds(speaker)
+    frames, wake = 60, 10
+    # Loud speech up to the wake (the wake word itself: no pause before the detection), which
+    # the second stage did not confirm; then 4 confirmed frames (320 ms, within the 400 ms tail)
+    # and quiet: only the wake word's tail followed.
+    speech = np.zeros(frames, dtype=bool)
+    speech[: wake + 5] = True
+    confirmed = np.zeros(frames, dtype=bool)
+    confirmed[wake + 1 : wake + 5] = True
+    gap_speech = speech.copy()
+    facts = np.stack((speech, confirmed, gap_speech))
+    assert metrics.DECISION_ROWS == ("speech", "confirmed", "gap_speech")
+    device = decide(list(speech), list(confirmed), wake, speaker, gap_flags=list(gap_speech))
+    assert device.kept_s == 0.0 and device.reason == "wake_tail"
+    assert cost(facts, wake) == 0.0
+    # Confirmed speech alone hears a pause before the wake (nothing was confirmed there), takes
+    # the tail for a request and would charge an utterance the device never keeps.
+    assert cost(confirmed, wake) > 0.0
+    scores = np.zeros(frames)
+    scores[wake] = 0.9
+    (point,) = sweep_clips([], [scores], [0.5], negative_speech_flags=[facts], kept_seconds=cost)
+    assert point.false_accepts == 1 and point.kept_s == 0.0
+    with pytest.raises(ConfigError, match="speech flag"):
+        sweep_clips([], [scores], [0.5], negative_speech_flags=[facts[:2]], kept_seconds=cost)
