@@ -255,6 +255,8 @@ class StreamingFeatures:
         self._melted = 0  # frames whose mel rows are in the mel ring (or were skipped)
         self._embedded = 0  # frames whose feature is in the feature ring (or was skipped)
         self._state: StreamState | None = None  # the staged embedding's rows kept between frames
+        # Build (and check) the staged embedding now, not on the first frame of live audio.
+        _ = self.models.stream
         self.reset()
 
     def reset(self) -> None:
