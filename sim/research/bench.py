@@ -27,7 +27,13 @@ Measurements and bars (a bar that fails makes ``keepmum bench`` exit 1):
   command line and wyoming-openwakeword drive it; its start-up fill (8 s of zeros it scores after
   ``reset``) is run before the clock starts, so only the audio is timed.
 * ``device``: the whole keepmum device (``run_device``, default configuration, no vault), ratio
-  against the reference, bar >= 1.0.
+  against the reference; bar per backend (:data:`DEVICE_BARS`): >= 1.5 on onnx, where the device
+  embeds each frame with the staged embedding model (:mod:`wakeword.incremental`; measured
+  3.0-3.8x on 120 s of a loaded 2-core machine, 1.46-1.60x before it), and >= 1.4 on tflite,
+  whose embedding cannot be staged bit for bit (TFLite's embedding of a longer strip differs from
+  its window-by-window runs by up to 3e-5), so the device runs the same TFLite models per frame
+  as pyopen-wakeword's loop and gains only that loop's own per-chunk overhead (shifting its
+  10 s audio and mel buffers): measured 1.61-1.69x.
 * ``device_vault``: the device storing what it keeps in an encrypted vault; CPU time against the
   device without a vault, bar <= 1.05.
 * ``batch_1_worker``: batch scoring (``wakeword.batch``), one process, bar >= 1.5 x the
@@ -521,6 +527,7 @@ def _speed(
     )
     dev = times
     device_ratio = (audio_s / dev["device"]) / reference
+    device_bar = DEVICE_BARS[backend.name]
     yield Measurement(
         "device",
         "the whole keepmum device (run_device, defaults, no vault)",
@@ -529,8 +536,8 @@ def _speed(
         "cpu",
         audio_s / dev["device"],
         ratio=device_ratio,
-        bar=">= 1.0",
-        passed=device_ratio >= 1.0,
+        bar=f">= {device_bar:g}",
+        passed=device_ratio >= device_bar,
         details={"ratio_of": ref_name},
     )
     vault_ratio = dev["vault"] / dev["device"]
@@ -595,6 +602,10 @@ def _scaling(
         },
     )
 
+
+DEVICE_BARS: dict[str, float] = {"onnx": 1.5, "tflite": 1.4}
+"""The ``device`` line's bar per backend: the device at least this many times as fast as the
+backend's own library loop (module docstring)."""
 
 PHASES_BAR = 2.5
 """``far --phases 4`` may cost at most this many times ``far`` at one phase (issue 13)."""

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-from sim.research.bench import REFERENCE_NAMES, bench_audio
+from sim.research.bench import DEVICE_BARS, REFERENCE_NAMES, bench_audio
 from wakeword.backend import installed_backend
 
 BACKEND = installed_backend().name
@@ -79,6 +79,8 @@ def test_bench_json_lines_have_every_measurement() -> None:
         assert not failed
     memory = next(line for line in lines if line["name"] == "replay_memory")
     assert 20 < memory["details"]["peak_mb"] < 2000  # a real measurement of a real process
+    device = next(line for line in lines if line["name"] == "device")
+    assert device["bar"] == f">= {DEVICE_BARS[BACKEND]:g}"  # the 1.5 on onnx
 
 
 def test_bench_audio_is_deterministic_and_mostly_silent_when_asked() -> None:
