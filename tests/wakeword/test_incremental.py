@@ -8,6 +8,7 @@ scores (gate gaps and resets included), and on the events of the whole device.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -149,3 +150,30 @@ def test_device_events_equal_with_whole_windows(gate: bool) -> None:
     assert sum("Wake(" in e for e in events) >= 1
     assert scores == whole_scores
     assert events == whole_events
+
+
+def test_stages_that_differ_from_the_whole_model_are_not_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The start-up check decides: stages whose numbers differ from the whole model's by one
+    unit in the last place (another CPU's kernels) fall back to whole windows, never change a
+    score."""
+    import wakeword.incremental as incremental
+
+    backend = backend_or_skip("onnx")
+    path = str(backend.embedding_model)
+    real_run = incremental.StreamEmbedder._run
+
+    def one_ulp_off(self: incremental.StreamEmbedder, stage: Any, rows: Any) -> Any:
+        return np.nextafter(real_run(self, stage, rows), np.float32(np.inf))
+
+    incremental._build.cache_clear()
+    try:
+        assert incremental._build(path) is not None  # the real stages pass their check here
+        incremental._build.cache_clear()
+        monkeypatch.setattr(incremental.StreamEmbedder, "_run", one_ulp_off)
+        assert incremental._build(path) is None
+        assert MelFeatureModels(backend=backend).stream is None
+    finally:
+        monkeypatch.undo()
+        incremental._build.cache_clear()
