@@ -47,8 +47,9 @@ Measurements and bars (a bar that fails makes ``keepmum bench`` exit 1):
   ``pass`` null and ``details.judged`` false.
 * ``far_4_phases``: what ``keepmum far --phases 4`` pays per file (scores at 4 frame phases, the
   extra three with strip-run embeddings, :mod:`wakeword.phases`; VAD and second stage once)
-  against ``far`` at one phase, CPU time, bar <= 2.5; ``details`` gives the cost of each extra
-  phase as a share of one phase, and the model-only ratio (four phases of
+  against ``far`` at one phase, CPU time, bar per backend (:data:`PHASES_BARS`): <= 2.5 on
+  onnx, <= 4 on tflite (no strip runs there: every phase costs a full one); ``details`` gives
+  the cost of each extra phase as a share of one phase, and the model-only ratio (four phases of
   :class:`wakeword.phases.PhaseScorer` against one of :class:`wakeword.batch.BatchScorer`).
 * ``vad_gated_device``: the VAD-gated device against the ungated one on audio that is 80 %
   silence (CPU time), bar >= 3.
@@ -607,8 +608,11 @@ DEVICE_BARS: dict[str, float] = {"onnx": 1.5, "tflite": 1.4}
 """The ``device`` line's bar per backend: the device at least this many times as fast as the
 backend's own library loop (module docstring)."""
 
-PHASES_BAR = 2.5
-"""``far --phases 4`` may cost at most this many times ``far`` at one phase (issue 13)."""
+PHASES_BARS: dict[str, float] = {"onnx": 2.5, "tflite": 4.0}
+"""``far --phases 4`` may cost at most this many times ``far`` at one phase, per backend: 2.5 on
+onnx (issue 13), where the extra phases' embeddings run over strips; 4.0 on tflite, whose strip
+runs are not bit-exact, so every phase runs the window-by-window embedding (measured 3.6-3.7x):
+the bar there says that 4 phases never cost more than 4 separate runs of ``far``."""
 
 
 def _phases(
@@ -616,6 +620,7 @@ def _phases(
 ) -> Measurement:
     from sim.research.far import ScoreJob, score_file
     from sim.research.phases import phase_offsets
+    from wakeword.backend import installed_backend
     from wakeword.batch import BatchScorer, device_frames
     from wakeword.phases import PhaseScorer
 
@@ -639,6 +644,7 @@ def _phases(
         tick,
     )
     ratio = times["far_4"] / times["far_1"]
+    bar = PHASES_BARS[installed_backend().name]
     return Measurement(
         "far_4_phases",
         "far's per-file scoring at 4 frame phases (wakeword.phases)",
@@ -647,8 +653,8 @@ def _phases(
         "cpu",
         audio_s / times["far_4"],
         ratio=ratio,
-        bar=f"<= {PHASES_BAR:g}",
-        passed=ratio <= PHASES_BAR,
+        bar=f"<= {bar:g}",
+        passed=ratio <= bar,
         details={
             "ratio_of": "far's per-file CPU time at 4 phases / at 1 phase",
             "phase_offsets": list(offsets),
