@@ -154,7 +154,7 @@ def default_cache_dir() -> Path:
     type=click.IntRange(min=1, max=1280),
     default=None,
     help="Score each clip at N frame phases spread over one 80 ms frame; report the mean "
-    "and the worst phase.",
+    "and the worst phase (--csv, --sweep-csv and --plot show phase 0, the device's replay).",
 )
 @click.option(
     "--seed",
