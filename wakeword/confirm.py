@@ -46,6 +46,7 @@ __all__ = [
     "confirmed_flags",
     "confirms",
     "frame_level_db",
+    "loud_enough",
 ]
 
 FLOOR_PERCENTILE = 20.0
@@ -60,10 +61,17 @@ def frame_level_db(samples: Pcm) -> float:
     return 10.0 * math.log10(power) if power > 1e-12 else _SILENT_DB
 
 
+def loud_enough(over_floor_db: float, settings: VadSettings) -> bool:
+    """Whether a frame standing ``over_floor_db`` over the room's floor is loud enough to be a
+    request (``vad.noise_margin_db``): the first test of :func:`confirms`, and a quieter frame is
+    a pause to the speaker's wake-gap rule, even when webrtcvad calls the room's noise speech."""
+    return over_floor_db >= settings.noise_margin_db
+
+
 def confirms(probability: float, over_floor_db: float, settings: VadSettings) -> bool:
     """The second stage's verdict on a webrtcvad speech frame: Silero's ``probability`` against
     the threshold its level above the floor (``over_floor_db``) asks for."""
-    if over_floor_db < settings.noise_margin_db:
+    if not loud_enough(over_floor_db, settings):
         return False
     threshold = settings.silero_threshold
     if over_floor_db >= settings.loud_margin_db:
@@ -138,10 +146,8 @@ class RequestConfirmer:
 
     @property
     def over_margin(self) -> bool:
-        """Whether the last heard frame stands ``vad.noise_margin_db`` or more over the floor:
-        loud enough to be a request. A frame that is not is a pause to the wake-gap rule, even
-        when webrtcvad calls the room's noise speech."""
-        return self.level_db - self._floor.floor_db >= self.settings.noise_margin_db
+        """Whether the last heard frame is :func:`loud_enough` over the floor."""
+        return loud_enough(self.level_db - self._floor.floor_db, self.settings)
 
     def hear(self, frame: Pcm) -> None:
         """Every frame the device processes: update the noise floor (cheap)."""
@@ -151,7 +157,7 @@ class RequestConfirmer:
     def confirm(self, window: Pcm) -> bool:
         """Whether the frame ending ``window`` (up to :attr:`window_samples` samples, the frame
         last) is speech over the room: loud enough first (free), then Silero."""
-        if self.level_db - self._floor.floor_db < self.settings.noise_margin_db:
+        if not self.over_margin:
             return False
         self.runs += 1
         self.last_probability = self._silero.probability(window)
@@ -190,7 +196,7 @@ class ConfirmedFlags:
             self._history.append(frame)
             level = frame_level_db(frame)
             above = level - self._floor.push(level)
-            loud[index] = above >= self.settings.noise_margin_db
+            loud[index] = loud_enough(above, self.settings)
             if speech[index] and loud[index]:
                 joined = np.concatenate(list(self._history))
                 window = np.zeros(width, dtype=np.int16)
