@@ -254,9 +254,13 @@ class StreamingFeatures:
         """Frames pushed so far (the next frame's index)."""
         self._melted = 0  # frames whose mel rows are in the mel ring (or were skipped)
         self._embedded = 0  # frames whose feature is in the feature ring (or was skipped)
-        self._state: StreamState | None = None  # the staged embedding's rows kept between frames
         # Build (and check) the staged embedding now, not on the first frame of live audio.
-        _ = self.models.stream
+        self._state: StreamState | None = None
+        """The staged embedding's rows kept between frames (None: whole windows)."""
+        if self.models.stream is not None:
+            from wakeword.incremental import StreamState
+
+            self._state = StreamState()
         self.reset()
 
     def reset(self) -> None:
@@ -322,7 +326,8 @@ class StreamingFeatures:
         last_end = first_end + MEL_ROWS_PER_FRAME * (self.frames - 1 - first_needed)
         stream = self.models.stream
         if stream is not None:
-            state = self._stream_state()
+            assert self._state is not None  # made with the stream, in __init__
+            state = self._state
             n = self.frames - first_needed
             lo = last_end - stream.rows_needed(first_needed, n, state)
             self._features.extend(
@@ -338,13 +343,6 @@ class StreamingFeatures:
             ]
             self._features.extend(self.models.embed(windows))
         self._embedded = self.frames
-
-    def _stream_state(self) -> StreamState:
-        if self._state is None:
-            from wakeword.incremental import StreamState
-
-            self._state = StreamState()
-        return self._state
 
 
 def _first_mel_row(frame: int) -> int:

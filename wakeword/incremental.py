@@ -28,9 +28,8 @@ whole model per window, as before (same scores, slower).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,6 +43,9 @@ if TYPE_CHECKING:
 __all__ = ["StreamEmbedder", "StreamState", "stream_embedder"]
 
 Rows = npt.NDArray[np.float32]
+
+WholeWindows = Callable[[Rows], Rows]
+"""``(windows, 76, 32)`` mel windows -> ``(windows, 96)``: the embedding model, window by window."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,11 @@ class StreamState:
         self.window = -1
         """Index of the last window (frame) embedded with these tails."""
 
+    def continues_at(self, first: int) -> bool:
+        """Whether the kept rows belong to window ``first - 1``, so window ``first`` can be
+        embedded from its new rows only."""
+        return self.tails is not None and self.window == first - 1
+
     def clear(self) -> None:
         """Forget (a new stream, or a gap in the windows)."""
         self.tails = None
@@ -89,7 +96,7 @@ class StreamEmbedder:
     def rows_needed(self, first: int, n: int, state: StreamState) -> int:
         """Mel rows :meth:`embed` reads for windows ``first`` .. ``first + n - 1``: the last
         8 n + 4 when ``state`` holds window ``first - 1``, else the windows' 76 + 8 (n - 1)."""
-        if state.tails is not None and state.window == first - 1:
+        if state.continues_at(first):
             return MEL_ROWS_PER_FRAME * (n - 1) + self.new_rows
         return MEL_ROWS_PER_FRAME * (n - 1) + EMBEDDING_WINDOW
 
@@ -98,7 +105,7 @@ class StreamEmbedder:
         with the last window's last row and holds at least :meth:`rows_needed` rows (only those
         are read). Continues from ``state`` when it holds window ``first - 1``, else starts
         from scratch; leaves ``state`` holding the last window."""
-        incremental = state.tails is not None and state.window == first - 1
+        incremental = state.continues_at(first)
         mel = mel[mel.shape[0] - self.rows_needed(first, n, state) :]
         # stage A reads NCHW (1, 1, rows, 32) mel rows; later stages (1, C, rows, F)
         x: Rows = np.ascontiguousarray(mel, dtype=np.float32)[None, None]
@@ -187,7 +194,6 @@ def _stages_from(path: str) -> list[tuple[Any, int, int]] | None:
     return stages
 
 
-@lru_cache(maxsize=4)
 def _build(path: str) -> StreamEmbedder | None:
     try:
         import onnx  # noqa: F401
@@ -214,38 +220,20 @@ def _build(path: str) -> StreamEmbedder | None:
         != EMBEDDING_WINDOW - MEL_ROWS_PER_FRAME
     ):
         return None  # the stages do not add up to a 76-row window with an 8-row stride
-    embedder = StreamEmbedder(stages)
-    # onnxruntime may pick other kernels for other input lengths on another CPU: the stages are
-    # used only where they give the whole model's numbers bit for bit, here and now.
-    return embedder if _check(embedder, path) else None
+    return StreamEmbedder(stages)
 
 
-def _whole_window_embeddings(path: str, mel: Rows, count: int) -> Rows:
-    """The whole model's embeddings of ``count`` windows of ``mel``, one window a run."""
-    from pathlib import Path
-
-    from wakeword.models import open_session
-
-    session = open_session(Path(path))
-    name = session.get_inputs()[0].name
-    out = [
-        session.run(
-            None, {name: mel[None, MEL_ROWS_PER_FRAME * k :][:, :EMBEDDING_WINDOW, :, None]}
-        )[0]
-        for k in range(count)
-    ]
-    return np.concatenate(out).reshape(count, EMBEDDING_DIM)
-
-
-def _check(embedder: StreamEmbedder, path: str) -> bool:
-    """Whether every way a stream uses the stages gives the whole model's embeddings."""
+def _check(embedder: StreamEmbedder, whole: WholeWindows) -> bool:
+    """Whether every way a stream uses the stages gives the embeddings of ``whole``, the
+    device's window-by-window path (:meth:`MelFeatureModels.embed`), bit for bit."""
     rng = np.random.default_rng(5)
     windows = 48
     mel = (
         rng.standard_normal((EMBEDDING_WINDOW + MEL_ROWS_PER_FRAME * (windows - 1), MEL_BINS)) * 2
     ).astype(np.float32)
     mel[:40] = 1.0  # the ring's start rows of ones
-    expected = _whole_window_embeddings(path, mel, windows)
+    starts = np.lib.stride_tricks.sliding_window_view(mel, (EMBEDDING_WINDOW, MEL_BINS))
+    expected = whole(np.ascontiguousarray(starts[::MEL_ROWS_PER_FRAME, 0]))
     got = np.full_like(expected, np.nan)
     state = StreamState()
     # A first window, one at a time, a gap then 16 at once, one at a time, 3 at once, one more.
@@ -263,9 +251,19 @@ def _check(embedder: StreamEmbedder, path: str) -> bool:
     return bool(np.array_equal(got[covered], expected[covered]))
 
 
+_BUILT: dict[str, StreamEmbedder | None] = {}
+"""Per embedding model file: its checked stages, or None (whole windows)."""
+
+
 def stream_embedder(models: MelFeatureModels) -> StreamEmbedder | None:
     """The staged embedding model for ``models``' backend (built and checked once per process),
     or None: run whole windows."""
     if models.backend.suffix != ".onnx":
         return None
-    return _build(str(models.backend.embedding_model))
+    path = str(models.backend.embedding_model)
+    if path not in _BUILT:
+        embedder = _build(path)
+        # onnxruntime may pick other kernels for other input lengths on another CPU: the stages
+        # are used only where they give the whole model's numbers bit for bit, here and now.
+        _BUILT[path] = embedder if embedder is not None and _check(embedder, models.embed) else None
+    return _BUILT[path]
