@@ -474,7 +474,7 @@ def run_bench(
         wav = _write_wav(folder / "bench.wav", audio)
         for m in _speed(audio, audio_s, wav, folder, rounds, backend, ticker(0)):
             report(m)
-        report(_phases(wav, audio_s, rounds, ticker(1)))
+        report(_phases(wav, audio_s, rounds, backend, ticker(1)))
         for m in _scaling(audio, audio_s, workers, rounds, ticker(2)):
             report(m)
         report(_gate(seconds, folder, rounds, ticker(3)))
@@ -616,11 +616,14 @@ the bar there says that 4 phases never cost more than 4 separate runs of ``far``
 
 
 def _phases(
-    wav: Path, audio_s: float, rounds: int, tick: Callable[[int, int], None] | None = None
+    wav: Path,
+    audio_s: float,
+    rounds: int,
+    backend: Backend,
+    tick: Callable[[int, int], None] | None = None,
 ) -> Measurement:
     from sim.research.far import ScoreJob, score_file
     from sim.research.phases import phase_offsets
-    from wakeword.backend import installed_backend
     from wakeword.batch import BatchScorer, device_frames
     from wakeword.phases import PhaseScorer
 
@@ -644,7 +647,7 @@ def _phases(
         tick,
     )
     ratio = times["far_4"] / times["far_1"]
-    bar = PHASES_BARS[installed_backend().name]
+    bar = PHASES_BARS[backend.name]
     return Measurement(
         "far_4_phases",
         "far's per-file scoring at 4 frame phases (wakeword.phases)",
