@@ -25,13 +25,19 @@ six talkers from ``speech/`` at random offsets, summed. Pink noise is keepmum's 
 (-6 dB per octave above 20 Hz).
 
 Each folder gets ``labels.jsonl``: per file, the wake word's and the request's speech spans in
-seconds from the file's first sample (``request_start_s``/``request_end_s`` null without one).
-A clip's speech span is where Silero VAD hears speech in the clean clip (80 ms resolution).
+seconds from the file's first sample (``request_start_s``/``request_end_s`` null without one)
+and which recording the request is (``request_clip``, under ``../shared/audio``). A clip's
+speech span is where Silero VAD hears speech in the clean clip and the clip is within
+``SPEECH_RANGE_DB`` of its loudest (80 ms resolution).
+
+A build has 15-45 wakes per condition, so one condition's share moves by several points from one
+``--seed`` to the next; ``keepmum far --requests`` given several builds pools each condition.
 
 Usage::
 
     python scripts/make_request_sets.py --out /tmp/requests            # all 20 folders
     python scripts/make_request_sets.py --out DIR --variants 1 --only nothing_pink_-40
+    for s in 8 9 10 11 12 13; do python scripts/make_request_sets.py --out /tmp/rs$s --seed $s; done
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ sys.path.insert(0, str(REPO))
 
 from device.audio import FRAME_SAMPLES  # noqa: E402
 from sim.research.corpus import NoiseStream, read_clip, write_jsonl, write_wav  # noqa: E402
+from wakeword.confirm import frame_level_db  # noqa: E402
 from wakeword.silero import SileroVad  # noqa: E402
 
 SAMPLE_RATE = 16000
@@ -67,6 +74,9 @@ GAP_S = (0.2, 0.9)
 """Silence between the wake word's speech and the request's (seconds, uniform)."""
 SPEECH_DBFS = -26.0
 """RMS of the wake word and the request over their speech regions (dBFS)."""
+SPEECH_RANGE_DB = 30.0
+"""A clip's speech frames are at most this much quieter than its loudest frame (dB): a word's
+onsets and endings stand 20-28 dB under its peak, a silent lead-in 60 dB or more."""
 LEVELS_DBFS = (-50, -40, -30)
 SNRS_DB = (20, 10, 5)
 NOISES = ("pink", "brown", "babble")
@@ -131,14 +141,20 @@ def conditions() -> list[Condition]:
 
 
 def speech_region(samples: Signal, silero: SileroVad) -> slice:
-    """The clip's speech: from the first to the last 80 ms frame Silero VAD gives >= 0.5, on the
-    clean clip (before any noise is added). Crowd-sourced clips carry their room's noise and
-    breaths for seconds around the word; an energy rule calls those speech, and a request
-    placed "0.5 s after the wake word" would then start seconds later."""
+    """The clip's speech: from the first to the last 80 ms frame Silero VAD gives >= 0.5 and
+    that is at most ``SPEECH_RANGE_DB`` quieter than the clip's loudest frame, on the clean clip
+    (before any noise is added). Crowd-sourced clips carry their room's noise and breaths for
+    seconds around the word; an energy rule alone calls those speech, and a request placed
+    "0.5 s after the wake word" would then start seconds later. Silero alone is not enough
+    either: judged without context, the first frame of a clip that opens with a second of
+    near-silence (-85 dBFS) gets 0.5, and such requests were labelled as starting 1.2 s before
+    anyone spoke."""
     pcm = np.clip(np.rint(samples), -32768, 32767).astype(np.int16)
-    frames = len(pcm) // FRAME_SAMPLES
-    probability = silero.frame_probabilities(pcm[: frames * FRAME_SAMPLES])
-    speech = np.flatnonzero(probability >= 0.5)
+    whole = pcm[: len(pcm) // FRAME_SAMPLES * FRAME_SAMPLES]
+    probability = silero.frame_probabilities(whole)
+    levels = np.array([frame_level_db(frame) for frame in whole.reshape(-1, FRAME_SAMPLES)])
+    loud = levels >= levels.max(initial=-120.0) - SPEECH_RANGE_DB
+    speech = np.flatnonzero((probability >= 0.5) & loud)
     if speech.size == 0:
         return slice(0, len(samples))
     return slice(int(speech[0]) * FRAME_SAMPLES, (int(speech[-1]) + 1) * FRAME_SAMPLES)
@@ -236,8 +252,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 parts = [np.zeros(lead), wake]
                 wake_span = ((lead + w0) / SAMPLE_RATE, (lead + w1) / SAMPLE_RATE)
                 request_span: tuple[float, float] | None = None
+                request_name: str | None = None
                 if condition.request:
-                    request, r0, r1 = requests[int(rng.integers(len(requests)))]
+                    chosen_request = int(rng.integers(len(requests)))
+                    request, r0, r1 = requests[chosen_request]
+                    request_name = str(request_paths[chosen_request].relative_to(args.shared))
                     gap = int(rng.uniform(*GAP_S) * SAMPLE_RATE)
                     # The gap runs from the end of the wake word's speech to the request's speech.
                     pause = max(0, gap - (len(wake) - w1) - r0)
@@ -268,6 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "request_end_s": None
                         if request_span is None
                         else round(request_span[1], 3),
+                        "request_clip": request_name,
                     }
                 )
         write_jsonl(folder / "labels.jsonl", rows)
