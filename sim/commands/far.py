@@ -63,7 +63,8 @@ def default_cache_dir() -> Path:
     multiple=True,
     type=click.Path(path_type=Path),
     help="Condition folder(s) of wake words followed by a request or by nothing (or a "
-    "folder of such folders): per condition, what the device keeps after each wake.",
+    "folder of such folders): per condition, what the device keeps after each wake. "
+    "Repeatable; a condition in several (builds of the sets) is pooled into one row.",
 )
 @click.option(
     "--model",
@@ -467,16 +468,20 @@ def _requests(out: Output, opts: FarOptions, config: Any) -> None:
     folders = _condition_folders(opts.request_dirs)
     job = engine.ScoreJob(models=models, vad=config.vad)
     cache = score_cache(opts, job)
-    files = [(p, f.name) for f in folders for p in audio_files(f, "--requests")]
+    # A file's role is its folder's path: two builds of the sets (``--seed``) hold the same
+    # condition names and the same file names, each with its own labels.
+    files = [(p, str(f)) for f in folders for p in audio_files(f, "--requests")]
     workers = opts.workers or os.cpu_count() or 1
     scored = _score_with_progress(out, files, job, workers, cache, opts.scheduler)
-    reports = []
+    by_condition: dict[str, Any] = {}
     for folder in folders:
-        mine = [s for s in scored if s.role == folder.name]
+        mine = [s for s in scored if s.role == str(folder)]
         labels = engine.read_request_labels(folder)
-        reports.append(
-            engine.request_report(folder.name, mine, labels, wake, config.speaker, job.pad_s)
-        )
+        report = engine.request_report(folder.name, mine, labels, wake, config.speaker, job.pad_s)
+        # Folders of the same condition (from several builds) are pooled into one row.
+        pooled = by_condition.get(folder.name)
+        by_condition[folder.name] = report if pooled is None else pooled.pooled_with(report)
+    reports = list(by_condition.values())
     for report in reports:
         out.emit({"models": list(models), **report.as_dict()})
     if not out.json_lines:
@@ -486,7 +491,11 @@ def _requests(out: Output, opts: FarOptions, config: Any) -> None:
 def _request_table(out: Output, models: tuple[str, ...], reports: list[Any]) -> None:
     from rich.table import Table
 
-    table = Table(title=f"keepmum far --requests: {', '.join(models)}")
+    pooled = max((r.folders for r in reports), default=1)
+    title = f"keepmum far --requests: {', '.join(models)}"
+    if pooled > 1:
+        title += f" ({pooled} folders per condition, pooled)"
+    table = Table(title=title)
     for column in (
         "condition",
         "files",

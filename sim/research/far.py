@@ -433,11 +433,34 @@ class ConditionReport:
     """Kept requests longer than request + pre-roll + ``silence_ms`` + 0.3 s (issue 8's bar)."""
     reasons: dict[str, int] = field(default_factory=dict)
     """Discards per reason."""
+    folders: int = 1
+    """Condition folders pooled into this report (one per build of the sets given)."""
+
+    def pooled_with(self, other: ConditionReport) -> ConditionReport:
+        """This report and ``other`` (the same condition, another folder) as one."""
+        reasons = dict(self.reasons)
+        for reason, count in other.reasons.items():
+            reasons[reason] = reasons.get(reason, 0) + count
+        return ConditionReport(
+            self.condition,
+            files=self.files + other.files,
+            wakes=self.wakes + other.wakes,
+            discarded=self.discarded + other.discarded,
+            kept=self.kept + other.kept,
+            kept_s=self.kept_s + other.kept_s,
+            requests=self.requests + other.requests,
+            requests_kept=self.requests_kept + other.requests_kept,
+            cut_short=self.cut_short + other.cut_short,
+            over_bound=self.over_bound + other.over_bound,
+            reasons=reasons,
+            folders=self.folders + other.folders,
+        )
 
     def as_dict(self) -> dict[str, object]:
         """The report's ``--json`` line."""
         return {
             "condition": self.condition,
+            "folders": self.folders,
             "files": self.files,
             "wakes": self.wakes,
             "discarded": self.discarded,

@@ -14,6 +14,7 @@ fixtures in generated room noise, through the real ``keepmum replay`` and ``keep
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +174,32 @@ def test_far_requests_reports_what_the_device_did(
     assert (request["wakes"], request["kept"], request["requests_kept"]) == (1, 1, 1)
     assert request["cut_short"] == 0 and request["over_bound"] == 0
     assert request["kept_s"] == pytest.approx(end["duration_s"], abs=1e-6)
+
+
+def test_far_requests_pools_builds_of_a_condition_each_with_its_labels(
+    sets: dict[str, Any], tmp_path: Path
+) -> None:
+    """Two builds of the sets (``make_request_sets.py --seed``) hold the same condition and file
+    names: each folder's files are judged against its own labels, and a condition is one row."""
+    second = tmp_path / "second"
+    shutil.copytree(sets["root"], second)
+    labels = second / "request_pink_snr20" / "labels.jsonl"
+    row = json.loads(labels.read_text())
+    row["request_end_s"] += 60.0  # in this build the request runs on: the utterance is cut short
+    labels.write_text(json.dumps(row) + "\n")
+    result = run_keepmum(
+        "far", "--requests", sets["root"], "--requests", second,
+        "--model", "alexa", "--model", "hey_jarvis",
+        "--cache-dir", tmp_path / "cache", "--workers", "1", "--json", home=tmp_path / "home",
+    )  # fmt: skip
+    assert result.returncode == 0, str(result)
+    assert [r["condition"] for r in result.events] == ["nothing_noise", "request_pink_snr20"]
+    nothing, request = result.events
+    assert nothing["folders"] == request["folders"] == 2
+    assert (nothing["files"], nothing["wakes"], nothing["kept"]) == (16, 16, 0)
+    assert (request["files"], request["wakes"], request["kept"]) == (2, 2, 2)
+    assert (request["requests"], request["requests_kept"]) == (2, 2)
+    assert request["cut_short"] == 1  # the second build's label only
 
 
 def test_far_requests_refuses_a_missing_folder(tmp_path: Path) -> None:
