@@ -67,6 +67,12 @@ def default_cache_dir() -> Path:
     "Repeatable; a condition in several (builds of the sets) is pooled into one row.",
 )
 @click.option(
+    "--cases",
+    is_flag=True,
+    help="With --requests: also list each wake behind a miss (a false wake kept, a request "
+    "discarded, cut short or kept too long): file, time, what the device did.",
+)
+@click.option(
     "--model",
     "models",
     multiple=True,
@@ -179,6 +185,8 @@ def far(**params: Any) -> None:
     """False-wake benchmark: FRR, false accepts per hour and kept seconds, per threshold."""
     if params["request_dirs"]:
         _refuse_sweep_options(click.get_current_context())
+    elif params["cases"]:
+        raise ConfigError("--cases: only with --requests (the wakes behind each condition's row)")
     _far(FarOptions(**params))
 
 
@@ -220,6 +228,7 @@ class FarOptions:
     stream_path: Path | None
     labels_path: Path | None
     request_dirs: tuple[Path, ...]
+    cases: bool
     models: tuple[str, ...]
     thresholds: str | None
     workers: int | None
@@ -483,9 +492,11 @@ def _requests(out: Output, opts: FarOptions, config: Any) -> None:
         by_condition[folder.name] = report if pooled is None else pooled.pooled_with(report)
     reports = list(by_condition.values())
     for report in reports:
-        out.emit({"models": list(models), **report.as_dict()})
+        out.emit({"models": list(models), **report.as_dict(cases=opts.cases)})
     if not out.json_lines:
         _request_table(out, models, reports)
+        if opts.cases:
+            _case_table(out, reports)
 
 
 def _request_table(out: Output, models: tuple[str, ...], reports: list[Any]) -> None:
@@ -504,6 +515,7 @@ def _request_table(out: Output, models: tuple[str, ...], reports: list[Any]) -> 
         "kept",
         "kept s",
         "requests kept",
+        "late wakes",
         "cut short",
         "over bound",
         "discard reasons",
@@ -521,11 +533,38 @@ def _request_table(out: Output, models: tuple[str, ...], reports: list[Any]) -> 
             str(r.kept),
             f"{r.kept_s:.1f}",
             f"{r.requests_kept}/{r.requests}" if r.requests else "-",
+            str(r.late_wakes) if r.requests else "-",
             str(r.cut_short),
             str(r.over_bound),
             ", ".join(f"{k} {v}" for k, v in sorted(r.reasons.items())),
         )
     out.console.print(table)
+
+
+def _case_table(out: Output, reports: list[Any]) -> None:
+    """``--cases``: one line per wake behind a miss, condition by condition (the file's path
+    names its condition folder)."""
+    from rich.table import Table
+
+    table = Table(title="the wakes behind the misses (seconds from the file's start)")
+    table.add_column("file", overflow="fold")
+    for column in ("what", "reason", "wake", "ended", "request ends", "kept s"):
+        table.add_column(column, justify="left" if column in ("what", "reason") else "right")
+    for report in reports:
+        for case in report.cases:
+            table.add_row(
+                case.file,
+                case.what,
+                case.reason,
+                f"{case.wake_s:.2f}",
+                f"{case.end_s:.2f}",
+                "-" if case.request_end_s is None else f"{case.request_end_s:.2f}",
+                f"{case.kept_s:.2f}",
+            )
+    if table.row_count:
+        out.console.print(table)
+    else:
+        out.console.print("no misses: every false wake discarded, every request kept whole")
 
 
 def _inputs(opts: FarOptions) -> tuple[list[Any], list[tuple[Path, str]]]:

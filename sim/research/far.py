@@ -412,6 +412,40 @@ class RequestLabel:
     request_end_s: float | None
 
 
+@dataclass(frozen=True)
+class RequestCase:
+    """One wake behind a miss in a request set (``keepmum far --requests --cases``)."""
+
+    file: str
+    """The audio file (as given)."""
+    wake_s: float
+    """When the wake fired, seconds from the file's first sample."""
+    what: str
+    """``false_wake_kept``, ``request_discarded``, ``cut_short``, ``over_bound``, or
+    ``late_wake``: a wake discarded after the request was kept or had ended (rightly: it is
+    counted among the condition's wakes, but it is no miss)."""
+    reason: str
+    """The device's reason: ``silence``, ``max_length``, ``end_of_input`` or a discard reason."""
+    kept_s: float
+    """Seconds the device kept (0 when discarded)."""
+    end_s: float
+    """When the utterance ended (or was discarded), seconds from the file's first sample."""
+    request_end_s: float | None
+    """The request's last speech (labels), or None without a request."""
+
+    def as_dict(self) -> dict[str, object]:
+        """The case in a ``--json`` line."""
+        return {
+            "file": self.file,
+            "wake_s": round(self.wake_s, 3),
+            "what": self.what,
+            "reason": self.reason,
+            "kept_s": round(self.kept_s, 3),
+            "end_s": round(self.end_s, 3),
+            "request_end_s": self.request_end_s,
+        }
+
+
 @dataclass
 class ConditionReport:
     """What the device did after the wakes in one condition folder."""
@@ -427,6 +461,10 @@ class ConditionReport:
     """Files with a labelled request."""
     requests_kept: int = 0
     """Labelled requests that a kept utterance covers (it ended after the request began)."""
+    late_wakes: int = 0
+    """Discarded wakes after the request was kept or had ended (the model firing on the request
+    itself, or on the room after missing the wake word): among ``wakes`` and ``discarded``, but
+    no wake followed by a request, so no miss."""
     cut_short: int = 0
     """Kept utterances that ended before their request's last speech."""
     over_bound: int = 0
@@ -435,6 +473,9 @@ class ConditionReport:
     """Discards per reason."""
     folders: int = 1
     """Condition folders pooled into this report (one per build of the sets given)."""
+    cases: list[RequestCase] = field(default_factory=list)
+    """The wakes behind the misses: false wakes kept, request wakes discarded, requests cut
+    short or kept longer than the bound."""
 
     def pooled_with(self, other: ConditionReport) -> ConditionReport:
         """This report and ``other`` (the same condition, another folder) as one."""
@@ -450,15 +491,17 @@ class ConditionReport:
             kept_s=self.kept_s + other.kept_s,
             requests=self.requests + other.requests,
             requests_kept=self.requests_kept + other.requests_kept,
+            late_wakes=self.late_wakes + other.late_wakes,
             cut_short=self.cut_short + other.cut_short,
             over_bound=self.over_bound + other.over_bound,
             reasons=reasons,
             folders=self.folders + other.folders,
+            cases=self.cases + other.cases,
         )
 
-    def as_dict(self) -> dict[str, object]:
-        """The report's ``--json`` line."""
-        return {
+    def as_dict(self, cases: bool = False) -> dict[str, object]:
+        """The report's ``--json`` line (with ``cases``: the wakes behind its misses too)."""
+        line: dict[str, object] = {
             "condition": self.condition,
             "folders": self.folders,
             "files": self.files,
@@ -468,10 +511,14 @@ class ConditionReport:
             "kept_s": round(self.kept_s, 3),
             "requests": self.requests,
             "requests_kept": self.requests_kept,
+            "late_wakes": self.late_wakes,
             "cut_short": self.cut_short,
             "over_bound": self.over_bound,
             "discard_reasons": dict(sorted(self.reasons.items())),
         }
+        if cases:
+            line["cases"] = [case.as_dict() for case in self.cases]
+        return line
 
 
 BOUND_SLACK_S = 0.3
@@ -545,22 +592,40 @@ def request_report(
                 result.speech, result.request_flags, frame, speaker, gap_flags=result.gap_flags
             )
             busy_until = decision.end_frame
+            wake_t = (frame + 1) * FRAME_SECONDS - pad_s
+            end_t = (decision.end_frame + 1) * FRAME_SECONDS - pad_s
+            case = functools.partial(
+                RequestCase,
+                file=str(item.path),
+                wake_s=wake_t,
+                reason=decision.reason,
+                kept_s=decision.kept_s,
+                end_s=end_t,
+                request_end_s=label.request_end_s if label is not None else None,
+            )
             if not decision.kept:
                 report.discarded += 1
                 report.reasons[decision.reason] = report.reasons.get(decision.reason, 0) + 1
+                if label is not None and label.request_end_s is not None:
+                    # A wake after a kept utterance covered the request (the model firing on the
+                    # request itself), or after the request ended (the wake word was missed and
+                    # the model fired on the room), is rightly dropped: listed, not a miss.
+                    late = covered or wake_t >= label.request_end_s
+                    report.late_wakes += int(late)
+                    report.cases.append(case(what="late_wake" if late else "request_discarded"))
                 continue
             report.kept += 1
             report.kept_s += decision.kept_s
             if not has_request or label is None or label.request_end_s is None:
+                report.cases.append(case(what="false_wake_kept"))
                 continue
-            wake_t = (frame + 1) * FRAME_SECONDS - pad_s
-            end_t = (decision.end_frame + 1) * FRAME_SECONDS - pad_s
             start_t = label.request_start_s if label.request_start_s is not None else wake_t
             if end_t <= start_t:
                 continue  # this utterance ended before the request began
             covered = True
             if end_t < label.request_end_s:
                 report.cut_short += 1
+                report.cases.append(case(what="cut_short"))
             bound = (
                 (label.request_end_s - wake_t)
                 + speaker.preroll_ms / 1000
@@ -569,5 +634,6 @@ def request_report(
             )
             if decision.kept_s > bound + 1e-9:
                 report.over_bound += 1
+                report.cases.append(case(what="over_bound"))
         report.requests_kept += int(covered)
     return report

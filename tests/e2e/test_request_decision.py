@@ -189,7 +189,7 @@ def test_far_requests_pools_builds_of_a_condition_each_with_its_labels(
     labels.write_text(json.dumps(row) + "\n")
     result = run_keepmum(
         "far", "--requests", sets["root"], "--requests", second,
-        "--model", "alexa", "--model", "hey_jarvis",
+        "--model", "alexa", "--model", "hey_jarvis", "--cases",
         "--cache-dir", tmp_path / "cache", "--workers", "1", "--json", home=tmp_path / "home",
     )  # fmt: skip
     assert result.returncode == 0, str(result)
@@ -200,6 +200,17 @@ def test_far_requests_pools_builds_of_a_condition_each_with_its_labels(
     assert (request["files"], request["wakes"], request["kept"]) == (2, 2, 2)
     assert (request["requests"], request["requests_kept"]) == (2, 2)
     assert request["cut_short"] == 1  # the second build's label only
+    # --cases names the wake behind it: the second build's file, cut before the label's end.
+    assert nothing["cases"] == [] and request["late_wakes"] == 0
+    (case,) = request["cases"]
+    assert case["what"] == "cut_short" and Path(case["file"]).parent.parent == second
+    assert case["end_s"] < case["request_end_s"] == row["request_end_s"]
+
+
+def test_far_cases_is_refused_without_requests(tmp_path: Path) -> None:
+    result = run_keepmum("far", "--positives", FIXTURES, "--cases", home=tmp_path / "home")
+    assert result.returncode == 2
+    assert "--cases" in result.stderr and "--requests" in result.stderr
 
 
 def test_far_requests_refuses_a_missing_folder(tmp_path: Path) -> None:
