@@ -37,7 +37,10 @@ Usage::
 
     python scripts/make_request_sets.py --out /tmp/requests            # all 20 folders
     python scripts/make_request_sets.py --out DIR --variants 1 --only nothing_pink_-40
-    for s in 8 9 10 11 12 13; do python scripts/make_request_sets.py --out /tmp/rs$s --seed $s; done
+    for s in 8 9 10 11 12 13; do
+        python scripts/make_request_sets.py --out /tmp/requests/seed$s --seed $s
+    done
+    keepmum far --requests /tmp/requests --cases     # each condition pooled over the six builds
 """
 
 from __future__ import annotations

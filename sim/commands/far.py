@@ -63,8 +63,9 @@ def default_cache_dir() -> Path:
     multiple=True,
     type=click.Path(path_type=Path),
     help="Condition folder(s) of wake words followed by a request or by nothing (or a "
-    "folder of such folders): per condition, what the device keeps after each wake. "
-    "Repeatable; a condition in several (builds of the sets) is pooled into one row.",
+    "folder of such folders, or of builds of them): per condition, what the device keeps "
+    "after each wake. Repeatable; a condition in several folders (builds of the sets) is "
+    "pooled into one row.",
 )
 @click.option(
     "--cases",
@@ -419,16 +420,19 @@ def _phase_summaries(
 
 
 def _condition_folders(dirs: tuple[Path, ...]) -> list[Path]:
-    """Each folder given, or its subfolders when it holds condition folders and no audio."""
+    """Each folder given that holds audio, else every folder below it that does (a set's
+    condition folders, or several builds of the sets, each with its condition folders)."""
     from sim.research.corpus import AUDIO_SUFFIXES
 
     folders: list[Path] = []
     for folder in dirs:
         if not folder.is_dir():
             raise ConfigError(f"--requests {folder}: no such folder")
-        direct = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES]
-        subfolders = sorted(p for p in folder.iterdir() if p.is_dir())
-        folders += [folder] if direct or not subfolders else subfolders
+        audio = [p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES]
+        if any(p.parent == folder for p in audio) or not audio:
+            folders.append(folder)  # a condition folder (or none: scoring names it)
+        else:
+            folders += sorted({p.parent for p in audio})
     return folders
 
 

@@ -181,7 +181,9 @@ def test_far_requests_pools_builds_of_a_condition_each_with_its_labels(
 ) -> None:
     """Two builds of the sets (``make_request_sets.py --seed``) hold the same condition and file
     names: each folder's files are judged against its own labels, and a condition is one row."""
-    second = tmp_path / "second"
+    builds = tmp_path / "builds"
+    shutil.copytree(sets["root"], builds / "first")
+    second = builds / "second"
     shutil.copytree(sets["root"], second)
     labels = second / "request_pink_snr20" / "labels.jsonl"
     row = json.loads(labels.read_text())
@@ -205,6 +207,15 @@ def test_far_requests_pools_builds_of_a_condition_each_with_its_labels(
     (case,) = request["cases"]
     assert case["what"] == "cut_short" and Path(case["file"]).parent.parent == second
     assert case["end_s"] < case["request_end_s"] == row["request_end_s"]
+    # A folder of builds, each of condition folders, is the same as naming each build.
+    nested = run_keepmum(
+        "far", "--requests", builds, "--model", "alexa", "--model", "hey_jarvis", "--cases",
+        "--cache-dir", tmp_path / "cache", "--workers", "1", "--json", home=tmp_path / "home",
+    )  # fmt: skip
+    assert nested.returncode == 0, str(nested)
+    assert [{**e, "cases": len(e["cases"])} for e in nested.events] == [
+        {**e, "cases": len(e["cases"])} for e in result.events
+    ]
 
 
 def test_far_cases_is_refused_without_requests(tmp_path: Path) -> None:
