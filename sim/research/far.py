@@ -25,7 +25,7 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -478,26 +478,17 @@ class ConditionReport:
     short or kept longer than the bound."""
 
     def pooled_with(self, other: ConditionReport) -> ConditionReport:
-        """This report and ``other`` (the same condition, another folder) as one."""
+        """This report and ``other`` (the same condition, another folder) as one: every count
+        summed, the cases joined, the discard reasons merged."""
+        summed = {
+            f.name: getattr(self, f.name) + getattr(other, f.name)
+            for f in fields(self)
+            if f.name not in ("condition", "reasons")
+        }
         reasons = dict(self.reasons)
         for reason, count in other.reasons.items():
             reasons[reason] = reasons.get(reason, 0) + count
-        return ConditionReport(
-            self.condition,
-            files=self.files + other.files,
-            wakes=self.wakes + other.wakes,
-            discarded=self.discarded + other.discarded,
-            kept=self.kept + other.kept,
-            kept_s=self.kept_s + other.kept_s,
-            requests=self.requests + other.requests,
-            requests_kept=self.requests_kept + other.requests_kept,
-            late_wakes=self.late_wakes + other.late_wakes,
-            cut_short=self.cut_short + other.cut_short,
-            over_bound=self.over_bound + other.over_bound,
-            reasons=reasons,
-            folders=self.folders + other.folders,
-            cases=self.cases + other.cases,
-        )
+        return ConditionReport(self.condition, reasons=reasons, **summed)
 
     def as_dict(self, cases: bool = False) -> dict[str, object]:
         """The report's ``--json`` line (with ``cases``: the wakes behind its misses too)."""
@@ -580,8 +571,10 @@ def request_report(
         report.files += 1
         result = item.result
         label = labels.get(item.path.name)
-        has_request = label is not None and label.request_end_s is not None
-        report.requests += int(has_request)
+        request_start, request_end = (
+            (label.request_start_s, label.request_end_s) if label is not None else (None, None)
+        )
+        report.requests += int(request_end is not None)
         covered = False
         busy_until = -1
         for frame in device_wakes(result, wake):
@@ -601,33 +594,33 @@ def request_report(
                 reason=decision.reason,
                 kept_s=decision.kept_s,
                 end_s=end_t,
-                request_end_s=label.request_end_s if label is not None else None,
+                request_end_s=request_end,
             )
             if not decision.kept:
                 report.discarded += 1
                 report.reasons[decision.reason] = report.reasons.get(decision.reason, 0) + 1
-                if label is not None and label.request_end_s is not None:
+                if request_end is not None:
                     # A wake after a kept utterance covered the request (the model firing on the
                     # request itself), or after the request ended (the wake word was missed and
                     # the model fired on the room), is rightly dropped: listed, not a miss.
-                    late = covered or wake_t >= label.request_end_s
+                    late = covered or wake_t >= request_end
                     report.late_wakes += int(late)
                     report.cases.append(case(what="late_wake" if late else "request_discarded"))
                 continue
             report.kept += 1
             report.kept_s += decision.kept_s
-            if not has_request or label is None or label.request_end_s is None:
+            if request_end is None:
                 report.cases.append(case(what="false_wake_kept"))
                 continue
-            start_t = label.request_start_s if label.request_start_s is not None else wake_t
+            start_t = request_start if request_start is not None else wake_t
             if end_t <= start_t:
                 continue  # this utterance ended before the request began
             covered = True
-            if end_t < label.request_end_s:
+            if end_t < request_end:
                 report.cut_short += 1
                 report.cases.append(case(what="cut_short"))
             bound = (
-                (label.request_end_s - wake_t)
+                (request_end - wake_t)
                 + speaker.preroll_ms / 1000
                 + speaker.silence_ms / 1000
                 + BOUND_SLACK_S
