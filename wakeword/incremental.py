@@ -136,6 +136,7 @@ def _stages_from(path: str) -> list[tuple[Any, int, int]] | None:
         return None
     body = nodes[1:-1]
     cuts: list[int] = []
+    context_of = [0] * len(body)  # rows a node's time kernel loses (kernel - 1; 0 but for Conv)
     for i, node in enumerate(body):
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         if node.op_type == "MaxPool":
@@ -158,6 +159,7 @@ def _stages_from(path: str) -> list[tuple[Any, int, int]] | None:
                 or pads[2] != 0
             ):
                 return None
+            context_of[i] = int(kernel[0]) - 1
         elif node.op_type not in ("LeakyRelu", "Max", "Relu"):
             return None
     if len(cuts) != 3:
@@ -168,11 +170,7 @@ def _stages_from(path: str) -> list[tuple[Any, int, int]] | None:
     stages: list[tuple[Any, int, int]] = []
     for lo, hi in bounds:
         part = body[lo:hi]
-        context = 0
-        for node in part:
-            if node.op_type == "Conv":
-                attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-                context += int(attrs["kernel_shape"][0]) - 1
+        context = sum(context_of[lo:hi])
         pool = 2 if part[-1].op_type == "MaxPool" else 1
         needed = {name for node in part for name in node.input if name in initializers}
         inputs = [
