@@ -17,6 +17,7 @@ frame; the machine steps; the action moves audio.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -103,6 +104,11 @@ class SpeechConfirmer(Protocol):
     def over_margin(self) -> bool:
         """Whether the last heard frame is loud enough over the room to be a request (the
         wake-gap rule takes a frame that is not for a pause)."""
+        ...
+
+    @property
+    def level_db(self) -> float:
+        """The last heard frame's level (RMS, dBFS): a request's talker is measured by it."""
         ...
 
     def hear(self, frame: Pcm) -> None:
@@ -247,6 +253,7 @@ class Speaker:
             mute=mute,
             preroll_available=self._ring.count,
             wake_gap=hit is not None and listening and self._wake_gap(),
+            level_db=math.nan if self._confirm is None else self._confirm.level_db,
         )
         before = self._state
         self._state, action = step(self._state, facts, self.settings)

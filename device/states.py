@@ -21,7 +21,9 @@ detection, when the wake word had ended; a pause is a frame the VAD calls silent
 to be a request); after the tail, ``min_speech_ms`` of confirmed speech within
 ``speech_window_ms``, starting within ``speech_timeout_ms`` of the wake, make a request, which
 ends ``silence_ms`` after the last confirmed frame that completes such a run (a lone confirmed
-frame does not hold it open). Speech the second stage does not confirm is noise.
+frame does not hold it open; once the request has started, neither does a frame more than
+``request_range_db`` under its loudest: talk in the room, not the talker). Speech the second
+stage does not confirm is noise.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import enum
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -84,6 +87,10 @@ class SpeakerSettings:
     silent, or under ``vad.noise_margin_db`` over the room's floor) means the wake word had
     ended before the model fired (it fires up to 0.6 s late): then speech right after the
     detection is a request, not the wake word's tail (milliseconds; 0: never)."""
+    request_range_db: float = 20.0
+    """Once a request has started, a confirmed frame more than this many dB under the request's
+    loudest confirmed frame is not its talker (background talk the room carries on with): it
+    neither counts as request speech nor holds the utterance open (dB; 0: off)."""
     ring_s: float = 2.0
     """Length of the RAM-only pre-roll ring while listening (seconds); at least the pre-roll."""
 
@@ -119,6 +126,12 @@ class SpeakerSettings:
                 self.speech_window_ms,
             ),
             (0 <= self.wake_gap_ms <= 2000, "speaker.wake_gap_ms", "0..2000", self.wake_gap_ms),
+            (
+                0 <= self.request_range_db <= 120,
+                "speaker.request_range_db",
+                "0..120",
+                self.request_range_db,
+            ),
             (
                 0 <= self.wake_tail_ms <= 2000,
                 "speaker.wake_tail_ms",
@@ -262,6 +275,9 @@ class SpeakerState:
     trailing_silence: int = 0
     """Frames since the last confirmed frame that completed ``min_speech_ms`` of confirmed speech
     within ``speech_window_ms``, once the request started."""
+    request_peak_db: float = -math.inf
+    """The loudest confirmed request frame so far (dBFS): the talker's level, against which
+    ``request_range_db`` is measured."""
 
     @property
     def request_speech_ms(self) -> int:
@@ -288,6 +304,9 @@ class FrameFacts:
     wake_gap: bool = False
     """With ``wake``: ``wake_gap_ms`` passed without speech over the noise margin within the
     ``wake_tail_ms`` up to this frame (the wake word had ended before the detection)."""
+    level_db: float = math.nan
+    """The frame's level (RMS, dBFS; ``wakeword.confirm.frame_level_db``). NaN: unknown (no
+    second stage), and the ``request_range_db`` rule does not apply."""
 
 
 def step(
@@ -316,7 +335,7 @@ def step(
     window = (1 << settings.speech_window_frames) - 1
     if confirmed and _in_tail(state, settings):
         nxt = replace(nxt, tail_frames=state.tail_frames + 1, recent=(state.recent << 1) & window)
-    elif confirmed:
+    elif confirmed and not _under_talker(state, facts, settings):
         recent = ((state.recent << 1) | 1) & window
         # The same evidence starts a request and keeps it going: min_speech_ms of confirmed
         # speech within speech_window_ms. A lone confirmed frame (a burst of background talk
@@ -328,6 +347,10 @@ def step(
             recent=recent,
             started=state.started or run,
             trailing_silence=0 if run else state.trailing_silence + (1 if state.started else 0),
+            # NaN (unknown level) never compares greater: the peak stays as it was.
+            request_peak_db=(
+                facts.level_db if facts.level_db > state.request_peak_db else state.request_peak_db
+            ),
         )
     else:
         nxt = replace(
@@ -352,6 +375,18 @@ def _in_tail(state: SpeakerState, settings: SpeakerSettings) -> bool:
         and state.tail_frames == state.since_wake
         and state.tail_frames < settings.wake_tail_frames
     )
+
+
+def _under_talker(state: SpeakerState, facts: FrameFacts, settings: SpeakerSettings) -> bool:
+    """Whether a confirmed frame of a started request is more than ``request_range_db`` under the
+    request's loudest frame: speech, but not the talker's (babble carrying on after a request
+    is speech to Silero and stands over the room's floor, yet well under the voice that spoke to
+    the device). Before the request starts every confirmed frame counts: a quiet start is no
+    reason to discard."""
+    if not state.started or settings.request_range_db <= 0:
+        return False
+    # NaN (unknown level) compares false: the rule does not apply.
+    return facts.level_db < state.request_peak_db - settings.request_range_db
 
 
 def wake_gap(speech_flags: Flags, wake_frame: int, settings: SpeakerSettings) -> bool:
@@ -407,6 +442,9 @@ class Decision:
 Flags = Sequence[bool] | npt.NDArray[np.bool_]
 """One decision per frame: a list of booleans or a boolean array."""
 
+Levels = Sequence[float] | npt.NDArray[np.floating[Any]]
+"""One level per frame (dBFS): a list of floats or a float array."""
+
 
 def decide(
     speech_flags: Flags,
@@ -414,19 +452,25 @@ def decide(
     wake_frame: int,
     settings: SpeakerSettings,
     gap_flags: Flags | None = None,
+    levels: Levels | None = None,
 ) -> Decision:
     """What the device does after a wake at ``wake_frame``, given per-frame VAD and
     second-stage decisions of the whole input. ``gap_flags``: what the wake-gap rule hears as
     speech (the VAD's speech over the noise margin, as the speaker tells it; None: the VAD's
-    speech). The input's end ends the utterance as the device does (kept if the request had
-    started)."""
+    speech). ``levels``: each frame's level (dBFS) for the ``request_range_db`` rule (None or
+    NaN: unknown, the rule does not apply). The input's end ends the utterance as the device
+    does (kept if the request had started)."""
     preroll = min(settings.preroll_frames, wake_frame + 1)
     gap = wake_gap(speech_flags if gap_flags is None else gap_flags, wake_frame, settings)
     wake = FrameFacts(wake=True, preroll_available=preroll, wake_gap=gap)
     state, _ = step(SpeakerState(), wake, settings)
     for index in range(wake_frame + 1, len(speech_flags)):
         before = state
-        facts = FrameFacts(speech=bool(speech_flags[index]), confirmed=bool(confirmed_flags[index]))
+        facts = FrameFacts(
+            speech=bool(speech_flags[index]),
+            confirmed=bool(confirmed_flags[index]),
+            level_db=math.nan if levels is None else float(levels[index]),
+        )
         state, action = step(state, facts, settings)
         if action in (Action.KEEP_SILENCE, Action.KEEP_MAX_LENGTH):
             reason = "silence" if action is Action.KEEP_SILENCE else "max_length"
@@ -452,7 +496,12 @@ def request_speech_ms(before: SpeakerState, facts: FrameFacts, settings: Speaker
     after an ending step is reset, so the owner asks with the state before it)."""
     if before.mode is not Mode.AWAKE:
         return 0
-    counted = facts.confirmed and facts.speech and not _in_tail(before, settings)
+    counted = (
+        facts.confirmed
+        and facts.speech
+        and not _in_tail(before, settings)
+        and not _under_talker(before, facts, settings)
+    )
     return round((before.request_frames + (1 if counted else 0)) * FRAME_SECONDS * 1000)
 
 

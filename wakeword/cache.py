@@ -8,8 +8,9 @@ a retrained model or a different VAD is rescored, and a threshold sweep is not.
 
 Layout: ``FOLDER/<setup id[:16]>/<file sha[:2]>/<file sha>.npz`` holding one float32 array per
 score name (``score:<name>``), the per-frame speech flags (``speech``), the second stage's
-confirmations (``confirmed``), which frames stand the noise margin over the floor (``loud``) and
-the file's own length (``audio_s``). Entries are written to a temporary name and renamed into
+confirmations (``confirmed``), which frames stand the noise margin over the floor (``loud``),
+each frame's level in dBFS (``level_db``, float64, for the request's ``request_range_db`` rule)
+and the file's own length (``audio_s``). Entries are written to a temporary name and renamed into
 place, so an interrupted run leaves whole entries or none, and the next run resumes where it
 stopped. An unreadable entry is treated as missing (and rewritten).
 """
@@ -33,9 +34,9 @@ from wakeword.vad import VadSettings
 
 __all__ = ["SCORER_VERSION", "FileScores", "ScoreCache", "file_sha256", "setup_id"]
 
-SCORER_VERSION = 3
+SCORER_VERSION = 4
 """Bumped whenever a change in keepmum would change stored scores (2: confirmed speech; 3: frames
-over the noise margin, for the wake-gap rule)."""
+over the noise margin, for the wake-gap rule; 4: frame levels, for the request's talker)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ class FileScores:
     loud: npt.NDArray[np.bool_] | None = None
     """Per frame, whether it stands ``vad.noise_margin_db`` over the room's noise floor. None:
     every frame does."""
+    level_db: npt.NDArray[np.float64] | None = None
+    """Per frame, its level (RMS, dBFS), for the ``speaker.request_range_db`` rule. None:
+    unknown (the rule does not apply)."""
 
     @property
     def request_flags(self) -> npt.NDArray[np.bool_]:
@@ -67,11 +71,15 @@ class FileScores:
         return self.speech if self.loud is None else self.speech & self.loud
 
     @property
-    def decision_flags(self) -> npt.NDArray[np.bool_]:
-        """The three per-frame facts the device's request decision reads, as rows: the VAD's
-        speech, :attr:`request_flags` and :attr:`gap_flags` (``wakeword.metrics.DECISION_ROWS``),
-        so that a false accept is priced with exactly the device's rule."""
-        return np.stack((self.speech, self.request_flags, self.gap_flags))
+    def decision_facts(self) -> npt.NDArray[np.float64]:
+        """The four per-frame facts the device's request decision reads, as rows: the VAD's
+        speech, :attr:`request_flags` and :attr:`gap_flags` (1.0 or 0.0), and :attr:`level_db`
+        (NaN where unknown) (``wakeword.metrics.DECISION_ROWS``), so that a false accept is
+        priced with exactly the device's rule."""
+        levels = np.full(self.frames, np.nan) if self.level_db is None else self.level_db
+        return np.stack((self.speech, self.request_flags, self.gap_flags, levels)).astype(
+            np.float64
+        )
 
     @property
     def frames(self) -> int:
@@ -128,6 +136,7 @@ class ScoreCache:
                 speech = data["speech"].astype(np.bool_)
                 confirmed = data["confirmed"].astype(np.bool_) if "confirmed" in data else None
                 loud = data["loud"].astype(np.bool_) if "loud" in data else None
+                level_db = data["level_db"].astype(np.float64) if "level_db" in data else None
                 audio_s = float(data["audio_s"])
         except FileNotFoundError:
             return None
@@ -135,10 +144,15 @@ class ScoreCache:
             return None  # a torn or foreign file: rescore and overwrite it
         if any(s.shape != speech.shape for s in scores.values()) or not scores:
             return None
-        if any(f is not None and f.shape != speech.shape for f in (confirmed, loud)):
+        if any(f is not None and f.shape != speech.shape for f in (confirmed, loud, level_db)):
             return None
         return FileScores(
-            scores=scores, speech=speech, audio_s=audio_s, confirmed=confirmed, loud=loud
+            scores=scores,
+            speech=speech,
+            audio_s=audio_s,
+            confirmed=confirmed,
+            loud=loud,
+            level_db=level_db,
         )
 
     def put(self, file_sha: str, result: FileScores) -> None:
@@ -154,5 +168,7 @@ class ScoreCache:
             arrays["confirmed"] = np.asarray(result.confirmed, dtype=np.bool_)
         if result.loud is not None:
             arrays["loud"] = np.asarray(result.loud, dtype=np.bool_)
+        if result.level_db is not None:
+            arrays["level_db"] = np.asarray(result.level_db, dtype=np.float64)
         arrays["audio_s"] = np.asarray(result.audio_s, dtype=np.float64)
         write_file(path, lambda out: np.savez(out, **arrays), overwrite=True)  # type: ignore[arg-type]

@@ -30,6 +30,7 @@ import bisect
 import math
 from collections import deque
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +41,7 @@ from wakeword.vad import VadSettings
 
 __all__ = [
     "FLOOR_PERCENTILE",
+    "ConfirmedBlock",
     "ConfirmedFlags",
     "NoiseFloor",
     "RequestConfirmer",
@@ -171,6 +173,17 @@ class RequestConfirmer:
         self.runs = 0
 
 
+class ConfirmedBlock(NamedTuple):
+    """What :class:`ConfirmedFlags` says about a block of frames, one entry per frame."""
+
+    confirmed: npt.NDArray[np.bool_]
+    """What :meth:`RequestConfirmer.confirm` would say (False where webrtcvad heard none)."""
+    loud: npt.NDArray[np.bool_]
+    """:attr:`RequestConfirmer.over_margin`: loud enough over the floor to be a request."""
+    levels: npt.NDArray[np.float64]
+    """:attr:`RequestConfirmer.level_db`: the frame's level (dBFS), float64 as the device's."""
+
+
 class ConfirmedFlags:
     """The device's confirmation of every frame of an input, block by block (a long stream is
     never held whole): what :class:`RequestConfirmer` would say on each frame it were asked
@@ -182,19 +195,18 @@ class ConfirmedFlags:
         self._floor = NoiseFloor(settings.noise_window_s)
         self._history: deque[Pcm] = deque(maxlen=silero.context_frames + 1)
 
-    def push(
-        self, frames: Iterable[Pcm], speech: npt.NDArray[np.bool_]
-    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-        """Confirmations of the next frames (``speech``: webrtcvad's flag for each), and which of
-        them stand ``noise_margin_db`` over the floor (:attr:`RequestConfirmer.over_margin`)."""
+    def push(self, frames: Iterable[Pcm], speech: npt.NDArray[np.bool_]) -> ConfirmedBlock:
+        """Confirmations of the next frames (``speech``: webrtcvad's flag for each), with which
+        of them stand ``noise_margin_db`` over the floor and their levels."""
         width = self._silero.window_samples
         candidates: list[int] = []
         over: list[float] = []
         windows: list[Pcm] = []
         loud = np.zeros(len(speech), dtype=np.bool_)
+        levels = np.zeros(len(speech), dtype=np.float64)
         for index, frame in enumerate(frames):
             self._history.append(frame)
-            level = frame_level_db(frame)
+            level = levels[index] = frame_level_db(frame)
             above = level - self._floor.push(level)
             loud[index] = loud_enough(above, self.settings)
             if speech[index] and loud[index]:
@@ -209,7 +221,7 @@ class ConfirmedFlags:
             probability = self._silero.probabilities(np.stack(windows[first : first + _BATCH]))
             for k, p in enumerate(probability.tolist()):
                 out[candidates[first + k]] = confirms(p, over[first + k], self.settings)
-        return out, loud
+        return ConfirmedBlock(out, loud, levels)
 
 
 _BATCH = 256
@@ -223,4 +235,4 @@ def confirmed_flags(
     silero: SileroVad,
 ) -> npt.NDArray[np.bool_]:
     """:class:`ConfirmedFlags`' confirmations over one whole input (frame 0 first)."""
-    return ConfirmedFlags(settings, silero).push(frames, speech)[0]
+    return ConfirmedFlags(settings, silero).push(frames, speech).confirmed

@@ -69,19 +69,19 @@ __all__ = [
 ]
 
 Scores = npt.NDArray[np.floating[Any]]
-Flags = npt.NDArray[np.bool_]
 
 ActivationsFn = Callable[[npt.NDArray[Any], float, int, int], list[int]]
 """``(scores, threshold, trigger_frames, refractory_frames) -> frame indices`` of activations."""
 
-KeptSecondsFn = Callable[[Flags, int], float]
+KeptSecondsFn = Callable[[npt.NDArray[Any], int], float]
 """``(speech_flags, wake_frame) -> seconds`` the device would keep for a wake at that frame.
-``speech_flags`` is one flag per frame, or the device's three per-frame facts as rows
+``speech_flags`` is one flag per frame, or the device's four per-frame facts as rows
 (:data:`DECISION_ROWS`)."""
 
-DECISION_ROWS = ("speech", "confirmed", "gap_speech")
-"""The rows of a 2-D ``speech_flags``: the VAD's speech, the second stage's confirmations, and
-what the wake-gap rule hears as speech (``wakeword.cache.FileScores.decision_flags``)."""
+DECISION_ROWS = ("speech", "confirmed", "gap_speech", "level_db")
+"""The rows of a 2-D ``speech_flags`` (float64): the VAD's speech, the second stage's
+confirmations and what the wake-gap rule hears as speech (each 1.0 or 0.0), and each frame's level
+in dBFS (NaN: unknown) (``wakeword.cache.FileScores.decision_facts``)."""
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -232,11 +232,12 @@ def device_kept_seconds(settings: SpeakerSettings) -> KeptSecondsFn:
     ``SpeakerSettings``, so that a false accept is charged exactly what the speaker would keep."""
     from device.states import decide, kept_seconds
 
-    def cost(flags: Flags, wake_frame: int) -> float:
+    def cost(flags: npt.NDArray[Any], wake_frame: int) -> float:
         # decide() only indexes and measures the flags; a bool array serves as the sequence.
         if flags.ndim == 2:
-            speech, confirmed, gap = (cast("Sequence[bool]", row) for row in flags)
-            return float(decide(speech, confirmed, wake_frame, settings, gap_flags=gap).kept_s)
+            speech, confirmed, gap = (row.astype(np.bool_) for row in flags[:3])
+            decision = decide(speech, confirmed, wake_frame, settings, gap, levels=flags[3])
+            return float(decision.kept_s)
         return float(kept_seconds(cast("Sequence[bool]", flags), wake_frame, settings))
 
     return cost
@@ -259,8 +260,10 @@ def _as_scores(values: npt.ArrayLike, what: str) -> Scores:
     return array
 
 
-def _as_flags(values: npt.ArrayLike, frames: int, what: str) -> Flags:
-    array = np.asarray(values, dtype=np.bool_)
+def _as_flags(values: npt.ArrayLike, frames: int, what: str) -> npt.NDArray[Any]:
+    """One flag per frame (bool), or :data:`DECISION_ROWS` (float64: the levels are no flags)."""
+    array = np.asarray(values)
+    array = array.astype(np.float64 if array.ndim == 2 else np.bool_, copy=False)
     rows_ok = array.ndim == 1 or (array.ndim == 2 and len(array) == len(DECISION_ROWS))
     if not rows_ok or array.shape[-1] != frames:
         raise ConfigError(
@@ -345,7 +348,7 @@ def sweep_clips(
     fire = activations if activations is not None else _default_activations()
     positives = [_as_scores(s, f"positive {i}") for i, s in enumerate(positive_scores)]
     negatives = [_as_scores(s, f"negative {i}") for i, s in enumerate(negative_scores)]
-    flags: list[Flags] | None = None
+    flags: list[npt.NDArray[Any]] | None = None
     if negative_speech_flags is not None:
         if len(negative_speech_flags) != len(negatives):
             raise ConfigError(

@@ -283,6 +283,14 @@ _SIMPLE: list[tuple[str, str, str, Any, str]] = [
         "A pause this long just before a wake ends the wake word: no tail (ms, 0: never).",
     ),
     (
+        "--request-range-db",
+        "speaker",
+        "request_range_db",
+        FiniteFloat(),
+        "Once a request started, speech this far under its loudest frame is not its talker "
+        "and holds nothing open (dB, 0: off).",
+    ),
+    (
         "--silero-threshold",
         "vad",
         "silero_threshold",
@@ -350,6 +358,7 @@ class DeviceOptions:
     wake_tail_ms: int | None = None
     speech_window_ms: int | None = None
     wake_gap_ms: int | None = None
+    request_range_db: float | None = None
     silero_threshold: float | None = None
     noise_margin_db: float | None = None
     loud_margin_db: float | None = None

@@ -153,6 +153,7 @@ def score_file(
     flags: list[bool] = []
     confirmed: list[npt.NDArray[np.bool_]] = []
     loud: list[npt.NDArray[np.bool_]] = []
+    levels: list[npt.NDArray[np.float64]] = []
     # The device's second stage, on every frame webrtcvad called speech (the device asks only
     # while awake, but where the wakes fall depends on thresholds swept later): same numbers.
     confirm = ConfirmedFlags(job.vad, silero)
@@ -168,9 +169,10 @@ def score_file(
         parts.append(stream.push(block))
         block_flags = np.fromiter((vad.is_speech(frame) for frame in block), dtype=np.bool_)
         flags.extend(block_flags)
-        block_confirmed, block_loud = confirm.push(block, block_flags)
-        confirmed.append(block_confirmed)
-        loud.append(block_loud)
+        judged = confirm.push(block, block_flags)
+        confirmed.append(judged.confirmed)
+        loud.append(judged.loud)
+        levels.append(judged.levels)
         if on_audio is not None:
             on_audio(samples / SAMPLE_RATE)
     scores = {name: np.concatenate([p[name] for p in parts]) for name in scorer.names}
@@ -181,6 +183,7 @@ def score_file(
         audio_s=samples / SAMPLE_RATE,
         confirmed=np.concatenate(confirmed) if confirmed else np.zeros(0, dtype=np.bool_),
         loud=np.concatenate(loud) if loud else np.zeros(0, dtype=np.bool_),
+        level_db=np.concatenate(levels) if levels else np.zeros(0, dtype=np.float64),
     )
     if job.phase_offsets:
         from sim.research.phases import add_phase_scores
@@ -331,7 +334,7 @@ def clip_sweep(
         thresholds,
         trigger_frames=wake.trigger_frames,
         refractory_frames=wake.refractory_frames,
-        negative_speech_flags=[f.result.decision_flags for f in negatives],
+        negative_speech_flags=[f.result.decision_facts for f in negatives],
         kept_seconds=device_kept_seconds(speaker),
         negative_seconds=sum(f.result.audio_s for f in negatives),
     )
@@ -356,7 +359,7 @@ def stream_sweep(
         trigger_frames=wake.trigger_frames,
         refractory_frames=wake.refractory_frames,
         tolerance_s=0.5,
-        speech_flags=stream.result.decision_flags,
+        speech_flags=stream.result.decision_facts,
         kept_seconds=device_kept_seconds(speaker),
         stream_seconds=stream.result.audio_s,
     )
@@ -582,7 +585,12 @@ def request_report(
                 continue  # awake: the device does not hear a second wake word
             report.wakes += 1
             decision = decide(
-                result.speech, result.request_flags, frame, speaker, gap_flags=result.gap_flags
+                result.speech,
+                result.request_flags,
+                frame,
+                speaker,
+                gap_flags=result.gap_flags,
+                levels=result.level_db,
             )
             busy_until = decision.end_frame
             wake_t = (frame + 1) * FRAME_SECONDS - pad_s

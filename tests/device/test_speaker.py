@@ -150,10 +150,17 @@ class ScriptedConfirmer:
     """Confirms the given frame indices (read back from the window's last sample); records every
     frame it heard and every frame it was asked about."""
 
-    def __init__(self, confirm: set[int], quiet: frozenset[int] = frozenset()) -> None:
+    def __init__(
+        self,
+        confirm: set[int],
+        quiet: frozenset[int] = frozenset(),
+        levels: dict[int, float] | None = None,
+    ) -> None:
         self.confirm_at = confirm
         self.quiet = quiet
         """Frames under the noise margin (a pause to the wake-gap rule, whatever the VAD says)."""
+        self.levels = levels or {}
+        """Frame levels (dBFS) other than the default -20."""
         self.heard: list[int] = []
         self.asked: list[int] = []
         self.windows: list[np.ndarray] = []
@@ -169,6 +176,10 @@ class ScriptedConfirmer:
     @property
     def over_margin(self) -> bool:
         return self.heard[-1] not in self.quiet
+
+    @property
+    def level_db(self) -> float:
+        return self.levels.get(self.heard[-1], -20.0)
 
     def hear(self, frame: np.ndarray) -> None:
         self.heard.append(int(frame[0]) - 1)
@@ -198,6 +209,32 @@ def test_the_confirmer_is_asked_only_while_awake_and_only_about_vad_speech() -> 
     assert end.request_speech_ms == 5 * 80
     # Ends silence_ms after the last confirmed frame (37), although the VAD heard 38 and 39.
     assert end.t == (37 + 1 + speaker.settings.silence_frames) * 0.08
+
+
+def test_talk_far_under_the_request_does_not_hold_it_open() -> None:
+    """Background talk after a request (confirmed: speech over the room to Silero) but 25 dB
+    under the request's loudest frame ends silence_ms after the request, not after the talk;
+    as loud as the request, or with the rule off, the same frames hold it open."""
+    vad_speech = set(range(30, 60))
+    # Frame 31 is unconfirmed, so the wake word has no tail: the request is 32-37.
+    confirmed = set(range(32, 38)) | set(range(40, 58))
+    ends = {}
+    for label, level, range_db in (
+        ("quiet talk", -45.0, 20.0),
+        ("the talker", -22.0, 20.0),
+        ("rule off", -45.0, 0.0),
+    ):
+        speaker = Speaker(
+            ScriptedWake({30}),
+            ScriptedVad(vad_speech),
+            SpeakerSettings(request_range_db=range_db),
+            confirm=ScriptedConfirmer(confirmed, levels=dict.fromkeys(range(40, 58), level)),
+        )
+        end = next(e for e in run(speaker, 90) if isinstance(e, UtteranceEnd))
+        ends[label] = (end.t, end.request_speech_ms)
+    silence = SpeakerSettings().silence_frames
+    assert ends["quiet talk"] == ((37 + 1 + silence) * 0.08, 6 * 80)
+    assert ends["the talker"] == ends["rule off"] == ((57 + 1 + silence) * 0.08, (6 + 18) * 80)
 
 
 def test_discard_reasons_say_why_and_the_buffer_is_zeroed() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -210,6 +212,50 @@ def test_kept_seconds_matches_a_hand_count() -> None:
 def test_kept_seconds_counts_an_utterance_cut_by_the_end_of_input() -> None:
     flags = [False] * 6 + [True] * 6
     assert kept_seconds(flags, 4, S) == (5 + 7) * 0.08
+
+
+def test_decide_ends_a_request_on_its_talker_not_on_quieter_talk_after_it() -> None:
+    # A request (frames 12-17, -20 dBFS), then background talk the second stage confirms
+    # (20-40): 25 dB under the request it does not hold the utterance open, 15 dB under it does
+    # (request_range_db, 20 dB). Unknown levels (NaN, as without a second stage): no rule.
+    speech = [False] * 12 + [True] * 6 + [False] * 2 + [True] * 21 + [False] * 19
+    request_end = 17 + S.silence_frames
+    talk_end = 40 + S.silence_frames
+    for talk_db, end in ((-45.0, request_end), (-35.0, talk_end), (math.nan, talk_end)):
+        levels = [-60.0] * 12 + [-20.0] * 6 + [-60.0] * 2 + [talk_db] * 21 + [-60.0] * 19
+        decision = decide(speech, speech, 10, S, levels=levels)
+        assert (decision.end_frame, decision.reason) == (end, "silence"), talk_db
+    # Before the request starts, no frame is too quiet: a soft start (-45) then a loud word.
+    soft_start = [-60.0] * 12 + [-45.0] * 2 + [-15.0] * 4 + [-60.0] * 42
+    assert decide(
+        speech[:18] + [False] * 42, speech[:18] + [False] * 42, 10, S, levels=soft_start
+    ).kept
+    assert decide(speech, speech, 10, S, levels=soft_start).request_speech_ms == 6 * 80
+
+
+@given(
+    st.lists(
+        st.tuples(st.booleans(), st.booleans(), st.floats(-80.0, 0.0)), min_size=1, max_size=200
+    ),
+    st.integers(0, 199),
+)
+def test_the_talkers_level_only_ever_ends_a_kept_request_sooner(
+    frames: list[tuple[bool, bool, float]], wake: int
+) -> None:
+    # request_range_db applies only once a request has started, so it never changes whether a
+    # wake is kept; it can only drop frames from holding the utterance open.
+    speech = [a or b for a, b, _ in frames]
+    confirmed = [a and b for a, b, _ in frames]
+    levels = [level for _, _, level in frames]
+    wake = min(wake, len(frames) - 1)
+    plain = decide(speech, confirmed, wake, S)
+    talker = decide(speech, confirmed, wake, S, levels=levels)
+    assert talker.kept == plain.kept
+    assert talker.end_frame <= plain.end_frame
+    assert talker.kept_s <= plain.kept_s
+    assert talker.request_speech_ms <= plain.request_speech_ms
+    off = decide(speech, confirmed, wake, SpeakerSettings(request_range_db=0), levels=levels)
+    assert off == plain
 
 
 @given(st.lists(st.booleans(), min_size=1, max_size=300), st.integers(0, 299))

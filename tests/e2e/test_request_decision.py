@@ -8,6 +8,8 @@ fixtures in generated room noise, through the real ``keepmum replay`` and ``keep
   waking openWakeWord near 10 dB; the real recordings are tested at 10 and 5 dB), ends
   ``silence_ms`` after the request instead of running to ``max_utterance_s``, never before the
   request's last speech, and keeps at most request + pre-roll + ``silence_ms`` + 0.3 s;
+- someone else talking in the room right after a request, 25 dB under it, does not hold the
+  utterance open (``speaker.request_range_db``), and ``keepmum far`` prices it the same;
 - ``keepmum far --requests`` reports, per condition folder, what the replay did.
 """
 
@@ -149,6 +151,67 @@ def test_false_wakes_in_noise_write_nothing_to_a_vault(
     assert listed.returncode == 0 and listed.events == [], str(listed)
 
 
+def request_then_talk(talk_under_db: float | None) -> np.ndarray:
+    """ "Alexa, what time is it?" in quiet pink noise (40 dB under it), then, 0.3 s after the
+    request, another person talking in the room ``talk_under_db`` under the request (None: no
+    one). The same noise and length either way, so only the talk differs."""
+    clip, talk = FIXTURES / "alexa_time.wav", FIXTURES / "talk_cat.wav"
+    _, request_end_s, request_dbfs = speech_span(clip)
+    talk_start_s, _, talk_dbfs = speech_span(talk)
+    request, _ = sf.read(clip, dtype="float64")
+    other, _ = sf.read(talk, dtype="float64")
+    at = int((ROOM_S + request_end_s + 0.3 - talk_start_s) * RATE)
+    body = np.zeros(at + len(other) + 2 * RATE)
+    body[int(ROOM_S * RATE) : int(ROOM_S * RATE) + len(request)] = request
+    if talk_under_db is not None:
+        body[at : at + len(other)] += other * 10 ** (
+            (request_dbfs - talk_under_db - talk_dbfs) / 20
+        )
+    bed = pink(len(body), 11) * 10 ** ((request_dbfs - 40.0) / 20)
+    return np.clip(np.rint((body + bed) * 32768), -32768, 32767).astype(np.int16)
+
+
+def test_talk_in_the_room_after_a_request_does_not_hold_it_open(tmp_path: Path) -> None:
+    """Someone else talking 25 dB under the request, right after it (speech to Silero, well over
+    the quiet room), is not the talker: the utterance ends as it does with no one talking
+    (speaker.request_range_db). With the rule off (0), the same talk holds it open. keepmum far
+    prices each file as the device keeps it (frame levels in its cache)."""
+    folder = tmp_path / "request_then_talk"
+    folder.mkdir()
+    files = {"alone": None, "talk": 25.0}
+    for name, under in files.items():
+        sf.write(folder / f"{name}.wav", request_then_talk(under), RATE)
+    ends: dict[str, dict[str, dict[str, Any]]] = {}
+    for rule in ("20", "0"):
+        result = run_keepmum(
+            "replay", *(folder / f"{n}.wav" for n in files), "--model", "alexa",
+            "--request-range-db", rule, "--no-store", "--json", home=tmp_path / "home",
+        )  # fmt: skip
+        assert result.returncode == 0, str(result)
+        ends[rule] = {}
+        for name in files:
+            events = of_file(result, folder / f"{name}.wav")
+            assert [e["event"] for e in events] == ["wake", "utterance_end"], events
+            ends[rule][name] = events[1]
+    assert ends["20"]["talk"]["t"] == ends["20"]["alone"]["t"]
+    assert ends["20"]["talk"]["request_speech_ms"] == ends["20"]["alone"]["request_speech_ms"]
+    # The rule may trim a request's own soft ending in a quiet room, never the request.
+    _, request_end_s, _ = speech_span(FIXTURES / "alexa_time.wav")
+    assert ends["20"]["alone"]["t"] >= ROOM_S + request_end_s + 0.3
+    assert ends["0"]["talk"]["t"] >= ends["0"]["alone"]["t"] + 0.48  # held open by the talk
+    assert ends["0"]["talk"]["request_speech_ms"] > ends["0"]["alone"]["request_speech_ms"]
+
+    far = run_keepmum(
+        "far", "--requests", folder, "--model", "alexa", "--cache-dir", tmp_path / "cache",
+        "--workers", "1", "--json", home=tmp_path / "home",
+    )  # fmt: skip
+    assert far.returncode == 0, str(far)
+    (row,) = far.events
+    kept = sum(end["duration_s"] for end in ends["20"].values())
+    assert (row["wakes"], row["kept"]) == (2, 2)
+    assert row["kept_s"] == pytest.approx(kept, abs=1e-6)
+
+
 def test_far_requests_reports_what_the_device_did(
     replay: Result, sets: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -239,6 +302,7 @@ def test_far_requests_refuses_a_missing_folder(tmp_path: Path) -> None:
         ("--min-speech-ms", "-80", "speaker.min_speech_ms"),
         ("--speech-window-ms", "80", "speaker.speech_window_ms"),
         ("--wake-gap-ms", "3000", "speaker.wake_gap_ms"),
+        ("--request-range-db", "121", "speaker.request_range_db"),
         ("--loud-margin-db", "-1", "vad.loud_margin_db"),
         ("--loud-silero-threshold", "2", "vad.loud_silero_threshold"),
     ],

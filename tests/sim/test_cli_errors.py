@@ -108,6 +108,7 @@ OUT_OF_RANGE = {
     "--wake-tail-ms": "-1",
     "--speech-window-ms": "-1",
     "--wake-gap-ms": "-1",
+    "--request-range-db": "-3",
     "--silero-threshold": "2",
     "--noise-margin-db": "99",
     "--loud-margin-db": "-1",

@@ -21,6 +21,7 @@ def _result(frames: int = 30) -> FileScores:
         audio_s=frames * 0.08 - 2.0,
         confirmed=rng.random(frames) > 0.7,
         loud=rng.random(frames) > 0.6,
+        level_db=rng.normal(-40.0, 10.0, frames),
     )
 
 
@@ -38,6 +39,11 @@ def test_round_trip_is_exact(tmp_path: Path) -> None:
     assert got.confirmed is not None and np.array_equal(got.confirmed, stored.confirmed)
     assert got.loud is not None and np.array_equal(got.loud, stored.loud)
     assert np.array_equal(got.gap_flags, stored.speech & stored.loud)
+    # Levels are float64, bit for bit: the device compares them with float64 levels.
+    assert got.level_db is not None and got.level_db.dtype == np.float64
+    assert np.array_equal(got.level_db, stored.level_db)
+    assert np.array_equal(got.decision_facts[3], stored.level_db)
+    assert np.isnan(FileScores(stored.scores, stored.speech, 1.0).decision_facts[3]).all()
     assert got.audio_s == stored.audio_s and got.frames == 30
     assert cache.get("e" * 64) is None
     assert ScoreCache(tmp_path, "b" * 64).get("f" * 64) is None  # another setup

@@ -134,17 +134,21 @@ def test_the_device_and_far_confirm_the_same_frames(silero: SileroVad) -> None:
     frames = frames_of(speech)
     flags = webrtc_flags(frames, settings)
     device = RequestConfirmer(settings, silero)
-    one_by_one, over_margin = [], []
+    one_by_one, over_margin, levels = [], [], []
     for index, frame in enumerate(frames):
         device.hear(frame)
         over_margin.append(device.over_margin)
+        levels.append(device.level_db)
         window = frames[max(0, index - silero.context_frames) : index + 1].reshape(-1)
         one_by_one.append(bool(flags[index]) and device.confirm(window))
     stream = ConfirmedFlags(settings, silero)
     blocks = [stream.push(frames[i : i + 37], flags[i : i + 37]) for i in range(0, len(frames), 37)]
-    assert np.array_equal(np.array(one_by_one), np.concatenate([b[0] for b in blocks]))
-    # The wake-gap rule's frames over the noise margin agree too.
-    assert np.array_equal(np.array(over_margin), np.concatenate([b[1] for b in blocks]))
+    assert np.array_equal(np.array(one_by_one), np.concatenate([b.confirmed for b in blocks]))
+    # The wake-gap rule's frames over the noise margin agree too, and the levels exactly (the
+    # request_range_db rule compares them).
+    assert np.array_equal(np.array(over_margin), np.concatenate([b.loud for b in blocks]))
+    assert np.array_equal(np.array(levels), np.concatenate([b.levels for b in blocks]))
+    assert np.ptp(levels) > 20  # speech and pauses, not one level
     assert 0 < sum(one_by_one) < len(frames)
     assert 0 < sum(over_margin) < len(frames)
     assert device.runs < len(frames)  # Silero ran only on loud VAD frames

@@ -444,7 +444,7 @@ def test_device_kept_seconds_charges_what_the_speaker_keeps() -> None:
 
 
 def test_device_kept_seconds_reads_the_wake_gap_as_the_speaker_does() -> None:
-    """With the device's three per-frame facts (2-D flags), a false accept is priced with the
+    """With the device's per-frame facts (2-D rows), a false accept is priced with the
     speaker's own wake-gap rule, not with confirmed speech standing in for the VAD's."""
     from device.states import SpeakerSettings, decide
 
@@ -459,8 +459,8 @@ def test_device_kept_seconds_reads_the_wake_gap_as_the_speaker_does() -> None:
     confirmed = np.zeros(frames, dtype=bool)
     confirmed[wake + 1 : wake + 5] = True
     gap_speech = speech.copy()
-    facts = np.stack((speech, confirmed, gap_speech))
-    assert metrics.DECISION_ROWS == ("speech", "confirmed", "gap_speech")
+    facts = np.stack((speech, confirmed, gap_speech, np.full(frames, -30.0)))
+    assert metrics.DECISION_ROWS == ("speech", "confirmed", "gap_speech", "level_db")
     device = decide(list(speech), list(confirmed), wake, speaker, gap_flags=list(gap_speech))
     assert device.kept_s == 0.0 and device.reason == "wake_tail"
     assert cost(facts, wake) == 0.0
@@ -472,4 +472,25 @@ def test_device_kept_seconds_reads_the_wake_gap_as_the_speaker_does() -> None:
     (point,) = sweep_clips([], [scores], [0.5], negative_speech_flags=[facts], kept_seconds=cost)
     assert point.false_accepts == 1 and point.kept_s == 0.0
     with pytest.raises(ConfigError, match="speech flag"):
-        sweep_clips([], [scores], [0.5], negative_speech_flags=[facts[:2]], kept_seconds=cost)
+        sweep_clips([], [scores], [0.5], negative_speech_flags=[facts[:3]], kept_seconds=cost)
+
+
+def test_device_kept_seconds_reads_the_levels_as_the_speaker_does() -> None:
+    """A false accept on talk followed by quieter talk is priced with the speaker's
+    request_range_db rule: the quieter talk (25 dB under) holds nothing open; unknown levels
+    (NaN) price it as before the rule."""
+    from device.states import SpeakerSettings, decide
+
+    speaker = SpeakerSettings()
+    cost = metrics.device_kept_seconds(speaker)
+    frames, wake = 80, 10
+    speech = np.zeros(frames, dtype=bool)
+    speech[12:18] = speech[20:40] = True
+    levels = np.full(frames, -60.0)
+    levels[12:18], levels[20:40] = -20.0, -45.0
+    facts = np.stack((speech, speech, speech, levels))
+    device = decide(speech, speech, wake, speaker, speech, levels=levels)
+    assert cost(facts, wake) == device.kept_s == (17 + 1 + speaker.silence_frames) * 0.08
+    unknown = facts.copy()
+    unknown[3] = np.nan
+    assert cost(unknown, wake) == (39 + 1 + speaker.silence_frames) * 0.08
