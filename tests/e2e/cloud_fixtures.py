@@ -19,7 +19,7 @@ import pytest
 from pyrage import passphrase as age_passphrase
 from pyrage import x25519
 
-from tests.e2e.conftest import keepmum_command, run_keepmum
+from tests.e2e.conftest import ctrl_c_as_in_a_terminal, keepmum_command, run_keepmum
 from tests.e2e.vault_fixtures import key_file
 
 START_TIMEOUT_S = 60.0
@@ -45,6 +45,7 @@ def start_cloud(store: Path) -> Cloud:
     """Start the receiver on a free loopback port and wait for its ``serving`` line."""
     proc = subprocess.Popen(
         [*keepmum_command(), "cloud", "serve", "--port", "0", "--store", str(store), "--json"],
+        preexec_fn=ctrl_c_as_in_a_terminal,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

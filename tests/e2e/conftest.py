@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -74,6 +75,16 @@ def keepmum_command() -> list[str]:
     if on_path:
         return [on_path]
     return [sys.executable, "-c", "import sim.cli; sim.cli.main()"]
+
+
+def ctrl_c_as_in_a_terminal() -> None:
+    """``preexec_fn`` of a child the test stops with SIGINT: SIGINT back to its default.
+
+    A shell without job control (a CI script running a command in the background) starts it
+    with SIGINT ignored, children inherit that, and Python then installs no KeyboardInterrupt
+    handler: ``keepmum cloud serve`` would never see the test's Ctrl-C. A user's terminal gives
+    it the default, as this does."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def parse_json_lines(text: str) -> tuple[list[dict[str, Any]], list[str]]:

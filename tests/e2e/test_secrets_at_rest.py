@@ -20,7 +20,7 @@ from pyrage import x25519
 
 from sim.cloud import CloudStore
 from tests.e2e.cloud_fixtures import Cloud, _cloud, grant_args, identities_in  # noqa: F401
-from tests.e2e.conftest import keepmum_command, run_keepmum
+from tests.e2e.conftest import ctrl_c_as_in_a_terminal, keepmum_command, run_keepmum
 from tests.e2e.vault_fixtures import (  # noqa: F401
     StoredHome,
     _stored_home,
@@ -115,25 +115,35 @@ def test_cloud_serve_defaults_outside_the_device_home_and_without_core_dumps(
 ) -> None:
     home = tmp_path / "data" / "keepmum"
     env = {k: v for k, v in os.environ.items() if k != "KEEPMUM_CLOUD_DATA"}
-    env.update(KEEPMUM_HOME=str(home), XDG_DATA_HOME=str(tmp_path / "data"))
+    # PYTHONFAULTHANDLER: a receiver that does not stop on SIGINT is sent SIGABRT below and
+    # prints every thread's stack, instead of a bare timeout hiding the first failure.
+    env.update(KEEPMUM_HOME=str(home), XDG_DATA_HOME=str(tmp_path / "data"), PYTHONFAULTHANDLER="1")
     proc = subprocess.Popen(
         [*keepmum_command(), "cloud", "serve", "--port", "0", "--json"],
         env=env,
+        preexec_fn=ctrl_c_as_in_a_terminal,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    line = ""
     try:
         assert proc.stdout is not None
         ready, _, _ = select.select([proc.stdout], [], [], 60)
         line = proc.stdout.readline() if ready else ""
-        assert line, "keepmum cloud serve did not start"
+        assert line, "keepmum cloud serve did not start within 60 s"
         serving = json.loads(line)
         limits = Path(f"/proc/{proc.pid}/limits").read_text()
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=30)
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            _, stacks = proc.communicate(timeout=30)
+            started = "after it started" if line else "before it started"
+            pytest.fail(f"cloud serve ignored SIGINT for 30 s ({started}):\n{stacks}")
     store = Path(serving["store"])
     assert store == tmp_path / "data" / "keepmum-cloud"
     assert not store.is_relative_to(home) and not home.exists()
