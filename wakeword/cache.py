@@ -77,9 +77,8 @@ class FileScores:
         (NaN where unknown) (``wakeword.metrics.DECISION_ROWS``), so that a false accept is
         priced with exactly the device's rule."""
         levels = np.full(self.frames, np.nan) if self.level_db is None else self.level_db
-        return np.stack((self.speech, self.request_flags, self.gap_flags, levels)).astype(
-            np.float64
-        )
+        # Stacking the flags with the float64 levels promotes them to float64: one array, made once.
+        return np.stack((self.speech, self.request_flags, self.gap_flags, levels))
 
     @property
     def frames(self) -> int:

@@ -233,9 +233,10 @@ def device_kept_seconds(settings: SpeakerSettings) -> KeptSecondsFn:
     from device.states import decide, kept_seconds
 
     def cost(flags: npt.NDArray[Any], wake_frame: int) -> float:
-        # decide() only indexes and measures the flags; a bool array serves as the sequence.
+        # decide() only indexes the rows and takes each entry's truth (1.0 or 0.0 here), so the
+        # rows serve as they are: no copy of a whole file's flags per false accept.
         if flags.ndim == 2:
-            speech, confirmed, gap = (row.astype(np.bool_) for row in flags[:3])
+            speech, confirmed, gap = (cast("Sequence[bool]", row) for row in flags[:3])
             decision = decide(speech, confirmed, wake_frame, settings, gap, levels=flags[3])
             return float(decision.kept_s)
         return float(kept_seconds(cast("Sequence[bool]", flags), wake_frame, settings))
