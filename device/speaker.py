@@ -41,6 +41,7 @@ from device.states import (
     request_speech_ms,
     step,
     wake_gap,
+    wake_quiet,
 )
 from device.utterance import Utterance
 
@@ -162,10 +163,15 @@ class Speaker:
         self._pending: _Pending | None = None
         self._mute_request: bool | None = None
         self._last_speech_index: int | None = None
-        lookback = max(self.settings.wake_tail_frames, self.settings.wake_gap_frames, 1)
+        lookback = max(
+            self.settings.wake_tail_frames,
+            self.settings.wake_gap_frames,
+            self.settings.quiet_wake_frames,
+            1,
+        )
         self._recent_speech: deque[bool] = deque(maxlen=lookback)
         """The VAD's word on the last frames, over the noise margin (no audio): was there a
-        pause before a wake?"""
+        pause before a wake, or no speech at all (a quiet wake)?"""
         self.last_speech = False
         self.last_confirmed = False
         self.muted_frames = 0
@@ -253,6 +259,7 @@ class Speaker:
             mute=mute,
             preroll_available=self._ring.count,
             wake_gap=hit is not None and listening and self._wake_gap(),
+            wake_quiet=hit is not None and listening and self._wake_quiet(),
             level_db=math.nan if self._confirm is None else self._confirm.level_db,
         )
         before = self._state
@@ -263,6 +270,11 @@ class Speaker:
     def _wake_gap(self) -> bool:
         """Whether there was a pause just before this frame's wake (asked only on a wake)."""
         return wake_gap(self._recent_speech, len(self._recent_speech) - 1, self.settings)
+
+    def _wake_quiet(self) -> bool:
+        """Whether nothing over the room was spoken up to this frame's wake (asked only on a
+        wake)."""
+        return wake_quiet(self._recent_speech, len(self._recent_speech) - 1, self.settings)
 
     def _window(self, samples: Pcm) -> Pcm:
         """The frames before this one in the utterance, then this one: what the confirmer reads

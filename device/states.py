@@ -23,7 +23,9 @@ to be a request); after the tail, ``min_speech_ms`` of confirmed speech within
 ends ``silence_ms`` after the last confirmed frame that completes such a run (a lone confirmed
 frame does not hold it open; once the request has started, neither does a frame more than
 ``request_range_db`` under its loudest: talk in the room, not the talker). Speech the second
-stage does not confirm is noise.
+stage does not confirm is noise. A wake with no speech over the room within ``quiet_wake_ms``
+up to it was the model firing on the room: the first confirmed phrase after it (at most
+``wake_word_ms``) is taken for the wake word itself, and the decision starts after that phrase.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ __all__ = [
     "request_speech_ms",
     "step",
     "wake_gap",
+    "wake_quiet",
 ]
 
 
@@ -91,6 +94,16 @@ class SpeakerSettings:
     """Once a request has started, a confirmed frame more than this many dB under the request's
     loudest confirmed frame is not its talker (background talk the room carries on with): it
     neither counts as request speech nor holds the utterance open (dB; 0: off)."""
+    quiet_wake_ms: int = 1040
+    """A detection with no speech over the room's floor (a frame the VAD calls speech and
+    ``vad.noise_margin_db`` over the floor) within this long up to it is a *quiet wake*: the model
+    fired on the room, not on a wake word said to the device (it fires at most 0.6 s after the
+    word ends). The first confirmed phrase after it, if at most ``wake_word_ms`` long, is then
+    taken for the wake word itself, and the request decision starts after it (milliseconds;
+    0: never)."""
+    wake_word_ms: int = 960
+    """Longest phrase after a quiet wake taken for the wake word; a longer one is a request said
+    straight away, decided as after any wake (milliseconds)."""
     ring_s: float = 2.0
     """Length of the RAM-only pre-roll ring while listening (seconds); at least the pre-roll."""
 
@@ -137,6 +150,18 @@ class SpeakerSettings:
                 "speaker.wake_tail_ms",
                 "0..2000",
                 self.wake_tail_ms,
+            ),
+            (
+                0 <= self.quiet_wake_ms <= 5000,
+                "speaker.quiet_wake_ms",
+                "0..5000",
+                self.quiet_wake_ms,
+            ),
+            (
+                80 <= self.wake_word_ms <= 5000,
+                "speaker.wake_word_ms",
+                "80..5000",
+                self.wake_word_ms,
             ),
         ]
         for ok, name, allowed, value in checks:
@@ -194,6 +219,16 @@ class SpeakerSettings:
         """Confirmed frames right after the detection that are the wake word's tail."""
         # Rounded first: 400 / 80 is 5.000000000000001 in floating point.
         return math.ceil(round(self.wake_tail_ms / 1000 / FRAME_SECONDS, 6))
+
+    @property
+    def quiet_wake_frames(self) -> int:
+        """Frames up to a detection with no speech over the floor that make it a quiet wake."""
+        return math.ceil(round(self.quiet_wake_ms / 1000 / FRAME_SECONDS, 6))
+
+    @property
+    def wake_word_frames(self) -> int:
+        """Longest phrase after a quiet wake taken for the wake word (frames)."""
+        return max(1, math.ceil(round(self.wake_word_ms / 1000 / FRAME_SECONDS, 6)))
 
     @property
     def ring_frames(self) -> int:
@@ -278,6 +313,13 @@ class SpeakerState:
     request_peak_db: float = -math.inf
     """The loudest confirmed request frame so far (dBFS): the talker's level, against which
     ``request_range_db`` is measured."""
+    word_pending: bool = False
+    """A quiet wake: the wake word itself may still be to come (``quiet_wake_ms``)."""
+    word_frames: int = 0
+    """With ``word_pending``: frames from the first confirmed frame of the phrase after the wake
+    to its last so far (0: no phrase yet)."""
+    word_pause: int = 0
+    """With ``word_pending``: unconfirmed frames since the phrase's last confirmed frame."""
 
     @property
     def request_speech_ms(self) -> int:
@@ -307,6 +349,9 @@ class FrameFacts:
     level_db: float = math.nan
     """The frame's level (RMS, dBFS; ``wakeword.confirm.frame_level_db``). NaN: unknown (no
     second stage), and the ``request_range_db`` rule does not apply."""
+    wake_quiet: bool = False
+    """With ``wake``: no speech over the noise margin within ``quiet_wake_ms`` up to and
+    including this frame (:func:`wake_quiet`): a quiet wake."""
 
 
 def step(
@@ -327,7 +372,10 @@ def step(
             return state, Action.NONE
         preroll = max(1, min(settings.preroll_frames, facts.preroll_available))
         gap = facts.wake_gap and settings.wake_gap_frames > 0
-        return SpeakerState(Mode.AWAKE, frames=preroll, tail_closed=gap), Action.START
+        quiet = facts.wake_quiet and settings.quiet_wake_frames > 0
+        # After a quiet wake there was no wake word to have a tail: its phrase is yet to come.
+        state = SpeakerState(Mode.AWAKE, frames=preroll, tail_closed=gap or quiet)
+        return replace(state, word_pending=quiet), Action.START
 
     # AWAKE: this frame joins the utterance.
     confirmed = facts.confirmed and facts.speech
@@ -359,13 +407,44 @@ def step(
             noise_frames=state.noise_frames + (1 if facts.speech else 0),
             trailing_silence=state.trailing_silence + (1 if state.started else 0),
         )
-    if not nxt.started and nxt.since_wake >= settings.timeout_frames:
+    if state.word_pending:
+        nxt = _after_quiet_wake(state, nxt, confirmed, settings)
+    phrase_running = nxt.word_pending and nxt.word_frames > 0
+    if not nxt.started and nxt.since_wake >= settings.timeout_frames and not phrase_running:
         return SpeakerState(Mode.LISTENING), discard_action(nxt)
-    if nxt.started and nxt.trailing_silence >= settings.silence_frames:
+    # A phrase after a quiet wake may yet turn out to be the wake word: it ends nothing.
+    if nxt.started and nxt.trailing_silence >= settings.silence_frames and not phrase_running:
         return SpeakerState(Mode.LISTENING), Action.KEEP_SILENCE
     if nxt.frames >= settings.max_frames:
         return SpeakerState(Mode.LISTENING), Action.KEEP_MAX_LENGTH
     return nxt, Action.APPEND
+
+
+def _after_quiet_wake(
+    state: SpeakerState, nxt: SpeakerState, confirmed: bool, settings: SpeakerSettings
+) -> SpeakerState:
+    """After a quiet wake, follow the first confirmed phrase. It ends at a pause of
+    ``wake_gap_ms`` (at least one frame); if it was at most ``wake_word_ms`` long it was the
+    wake word, and the request decision starts afresh at the pause (the phrase's frames are the
+    wake word's, as a tail's are). A longer phrase is a request said straight away: the counters
+    that ran alongside (``nxt``) stand."""
+    if confirmed:
+        span = state.word_frames + state.word_pause + 1 if state.word_frames else 1
+        if span > settings.wake_word_frames:
+            return replace(nxt, word_pending=False, word_frames=0, word_pause=0)
+        return replace(nxt, word_frames=span, word_pause=0)
+    if not state.word_frames:
+        return nxt
+    pause = state.word_pause + 1
+    if pause < max(1, settings.wake_gap_frames):
+        return replace(nxt, word_pause=pause)
+    return SpeakerState(
+        Mode.AWAKE,
+        frames=nxt.frames,
+        since_wake=pause,
+        tail_frames=state.word_frames,
+        tail_closed=True,
+    )
 
 
 def _in_tail(state: SpeakerState, settings: SpeakerSettings) -> bool:
@@ -404,6 +483,18 @@ def wake_gap(speech_flags: Flags, wake_frame: int, settings: SpeakerSettings) ->
         if quiet >= need:
             return True
     return False
+
+
+def wake_quiet(speech_flags: Flags, wake_frame: int, settings: SpeakerSettings) -> bool:
+    """Whether no frame within ``quiet_wake_ms`` up to and including ``wake_frame`` was speech
+    (the speaker's ``speech_flags``, as for :func:`wake_gap`: the VAD's speech over the noise
+    margin): the model fired on the room."""
+    need = settings.quiet_wake_frames
+    if need <= 0:
+        return False
+    # Only frames heard count: a wake in the first frames of an input is judged on those.
+    first = max(0, wake_frame - need + 1)
+    return not any(speech_flags[index] for index in range(first, wake_frame + 1))
 
 
 def discard_action(state: SpeakerState) -> Action:
@@ -461,8 +552,10 @@ def decide(
     NaN: unknown, the rule does not apply). The input's end ends the utterance as the device
     does (kept if the request had started)."""
     preroll = min(settings.preroll_frames, wake_frame + 1)
-    gap = wake_gap(speech_flags if gap_flags is None else gap_flags, wake_frame, settings)
-    wake = FrameFacts(wake=True, preroll_available=preroll, wake_gap=gap)
+    heard = speech_flags if gap_flags is None else gap_flags
+    gap = wake_gap(heard, wake_frame, settings)
+    quiet = wake_quiet(heard, wake_frame, settings)
+    wake = FrameFacts(wake=True, preroll_available=preroll, wake_gap=gap, wake_quiet=quiet)
     state, _ = step(SpeakerState(), wake, settings)
     for index in range(wake_frame + 1, len(speech_flags)):
         before = state

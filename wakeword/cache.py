@@ -34,9 +34,10 @@ from wakeword.vad import VadSettings
 
 __all__ = ["SCORER_VERSION", "FileScores", "ScoreCache", "file_sha256", "setup_id"]
 
-SCORER_VERSION = 4
+SCORER_VERSION = 5
 """Bumped whenever a change in keepmum would change stored scores (2: confirmed speech; 3: frames
-over the noise margin, for the wake-gap rule; 4: frame levels, for the request's talker)."""
+over the noise margin, for the wake-gap rule; 4: frame levels, for the request's talker; 5: Silero
+VAD v6)."""
 
 
 @dataclass(frozen=True)

@@ -1,24 +1,26 @@
-"""Silero VAD (``silero_vad.onnx``, v4, the copy openWakeWord 0.5.1 ships), as a speech judge.
+"""Silero VAD v6 (``silero_vad_v6.onnx``), as a speech judge.
 
-The model travels with keepmum (``wakeword/data/silero_vad.onnx``, MIT licence beside it),
-because pyopen-wakeword, the backend on Python 3.12+, ships no VAD model and nothing may be
-downloaded at run time. It is byte-for-byte openWakeWord 0.5.1's file (SHA-256
-:data:`SILERO_SHA256`; a test compares it wherever openwakeword is installed), so the request
-decision is the same on every Python.
+The model travels with keepmum (``wakeword/data/silero_vad_v6.onnx``, MIT licence beside it): it
+is ``silero_vad_16k_op15.onnx`` from the ``silero-vad`` 6.2.3 wheel on PyPI, byte for byte
+(SHA-256 :data:`SILERO_SHA256`). keepmum does not depend on that package (it requires torch)
+and nothing may be downloaded at run time. Until 2026-11 keepmum ran v4, the copy openWakeWord
+0.5.1 ships; on the request sets of ``scripts/make_request_sets.py`` v6 confirms quiet speech
+in noise better and background talk less (device/README.md has the measurement).
 
 webrtcvad (``vad.py``) calls much steady noise speech; Silero separates speech from stationary
-and fluctuating noise far better, at about 0.17 ms per 40 ms chunk on one core. The device asks
-it only while awake (is there a request after the wake word?), never while listening.
+and fluctuating noise far better, at about 0.12 ms per 32 ms chunk on one core (1.2 ms per frame
+judged; v4 took 1.5 ms). The device asks it only while awake (is there a request after the wake
+word?), never while listening.
 
 **Stateless per frame.** Silero is an LSTM meant to run over a whole stream. Here each 80 ms
 frame is judged from a fresh state over a window of ``context_frames`` frames before it plus the
-frame itself, in 640-sample chunks (as openWakeWord runs it), and the frame's probability is the
-higher of its own two chunks. So a frame's probability is a function of 320 ms of audio and
-nothing else: the device (which has only the utterance buffer's last frames) and ``keepmum far``
-(which judges every frame of a file in one batch) get the same number, and no audio or state
-outlives an utterance. Measured on the labelled Cobra sample (``../shared/audio/vad/cobra``):
-frame accuracy at 0.5 is 0.966 with 3 context frames, the same as one continuous run, and 0.915
-with 1.
+frame itself, in 512-sample chunks each preceded by the 64 samples before it (as the model
+expects), and the frame's probability is the highest of the chunks that overlap it. So a frame's
+probability is a function of 320 ms of audio and nothing else: the device (which has only the
+utterance buffer's last frames) and ``keepmum far`` (which judges every frame of a file in one
+batch) get the same number, and no audio or state outlives an utterance. Measured on the labelled
+Cobra sample (``../shared/audio/vad/cobra``): frame accuracy at 0.6 is 0.966 with 3 context
+frames and 0.949 with 1 (v4: 0.966 at 0.5).
 """
 
 from __future__ import annotations
@@ -33,20 +35,23 @@ from device.errors import DetectorError
 
 __all__ = ["CHUNK_SAMPLES", "CONTEXT_FRAMES", "SILERO_SHA256", "SileroVad", "silero_model_path"]
 
-CHUNK_SAMPLES = 640
-"""Samples per Silero run (40 ms), as openWakeWord feeds it."""
+CHUNK_SAMPLES = 512
+"""Samples per Silero run (32 ms at 16 kHz: the only size v6 takes)."""
+CHUNK_CONTEXT = 64
+"""Samples before each chunk that v6 reads with it (its own streaming code carries them)."""
 CONTEXT_FRAMES = 3
 """Frames of audio before the judged frame that each judgement sees (240 ms)."""
-_STATE_SHAPE = (2, 64)
+_STATE_WIDTH = 128
 
 
-SILERO_SHA256 = "a35ebf52fd3ce5f1469b2a36158dba761bc47b973ea3382b3186ca15b1f5af28"
-"""SHA-256 of ``silero_vad.onnx`` as openWakeWord 0.5.1's wheel ships it."""
+SILERO_SHA256 = "7ed98ddbad84ccac4cd0aeb3099049280713df825c610a8ed34543318f1b2c49"
+"""SHA-256 of ``silero_vad/data/silero_vad_16k_op15.onnx`` as the ``silero-vad`` 6.2.3 wheel
+ships it."""
 
 
 def silero_model_path() -> Path:
-    """keepmum's copy of ``silero_vad.onnx`` (package data; nothing is downloaded)."""
-    path = Path(__file__).parent / "data" / "silero_vad.onnx"
+    """keepmum's copy of Silero VAD v6 (package data; nothing is downloaded)."""
+    path = Path(__file__).parent / "data" / "silero_vad_v6.onnx"
     if not path.is_file():
         raise DetectorError(f"{path}: Silero VAD model missing from the keepmum package")
     return path
@@ -88,15 +93,21 @@ class SileroVad:
         batched run per chunk."""
         batch = windows.shape[0]
         audio = windows.astype(np.float32) / 32767.0
-        h = np.zeros((_STATE_SHAPE[0], batch, _STATE_SHAPE[1]), dtype=np.float32)
-        c = np.zeros_like(h)
-        last = np.zeros((2, batch), dtype=np.float32)
+        # Each chunk is read with the 64 samples before it (zeros before the window's start).
+        audio = np.concatenate((np.zeros((batch, CHUNK_CONTEXT), np.float32), audio), axis=1)
+        state = np.zeros((2, batch, _STATE_WIDTH), dtype=np.float32)
         chunks = windows.shape[1] // CHUNK_SAMPLES
+        # The judged frame is the window's last FRAME_SAMPLES: the chunks from the one holding
+        # its first sample on overlap it.
+        first_overlapping = (windows.shape[1] - FRAME_SAMPLES) // CHUNK_SAMPLES
+        best = np.zeros(batch, dtype=np.float32)
         for k in range(chunks):
-            piece = np.ascontiguousarray(audio[:, k * CHUNK_SAMPLES : (k + 1) * CHUNK_SAMPLES])
-            out, h, c = self._session.run(None, {"input": piece, "h": h, "c": c, "sr": self._rate})
-            last[k % 2] = out[:, 0]
-        return np.asarray(last.max(axis=0), dtype=np.float32)
+            begin = k * CHUNK_SAMPLES
+            piece = np.ascontiguousarray(audio[:, begin : begin + CHUNK_CONTEXT + CHUNK_SAMPLES])
+            out, state = self._session.run(None, {"input": piece, "state": state, "sr": self._rate})
+            if k >= first_overlapping:
+                best = np.maximum(best, out[:, 0])
+        return best
 
     def frame_probabilities(self, samples: Pcm) -> npt.NDArray[np.float32]:
         """One probability per 1280-sample frame of ``samples`` (a whole padded input, frame 0

@@ -28,15 +28,15 @@ class VadSettings:
     """Length of the pieces webrtcvad judges (milliseconds): 10, 20 or 30."""
     speech_ratio: float = 0.5
     """Share of an 80 ms frame's sub-frames that must be speech for the frame to be speech."""
-    silero_threshold: float = 0.4
-    """Silero VAD probability (0-1) a frame needs to confirm webrtcvad while awake
+    silero_threshold: float = 0.6
+    """Silero VAD (v6) probability (0-1) a frame needs to confirm webrtcvad while awake
     (``wakeword/confirm.py``); 0 confirms every loud-enough frame webrtcvad calls speech."""
     noise_margin_db: float = 6.0
     """How far above the room's noise floor a frame must be to count as a request (dB); a quieter
     frame is a pause to the wake-gap rule, whatever webrtcvad says."""
-    loud_margin_db: float = 8.0
+    loud_margin_db: float = 7.0
     """A frame at least this far above the noise floor (dB) needs only
-    ``loud_silero_threshold``: at 5 dB SNR Silero gives clearly loud speech 0.15-0.5."""
+    ``loud_silero_threshold``: at 5 dB SNR Silero gives some plainly loud speech under 0.5."""
     loud_silero_threshold: float = 0.15
     """Silero VAD probability (0-1) that confirms a frame ``loud_margin_db`` over the floor (the
     lower of this and ``silero_threshold`` applies)."""

@@ -283,6 +283,21 @@ _SIMPLE: list[tuple[str, str, str, Any, str]] = [
         "A pause this long just before a wake ends the wake word: no tail (ms, 0: never).",
     ),
     (
+        "--quiet-wake-ms",
+        "speaker",
+        "quiet_wake_ms",
+        int,
+        "No speech over the room this long up to a wake: the model fired on the room, and the "
+        "next short phrase is the wake word (ms, 0: never).",
+    ),
+    (
+        "--wake-word-ms",
+        "speaker",
+        "wake_word_ms",
+        int,
+        "Longest phrase after such a quiet wake taken for the wake word (ms).",
+    ),
+    (
         "--request-range-db",
         "speaker",
         "request_range_db",
@@ -358,6 +373,8 @@ class DeviceOptions:
     wake_tail_ms: int | None = None
     speech_window_ms: int | None = None
     wake_gap_ms: int | None = None
+    quiet_wake_ms: int | None = None
+    wake_word_ms: int | None = None
     request_range_db: float | None = None
     silero_threshold: float | None = None
     noise_margin_db: float | None = None

@@ -59,7 +59,9 @@ def run(speaker: Speaker, n: int) -> list[object]:
 
 
 def test_kept_utterance_is_preroll_plus_request_in_order() -> None:
-    speaker = Speaker(ScriptedWake({30}), ScriptedVad(set(range(32, 40))), clock=lambda: 1000.0)
+    # The wake word (26-29), the wake at 30, the request 32-39.
+    said = set(range(26, 30)) | set(range(32, 40))
+    speaker = Speaker(ScriptedWake({30}), ScriptedVad(said), clock=lambda: 1000.0)
     events = run(speaker, 80)
     wake = next(e for e in events if isinstance(e, Wake))
     end = next(e for e in events if isinstance(e, UtteranceEnd))
@@ -72,7 +74,8 @@ def test_kept_utterance_is_preroll_plus_request_in_order() -> None:
 
 
 def test_false_wake_is_discarded_and_its_audio_never_reaches_the_next_utterance() -> None:
-    speaker = Speaker(ScriptedWake({20, 60}), ScriptedVad(set(range(62, 70))))
+    # A wake on the room (20), then a wake word (56-59), its wake (60) and a request (62-69).
+    speaker = Speaker(ScriptedWake({20, 60}), ScriptedVad(set(range(56, 60)) | set(range(62, 70))))
     events = run(speaker, 100)
     assert [type(e).__name__ for e in events] == ["Wake", "Discarded", "Wake", "UtteranceEnd"]
     discarded = events[1]
@@ -84,7 +87,8 @@ def test_false_wake_is_discarded_and_its_audio_never_reaches_the_next_utterance(
 
 
 def test_preroll_is_short_right_after_an_utterance() -> None:
-    speaker = Speaker(ScriptedWake({20, 42}), ScriptedVad(set(range(22, 26)) | set(range(44, 50))))
+    said = set(range(16, 20)) | set(range(22, 26)) | set(range(38, 42)) | set(range(44, 50))
+    speaker = Speaker(ScriptedWake({20, 42}), ScriptedVad(said))
     events = [e for e in run(speaker, 90) if isinstance(e, UtteranceEnd)]
     assert len(events) == 2
     second = events[1].utterance.samples.reshape(-1, FRAME_SAMPLES)[:, 0]
@@ -195,7 +199,7 @@ class ScriptedConfirmer:
 
 
 def test_the_confirmer_is_asked_only_while_awake_and_only_about_vad_speech() -> None:
-    vad_speech = set(range(5, 15)) | set(range(32, 40)) | set(range(70, 75))
+    vad_speech = set(range(5, 15)) | set(range(26, 30)) | set(range(32, 40)) | set(range(70, 75))
     confirmer = ScriptedConfirmer(set(range(33, 38)))
     speaker = Speaker(ScriptedWake({30}), ScriptedVad(vad_speech), confirm=confirmer)
     events = run(speaker, 90)
@@ -265,3 +269,20 @@ def test_discard_reasons_say_why_and_the_buffer_is_zeroed() -> None:
         assert not any(isinstance(e, UtteranceEnd) for e in events)
         assert speaker._buffer.n_samples == 0  # nothing of it held in RAM
         assert not speaker._buffer._data.any()
+
+
+def test_a_wake_with_nothing_said_before_it_waits_for_the_wake_word() -> None:
+    """The model fires on the room (frame 30, nothing heard before it); the wake word follows
+    (34-37) and, after a pause, the request (46-53). The speaker tells the machine the wake was
+    quiet, so the request is kept whole; with quiet_wake_ms 0 the wake word is taken for the
+    request and the utterance ends before the request is under way."""
+    said = set(range(34, 38)) | set(range(46, 54))
+    ends = {}
+    for quiet_wake_ms in (1040, 0):
+        speaker = Speaker(
+            ScriptedWake({30}), ScriptedVad(said), SpeakerSettings(quiet_wake_ms=quiet_wake_ms)
+        )
+        end = next(e for e in run(speaker, 90) if isinstance(e, UtteranceEnd))
+        ends[quiet_wake_ms] = (round(end.t / 0.08) - 1, end.request_speech_ms)
+    assert ends[1040] == (53 + 9, 8 * 80)
+    assert ends[0] == (37 + 9, 4 * 80 + 1 * 80)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -16,6 +17,7 @@ from device.states import (
     decide,
     kept_seconds,
     step,
+    wake_quiet,
 )
 
 S = SpeakerSettings()  # preroll 13 frames, silence 9, max 100, timeout 19, min speech 2, tail 5
@@ -202,8 +204,8 @@ def test_mute_while_listening_drops() -> None:
 
 
 def test_kept_seconds_matches_a_hand_count() -> None:
-    flags = [False] * 20 + [True] * 10 + [False] * 20
-    # Wake at 18: 13 pre-roll frames, speech 20..29, silence 30..38 ends it at 38.
+    flags = [False] * 16 + [True] * 2 + [False] * 2 + [True] * 10 + [False] * 20
+    # The wake word 16-17, wake at 18: 13 pre-roll frames, speech 20..29, silence 30..38 ends it.
     assert kept_seconds(flags, 18, S) == (13 + 38 - 18) * 0.08
     assert kept_seconds([False] * 60, 18, S) == 0.0
     assert kept_seconds([True] * 300, 18, S) == S.max_frames * 0.08
@@ -218,15 +220,18 @@ def test_decide_ends_a_request_on_its_talker_not_on_quieter_talk_after_it() -> N
     # A request (frames 12-17, -20 dBFS), then background talk the second stage confirms
     # (20-40): 25 dB under the request it does not hold the utterance open, 15 dB under it does
     # (request_range_db, 20 dB). Unknown levels (NaN, as without a second stage): no rule.
-    speech = [False] * 12 + [True] * 6 + [False] * 2 + [True] * 21 + [False] * 19
+    # The wake word is frame 8 (frames 9-11 are a pause: no tail).
+    speech = [False] * 8 + [True] + [False] * 3 + [True] * 6 + [False] * 2 + [True] * 21
+    speech += [False] * 19
     request_end = 17 + S.silence_frames
     talk_end = 40 + S.silence_frames
     for talk_db, end in ((-45.0, request_end), (-35.0, talk_end), (math.nan, talk_end)):
-        levels = [-60.0] * 12 + [-20.0] * 6 + [-60.0] * 2 + [talk_db] * 21 + [-60.0] * 19
+        levels = [-60.0] * 8 + [-20.0] + [-60.0] * 3 + [-20.0] * 6 + [-60.0] * 2 + [talk_db] * 21
+        levels += [-60.0] * 19
         decision = decide(speech, speech, 10, S, levels=levels)
         assert (decision.end_frame, decision.reason) == (end, "silence"), talk_db
     # Before the request starts, no frame is too quiet: a soft start (-45) then a loud word.
-    soft_start = [-60.0] * 12 + [-45.0] * 2 + [-15.0] * 4 + [-60.0] * 42
+    soft_start = [-60.0] * 8 + [-20.0] + [-60.0] * 3 + [-45.0] * 2 + [-15.0] * 4 + [-60.0] * 42
     assert decide(
         speech[:18] + [False] * 42, speech[:18] + [False] * 42, 10, S, levels=soft_start
     ).kept
@@ -304,3 +309,73 @@ def test_machine_never_exceeds_max_length_and_always_returns_to_listening(
         assert state.frames <= S.max_frames
         if action in (Action.KEEP_SILENCE, Action.KEEP_MAX_LENGTH, Action.DISCARD_NO_SPEECH):
             assert state.mode is Mode.LISTENING
+
+
+# A quiet wake (speaker.quiet_wake_ms): the model fired on the room, the wake word came after.
+# The wake at 10 hears nothing before it; the wake word is 14-17 (320 ms), a pause of 8 frames
+# (640 ms: the talker waits for the device), the request 26-33.
+QUIET_WAKE = 10
+WAKE_WORD = range(14, 18)
+REQUEST = range(26, 34)
+
+
+def said(*spans: range, frames: int = 80) -> list[bool]:
+    return [any(index in span for span in spans) for index in range(frames)]
+
+
+def test_after_a_quiet_wake_the_first_short_phrase_is_the_wake_word() -> None:
+    speech = said(WAKE_WORD, REQUEST)
+    assert wake_quiet(speech, QUIET_WAKE, S)
+    decision = decide(speech, speech, QUIET_WAKE, S)
+    # Kept to silence_ms after the request, and only the request counts as request speech.
+    assert (decision.reason, decision.end_frame) == ("silence", 33 + S.silence_frames)
+    assert decision.request_speech_ms == len(REQUEST) * 80
+    # Without the rule the wake word is taken for the request, which ends 9 frames after it:
+    # on the request's first frame, cutting it short.
+    off = decide(speech, speech, QUIET_WAKE, replace(S, quiet_wake_ms=0))
+    assert (off.reason, off.end_frame) == ("silence", 17 + S.silence_frames)
+
+
+def test_a_quiet_wake_followed_only_by_the_wake_word_is_discarded() -> None:
+    speech = said(WAKE_WORD)
+    decision = decide(speech, speech, QUIET_WAKE, S)
+    assert (decision.kept, decision.reason, decision.request_speech_ms) == (False, "wake_tail", 0)
+    # The request decision restarted after the wake word: speech_timeout_ms from the pause.
+    assert decision.end_frame == 17 + 2 + S.timeout_frames - 2
+    assert decide(speech, speech, QUIET_WAKE, replace(S, quiet_wake_ms=0)).kept
+
+
+def test_a_long_phrase_after_a_quiet_wake_is_a_request_said_straight_away() -> None:
+    # 13 frames (1040 ms) is longer than wake_word_ms (960): decided as after any wake.
+    speech = said(range(14, 27))
+    on = decide(speech, speech, QUIET_WAKE, S)
+    assert on == decide(speech, speech, QUIET_WAKE, replace(S, quiet_wake_ms=0))
+    assert (on.reason, on.end_frame) == ("silence", 26 + S.silence_frames)
+
+
+def test_a_wake_is_quiet_only_with_no_speech_within_quiet_wake_ms() -> None:
+    assert S.quiet_wake_frames == 13
+    wake = 30
+    assert not wake_quiet(said(range(wake - 12, wake - 11)), wake, S)  # 12 frames before: heard
+    assert wake_quiet(said(range(wake - 13, wake - 12)), wake, S)  # 13 before: out of the window
+    assert not wake_quiet(said(range(wake, wake + 1)), wake, S)  # on the detection frame
+    assert not wake_quiet([False] * 40, wake, replace(S, quiet_wake_ms=0))  # 0: never
+    assert wake_quiet([False] * 3, 2, S)  # a wake in an input's first frames: what was heard
+
+
+@given(
+    st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=120),
+    st.integers(0, 119),
+)
+def test_the_quiet_wake_rule_changes_nothing_after_a_wake_word_was_heard(
+    frames: list[tuple[bool, bool]], wake: int
+) -> None:
+    speech = [a or b for a, b in frames]
+    confirmed = [a and b for a, b in frames]
+    wake = min(wake, len(frames) - 1)
+    off = decide(speech, confirmed, wake, replace(S, quiet_wake_ms=0))
+    on = decide(speech, confirmed, wake, S)
+    if not wake_quiet(speech, wake, S):
+        assert on == off
+    # Either way, nothing is kept past the maximum, and a discard keeps nothing.
+    assert 0.0 <= on.kept_s <= S.max_frames * 0.08 + 1e-9

@@ -108,6 +108,8 @@ OUT_OF_RANGE = {
     "--wake-tail-ms": "-1",
     "--speech-window-ms": "-1",
     "--wake-gap-ms": "-1",
+    "--quiet-wake-ms": "6000",
+    "--wake-word-ms": "0",
     "--request-range-db": "-3",
     "--silero-threshold": "2",
     "--noise-margin-db": "99",

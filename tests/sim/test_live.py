@@ -18,7 +18,10 @@ def rendered(view: LiveView, speaker: Speaker) -> str:
 
 def test_the_view_shows_the_floor_the_request_and_the_last_decision() -> None:
     speaker = Speaker(
-        ScriptedWake({10}), ScriptedVad(set(range(12, 20))), confirm=ScriptedConfirmer({13, 14, 15})
+        # The wake word 6-9, the wake at 10, speech 12-19 of which 13-15 is confirmed.
+        ScriptedWake({10}),
+        ScriptedVad(set(range(6, 10)) | set(range(12, 20))),
+        confirm=ScriptedConfirmer({13, 14, 15}),
     )
     view = LiveView(Console(record=True, width=120), threshold=0.5)
     for frame in frames(16):

@@ -8,6 +8,7 @@ least refractory_frames apart.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -465,8 +466,9 @@ def test_device_kept_seconds_reads_the_wake_gap_as_the_speaker_does() -> None:
     assert device.kept_s == 0.0 and device.reason == "wake_tail"
     assert cost(facts, wake) == 0.0
     # Confirmed speech alone hears a pause before the wake (nothing was confirmed there), takes
-    # the tail for a request and would charge an utterance the device never keeps.
-    assert cost(confirmed, wake) > 0.0
+    # the tail for a request and would charge an utterance the device never keeps (with the
+    # quiet-wake rule off; with it on, it hears no wake word at all and misjudges otherwise).
+    assert metrics.device_kept_seconds(replace(speaker, quiet_wake_ms=0))(confirmed, wake) > 0.0
     scores = np.zeros(frames)
     scores[wake] = 0.9
     (point,) = sweep_clips([], [scores], [0.5], negative_speech_flags=[facts], kept_seconds=cost)
@@ -485,9 +487,10 @@ def test_device_kept_seconds_reads_the_levels_as_the_speaker_does() -> None:
     cost = metrics.device_kept_seconds(speaker)
     frames, wake = 80, 10
     speech = np.zeros(frames, dtype=bool)
-    speech[12:18] = speech[20:40] = True
+    speech[8] = speech[12:18] = speech[20:40] = True  # the wake word at 8, a pause, the request
     levels = np.full(frames, -60.0)
-    levels[12:18], levels[20:40] = -20.0, -45.0
+    levels[8] = levels[12:18] = -20.0
+    levels[20:40] = -45.0
     facts = np.stack((speech, speech, speech, levels))
     device = decide(speech, speech, wake, speaker, speech, levels=levels)
     assert cost(facts, wake) == device.kept_s == (17 + 1 + speaker.silence_frames) * 0.08

@@ -37,9 +37,9 @@ def test_installed_backend_is_the_reference_where_openwakeword_installs() -> Non
     assert backend.name == expected
     assert backend.mel_model == MEL_MODEL and backend.embedding_model == EMBEDDING_MODEL
     assert backend.builtin_models == BUILTIN_MODELS
-    # Only openWakeWord's wheel ships the Silero VAD model, so keepmum carries it on every backend.
+    # keepmum carries its own Silero VAD model (v6), the same on every backend.
     silero = vad_model_path()
-    assert silero is not None and silero.name == "silero_vad.onnx" and silero.is_file()
+    assert silero is not None and silero.name == "silero_vad_v6.onnx" and silero.is_file()
 
 
 def test_a_path_is_named_by_its_stem(tmp_path: Path, backend: Backend) -> None:
