@@ -41,6 +41,8 @@ Usage::
         python scripts/make_request_sets.py --out /tmp/requests/seed$s --seed $s
     done
     keepmum far --requests /tmp/requests --cases     # each condition pooled over the six builds
+    # a wake word said 12 dB softer than the request (a talker across the room, then nearer):
+    python scripts/make_request_sets.py --out /tmp/soft --wake-gain-db -12 --only request_pink_snr10
 """
 
 from __future__ import annotations
@@ -215,12 +217,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--variants", type=int, default=3, help="files per wake clip per folder")
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--only", action="append", default=[], help="condition name(s) to make")
+    parser.add_argument(
+        "--wake-gain-db",
+        type=float,
+        default=0.0,
+        help="the wake word's level against the request's, in dB (-12: said softly, from afar)",
+    )
     args = parser.parse_args(argv)
     if not (args.shared / "wake").is_dir():
         print(f"--shared {args.shared}: no wake/ folder (the real recordings)", file=sys.stderr)
         return 2
     if args.variants < 1:
         print(f"--variants {args.variants}: must be at least 1", file=sys.stderr)
+        return 2
+    if not -40.0 <= args.wake_gain_db <= 10.0:
+        print(f"--wake-gain-db {args.wake_gain_db}: must be from -40 to 10 dB", file=sys.stderr)
         return 2
     known = {c.name for c in conditions()}
     unknown = [name for name in args.only if name not in known]
@@ -231,7 +242,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     silero = SileroVad()
-    wakes = [(name, *trimmed(args.shared / "wake" / name, silero)) for name in WAKE_CLIPS]
+    gain = 10 ** (args.wake_gain_db / 20)
+    wakes = []
+    for name in WAKE_CLIPS:
+        clip, w0, w1 = trimmed(args.shared / "wake" / name, silero)
+        wakes.append((name, clip * gain, w0, w1))
     pick = np.random.default_rng(args.seed)
     request_paths = [args.shared / p for p in OTHER_REQUESTS]
     for word in ("computer", "snowboy"):

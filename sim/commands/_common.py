@@ -287,8 +287,8 @@ _SIMPLE: list[tuple[str, str, str, Any, str]] = [
         "speaker",
         "quiet_wake_ms",
         int,
-        "No speech over the room this long up to a wake: the model fired on the room, and the "
-        "next short phrase is the wake word (ms, 0: never).",
+        "No speech over the room this long up to a wake: take it for the model firing on the "
+        "room, and the next short phrase for the wake word (ms, 0: never, the default).",
     ),
     (
         "--wake-word-ms",

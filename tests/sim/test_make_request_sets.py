@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -71,3 +72,20 @@ def test_a_clip_silero_never_calls_speech_is_taken_whole(script: ModuleType) -> 
     samples = clip([-40.0, -30.0])
     region = script.speech_region(samples, SileroSays([0.1, 0.2]))
     assert (region.start, region.stop) == (0, len(samples))
+
+
+@pytest.mark.parametrize("gain", ["11", "-41", "loud"])
+def test_a_wake_gain_out_of_range_is_a_one_line_error(
+    script: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str], gain: str
+) -> None:
+    (tmp_path / "wake").mkdir()
+    argv = ["--shared", str(tmp_path), "--out", str(tmp_path / "out"), "--wake-gain-db", gain]
+    if gain == "loud":  # argparse's own error: also status 2, naming the option
+        with pytest.raises(SystemExit) as stopped:
+            script.main(argv)
+        assert stopped.value.code == 2
+    else:
+        assert script.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--wake-gain-db" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()

@@ -6,12 +6,11 @@
   -30 dBFS) is discarded >= 90 % of the time, per noise;
 - a wake word followed within 1 s by a spoken request is kept >= 98 % of the time in silence and
   at 20 and 10 dB SNR, over those conditions (a late detection's request is not the wake word's
-  tail); at most one kept request of this build is cut before its last speech (the one case is
-  named below and in device/README.md), and none is kept longer than request + pre-roll +
-  silence_ms + 0.3 s;
+  tail); no kept request is cut before its last speech but after the one recording named below
+  and in device/README.md, and none is kept longer than request + pre-roll + silence_ms + 0.3 s;
 - at 5 dB SNR requests are kept a little less often (Silero hears speech at 5 dB less well) and
-  babble could keep one open longer: the measured figures are in README.md (98.6-99.3 % per noise
-  over six builds of the sets, none over the bound); this test holds them at >= 90 % kept and
+  babble could keep one open longer: the measured figures are in README.md (98.1-98.9 % per noise
+  over six builds of the sets, one over the bound); this test holds them at >= 90 % kept and
   <= 10 % over the bound.
 """
 
@@ -45,7 +44,7 @@ def rows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     assert made.returncode == 0, made.stderr
     models = [arg for m in MODELS for arg in ("--model", m)]
     result = run_keepmum(
-        "far", "--requests", out, *models, "--cache-dir", out / ".cache", "--json",
+        "far", "--requests", out, *models, "--cache-dir", out / ".cache", "--json", "--cases",
         home=out / ".home", timeout=1200,
     )  # fmt: skip
     assert result.returncode == 0, str(result)
@@ -79,11 +78,13 @@ def test_a_request_within_a_second_is_kept_whole(rows: dict[str, dict[str, Any]]
     # The issue's bar, over the conditions at 10-20 dB SNR and in silence (one build has 15
     # wakes per condition: per condition, 98 % would allow no miss at all).
     assert share(clear, "kept") >= 0.98, clear
-    # Issue 8's bar is none. One request of this build is cut, by one frame: "hey jarvis"
-    # detected mid-word, its last syllable heard after a pause and taken for a short request,
-    # which ended silence_ms later, just as the real request (0.73 s after the wake word) began.
-    # On the eight other builds measured (device/README.md), none is cut.
-    assert sum(r["cut_short"] for r in requests) <= 1, requests
+    # Issue 8's bar is none, and it is not met for one recording: wyoming/hey_jarvis.wav says
+    # "hey jar- ... vis" with a 320 ms pause inside the word, the model fires in the pause, and
+    # "vis" is taken for a short request that ends silence_ms later, as the real request begins
+    # (device/README.md: every rule that drops "vis" also drops a quick "stop"). Any other
+    # recording cut is a regression.
+    cut = [c for r in requests for c in r["cases"] if c["what"] == "cut_short"]
+    assert all("/wyoming_hey_jarvis_" in c["file"] for c in cut), cut
     assert all(r["over_bound"] == 0 for r in clear), clear
     loud_noise = [r for r in requests if r["condition"].endswith("snr5")]
     assert share(loud_noise, "kept") >= 0.90, loud_noise
