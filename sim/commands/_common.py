@@ -438,6 +438,31 @@ class DeviceOptions:
 _DEVICE_FIELDS = tuple(f.name for f in fields(DeviceOptions))
 
 
+_DECISION = [entry for entry in _SIMPLE if entry[1] in ("speaker", "vad")]
+"""The request decision's settings among the tuning options: the speaker's and the VAD's."""
+
+
+def _with_options(command: F, entries: Sequence[tuple[str, str, str, Any, str]]) -> F:
+    """``command`` with a click option (default None) for each ``_SIMPLE`` entry, in order."""
+    for option, _section, key, kind, help_text in reversed(entries):
+        command = click.option(option, key, type=kind, default=None, help=help_text)(command)
+    return command
+
+
+def decision_options(func: F) -> F:
+    """The request decision's tuning options (``--silence-ms``, ``--quiet-wake-ms``,
+    ``--silero-threshold``, ...: the speaker and VAD settings ``replay`` takes), handed to the
+    command as one ``decision: DeviceOptions`` argument, so that ``keepmum far`` can judge a
+    rule's settings on the command line as ``replay`` runs them."""
+
+    @functools.wraps(func)
+    def with_decision(*args: Any, **kwargs: Any) -> Any:
+        given = {key: kwargs.pop(key) for _option, _section, key, _kind, _help in _DECISION}
+        return func(*args, decision=DeviceOptions(**given), **kwargs)
+
+    return _with_options(cast(F, with_decision), _DECISION)
+
+
 def device_options(func: F) -> F:
     """``--config``, ``--model``, ``--threshold``, ``--vad-gate`` and the tuning options above,
     handed to the command as one ``device: DeviceOptions`` argument."""
@@ -447,9 +472,7 @@ def device_options(func: F) -> F:
         given = {name: kwargs.pop(name) for name in _DEVICE_FIELDS}
         return func(*args, device=DeviceOptions(**given), **kwargs)
 
-    command = cast(F, with_device)
-    for option, _section, key, kind, help_text in reversed(_SIMPLE):
-        command = click.option(option, key, type=kind, default=None, help=help_text)(command)
+    command = _with_options(cast(F, with_device), _SIMPLE)
     command = click.option(
         "--vad-gate",
         is_flag=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from sim.commands._common import (
     DeviceOptions,
     FiniteFloat,
     KeepmumCommand,
+    decision_options,
     force_option,
     home_option,
     json_option,
@@ -179,6 +181,7 @@ def default_cache_dir() -> Path:
     default=None,
     help="Device configuration (default: HOME/config.toml).",
 )
+@decision_options
 @force_option
 @home_option
 @json_option
@@ -253,6 +256,9 @@ class FarOptions:
     snr_db: float | None
     protocol_hours: float | None
     config_path: Path | None
+    decision: DeviceOptions
+    """The request decision's options (``--silence-ms``, ``--quiet-wake-ms``, ...), over the
+    configuration, as ``replay`` takes them."""
     force: bool
     home: Path | None
     json_lines: bool
@@ -292,11 +298,14 @@ def _far(opts: FarOptions) -> None:
             guard_output_path(
                 target, home=home, option=option, overwrite=opts.force, make_folder=True
             )
-    # The same builder as the device commands' options (--trigger-frames, --refractory-s).
-    overrides = DeviceOptions(
-        trigger_frames=opts.trigger_frames, refractory_s=opts.refractory_s
-    ).overrides()
-    config = load_config(opts.config_path, home=home, overrides=overrides)
+    # The same builder as the device commands' options: the request decision's, and
+    # --trigger-frames and --refractory-s (far's own, with their help for a sweep).
+    given = dataclasses.replace(
+        opts.decision, trigger_frames=opts.trigger_frames, refractory_s=opts.refractory_s
+    )
+    config = load_config(
+        opts.config_path, home=home, overrides=given.overrides(), blame=given.blame()
+    )
     check_protocol_options(opts)
     if opts.request_dirs:
         _requests(out, opts, config)

@@ -281,6 +281,36 @@ def test_far_requests_pools_builds_of_a_condition_each_with_its_labels(
     ]
 
 
+def test_far_takes_the_request_decisions_options_as_replay_does(
+    sets: dict[str, Any], tmp_path: Path
+) -> None:
+    """A researcher compares a rule's settings on the command line: ``--silence-ms 1500`` is the
+    same as ``silence_ms = 1500`` in the configuration, and a kept request runs 800 ms longer
+    (19 frames of trailing silence instead of 9); a bad value is refused under its option."""
+    common = (
+        "far", "--requests", sets["root"], "--model", "alexa", "--model", "hey_jarvis",
+        "--cache-dir", tmp_path / "cache", "--workers", "1", "--json",
+    )  # fmt: skip
+    default = run_keepmum(*common, home=tmp_path / "home")
+    option = run_keepmum(*common, "--silence-ms", "1500", home=tmp_path / "home")
+    config = tmp_path / "longer.toml"
+    config.write_text("[speaker]\nsilence_ms = 1500\n")
+    from_file = run_keepmum(*common, "--config", config, home=tmp_path / "home")
+    for result in (default, option, from_file):
+        assert result.returncode == 0, str(result)
+    assert option.events == from_file.events
+    rows = {row["condition"]: row for row in option.events}
+    before = {row["condition"]: row for row in default.events}
+    request = rows["request_pink_snr20"]
+    assert request["kept"] == before["request_pink_snr20"]["kept"] == 1
+    assert request["kept_s"] == pytest.approx(before["request_pink_snr20"]["kept_s"] + 0.8)
+    assert rows["nothing_noise"]["discarded"] == before["nothing_noise"]["discarded"]
+    bad = run_keepmum(*common, "--silence-ms", "5", home=tmp_path / "home")
+    assert bad.returncode == 2, str(bad)
+    assert "--silence-ms 5" in bad.stderr and "speaker.silence_ms" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+
+
 def test_far_cases_is_refused_without_requests(tmp_path: Path) -> None:
     result = run_keepmum("far", "--positives", FIXTURES, "--cases", home=tmp_path / "home")
     assert result.returncode == 2
