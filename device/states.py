@@ -63,6 +63,12 @@ __all__ = [
 ]
 
 
+def _ms_to_frames(ms: float) -> int:
+    """Whole frames covering ``ms`` milliseconds, rounded first: 400 / 80 is 5.000000000000001 in
+    floating point, and must be 5."""
+    return math.ceil(round(ms / 1000 / FRAME_SECONDS, 6))
+
+
 @dataclass(frozen=True)
 class SpeakerSettings:
     """When an utterance starts, ends, or is thrown away."""
@@ -212,28 +218,27 @@ class SpeakerSettings:
     @property
     def speech_window_frames(self) -> int:
         """Frames in which ``min_speech_frames`` confirmed frames start a request."""
-        return max(1, math.ceil(round(self.speech_window_ms / 1000 / FRAME_SECONDS, 6)))
+        return max(1, _ms_to_frames(self.speech_window_ms))
 
     @property
     def wake_gap_frames(self) -> int:
         """VAD-silent frames before the detection that end the wake word (0: never)."""
-        return math.ceil(round(self.wake_gap_ms / 1000 / FRAME_SECONDS, 6))
+        return _ms_to_frames(self.wake_gap_ms)
 
     @property
     def wake_tail_frames(self) -> int:
         """Confirmed frames right after the detection that are the wake word's tail."""
-        # Rounded first: 400 / 80 is 5.000000000000001 in floating point.
-        return math.ceil(round(self.wake_tail_ms / 1000 / FRAME_SECONDS, 6))
+        return _ms_to_frames(self.wake_tail_ms)
 
     @property
     def quiet_wake_frames(self) -> int:
         """Frames up to a detection with no speech over the floor that make it a quiet wake."""
-        return math.ceil(round(self.quiet_wake_ms / 1000 / FRAME_SECONDS, 6))
+        return _ms_to_frames(self.quiet_wake_ms)
 
     @property
     def wake_word_frames(self) -> int:
         """Longest phrase after a quiet wake taken for the wake word (frames)."""
-        return max(1, math.ceil(round(self.wake_word_ms / 1000 / FRAME_SECONDS, 6)))
+        return max(1, _ms_to_frames(self.wake_word_ms))
 
     @property
     def ring_frames(self) -> int:
