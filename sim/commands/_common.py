@@ -291,6 +291,20 @@ _SIMPLE: list[tuple[str, str, str, Any, str]] = [
         "room, and the next short phrase for the wake word (ms, 0: never, the default).",
     ),
     (
+        "--short-request-ms",
+        "speaker",
+        "short_request_ms",
+        int,
+        "A request with less confirmed speech than this is short, and waits longer (ms).",
+    ),
+    (
+        "--short-request-hold-ms",
+        "speaker",
+        "short_request_hold_ms",
+        int,
+        "How much longer than --silence-ms a short request waits before it ends (ms, 0: off).",
+    ),
+    (
         "--wake-word-ms",
         "speaker",
         "wake_word_ms",
@@ -374,6 +388,8 @@ class DeviceOptions:
     speech_window_ms: int | None = None
     wake_gap_ms: int | None = None
     quiet_wake_ms: int | None = None
+    short_request_ms: int | None = None
+    short_request_hold_ms: int | None = None
     wake_word_ms: int | None = None
     request_range_db: float | None = None
     silero_threshold: float | None = None

@@ -469,7 +469,9 @@ class ConditionReport:
     itself, or on the room after missing the wake word): among ``wakes`` and ``discarded``, but
     no wake followed by a request, so no miss."""
     cut_short: int = 0
-    """Kept utterances that ended before their request's last speech."""
+    """Kept utterances that ended before their request's last speech: during the request, or
+    before it began when no later utterance covered it (the device was awake on a wake word
+    taken for a request, ended, and heard the request while listening: lost as surely)."""
     over_bound: int = 0
     """Kept requests longer than request + pre-roll + ``silence_ms`` + 0.3 s (issue 8's bar)."""
     reasons: dict[str, int] = field(default_factory=dict)
@@ -579,6 +581,7 @@ def request_report(
         )
         report.requests += int(request_end is not None)
         covered = False
+        ended_before: RequestCase | None = None
         busy_until = -1
         for frame in device_wakes(result, wake):
             if frame <= busy_until:
@@ -622,7 +625,9 @@ def request_report(
                 continue
             start_t = request_start if request_start is not None else wake_t
             if end_t <= start_t:
-                continue  # this utterance ended before the request began
+                # Ended before the request began: a miss unless a later wake covers it.
+                ended_before = case(what="cut_short")
+                continue
             covered = True
             if end_t < request_end:
                 report.cut_short += 1
@@ -636,5 +641,8 @@ def request_report(
             if decision.kept_s > bound + 1e-9:
                 report.over_bound += 1
                 report.cases.append(case(what="over_bound"))
+        if ended_before is not None and not covered:
+            report.cut_short += 1
+            report.cases.append(ended_before)
         report.requests_kept += int(covered)
     return report

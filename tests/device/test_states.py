@@ -284,15 +284,20 @@ def test_a_kept_utterance_never_ends_before_its_last_confirmed_run(
     wake = min(wake, len(frames) - 1)
     d = decide(speech, confirmed, wake, S)
     if d.reason == "silence":
-        # Ends exactly silence_frames after the last confirmed frame that completes a run
-        # (min_speech_frames confirmed within speech_window_frames) before the end.
+        # Ends silence_frames after the last confirmed frame that completes a run
+        # (min_speech_frames confirmed within speech_window_frames) before the end, and
+        # short_request_hold_frames later while the request is short.
         window = confirmed[wake + 1 : d.end_frame + 1]
         width, need = S.speech_window_frames, S.min_speech_frames
         runs = [
             c and sum(window[max(0, i - width + 1) : i + 1]) >= need for i, c in enumerate(window)
         ]
         last = wake + 1 + max(i for i, r in enumerate(runs) if r)
-        assert d.end_frame == last + S.silence_frames
+        hold = S.short_request_hold_frames
+        if d.request_speech_ms < S.short_request_ms:
+            assert d.end_frame == last + S.silence_frames + hold
+        else:
+            assert last + S.silence_frames <= d.end_frame <= last + S.silence_frames + hold
         assert not any(runs[len(runs) - S.silence_frames :])
     if not d.kept:
         assert d.kept_s == 0.0 and d.request_speech_ms < 1000
@@ -323,6 +328,24 @@ REQUEST = range(26, 34)
 
 def said(*spans: range, frames: int = 80) -> list[bool]:
     return [any(index in span for span in spans) for index in range(frames)]
+
+
+def test_a_short_request_waits_longer_before_it_ends() -> None:
+    # "vis" (3 confirmed frames) after a pause that ended the wake word: a short request, so it
+    # ends short_request_hold_ms after silence_ms; a request said 10 frames later still joins it.
+    assert (S.short_request_frames, S.short_request_hold_frames) == (5, 3)
+    vis = said(range(20, 28), range(31, 34))
+    decision = decide(vis, vis, 30, S)
+    assert (decision.reason, decision.end_frame) == ("silence", 33 + S.silence_frames + 3)
+    joined = said(range(20, 28), range(31, 34), range(44, 52))
+    assert decide(joined, joined, 30, S).end_frame == 51 + S.silence_frames
+    # Without the hold the utterance ends before that request, which is lost.
+    off = replace(S, short_request_hold_ms=0)
+    assert decide(vis, vis, 30, off).end_frame == 33 + S.silence_frames
+    assert decide(joined, joined, 30, off).end_frame == 33 + S.silence_frames
+    # A request of short_request_ms or more ends after silence_ms alone.
+    word = said(range(20, 28), range(31, 36))
+    assert decide(word, word, 30, S).end_frame == 35 + S.silence_frames
 
 
 def test_after_a_quiet_wake_the_first_short_phrase_is_the_wake_word() -> None:

@@ -96,6 +96,21 @@ def test_cut_short_and_over_the_bound_are_cases() -> None:
     assert cases["held.wav"].kept_s > bound
 
 
+def test_an_utterance_over_before_its_request_began_cut_it_unless_a_later_one_covers_it() -> None:
+    # The wake word (20-27) ended before the detection (30); a short phrase (31-33) is taken for
+    # a request and the utterance ends (frame 45) before the real request (62-69) begins.
+    pieces = [range(20, 28), range(31, 34), range(62, 70)]
+    lost = scored("lost.wav", [30], pieces)
+    # The same, and the model fires again (58), while listening: that utterance covers it.
+    again = scored("again.wav", [30, 58], pieces)
+    request = RequestLabel(t(62), t(69))
+    r = report([lost, again], {"lost.wav": request, "again.wav": request})
+    assert (r.kept, r.requests, r.requests_kept, r.cut_short) == (3, 2, 1, 1)
+    [case] = r.cases
+    assert (Path(case.file).name, case.what) == ("lost.wav", "cut_short")
+    assert case.end_s <= t(62) and case.request_end_s == t(69)
+
+
 def test_folders_of_one_condition_pool_every_count_and_case() -> None:
     first = report([scored("a.wav", [30], [range(20, 30), range(33, 41)])], {})
     second = report([scored("a.wav", [30], [range(20, 30)])], {})
