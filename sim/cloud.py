@@ -99,6 +99,15 @@ class ReceivedItem:
     """True when :meth:`CloudStore.receive` found this upload id already stored."""
 
 
+def _shred(path: Path) -> None:
+    """Overwrite a ciphertext with random bytes, on disk, before it is unlinked."""
+    with open(path, "r+b") as fh:
+        fh.write(os.urandom(path.stat().st_size))
+        fh.flush()
+        os.fsync(fh.fileno())
+    path.unlink()
+
+
 class CloudStore:
     """The receiver's identity and its folder of received ciphertexts."""
 
@@ -169,6 +178,25 @@ class CloudStore:
             )
         return item
 
+    def drop_unacknowledged(self) -> list[str]:
+        """Shred what a receiver stopped mid-write left behind, and return the file names.
+
+        An upload is stored as ``N.age`` and then ``N.json``; only then is it acknowledged. A stop
+        between the two (or inside either) leaves a ciphertext no listing shows and no erasure
+        request finds, for an upload its sender was never told arrived (it resends it, or
+        gave up because consent was revoked). Call it before serving, never while another
+        process serves this store: an upload in flight looks the same.
+        """
+        dropped = []
+        with self._lock:
+            for path in sorted(self._received.iterdir()):
+                stray = path.name.startswith(".") and path.name.endswith(".tmp")
+                orphan = path.suffix == ".age" and not path.with_suffix(".json").exists()
+                if (stray or orphan) and path.is_file() and not path.is_symlink():
+                    _shred(path)
+                    dropped.append(path.name)
+        return dropped
+
     def erase(self, upload_ids: Sequence[str], records: Sequence[str]) -> list[int]:
         """Delete every item with one of ``upload_ids`` or ``records``; their numbers.
 
@@ -182,11 +210,7 @@ class CloudStore:
                 if item.upload_id in wanted_uploads or item.record in wanted_records:
                     age_file = self._received / f"{item.number}.age"
                     if age_file.exists():
-                        with open(age_file, "r+b") as fh:
-                            fh.write(os.urandom(age_file.stat().st_size))
-                            fh.flush()
-                            os.fsync(fh.fileno())
-                        age_file.unlink()
+                        _shred(age_file)
                     (self._received / f"{item.number}.json").unlink(missing_ok=True)
                     erased.append(item.number)
         return erased

@@ -11,7 +11,9 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import signal
 from pathlib import Path
+from types import FrameType
 
 import click
 
@@ -84,9 +86,16 @@ def cloud() -> None:
 @_data_option
 @json_option
 def serve(host: str, port: int, data_dir: Path | None, json_lines: bool) -> None:
-    """Receive uploads until interrupted, printing each one as it arrives."""
+    """Receive uploads until interrupted (Ctrl-C or SIGTERM), printing each one as it arrives."""
     out = Output(json_lines)
     cloud_store = CloudStore(data_dir or default_cloud_data())
+    dropped = cloud_store.drop_unacknowledged()
+    if dropped:
+        out.emit({"event": "dropped_unacknowledged", "files": dropped})
+        out.say_plain(
+            f"dropped {len(dropped)} file(s) of uploads never acknowledged (the receiver "
+            f"stopped while storing them; their senders resend): {', '.join(dropped)}"
+        )
 
     def on_receive(item: ReceivedItem) -> None:
         shown = cloud_store.describe(item)
@@ -100,24 +109,34 @@ def serve(host: str, port: int, data_dir: Path | None, json_lines: bool) -> None
         server = CloudServer(cloud_store, host, port, on_receive=on_receive)
     except OSError as exc:
         raise ConfigError(f"--host {host} --port {port}: cannot listen there ({exc})") from exc
-    if not _is_loopback(host):
-        out.console.print(f"[bold]warning:[/] listening on {host}, not only on this machine")
-    out.emit(
-        {
-            "event": "serving",
-            "url": server.url,
-            "recipient": cloud_store.recipient,
-            "store": str(cloud_store.folder),
-        }
-    )
-    out.say_plain(f"keepmum cloud: serving {server.url} (recipient {cloud_store.recipient})")
-    out.say_plain(f"store: {cloud_store.folder}; grant consent to --endpoint {server.url}")
+    # SIGTERM (kill, systemd, docker stop) stops it as Ctrl-C does, with its "stopped" line;
+    # set before "serving" is printed, which is when a supervisor may already send it.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
+        if not _is_loopback(host):
+            out.console.print(f"[bold]warning:[/] listening on {host}, not only on this machine")
+        out.emit(
+            {
+                "event": "serving",
+                "url": server.url,
+                "recipient": cloud_store.recipient,
+                "store": str(cloud_store.folder),
+            }
+        )
+        out.say_plain(f"keepmum cloud: serving {server.url} (recipient {cloud_store.recipient})")
+        out.say_plain(f"store: {cloud_store.folder}; grant consent to --endpoint {server.url}")
         server.serve_forever()
     except KeyboardInterrupt:
+        out.emit({"event": "stopped"})
         out.say_plain("keepmum cloud: stopped")
     finally:
+        signal.signal(signal.SIGTERM, previous)
         server.server_close()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """A signal handler that stops ``serve_forever`` as Ctrl-C does."""
+    raise KeyboardInterrupt
 
 
 @cloud.command("list")

@@ -7,9 +7,11 @@ Fixtures use private names with ``name=`` (as in vault_fixtures), so modules imp
 from __future__ import annotations
 
 import json
+import os
 import select
 import signal
 import subprocess
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,8 @@ class Cloud:
     recipient: str
     store: Path
     proc: subprocess.Popen[str]
+    before_serving: tuple[dict[str, Any], ...] = ()
+    """The ``--json`` events it printed before ``serving``."""
 
     def received(self) -> list[dict[str, Any]]:
         """What ``keepmum cloud list --json`` shows (decrypted facts of every upload)."""
@@ -52,15 +56,27 @@ def start_cloud(store: Path) -> Cloud:
         text=True,
     )
     assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], START_TIMEOUT_S)
-    line = proc.stdout.readline() if ready else ""
-    if not line:
-        proc.kill()
-        _, err = proc.communicate()
-        pytest.fail(f"keepmum cloud serve did not start: {err}")
-    first = json.loads(line)
-    assert first["event"] == "serving" and first["url"].startswith("http://127.0.0.1:")
-    return Cloud(first["url"], first["recipient"], store, proc)
+    # Read the raw pipe, not the text wrapper: lines it had buffered would not wake select.
+    fd, pending, before = proc.stdout.fileno(), b"", []
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        if b"\n" not in pending:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            chunk = os.read(fd, 65536) if ready else b""
+            if not chunk:
+                proc.kill()
+                _, err = proc.communicate()
+                pytest.fail(f"keepmum cloud serve did not start: {err}")
+            pending += chunk
+            continue
+        line, pending = pending.split(b"\n", 1)
+        event = json.loads(line)
+        if event["event"] == "serving":
+            break
+        before.append(event)
+    assert not pending, pending  # nothing more is printed until an upload arrives
+    assert event["url"].startswith("http://127.0.0.1:")
+    return Cloud(event["url"], event["recipient"], store, proc, tuple(before))
 
 
 def stop_cloud(cloud: Cloud) -> None:

@@ -141,3 +141,22 @@ def test_a_resend_under_the_same_upload_id_is_stored_once_and_erase_deletes_it(
     assert json.loads(again_erased.body)["erased"] == 0
     bad = send(HttpRequest("POST", server.url + "/erase", {}, b"not json"))
     assert bad.status == 400
+
+
+def test_what_a_stop_mid_write_left_is_shredded_before_serving_and_the_rest_stays(
+    tmp_path: Path,
+) -> None:
+    store = CloudStore(tmp_path / "cloud")
+    body = pyrage.encrypt(_wav(), [pyrage.x25519.Recipient.from_str(store.recipient)])
+    kept = store.receive(body, {HEADER_RECORD: "r1"})
+    received = store.folder / "received"
+    # A stop after N.age and before N.json, and one inside write_file (its temporary file).
+    (received / "2.age").write_bytes(body)
+    (received / ".3.age.x1y2.tmp").write_bytes(body[:100])
+    assert store.drop_unacknowledged() == [".3.age.x1y2.tmp", "2.age"]
+    assert sorted(p.name for p in received.iterdir()) == ["1.age", "1.json"]
+    assert store.items() == [kept] and store.decrypt(kept) == _wav()
+    assert store.drop_unacknowledged() == []
+    # The sender was never told, so it resends: stored once, as the next number.
+    again = store.receive(body, {HEADER_RECORD: "r2"})
+    assert again.number == 2 and [i.record for i in store.items()] == ["r1", "r2"]
