@@ -63,6 +63,7 @@ sys.path.insert(0, str(REPO))
 
 from device.audio import FRAME_SAMPLES  # noqa: E402
 from sim.research.corpus import NoiseStream, read_clip, write_jsonl, write_wav  # noqa: E402
+from sim.research.shared_audio import HEARD_POSITIVES  # noqa: E402
 from wakeword.confirm import frame_level_db  # noqa: E402
 from wakeword.silero import SileroVad  # noqa: E402
 
@@ -86,23 +87,7 @@ LEVELS_DBFS = (-50, -40, -30)
 SNRS_DB = (20, 10, 5)
 NOISES = ("pink", "brown", "babble")
 
-WAKE_CLIPS = (
-    "openwakeword/alexa_test.wav",
-    "wyoming/alexa.wav",
-    "pymicro/alexa/1.wav",
-    "pymicro/alexa/2.wav",
-    "pymicro/alexa/3.wav",
-    "wyoming/hey_jarvis.wav",
-    "pymicro/hey_jarvis/2.wav",
-    "pymicro/hey_jarvis/3.wav",
-    "openwakeword/hey_mycroft_test.wav",
-    "wyoming/hey_mycroft.wav",
-    "pymicro/hey_mycroft/1.wav",
-    "pymicro/hey_mycroft/2.wav",
-    "pymicro/hey_mycroft/3.wav",
-    "mycroft/hey_mycroft.wav",
-    "wyoming/hey_rhasspy.wav",
-)
+WAKE_CLIPS = HEARD_POSITIVES
 """The positives of ``wake/`` that openWakeWord wakes on (pymicro/hey_jarvis/1 it misses)."""
 OTHER_REQUESTS = (
     "wake/openwakeword/hey_jane.wav",

@@ -14,40 +14,13 @@ from pathlib import Path
 
 import pytest
 
+# The recordings' names live with the script that measures on them; the tests read that list.
+from sim.research.shared_audio import MISSED_BY_OPENWAKEWORD as MISSED_BY_OPENWAKEWORD
+from sim.research.shared_audio import SHARED_POSITIVES as SHARED_POSITIVES
 from wakeword.backend import BACKEND_NAMES, Backend, available_backends
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_AUDIO = REPO.parent / "shared" / "audio"
-
-SHARED_POSITIVES: dict[str, tuple[str, ...]] = {
-    "alexa": (
-        "openwakeword/alexa_test.wav",
-        "wyoming/alexa.wav",
-        "pymicro/alexa/1.wav",
-        "pymicro/alexa/2.wav",
-        "pymicro/alexa/3.wav",
-    ),
-    "hey_jarvis": (
-        "wyoming/hey_jarvis.wav",
-        "pymicro/hey_jarvis/1.wav",
-        "pymicro/hey_jarvis/2.wav",
-        "pymicro/hey_jarvis/3.wav",
-    ),
-    "hey_mycroft": (
-        "openwakeword/hey_mycroft_test.wav",
-        "wyoming/hey_mycroft.wav",
-        "pymicro/hey_mycroft/1.wav",
-        "pymicro/hey_mycroft/2.wav",
-        "pymicro/hey_mycroft/3.wav",
-        "mycroft/hey_mycroft.wav",
-    ),
-    "hey_rhasspy": ("wyoming/hey_rhasspy.wav",),
-}
-"""Positives under ``../shared/audio/wake/`` per model, as its MANIFEST.md lists them."""
-
-MISSED_BY_OPENWAKEWORD = {"pymicro/hey_jarvis/1.wav"}
-"""Positives the model itself misses: openWakeWord 0.5.1's own ``predict_clip`` peaks at 0.42
-with hey_jarvis on this clip (made for microWakeWord). The device must agree with the model."""
 
 
 def require_system(available: bool, what: str) -> None:
