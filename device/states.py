@@ -24,11 +24,10 @@ ends ``silence_ms`` after the last confirmed frame that completes such a run, or
 ``silence_ms + short_request_hold_ms`` while it has less than ``short_request_ms`` of confirmed
 speech (a lone confirmed frame does not hold it open; once the request has started, neither does
 a frame more than ``request_range_db`` under its loudest: talk in the room, not the talker).
-Speech the second
-stage does not confirm is noise. Optionally (``quiet_wake_ms``, off by default), a wake with no
-speech over the room within ``quiet_wake_ms`` up to it is taken for the model firing on the
-room: the first confirmed phrase after it (at most ``wake_word_ms``) is taken for the wake word
-itself, and the decision starts after that phrase.
+Speech the second stage does not confirm is noise. Optionally (``quiet_wake_ms``, off by
+default), a wake with no speech over the room within ``quiet_wake_ms`` up to it is taken for the
+model firing on the room: the first confirmed phrase after it (at most ``wake_word_ms``) is taken
+for the wake word itself, and the decision starts after that phrase.
 """
 
 from __future__ import annotations

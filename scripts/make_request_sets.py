@@ -87,8 +87,6 @@ LEVELS_DBFS = (-50, -40, -30)
 SNRS_DB = (20, 10, 5)
 NOISES = ("pink", "brown", "babble")
 
-WAKE_CLIPS = HEARD_POSITIVES
-"""The positives of ``wake/`` that openWakeWord wakes on (pymicro/hey_jarvis/1 it misses)."""
 OTHER_REQUESTS = (
     "wake/openwakeword/hey_jane.wav",
     "wake/mycroft/record.wav",
@@ -229,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     silero = SileroVad()
     gain = 10 ** (args.wake_gain_db / 20)
     wakes = []
-    for name in WAKE_CLIPS:
+    for name in HEARD_POSITIVES:  # the wake words openWakeWord wakes on
         clip, w0, w1 = trimmed(args.shared / "wake" / name, silero)
         wakes.append((name, clip * gain, w0, w1))
     pick = np.random.default_rng(args.seed)
