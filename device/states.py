@@ -23,7 +23,9 @@ to be a request); after the tail, ``min_speech_ms`` of confirmed speech within
 ends ``silence_ms`` after the last confirmed frame that completes such a run, or
 ``silence_ms + short_request_hold_ms`` while it has less than ``short_request_ms`` of confirmed
 speech (a lone confirmed frame does not hold it open; once the request has started, neither does
-a frame more than ``request_range_db`` under its loudest: talk in the room, not the talker).
+a frame more than ``request_range_db`` under its loudest: talk in the room, not the talker), and
+not while the talker's confirmed speech within ``speech_window_ms`` may still complete a run (it
+may begin a request said after a pause).
 Speech the second stage does not confirm is noise. Optionally (``quiet_wake_ms``, off by
 default), a wake with no speech over the room within ``quiet_wake_ms`` up to it is taken for the
 model firing on the room: the first confirmed phrase after it (at most ``wake_word_ms``) is taken
@@ -341,8 +343,8 @@ class SpeakerState:
     request_frames: int = 0
     """Confirmed speech frames after the tail."""
     recent: int = 0
-    """Confirmed frames after the tail among the last ``speech_window_frames`` (a bit per frame,
-    the newest lowest)."""
+    """The talker's confirmed frames after the tail among the last ``speech_window_frames`` (a
+    bit per frame, the newest lowest)."""
     noise_frames: int = 0
     """Frames after the tail the VAD called speech but the second stage did not confirm."""
     started: bool = False
@@ -425,7 +427,7 @@ def step(
     window = (1 << settings.speech_window_frames) - 1
     if confirmed and _in_tail(state, settings):
         nxt = replace(nxt, tail_frames=state.tail_frames + 1, recent=(state.recent << 1) & window)
-    elif confirmed and not _under_talker(state, facts, settings):
+    elif _talker_speech(state, facts, settings):
         recent = ((state.recent << 1) | 1) & window
         # The same evidence starts a request and keeps it going: min_speech_ms of confirmed
         # speech within speech_window_ms. A lone confirmed frame (a burst of background talk
@@ -454,8 +456,13 @@ def step(
     phrase_running = nxt.word_pending and nxt.word_frames > 0
     if not nxt.started and nxt.since_wake >= settings.timeout_frames and not phrase_running:
         return SpeakerState(Mode.LISTENING), discard_action(nxt)
-    # A phrase after a quiet wake may yet turn out to be the wake word: it ends nothing.
-    ended = nxt.started and nxt.trailing_silence >= _silence_to_end(nxt, settings)
+    # A phrase after a quiet wake may yet turn out to be the wake word: it ends nothing. Nor does
+    # silence while the talker's confirmed speech within speech_window_ms may still complete a
+    # run: that may be the start of a request said after a pause (a run is complete only on its
+    # second confirmed frame, which Silero may give a frame late).
+    ended = (
+        nxt.started and nxt.trailing_silence >= _silence_to_end(nxt, settings) and not nxt.recent
+    )
     if ended and not phrase_running:
         return SpeakerState(Mode.LISTENING), Action.KEEP_SILENCE
     if nxt.frames >= settings.max_frames:
@@ -504,6 +511,17 @@ def _in_tail(state: SpeakerState, settings: SpeakerSettings) -> bool:
         not state.tail_closed
         and state.tail_frames == state.since_wake
         and state.tail_frames < settings.wake_tail_frames
+    )
+
+
+def _talker_speech(state: SpeakerState, facts: FrameFacts, settings: SpeakerSettings) -> bool:
+    """Whether this awake frame is request speech: confirmed, past the wake word's tail, and not
+    more than ``request_range_db`` under the talker."""
+    return (
+        facts.confirmed
+        and facts.speech
+        and not _in_tail(state, settings)
+        and not _under_talker(state, facts, settings)
     )
 
 
@@ -640,12 +658,7 @@ def request_speech_ms(before: SpeakerState, facts: FrameFacts, settings: Speaker
     after an ending step is reset, so the owner asks with the state before it)."""
     if before.mode is not Mode.AWAKE:
         return 0
-    counted = (
-        facts.confirmed
-        and facts.speech
-        and not _in_tail(before, settings)
-        and not _under_talker(before, facts, settings)
-    )
+    counted = _talker_speech(before, facts, settings)
     return round((before.request_frames + (1 if counted else 0)) * FRAME_SECONDS * 1000)
 
 

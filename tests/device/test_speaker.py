@@ -273,10 +273,10 @@ def test_discard_reasons_say_why_and_the_buffer_is_zeroed() -> None:
 
 def test_a_wake_with_nothing_said_before_it_waits_for_the_wake_word() -> None:
     """The model fires on the room (frame 30, nothing heard before it); the wake word follows
-    (34-37) and, after a pause, the request (46-53). The speaker tells the machine the wake was
-    quiet, so the request is kept whole; with quiet_wake_ms 0 the wake word is taken for the
-    request and the utterance ends before the request is under way."""
-    said = set(range(34, 38)) | set(range(46, 54))
+    (34-37) and, after a pause, the request (51-58). The speaker tells the machine the wake was
+    quiet, so the request is kept whole; with quiet_wake_ms 0 the wake word is taken for a short
+    request and the utterance ends before the request begins."""
+    said = set(range(34, 38)) | set(range(51, 59))
     ends = {}
     for quiet_wake_ms in (1040, 0):
         speaker = Speaker(
@@ -284,5 +284,5 @@ def test_a_wake_with_nothing_said_before_it_waits_for_the_wake_word() -> None:
         )
         end = next(e for e in run(speaker, 90) if isinstance(e, UtteranceEnd))
         ends[quiet_wake_ms] = (round(end.t / 0.08) - 1, end.request_speech_ms)
-    assert ends[1040] == (53 + 9, 8 * 80)
-    assert ends[0] == (37 + 9, 4 * 80 + 1 * 80)
+    assert ends[1040] == (58 + 9, 8 * 80)
+    assert ends[0] == (37 + 9 + 3, 4 * 80)

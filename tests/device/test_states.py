@@ -71,6 +71,20 @@ def test_one_frame_short_of_the_silence_does_not_end() -> None:
     assert Action.KEEP_SILENCE not in run(facts)
 
 
+def test_an_utterance_does_not_end_while_a_run_may_still_complete() -> None:
+    # A request said after a pause starts exactly when the silence runs out: its first confirmed
+    # frame (no run yet) puts the end off, a second within speech_window_ms makes a run, and the
+    # request joins the utterance, also when Silero misses the frame between.
+    request = [WAKE, QUIET] + [SPEECH] * 6 + [QUIET] * (S.silence_frames - 1)
+    for onset in ([SPEECH, SPEECH], [SPEECH, NOISE, SPEECH]):
+        joined = run(request + onset + [SPEECH] * 3 + [QUIET] * S.silence_frames)
+        assert joined.count(Action.KEEP_SILENCE) == 1
+        assert joined.index(Action.KEEP_SILENCE) == len(joined) - 1
+    # A lone confirmed frame there puts the end off until it has left speech_window_ms.
+    lone = run(request + [SPEECH] + [QUIET] * 5)
+    assert lone.index(Action.KEEP_SILENCE) == len(request) + S.speech_window_frames
+
+
 def test_a_lone_confirmed_frame_does_not_hold_a_request_open() -> None:
     # A burst of background talk after the request: confirmed, but one frame is no run of
     # min_speech_ms within speech_window_ms, so the silence still ends the utterance on time.
@@ -286,7 +300,8 @@ def test_a_kept_utterance_never_ends_before_its_last_confirmed_run(
     if d.reason == "silence":
         # Ends silence_frames after the last confirmed frame that completes a run
         # (min_speech_frames confirmed within speech_window_frames) before the end, and
-        # short_request_hold_frames later while the request is short.
+        # short_request_hold_frames later while the request is short; never while a confirmed
+        # frame within speech_window_frames may still complete a run, which puts the end off.
         window = confirmed[wake + 1 : d.end_frame + 1]
         width, need = S.speech_window_frames, S.min_speech_frames
         runs = [
@@ -294,10 +309,17 @@ def test_a_kept_utterance_never_ends_before_its_last_confirmed_run(
         ]
         last = wake + 1 + max(i for i, r in enumerate(runs) if r)
         hold = S.short_request_hold_frames
+        latest = last + S.silence_frames + hold
+
+        def pending(index: int) -> bool:
+            return any(confirmed[index - width + 1 : index + 1])
+
+        assert not pending(d.end_frame)
+        assert all(pending(index) for index in range(latest, d.end_frame))
         if d.request_speech_ms < S.short_request_ms:
-            assert d.end_frame == last + S.silence_frames + hold
+            assert d.end_frame >= latest
         else:
-            assert last + S.silence_frames <= d.end_frame <= last + S.silence_frames + hold
+            assert d.end_frame >= last + S.silence_frames
         assert not any(runs[len(runs) - S.silence_frames :])
     if not d.kept:
         assert d.kept_s == 0.0 and d.request_speech_ms < 1000
@@ -355,10 +377,15 @@ def test_after_a_quiet_wake_the_first_short_phrase_is_the_wake_word() -> None:
     # Kept to silence_ms after the request, and only the request counts as request speech.
     assert (decision.reason, decision.end_frame) == ("silence", 33 + QS.silence_frames)
     assert decision.request_speech_ms == len(REQUEST) * 80
-    # Without the rule the wake word is taken for the request, which ends 9 frames after it:
-    # on the request's first frame, cutting it short.
+    # Without the rule the wake word is taken for a short request. This request, said 8 frames
+    # later, still joins it (counted with it); one said 13 frames later is lost.
     off = decide(speech, speech, QUIET_WAKE, S)
-    assert (off.reason, off.end_frame) == ("silence", 17 + QS.silence_frames)
+    assert (off.reason, off.end_frame) == ("silence", 33 + S.silence_frames)
+    assert off.request_speech_ms == (len(WAKE_WORD) + len(REQUEST)) * 80
+    late = said(WAKE_WORD, range(31, 38))
+    hold = S.short_request_hold_frames
+    assert decide(late, late, QUIET_WAKE, S).end_frame == 17 + S.silence_frames + hold
+    assert decide(late, late, QUIET_WAKE, QS).end_frame == 37 + QS.silence_frames
 
 
 def test_a_quiet_wake_followed_only_by_the_wake_word_is_discarded() -> None:
