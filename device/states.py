@@ -66,10 +66,15 @@ __all__ = [
 ]
 
 
+def _in_frames(seconds: float) -> float:
+    """``seconds`` in frames, rounded to 6 places: 0.4 / 0.08 is 5.000000000000001 in floating
+    point and 2.32 / 0.08 is 28.999999999999996, and they must be 5 and 29."""
+    return round(seconds / FRAME_SECONDS, 6)
+
+
 def _ms_to_frames(ms: float) -> int:
-    """Whole frames covering ``ms`` milliseconds, rounded first: 400 / 80 is 5.000000000000001 in
-    floating point, and must be 5."""
-    return math.ceil(round(ms / 1000 / FRAME_SECONDS, 6))
+    """Whole frames covering ``ms`` milliseconds."""
+    return math.ceil(_in_frames(ms / 1000))
 
 
 @dataclass(frozen=True)
@@ -217,12 +222,12 @@ class SpeakerSettings:
     @property
     def preroll_frames(self) -> int:
         """Frames of pre-roll, the detection frame included."""
-        return max(1, math.ceil(self.preroll_ms / 1000 / FRAME_SECONDS))
+        return max(1, _ms_to_frames(self.preroll_ms))
 
     @property
     def silence_frames(self) -> int:
         """Trailing non-speech frames that end an utterance."""
-        return max(1, math.ceil(self.silence_ms / 1000 / FRAME_SECONDS))
+        return max(1, _ms_to_frames(self.silence_ms))
 
     @property
     def short_request_frames(self) -> int:
@@ -237,17 +242,17 @@ class SpeakerSettings:
     @property
     def max_frames(self) -> int:
         """Frames in the longest utterance."""
-        return max(self.preroll_frames + 1, math.floor(self.max_utterance_s / FRAME_SECONDS))
+        return max(self.preroll_frames + 1, math.floor(_in_frames(self.max_utterance_s)))
 
     @property
     def timeout_frames(self) -> int:
         """Frames after the wake within which speech must start."""
-        return max(1, math.ceil(self.speech_timeout_ms / 1000 / FRAME_SECONDS))
+        return max(1, _ms_to_frames(self.speech_timeout_ms))
 
     @property
     def min_speech_frames(self) -> int:
         """Speech frames after the wake that make a request."""
-        return max(1, math.ceil(self.min_speech_ms / 1000 / FRAME_SECONDS))
+        return max(1, _ms_to_frames(self.min_speech_ms))
 
     @property
     def speech_window_frames(self) -> int:
@@ -277,7 +282,7 @@ class SpeakerSettings:
     @property
     def ring_frames(self) -> int:
         """Frames the pre-roll ring holds."""
-        return max(self.preroll_frames, math.ceil(self.ring_s / FRAME_SECONDS))
+        return max(self.preroll_frames, math.ceil(_in_frames(self.ring_s)))
 
 
 class Mode(enum.Enum):

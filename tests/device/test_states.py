@@ -42,6 +42,19 @@ def test_derived_frame_counts() -> None:
     assert (S.preroll_frames, S.silence_frames, S.max_frames) == (13, 9, 100)
     assert (S.timeout_frames, S.min_speech_frames, S.ring_frames) == (19, 2, 25)
     assert S.wake_tail_frames == 5  # 400 ms, not 6 from 400 / 80 = 5.000000000000001
+    # Every count is rounded before it is cut to whole frames: 560 / 80 is 7.000000000000001 and
+    # 2.32 / 0.08 is 28.999999999999996 in floating point.
+    odd = SpeakerSettings(
+        preroll_ms=560,
+        silence_ms=560,
+        speech_timeout_ms=1120,
+        min_speech_ms=560,
+        speech_window_ms=560,
+        max_utterance_s=2.32,
+        ring_s=2.24,
+    )
+    assert (odd.preroll_frames, odd.silence_frames, odd.timeout_frames) == (7, 7, 14)
+    assert (odd.min_speech_frames, odd.max_frames, odd.ring_frames) == (7, 29, 28)
 
 
 def test_listening_ignores_speech_without_wake() -> None:
