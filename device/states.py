@@ -127,7 +127,7 @@ class SpeakerSettings:
     short_request_hold_ms: int = 240
     """Trailing silence a short request waits beyond ``silence_ms``, so that a request said after
     a pause still joins it (milliseconds; 0: off). At most the 0.3 s issue 8 allows a kept
-    request beyond ``silence_ms``: with 240 ms, 14 requests cut short instead of 54 over six
+    request beyond ``silence_ms``: with 240 ms, 8 requests cut short instead of 30 over six
     builds of the real-audio sets (device/README.md)."""
     wake_word_ms: int = 960
     """Longest phrase after a quiet wake taken for the wake word; a longer one is a request said

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-# The recordings' names live with the script that measures on them; the tests read that list.
+# The recordings' names live in sim/research/shared_audio.py, which make_request_sets.py reads too.
 from sim.research.shared_audio import MISSED_BY_OPENWAKEWORD as MISSED_BY_OPENWAKEWORD
 from sim.research.shared_audio import SHARED_POSITIVES as SHARED_POSITIVES
 from wakeword.backend import BACKEND_NAMES, Backend, available_backends
