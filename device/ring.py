@@ -73,9 +73,11 @@ class FrameBuffer:
             out[n_samples - n :] = self._data[self._length - n : self._length]
         return out
 
-    def take(self) -> Pcm:
-        """A copy of the held audio; the buffer is zeroed and emptied."""
-        out = self._data[: self._length].copy()
+    def take(self, n_samples: int | None = None) -> Pcm:
+        """A copy of the first ``n_samples`` held (None: all); the buffer is zeroed and emptied,
+        so what is not taken is gone."""
+        n = self._length if n_samples is None else min(n_samples, self._length)
+        out = self._data[:n].copy()
         self.clear()
         return out
 

@@ -26,7 +26,7 @@ from typing import Protocol
 
 import numpy as np
 
-from device.audio import FRAME_SECONDS, SAMPLE_RATE, Frame, Pcm
+from device.audio import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE, Frame, Pcm
 from device.events import Discarded, Event, MuteChanged, UtteranceEnd, Wake
 from device.ring import FrameBuffer, PrerollRing
 from device.states import (
@@ -38,8 +38,10 @@ from device.states import (
     SpeakerState,
     discard_reason,
     end_of_input_kept_frames,
+    ending_kept_frames,
     request_speech_ms,
     step,
+    wake_again,
     wake_gap,
     wake_quiet,
 )
@@ -63,6 +65,12 @@ class WakeListener(Protocol):
     @property
     def last_scores(self) -> Mapping[str, float]:
         """Scores of the last frame, per model (for the live view)."""
+        ...
+
+    @property
+    def over_threshold(self) -> bool:
+        """Whether any model scored at or over its threshold on the last frame (whether or not
+        it fired: the refractory period and the trigger level do not apply)."""
         ...
 
     def listen(self, frame: Frame, gate_open: bool) -> WakeHit | None:
@@ -172,6 +180,9 @@ class Speaker:
         self._recent_speech: deque[bool] = deque(maxlen=lookback)
         """The VAD's word on the last frames, over the noise margin (no audio): was there a
         pause before a wake, or no speech at all (a quiet wake)?"""
+        self._recent_over: deque[bool] = deque(maxlen=self.settings.wake_again_gap_frames + 1)
+        """Whether a wake-word model scored over its threshold, on the last frames: is the wake
+        word heard again while awake?"""
         self.last_speech = False
         self.last_confirmed = False
         self.muted_frames = 0
@@ -210,6 +221,7 @@ class Speaker:
         self._state = SpeakerState(Mode.MUTED) if muted else SpeakerState()
         self._last_speech_index = None
         self._recent_speech.clear()
+        self._recent_over.clear()
         self._wake.reset()
         self._vad.reset()
         if self._confirm is not None:
@@ -229,6 +241,7 @@ class Speaker:
             self.muted_frames += 1
             self._ring.clear()
             self._recent_speech.clear()
+            self._recent_over.clear()
             if action is Action.DISCARD_MUTED:
                 events.append(self._discard(frame, "muted"))
             return events
@@ -242,6 +255,7 @@ class Speaker:
         # The wake-gap rule's speech: the VAD's, and loud enough over the room to be a request.
         self._recent_speech.append(speech and (self._confirm is None or self._confirm.over_margin))
         hit = self._wake.listen(frame, self._gate_open(frame.index))
+        self._recent_over.append(self._wake.over_threshold)
         listening = self._state.mode is not Mode.AWAKE
         if listening:
             self._ring.push(frame.samples)
@@ -261,6 +275,7 @@ class Speaker:
             wake_gap=hit is not None and listening and self._wake_gap(),
             wake_quiet=hit is not None and listening and self._wake_quiet(),
             level_db=math.nan if self._confirm is None else self._confirm.level_db,
+            wake_again=not listening and self._wake_again(),
         )
         before = self._state
         self._state, action = step(self._state, facts, self.settings)
@@ -276,6 +291,11 @@ class Speaker:
         wake)."""
         return wake_quiet(self._recent_speech, len(self._recent_speech) - 1, self.settings)
 
+    def _wake_again(self) -> bool:
+        """Whether a model's score rose over its threshold on this frame after a gap (asked only
+        while awake; a short history, just after the input began, is no gap)."""
+        return wake_again(self._recent_over, len(self._recent_over) - 1, self.settings)
+
     def _window(self, samples: Pcm) -> Pcm:
         """The frames before this one in the utterance, then this one: what the confirmer reads
         (held only as long as the utterance is)."""
@@ -288,8 +308,9 @@ class Speaker:
         events: list[Event] = []
         if self._state.mode is Mode.AWAKE and self._pending is not None:
             ms = self._state.request_speech_ms
-            if end_of_input_kept_frames(self._state, self.settings):
-                events.append(self._keep(end_t, source, "end_of_input", ms))
+            kept = end_of_input_kept_frames(self._state, self.settings)
+            if kept:
+                events.append(self._keep(end_t, source, "end_of_input", ms, kept))
             else:
                 reason = discard_reason(self._state)
                 events.append(self._discard_at(end_t, source, reason, ms))
@@ -335,16 +356,21 @@ class Speaker:
             self._buffer.extend(frame.samples)
             reason = "silence" if action is Action.KEEP_SILENCE else "max_length"
             ms = request_speech_ms(before, facts, self.settings)
-            return [self._keep(frame.end_t, frame.source, reason, ms)]
+            kept = ending_kept_frames(before, facts, self.settings)
+            return [self._keep(frame.end_t, frame.source, reason, ms, kept)]
         if action in DISCARD_REASONS:
             self._buffer.extend(frame.samples)
             ms = request_speech_ms(before, facts, self.settings)
             return [self._discard_at(frame.end_t, frame.source, DISCARD_REASONS[action], ms)]
         raise AssertionError(f"unexpected action {action} after {before}")
 
-    def _keep(self, end_t: float, source: str, reason: str, speech_ms: int) -> UtteranceEnd:
+    def _keep(
+        self, end_t: float, source: str, reason: str, speech_ms: int, kept_frames: int
+    ) -> UtteranceEnd:
+        """Hand on the utterance's first ``kept_frames`` frames; the rest (the silence the device
+        waited past ``silence_ms``) is zeroed with the buffer, never copied out."""
         assert self._pending is not None
-        samples = self._buffer.take()
+        samples = self._buffer.take(kept_frames * FRAME_SAMPLES)
         duration_s = len(samples) / SAMPLE_RATE
         utterance = Utterance(
             samples=samples,

@@ -39,6 +39,13 @@ class OpenWakeWordListener:
         """Scores of the last frame (zeros while the gate was closed)."""
         return self._scores
 
+    @property
+    def over_threshold(self) -> bool:
+        """Whether any model scored at or over its threshold on the last frame."""
+        return any(
+            score >= self.settings.threshold_for(name) for name, score in self._scores.items()
+        )
+
     def listen(self, frame: Frame, gate_open: bool) -> WakeHit | None:
         """Score one frame and apply the trigger rules."""
         if not gate_open:

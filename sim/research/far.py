@@ -560,6 +560,15 @@ def device_wakes(result: FileScores, wake: WakeSettings) -> list[int]:
     return fired
 
 
+def over_threshold_flags(result: FileScores, wake: WakeSettings) -> npt.NDArray[np.bool_]:
+    """Per frame, whether any model scored at or over its threshold (what the device's listener
+    tells it for :func:`device.states.wake_again`)."""
+    over = np.zeros(len(result.speech), dtype=bool)
+    for name, scores in result.scores.items():
+        over |= np.asarray(scores, dtype=np.float64) >= wake.threshold_for(name)
+    return over
+
+
 def request_report(
     condition: str,
     scored: Sequence[ScoredFile],
@@ -583,6 +592,7 @@ def request_report(
         covered = False
         ended_before: RequestCase | None = None
         busy_until = -1
+        over = over_threshold_flags(result, wake)
         for frame in device_wakes(result, wake):
             if frame <= busy_until:
                 continue  # awake: the device does not hear a second wake word
@@ -594,10 +604,14 @@ def request_report(
                 speaker,
                 gap_flags=result.gap_flags,
                 levels=result.level_db,
+                over_flags=over,
             )
             busy_until = decision.end_frame
             wake_t = (frame + 1) * FRAME_SECONDS - pad_s
             end_t = (decision.end_frame + 1) * FRAME_SECONDS - pad_s
+            # A request is cut where the audio kept ends, which is before the utterance's end
+            # where the device waited past silence_ms for speech that did not come.
+            kept_end_t = (decision.kept_end_frame + 1) * FRAME_SECONDS - pad_s
             case = functools.partial(
                 RequestCase,
                 file=str(item.path),
@@ -624,12 +638,12 @@ def request_report(
                 report.cases.append(case(what="false_wake_kept"))
                 continue
             start_t = request_start if request_start is not None else wake_t
-            if end_t <= start_t:
+            if kept_end_t <= start_t:
                 # Ended before the request began: a miss unless a later wake covers it.
                 ended_before = case(what="cut_short")
                 continue
             covered = True
-            if end_t < request_end:
+            if kept_end_t < request_end:
                 report.cut_short += 1
                 report.cases.append(case(what="cut_short"))
             bound = (

@@ -15,8 +15,11 @@ from device.states import Mode, SpeakerSettings
 class ScriptedWake:
     """Fires on the given frame indices; records whether the gate was open."""
 
-    def __init__(self, fire_at: set[int]) -> None:
+    def __init__(self, fire_at: set[int], heard_at: frozenset[int] = frozenset()) -> None:
+        """Fires on ``fire_at``; scores over its threshold there and on ``heard_at`` too."""
         self.fire_at = fire_at
+        self.heard_at = heard_at
+        self.last_over = False
         self.gates: list[bool] = []
         self.resets = 0
 
@@ -24,8 +27,13 @@ class ScriptedWake:
     def last_scores(self) -> Mapping[str, float]:
         return {"fake": 0.0}
 
+    @property
+    def over_threshold(self) -> bool:
+        return self.last_over
+
     def listen(self, frame: Frame, gate_open: bool) -> WakeHit | None:
         self.gates.append(gate_open)
+        self.last_over = gate_open and frame.index in self.fire_at | self.heard_at
         return WakeHit("fake", 0.9) if gate_open and frame.index in self.fire_at else None
 
     def reset(self) -> None:
@@ -87,12 +95,32 @@ def test_false_wake_is_discarded_and_its_audio_never_reaches_the_next_utterance(
 
 
 def test_preroll_is_short_right_after_an_utterance() -> None:
-    said = set(range(16, 20)) | set(range(22, 26)) | set(range(38, 42)) | set(range(44, 50))
-    speaker = Speaker(ScriptedWake({20, 42}), ScriptedVad(said))
+    said = set(range(16, 20)) | set(range(22, 26)) | set(range(40, 44)) | set(range(46, 52))
+    speaker = Speaker(ScriptedWake({20, 44}), ScriptedVad(said))
     events = [e for e in run(speaker, 90) if isinstance(e, UtteranceEnd)]
     assert len(events) == 2
     second = events[1].utterance.samples.reshape(-1, FRAME_SAMPLES)[:, 0]
-    assert second[0] > 34  # the ring restarted empty after the first utterance ended at frame 34
+    # The first, short request ended on frame 39 (9 + 3 + 2 frames after its last speech): the
+    # ring restarted empty then, so nothing heard up to frame 39 (value 40) is in the second.
+    assert second[0] > 40
+
+
+def test_a_short_request_keeps_its_hold_but_not_the_silence_it_listened_to_after_it() -> None:
+    # The wake word (16-19), the wake (20), a short request (22-25: 4 frames), then nothing.
+    said = set(range(16, 20)) | set(range(22, 26))
+    speaker = Speaker(ScriptedWake({20}), ScriptedVad(said))
+    settings = speaker.settings
+    kept_silence = settings.silence_frames + settings.short_request_hold_frames
+    waited = kept_silence + settings.short_request_listen_frames
+    assert (kept_silence, waited) == (12, 14)
+    end = next(e for e in run(speaker, 60) if isinstance(e, UtteranceEnd))
+    assert end.t == (25 + waited + 1) * 0.08  # it listened until frame 39 for more speech
+    values = end.utterance.samples.reshape(-1, FRAME_SAMPLES)[:, 0]
+    # Kept: 13 frames of pre-roll (8-20), then up to frame 37 (value 38); frames 38 and 39 were
+    # heard and dropped.
+    assert list(values) == list(range(9, 25 + kept_silence + 2))
+    assert end.duration_s == len(values) * 0.08
+    assert not speaker._buffer._data.any()  # the frames it listened to are zeroed, not kept
 
 
 def test_end_of_input_keeps_a_started_request_and_drops_a_false_wake() -> None:
@@ -273,10 +301,10 @@ def test_discard_reasons_say_why_and_the_buffer_is_zeroed() -> None:
 
 def test_a_wake_with_nothing_said_before_it_waits_for_the_wake_word() -> None:
     """The model fires on the room (frame 30, nothing heard before it); the wake word follows
-    (34-37) and, after a pause, the request (51-58). The speaker tells the machine the wake was
+    (34-37) and, after a pause, the request (53-60). The speaker tells the machine the wake was
     quiet, so the request is kept whole; with quiet_wake_ms 0 the wake word is taken for a short
     request and the utterance ends before the request begins."""
-    said = set(range(34, 38)) | set(range(51, 59))
+    said = set(range(34, 38)) | set(range(53, 61))
     ends = {}
     for quiet_wake_ms in (1040, 0):
         speaker = Speaker(
@@ -284,5 +312,23 @@ def test_a_wake_with_nothing_said_before_it_waits_for_the_wake_word() -> None:
         )
         end = next(e for e in run(speaker, 90) if isinstance(e, UtteranceEnd))
         ends[quiet_wake_ms] = (round(end.t / 0.08) - 1, end.request_speech_ms)
-    assert ends[1040] == (58 + 9, 8 * 80)
-    assert ends[0] == (37 + 9 + 3, 4 * 80)
+    assert ends[1040] == (60 + 9, 8 * 80)
+    assert ends[0] == (37 + 9 + 3 + 2, 4 * 80)
+
+
+def test_the_wake_word_heard_again_while_awake_makes_the_end_wait_for_the_request() -> None:
+    """A model fires on the room (10); the wake word is said (14-21) and scores over its
+    threshold at 21 and 22 without firing (the refractory period); the request follows 12 frames
+    later (33-40). Heard again, the end waits and the request is kept; with
+    wake_again_gap_ms 0 the utterance ends at 30, before the request."""
+    said = set(range(14, 22)) | set(range(33, 41))
+    ends = {}
+    for gap_ms in (480, 0):
+        wake = ScriptedWake({10}, heard_at=frozenset({21, 22}))
+        speaker = Speaker(wake, ScriptedVad(said), SpeakerSettings(wake_again_gap_ms=gap_ms))
+        end = next(e for e in run(speaker, 90) if isinstance(e, UtteranceEnd))
+        values = end.utterance.samples.reshape(-1, FRAME_SAMPLES)[:, 0]
+        ends[gap_ms] = (round(end.t / 0.08) - 1, int(values[-1]) - 1, end.request_speech_ms)
+    # Ended on 54 (9 + 3 + 2 frames after the request), kept up to 49 (9 after it).
+    assert ends[480] == (40 + 14, 40 + 9, 16 * 80)
+    assert ends[0] == (21 + 9, 21 + 9, 8 * 80)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,6 +18,7 @@ from device.states import (
     decide,
     kept_seconds,
     step,
+    wake_again,
     wake_quiet,
 )
 
@@ -313,27 +315,30 @@ def test_a_kept_utterance_never_ends_before_its_last_confirmed_run(
     if d.reason == "silence":
         # Ends silence_frames after the last confirmed frame that completes a run
         # (min_speech_frames confirmed within speech_window_frames) before the end, and
-        # short_request_hold_frames later while the request is short; never while a confirmed
-        # frame within speech_window_frames may still complete a run, which puts the end off.
+        # short_request_hold_frames + short_request_listen_frames later while the request is
+        # short; never while a confirmed frame within speech_window_frames may still complete a
+        # run, which puts the end off. What is kept ends silence_frames (+ the hold, if short)
+        # after that last run: the frames it listened to past that are dropped.
         window = confirmed[wake + 1 : d.end_frame + 1]
         width, need = S.speech_window_frames, S.min_speech_frames
         runs = [
             c and sum(window[max(0, i - width + 1) : i + 1]) >= need for i, c in enumerate(window)
         ]
         last = wake + 1 + max(i for i, r in enumerate(runs) if r)
-        hold = S.short_request_hold_frames
-        latest = last + S.silence_frames + hold
+        short = d.request_speech_ms < S.short_request_ms
+        kept_silence = S.silence_frames + (S.short_request_hold_frames if short else 0)
+        latest = last + kept_silence + (S.short_request_listen_frames if short else 0)
 
         def pending(index: int) -> bool:
             return any(confirmed[index - width + 1 : index + 1])
 
         assert not pending(d.end_frame)
+        assert d.end_frame >= latest
         assert all(pending(index) for index in range(latest, d.end_frame))
-        if d.request_speech_ms < S.short_request_ms:
-            assert d.end_frame >= latest
-        else:
-            assert d.end_frame >= last + S.silence_frames
         assert not any(runs[len(runs) - S.silence_frames :])
+        assert d.kept_end_frame == min(d.end_frame, last + kept_silence)
+        preroll = min(S.preroll_frames, wake + 1)
+        assert d.kept_s == pytest.approx((d.kept_end_frame - wake + preroll) * 0.08)
     if not d.kept:
         assert d.kept_s == 0.0 and d.request_speech_ms < 1000
 
@@ -367,15 +372,23 @@ def said(*spans: range, frames: int = 80) -> list[bool]:
 
 def test_a_short_request_waits_longer_before_it_ends() -> None:
     # "vis" (3 confirmed frames) after a pause that ended the wake word: a short request, so it
-    # ends short_request_hold_ms after silence_ms; a request said 10 frames later still joins it.
+    # ends short_request_hold_ms + short_request_listen_ms after silence_ms, and keeps only the
+    # hold; a request said 12 frames later still joins it.
     assert (S.short_request_frames, S.short_request_hold_frames) == (5, 3)
+    assert S.short_request_listen_frames == 2
     vis = said(range(20, 28), range(31, 34))
     decision = decide(vis, vis, 30, S)
-    assert (decision.reason, decision.end_frame) == ("silence", 33 + S.silence_frames + 3)
-    joined = said(range(20, 28), range(31, 34), range(44, 52))
-    assert decide(joined, joined, 30, S).end_frame == 51 + S.silence_frames
-    # Without the hold the utterance ends before that request, which is lost.
-    off = replace(S, short_request_hold_ms=0)
+    assert (decision.reason, decision.end_frame) == ("silence", 33 + S.silence_frames + 3 + 2)
+    assert decision.kept_end_frame == 33 + S.silence_frames + 3
+    assert decision.kept_s == pytest.approx((33 + S.silence_frames + 3 - 30 + 13) * 0.08)
+    joined = said(range(20, 28), range(31, 34), range(46, 54))
+    assert decide(joined, joined, 30, S).end_frame == 53 + S.silence_frames
+    assert decide(joined, joined, 30, S).kept_end_frame == 53 + S.silence_frames
+    # Without the listening the utterance ends before that request, which is lost; without the
+    # hold too, sooner still.
+    listen_off = replace(S, short_request_listen_ms=0)
+    assert decide(joined, joined, 30, listen_off).end_frame == 33 + S.silence_frames + 3
+    off = replace(listen_off, short_request_hold_ms=0)
     assert decide(vis, vis, 30, off).end_frame == 33 + S.silence_frames
     assert decide(joined, joined, 30, off).end_frame == 33 + S.silence_frames
     # A request of short_request_ms or more ends after silence_ms alone.
@@ -391,14 +404,14 @@ def test_after_a_quiet_wake_the_first_short_phrase_is_the_wake_word() -> None:
     assert (decision.reason, decision.end_frame) == ("silence", 33 + QS.silence_frames)
     assert decision.request_speech_ms == len(REQUEST) * 80
     # Without the rule the wake word is taken for a short request. This request, said 8 frames
-    # later, still joins it (counted with it); one said 13 frames later is lost.
+    # later, still joins it (counted with it); one said 16 frames later is lost.
     off = decide(speech, speech, QUIET_WAKE, S)
     assert (off.reason, off.end_frame) == ("silence", 33 + S.silence_frames)
     assert off.request_speech_ms == (len(WAKE_WORD) + len(REQUEST)) * 80
-    late = said(WAKE_WORD, range(31, 38))
-    hold = S.short_request_hold_frames
-    assert decide(late, late, QUIET_WAKE, S).end_frame == 17 + S.silence_frames + hold
-    assert decide(late, late, QUIET_WAKE, QS).end_frame == 37 + QS.silence_frames
+    late = said(WAKE_WORD, range(33, 40))
+    wait = S.short_request_hold_frames + S.short_request_listen_frames
+    assert decide(late, late, QUIET_WAKE, S).end_frame == 17 + S.silence_frames + wait
+    assert decide(late, late, QUIET_WAKE, QS).end_frame == 39 + QS.silence_frames
 
 
 def test_a_quiet_wake_followed_only_by_the_wake_word_is_discarded() -> None:
@@ -459,3 +472,64 @@ def test_the_quiet_wake_rule_changes_nothing_after_a_wake_word_was_heard(
         assert on == off
     # Either way, nothing is kept past the maximum, and a discard keeps nothing.
     assert 0.0 <= on.kept_s <= S.max_frames * 0.08 + 1e-9
+
+
+# The wake word heard again while awake (speaker.wake_again_gap_ms): a model fired on the room at
+# 10; the wake word is said at 14-21 and its own model scores over its threshold at 21-22; the
+# request follows at 33-40, 12 frames after the wake word (0.96 s).
+ROOM_WAKE = 10
+SAID_WAKE_WORD = range(14, 22)
+LATE_REQUEST = range(33, 41)
+
+
+def test_the_wake_word_heard_again_is_a_rise_after_a_gap() -> None:
+    assert S.wake_again_gap_frames == 6
+    over = said(range(10, 12), range(21, 23))
+    # 10 is the first wake's own rise: the speaker asks only while awake, from frame 11 on.
+    assert [i for i in range(len(over)) if wake_again(over, i, S)] == [10, 21]
+    # Its own score held after a wake, dipping under its threshold for less than the gap: no.
+    assert not wake_again(said(range(10, 12), range(17, 19)), 17, S)
+    # Over the threshold on the frame's history only from the input's start: no gap heard.
+    assert not wake_again(said(range(3, 4)), 3, S)
+    assert not wake_again(over, 21, replace(S, wake_again_gap_ms=0))
+
+
+def test_after_the_wake_word_is_heard_again_the_end_waits_for_the_request() -> None:
+    speech = said(SAID_WAKE_WORD, LATE_REQUEST)
+    over = said(range(10, 12), range(21, 23))
+    wait = S.short_request_hold_frames + S.short_request_listen_frames
+    # The wake word is taken for a request of 8 frames (not short): it would end silence_ms
+    # after it, at 30, and the request said at 33 would be lost.
+    alone = decide(speech, speech, ROOM_WAKE, S)
+    assert (alone.reason, alone.end_frame) == ("silence", 21 + S.silence_frames)
+    # Heard again at 21, the end waits as after a short request, and the request joins.
+    again = decide(speech, speech, ROOM_WAKE, S, over_flags=over)
+    assert (again.reason, again.end_frame) == ("silence", 40 + S.silence_frames + wait)
+    # What is kept ends silence_ms after the request's last speech, as for any long request.
+    assert again.kept_end_frame == 40 + S.silence_frames
+    # With nothing after the wake word the wait is heard, not kept.
+    only = said(SAID_WAKE_WORD)
+    waited = decide(only, only, ROOM_WAKE, S, over_flags=over)
+    assert waited.end_frame == 21 + S.silence_frames + wait
+    assert waited.kept_end_frame == 21 + S.silence_frames
+    assert waited.kept_s == decide(only, only, ROOM_WAKE, S).kept_s
+
+
+@given(
+    st.lists(st.tuples(st.booleans(), st.booleans(), st.booleans()), min_size=1, max_size=150),
+    st.integers(0, 149),
+)
+def test_hearing_the_wake_word_again_only_ever_waits_longer(
+    frames: list[tuple[bool, bool, bool]], wake: int
+) -> None:
+    speech = [a or b for a, b, _ in frames]
+    confirmed = [a and b for a, b, _ in frames]
+    over = [c for _, _, c in frames]
+    wake = min(wake, len(frames) - 1)
+    off = decide(speech, confirmed, wake, S)
+    on = decide(speech, confirmed, wake, S, over_flags=over)
+    assert on.end_frame >= off.end_frame
+    assert on.kept == off.kept  # it changes only when a started request ends
+    if on.reason == off.reason == "silence" and on.request_speech_ms == off.request_speech_ms:
+        # The same request: the wait is not kept.
+        assert on.kept_s == off.kept_s

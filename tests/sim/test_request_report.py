@@ -98,7 +98,7 @@ def test_cut_short_and_over_the_bound_are_cases() -> None:
 
 def test_an_utterance_over_before_its_request_began_cut_it_unless_a_later_one_covers_it() -> None:
     # The wake word (20-27) ended before the detection (30); a short phrase (31-33) is taken for
-    # a request and the utterance ends (frame 45) before the real request (62-69) begins.
+    # a request and the utterance ends (frame 47) before the real request (62-69) begins.
     pieces = [range(20, 28), range(31, 34), range(62, 70)]
     lost = scored("lost.wav", [30], pieces)
     # The same, and the model fires again (58), while listening: that utterance covers it.
@@ -122,3 +122,27 @@ def test_folders_of_one_condition_pool_every_count_and_case() -> None:
     line = pooled.as_dict(cases=True)
     assert line["folders"] == 2 and len(line["cases"]) == 1  # type: ignore[arg-type]
     assert "cases" not in pooled.as_dict()
+
+
+def test_a_request_is_cut_where_what_is_kept_ends_not_where_the_device_stopped_listening() -> None:
+    # A short request (33-35): the device listens up to frame 49 (9 + 3 + 2 frames after it) but
+    # keeps only up to 47. Labelled to end on 48, it is cut; on 47, it is not.
+    short = scored("short.wav", [30], [range(20, 30), range(33, 36)])
+    r = report([short], {"short.wav": RequestLabel(t(33), t(48))})
+    assert (r.kept, r.cut_short) == (1, 1)
+    [case] = r.cases
+    assert case.end_s == t(49) and case.kept_s == (47 - 30 + 13) * 0.08
+    r = report([short], {"short.wav": RequestLabel(t(33), t(47))})
+    assert (r.kept, r.cut_short, r.cases) == (1, 0, [])
+
+
+def test_the_wake_word_scored_again_while_awake_keeps_a_late_request() -> None:
+    # The model fires on the room (10), the wake word is said (14-21) and its score is over the
+    # threshold again on 21 (in the refractory period: no wake), the request is said at 33-40.
+    room = scored("room.wav", [10, 21], [range(14, 22), range(33, 41)])
+    labels = {"room.wav": RequestLabel(t(33), t(40))}
+    r = report([room], labels)
+    assert (r.wakes, r.kept, r.cut_short, r.requests_kept) == (1, 1, 0, 1)
+    # Without the rule the utterance ends on 30 and the request is lost.
+    off = request_report("cond", [room], labels, WAKE, SpeakerSettings(wake_again_gap_ms=0), PAD_S)
+    assert (off.wakes, off.kept, off.cut_short, off.requests_kept) == (1, 1, 1, 0)
