@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from device.sources import REPLAY_PAD_S, FileSource
-from tests.conftest import backend_or_skip
+from wakeword.backend import Backend
 from wakeword.detector import OpenWakeWordDetector
 from wakeword.listener import OpenWakeWordListener
 from wakeword.trigger import WakeSettings
@@ -14,8 +14,9 @@ from wakeword.trigger import WakeSettings
 DATA = Path(__file__).resolve().parents[2] / "sim" / "data"
 
 
-def test_over_threshold_is_the_score_against_its_threshold_refractory_or_not() -> None:
-    backend = backend_or_skip("onnx")
+def test_over_threshold_is_the_score_against_its_threshold_refractory_or_not(
+    backend: Backend,
+) -> None:
     settings = WakeSettings(models=("alexa",), refractory_s=30.0)
     listener = OpenWakeWordListener(
         settings, OpenWakeWordDetector(settings.models, backend=backend)
