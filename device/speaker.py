@@ -10,9 +10,10 @@ Per frame, in order: a pending mute/unmute applies; a muted frame is dropped bef
 at it; the VAD judges speech; the confirmer hears the frame (its noise floor: cheap; a frame the
 VAD calls speech but under the noise margin is a pause to the wake-gap rule); the wake-word
 listener scores the frame (always, so its feature history stays continuous, but with the VAD gate
-on, its expensive part runs only while speech was heard recently); while awake, a frame the VAD
-called speech is put to the confirmer (the expensive part, run only then); the ring takes the
-frame; the machine steps; the action moves audio.
+on, its expensive part runs only while speech was heard recently) and says whether any model is
+over its threshold (while awake, a rise after a gap is the wake word heard again); while awake,
+a frame the VAD called speech is put to the confirmer (the expensive part, run only then); the
+ring takes the frame; the machine steps; the action moves audio.
 """
 
 from __future__ import annotations
