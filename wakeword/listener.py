@@ -41,10 +41,9 @@ class OpenWakeWordListener:
 
     @property
     def over_threshold(self) -> bool:
-        """Whether any model scored at or over its threshold on the last frame."""
-        return any(
-            score >= self.settings.threshold_for(name) for name, score in self._scores.items()
-        )
+        """Whether any model scored at or over its threshold on the last frame (the trigger's
+        comparison of it)."""
+        return self._trigger.over_threshold
 
     def listen(self, frame: Frame, gate_open: bool) -> WakeHit | None:
         """Score one frame and apply the trigger rules."""

@@ -26,7 +26,14 @@ import numpy.typing as npt
 from device.audio import FRAME_SECONDS
 from device.errors import ConfigError
 
-__all__ = ["Detection", "WakeSettings", "WakeTrigger", "activations", "refractory_frames"]
+__all__ = [
+    "Detection",
+    "WakeSettings",
+    "WakeTrigger",
+    "above_threshold",
+    "activations",
+    "refractory_frames",
+]
 
 
 def refractory_frames(refractory_s: float) -> int:
@@ -105,12 +112,20 @@ class WakeTrigger:
         self._runs: dict[str, int] = {}
         self._last: int | None = None
         self._previous_frame: int | None = None
+        self._over = False
 
     def reset(self) -> None:
         """Forget runs and the last detection (a new input)."""
         self._runs.clear()
         self._last = None
         self._previous_frame = None
+        self._over = False
+
+    @property
+    def over_threshold(self) -> bool:
+        """Whether any score name was at or over its threshold on the last frame fed, whether or
+        not it fired (the refractory period and ``trigger_frames`` do not apply)."""
+        return self._over
 
     def update(self, frame_index: int, scores: Mapping[str, float]) -> Detection | None:
         """Feed one frame's scores; the detection it fires, if any.
@@ -121,10 +136,12 @@ class WakeTrigger:
             self._runs.clear()
         self._previous_frame = frame_index
         best: Detection | None = None
+        self._over = False
         for name, raw in scores.items():
             score = float(raw)  # compared in float64, exactly as activations() compares
             run = self._runs.get(name, 0) + 1 if score >= self.settings.threshold_for(name) else 0
             self._runs[name] = run
+            self._over = self._over or run > 0
             if run >= self.settings.trigger_frames and (best is None or score > best.score):
                 best = Detection(name, score, frame_index)
         if best is None:
@@ -133,6 +150,16 @@ class WakeTrigger:
             return None
         self._last = frame_index
         return best
+
+
+def above_threshold(scores: npt.ArrayLike, threshold: float) -> npt.NDArray[np.bool_]:
+    """Per frame, whether one model's score is at or over ``threshold`` (the :class:`WakeTrigger`
+    comparison, vectorised)."""
+    # In float64: float32 scores are exact there, and the streaming trigger compares Python
+    # floats. (Under numpy 2 a float32 array would compare in float32, where 0.7 rounds to
+    # float32(0.7) and a score of float32(0.7) would pass a 0.7 threshold that it misses on the
+    # device.)
+    return np.asarray(scores).astype(np.float64) >= float(threshold)
 
 
 def activations(
@@ -150,11 +177,7 @@ def activations(
     values = np.asarray(scores)
     if values.ndim != 1:
         raise ValueError(f"scores must be one score per frame, got shape {values.shape}")
-    # In float64: float32 scores are exact there, and the streaming trigger compares Python
-    # floats. (Under numpy 2 a float32 array would compare in float32, where 0.7 rounds to
-    # float32(0.7) and a score of float32(0.7) would pass a 0.7 threshold that it misses on the
-    # device.)
-    above = values.astype(np.float64) >= float(threshold)
+    above = above_threshold(values, threshold)
     index = np.arange(values.size)
     last_below = np.maximum.accumulate(np.where(above, -1, index))
     ready = np.flatnonzero(index - last_below >= trigger_frames)

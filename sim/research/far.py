@@ -40,7 +40,7 @@ from wakeword.cache import FileScores, ScoreCache, file_sha256
 from wakeword.confirm import ConfirmedFlags
 from wakeword.metrics import DetPoint, KeywordSpan, device_kept_seconds, sweep_clips, sweep_stream
 from wakeword.silero import SileroVad
-from wakeword.trigger import WakeSettings
+from wakeword.trigger import WakeSettings, above_threshold
 from wakeword.vad import VadSettings, WebRtcVad
 
 __all__ = [
@@ -565,7 +565,7 @@ def over_threshold_flags(result: FileScores, wake: WakeSettings) -> npt.NDArray[
     tells it for :func:`device.states.wake_again`)."""
     over = np.zeros(len(result.speech), dtype=bool)
     for name, scores in result.scores.items():
-        over |= np.asarray(scores, dtype=np.float64) >= wake.threshold_for(name)
+        over |= above_threshold(scores, wake.threshold_for(name))
     return over
 
 

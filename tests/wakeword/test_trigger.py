@@ -81,6 +81,22 @@ def test_per_name_thresholds() -> None:
     assert trigger.update(1, {"hey_jarvis": 0.31}) is not None
 
 
+def test_over_threshold_is_the_last_frame_against_each_threshold_refractory_or_not() -> None:
+    wake = WakeSettings(
+        models=("alexa", "hey_jarvis"), thresholds=(("alexa", 0.8),), default_threshold=0.3
+    )
+    trigger = WakeTrigger(wake)
+    assert not trigger.over_threshold
+    assert trigger.update(0, {"alexa": 0.9, "hey_jarvis": 0.0}) is not None
+    assert trigger.over_threshold
+    assert trigger.update(1, {"alexa": 0.7, "hey_jarvis": 0.2}) is None
+    assert not trigger.over_threshold  # alexa's own 0.8, not the default 0.3
+    assert trigger.update(2, {"alexa": 0.0, "hey_jarvis": 0.31}) is None  # refractory
+    assert trigger.over_threshold  # over all the same
+    trigger.reset()
+    assert not trigger.over_threshold
+
+
 def test_skipped_frame_breaks_a_run() -> None:
     trigger = WakeTrigger(WakeSettings(trigger_frames=2))
     assert trigger.update(0, {"alexa": 0.9}) is None
