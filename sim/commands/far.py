@@ -428,20 +428,22 @@ def _phase_summaries(
     return phase_sweep(scored, names, offsets, thresholds, wake, speaker)
 
 
-def _condition_folders(dirs: tuple[Path, ...]) -> list[Path]:
-    """Each folder given that holds audio, else every folder below it that does (a set's
-    condition folders, or several builds of the sets, each with its condition folders)."""
-    from sim.research.corpus import AUDIO_SUFFIXES
+def _condition_folders(dirs: tuple[Path, ...]) -> list[tuple[Path, list[Path]]]:
+    """Each condition folder and its audio files: each folder given that holds audio itself,
+    else every folder below it that does (a set's condition folders, or several builds of the
+    sets, each with its condition folders). Every folder given is walked once."""
+    from sim.research.corpus import audio_files
 
-    folders: list[Path] = []
+    folders: list[tuple[Path, list[Path]]] = []
     for folder in dirs:
         if not folder.is_dir():
             raise ConfigError(f"--requests {folder}: no such folder")
-        audio = [p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES]
-        if any(p.parent == folder for p in audio) or not audio:
-            folders.append(folder)  # a condition folder (or none: scoring names it)
+        audio = audio_files(folder, "--requests")
+        if any(p.parent == folder for p in audio):
+            folders.append((folder, audio))  # a condition folder
         else:
-            folders += sorted({p.parent for p in audio})
+            for parent in sorted({p.parent for p in audio}):
+                folders.append((parent, [p for p in audio if p.parent == parent]))
     return folders
 
 
@@ -481,7 +483,6 @@ def _requests(out: Output, opts: FarOptions, config: Any) -> None:
     """``far --requests``: one line per condition folder (see
     :func:`sim.research.far.request_report`)."""
     from sim.research import far as engine
-    from sim.research.corpus import audio_files
 
     if opts.positives or opts.negatives or opts.stream_path:
         raise ConfigError("--requests replaces --positives/--negatives/--stream; give one")
@@ -492,11 +493,11 @@ def _requests(out: Output, opts: FarOptions, config: Any) -> None:
     cache = score_cache(opts, job)
     # A file's role is its folder's path: two builds of the sets (``--seed``) hold the same
     # condition names and the same file names, each with its own labels.
-    files = [(p, str(f)) for f in folders for p in audio_files(f, "--requests")]
+    files = [(p, str(f)) for f, audio in folders for p in audio]
     workers = opts.workers or os.cpu_count() or 1
     scored = _score_with_progress(out, files, job, workers, cache, opts.scheduler)
     by_condition: dict[str, Any] = {}
-    for folder in folders:
+    for folder, _ in folders:
         mine = [s for s in scored if s.role == str(folder)]
         labels = engine.read_request_labels(folder)
         report = engine.request_report(folder.name, mine, labels, wake, config.speaker, job.pad_s)

@@ -22,7 +22,7 @@ import functools
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -161,20 +161,38 @@ def trim_silence(samples: npt.ArrayLike, floor_db: float = 40.0, frame_ms: int =
 
 
 def audio_files(folder: Path, what: str) -> list[Path]:
-    """Audio files in ``folder`` and below, sorted (so a seed means the same order everywhere);
-    :class:`AudioInputError` naming the folder when it is missing or holds none."""
+    """Audio files in ``folder`` and below, sorted (so a seed means the same order everywhere),
+    through links to folders too; :class:`AudioInputError` naming the folder when it is missing
+    or holds none."""
     if not folder.exists():
         raise AudioInputError(f"{what} {folder}: no such folder")
     if not folder.is_dir():
         raise AudioInputError(f"{what} {folder}: not a folder")
-    files = sorted(
-        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
-    )
+    files = sorted(_audio_below(folder))
     if not files:
         raise AudioInputError(
             f"{what} {folder}: no audio files (expected {', '.join(AUDIO_SUFFIXES)})"
         )
     return files
+
+
+def _audio_below(folder: Path) -> Iterator[Path]:
+    """Every audio file under ``folder``, following symbolic links to folders: a corpus is often
+    put together from links (``ln -s ~/recordings/kitchen negatives/``), and ``Path.rglob`` does
+    not follow them, so the linked files were silently left out of the sweep. A folder reached
+    again (a link to a parent, or two links to one place) is not entered again."""
+    entered: set[tuple[int, int]] = set()
+    for root, subfolders, names in os.walk(folder, followlinks=True):
+        status = os.stat(root)
+        if (status.st_dev, status.st_ino) in entered:
+            subfolders.clear()
+            continue
+        entered.add((status.st_dev, status.st_ino))
+        subfolders.sort()  # of two links to one folder, the first by name is the one read
+        for name in names:
+            path = Path(root, name)
+            if path.suffix.lower() in AUDIO_SUFFIXES and path.is_file():
+                yield path
 
 
 def writable_folder(folder: Path, what: str) -> None:

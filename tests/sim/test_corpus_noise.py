@@ -130,6 +130,22 @@ def test_audio_files_are_found_sorted_and_errors_name_the_folder(tmp_path: Path)
         audio_files(tmp_path / "empty", "--x")
 
 
+def test_linked_folders_are_read_and_no_folder_twice(tmp_path: Path) -> None:
+    # A corpus put together from links (ln -s ~/recordings/kitchen negatives/) is read through
+    # them; Path.rglob alone skipped them silently, and the sweep ran on fewer files.
+    recordings, corpus_dir = tmp_path / "recordings", tmp_path / "corpus"
+    (recordings / "kitchen").mkdir(parents=True)
+    corpus_dir.mkdir()
+    write_wav(recordings / "kitchen" / "1.wav", np.zeros(160, dtype=np.int16))
+    write_wav(corpus_dir / "0.wav", np.zeros(160, dtype=np.int16))
+    (corpus_dir / "kitchen").symlink_to(recordings / "kitchen")
+    (corpus_dir / "kitchen_again").symlink_to(recordings / "kitchen")  # one place, two links
+    (recordings / "kitchen" / "loop").symlink_to(recordings)  # a link to a parent
+    (corpus_dir / "gone").symlink_to(tmp_path / "deleted")  # a dangling link is no folder
+    found = [p.relative_to(corpus_dir).as_posix() for p in audio_files(corpus_dir, "--x")]
+    assert found == ["0.wav", "kitchen/1.wav"]
+
+
 def test_an_output_folder_that_cannot_be_made_is_named(tmp_path: Path) -> None:
     from sim.research.corpus import writable_folder
 

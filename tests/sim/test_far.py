@@ -103,6 +103,30 @@ def test_far_prints_one_object_per_threshold_and_writes_csv_and_plot(
     assert (tmp_path / "det.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_folders_of_links_are_read_through_them(tmp_path: Path) -> None:
+    # Researchers assemble corpora from links: the builds of the request sets linked into one
+    # folder are two folders of one condition, pooled; a linked folder of positives is scored.
+    for build in ("a", "b"):
+        condition = tmp_path / "builds" / build / "nothing_silence"
+        condition.mkdir(parents=True)
+        shutil.copy(DATA / "hey_jarvis_then_silence.wav", condition / "clip.wav")
+    links = tmp_path / "links"
+    links.mkdir()
+    for build in ("a", "b"):
+        (links / build).symlink_to(tmp_path / "builds" / build)
+    common = ("--model", "hey_jarvis", "--workers", "1", "--json")
+    (row,) = _lines(_keepmum(tmp_path, "far", "--requests", str(links), *common))
+    assert (row["condition"], row["folders"], row["files"]) == ("nothing_silence", 2, 2)
+    assert row["wakes"] == 2 and row["discarded"] == 2  # the clip's wake, then silence
+    positives = tmp_path / "pos"
+    positives.mkdir()
+    (positives / "jarvis").symlink_to(tmp_path / "builds" / "a" / "nothing_silence")
+    lines = _lines(
+        _keepmum(tmp_path, "far", "--positives", str(positives), *common, "--thresholds", "0.5")
+    )
+    assert lines[0]["positives"] == 1 and lines[0]["false_rejects"] == 0
+
+
 def test_kept_seconds_are_what_the_device_keeps(tmp_path: Path) -> None:
     # The privacy cost of a false accept is the audio the device's replay keeps for it.
     negatives = tmp_path / "neg"
