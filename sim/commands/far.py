@@ -489,6 +489,8 @@ def _requests(out: Output, opts: FarOptions, config: Any) -> None:
     models = tuple(opts.models) or config.wakeword.models
     wake = wake_settings(config, models)
     folders = _condition_folders(opts.request_dirs)
+    # Labels are checked before scoring, which can take an hour: a mistake is named at once.
+    labels = {folder: engine.read_request_labels(folder, audio) for folder, audio in folders}
     job = engine.ScoreJob(models=models, vad=config.vad)
     cache = score_cache(opts, job)
     # A file's role is its folder's path: two builds of the sets (``--seed``) hold the same
@@ -499,8 +501,9 @@ def _requests(out: Output, opts: FarOptions, config: Any) -> None:
     by_condition: dict[str, Any] = {}
     for folder, _ in folders:
         mine = [s for s in scored if s.role == str(folder)]
-        labels = engine.read_request_labels(folder)
-        report = engine.request_report(folder.name, mine, labels, wake, config.speaker, job.pad_s)
+        report = engine.request_report(
+            folder.name, mine, labels[folder], wake, config.speaker, job.pad_s
+        )
         # Folders of the same condition (from several builds) are pooled into one row.
         pooled = by_condition.get(folder.name)
         by_condition[folder.name] = report if pooled is None else pooled.pooled_with(report)

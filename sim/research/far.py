@@ -521,9 +521,12 @@ BOUND_SLACK_S = 0.3
 """Issue 8's allowance over request + pre-roll + silence for a kept request (seconds)."""
 
 
-def read_request_labels(folder: Path) -> dict[str, RequestLabel]:
+def read_request_labels(folder: Path, files: Sequence[Path]) -> dict[str, RequestLabel]:
     """``labels.jsonl`` of a request set folder (as ``scripts/make_request_sets.py`` writes it):
-    file name -> request span; empty when there is none. :class:`ConfigError` names a bad line."""
+    file name -> request span; empty when there is none. With a labels file, every audio file
+    of the folder (``files``) must have a line and every line an audio file: a file left out
+    would count as a wake followed by nothing, and a line for a missing file hides a labels file
+    from another folder, either way a wrong figure. :class:`ConfigError` names the line or file."""
     path = folder / "labels.jsonl"
     if not path.is_file():
         return {}
@@ -542,6 +545,16 @@ def read_request_labels(folder: Path) -> dict[str, RequestLabel]:
                 f"{path}:{number}: expected a JSON object with file, request_start_s and "
                 f"request_end_s, got {line[:60]!r}"
             ) from None
+    names = {p.name for p in files}
+    absent = sorted(set(labels) - names)
+    if absent:
+        raise ConfigError(f"{path}: {absent[0]} has a line but is not in {folder}")
+    unlabelled = sorted(names - set(labels))
+    if unlabelled:
+        raise ConfigError(
+            f"{path}: {unlabelled[0]} has no line (a file with nothing after its wake word "
+            "needs one too, with request_start_s and request_end_s null)"
+        )
     return labels
 
 

@@ -281,6 +281,30 @@ def test_bad_input_is_one_line_and_exit_2(
     assert "Traceback" not in result.stderr and result.stdout == ""
 
 
+@pytest.mark.parametrize(
+    ("lines", "named"),
+    [
+        # A line for a file that is not there: labels copied from another folder.
+        (["talk_cat.wav", "near_alex.wav", "alexa_time.wav"], "alexa_time.wav has a line"),
+        # A file with no line would count as a wake followed by nothing.
+        (["talk_cat.wav"], "near_alex.wav has no line"),
+    ],
+)
+def test_request_labels_that_do_not_match_the_folder_are_named_before_scoring(
+    tmp_path: Path, lines: list[str], named: str
+) -> None:
+    condition = tmp_path / "request_pink_snr10"
+    condition.mkdir()
+    for name in ("talk_cat.wav", "near_alex.wav"):
+        shutil.copy(DATA / name, condition / name)
+    rows = [{"file": f, "request_start_s": 1.0, "request_end_s": 2.0} for f in lines]
+    (condition / "labels.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = _keepmum(tmp_path, "far", "--requests", str(condition), "--json")
+    assert result.returncode == 2 and named in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert not (tmp_path / "xdg-cache").exists()  # refused before anything was scored
+
+
 def test_a_corrupt_file_is_named_and_exits_2(tmp_path: Path) -> None:
     negatives = tmp_path / "neg"
     negatives.mkdir()
