@@ -130,16 +130,19 @@ class SpeakerSettings:
     syllable of a wake word the model fired inside ("hey jar- ... vis"), more often than a
     whole request, so it waits ``short_request_hold_ms`` and ``short_request_listen_ms`` longer
     before it ends (milliseconds)."""
-    short_request_hold_ms: int = 240
+    short_request_hold_ms: int = 160
     """Trailing silence a short request keeps beyond ``silence_ms`` (milliseconds; 0: off): its
-    last confirmed frame often lies a frame before the end of its speech at low SNR. At most the
-    0.3 s issue 8 allows a kept request beyond ``silence_ms``."""
-    short_request_listen_ms: int = 160
+    last confirmed frame often lies a frame before the end of its speech at low SNR. Under the
+    0.3 s issue 8 allows a kept request beyond ``silence_ms`` with a frame to spare (the request
+    may end anywhere in its last frame): 240 ms went 5 ms over it once in eight builds of the
+    real-audio sets, and 80 ms cut a request (device/README.md)."""
+    short_request_listen_ms: int = 240
     """How much longer still a short request waits, past its hold, for a request said after a
     pause, without keeping what it hears unless that request comes (milliseconds; 0: off). A
     syllable of the wake word taken for a request ("vis") is followed up to 1 s later by the
-    real request: with 160 ms, 4 requests cut short instead of 8 over six builds of the
-    real-audio sets, and 1 with ``wake_again_gap_ms`` as well (device/README.md)."""
+    real request: the wait (``silence_ms`` + hold + this, 1,120 ms) leaves 1 request cut short
+    over six builds of the real-audio sets, with ``wake_again_gap_ms``, instead of 8
+    (device/README.md)."""
     wake_again_gap_ms: int = 480
     """While awake, a wake-word model's score rising over its threshold after this long with no
     model over its threshold is the wake word said again: the first wake may have been a model

@@ -100,7 +100,7 @@ def test_preroll_is_short_right_after_an_utterance() -> None:
     events = [e for e in run(speaker, 90) if isinstance(e, UtteranceEnd)]
     assert len(events) == 2
     second = events[1].utterance.samples.reshape(-1, FRAME_SAMPLES)[:, 0]
-    # The first, short request ended on frame 39 (9 + 3 + 2 frames after its last speech): the
+    # The first, short request ended on frame 39 (9 + 2 + 3 frames after its last speech): the
     # ring restarted empty then, so nothing heard up to frame 39 (value 40) is in the second.
     assert second[0] > 40
 
@@ -112,11 +112,11 @@ def test_a_short_request_keeps_its_hold_but_not_the_silence_it_listened_to_after
     settings = speaker.settings
     kept_silence = settings.silence_frames + settings.short_request_hold_frames
     waited = kept_silence + settings.short_request_listen_frames
-    assert (kept_silence, waited) == (12, 14)
+    assert (kept_silence, waited) == (11, 14)
     end = next(e for e in run(speaker, 60) if isinstance(e, UtteranceEnd))
     assert end.t == (25 + waited + 1) * 0.08  # it listened until frame 39 for more speech
     values = end.utterance.samples.reshape(-1, FRAME_SAMPLES)[:, 0]
-    # Kept: 13 frames of pre-roll (8-20), then up to frame 37 (value 38); frames 38 and 39 were
+    # Kept: 13 frames of pre-roll (8-20), then up to frame 36 (value 37); frames 37 to 39 were
     # heard and dropped.
     assert list(values) == list(range(9, 25 + kept_silence + 2))
     assert end.duration_s == len(values) * 0.08
@@ -313,7 +313,7 @@ def test_a_wake_with_nothing_said_before_it_waits_for_the_wake_word() -> None:
         end = next(e for e in run(speaker, 90) if isinstance(e, UtteranceEnd))
         ends[quiet_wake_ms] = (round(end.t / 0.08) - 1, end.request_speech_ms)
     assert ends[1040] == (60 + 9, 8 * 80)
-    assert ends[0] == (37 + 9 + 3 + 2, 4 * 80)
+    assert ends[0] == (37 + 9 + 2 + 3, 4 * 80)
 
 
 def test_the_wake_word_heard_again_while_awake_makes_the_end_wait_for_the_request() -> None:
@@ -329,6 +329,6 @@ def test_the_wake_word_heard_again_while_awake_makes_the_end_wait_for_the_reques
         end = next(e for e in run(speaker, 90) if isinstance(e, UtteranceEnd))
         values = end.utterance.samples.reshape(-1, FRAME_SAMPLES)[:, 0]
         ends[gap_ms] = (round(end.t / 0.08) - 1, int(values[-1]) - 1, end.request_speech_ms)
-    # Ended on 54 (9 + 3 + 2 frames after the request), kept up to 49 (9 after it).
+    # Ended on 54 (9 + 2 + 3 frames after the request), kept up to 49 (9 after it).
     assert ends[480] == (40 + 14, 40 + 9, 16 * 80)
     assert ends[0] == (21 + 9, 21 + 9, 8 * 80)

@@ -374,20 +374,20 @@ def test_a_short_request_waits_longer_before_it_ends() -> None:
     # "vis" (3 confirmed frames) after a pause that ended the wake word: a short request, so it
     # ends short_request_hold_ms + short_request_listen_ms after silence_ms, and keeps only the
     # hold; a request said 12 frames later still joins it.
-    assert (S.short_request_frames, S.short_request_hold_frames) == (5, 3)
-    assert S.short_request_listen_frames == 2
+    assert (S.short_request_frames, S.short_request_hold_frames) == (5, 2)
+    assert S.short_request_listen_frames == 3
     vis = said(range(20, 28), range(31, 34))
     decision = decide(vis, vis, 30, S)
-    assert (decision.reason, decision.end_frame) == ("silence", 33 + S.silence_frames + 3 + 2)
-    assert decision.kept_end_frame == 33 + S.silence_frames + 3
-    assert decision.kept_s == pytest.approx((33 + S.silence_frames + 3 - 30 + 13) * 0.08)
+    assert (decision.reason, decision.end_frame) == ("silence", 33 + S.silence_frames + 2 + 3)
+    assert decision.kept_end_frame == 33 + S.silence_frames + 2
+    assert decision.kept_s == pytest.approx((33 + S.silence_frames + 2 - 30 + 13) * 0.08)
     joined = said(range(20, 28), range(31, 34), range(46, 54))
     assert decide(joined, joined, 30, S).end_frame == 53 + S.silence_frames
     assert decide(joined, joined, 30, S).kept_end_frame == 53 + S.silence_frames
     # Without the listening the utterance ends before that request, which is lost; without the
     # hold too, sooner still.
     listen_off = replace(S, short_request_listen_ms=0)
-    assert decide(joined, joined, 30, listen_off).end_frame == 33 + S.silence_frames + 3
+    assert decide(joined, joined, 30, listen_off).end_frame == 33 + S.silence_frames + 2
     off = replace(listen_off, short_request_hold_ms=0)
     assert decide(vis, vis, 30, off).end_frame == 33 + S.silence_frames
     assert decide(joined, joined, 30, off).end_frame == 33 + S.silence_frames

@@ -125,14 +125,14 @@ def test_folders_of_one_condition_pool_every_count_and_case() -> None:
 
 
 def test_a_request_is_cut_where_what_is_kept_ends_not_where_the_device_stopped_listening() -> None:
-    # A short request (33-35): the device listens up to frame 49 (9 + 3 + 2 frames after it) but
-    # keeps only up to 47. Labelled to end on 48, it is cut; on 47, it is not.
+    # A short request (33-35): the device listens up to frame 49 (9 + 2 + 3 frames after it) but
+    # keeps only up to 46. Labelled to end on 47, it is cut; on 46, it is not.
     short = scored("short.wav", [30], [range(20, 30), range(33, 36)])
-    r = report([short], {"short.wav": RequestLabel(t(33), t(48))})
+    r = report([short], {"short.wav": RequestLabel(t(33), t(47))})
     assert (r.kept, r.cut_short) == (1, 1)
     [case] = r.cases
-    assert case.end_s == t(49) and case.kept_s == (47 - 30 + 13) * 0.08
-    r = report([short], {"short.wav": RequestLabel(t(33), t(47))})
+    assert case.end_s == t(49) and case.kept_s == (46 - 30 + 13) * 0.08
+    r = report([short], {"short.wav": RequestLabel(t(33), t(46))})
     assert (r.kept, r.cut_short, r.cases) == (1, 0, [])
 
 
