@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["FRAME_SAMPLES", "FRAME_SECONDS", "SAMPLE_RATE", "Frame", "Pcm"]
+__all__ = ["FRAME_SAMPLES", "FRAME_SECONDS", "SAMPLE_RATE", "SILENT_DB", "Frame", "Pcm"]
 
 SAMPLE_RATE = 16_000
 """Samples per second of all audio inside keepmum (hertz)."""
@@ -22,6 +22,10 @@ FRAME_SAMPLES = 1280
 
 FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
 """Duration of one frame (seconds)."""
+
+SILENT_DB = -120.0
+"""The level given to a digitally silent frame (dBFS): padding, a muted or absent signal, not a
+room."""
 
 Pcm = npt.NDArray[np.int16]
 """16 kHz mono signed 16-bit samples."""

@@ -32,6 +32,7 @@ from device.events import Discarded, Event, MuteChanged, UtteranceEnd, Wake
 from device.ring import FrameBuffer, PrerollRing
 from device.states import (
     DISCARD_REASONS,
+    ROOM_FROM_FRAMES,
     Action,
     FrameFacts,
     Mode,
@@ -41,6 +42,7 @@ from device.states import (
     end_of_input_kept_frames,
     ending_kept_frames,
     request_speech_ms,
+    room_level_db,
     step,
     wake_again,
     wake_gap,
@@ -184,6 +186,9 @@ class Speaker:
         self._recent_over: deque[bool] = deque(maxlen=self.settings.wake_again_gap_frames + 1)
         """Whether a wake-word model scored over its threshold, on the last frames: is the wake
         word heard again while awake?"""
+        self._recent_levels: deque[float] = deque(maxlen=ROOM_FROM_FRAMES + 1)
+        """The last frames' levels (dBFS; numbers, no audio): how loud was the room before a
+        wake word?"""
         self.last_speech = False
         self.last_confirmed = False
         self.muted_frames = 0
@@ -223,6 +228,7 @@ class Speaker:
         self._last_speech_index = None
         self._recent_speech.clear()
         self._recent_over.clear()
+        self._recent_levels.clear()
         self._wake.reset()
         self._vad.reset()
         if self._confirm is not None:
@@ -243,6 +249,7 @@ class Speaker:
             self._ring.clear()
             self._recent_speech.clear()
             self._recent_over.clear()
+            self._recent_levels.clear()
             if action is Action.DISCARD_MUTED:
                 events.append(self._discard(frame, "muted"))
             return events
@@ -255,6 +262,8 @@ class Speaker:
             self._confirm.hear(frame.samples)
         # The wake-gap rule's speech: the VAD's, and loud enough over the room to be a request.
         self._recent_speech.append(speech and (self._confirm is None or self._confirm.over_margin))
+        level_db = math.nan if self._confirm is None else self._confirm.level_db
+        self._recent_levels.append(level_db)
         hit = self._wake.listen(frame, self._gate_open(frame.index))
         self._recent_over.append(self._wake.over_threshold)
         listening = self._state.mode is not Mode.AWAKE
@@ -275,7 +284,8 @@ class Speaker:
             preroll_available=self._ring.count,
             wake_gap=hit is not None and listening and self._wake_gap(),
             wake_quiet=hit is not None and listening and self._wake_quiet(),
-            level_db=math.nan if self._confirm is None else self._confirm.level_db,
+            room_db=self._room_db() if hit is not None and listening else math.nan,
+            level_db=level_db,
             wake_again=not listening and self._wake_again(),
         )
         before = self._state
@@ -291,6 +301,11 @@ class Speaker:
         """Whether nothing over the room was spoken up to this frame's wake (asked only on a
         wake)."""
         return wake_quiet(self._recent_speech, len(self._recent_speech) - 1, self.settings)
+
+    def _room_db(self) -> float:
+        """The room's level before this frame's wake (asked only on a wake; NaN without a
+        second stage, whose levels are NaN)."""
+        return room_level_db(list(self._recent_levels), len(self._recent_levels) - 1)
 
     def _wake_again(self) -> bool:
         """Whether a model's score rose over its threshold on this frame after a gap (asked only

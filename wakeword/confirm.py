@@ -35,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from device.audio import FRAME_SECONDS, Pcm
+from device.audio import FRAME_SECONDS, SILENT_DB, Pcm
 from wakeword.silero import SileroVad
 from wakeword.vad import VadSettings
 
@@ -53,14 +53,13 @@ __all__ = [
 
 FLOOR_PERCENTILE = 20.0
 """Percentile of recent frame levels taken as the noise floor."""
-_SILENT_DB = -120.0
 
 
 def frame_level_db(samples: Pcm) -> float:
     """RMS level of a frame (dBFS; -120 for digital silence)."""
     x = samples.astype(np.float64)
     power = float(np.dot(x, x)) / (len(x) * 32768.0 * 32768.0) if len(x) else 0.0
-    return 10.0 * math.log10(power) if power > 1e-12 else _SILENT_DB
+    return 10.0 * math.log10(power) if power > 1e-12 else SILENT_DB
 
 
 def loud_enough(over_floor_db: float, settings: VadSettings) -> bool:
@@ -92,13 +91,13 @@ class NoiseFloor:
         self._window: deque[float] = deque()
         self._sorted: list[float] = []
         self._size = max(1, round(window_s / FRAME_SECONDS))
-        self.floor_db = _SILENT_DB
+        self.floor_db = SILENT_DB
 
     def push(self, level_db: float) -> float:
         """Add a frame's level; return the floor including it. Digitally silent frames (all
         zeros: a replay's padding, a muted or absent signal) are not the room and are skipped;
         the floor is -120 dBFS until a frame with any sound arrives."""
-        if level_db <= _SILENT_DB:
+        if level_db <= SILENT_DB:
             return self.floor_db
         if len(self._window) == self._size:
             oldest = self._window.popleft()
@@ -118,7 +117,7 @@ class NoiseFloor:
         """A new input: forget the room."""
         self._window.clear()
         self._sorted.clear()
-        self.floor_db = _SILENT_DB
+        self.floor_db = SILENT_DB
 
 
 class RequestConfirmer:
@@ -130,7 +129,7 @@ class RequestConfirmer:
         self.settings = settings or VadSettings()
         self._silero = silero if silero is not None else SileroVad()
         self._floor = NoiseFloor(self.settings.noise_window_s)
-        self.level_db = _SILENT_DB
+        self.level_db = SILENT_DB
         self.last_probability: float | None = None
         """Silero's probability of the last frame it judged (None before any)."""
         self.runs = 0
@@ -168,7 +167,7 @@ class RequestConfirmer:
     def reset(self) -> None:
         """A new input."""
         self._floor.reset()
-        self.level_db = _SILENT_DB
+        self.level_db = SILENT_DB
         self.last_probability = None
         self.runs = 0
 

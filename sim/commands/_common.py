@@ -134,6 +134,10 @@ class FiniteFloat(click.FloatRange):
         super().__init__(min=min, max=max)
         self.allow_inf = allow_inf
 
+    def _describe_range(self) -> str:
+        # Unbounded: no range to show (click would print "[x<=None]" in --help).
+        return "" if self.min is None and self.max is None else super()._describe_range()
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         number = super().convert(value, param, ctx)
         if math.isnan(number) or (math.isinf(number) and not self.allow_inf):
@@ -336,6 +340,14 @@ _SIMPLE: list[tuple[str, str, str, Any, str]] = [
         "and holds nothing open (dB, 0: off).",
     ),
     (
+        "--room-margin-db",
+        "speaker",
+        "room_margin_db",
+        FiniteFloat(),
+        "Before a request started, speech must stand this far over the room's level before the "
+        "wake word (dB, 0: off).",
+    ),
+    (
         "--silero-threshold",
         "vad",
         "silero_threshold",
@@ -410,6 +422,7 @@ class DeviceOptions:
     wake_again_gap_ms: int | None = None
     wake_word_ms: int | None = None
     request_range_db: float | None = None
+    room_margin_db: float | None = None
     silero_threshold: float | None = None
     noise_margin_db: float | None = None
     loud_margin_db: float | None = None

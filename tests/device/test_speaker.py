@@ -9,7 +9,7 @@ import numpy as np
 from device.audio import FRAME_SAMPLES, Frame
 from device.events import Discarded, MuteChanged, UtteranceEnd, Wake
 from device.speaker import Speaker, WakeHit
-from device.states import Mode, SpeakerSettings
+from device.states import Mode, SpeakerSettings, decide
 
 
 class ScriptedWake:
@@ -192,7 +192,8 @@ class ScriptedConfirmer:
         self.quiet = quiet
         """Frames under the noise margin (a pause to the wake-gap rule, whatever the VAD says)."""
         self.levels = levels or {}
-        """Frame levels (dBFS) other than the default -20."""
+        """Frame levels (dBFS) other than the defaults: -20 for a confirmed frame, -40 for the
+        room (any other)."""
         self.heard: list[int] = []
         self.asked: list[int] = []
         self.windows: list[np.ndarray] = []
@@ -211,7 +212,8 @@ class ScriptedConfirmer:
 
     @property
     def level_db(self) -> float:
-        return self.levels.get(self.heard[-1], -20.0)
+        index = self.heard[-1]
+        return self.levels.get(index, -20.0 if index in self.confirm_at else -40.0)
 
     def hear(self, frame: np.ndarray) -> None:
         self.heard.append(int(frame[0]) - 1)
@@ -267,6 +269,38 @@ def test_talk_far_under_the_request_does_not_hold_it_open() -> None:
     silence = SpeakerSettings().silence_frames
     assert ends["quiet talk"] == ((37 + 1 + silence) * 0.08, 6 * 80)
     assert ends["the talker"] == ends["rule off"] == ((57 + 1 + silence) * 0.08, (6 + 18) * 80)
+
+
+def test_a_request_must_stand_over_the_room_as_it_was_before_the_wake() -> None:
+    """People talking at -30 dBFS from the start, a wake at 40 (frame 41 unconfirmed: no tail),
+    talk confirmed after it. At the room's level it starts no request (the speaker measured the
+    room in the frames before the wake); 6 dB louder it does; with the rule off, either does.
+    The speaker's levels are the frames' own, as decide() reads them."""
+    vad_speech = set(range(90))
+    confirmed = set(range(42, 52))
+    outcomes = {}
+    for label, after_db, margin_db in (
+        ("room talk", -30.0, 4.0),
+        ("a request", -24.0, 4.0),
+        ("rule off", -30.0, 0.0),
+    ):
+        levels = {i: -30.0 for i in range(90)} | dict.fromkeys(range(42, 52), after_db)
+        confirmer = ScriptedConfirmer(confirmed, levels=levels)
+        speaker = Speaker(
+            ScriptedWake({40}),
+            ScriptedVad(vad_speech),
+            SpeakerSettings(room_margin_db=margin_db),
+            confirm=confirmer,
+        )
+        ends = [e for e in run(speaker, 90) if isinstance(e, (UtteranceEnd, Discarded))]
+        outcomes[label] = type(ends[0]).__name__, getattr(ends[0], "reason", None)
+        flags = [i in confirmed for i in range(90)]
+        decision = decide(
+            [True] * 90, flags, 40, speaker.settings, levels=[levels[i] for i in range(90)]
+        )
+        assert decision.kept == isinstance(ends[0], UtteranceEnd), label
+    assert outcomes["room talk"] == ("Discarded", "noise")
+    assert outcomes["a request"][0] == outcomes["rule off"][0] == "UtteranceEnd"
 
 
 def test_discard_reasons_say_why_and_the_buffer_is_zeroed() -> None:

@@ -17,6 +17,7 @@ from device.states import (
     SpeakerState,
     decide,
     kept_seconds,
+    room_level_db,
     step,
     wake_again,
     wake_quiet,
@@ -282,14 +283,51 @@ def test_the_talkers_level_only_ever_ends_a_kept_request_sooner(
     confirmed = [a and b for a, b, _ in frames]
     levels = [level for _, _, level in frames]
     wake = min(wake, len(frames) - 1)
-    plain = decide(speech, confirmed, wake, S)
-    talker = decide(speech, confirmed, wake, S, levels=levels)
+    no_room = replace(S, room_margin_db=0)
+    plain = decide(speech, confirmed, wake, no_room)
+    talker = decide(speech, confirmed, wake, no_room, levels=levels)
     assert talker.kept == plain.kept
     assert talker.end_frame <= plain.end_frame
     assert talker.kept_s <= plain.kept_s
     assert talker.request_speech_ms <= plain.request_speech_ms
-    off = decide(speech, confirmed, wake, SpeakerSettings(request_range_db=0), levels=levels)
+    off = decide(speech, confirmed, wake, replace(no_room, request_range_db=0), levels=levels)
     assert off == plain
+    # room_margin_db only ever discards: a wake kept with it is kept without it.
+    room = decide(speech, confirmed, wake, S, levels=levels)
+    assert not room.kept or talker.kept
+
+
+def test_the_rooms_level_is_the_median_of_what_was_heard_before_the_wake_word() -> None:
+    # Frames 2.96-1.2 s before the detection (37 to 16 frames before it); digital silence is
+    # no room, and fewer than 5 frames with sound are no measure.
+    levels = [-120.0] * 10 + [-40.0, -30.0, -35.0, -20.0, -33.0] + [-10.0] * 20
+    assert room_level_db(levels, 10 + 5 + 15) == -33.0
+    assert math.isnan(room_level_db(levels, 10 + 4 + 15))  # 4 frames with sound
+    assert math.isnan(room_level_db(levels, 3))
+    assert room_level_db([-30.0] * 100, 99) == -30.0
+    # Only the span counts: the wake word in the last 1.2 s, and what is older than 2.96 s, not.
+    old = [-5.0] * 10 + [-30.0] * 22 + [-5.0] * 15
+    assert room_level_db(old, 46) == -30.0
+
+
+def test_in_a_talking_room_a_request_must_stand_over_the_room_to_start() -> None:
+    # Talk at -30 dBFS all along (confirmed on 2 of 3 frames); the wake at frame 40. Talk going
+    # on after it at the room's level starts nothing (noise); 5 dB louder it is a request. Once
+    # started, the request goes on through frames at the room's level.
+    speech = [True] * 100
+    talk = [index % 3 != 0 for index in range(100)]
+    room = [-30.0] * 100
+    assert decide(speech, talk, 40, S, levels=room).reason == "noise"
+    assert decide(speech, talk, 40, replace(S, room_margin_db=0), levels=room).kept
+    assert decide(speech, talk, 40, S).kept  # no levels: no rule
+    # Frames 41-45 are the wake word's tail; the request starts on 46-47, 5 dB over the room,
+    # and goes on at the room's level to 59.
+    louder = room[:46] + [-25.0] * 2 + room[48:60] + [-60.0] * 40
+    said = [True] * 60 + [False] * 40
+    decision = decide(said, said, 40, S, levels=louder)
+    assert decision.kept and decision.end_frame == 59 + S.silence_frames
+    assert decision.request_speech_ms == (59 - 45) * 80
+    assert decide(said, said, 40, S, levels=room).reason == "noise"  # not 5 dB louder: none
 
 
 @given(st.lists(st.booleans(), min_size=1, max_size=300), st.integers(0, 299))

@@ -333,6 +333,7 @@ def test_far_requests_refuses_a_missing_folder(tmp_path: Path) -> None:
         ("--speech-window-ms", "80", "speaker.speech_window_ms"),
         ("--wake-gap-ms", "3000", "speaker.wake_gap_ms"),
         ("--request-range-db", "121", "speaker.request_range_db"),
+        ("--room-margin-db", "-1", "speaker.room_margin_db"),
         ("--quiet-wake-ms", "-80", "speaker.quiet_wake_ms"),
         ("--wake-word-ms", "40", "speaker.wake_word_ms"),
         ("--loud-margin-db", "-1", "vad.loud_margin_db"),

@@ -63,3 +63,22 @@ def test_every_command_resolves_through_the_group() -> None:
     ctx = click.Context(cli)
     for name in cli.list_commands(ctx):
         assert cli.get_command(ctx, name) is not None
+
+
+def _leaves(command: click.Command, path: str) -> list[tuple[str, click.Command]]:
+    if isinstance(command, click.Group):
+        ctx = click.Context(command)
+        return [
+            leaf
+            for name in command.list_commands(ctx)
+            for leaf in _leaves(command.get_command(ctx, name) or command, f"{path} {name}")
+        ]
+    return [(path, command)]
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_no_option_help_shows_an_empty_range(name: str) -> None:
+    # An unbounded number option once showed "[x<=None]" in --help.
+    for path, command in _leaves(load_command(COMMANDS[name][0]), name):
+        ctx = click.Context(command, info_name=path)
+        assert "None]" not in command.get_help(ctx), path

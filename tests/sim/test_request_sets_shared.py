@@ -2,9 +2,9 @@
 ``scripts/make_request_sets.py`` (one file per wake clip per condition), judged by the real
 ``keepmum far --requests`` with the four built-in wake-word models.
 
-- a wake word followed by digital silence or by room noise (pink, brown at -50, -40 and -30 dBFS)
-  is discarded >= 90 % of the time, per noise; in babble, where issue 8's bar is not met
-  reliably, >= 85 % (this build's figure, below);
+- a wake word followed by digital silence or by room noise (pink, brown, babble at -50, -40 and
+  -30 dBFS) is discarded >= 90 % of the time, per noise (in babble only since the request must
+  start louder than the room was before the wake word: the figures below);
 - a wake word followed within 1 s by a spoken request is kept >= 98 % of the time in silence and
   at 20 and 10 dB SNR, over those conditions (a late detection's request is not the wake word's
   tail); no kept request is cut before its last speech, and none is kept longer than request +
@@ -71,10 +71,11 @@ def test_every_condition_is_reported(rows: dict[str, dict[str, Any]]) -> None:
         ("silence", 0.90),
         ("pink", 0.90),
         ("brown", 0.90),
-        # Issue 8's 90 % is not met reliably in babble (README: 90.0-91.6 % over six builds of the
-        # sets, 78.8 % at -30 dBFS over two later ones). This build gives 36 of 40 (90.0 %) on the
-        # onnx backend and 35 of 39 (89.7 %) on tflite: the test guards that, not the issue's bar.
-        ("babble", 0.85),
+        # In babble this build gives 36 of 39 (92.3 %) on the onnx backend and 35 of 38 (92.1 %)
+        # on tflite; without speaker.room_margin_db, 35 of 39 and 34 of 38 (under 90 %). Over
+        # eight builds of the sets the bar is met at each level pooled, not on every build
+        # (README).
+        ("babble", 0.90),
     ],
 )
 def test_a_wake_word_followed_by_nothing_is_discarded(
