@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from device.audio import FRAME_SAMPLES, SAMPLE_RATE, Frame, Pcm
-from device.errors import AudioDeviceError
 from device.sources import frames_from_chunks
+from keepmum.errors import AudioDeviceError
 
 __all__ = ["MicrophoneSource", "input_devices", "resolve_input_device"]
 

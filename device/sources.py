@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from device.audio import FRAME_SAMPLES, SAMPLE_RATE, Frame, Pcm
-from device.errors import AudioInputError
+from keepmum.errors import AudioInputError
 
 __all__ = [
     "REPLAY_PAD_S",

@@ -49,7 +49,7 @@ import numpy as np
 import numpy.typing as npt
 
 from device.audio import FRAME_SECONDS, SILENT_DB
-from device.errors import ConfigError
+from keepmum.errors import ConfigError
 
 __all__ = [
     "DISCARD_REASONS",

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from device.errors import ConfigError, StorageFullError
 from device.events import Discarded, Summary
 from device.speaker import Speaker
 from device.utterance import Utterance
+from keepmum.errors import ConfigError, StorageFullError
 from sim.config import Config, unknown_name
 from storage.vault import Vault
 from wakeword.confirm import RequestConfirmer

@@ -3,7 +3,7 @@
 :data:`COMMANDS` maps each name to ``module:function``; a command's module is imported when it
 runs, never for ``keepmum --help``, and no command module imports this one.
 
-Errors: every :class:`device.errors.KeepmumError` becomes one line on stderr and its exit code
+Errors: every :class:`keepmum.errors.KeepmumError` becomes one line on stderr and its exit code
 (2 bad input, 1 a failed check, 130/143 an interrupted run); click's usage errors are one line
 and exit 2 as well. No traceback reaches a user.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from device.errors import Interrupted, KeepmumError
+from keepmum.errors import Interrupted, KeepmumError
 from sim.commands._base import KeepmumCommand, KeepmumGroup, visible
 from storage.redact import redact
 

@@ -38,8 +38,8 @@ from typing import Any
 
 import pyrage
 
-from device.errors import IntegrityError, UploadError, VaultError
-from device.files import write_file
+from keepmum.errors import IntegrityError, UploadError, VaultError
+from keepmum.files import write_file
 from storage.private import check_private
 from storage.records import AGE_MAGIC
 from storage.wire import (

@@ -4,7 +4,7 @@ Each package owns the settings of its concern (``SpeakerSettings``, ``WakeSettin
 ``VadSettings``, ``VaultSettings``); this module composes them, reads ``config.toml`` (default:
 ``HOME/config.toml``), applies command-line overrides, and validates everything before any audio
 is heard. A malformed file, an unknown key, a wrong type or a value out of range is a
-:class:`~device.errors.ConfigError` naming the file, the key and what was expected.
+:class:`~keepmum.errors.ConfigError` naming the file, the key and what was expected.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from device.errors import ConfigError
-from device.files import write_file
 from device.states import SpeakerSettings
+from keepmum.errors import ConfigError
+from keepmum.files import write_file
 from storage.settings import VaultSettings
 from wakeword.trigger import WakeSettings
 from wakeword.vad import VadSettings

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from device.errors import ConfigError
+from keepmum.errors import ConfigError
 from sim.config import read_user_text, unknown_name
 
 __all__ = ["Expectation", "check_expectations", "load_expectations"]

@@ -27,7 +27,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from device.errors import VaultError
+from keepmum.errors import VaultError
 from storage.redact import looks_secret
 
 __all__ = [

@@ -21,8 +21,8 @@ import re
 import sqlite3
 from pathlib import Path
 
-from device.errors import IntegrityError
-from device.files import write_file
+from keepmum.errors import IntegrityError
+from keepmum.files import write_file
 from storage import audit as audit_chain
 
 __all__ = ["HEAD_FILE", "check_head", "read_head", "write_head"]

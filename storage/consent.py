@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from device.errors import ConsentError
+from keepmum.errors import ConsentError
 from storage.ledger import (
     SCOPE_ALL_FUTURE,
     SCOPE_RECORDS,

@@ -13,7 +13,7 @@ identity, and it fails closed: every record goes in only after it
 Any failure aborts the whole export: nothing is written, and the audit chain records
 ``export_refused`` with the reason. The bundle is built in memory (a tar of ``manifest.json`` and
 ``records/<id>.wav``), encrypted with age to the member's recipient (or a given one), and written
-by :func:`device.files.write_file` (a 0600 temporary file in the destination folder, then linked
+by :func:`keepmum.files.write_file` (a 0600 temporary file in the destination folder, then linked
 or renamed into place, never through a symbolic link, never over an existing file unless asked),
 so the destination holds either nothing or the whole encrypted bundle; plaintext never reaches
 the disk. The format is
@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 import pyrage
 
-from device.errors import IntegrityError, KeepmumError, VaultError
-from device.files import write_file
+from keepmum.errors import IntegrityError, KeepmumError, VaultError
+from keepmum.files import write_file
 from storage.audit import entries as audit_entries
 from storage.bindings import member_binding
 from storage.ledger import grants, parse_recipient
@@ -194,7 +194,7 @@ def build_bundle(
 
 def _write_atomically(out: Path, data: bytes, overwrite: bool) -> None:
     """``data`` at ``out`` whole or not at all, mode 0600, never through a symbolic link, and
-    over an existing file only with ``overwrite`` (see :func:`device.files.write_file`)."""
+    over an existing file only with ``overwrite`` (see :func:`keepmum.files.write_file`)."""
     if not out.parent.is_dir():
         raise VaultError(f"{out}: folder {out.parent} does not exist")
     try:

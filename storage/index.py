@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from device.errors import FormatVersionError, IntegrityError, VaultError
+from keepmum.errors import FormatVersionError, IntegrityError, VaultError
 from storage import audit
 from storage.ledger_schema import add_consent_ledger, add_upload_ledger
 

@@ -38,8 +38,8 @@ import pyrage
 from pyrage import passphrase as age_passphrase
 from pyrage import x25519
 
-from device.errors import IntegrityError, PassphraseError, PermissionsError, VaultError
-from device.files import write_file
+from keepmum.errors import IntegrityError, PassphraseError, PermissionsError, VaultError
+from keepmum.files import write_file
 from storage.private import check_private
 from storage.records import AGE_MAGIC
 

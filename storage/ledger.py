@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import pyrage
 
-from device.errors import ConsentError
+from keepmum.errors import ConsentError
 from storage.redact import refuse_secret
 
 __all__ = [

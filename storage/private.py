@@ -12,7 +12,7 @@ import os
 import stat
 from pathlib import Path
 
-from device.errors import PermissionsError
+from keepmum.errors import PermissionsError
 
 __all__ = ["check_private"]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from device.errors import ConfigError
+from keepmum.errors import ConfigError
 
 __all__ = ["SECRET_KEY_RE", "looks_secret", "redact", "refuse_secret"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from device.errors import ConfigError
+from keepmum.errors import ConfigError
 
 __all__ = ["MAX_RETENTION_H", "VaultSettings"]
 

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from device.errors import ConsentError, UploadError
+from keepmum.errors import ConsentError, UploadError
 from storage.erasure import ErasureRequest, pending_erasures
 from storage.ledger import (
     Grant,

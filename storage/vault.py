@@ -43,8 +43,8 @@ import pyrage
 from pyrage import x25519
 
 from device.audio import SAMPLE_RATE
-from device.errors import FormatVersionError, IntegrityError, StorageFullError, VaultError
 from device.utterance import Utterance
+from keepmum.errors import FormatVersionError, IntegrityError, StorageFullError, VaultError
 from storage import audit as audit_chain
 from storage import erasure, ledger
 from storage.bindings import member_problems

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import pyrage
 from pyrage import x25519
 
-from device.errors import IntegrityError, VaultError
+from keepmum.errors import IntegrityError, VaultError
 from storage import audit as audit_chain
 from storage.bindings import grant_problems, member_problems
 from storage.records import RecordMeta, check_record

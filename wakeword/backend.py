@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from device.errors import DetectorError
+from keepmum.errors import DetectorError
 
 __all__ = [
     "BACKEND_NAMES",
@@ -116,7 +116,7 @@ def _version(dist: str) -> str:
 
 
 def _open_onnx(path: Path) -> Session:
-    from wakeword.models import open_session
+    from wakeword.sessions import open_session
 
     session: Session = open_session(path)
     return session

@@ -52,6 +52,7 @@ from wakeword.features import (
     MelFeatureModels,
     start_features,
 )
+from wakeword.sessions import session_from_model
 
 __all__ = [
     "BLOCK_FRAMES",
@@ -146,22 +147,7 @@ def _as_batched(path: str) -> ort.InferenceSession | None:
         )
     del graph.node[:]
     graph.node.extend(rewritten)
-    return _session_from(model)
-
-
-def _session_from(model: object) -> ort.InferenceSession | None:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    try:
-        return ort.InferenceSession(
-            model.SerializeToString(),  # type: ignore[attr-defined]
-            sess_options=options,
-            providers=["CPUExecutionProvider"],
-        )
-    except Exception:  # a rewritten graph onnxruntime will not take: the caller falls back
-        return None
+    return session_from_model(model)
 
 
 def _per_row_mel(path: str) -> ort.InferenceSession | None:
@@ -192,7 +178,7 @@ def _per_row_mel(path: str) -> ort.InferenceSession | None:
     floor = helper.make_node("Max", [clip.input[0], clip.input[1]], [clip.output[0]])
     graph.node.remove(clip)
     graph.node.append(floor)
-    return _session_from(model)
+    return session_from_model(model)
 
 
 def batched_classifier(model: WakeWordModel) -> BatchedRun:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from device.files import write_file
+from keepmum.files import write_file
 from wakeword.backend import installed_backend
 from wakeword.models import resolve_model
 from wakeword.vad import VadSettings

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from device.errors import DetectorError
+from keepmum.errors import DetectorError
 from wakeword.backend import Backend, Session, installed_backend
 from wakeword.features import START_FEATURE_FRAMES, MelFeatureModels, StreamingFeatures
 from wakeword.models import ModelSpec, class_labels, resolve_model

@@ -39,6 +39,16 @@ import numpy.typing as npt
 
 from device.audio import FRAME_SAMPLES, SAMPLE_RATE
 from wakeword.backend import Backend, Session, installed_backend
+from wakeword.shapes import (
+    EMBEDDING_DIM,
+    EMBEDDING_WINDOW,
+    FIRST_FRAME_MEL_ROWS,
+    MEL_BINS,
+    MEL_CONTEXT_SAMPLES,
+    MEL_HOP_SAMPLES,
+    MEL_ROWS_PER_FRAME,
+    MEL_START_ROWS,
+)
 
 if TYPE_CHECKING:
     from wakeword.incremental import StreamEmbedder, StreamState
@@ -58,22 +68,6 @@ __all__ = [
     "start_features",
 ]
 
-MEL_BINS = 32
-"""Mel bins per spectrogram row."""
-MEL_HOP_SAMPLES = 160
-"""Samples between two mel rows (10 ms)."""
-MEL_CONTEXT_SAMPLES = 480
-"""Samples of the previous frame run through the mel model again with each frame."""
-MEL_ROWS_PER_FRAME = FRAME_SAMPLES // MEL_HOP_SAMPLES
-"""Mel rows a frame adds (8), except the first frame, which adds 5."""
-FIRST_FRAME_MEL_ROWS = MEL_ROWS_PER_FRAME - MEL_CONTEXT_SAMPLES // MEL_HOP_SAMPLES
-"""Mel rows of the first frame (5): it has no previous samples to overlap."""
-MEL_START_ROWS = 76
-"""Rows of ones the mel ring starts with (openWakeWord's initial buffer)."""
-EMBEDDING_WINDOW = 76
-"""Mel rows per speech embedding."""
-EMBEDDING_DIM = 96
-"""Values per speech embedding (one feature)."""
 _START_AUDIO_S = 4
 START_FEATURE_FRAMES = 41
 """Features the ring starts with (embeddings of 4 s of audio); no model may read more."""

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from wakeword.features import EMBEDDING_DIM, EMBEDDING_WINDOW, MEL_BINS, MEL_ROWS_PER_FRAME
+from wakeword.shapes import EMBEDDING_DIM, EMBEDDING_WINDOW, MEL_BINS, MEL_ROWS_PER_FRAME
 
 if TYPE_CHECKING:
     from wakeword.features import MelFeatureModels
@@ -197,14 +197,14 @@ def _build(path: str) -> StreamEmbedder | None:
         import onnx  # noqa: F401
     except ImportError:  # pragma: no cover - onnx is a dependency
         return None
-    from wakeword.batch import _session_from
+    from wakeword.sessions import session_from_model
 
     cut = _stages_from(path)
     if cut is None:
         return None
     stages: list[_Stage] = []
     for stage_model, context, pool in cut:
-        session = _session_from(stage_model)
+        session = session_from_model(stage_model)
         if session is None:
             return None
         stages.append(_Stage(session, session.get_inputs()[0].name, context, pool))

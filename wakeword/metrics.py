@@ -45,7 +45,7 @@ import numpy as np
 import numpy.typing as npt
 
 from device.audio import FRAME_SECONDS
-from device.errors import ConfigError
+from keepmum.errors import ConfigError
 from wakeword.stats import DEFAULT_CONFIDENCE, poisson_rate_interval, wilson_interval
 
 if TYPE_CHECKING:

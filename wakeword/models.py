@@ -20,10 +20,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import onnxruntime as ort
-
-from device.errors import DetectorError
+from keepmum.errors import DetectorError
 from wakeword.backend import Backend, Session, installed_backend
+from wakeword.sessions import open_session
 
 __all__ = [
     "BUILTIN_MODELS",
@@ -95,22 +94,6 @@ def resolve_model(name_or_path: str, backend: Backend | None = None) -> ModelSpe
             f"speech-embedding features, got {[(i.name, i.shape) for i in inputs]}"
         )
     return spec
-
-
-def open_session(path: Path) -> ort.InferenceSession:
-    """An ONNX Runtime session on one thread, the way openWakeWord opens its models."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3  # keep onnxruntime's warnings off the user's terminal
-    try:
-        return ort.InferenceSession(
-            str(path), sess_options=options, providers=["CPUExecutionProvider"]
-        )
-    except Exception as exc:  # onnxruntime raises its own untyped errors for a bad file
-        raise DetectorError(
-            f"wake-word model {str(path)!r}: not a loadable ONNX model ({exc})"
-        ) from exc
 
 
 def class_labels(spec: ModelSpec, session: Session) -> tuple[tuple[int, str], ...]:

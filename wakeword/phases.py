@@ -52,7 +52,7 @@ def strip_embedder(scorer: BatchScorer) -> StripFn | None:
         from onnx import helper, numpy_helper
     except ImportError:  # pragma: no cover - onnx is a dependency
         return None
-    from wakeword.batch import _session_from
+    from wakeword.sessions import session_from_model
 
     model = onnx.load(str(backend.embedding_model))
     graph = model.graph
@@ -80,7 +80,7 @@ def strip_embedder(scorer: BatchScorer) -> StripFn | None:
     for i, dim in enumerate(graph.output[0].type.tensor_type.shape.dim):
         dim.ClearField("dim_value")
         dim.dim_param = f"out_{i}"
-    session = _session_from(model)
+    session = session_from_model(model)
     if session is None:
         return None
     name = session.get_inputs()[0].name

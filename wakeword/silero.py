@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from device.audio import FRAME_SAMPLES, SAMPLE_RATE, Pcm
-from device.errors import DetectorError
+from keepmum.errors import DetectorError
 
 __all__ = ["CHUNK_SAMPLES", "CONTEXT_FRAMES", "SILERO_SHA256", "SileroVad", "silero_model_path"]
 

@@ -30,7 +30,7 @@ import math
 from dataclasses import dataclass
 from statistics import NormalDist
 
-from device.errors import ConfigError
+from keepmum.errors import ConfigError
 
 __all__ = [
     "DEFAULT_CONFIDENCE",

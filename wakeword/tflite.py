@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from device.errors import DetectorError
+from keepmum.errors import DetectorError
 
 __all__ = ["TensorInfo", "TfliteSession", "tflite_library"]
 

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from device.audio import FRAME_SECONDS
-from device.errors import ConfigError
+from keepmum.errors import ConfigError
 
 __all__ = [
     "Detection",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from device.audio import SAMPLE_RATE, Pcm
-from device.errors import ConfigError
+from keepmum.errors import ConfigError
 
 __all__ = ["VadSettings", "WebRtcVad"]
 

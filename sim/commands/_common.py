@@ -31,7 +31,7 @@ from typing import Any, TypeVar, cast
 
 import click
 
-from device.errors import ConfigError
+from keepmum.errors import ConfigError
 from sim.commands._base import KeepmumCommand, KeepmumGroup
 from sim.commands._output import Output
 from sim.config import load_config, read_user_text
@@ -103,7 +103,7 @@ def require_stdin(question: str, instead: str) -> None:
 
 def force_option(func: F) -> F:
     """``--force``: replace an existing output file (never one inside the device home, never
-    through a symbolic link: see :func:`device.files.guard_output_path`)."""
+    through a symbolic link: see :func:`keepmum.files.guard_output_path`)."""
     return click.option("--force", is_flag=True, help="Replace the output file if it exists.")(func)
 
 

@@ -11,12 +11,27 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from device.errors import ConfigError
+from keepmum.errors import ConfigError
 from sim.commands._common import FiniteFloat
+from sim.commands._output import Output
+from sim.commands._scoring import (
+    FarOptions,
+    default_cache_dir,
+    one_model,
+    phase_offsets_of,
+    score_cache,
+    score_with_progress,
+    sweep_table,
+    wake_settings,
+    warn_short_negatives,
+)
+
+if TYPE_CHECKING:
+    from sim.config import Config
 
 __all__ = ["as_folders", "check_protocol_options", "protocol_options", "run_protocol"]
 
@@ -131,16 +146,8 @@ def check_protocol_options(opts: Any) -> None:
         raise ConfigError("--protocol-hours: applies to --protocol picovoice (a stream)")
 
 
-def run_protocol(out: Any, opts: Any, config: Any) -> None:
+def run_protocol(out: Output, opts: FarOptions, config: Config) -> None:
     """Build, score and report one protocol (see the module docstring)."""
-    from sim.commands.far import (
-        _phase_offsets,
-        _score_with_progress,
-        default_cache_dir,
-        one_model,
-        score_cache,
-        wake_settings,
-    )
     from sim.research import far as engine
     from sim.research.phases import phase_sweep, phase_table
     from sim.research.protocols import (
@@ -153,6 +160,7 @@ def run_protocol(out: Any, opts: Any, config: Any) -> None:
     from wakeword.metrics import choose_operating_point
 
     # far has checked the options (check_protocol_options) before it came here.
+    assert opts.protocol is not None, "far runs a protocol only with --protocol"
     backend = installed_backend()
     settings = ProtocolSettings(
         protocol=opts.protocol,
@@ -179,7 +187,7 @@ def run_protocol(out: Any, opts: Any, config: Any) -> None:
             f"{settings.protocol} mixture {'from the cache' if mixture.cached else 'built'}: "
             f"{mixture.folder} (seed {settings.seed}, {settings.snr_db:g} dB SNR)"
         )
-        offsets = _phase_offsets(opts)
+        offsets = phase_offsets_of(opts)
         job = engine.ScoreJob(models=(model,), vad=config.vad, phase_offsets=offsets)
         cache = score_cache(opts, job)
         workers = opts.workers or os.cpu_count() or 1
@@ -187,7 +195,7 @@ def run_protocol(out: Any, opts: Any, config: Any) -> None:
         if mixture.stream is not None:
             assert mixture.labels is not None
             files = [(mixture.stream, "stream")]
-            scored = _score_with_progress(out, files, job, workers, cache, opts.scheduler)
+            scored = score_with_progress(out, files, job, workers, cache, opts.scheduler)
             spans = engine.read_labels(mixture.labels)
             points = engine.stream_sweep(
                 scored[0], spans, names, thresholds, wake, config.speaker, job.pad_s
@@ -195,7 +203,7 @@ def run_protocol(out: Any, opts: Any, config: Any) -> None:
         else:
             files = [(p, "positive") for p in mixture.positives]
             files += [(p, "negative") for p in mixture.negatives]
-            scored = _score_with_progress(out, files, job, workers, cache, opts.scheduler)
+            scored = score_with_progress(out, files, job, workers, cache, opts.scheduler)
             points = engine.clip_sweep(scored, names, thresholds, wake, config.speaker)
             if offsets:
                 by_phase = phase_sweep(scored, names, offsets, thresholds, wake, config.speaker)
@@ -218,15 +226,11 @@ def run_protocol(out: Any, opts: Any, config: Any) -> None:
         summary = _headline(settings, headline, target, mixture)
         out.emit({"model": model, "backend": backend.name, **summary})
         if not out.json_lines:
-            from sim.commands.far import _table
-
-            _table(out, model, points, headline)
+            sweep_table(out, model, points, headline)
             if by_phase:
                 out.console.print(phase_table(model, by_phase))
             out.say(_headline_line(summary, headline))
-        from sim.commands.far import _warn_short_negatives
-
-        _warn_short_negatives(out, points, target, opts.confidence)
+        warn_short_negatives(out, points, target, opts.confidence)
     finally:
         if opts.no_cache:
             shutil.rmtree(mixture.folder, ignore_errors=True)

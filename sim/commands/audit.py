@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from device.errors import CheckFailed
+from keepmum.errors import CheckFailed
 from sim.commands._common import (
     KeepmumGroup,
     home_option,

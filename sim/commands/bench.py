@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from device.errors import CheckFailed
+from keepmum.errors import CheckFailed
 from sim.commands._common import FiniteFloat, KeepmumCommand, json_option
 from sim.commands._output import Output
 

@@ -17,8 +17,8 @@ from types import FrameType
 
 import click
 
-from device.errors import ConfigError
-from device.files import guard_output_folder, write_file
+from keepmum.errors import ConfigError
+from keepmum.files import guard_output_folder, write_file
 from sim.cloud import CloudServer, CloudStore, ReceivedItem
 from sim.commands._common import (
     KeepmumGroup,

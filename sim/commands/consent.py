@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from device.errors import ConsentError
+from keepmum.errors import ConsentError
 from sim.commands._common import (
     KeepmumGroup,
     home_option,

@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from device.errors import ConfigError
-from device.files import guard_output_folder, guard_output_path
+from keepmum.errors import ConfigError
+from keepmum.files import guard_output_folder, guard_output_path
 from sim.commands._common import (
     FiniteFloat,
     KeepmumGroup,

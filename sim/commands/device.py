@@ -14,12 +14,12 @@ from typing import Any
 
 import click
 
-from device.errors import CheckFailed, ConfigError, Interrupted, StorageFullError, VaultError
 from device.events import Event
 from device.events import Summary as RunSummary
 from device.microphone import MicrophoneSource
 from device.pipeline import UtteranceSink, run_device
 from device.sources import REPLAY_PAD_S, AudioSource, FileSource, RawPcmSource
+from keepmum.errors import CheckFailed, ConfigError, Interrupted, StorageFullError, VaultError
 from sim.assemble import VaultSink, build_speaker
 from sim.commands._common import (
     DeviceOptions,

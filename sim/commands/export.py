@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from device.files import guard_output_path
+from keepmum.files import guard_output_path
 from sim.commands._common import (
     KeepmumCommand,
     force_option,

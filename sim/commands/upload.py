@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from device.errors import ConfigError
+from keepmum.errors import ConfigError
 from sim.commands._common import (
     FiniteFloat,
     KeepmumCommand,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from device.errors import AudioDeviceError, CheckFailed, ConfigError, VaultError
-from device.files import guard_output_path, write_file
+from keepmum.errors import AudioDeviceError, CheckFailed, ConfigError, VaultError
+from keepmum.files import guard_output_path, write_file
 from sim.commands._common import (
     FiniteFloat,
     KeepmumCommand,

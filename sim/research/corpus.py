@@ -30,8 +30,8 @@ import numpy as np
 import numpy.typing as npt
 
 from device.audio import SAMPLE_RATE, Pcm
-from device.errors import AudioInputError, ConfigError
-from device.files import write_file
+from keepmum.errors import AudioInputError, ConfigError
+from keepmum.files import write_file
 
 __all__ = [
     "AUDIO_SUFFIXES",

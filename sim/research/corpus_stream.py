@@ -39,8 +39,8 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from device.audio import SAMPLE_RATE, Pcm
-from device.errors import ConfigError
-from device.files import write_file
+from keepmum.errors import ConfigError
+from keepmum.files import write_file
 from sim.research.corpus import (
     NoiseStream,
     audio_files,

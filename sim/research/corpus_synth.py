@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from device.audio import SAMPLE_RATE, Pcm
-from device.errors import ConfigError, KeepmumError
+from keepmum.errors import ConfigError, KeepmumError
 from sim.research.corpus import (
     NoiseStream,
     mix_at_snr,

@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from device.audio import FRAME_SECONDS
-from device.files import write_file
+from keepmum.files import write_file
 from wakeword.metrics import DetPoint, FileSummary, OperatingPoint
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ def write_sweep_csv(
         writer.writerow(SWEEP_COLUMNS)
     for point in points:
         writer.writerow([model, *(_cell(v) for v in point.as_dict().values())])
-    if new:  # a new table as every output of far: 0600, written whole (device.files)
+    if new:  # a new table as every output of far: 0600, written whole (keepmum.files)
         write_file(path, handle.getvalue().encode("utf-8"), overwrite=True)
     else:
         with path.open("a", newline="", encoding="utf-8") as existing:

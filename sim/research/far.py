@@ -32,13 +32,14 @@ import numpy as np
 import numpy.typing as npt
 
 from device.audio import FRAME_SECONDS, SAMPLE_RATE
-from device.errors import AudioInputError, ConfigError, DetectorError
 from device.sources import REPLAY_PAD_S, FileSource
 from device.states import SpeakerSettings, decide
+from keepmum.errors import AudioInputError, ConfigError, DetectorError
+from sim.research.sweeps import clip_sweep, model_scores, stream_sweep
 from wakeword.batch import BatchScorer, frame_blocks
 from wakeword.cache import FileScores, ScoreCache, file_sha256
 from wakeword.confirm import ConfirmedFlags
-from wakeword.metrics import DetPoint, KeywordSpan, device_kept_seconds, sweep_clips, sweep_stream
+from wakeword.metrics import KeywordSpan
 from wakeword.silero import SileroVad
 from wakeword.trigger import WakeSettings, above_threshold
 from wakeword.vad import VadSettings, WebRtcVad
@@ -302,67 +303,6 @@ def _run_dask(
                 accept(owner[future.key], future.result())
         finally:
             client.cancel(futures)
-
-
-# --- sweeps (run in the parent) ------------------------------------------------------------------
-
-
-def model_scores(result: FileScores, names: Sequence[str]) -> npt.NDArray[np.float32]:
-    """One model's per-frame score: its own, or for a multi-class model the highest class's."""
-    stacked = np.stack([result.scores[n] for n in names])
-    return stacked.max(axis=0) if len(names) > 1 else stacked[0]
-
-
-def clip_sweep(
-    scored: Sequence[ScoredFile],
-    names: Sequence[str],
-    thresholds: Sequence[float],
-    wake: WakeSettings,
-    speaker: SpeakerSettings,
-) -> list[DetPoint]:
-    """FRR, FA/h and kept seconds per hour over positive and negative clips, per threshold.
-
-    Hours are those of the negatives' own audio (padding excluded); activations use the
-    device's trigger frames and refractory period; each false accept costs what the device's
-    endpointing would have kept after it.
-    """
-    positives = [model_scores(f.result, names) for f in scored if f.role == "positive"]
-    negatives = [f for f in scored if f.role == "negative"]
-    return sweep_clips(
-        positives,
-        [model_scores(f.result, names) for f in negatives],
-        thresholds,
-        trigger_frames=wake.trigger_frames,
-        refractory_frames=wake.refractory_frames,
-        negative_speech_flags=[f.result.decision_facts for f in negatives],
-        kept_seconds=device_kept_seconds(speaker),
-        negative_seconds=sum(f.result.audio_s for f in negatives),
-    )
-
-
-def stream_sweep(
-    stream: ScoredFile,
-    spans: Sequence[KeywordSpan],
-    names: Sequence[str],
-    thresholds: Sequence[float],
-    wake: WakeSettings,
-    speaker: SpeakerSettings,
-    pad_s: float = REPLAY_PAD_S,
-) -> list[DetPoint]:
-    """Picovoice's stream rule (a detection in a keyword's span plus 0.5 s is a hit), per
-    threshold. Spans are in seconds of the stream file; frame 0 starts ``pad_s`` before it."""
-    shifted = [KeywordSpan(s.start_s + pad_s, s.end_s + pad_s) for s in spans]
-    return sweep_stream(
-        model_scores(stream.result, names),
-        shifted,
-        thresholds,
-        trigger_frames=wake.trigger_frames,
-        refractory_frames=wake.refractory_frames,
-        tolerance_s=0.5,
-        speech_flags=stream.result.decision_facts,
-        kept_seconds=device_kept_seconds(speaker),
-        stream_seconds=stream.result.audio_s,
-    )
 
 
 def read_labels(path: Path) -> list[KeywordSpan]:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from device.errors import ConfigError
+from keepmum.errors import ConfigError
 from sim.research.corpus import audio_files
 from sim.research.far import ScoredFile
 from wakeword.metrics import DetPoint

@@ -154,9 +154,9 @@ def phase_sweep(
     wake: WakeSettings,
     speaker: SpeakerSettings,
 ) -> list[PhaseSummary]:
-    """Clip-mode sweeps at every phase (:func:`sim.research.far.clip_sweep`), summarised per
+    """Clip-mode sweeps at every phase (:func:`sim.research.sweeps.clip_sweep`), summarised per
     threshold."""
-    from sim.research.far import clip_sweep
+    from sim.research.sweeps import clip_sweep
 
     per_phase = [
         clip_sweep(scored, phase_names(names, d), thresholds, wake, speaker) for d in offsets

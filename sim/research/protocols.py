@@ -83,7 +83,7 @@ import numpy as np
 import numpy.typing as npt
 
 from device.audio import SAMPLE_RATE, Pcm
-from device.errors import AudioInputError, ConfigError
+from keepmum.errors import AudioInputError, ConfigError
 from sim.research.corpus import read_clip, to_pcm, write_jsonl, write_wav
 
 __all__ = [

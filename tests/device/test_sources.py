@@ -11,8 +11,8 @@ import soundfile as sf
 import soxr
 
 from device.audio import FRAME_SAMPLES
-from device.errors import AudioInputError
 from device.sources import FileSource, RawPcmSource, frames_from_chunks, read_audio
+from keepmum.errors import AudioInputError
 
 
 def tone(seconds: float = 1.0, rate: int = 16000) -> np.ndarray:

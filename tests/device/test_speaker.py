@@ -170,7 +170,7 @@ def test_reset_zeroes_state_between_inputs() -> None:
 def test_settings_out_of_range_are_refused() -> None:
     import pytest
 
-    from device.errors import ConfigError
+    from keepmum.errors import ConfigError
 
     with pytest.raises(ConfigError, match="preroll_ms"):
         Speaker(

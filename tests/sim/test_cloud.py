@@ -12,7 +12,7 @@ import numpy as np
 import pyrage
 import pytest
 
-from device.errors import IntegrityError
+from keepmum.errors import IntegrityError
 from sim.cloud import CloudServer, CloudStore
 from storage.upload import HttpClientTransport, HttpRequest, fetch_recipient
 from storage.wav import pcm_to_wav

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from device.errors import ConfigError
+from keepmum.errors import ConfigError
 from sim.config import Config, load_config, to_toml, write_default_config
 
 

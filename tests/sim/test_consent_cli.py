@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-from device.errors import ConsentError
+from keepmum.errors import ConsentError
 from sim.commands.consent import parse_duration_s
 
 

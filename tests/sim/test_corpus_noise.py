@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from device.audio import SAMPLE_RATE
-from device.errors import AudioInputError, ConfigError
+from keepmum.errors import AudioInputError, ConfigError
 from sim.research import corpus
 from sim.research.corpus import (
     NoiseStream,

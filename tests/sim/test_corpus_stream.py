@@ -17,8 +17,8 @@ import pytest
 import soundfile
 
 from device.audio import SAMPLE_RATE
-from device.errors import AudioInputError, ConfigError
 from device.sources import read_audio
+from keepmum.errors import AudioInputError, ConfigError
 from sim.research import corpus_stream
 from sim.research.corpus import NoiseStream, snr_db, to_pcm, trim_silence, write_wav
 from sim.research.corpus_stream import (

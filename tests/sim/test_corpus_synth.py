@@ -16,7 +16,7 @@ import pytest
 import soundfile
 
 from device.audio import SAMPLE_RATE
-from device.errors import ConfigError
+from keepmum.errors import ConfigError
 from sim.research.corpus import snr_db
 from sim.research.corpus_synth import LABELS_NAME, SynthSettings, synthesize_corpus
 from tests.conftest import require_tool

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from device.errors import ConfigError
+from keepmum.errors import ConfigError
 from sim.expect import check_expectations, load_expectations
 
 ACTUAL = [

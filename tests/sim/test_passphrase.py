@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from device.errors import ConfigError
+from keepmum.errors import ConfigError
 from sim.commands._common import parse_passphrase_files, read_passphrase, read_passphrase_file
 
 

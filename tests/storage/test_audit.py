@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.errors import VaultError
+from keepmum.errors import VaultError
 from storage import audit
 from storage.index import connect
 

@@ -18,7 +18,7 @@ import pyrage
 import pytest
 from pyrage import x25519
 
-from device.errors import IntegrityError, PermissionsError, VaultError
+from keepmum.errors import IntegrityError, PermissionsError, VaultError
 from storage import audit
 from storage.chainhead import HEAD_FILE, read_head
 from storage.consent import grant_all_future, revoke

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from pyrage import x25519
 
-from device.errors import ConsentError, UploadError, VaultError
+from keepmum.errors import ConsentError, UploadError, VaultError
 from sim.cloud import CloudServer
 from storage.audit import entries
 from storage.consent import grant_all_future, grant_records, revoke

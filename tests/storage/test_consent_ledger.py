@@ -7,7 +7,7 @@ import sqlite3
 import pyrage
 import pytest
 
-from device.errors import ConsentError
+from keepmum.errors import ConsentError
 from storage.ledger import (
     Grant,
     get_grant,

@@ -15,7 +15,7 @@ import pyrage
 import pytest
 from pyrage import x25519
 
-from device.errors import IntegrityError, PassphraseError, VaultError
+from keepmum.errors import IntegrityError, PassphraseError, VaultError
 from storage.audit import entries
 from storage.export import EXPORT_FORMAT, export_member
 from storage.records import RecordMeta, meta_digest

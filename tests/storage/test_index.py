@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from device.errors import FormatVersionError, IntegrityError, VaultError
+from keepmum.errors import FormatVersionError, IntegrityError, VaultError
 from storage import audit
 from storage.index import APPLICATION_ID, SCHEMA_VERSION, connect, schema_version
 from storage.vault import Vault

@@ -12,7 +12,7 @@ import pyrage
 import pytest
 from pyrage import x25519
 
-from device.errors import IntegrityError, PassphraseError, PermissionsError, VaultError
+from keepmum.errors import IntegrityError, PassphraseError, PermissionsError, VaultError
 from storage.keys import KeyStore, validate_member_name
 from tests.storage.vault_fixtures import PASSPHRASES
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pyrage import x25519
 
-from device.errors import ConfigError, ConsentError, VaultError
+from keepmum.errors import ConfigError, ConsentError, VaultError
 from sim.cli import main
 from storage import audit
 from storage.index import connect

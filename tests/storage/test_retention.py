@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from device.errors import ConfigError, VaultError
+from keepmum.errors import ConfigError, VaultError
 from storage import audit
 from storage.settings import VaultSettings
 from tests.storage.vault_fixtures import FakeClock, open_vault, utterance

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from device.errors import UploadError
+from keepmum.errors import UploadError
 from sim.cloud import CloudServer
 from storage import audit
 from storage.consent import grant_all_future, revoke

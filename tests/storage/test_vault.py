@@ -13,7 +13,7 @@ import pytest
 from pyrage import x25519
 
 import storage.vault
-from device.errors import ConsentError, IntegrityError, VaultError
+from keepmum.errors import ConsentError, IntegrityError, VaultError
 from storage import audit
 from storage.consent import grant_all_future
 from storage.ledger import queued

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pyrage import x25519
 
-from device.errors import VaultError
+from keepmum.errors import VaultError
 from storage import audit
 from storage.vault import Vault
 from storage.verify import verify_vault

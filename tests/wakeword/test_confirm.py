@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from device.audio import FRAME_SAMPLES
-from device.errors import ConfigError
 from device.sources import read_audio
+from keepmum.errors import ConfigError
 from sim.research.corpus import NoiseStream
 from tests.wakeword.frames import frames_of, webrtc_flags
 from wakeword.confirm import (

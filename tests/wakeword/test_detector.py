@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from device.errors import DetectorError
+from keepmum.errors import DetectorError
 from tests.conftest import MISSED_BY_OPENWAKEWORD, SHARED_POSITIVES, backend_or_skip
 from wakeword.backend import Backend
 from wakeword.detector import WARMUP_FRAMES, OpenWakeWordDetector

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from device.audio import FRAME_SECONDS
-from device.errors import ConfigError
+from keepmum.errors import ConfigError
 from wakeword import metrics
 from wakeword.metrics import (
     DEFAULT_THRESHOLDS,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from device.errors import DetectorError
+from keepmum.errors import DetectorError
 from tests.conftest import backend_or_skip
 from wakeword.backend import Backend, installed_backend, vad_model_path
 from wakeword.detector import OpenWakeWordDetector, load_models

@@ -7,7 +7,7 @@ import math
 import pytest
 from scipy import stats as sps
 
-from device.errors import ConfigError
+from keepmum.errors import ConfigError
 from wakeword import stats
 from wakeword.metrics import DetPoint, choose_operating_point, sweep_clips
 from wakeword.stats import (

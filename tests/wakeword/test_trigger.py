@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from device.errors import ConfigError
+from keepmum.errors import ConfigError
 from wakeword.trigger import Detection, WakeSettings, WakeTrigger, activations, refractory_frames
 
 

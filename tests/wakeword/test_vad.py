@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from device.errors import ConfigError
+from keepmum.errors import ConfigError
 from tests.wakeword.frames import frames_of, webrtc_flags
 from wakeword.vad import VadSettings, WebRtcVad
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from device.errors import ConfigError
+from keepmum.errors import ConfigError
 
 __all__ = ["guard_output_folder", "guard_output_path", "write_file"]
 

@@ -10,8 +10,8 @@ from typing import BinaryIO
 
 import pytest
 
-from device.errors import ConfigError
-from device.files import guard_output_folder, guard_output_path, write_file
+from keepmum.errors import ConfigError
+from keepmum.files import guard_output_folder, guard_output_path, write_file
 
 
 def mode(path: Path) -> int:
