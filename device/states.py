@@ -50,6 +50,7 @@ import numpy.typing as npt
 
 from device.audio import FRAME_SECONDS, SILENT_DB
 from keepmum.errors import ConfigError
+from keepmum.settings import check_settings, setting
 
 __all__ = [
     "DISCARD_REASONS",
@@ -89,35 +90,111 @@ def _ms_to_frames(ms: float) -> int:
 class SpeakerSettings:
     """When an utterance starts, ends, or is thrown away."""
 
-    preroll_ms: int = 1000
+    preroll_ms: int = setting(
+        1000,
+        unit="ms",
+        low=0,
+        high=5000,
+        option="--preroll-ms",
+        help="Audio kept from before the wake (ms).",
+    )
     """Audio kept from before the wake detection, so the wake word is in the utterance (ms)."""
-    silence_ms: int = 700
+    silence_ms: int = setting(
+        700,
+        unit="ms",
+        low=80,
+        high=10_000,
+        option="--silence-ms",
+        help="Trailing silence that ends an utterance (ms).",
+    )
     """Trailing non-speech that ends an utterance (milliseconds)."""
-    max_utterance_s: float = 8.0
+    max_utterance_s: float = setting(
+        8.0,
+        unit="s",
+        low=1,
+        high=120,
+        option="--max-utterance-s",
+        help="Longest utterance (s).",
+    )
     """Longest utterance, pre-roll included (seconds)."""
-    speech_timeout_ms: int = 1500
+    speech_timeout_ms: int = setting(
+        1500,
+        unit="ms",
+        low=80,
+        high=30_000,
+        option="--speech-timeout-ms",
+        help="No speech this long after a wake: discard (ms).",
+    )
     """If no speech starts this long after the wake, it was a likely false wake (milliseconds)."""
-    min_speech_ms: int = 160
+    min_speech_ms: int = setting(
+        160,
+        unit="ms",
+        low=0,
+        high=5000,
+        option="--min-speech-ms",
+        help="Confirmed speech after the wake word that makes a request (ms).",
+    )
     """Confirmed speech after the wake word's tail, within ``speech_window_ms``, that makes a
     request; shorter blips are clicks or noise (milliseconds)."""
-    speech_window_ms: int = 240
+    speech_window_ms: int = setting(
+        240,
+        unit="ms",
+        low=0,
+        high=5000,
+        option="--speech-window-ms",
+        help="Span in which --min-speech-ms of confirmed speech starts a request (ms).",
+    )
     """The span in which ``min_speech_ms`` of confirmed speech must fall to start a request
     (milliseconds; equal to ``min_speech_ms``: consecutive frames only). At 5 dB SNR Silero
     misses single frames inside words; 2 confirmed frames of 3 keep those requests."""
-    wake_tail_ms: int = 400
+    wake_tail_ms: int = setting(
+        400,
+        unit="ms",
+        low=0,
+        high=2000,
+        option="--wake-tail-ms",
+        help="Speech right after a wake still taken as the wake word's tail (ms).",
+    )
     """Longest confirmed speech right after the detection still taken as the wake word's own
     tail, not a request (milliseconds); speech running on past it is a request said without a
     pause."""
-    wake_gap_ms: int = 160
+    wake_gap_ms: int = setting(
+        160,
+        unit="ms",
+        low=0,
+        high=2000,
+        option="--wake-gap-ms",
+        help="A pause this long just before a wake ends the wake word: no tail (ms, 0: never).",
+    )
     """A pause this long within the ``wake_tail_ms`` up to the detection (frames the VAD calls
     silent, or under ``vad.noise_margin_db`` over the room's floor) means the wake word had
     ended before the model fired (it fires up to 0.6 s late): then speech right after the
     detection is a request, not the wake word's tail (milliseconds; 0: never)."""
-    request_range_db: float = 20.0
+    request_range_db: float = setting(
+        20.0,
+        unit="dB",
+        low=0,
+        high=120,
+        option="--request-range-db",
+        help=(
+            "Once a request started, speech this far under its loudest frame is not its talker "
+            "and holds nothing open (dB, 0: off)."
+        ),
+    )
     """Once a request has started, a confirmed frame more than this many dB under the request's
     loudest confirmed frame is not its talker (background talk the room carries on with): it
     neither counts as request speech nor holds the utterance open (dB; 0: off)."""
-    room_margin_db: float = 4.0
+    room_margin_db: float = setting(
+        4.0,
+        unit="dB",
+        low=0,
+        high=40,
+        option="--room-margin-db",
+        help=(
+            "Before a request started, speech must stand this far over the room's level before "
+            "the wake word (dB, 0: off)."
+        ),
+    )
     """Before a request has started, a confirmed frame counts towards it only when it stands
     this many dB over the room as it was before the wake word (:func:`room_level_db`, the median
     level of the frames 2.96-1.2 s before the detection): in a room where people were already
@@ -126,7 +203,17 @@ class SpeakerSettings:
     is judged: once started, a request goes on as before (dB; 0: off). With 4 dB, false wakes in
     babble at -30 dBFS were discarded 93.6 % instead of 90.0 % over six builds of the real-audio
     sets, for one request lost in babble at 5 dB SNR (device/README.md)."""
-    quiet_wake_ms: int = 0
+    quiet_wake_ms: int = setting(
+        0,
+        unit="ms",
+        low=0,
+        high=5000,
+        option="--quiet-wake-ms",
+        help=(
+            "No speech over the room this long up to a wake: take it for the model firing on the "
+            "room, and the next short phrase for the wake word (ms, 0: never, the default)."
+        ),
+    )
     """A detection with no speech over the room's floor (a frame the VAD calls speech and
     ``vad.noise_margin_db`` over the floor) within this long up to it is a *quiet wake*, taken
     for the model firing on the room: the first confirmed phrase after it, if at most
@@ -137,127 +224,88 @@ class SpeakerSettings:
     under the request, 260 of 315 requests were kept with 1040 ms and 310 without
     (device/README.md); what it mends, a model firing on the room just before the wake word is
     said, is rarer."""
-    short_request_ms: int = 400
+    short_request_ms: int = setting(
+        400,
+        unit="ms",
+        low=0,
+        high=5000,
+        option="--short-request-ms",
+        help="A request with less confirmed speech than this is short, and waits longer (ms).",
+    )
     """A request with less confirmed speech than this so far is *short*: a lone word, or the last
     syllable of a wake word the model fired inside ("hey jar- ... vis"), more often than a
     whole request, so it waits ``short_request_hold_ms`` and ``short_request_listen_ms`` longer
     before it ends (milliseconds)."""
-    short_request_hold_ms: int = 160
+    short_request_hold_ms: int = setting(
+        160,
+        unit="ms",
+        low=0,
+        high=5000,
+        option="--short-request-hold-ms",
+        help="How much longer than --silence-ms a short request waits and keeps (ms, 0: off).",
+    )
     """Trailing silence a short request keeps beyond ``silence_ms`` (milliseconds; 0: off): its
     last confirmed frame often lies a frame before the end of its speech at low SNR. Under the
     0.3 s issue 8 allows a kept request beyond ``silence_ms`` with a frame to spare (the request
     may end anywhere in its last frame): 240 ms went 5 ms over it once in eight builds of the
     real-audio sets, and 80 ms cut a request (device/README.md)."""
-    short_request_listen_ms: int = 240
+    short_request_listen_ms: int = setting(
+        240,
+        unit="ms",
+        low=0,
+        high=5000,
+        option="--short-request-listen-ms",
+        help=(
+            "How much longer still a short request waits for more speech, keeping what it hears "
+            "only if a request comes (ms, 0: off)."
+        ),
+    )
     """How much longer still a short request waits, past its hold, for a request said after a
     pause, without keeping what it hears unless that request comes (milliseconds; 0: off). A
     syllable of the wake word taken for a request ("vis") is followed up to 1 s later by the
     real request: the wait (``silence_ms`` + hold + this, 1,120 ms) leaves 1 request cut short
     over six builds of the real-audio sets, with ``wake_again_gap_ms``, instead of 8
     (device/README.md)."""
-    wake_again_gap_ms: int = 480
+    wake_again_gap_ms: int = setting(
+        480,
+        unit="ms",
+        low=0,
+        high=5000,
+        option="--wake-again-gap-ms",
+        help=(
+            "While awake, a wake-word score rising over its threshold after this long under it is"
+            " the wake word again: the end waits as after a short request (ms, 0: off)."
+        ),
+    )
     """While awake, a wake-word model's score rising over its threshold after this long with no
     model over its threshold is the wake word said again: the first wake may have been a model
     firing on the room just before it, and the request may still be to come, so the end waits as
     long as after a short request (``short_request_hold_ms`` + ``short_request_listen_ms``), and
     keeps no more (milliseconds; 0: off). Long enough that a model's score still high after its
     own wake (for up to 0.7 s) is not taken for a second one."""
-    wake_word_ms: int = 960
+    wake_word_ms: int = setting(
+        960,
+        unit="ms",
+        low=80,
+        high=5000,
+        option="--wake-word-ms",
+        help="Longest phrase after such a quiet wake taken for the wake word (ms).",
+    )
     """Longest phrase after a quiet wake taken for the wake word; a longer one is a request said
     straight away, decided as after any wake (milliseconds)."""
-    ring_s: float = 2.0
+    ring_s: float = setting(
+        2.0,
+        unit="s",
+        low=0.5,
+        high=10,
+        help="Length of the RAM-only pre-roll ring while listening (s); at least the pre-roll.",
+    )
     """Length of the RAM-only pre-roll ring while listening (seconds); at least the pre-roll."""
 
     def __post_init__(self) -> None:
         """Raise :class:`ConfigError` naming the first setting out of range: at construction, so an
         invalid one cannot exist."""
-        checks = [
-            (0 <= self.preroll_ms <= 5000, "speaker.preroll_ms", "0..5000", self.preroll_ms),
-            (80 <= self.silence_ms <= 10_000, "speaker.silence_ms", "80..10000", self.silence_ms),
-            (
-                1.0 <= self.max_utterance_s <= 120.0,
-                "speaker.max_utterance_s",
-                "1..120",
-                self.max_utterance_s,
-            ),
-            (
-                80 <= self.speech_timeout_ms <= 30_000,
-                "speaker.speech_timeout_ms",
-                "80..30000",
-                self.speech_timeout_ms,
-            ),
-            (
-                0 <= self.min_speech_ms <= 5000,
-                "speaker.min_speech_ms",
-                "0..5000",
-                self.min_speech_ms,
-            ),
-            (0.5 <= self.ring_s <= 10.0, "speaker.ring_s", "0.5..10", self.ring_s),
-            (
-                0 <= self.speech_window_ms <= 5000,
-                "speaker.speech_window_ms",
-                "0..5000",
-                self.speech_window_ms,
-            ),
-            (0 <= self.wake_gap_ms <= 2000, "speaker.wake_gap_ms", "0..2000", self.wake_gap_ms),
-            (
-                0 <= self.request_range_db <= 120,
-                "speaker.request_range_db",
-                "0..120",
-                self.request_range_db,
-            ),
-            (
-                0 <= self.room_margin_db <= 40,
-                "speaker.room_margin_db",
-                "0..40",
-                self.room_margin_db,
-            ),
-            (
-                0 <= self.wake_tail_ms <= 2000,
-                "speaker.wake_tail_ms",
-                "0..2000",
-                self.wake_tail_ms,
-            ),
-            (
-                0 <= self.quiet_wake_ms <= 5000,
-                "speaker.quiet_wake_ms",
-                "0..5000",
-                self.quiet_wake_ms,
-            ),
-            (
-                0 <= self.short_request_ms <= 5000,
-                "speaker.short_request_ms",
-                "0..5000",
-                self.short_request_ms,
-            ),
-            (
-                0 <= self.short_request_hold_ms <= 5000,
-                "speaker.short_request_hold_ms",
-                "0..5000",
-                self.short_request_hold_ms,
-            ),
-            (
-                0 <= self.short_request_listen_ms <= 5000,
-                "speaker.short_request_listen_ms",
-                "0..5000",
-                self.short_request_listen_ms,
-            ),
-            (
-                0 <= self.wake_again_gap_ms <= 5000,
-                "speaker.wake_again_gap_ms",
-                "0..5000",
-                self.wake_again_gap_ms,
-            ),
-            (
-                80 <= self.wake_word_ms <= 5000,
-                "speaker.wake_word_ms",
-                "80..5000",
-                self.wake_word_ms,
-            ),
-        ]
-        for ok, name, allowed, value in checks:
-            if not ok:
-                raise ConfigError(f"{name} must be in {allowed}, got {value!r}")
+        check_settings(self, "speaker")
         if self.speech_window_frames < self.min_speech_frames:
             raise ConfigError(
                 f"speaker.speech_window_ms ({self.speech_window_ms}) is shorter than "

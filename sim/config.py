@@ -24,6 +24,7 @@ from typing import Any
 from device.states import SpeakerSettings
 from keepmum.errors import ConfigError
 from keepmum.files import write_file
+from keepmum.settings import check_settings, setting
 from storage.settings import VaultSettings
 from wakeword.trigger import WakeSettings
 from wakeword.vad import VadSettings
@@ -35,6 +36,7 @@ else:  # pragma: no cover - Python 3.10
 
 __all__ = [
     "CONFIG_NAME",
+    "SECTIONS",
     "Config",
     "DeviceSettings",
     "load_config",
@@ -51,18 +53,29 @@ CONFIG_NAME = "config.toml"
 class DeviceSettings:
     """How this device hears: its microphone and the VAD gate for small boards."""
 
-    input_device: str = ""
+    input_device: str = setting(
+        "", unit="", help="Microphone by name or index (empty: the system default)."
+    )
     """Microphone by name or index (empty: the system default)."""
-    vad_gate: bool = False
+    vad_gate: bool = setting(
+        False,
+        unit="",
+        help="Run the speech-embedding model only while speech was heard recently (saves CPU).",
+    )
     """Run the speech-embedding model only while speech was heard recently (saves CPU)."""
-    vad_gate_s: float = 1.5
+    vad_gate_s: float = setting(
+        1.5,
+        unit="s",
+        low=0.08,
+        high=10.0,
+        help="How recently speech must have been heard for the VAD gate to be open (s).",
+    )
     """How recently speech must have been heard for the gate to be open (seconds)."""
 
     def __post_init__(self) -> None:
         """Raise :class:`ConfigError` naming the first setting out of range: at construction, so an
         invalid one cannot exist."""
-        if not 0.08 <= self.vad_gate_s <= 10.0:
-            raise ConfigError(f"device.vad_gate_s must be in 0.08..10, got {self.vad_gate_s!r}")
+        check_settings(self, "device")
 
 
 @dataclass(frozen=True)
@@ -87,7 +100,7 @@ class Config:
     def as_toml_dict(self) -> dict[str, dict[str, Any]]:
         """The settings as TOML tables (for ``config show`` and writing a default file)."""
         out: dict[str, dict[str, Any]] = {}
-        for section in _SECTIONS:
+        for section in SECTIONS:
             settings = getattr(self, section)
             table: dict[str, Any] = {}
             for f in dataclasses.fields(settings):
@@ -103,7 +116,7 @@ class Config:
         return out
 
 
-_SECTIONS: dict[str, type] = {
+SECTIONS: dict[str, type] = {
     "device": DeviceSettings,
     "wakeword": WakeSettings,
     "vad": VadSettings,
@@ -163,11 +176,11 @@ def _coerce(where: str, key: str, value: Any, hint: Any) -> Any:
 def _build(where: str, tables: dict[str, Any]) -> dict[str, Any]:
     built: dict[str, Any] = {}
     for section, table in tables.items():
-        if section not in _SECTIONS:
-            raise ConfigError(f"{where}: {unknown_name('section', section, _SECTIONS)}")
+        if section not in SECTIONS:
+            raise ConfigError(f"{where}: {unknown_name('section', section, SECTIONS)}")
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: [{section}] must be a table, got {table!r}")
-        cls = _SECTIONS[section]
+        cls = SECTIONS[section]
         names = {f.name for f in dataclasses.fields(cls) if f.init}
         kwargs: dict[str, Any] = {}
         for key, value in table.items():

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from keepmum.errors import ConfigError
+from keepmum.settings import check_settings, setting
 
 __all__ = ["MAX_RETENTION_H", "VaultSettings"]
 
@@ -18,23 +17,27 @@ MAX_RETENTION_H = 24.0 * 366
 class VaultSettings:
     """Retention and capacity of the vault (the ``[vault]`` section of ``config.toml``)."""
 
-    retention_h: float = 24.0
+    retention_h: float = setting(
+        24.0,
+        unit="h",
+        low=0.0,
+        high=MAX_RETENTION_H,
+        option="--retention-h",
+        help="Hours a kept record lives (0 keeps nothing).",
+    )
     """How long a kept utterance lives before it is deleted (hours); 0 keeps nothing at all."""
-    capacity_s: float = 600.0
+    capacity_s: float = setting(
+        600.0,
+        unit="s",
+        low=0.0,
+        help="Most audio the vault holds at once (s); the oldest records are deleted first.",
+    )
     """Most audio the vault holds at once (seconds); the oldest records are deleted first."""
 
     def __post_init__(self) -> None:
-        for name in ("retention_h", "capacity_s"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ConfigError(f"vault.{name}: expected a number, got {value!r}")
-            if math.isnan(value) or value < 0 or math.isinf(value):
-                raise ConfigError(f"vault.{name}: expected a finite number >= 0, got {value!r}")
-        if self.retention_h > MAX_RETENTION_H:
-            raise ConfigError(
-                f"vault.retention_h: expected at most {MAX_RETENTION_H:g} hours "
-                f"(a year), got {self.retention_h!r}"
-            )
+        """Raise :class:`ConfigError` naming the first setting out of range (a year at most for
+        ``retention_h``): at construction, so an invalid one cannot exist."""
+        check_settings(self, "vault")
 
     @property
     def retention_s(self) -> float:

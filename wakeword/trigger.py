@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from device.audio import FRAME_SECONDS
 from keepmum.errors import ConfigError
+from keepmum.settings import check_settings, setting
 
 __all__ = [
     "Detection",
@@ -46,34 +47,50 @@ def refractory_frames(refractory_s: float) -> int:
 class WakeSettings:
     """Which wake-word models listen, and when their scores count as a wake."""
 
-    models: tuple[str, ...] = ("alexa",)
+    models: tuple[str, ...] = setting(
+        ("alexa",), unit="", help="Built-in model names or model file paths (.onnx, .tflite)."
+    )
     """Built-in model names or ``.onnx`` paths."""
-    thresholds: tuple[tuple[str, float], ...] = ()
+    thresholds: tuple[tuple[str, float], ...] = setting(
+        (), unit="score", help="Per score name thresholds (0 to 1) over default_threshold."
+    )
     """Per score name thresholds (score in [0, 1]) overriding ``default_threshold``."""
-    default_threshold: float = 0.5
+    default_threshold: float = setting(
+        0.5,
+        unit="score",
+        low=0.0,
+        high=1.0,
+        low_open=True,
+        help="Score (0 to 1) at or above which a frame counts as positive.",
+    )
     """Score (0 to 1) at or above which a frame counts as positive."""
-    trigger_frames: int = 1
+    trigger_frames: int = setting(
+        1,
+        unit="frames",
+        low=1,
+        option="--trigger-frames",
+        help="Consecutive frames over threshold to fire.",
+    )
     """Consecutive positive frames (80 ms each) needed to fire."""
-    refractory_s: float = 2.0
+    refractory_s: float = setting(
+        2.0,
+        unit="s",
+        low=0.0,
+        option="--refractory-s",
+        help="Seconds after a wake with no new wake.",
+    )
     """Seconds after a detection during which no model fires again."""
     _threshold_map: dict[str, float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.models:
-            raise ConfigError("wake.models: expected at least one model, got none")
-        for name, value in (("default", self.default_threshold), *self.thresholds):
+            raise ConfigError("wakeword.models: expected at least one model, got none")
+        check_settings(self, "wakeword")
+        for name, value in self.thresholds:
             if not (isinstance(value, (int, float)) and 0.0 < value <= 1.0):
                 raise ConfigError(
                     f"wake threshold for {name!r}: expected a number in (0, 1], got {value!r}"
                 )
-        if not (isinstance(self.trigger_frames, int) and self.trigger_frames >= 1):
-            raise ConfigError(
-                f"wake.trigger_frames: expected an integer >= 1, got {self.trigger_frames!r}"
-            )
-        if not (isinstance(self.refractory_s, (int, float)) and self.refractory_s >= 0):
-            raise ConfigError(
-                f"wake.refractory_s: expected seconds >= 0, got {self.refractory_s!r}"
-            )
         object.__setattr__(self, "_threshold_map", dict(self.thresholds))
 
     def threshold_for(self, name: str) -> float:

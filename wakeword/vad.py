@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from device.audio import SAMPLE_RATE, Pcm
-from keepmum.errors import ConfigError
+from keepmum.settings import check_settings, setting
 
 __all__ = ["VadSettings", "WebRtcVad"]
 
@@ -22,54 +22,81 @@ __all__ = ["VadSettings", "WebRtcVad"]
 class VadSettings:
     """How voice activity is judged."""
 
-    aggressiveness: int = 2
+    aggressiveness: int = setting(
+        2,
+        unit="mode",
+        choices=(0, 1, 2, 3),
+        option="--vad-aggressiveness",
+        help="webrtcvad mode 0-3.",
+    )
     """webrtcvad mode, 0 (least eager to call noise non-speech) to 3 (most)."""
-    subframe_ms: int = 30
+    subframe_ms: int = setting(
+        30, unit="ms", choices=(10, 20, 30), help="Length of the pieces webrtcvad judges (ms)."
+    )
     """Length of the pieces webrtcvad judges (milliseconds): 10, 20 or 30."""
-    speech_ratio: float = 0.5
+    speech_ratio: float = setting(
+        0.5,
+        unit="share",
+        low=0.0,
+        high=1.0,
+        low_open=True,
+        help="Share of an 80 ms frame's sub-frames that must be speech for the frame to be speech.",
+    )
     """Share of an 80 ms frame's sub-frames that must be speech for the frame to be speech."""
-    silero_threshold: float = 0.6
+    silero_threshold: float = setting(
+        0.6,
+        unit="probability",
+        low=0.0,
+        high=1.0,
+        option="--silero-threshold",
+        help="Silero VAD probability (0-1) that confirms speech while awake.",
+    )
     """Silero VAD (v6) probability (0-1) a frame needs to confirm webrtcvad while awake
     (``wakeword/confirm.py``); 0 confirms every loud-enough frame webrtcvad calls speech."""
-    noise_margin_db: float = 6.0
+    noise_margin_db: float = setting(
+        6.0,
+        unit="dB",
+        low=0.0,
+        high=40.0,
+        option="--noise-margin-db",
+        help="A request must be this far above the room's noise floor; a quieter frame is a "
+        "pause (dB).",
+    )
     """How far above the room's noise floor a frame must be to count as a request (dB); a quieter
     frame is a pause to the wake-gap rule, whatever webrtcvad says."""
-    loud_margin_db: float = 7.0
+    loud_margin_db: float = setting(
+        7.0,
+        unit="dB",
+        low=0.0,
+        high=40.0,
+        option="--loud-margin-db",
+        help="A frame this far above the noise floor needs only --loud-silero-threshold (dB).",
+    )
     """A frame at least this far above the noise floor (dB) needs only
     ``loud_silero_threshold``: at 5 dB SNR Silero gives some plainly loud speech under 0.5."""
-    loud_silero_threshold: float = 0.15
+    loud_silero_threshold: float = setting(
+        0.15,
+        unit="probability",
+        low=0.0,
+        high=1.0,
+        option="--loud-silero-threshold",
+        help="Silero VAD probability (0-1) that confirms a frame --loud-margin-db over the floor.",
+    )
     """Silero VAD probability (0-1) that confirms a frame ``loud_margin_db`` over the floor (the
     lower of this and ``silero_threshold`` applies)."""
-    noise_window_s: float = 3.0
+    noise_window_s: float = setting(
+        3.0,
+        unit="s",
+        low=0.08,
+        high=60.0,
+        help="Audio the noise floor is measured over: its 20th-percentile frame level (s).",
+    )
     """Audio the noise floor is measured over: its 20th-percentile frame level (seconds)."""
 
     def __post_init__(self) -> None:
         """Raise :class:`ConfigError` naming the first setting out of range: at construction, so an
         invalid one cannot exist."""
-        if self.aggressiveness not in (0, 1, 2, 3):
-            raise ConfigError(
-                f"vad.aggressiveness must be 0, 1, 2 or 3, got {self.aggressiveness!r}"
-            )
-        if self.subframe_ms not in (10, 20, 30):
-            raise ConfigError(f"vad.subframe_ms must be 10, 20 or 30, got {self.subframe_ms!r}")
-        if not 0.0 < self.speech_ratio <= 1.0:
-            raise ConfigError(f"vad.speech_ratio must be in (0, 1], got {self.speech_ratio!r}")
-        if not 0.0 <= self.silero_threshold <= 1.0:
-            raise ConfigError(
-                f"vad.silero_threshold must be in 0..1, got {self.silero_threshold!r}"
-            )
-        if not 0.0 <= self.noise_margin_db <= 40.0:
-            raise ConfigError(f"vad.noise_margin_db must be in 0..40, got {self.noise_margin_db!r}")
-        if not 0.0 <= self.loud_margin_db <= 40.0:
-            raise ConfigError(f"vad.loud_margin_db must be in 0..40, got {self.loud_margin_db!r}")
-        if not 0.0 <= self.loud_silero_threshold <= 1.0:
-            raise ConfigError(
-                f"vad.loud_silero_threshold must be in 0..1, got {self.loud_silero_threshold!r}"
-            )
-        if not 0.08 <= self.noise_window_s <= 60.0:
-            raise ConfigError(
-                f"vad.noise_window_s must be in 0.08..60, got {self.noise_window_s!r}"
-            )
+        check_settings(self, "vad")
 
 
 class WebRtcVad:

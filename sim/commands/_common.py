@@ -23,18 +23,19 @@ import functools
 import math
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import click
 
 from keepmum.errors import ConfigError
+from keepmum.settings import declared
 from sim.commands._base import KeepmumCommand, KeepmumGroup
 from sim.commands._output import Output
-from sim.config import load_config, read_user_text
+from sim.config import SECTIONS, load_config, read_user_text
 from storage.erasure import pending_erasures
 from storage.settings import VaultSettings
 from storage.upload import ErasureSender
@@ -231,158 +232,25 @@ def read_passphrase(
     return check_new_passphrase(member, str(value)) if confirm else str(value)
 
 
-# (option, config section, config key, click type, help)
-_SIMPLE: list[tuple[str, str, str, Any, str]] = [
-    (
-        "--trigger-frames",
-        "wakeword",
-        "trigger_frames",
-        int,
-        "Consecutive frames over threshold to fire.",
-    ),
-    (
-        "--refractory-s",
-        "wakeword",
-        "refractory_s",
-        FiniteFloat(),
-        "Seconds after a wake with no new wake.",
-    ),
-    ("--vad-aggressiveness", "vad", "aggressiveness", int, "webrtcvad mode 0-3."),
-    ("--preroll-ms", "speaker", "preroll_ms", int, "Audio kept from before the wake (ms)."),
-    ("--silence-ms", "speaker", "silence_ms", int, "Trailing silence that ends an utterance (ms)."),
-    ("--max-utterance-s", "speaker", "max_utterance_s", FiniteFloat(), "Longest utterance (s)."),
-    (
-        "--speech-timeout-ms",
-        "speaker",
-        "speech_timeout_ms",
-        int,
-        "No speech this long after a wake: discard (ms).",
-    ),
-    (
-        "--min-speech-ms",
-        "speaker",
-        "min_speech_ms",
-        int,
-        "Confirmed speech after the wake word that makes a request (ms).",
-    ),
-    (
-        "--wake-tail-ms",
-        "speaker",
-        "wake_tail_ms",
-        int,
-        "Speech right after a wake still taken as the wake word's tail (ms).",
-    ),
-    (
-        "--speech-window-ms",
-        "speaker",
-        "speech_window_ms",
-        int,
-        "Span in which --min-speech-ms of confirmed speech starts a request (ms).",
-    ),
-    (
-        "--wake-gap-ms",
-        "speaker",
-        "wake_gap_ms",
-        int,
-        "A pause this long just before a wake ends the wake word: no tail (ms, 0: never).",
-    ),
-    (
-        "--quiet-wake-ms",
-        "speaker",
-        "quiet_wake_ms",
-        int,
-        "No speech over the room this long up to a wake: take it for the model firing on the "
-        "room, and the next short phrase for the wake word (ms, 0: never, the default).",
-    ),
-    (
-        "--short-request-ms",
-        "speaker",
-        "short_request_ms",
-        int,
-        "A request with less confirmed speech than this is short, and waits longer (ms).",
-    ),
-    (
-        "--short-request-hold-ms",
-        "speaker",
-        "short_request_hold_ms",
-        int,
-        "How much longer than --silence-ms a short request waits and keeps (ms, 0: off).",
-    ),
-    (
-        "--short-request-listen-ms",
-        "speaker",
-        "short_request_listen_ms",
-        int,
-        "How much longer still a short request waits for more speech, keeping what it hears "
-        "only if a request comes (ms, 0: off).",
-    ),
-    (
-        "--wake-again-gap-ms",
-        "speaker",
-        "wake_again_gap_ms",
-        int,
-        "While awake, a wake-word score rising over its threshold after this long under it is "
-        "the wake word again: the end waits as after a short request (ms, 0: off).",
-    ),
-    (
-        "--wake-word-ms",
-        "speaker",
-        "wake_word_ms",
-        int,
-        "Longest phrase after such a quiet wake taken for the wake word (ms).",
-    ),
-    (
-        "--request-range-db",
-        "speaker",
-        "request_range_db",
-        FiniteFloat(),
-        "Once a request started, speech this far under its loudest frame is not its talker "
-        "and holds nothing open (dB, 0: off).",
-    ),
-    (
-        "--room-margin-db",
-        "speaker",
-        "room_margin_db",
-        FiniteFloat(),
-        "Before a request started, speech must stand this far over the room's level before the "
-        "wake word (dB, 0: off).",
-    ),
-    (
-        "--silero-threshold",
-        "vad",
-        "silero_threshold",
-        FiniteFloat(),
-        "Silero VAD probability (0-1) that confirms speech while awake.",
-    ),
-    (
-        "--noise-margin-db",
-        "vad",
-        "noise_margin_db",
-        FiniteFloat(),
-        "A request must be this far above the room's noise floor; a quieter frame is a pause (dB).",
-    ),
-    (
-        "--loud-margin-db",
-        "vad",
-        "loud_margin_db",
-        FiniteFloat(),
-        "A frame this far above the noise floor needs only --loud-silero-threshold (dB).",
-    ),
-    (
-        "--loud-silero-threshold",
-        "vad",
-        "loud_silero_threshold",
-        FiniteFloat(),
-        "Silero VAD probability (0-1) that confirms a frame --loud-margin-db over the floor.",
-    ),
-    (
-        "--retention-h",
-        "vault",
-        "retention_h",
-        FiniteFloat(),
-        "Hours a kept record lives (0 keeps nothing).",
-    ),
-]
+def _setting_options() -> list[tuple[str, str, str, Any, str]]:
+    """``(option, config section, config key, click type, help)`` of every setting that declares
+    a command-line option (:mod:`keepmum.settings`), section by section, in field order."""
+    table = []
+    for section, settings in SECTIONS.items():
+        for f, declaration in declared(settings):
+            if declaration.option is None:
+                continue
+            whole = isinstance(f.default, int) and not isinstance(f.default, bool)
+            kind = int if whole else FiniteFloat()
+            table.append((declaration.option, section, f.name, kind, declaration.help))
+    keys = [key for _option, _section, key, _kind, _help in table]
+    # The option's value travels under its key alone (DeviceOptions.settings): keys are unique.
+    assert len(set(keys)) == len(keys), f"two settings with one key among {keys}"
+    return table
+
+
+_SIMPLE = _setting_options()
+"""The device's tuning options: one for each setting that names an option in its declaration."""
 
 
 @dataclass(frozen=True)
@@ -403,36 +271,19 @@ class DeviceOptions:
     """``--threshold SCORE`` or ``MODEL=SCORE`` (repeatable)."""
     vad_gate: bool | None = None
     """``--vad-gate``."""
-    trigger_frames: int | None = None
-    refractory_s: float | None = None
-    aggressiveness: int | None = None
-    """``--vad-aggressiveness``."""
-    preroll_ms: int | None = None
-    silence_ms: int | None = None
-    max_utterance_s: float | None = None
-    speech_timeout_ms: int | None = None
-    min_speech_ms: int | None = None
-    wake_tail_ms: int | None = None
-    speech_window_ms: int | None = None
-    wake_gap_ms: int | None = None
-    quiet_wake_ms: int | None = None
-    short_request_ms: int | None = None
-    short_request_hold_ms: int | None = None
-    short_request_listen_ms: int | None = None
-    wake_again_gap_ms: int | None = None
-    wake_word_ms: int | None = None
-    request_range_db: float | None = None
-    room_margin_db: float | None = None
-    silero_threshold: float | None = None
-    noise_margin_db: float | None = None
-    loud_margin_db: float | None = None
-    loud_silero_threshold: float | None = None
-    retention_h: float | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    """The tuning options given (``{"silence_ms": 900}``), by setting name: one for each
+    setting that declares an option (``_SIMPLE``); an option not given is absent."""
+
+    def with_settings(self, **values: Any) -> DeviceOptions:
+        """These options with ``values`` given too (a None value: not given)."""
+        merged = {**self.settings, **{k: v for k, v in values.items() if v is not None}}
+        return replace(self, settings=merged)
 
     def _given(self) -> Iterator[tuple[str, str, str, Any]]:
         """``(option, section, key, value)`` of each table option the user gave."""
         for option, section, key, _kind, _help in _SIMPLE:
-            value = getattr(self, key)
+            value = self.settings.get(key)
             if value is not None:
                 yield option, section, key, value
 
@@ -482,7 +333,8 @@ class DeviceOptions:
         return labels
 
 
-_DEVICE_FIELDS = tuple(f.name for f in fields(DeviceOptions))
+_DEVICE_FIELDS = ("config_path", "models", "thresholds", "vad_gate")
+"""The device options that are not settings of the table."""
 
 
 _DECISION = [entry for entry in _SIMPLE if entry[1] in ("speaker", "vad")]
@@ -505,7 +357,7 @@ def decision_options(func: F) -> F:
     @functools.wraps(func)
     def with_decision(*args: Any, **kwargs: Any) -> Any:
         given = {key: kwargs.pop(key) for _option, _section, key, _kind, _help in _DECISION}
-        return func(*args, decision=DeviceOptions(**given), **kwargs)
+        return func(*args, decision=DeviceOptions().with_settings(**given), **kwargs)
 
     return _with_options(cast(F, with_decision), _DECISION)
 
@@ -517,7 +369,8 @@ def device_options(func: F) -> F:
     @functools.wraps(func)
     def with_device(*args: Any, **kwargs: Any) -> Any:
         given = {name: kwargs.pop(name) for name in _DEVICE_FIELDS}
-        return func(*args, device=DeviceOptions(**given), **kwargs)
+        settings = {key: kwargs.pop(key) for _option, _section, key, _kind, _help in _SIMPLE}
+        return func(*args, device=DeviceOptions(**given).with_settings(**settings), **kwargs)
 
     command = _with_options(cast(F, with_device), _SIMPLE)
     command = click.option(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -32,6 +31,9 @@ from sim.commands._scoring import (
     wake_settings,
     warn_short_negatives,
 )
+
+if TYPE_CHECKING:
+    from sim.config import Config
 
 __all__ = ["far"]
 
@@ -240,42 +242,56 @@ def _above_zero(value: float, param: click.Parameter, ctx: click.Context) -> flo
 
 
 def _far(opts: FarOptions) -> None:
+    out = Output(opts.json_lines)
+    home = resolve_home(opts.home)
+    _guard_outputs(opts, home)
+    config = _load_config(opts, home)
+    check_protocol_options(opts)
+    if opts.request_dirs:
+        _requests(out, opts, config)
+    elif opts.protocol is not None:
+        from sim.commands._protocol import run_protocol
+
+        run_protocol(out, opts, config)
+    else:
+        _sweep(out, opts, config)
+
+
+def _guard_outputs(opts: FarOptions, home: Path) -> None:
+    """Refuse an output path before hours of scoring, not after."""
+    for option, target in (
+        ("--csv", opts.csv_path),
+        ("--sweep-csv", opts.sweep_csv_path),
+        ("--plot", opts.plot_path),
+    ):
+        if target is not None:
+            guard_output_path(
+                target, home=home, option=option, overwrite=opts.force, make_folder=True
+            )
+
+
+def _load_config(opts: FarOptions, home: Path) -> Config:
+    """The device's configuration under far's options."""
     from sim.config import load_config
+
+    # The same builder as the device commands' options: the request decision's, and
+    # --trigger-frames and --refractory-s (far's own, with their help for a sweep).
+    given = opts.decision.with_settings(
+        trigger_frames=opts.trigger_frames, refractory_s=opts.refractory_s
+    )
+    return load_config(
+        opts.config_path, home=home, overrides=given.overrides(), blame=given.blame()
+    )
+
+
+def _sweep(out: Output, opts: FarOptions, config: Config) -> None:
+    """Score the clips or the stream, sweep the thresholds, print and write what was asked."""
     from sim.research import far as engine
     from sim.research.folders import folder_tallies
     from wakeword.backend import installed_backend
     from wakeword.metrics import choose_operating_point
 
     backend = installed_backend()
-    out = Output(opts.json_lines)
-    home = resolve_home(opts.home)
-    for option, target in (
-        ("--csv", opts.csv_path),
-        ("--sweep-csv", opts.sweep_csv_path),
-        ("--plot", opts.plot_path),
-    ):
-        # Checked before hours of scoring, not after.
-        if target is not None:
-            guard_output_path(
-                target, home=home, option=option, overwrite=opts.force, make_folder=True
-            )
-    # The same builder as the device commands' options: the request decision's, and
-    # --trigger-frames and --refractory-s (far's own, with their help for a sweep).
-    given = dataclasses.replace(
-        opts.decision, trigger_frames=opts.trigger_frames, refractory_s=opts.refractory_s
-    )
-    config = load_config(
-        opts.config_path, home=home, overrides=given.overrides(), blame=given.blame()
-    )
-    check_protocol_options(opts)
-    if opts.request_dirs:
-        _requests(out, opts, config)
-        return
-    if opts.protocol is not None:
-        from sim.commands._protocol import run_protocol
-
-        run_protocol(out, opts, config)
-        return
     model = one_model(opts, config)
     wake = wake_settings(config, (model,))
     thresholds = engine.parse_thresholds(opts.thresholds or engine.DEFAULT_SWEEP)
@@ -293,8 +309,8 @@ def _far(opts: FarOptions) -> None:
         f"on the {backend.describe()} backend"
     )
 
-    stream_mode = opts.stream_path is not None
-    if stream_mode:
+    spans = None
+    if opts.stream_path is not None:
         assert opts.labels_path is not None  # _inputs refused --stream without --labels
         spans = engine.read_labels(opts.labels_path)
         points = engine.stream_sweep(
@@ -333,18 +349,34 @@ def _far(opts: FarOptions) -> None:
             out.console.print(phase_table(model, by_phase))
         _folder_table(out, tallies, points, operating)
     warn_short_negatives(out, points, opts.target_fa_per_hour, opts.confidence)
+    _write_outputs(out, opts, model, points, operating, scored, names, wake, job.pad_s, spans)
+
+
+def _write_outputs(
+    out: Output,
+    opts: FarOptions,
+    model: str,
+    points: list[Any],
+    operating: Any,
+    scored: list[Any],
+    names: tuple[str, ...],
+    wake: Any,
+    pad_s: float,
+    spans: list[Any] | None,
+) -> None:
+    """``--sweep-csv``, ``--csv`` and ``--plot``, each when asked."""
     if opts.sweep_csv_path is not None:
         from sim.research.det_plot import write_sweep_csv
 
         write_sweep_csv(opts.sweep_csv_path, model, points)
         out.say(f"sweep: {escape(opts.sweep_csv_path)}")
     if opts.csv_path is not None:
-        _write_csv(opts.csv_path, scored, names, model, wake, job.pad_s)
+        _write_csv(opts.csv_path, scored, names, model, wake, pad_s)
         out.say(f"per-file scores: {escape(opts.csv_path)}")
     if opts.plot_path is not None:
         from sim.research.det_plot import DetCurve, plot_det
 
-        if stream_mode:
+        if spans is not None:
             label = f"{len(spans)} keywords in {scored[0].result.audio_s / 3600:.2f} h"
         else:
             n_pos = sum(f.role == "positive" for f in scored)
@@ -355,7 +387,7 @@ def _far(opts: FarOptions) -> None:
             [DetCurve(model, points, operating)],
             data_label=label,
             target_fa_per_hour=opts.target_fa_per_hour,
-            stream_mode=stream_mode,
+            stream_mode=spans is not None,
         )
         out.say(f"DET plot: {escape(opts.plot_path)}")
 

@@ -28,7 +28,7 @@ import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +38,7 @@ from keepmum.files import write_file
 from wakeword.metrics import DetPoint, FileSummary, OperatingPoint
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 __all__ = [
@@ -291,8 +292,6 @@ def draw_det(
     when the bound does not). Cost panel: kept seconds per hour of negatives, per threshold,
     the operating threshold marked.
     """
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
     det, key, cost_axes = figure.subplots(3, 1, gridspec_kw={"height_ratios": [3, 0.5, 1.2]})
     key.set_axis_off()  # the legend's own row: it never covers a point or the target's label
     edge = _edge(curves, target_fa_per_hour)
@@ -311,136 +310,192 @@ def draw_det(
         drawn += points
         right = max(right, *(p.x_high for p in points))
         top = max(top, *(p.y_high for p in points))
-        rated = [p for p in points if not p.zero_fa]
+        color = _draw_curve(det, curve.model, points)
         zero = [p for p in points if p.zero_fa]
-        (line,) = det.plot(
-            [p.x for p in rated],
-            [p.y for p in rated],
-            marker="o",
-            markersize=3.5,
-            linewidth=1.4,
-            label=curve.model,
-            zorder=3,
-        )
-        color = line.get_color()
-        # Thresholds with the same counts share a point: one bar each, or the bars' shade would
-        # say more about how many thresholds tie than about the interval. The FA/h bars of 0-FA
-        # points are the band below instead (they are all the same bar).
-        bars = list(dict.fromkeys(_bar(p) for p in points))
-        det.errorbar(
-            [b[0] for b in bars],
-            [b[1] for b in bars],
-            xerr=[[b[0] - b[2] for b in bars], [b[3] - b[0] for b in bars]],
-            yerr=[[b[1] - b[4] for b in bars], [b[5] - b[1] for b in bars]],
-            fmt="none",
-            ecolor=color,
-            elinewidth=0.8,
-            alpha=0.3,
-            capsize=0,
-            zorder=2,
-        )
         if zero:
-            # One bound for all of them (the same hours, 0 events): drawn once, as a bar from
-            # the edge to the bound at the best of them (the lowest FRR: the point that matters
-            # on a DET curve), and as a dotted line at the bound beside all of them.
-            upper = zero[0].x_high
-            best = min(zero, key=lambda p: (p.y, -p.threshold))
-            det.errorbar(
-                [best.x],
-                [best.y],
-                xerr=[[0.0], [upper - best.x]],
-                fmt="none",
-                ecolor=color,
-                elinewidth=1.4,
-                capsize=5,
-                clip_on=False,
-                zorder=4,
-            )
-            det.plot(
-                [upper, upper],
-                [min(p.y for p in zero), max(p.y for p in zero)],
-                color=color,
-                linestyle=":",
-                linewidth=1.2,
-                zorder=2,
-                label=f"{curve.model}: upper bound of its 0-FA points",
-            )
-            det.plot(
-                [p.x for p in zero],
-                [p.y for p in zero],
-                marker="<",
-                markersize=7,
-                color=color,
-                markeredgecolor="black",
-                markeredgewidth=0.5,
-                linestyle="none",
-                clip_on=False,
-                zorder=6,  # above an operating star on the same spot
-                label=f"{curve.model}: 0 false accepts, drawn at the left edge",
-            )
-            hours = next(p.negative_hours for p in curve.points if p.false_accepts == 0)
-            note = f"0 FA in {hours:.3g} h\n({level} upper bound {_rate(upper)} FA/h)"
-            notes.append(note)
-            det.annotate(
-                note,
-                xy=(best.x, best.y),
-                xytext=(36, 30 + 34 * (len(notes) - 1)),
-                textcoords="offset points",
-                fontsize=8,
-                color=color,
-                va="center",
-                arrowprops={"arrowstyle": "->", "color": color, "linewidth": 0.8},
-                bbox={"boxstyle": "round,pad=0.25", "facecolor": "white", "alpha": 0.85},
-                zorder=7,
-            )
-        op = curve.operating
-        if op is not None and not math.isnan(op.point.frr) and not math.isnan(op.point.fa_per_hour):
-            at = _drawn(curve.model, op.point, edge)
-            label = f"{curve.model} at {_label_operating(op)}"
-            operating.append((curve.model, at, label))
-            det.plot(
-                [at.x],
-                [at.y],
-                marker="*",
-                markersize=15,
-                color=color,
-                markeredgecolor="black",
-                linestyle="none",
-                clip_on=False,
-                zorder=5,
-                label=label,
-            )
-        series = [p for p in sorted(curve.points, key=lambda p: p.threshold)]
-        series = [p for p in series if not math.isnan(p.kept_s_per_hour)]
-        if series:
-            costs.append(
-                CostSeries(
-                    curve.model,
-                    tuple(p.threshold for p in series),
-                    tuple(p.kept_s_per_hour for p in series),
-                )
-            )
-            cost_axes.plot(
-                [p.threshold for p in series],
-                [p.kept_s_per_hour for p in series],
-                marker="o",
-                markersize=3.5,
-                color=color,
-                label=curve.model,
-            )
-            if op is not None:
-                on_left = op.point.threshold > 0.6  # the label stays inside the panel
-                cost_axes.axvline(op.point.threshold, color=color, linestyle=":", linewidth=1.2)
-                cost_axes.annotate(
-                    f"{curve.model} at {op.point.threshold:g}: {op.point.kept_s_per_hour:.1f} s/h",
-                    xy=(op.point.threshold, 1.0),
-                    xycoords=("data", "axes fraction"),
-                    xytext=(-4 if on_left else 4, -12),
-                    textcoords="offset points",
-                    ha="right" if on_left else "left",
-                    fontsize=8,
-                    color=color,
-                )
+            notes.append(_draw_zero_fa(det, curve, zero, color, level, len(notes)))
+        at = _draw_operating(det, curve, edge, color)
+        if at is not None:
+            operating.append(at)
+        cost = _draw_cost(cost_axes, curve, color)
+        if cost is not None:
+            costs.append(cost)
+    _finish_det_axes(det, edge, right, top, target_fa_per_hour, level, stream_mode)
+    models = ", ".join(c.model for c in curves) or "no model"
+    det.set_title(f"DET: {models}\n{data_label}", fontsize=11)
+    handles, labels = det.get_legend_handles_labels()
+    if drawn:
+        key.legend(handles, labels, loc="center", fontsize=7.5, frameon=False, ncol=1)
+    _finish_cost_axes(cost_axes, bool(costs))
+    return DetDrawing(tuple(drawn), edge, tuple(operating), tuple(notes), tuple(costs))
+
+
+def _draw_curve(det: Axes, model: str, points: Sequence[DrawnPoint]) -> Any:
+    """A curve's rated points as a line and every point's interval as bars; its colour."""
+    rated = [p for p in points if not p.zero_fa]
+    (line,) = det.plot(
+        [p.x for p in rated],
+        [p.y for p in rated],
+        marker="o",
+        markersize=3.5,
+        linewidth=1.4,
+        label=model,
+        zorder=3,
+    )
+    color: Any = line.get_color()  # a matplotlib colour: a name, hex string or RGB(A) tuple
+    # Thresholds with the same counts share a point: one bar each, or the bars' shade would
+    # say more about how many thresholds tie than about the interval. The FA/h bars of 0-FA
+    # points are the band below instead (they are all the same bar).
+    bars = list(dict.fromkeys(_bar(p) for p in points))
+    det.errorbar(
+        [b[0] for b in bars],
+        [b[1] for b in bars],
+        xerr=[[b[0] - b[2] for b in bars], [b[3] - b[0] for b in bars]],
+        yerr=[[b[1] - b[4] for b in bars], [b[5] - b[1] for b in bars]],
+        fmt="none",
+        ecolor=color,
+        elinewidth=0.8,
+        alpha=0.3,
+        capsize=0,
+        zorder=2,
+    )
+    return color
+
+
+def _draw_zero_fa(
+    det: Axes,
+    curve: DetCurve,
+    zero: Sequence[DrawnPoint],
+    color: Any,
+    level: str,
+    earlier_notes: int,
+) -> str:
+    """A curve's points with 0 false accepts, at the left edge, and their note; the note."""
+    # One bound for all of them (the same hours, 0 events): drawn once, as a bar from
+    # the edge to the bound at the best of them (the lowest FRR: the point that matters
+    # on a DET curve), and as a dotted line at the bound beside all of them.
+    upper = zero[0].x_high
+    best = min(zero, key=lambda p: (p.y, -p.threshold))
+    det.errorbar(
+        [best.x],
+        [best.y],
+        xerr=[[0.0], [upper - best.x]],
+        fmt="none",
+        ecolor=color,
+        elinewidth=1.4,
+        capsize=5,
+        clip_on=False,
+        zorder=4,
+    )
+    det.plot(
+        [upper, upper],
+        [min(p.y for p in zero), max(p.y for p in zero)],
+        color=color,
+        linestyle=":",
+        linewidth=1.2,
+        zorder=2,
+        label=f"{curve.model}: upper bound of its 0-FA points",
+    )
+    det.plot(
+        [p.x for p in zero],
+        [p.y for p in zero],
+        marker="<",
+        markersize=7,
+        color=color,
+        markeredgecolor="black",
+        markeredgewidth=0.5,
+        linestyle="none",
+        clip_on=False,
+        zorder=6,  # above an operating star on the same spot
+        label=f"{curve.model}: 0 false accepts, drawn at the left edge",
+    )
+    hours = next(p.negative_hours for p in curve.points if p.false_accepts == 0)
+    note = f"0 FA in {hours:.3g} h\n({level} upper bound {_rate(upper)} FA/h)"
+    det.annotate(
+        note,
+        xy=(best.x, best.y),
+        xytext=(36, 30 + 34 * earlier_notes),
+        textcoords="offset points",
+        fontsize=8,
+        color=color,
+        va="center",
+        arrowprops={"arrowstyle": "->", "color": color, "linewidth": 0.8},
+        bbox={"boxstyle": "round,pad=0.25", "facecolor": "white", "alpha": 0.85},
+        zorder=7,
+    )
+    return note
+
+
+def _draw_operating(
+    det: Axes, curve: DetCurve, edge: float, color: Any
+) -> tuple[str, DrawnPoint, str] | None:
+    """The curve's operating point as a star (model, point drawn, legend label), if it has one."""
+    op = curve.operating
+    if op is None or math.isnan(op.point.frr) or math.isnan(op.point.fa_per_hour):
+        return None
+    at = _drawn(curve.model, op.point, edge)
+    label = f"{curve.model} at {_label_operating(op)}"
+    det.plot(
+        [at.x],
+        [at.y],
+        marker="*",
+        markersize=15,
+        color=color,
+        markeredgecolor="black",
+        linestyle="none",
+        clip_on=False,
+        zorder=5,
+        label=label,
+    )
+    return (curve.model, at, label)
+
+
+def _draw_cost(cost_axes: Axes, curve: DetCurve, color: Any) -> CostSeries | None:
+    """The curve's kept seconds per hour per threshold, the operating threshold marked."""
+    series = [p for p in sorted(curve.points, key=lambda p: p.threshold)]
+    series = [p for p in series if not math.isnan(p.kept_s_per_hour)]
+    if not series:
+        return None
+    cost_axes.plot(
+        [p.threshold for p in series],
+        [p.kept_s_per_hour for p in series],
+        marker="o",
+        markersize=3.5,
+        color=color,
+        label=curve.model,
+    )
+    op = curve.operating
+    if op is not None:
+        on_left = op.point.threshold > 0.6  # the label stays inside the panel
+        cost_axes.axvline(op.point.threshold, color=color, linestyle=":", linewidth=1.2)
+        cost_axes.annotate(
+            f"{curve.model} at {op.point.threshold:g}: {op.point.kept_s_per_hour:.1f} s/h",
+            xy=(op.point.threshold, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(-4 if on_left else 4, -12),
+            textcoords="offset points",
+            ha="right" if on_left else "left",
+            fontsize=8,
+            color=color,
+        )
+    return CostSeries(
+        curve.model,
+        tuple(p.threshold for p in series),
+        tuple(p.kept_s_per_hour for p in series),
+    )
+
+
+def _finish_det_axes(
+    det: Axes,
+    edge: float,
+    right: float,
+    top: float,
+    target_fa_per_hour: float,
+    level: str,
+    stream_mode: bool,
+) -> None:
+    """The DET panel's axes, target line and labels."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     det.set_xscale("log")
     det.set_xlim(edge, 10 ** math.ceil(math.log10(right * 1.2)))
@@ -476,14 +531,12 @@ def draw_det(
         if stream_mode
         else "false rejects, positives missed (%)"
     )
-    models = ", ".join(c.model for c in curves) or "no model"
-    det.set_title(f"DET: {models}\n{data_label}", fontsize=11)
     det.grid(True, which="major", alpha=0.3)
-    handles, labels = det.get_legend_handles_labels()
-    if drawn:
-        key.legend(handles, labels, loc="center", fontsize=7.5, frameon=False, ncol=1)
 
-    if not costs:
+
+def _finish_cost_axes(cost_axes: Axes, has_costs: bool) -> None:
+    """The kept-seconds panel's axes and labels (a note when no point has a cost)."""
+    if not has_costs:
         cost_axes.text(
             0.5,
             0.5,
@@ -502,7 +555,6 @@ def draw_det(
     cost_axes.set_xlim(0.0, 1.0)
     cost_axes.set_ylim(bottom=0.0)
     cost_axes.grid(True, alpha=0.3)
-    return DetDrawing(tuple(drawn), edge, tuple(operating), tuple(notes), tuple(costs))
 
 
 def plot_det(

@@ -361,6 +361,43 @@ def _build_picovoice(
 ) -> dict[str, Any]:
     clip = _normalised_reader(read)
     rng = np.random.default_rng([settings.seed, 0x91C0])
+    parts, keywords = _lay_out_stream(inputs, settings, rng, clip)
+    stream_samples = parts[-1].start + parts[-1].length if parts else 0
+    noise = _NoiseBed(inputs.noise, stream_samples, rng, clip)
+    scales, peak = _scale_parts(parts, noise, clip, settings.snr_db, progress)
+    gain = 32767.0 / peak if peak > 0 else 0.0
+    _write_stream(folder / "stream.wav", parts, scales, gain, noise, clip, progress)
+    rows = [
+        {
+            "file": p.path.name if p.path is not None else "",
+            "start_s": round(p.start / SAMPLE_RATE, 6),
+            "end_s": round((p.start + p.length) / SAMPLE_RATE, 6),
+            "start_sample": p.start,
+            "samples": p.length,
+            "scale": s,
+        }
+        for p, s in zip(parts, scales, strict=True)
+        if p.keyword
+    ]
+    write_jsonl(folder / "stream.labels.jsonl", rows)
+    return {
+        "stream_s": stream_samples / SAMPLE_RATE,
+        "keywords": keywords,
+        "background_speech_s": sum(p.length for p in parts if not p.keyword and p.path)
+        / SAMPLE_RATE,
+        "output_gain": gain / 32767.0,
+        "snr_measure": "peak 512-sample-frame energy, per part",
+    }
+
+
+def _lay_out_stream(
+    inputs: ProtocolInputs,
+    settings: ProtocolSettings,
+    rng: np.random.Generator,
+    clip: Callable[[Path], Signal],
+) -> tuple[list[_Part], int]:
+    """The stream's parts in order: a slot of background (speech or silence), then each keyword
+    in a random order followed by another slot; and the number of keywords."""
     total = round(settings.hours * 3600 * SAMPLE_RATE)
     keywords = [inputs.positives[i] for i in rng.permutation(len(inputs.positives))]
     slot = total // (len(keywords) + 1)
@@ -401,84 +438,98 @@ def _build_picovoice(
         parts.append(_Part(position, n, path, True))
         position += n
         fill_slot()
-    stream_samples = position
+    return parts, len(keywords)
 
-    noise_starts: list[int] = []
-    noise_paths: list[Path] = []
-    covered = 0
-    while covered < stream_samples:
-        path = inputs.noise[int(rng.integers(len(inputs.noise)))]
-        n = clip(path).size
-        if n == 0:
-            if all(clip(p).size == 0 for p in inputs.noise):
-                raise AudioInputError("--noise: every clip is empty")
-            continue
-        noise_starts.append(covered)
-        noise_paths.append(path)
-        covered += n
 
-    def noise_at(begin: int, end: int) -> Signal:
+class _NoiseBed:
+    """Noise clips drawn at random and laid end to end under the whole stream."""
+
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        samples: int,
+        rng: np.random.Generator,
+        clip: Callable[[Path], Signal],
+    ) -> None:
+        self._clip = clip
+        self._starts: list[int] = []
+        self._paths: list[Path] = []
+        covered = 0
+        while covered < samples:
+            path = paths[int(rng.integers(len(paths)))]
+            n = clip(path).size
+            if n == 0:
+                if all(clip(p).size == 0 for p in paths):
+                    raise AudioInputError("--noise: every clip is empty")
+                continue
+            self._starts.append(covered)
+            self._paths.append(path)
+            covered += n
+
+    def at(self, begin: int, end: int) -> Signal:
+        """The noise under samples ``begin`` to ``end`` of the stream."""
         out = np.zeros(end - begin)
-        k = bisect.bisect_right(noise_starts, begin) - 1
-        while k < len(noise_starts) and noise_starts[k] < end:
-            piece = clip(noise_paths[k])
-            lo, hi = max(begin, noise_starts[k]), min(end, noise_starts[k] + piece.size)
-            out[lo - begin : hi - begin] = piece[lo - noise_starts[k] : hi - noise_starts[k]]
+        k = bisect.bisect_right(self._starts, begin) - 1
+        while k < len(self._starts) and self._starts[k] < end:
+            piece = self._clip(self._paths[k])
+            start = self._starts[k]
+            lo, hi = max(begin, start), min(end, start + piece.size)
+            out[lo - begin : hi - begin] = piece[lo - start : hi - start]
             k += 1
         return out
 
-    def render(part: _Part, scale: float) -> Signal:
-        mix = noise_at(part.start, part.start + part.length)
-        if part.path is not None and scale:
-            mix += scale * clip(part.path)
-        return mix
 
-    # Pass 1: every part's scale against the noise under it, and the mix's peak.
+def _render(part: _Part, scale: float, noise: _NoiseBed, clip: Callable[[Path], Signal]) -> Signal:
+    mix = noise.at(part.start, part.start + part.length)
+    if part.path is not None and scale:
+        mix += scale * clip(part.path)
+    return mix
+
+
+def _scale_parts(
+    parts: Sequence[_Part],
+    noise: _NoiseBed,
+    clip: Callable[[Path], Signal],
+    snr_db: float,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[list[float], float]:
+    """Pass 1: every part's scale against the noise under it, and the mix's peak."""
+    stream_samples = parts[-1].start + parts[-1].length if parts else 0
     scales: list[float] = []
     peak = 0.0
     for part in parts:
         if part.path is None:
             scale = 0.0
         else:
-            noise = noise_at(part.start, part.start + part.length)
-            scale = picovoice_speech_scale(clip(part.path), noise, settings.snr_db)
+            under = noise.at(part.start, part.start + part.length)
+            scale = picovoice_speech_scale(clip(part.path), under, snr_db)
         scales.append(scale)
-        peak = max(peak, float(np.max(np.abs(render(part, scale)))))
+        peak = max(peak, float(np.max(np.abs(_render(part, scale, noise, clip)))))
         if progress is not None:
             progress(part.start + part.length, 2 * stream_samples)
-    gain = 32767.0 / peak if peak > 0 else 0.0
+    return scales, peak
 
-    # Pass 2: the audio, part by part.
+
+def _write_stream(
+    path: Path,
+    parts: Sequence[_Part],
+    scales: Sequence[float],
+    gain: float,
+    noise: _NoiseBed,
+    clip: Callable[[Path], Signal],
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    """Pass 2: the audio, part by part."""
     import soundfile
 
+    stream_samples = parts[-1].start + parts[-1].length if parts else 0
     with soundfile.SoundFile(
-        str(folder / "stream.wav"), "w", SAMPLE_RATE, 1, subtype="PCM_16", format="WAV"
+        str(path), "w", SAMPLE_RATE, 1, subtype="PCM_16", format="WAV"
     ) as sink:
         for part, scale in zip(parts, scales, strict=True):
-            sink.write(to_pcm(gain * render(part, scale)))
+            sink.write(to_pcm(gain * _render(part, scale, noise, clip)))
             if progress is not None:
                 progress(stream_samples + part.start + part.length, 2 * stream_samples)
-    rows = [
-        {
-            "file": p.path.name if p.path is not None else "",
-            "start_s": round(p.start / SAMPLE_RATE, 6),
-            "end_s": round((p.start + p.length) / SAMPLE_RATE, 6),
-            "start_sample": p.start,
-            "samples": p.length,
-            "scale": s,
-        }
-        for p, s in zip(parts, scales, strict=True)
-        if p.keyword
-    ]
-    write_jsonl(folder / "stream.labels.jsonl", rows)
-    return {
-        "stream_s": stream_samples / SAMPLE_RATE,
-        "keywords": len(keywords),
-        "background_speech_s": sum(p.length for p in parts if not p.keyword and p.path)
-        / SAMPLE_RATE,
-        "output_gain": gain / 32767.0,
-        "snr_measure": "peak 512-sample-frame energy, per part",
-    }
 
 
 # --- openwakeword ----------------------------------------------------------------------------

@@ -1,0 +1,2 @@
+"""The research tools behind ``far``, ``bench`` and ``corpus``: scoring, sweeps, protocols,
+corpora and plots."""
