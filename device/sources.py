@@ -202,7 +202,10 @@ class FileSource:
 class RawPcmSource:
     """Headerless signed 16-bit little-endian 16 kHz mono PCM from a binary stream.
 
-    This is what ``arecord -f S16_LE -r 16000 -c 1 -t raw | keepmum replay -`` sends.
+    This is what ``arecord -f S16_LE -r 16000 -c 1 -t raw | keepmum replay -`` sends. A WAV
+    file piped in instead (``cat clip.wav | keepmum replay -``) is recognised by its RIFF header
+    and read as WAV (16-bit PCM at any rate and channel count, converted as a file is), not
+    heard as raw noise; any other WAV sample format is refused with one line.
     """
 
     def __init__(self, stream: BinaryIO, name: str = "-", *, pad_s: float = 0.0) -> None:
@@ -212,10 +215,19 @@ class RawPcmSource:
 
     def chunks(self) -> Iterator[Pcm]:
         """Whatever the stream delivers, as int16 arrays; an odd trailing byte is an error."""
+        head = _read_up_to(self._stream, 12)
+        if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+            yield from _wav_chunks(_Prefixed(head, self._stream), self.name)
+        else:
+            yield from self._raw_chunks(head)
+
+    def _raw_chunks(self, first: bytes) -> Iterator[Pcm]:
         carry = b""
         total = 0
+        pending = first
         while True:
-            data = self._stream.read(FRAME_SAMPLES * 2 * 8)
+            data = pending or self._stream.read(FRAME_SAMPLES * 2 * 8)
+            pending = b""
             if not data:
                 break
             data = carry + data
@@ -235,6 +247,76 @@ class RawPcmSource:
     def frames(self) -> Iterator[Frame]:
         """The stream as 80 ms frames (with its padding)."""
         return padded_frames(self.chunks(), self.name, self.pad_s)
+
+
+def _read_up_to(stream: BinaryIO, size: int) -> bytes:
+    """``size`` bytes of ``stream``, fewer only at its end (a pipe may deliver less per read)."""
+    data = b""
+    while len(data) < size:
+        more = stream.read(size - len(data))
+        if not more:
+            break
+        data += more
+    return data
+
+
+class _Prefixed:
+    """A stream with bytes already read put back in front (read-only, not seekable)."""
+
+    def __init__(self, prefix: bytes, stream: BinaryIO) -> None:
+        self._prefix = prefix
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0:
+            data, self._prefix = self._prefix + self._stream.read(), b""
+            return data
+        part, self._prefix = self._prefix[:size], self._prefix[size:]
+        return part + _read_up_to(self._stream, size - len(part)) if size > len(part) else part
+
+
+def _wav_chunks(stream: _Prefixed, name: str) -> Iterator[Pcm]:
+    """A WAV file arriving on a pipe, as 16 kHz mono int16 chunks (16-bit PCM only: Python's
+    ``wave`` reads it without seeking; any other format needs libsndfile and a real file)."""
+    import wave
+
+    import soxr
+
+    try:
+        # Closed by nothing: it holds no file of its own (the pipe is the caller's).
+        reader = wave.open(stream, "rb")  # type: ignore[call-overload]  # noqa: SIM115
+        width, channels, rate = reader.getsampwidth(), reader.getnchannels(), reader.getframerate()
+    except (wave.Error, EOFError) as exc:
+        raise AudioInputError(
+            f"{name}: a WAV file (RIFF header) that cannot be read from a pipe ({exc}); "
+            "give its path instead"
+        ) from None
+    if width != 2 or rate < 4000:
+        raise AudioInputError(
+            f"{name}: a WAV file of {8 * width}-bit samples at {rate} Hz on stdin; a pipe takes "
+            "16-bit WAV (at least 4000 Hz) or raw s16le 16 kHz mono: give its path instead"
+        )
+    resampler = (
+        soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+        if rate != SAMPLE_RATE
+        else None
+    )
+    produced = 0
+    while True:
+        data = reader.readframes(rate)
+        last = not data
+        usable = len(data) - len(data) % (2 * channels)
+        block = np.frombuffer(data[:usable], dtype="<i2").reshape(-1, channels)
+        mono = block.mean(axis=1, dtype=np.float32) / 32768.0
+        if resampler is not None:
+            mono = resampler.resample_chunk(mono.astype(np.float32), last=last)
+        if len(mono):
+            produced += len(mono)
+            yield _to_int16(mono.astype(np.float32))
+        if last:
+            break
+    if produced == 0:
+        raise AudioInputError(f"{name}: the WAV file on stdin contains no audio")
 
 
 def read_audio(path: Path | str) -> Pcm:

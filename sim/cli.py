@@ -5,7 +5,9 @@ runs, never for ``keepmum --help``, and no command module imports this one.
 
 Errors: every :class:`keepmum.errors.KeepmumError` becomes one line on stderr and its exit code
 (2 bad input, 1 a failed check, 130/143 an interrupted run); click's usage errors are one line
-and exit 2 as well. No traceback reaches a user.
+and exit 2 as well. No traceback reaches a user. A confirmation answered no exits 1
+(:data:`DECLINED_EXIT`: the check "may I?" failed, nothing was changed), not 130, which is
+Ctrl-C's.
 """
 
 from __future__ import annotations
@@ -160,6 +162,10 @@ def disable_core_dumps() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+DECLINED_EXIT = 1
+"""Exit status when the user answers no to a confirmation (``vault forget``, ``vault purge``)."""
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
     disable_core_dumps()
@@ -173,7 +179,10 @@ def main(argv: list[str] | None = None) -> None:
                 err=True,
             )
             sys.exit(2)
-        click.echo("keepmum: aborted", err=True)
+        if exc.__context__ is None:  # a question answered no (click.confirm(abort=True))
+            click.echo("keepmum: not confirmed; nothing was changed", err=True)
+            sys.exit(DECLINED_EXIT)
+        click.echo("keepmum: aborted", err=True)  # Ctrl-C at a prompt
         sys.exit(130)
     except click.exceptions.NoArgsIsHelpError as exc:  # `keepmum` or `keepmum vault` alone
         click.echo(exc.format_message())

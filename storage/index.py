@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import sqlite3
 import time
 from collections.abc import Callable
@@ -217,7 +218,10 @@ def connect(path: Path, *, create: bool = False, read_only: bool = False) -> sql
     use BEGIN IMMEDIATE ... COMMIT.
     """
     if not create and not path.exists():
-        raise VaultError(f"{path.parent}: no vault here (run: keepmum init --home {path.parent})")
+        raise VaultError(
+            f"{path.parent}: no vault here (make one: keepmum init --home "
+            f"{shlex.quote(str(path.parent))} --member NAME)"
+        )
     try:
         if read_only:
             conn = _open_read_only(path)

@@ -16,6 +16,7 @@ them.
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,9 @@ def resolve_model(name_or_path: str, backend: Backend | None = None) -> ModelSpe
     known = ", ".join(backend.builtin_models)
     if path.suffix.lower() != backend.suffix:
         what = f"a {path.suffix} file" if path.suffix else "not a built-in model"
+        close = difflib.get_close_matches(key, backend.builtin_models, n=1, cutoff=0.6)
+        if close and not path.suffix:
+            what += f" (did you mean {close[0]!r}?)"
         raise DetectorError(
             f"wake-word model {name_or_path!r}: {what}; the {backend.name} backend "
             f"({backend.package}) runs {backend.suffix} files and the built-in models {known}"

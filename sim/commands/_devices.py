@@ -49,7 +49,7 @@ def print_input_devices(out: Output, sounddevice_module: Any = None) -> int:
             "*" if row["default"] else "",
         )
     if not out.json_lines:
-        out.console.print(table)
+        out.table(table)
         out.say_plain(
             "choose one with: keepmum listen --input-device INDEX (or part of its name); "
             "or set input_device under [device] in config.toml"

@@ -15,12 +15,21 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape as _escape_markup
 from rich.table import Table
+from rich.text import Text
 
 from sim.commands._base import visible
 from storage.report import MEMBER_TALLIES, Report, build_report
 from storage.vault import Vault
 
-__all__ = ["Output", "escape", "event_line", "print_report", "summary_table", "visible"]
+__all__ = [
+    "Output",
+    "escape",
+    "event_line",
+    "plain_table",
+    "print_report",
+    "summary_table",
+    "visible",
+]
 
 
 def escape(value: object) -> str:
@@ -65,11 +74,43 @@ class Output:
         if not self.json_lines:
             self.console.print(visible(text), soft_wrap=True)
 
+    def table(self, table: Table) -> None:
+        """Print a table: drawn by rich on a terminal; when stdout is a pipe or a file, in
+        :func:`plain_table`'s complete form instead (rich would cut cells to fit 80 columns:
+        "con...", "device_va..."). Nothing in ``--json`` mode."""
+        if self.json_lines:
+            return
+        if self.console.is_terminal:
+            self.console.print(table)
+        else:
+            # Written as is: rich would expand the tabs into spaces.
+            self.console.file.write("".join(f"{visible(line)}\n" for line in plain_table(table)))
+            self.console.file.flush()
+
     def say_plain(self, text: str) -> None:
         """Print a human line verbatim: no markup, so user text such as a purpose, a URL or an
         age recipient is shown exactly as given (suppressed in ``--json`` mode)."""
         if not self.json_lines:
             self.console.print(visible(text), markup=False, soft_wrap=True)
+
+
+def _plain(cell: object) -> str:
+    text = cell.plain if isinstance(cell, Text) else Text.from_markup(str(cell)).plain
+    return " ".join(text.split())  # one line: no tab or line break inside a field
+
+
+def plain_table(table: Table) -> list[str]:
+    """A table as lines of tab-separated fields, every cell whole: ``# title``, then the
+    header (when the table shows one), then one line a row. For pipes and files, where a drawn
+    table would be cut at 80 columns."""
+    lines = [f"# {_plain(table.title)}"] if table.title else []
+    columns = table.columns
+    if table.show_header:
+        lines.append("\t".join(_plain(c.header) for c in columns))
+    cells = [[_plain(cell) for cell in column.cells] for column in columns]
+    for row in zip(*cells, strict=True):
+        lines.append("\t".join(row))
+    return lines
 
 
 _STYLE = {
@@ -145,8 +186,7 @@ def print_report(out: Output, vault: Vault) -> Report:
     with vault.snapshot() as conn:
         rep = build_report(conn)
     out.emit(rep.as_json())
-    if not out.json_lines:
-        out.console.print(_table(rep))
+    out.table(_table(rep))
     return rep
 
 

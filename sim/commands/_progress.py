@@ -1,12 +1,15 @@
-"""Progress of long work: on stderr, and only when stderr is a terminal.
+"""Progress of long work: on stderr, as a bar when stderr is a terminal.
 
 Progress is for a person watching; it never goes into ``--json`` output or into stdout that a
 pipe or file reads. :class:`ProgressDisplay` decides once, from its console (stderr by default)
-or from the ``enabled`` argument a test passes, and does nothing at all when disabled.
+or from the ``enabled`` argument a test passes. When stderr is not a terminal (a CI log, ``2>
+log``), a task marked ``long`` (a 24-hour protocol stream: minutes to hours) still reports, as a
+plain line at every tenth of the work; other tasks say nothing there.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -22,10 +25,20 @@ Update = Callable[[float, float], None]
 class ProgressDisplay:
     """Transient progress bars on a terminal's stderr (see the module docstring)."""
 
-    def __init__(self, *, enabled: bool | None = None, console: Console | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        enabled: bool | None = None,
+        console: Console | None = None,
+        lines: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.console = console if console is not None else Console(stderr=True)
         self.enabled = self.console.is_terminal if enabled is None else enabled
-        """Whether anything is shown (default: whether the console is a terminal)."""
+        """Whether bars are shown (default: whether the console is a terminal)."""
+        self.lines = (not self.enabled) if lines is None else lines
+        """Whether ``long`` tasks report as plain lines (default: when bars are not shown)."""
+        self._clock = clock
 
     def say(self, text: str) -> None:
         """A line for the person watching (a plan, an estimate); nothing when disabled."""
@@ -51,13 +64,13 @@ class ProgressDisplay:
 
     @contextmanager
     def task(
-        self, description: str, unit: str = "s", total: float | None = None
+        self, description: str, unit: str = "s", total: float | None = None, *, long: bool = False
     ) -> Iterator[Update]:
         """A bar for one piece of work, of ``total`` when known up front; yields
         ``update(done, total)`` (``unit`` after the numbers: ``s`` for seconds of audio,
-        ``files``, or empty for a share)."""
+        ``files``, or empty for a share). ``long``: plain lines where no bar is shown."""
         if not self.enabled:
-            yield lambda done, total: None
+            yield self._line_updates(description) if long and self.lines else _ignore
             return
         with self._progress(description, unit) as progress:
             task = progress.add_task(description, total=total or 1.0)
@@ -66,6 +79,30 @@ class ProgressDisplay:
                 progress.update(task, completed=done, total=total)
 
             yield update
+
+    def _line_updates(self, description: str) -> Update:
+        """``update(done, total)`` printing ``keepmum: DESCRIPTION: 30 % (2:05 elapsed, about
+        4:52 left)`` each time the work passes another tenth."""
+        start = self._clock()
+        shown = 0
+
+        def update(done: float, total: float) -> None:
+            nonlocal shown
+            tenth = min(10, int(10 * done / total)) if total > 0 else 0
+            if tenth <= shown:
+                return
+            shown = tenth
+            elapsed = self._clock() - start
+            left = elapsed * (total - done) / done if done > 0 else 0.0
+            self.console.print(
+                f"keepmum: {description}: {10 * tenth} % ({_clock_text(elapsed)} elapsed"
+                + (f", about {_clock_text(left)} left)" if tenth < 10 else ")"),
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+
+        return update
 
     def _progress(self, description: str | None, unit: str) -> Any:
         from rich.progress import (
@@ -91,3 +128,15 @@ class ProgressDisplay:
             console=self.console,
             transient=True,
         )
+
+
+def _ignore(done: float, total: float) -> None:
+    """An ``update`` that shows nothing."""
+
+
+def _clock_text(seconds: float) -> str:
+    """``0:42``, ``12:05``, ``3:04:09``."""
+    whole = max(0, round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -32,8 +32,15 @@ from sim.commands._scoring import (
 
 if TYPE_CHECKING:
     from sim.config import Config
+    from sim.research.protocols import ProtocolSettings
 
-__all__ = ["as_folders", "check_protocol_options", "protocol_options", "run_protocol"]
+__all__ = [
+    "announce_build",
+    "as_folders",
+    "check_protocol_options",
+    "protocol_options",
+    "run_protocol",
+]
 
 
 def protocol_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -180,8 +187,14 @@ def run_protocol(out: Output, opts: FarOptions, config: Config) -> None:
     from sim.commands._progress import ProgressDisplay
 
     display = ProgressDisplay()
-    with display.task(f"building {settings.protocol} mixtures", unit="") as update:
-        mixture = build_mixture(inputs, settings, mixture_root, progress=update)
+    with display.task(f"building {settings.protocol} mixtures", unit="", long=True) as update:
+        mixture = build_mixture(
+            inputs,
+            settings,
+            mixture_root,
+            progress=update,
+            on_build=lambda folder: announce_build(settings, len(inputs.positives), folder),
+        )
     try:
         out.say(
             f"{settings.protocol} mixture {'from the cache' if mixture.cached else 'built'}: "
@@ -228,12 +241,42 @@ def run_protocol(out: Output, opts: FarOptions, config: Config) -> None:
         if not out.json_lines:
             sweep_table(out, model, points, headline)
             if by_phase:
-                out.console.print(phase_table(model, by_phase))
+                out.table(phase_table(model, by_phase))
             out.say(_headline_line(summary, headline))
         warn_short_negatives(out, points, target, opts.confidence)
     finally:
         if opts.no_cache:
             shutil.rmtree(mixture.folder, ignore_errors=True)
+
+
+def announce_build(settings: ProtocolSettings, keywords: int, folder: Path) -> None:
+    """Say on stderr, before a build starts, what it makes: for the picovoice protocol how many
+    hours of stream and how much disk (ConfigError, before anything is written, when the disk
+    has less room than that)."""
+    if settings.protocol != "picovoice":
+        click.echo(
+            f"keepmum: building the {settings.protocol} protocol's mixtures of {keywords} "
+            f"positives in {folder}",
+            err=True,
+        )
+        return
+    from sim.research.protocols import stream_bytes
+
+    needed = stream_bytes(settings.hours)
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise ConfigError(
+            f"--protocol picovoice: a {settings.hours:g} h stream needs {needed / 1e9:.2f} GB "
+            f"in {folder.parent}, {free / 1e9:.2f} GB free; give --protocol-hours H (fewer "
+            "hours) or --cache-dir DIR (another disk)"
+        )
+    click.echo(
+        f"keepmum: building the picovoice protocol's stream: {settings.hours:g} h of audio "
+        f"around {keywords} keywords, {needed / 1e9:.2f} GB in {folder.parent} (kept as a cache "
+        f"unless --no-cache; --protocol-hours H for a shorter one), then scoring all "
+        f"{settings.hours:g} h on one core",
+        err=True,
+    )
 
 
 def _headline(settings: Any, chosen: Any, target: float, mixture: Any) -> dict[str, Any]:

@@ -140,7 +140,7 @@ def score_with_progress(
     display = ProgressDisplay()
     if [role for _, role in files] == ["stream"] and scheduler is None:
         total = _audio_seconds(files[0][0])
-        with display.task("scoring the stream", unit="s", total=total) as update:
+        with display.task("scoring the stream", unit="s", total=total, long=True) as update:
             return engine.score_files(
                 files,
                 job,
@@ -215,7 +215,7 @@ def sweep_table(out: Output, model: str, points: list[Any], operating: Any) -> N
             f"{p.negative_hours:.3f}",
             fmt(p.kept_s_per_hour, ".1f"),
         )
-    out.console.print(table)
+    out.table(table)
     if operating is not None:
         threshold = operating.point.threshold
         out.say(f"* operating point: threshold {threshold:g} ({operating.verdict()})")

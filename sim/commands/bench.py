@@ -120,4 +120,4 @@ def _table(out: Output, rows: list[Any]) -> None:
             m.bar or "-",
             _verdict(m),
         )
-    out.console.print(table)
+    out.table(table)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import shlex
 import signal
 import sys
 import tempfile
@@ -64,8 +65,8 @@ def _sink(
 
     if not Vault.exists(home):
         raise VaultError(
-            f"{home}: no vault here; run `keepmum init --member NAME` first, "
-            "or replay with --no-store"
+            f"{home}: no vault here; run `keepmum init --home {shlex.quote(str(home))} "
+            "--member NAME` first, or replay with --no-store"
         )
     with Vault.open(home, _run_vault_settings(home, config)) as vault:
         # Records kept under a live all-future grant are also encrypted to its endpoint at
@@ -175,13 +176,13 @@ def _finish(out: Output, summary: RunSummary) -> None:
     data = summary.to_json()
     out.emit(data)
     if not out.json_lines:
-        out.console.print(summary_table(data))
+        out.table(summary_table(data))
 
 
 def _file_sources(files: tuple[str, ...]) -> list[AudioSource]:
     if not files:
         raise click.UsageError(
-            "give at least one audio file, or - for raw s16le 16 kHz mono on stdin"
+            "give at least one audio file, or - for raw s16le 16 kHz mono (or a WAV file) on stdin"
         )
     if files.count("-") > 1:
         raise click.UsageError("standard input (-) can be replayed only once")
@@ -224,7 +225,7 @@ def replay(
     device: DeviceOptions,
 ) -> None:
     """Run the device on recorded audio (WAV/FLAC/OGG, any rate and channels; - reads raw s16le
-    16 kHz mono from stdin, e.g. from arecord).
+    16 kHz mono from stdin, e.g. from arecord, or a 16-bit WAV file, known by its header).
 
     Each file is heard on its own, with 1 s of silence before and after (as openWakeWord's
     predict_clip does); event times are seconds from the file's start.

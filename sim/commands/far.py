@@ -346,7 +346,7 @@ def _sweep(out: Output, opts: FarOptions, config: Config) -> None:
         if by_phase:
             from sim.research.phases import phase_table
 
-            out.console.print(phase_table(model, by_phase))
+            out.table(phase_table(model, by_phase))
         _folder_table(out, tallies, points, operating)
     warn_short_negatives(out, points, opts.target_fa_per_hour, opts.confidence)
     _write_outputs(out, opts, model, points, operating, scored, names, wake, job.pad_s, spans)
@@ -502,7 +502,7 @@ def _request_table(out: Output, models: tuple[str, ...], reports: list[Any]) -> 
             str(r.over_bound),
             ", ".join(f"{k} {v}" for k, v in sorted(r.reasons.items())),
         )
-    out.console.print(table)
+    out.table(table)
 
 
 def _case_table(out: Output, reports: list[Any]) -> None:
@@ -526,7 +526,7 @@ def _case_table(out: Output, reports: list[Any]) -> None:
                 f"{case.kept_s:.2f}",
             )
     if table.row_count:
-        out.console.print(table)
+        out.table(table)
     else:
         out.console.print("no misses: every false wake discarded, every request kept whole")
 
@@ -576,7 +576,7 @@ def _folder_table(out: Output, tallies: list[Any], points: list[Any], operating:
             f"{t.hours:.3f}",
             f"{t.errors[index]} {errors}",
         )
-    out.console.print(table)
+    out.table(table)
 
 
 def _write_csv(

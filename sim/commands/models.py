@@ -45,7 +45,7 @@ def models(json_lines: bool) -> None:
             )
             table.add_row(name, backend.name, "yes" if used else "no", _short(path))
     if not json_lines:
-        out.console.print(table)
+        out.table(table)
         silero = vad_model_path()
         out.say(
             f"custom models: --model FILE{in_use.suffix} ({in_use.describe()}); "

@@ -103,6 +103,7 @@ __all__ = [
     "picovoice_snr_db",
     "picovoice_speech_scale",
     "reverberate",
+    "stream_bytes",
 ]
 
 PROTOCOLS = ("picovoice", "openwakeword")
@@ -255,6 +256,11 @@ def _file_sha(path: Path) -> str:
         raise AudioInputError(f"{path}: cannot be read ({exc.strerror})") from None
 
 
+def stream_bytes(hours: float) -> int:
+    """Bytes of the picovoice protocol's stream of ``hours``: 16 kHz mono 16-bit WAV."""
+    return 44 + 2 * round(hours * 3600 * SAMPLE_RATE)
+
+
 def mixture_key(inputs: ProtocolInputs, settings: ProtocolSettings) -> str:
     """The hex key of a mixture: everything it depends on, inputs by content."""
     described = {
@@ -275,10 +281,12 @@ def build_mixture(
     *,
     read: Reader = read_clip,
     progress: Callable[[int, int], None] | None = None,
+    on_build: Callable[[Path], None] | None = None,
 ) -> Mixture:
     """The protocol's mixture of these inputs: from ``cache_root/<key[:16]>`` when built before,
     else built there (or, with no cache, in a temporary folder the caller must remove: the
-    returned ``folder``)."""
+    returned ``folder``). ``on_build(folder)`` is called before a build starts, not for a
+    mixture found in the cache (a caller says there how long and how much disk it takes)."""
     if settings.protocol == "openwakeword" and not inputs.noise:
         raise ConfigError("--protocol openwakeword: give --noise DIR")
     key = mixture_key(inputs, settings)
@@ -297,6 +305,8 @@ def build_mixture(
     else:
         work = Path(tempfile.mkdtemp(prefix="keepmum-protocol-"))
     try:
+        if on_build is not None:
+            on_build(work)
         if settings.protocol == "picovoice":
             meta = _build_picovoice(inputs, settings, work, read, progress)
         else:

@@ -95,7 +95,8 @@ def test_a_one_off_retention_zero_deletes_nothing_already_kept(stored_home: Stor
     assert _records(home) == before
     # Shrinking retention of what is kept is explicit: it says what, and asks.
     asked = run_keepmum("vault", "purge", "--home", home, "--older-than-h", "0", input="n\n")
-    assert asked.returncode == 130 and f"{len(before)} record(s)" in asked.stdout, asked
+    assert asked.returncode == 1 and f"{len(before)} record(s)" in asked.stdout, asked
+    assert "not confirmed; nothing was changed" in asked.stderr
     assert _records(home) == before
     purged = keepmum_ok("vault", "purge", "--home", home, "--older-than-h", "0", "--yes", "--json")
     assert sorted(e["record"] for e in purged.of("would_delete")) == sorted(before)

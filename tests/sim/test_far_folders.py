@@ -131,8 +131,13 @@ def test_five_negative_folders_are_all_scored_and_add_up(
         *_folder_args("--negatives", negatives),
     )
     assert table.returncode == 0, table.stderr
-    # The per-folder table: one row per folder, named relative to where they all are.
-    rows = {x.split("│")[2].strip(): x for x in table.stdout.splitlines() if x.count("│") == 6}
+    # The per-folder table: one row per folder, named relative to where they all are; piped,
+    # it is tab-separated lines, every field whole.
+    rows = {
+        x.split("\t")[1]: x
+        for x in table.stdout.splitlines()
+        if x.count("\t") == 4 and x.split("\t")[0] in ("positives", "negatives")
+    }
     assert list(rows) == [p.name for p in positives + negatives]
     [chosen] = [line for line in lines if line["operating_point"]]
     assert f"at {chosen['threshold']:g}" in table.stdout
@@ -192,7 +197,7 @@ def test_every_rate_carries_its_interval(
     table = _keepmum(tmp_path, *base, "--target-fa-per-hour", "300", "--confidence", "0.9")
     assert table.returncode == 0, table.stderr
     assert "FRR % (90 % CI)" in table.stdout and "FA/h (90 % CI)" in table.stdout
-    rows = [[c.strip() for c in x.split("│")[1:-1]] for x in table.stdout.splitlines()]
+    rows = [x.split("\t") for x in table.stdout.splitlines() if "\t" in x]
     for line in lines:
         [row] = [r for r in rows if r and r[0].split(" ")[0] == f"{line['threshold']:g}"]
         frr = f"({_shown(100 * line['frr_low'])}-{_shown(100 * line['frr_high'])})"

@@ -40,7 +40,7 @@ def test_public_surface() -> None:
 
 
 def test_open_without_a_vault_says_run_init(tmp_path: Path) -> None:
-    with pytest.raises(VaultError, match="run: keepmum init"):
+    with pytest.raises(VaultError, match=r"make one: keepmum init --home \S+ --member NAME\)"):
         Vault.open(tmp_path / "nowhere")
     assert not (tmp_path / "nowhere").exists()
 
