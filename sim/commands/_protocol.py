@@ -249,7 +249,16 @@ def run_protocol(out: Output, opts: FarOptions, config: Config) -> None:
             shutil.rmtree(mixture.folder, ignore_errors=True)
 
 
-def announce_build(settings: ProtocolSettings, keywords: int, folder: Path) -> None:
+def _free_bytes(folder: Path) -> int:
+    return shutil.disk_usage(folder).free
+
+
+def announce_build(
+    settings: ProtocolSettings,
+    keywords: int,
+    folder: Path,
+    free_bytes: Callable[[Path], int] = _free_bytes,
+) -> None:
     """Say on stderr, before a build starts, what it makes: for the picovoice protocol how many
     hours of stream and how much disk (ConfigError, before anything is written, when the disk
     has less room than that)."""
@@ -263,7 +272,7 @@ def announce_build(settings: ProtocolSettings, keywords: int, folder: Path) -> N
     from sim.research.protocols import stream_bytes
 
     needed = stream_bytes(settings.hours)
-    free = shutil.disk_usage(folder).free
+    free = free_bytes(folder)
     if needed > free:
         raise ConfigError(
             f"--protocol picovoice: a {settings.hours:g} h stream needs {needed / 1e9:.2f} GB "
