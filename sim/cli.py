@@ -119,7 +119,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": (
         "sim.commands.device:replay",
         "Run the device on recorded audio (WAV/FLAC/OGG, any rate and channels; - reads raw "
-        "s16le 16 kHz mono from stdin, e.g. from arecord).",
+        "s16le 16 kHz mono from stdin, e.g. from arecord, or a 16-bit WAV file, known by its "
+        "header).",
     ),
     "report": (
         "sim.commands.report:report",
