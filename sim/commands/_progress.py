@@ -70,7 +70,12 @@ class ProgressDisplay:
         ``update(done, total)`` (``unit`` after the numbers: ``s`` for seconds of audio,
         ``files``, or empty for a share). ``long``: plain lines where no bar is shown."""
         if not self.enabled:
-            yield self._line_updates(description) if long and self.lines else _ignore
+            if not (long and self.lines):
+                yield _ignore
+                return
+            update, finish = self._line_updates(description)
+            yield update
+            finish()
             return
         with self._progress(description, unit) as progress:
             task = progress.add_task(description, total=total or 1.0)
@@ -80,11 +85,21 @@ class ProgressDisplay:
 
             yield update
 
-    def _line_updates(self, description: str) -> Update:
+    def _line_updates(self, description: str) -> tuple[Update, Callable[[], None]]:
         """``update(done, total)`` printing ``keepmum: DESCRIPTION: 30 % (2:05 elapsed, about
-        4:52 left)`` each time the work passes another tenth."""
+        4:52 left)`` each time the work passes another tenth, and ``finish()`` printing
+        ``... 100 % (3:00 elapsed)`` when the work ended short of its last tenth."""
         start = self._clock()
         shown = 0
+
+        def line(tenth: int, left: str) -> None:
+            elapsed = _clock_text(self._clock() - start)
+            self.console.print(
+                f"keepmum: {description}: {10 * tenth} % ({elapsed} elapsed{left})",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
 
         def update(done: float, total: float) -> None:
             nonlocal shown
@@ -92,17 +107,14 @@ class ProgressDisplay:
             if tenth <= shown:
                 return
             shown = tenth
-            elapsed = self._clock() - start
-            left = elapsed * (total - done) / done if done > 0 else 0.0
-            self.console.print(
-                f"keepmum: {description}: {10 * tenth} % ({_clock_text(elapsed)} elapsed"
-                + (f", about {_clock_text(left)} left)" if tenth < 10 else ")"),
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
+            left = (self._clock() - start) * (total - done) / done
+            line(tenth, f", about {_clock_text(left)} left" if tenth < 10 else "")
 
-        return update
+        def finish() -> None:
+            if shown < 10:
+                line(10, "")
+
+        return update, finish
 
     def _progress(self, description: str | None, unit: str) -> Any:
         from rich.progress import (

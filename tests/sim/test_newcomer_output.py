@@ -130,3 +130,15 @@ def test_a_near_miss_model_name_suggests_the_built_in_one() -> None:
     with pytest.raises(DetectorError) as far_off:
         resolve_model("zzzz")
     assert "did you mean" not in str(far_off.value)
+
+
+def test_a_long_task_ending_short_of_its_total_says_it_ended() -> None:
+    clock = _Clock()
+    console = Console(file=io.StringIO(), force_terminal=False)
+    with ProgressDisplay(console=console, clock=clock).task("building", long=True) as update:
+        update(95, 100)
+        clock.now += 5
+    assert console.file.getvalue().splitlines() == [  # type: ignore[attr-defined]
+        "keepmum: building: 90 % (0:00 elapsed, about 0:00 left)",
+        "keepmum: building: 100 % (0:05 elapsed)",
+    ]

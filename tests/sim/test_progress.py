@@ -1,5 +1,6 @@
-"""Progress of long work shows on a terminal's stderr only: never in ``--json`` output, never
-on a pipe, and a stream's progress counts seconds of audio."""
+"""Progress of long work shows on stderr only, never in ``--json`` output: bars on a terminal,
+plain lines at each tenth for a long job (a stream) when stderr is a pipe, nothing for short
+work on a pipe; a stream's progress counts seconds of audio."""
 
 from __future__ import annotations
 
@@ -121,8 +122,13 @@ def test_far_stream_progress_goes_to_a_terminal_stderr_in_seconds(tmp_path: Path
     assert lines and all(json.loads(line)["threshold"] == 0.5 for line in lines)
 
 
-def test_far_shows_no_progress_without_a_terminal(tmp_path: Path) -> None:
+def test_far_stream_reports_plain_lines_without_a_terminal(tmp_path: Path) -> None:
     done = subprocess.run(_stream_args(tmp_path), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert "scoring" not in done.stderr and "scoring" not in done.stdout
+    progress = [x for x in done.stderr.splitlines() if x.startswith("keepmum: scoring")]
+    assert progress, done.stderr
+    assert all(re.fullmatch(r"keepmum: scoring the stream: \d+0 % \(.*\)", x) for x in progress)
+    assert progress[-1].startswith("keepmum: scoring the stream: 100 %")
+    assert "\r" not in done.stderr and "━" not in done.stderr  # plain lines, no bar
+    assert "scoring" not in done.stdout
     assert all(json.loads(line) for line in done.stdout.splitlines())
