@@ -1,184 +1,33 @@
-"""mkdocs hooks: the pages that are made, not written, at build time.
+"""mkdocs hooks: add the pages that are made, not written, at build time.
 
-- ``index.md`` and ``internals/*.md`` are the repository's README files (each text lives in one
-  place: the README beside its code), their links rewritten to the site's pages;
-- ``reference/cli.md`` walks ``sim.cli``'s click group and prints every command's own help;
-- ``measurements/index.md`` and ``decisions/index.md`` list the dated pages of their folder,
-  newest first, by their titles (a new page needs no line anywhere else);
-- ``reference/configuration.md`` lists every ``config.toml`` key from the settings dataclasses
-  (default, meaning and unit from each field's docstring; the command-line option if there is one).
-
-Nothing here is copied by hand, so the site cannot disagree with ``keepmum --help`` or the code.
+Their text comes from docs/generate.py (the READMEs with their links mapped to site pages, the
+command reference from click, the configuration reference from the settings); this module adds
+them and the measurement and decision lists, which are made from their folders.
 """
 
 from __future__ import annotations
 
-import ast
-import dataclasses
-import inspect
-import itertools
-import posixpath
-import re
-import textwrap
-from collections.abc import Iterator
+import importlib.util
+import sys
+import types
 from pathlib import Path
-from typing import Any
 
-import click
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
 
-ROOT = Path(__file__).resolve().parent.parent
 
-# Repository files shown as site pages: repository path -> page path in the site.
-MIRRORED = {
-    "README.md": "index.md",
-    "device/README.md": "internals/device.md",
-    "wakeword/README.md": "internals/wakeword.md",
-    "storage/README.md": "internals/storage.md",
-    "storage/EXPORT.md": "vault/export.md",
-    "sim/README.md": "internals/sim.md",
-    "sim/research/README.md": "internals/research.md",
-    "sim/data/README.md": "internals/bundled-audio.md",
-}
-
-_LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)")
+def _load_generate() -> types.ModuleType:
+    """docs/generate.py, loaded by path: mkdocs loads this hook by path too, not as a package."""
+    path = Path(__file__).resolve().parent / "generate.py"
+    spec = importlib.util.spec_from_file_location("keepmum_docs_generate", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
-def _site_link(source: str, page: str, target: str, known: set[str]) -> str | None:
-    """Where a relative link of repository file ``source`` points on the site, relative to
-    ``page``; None when the target is no page (a code file, a folder)."""
-    path, _, anchor = target.partition("#")
-    resolved = (
-        posixpath.normpath(posixpath.join(posixpath.dirname(source), path)) if path else source
-    )
-    if resolved in MIRRORED:
-        site = MIRRORED[resolved]
-    elif resolved.startswith("docs/") and resolved[len("docs/") :] in known:
-        site = resolved[len("docs/") :]
-    else:
-        return None
-    relative = posixpath.relpath(site, posixpath.dirname(page) or ".")
-    return relative + (f"#{anchor}" if anchor else "")
-
-
-def rewrite_links(text: str, source: str, page: str, known: set[str]) -> str:
-    """``text`` of repository file ``source`` as site page ``page``: links to pages point at
-    them; links to anything else (source files, folders) become the path in code type."""
-
-    def one(match: re.Match[str]) -> str:
-        label, target = match.group(1), match.group(2)
-        if re.match(r"^[a-z]+:", target) or target.startswith("#"):
-            return match.group(0)
-        site = _site_link(source, page, target, known)
-        if site is not None:
-            return f"[{label}]({site})"
-        return label if label.startswith("`") else f"`{label}`"
-
-    return _LINK.sub(one, text)
-
-
-def _command_help(command: click.Command, path: list[str]) -> Iterator[str]:
-    ctx = click.Context(
-        command, info_name=" ".join(path), terminal_width=100, max_content_width=100
-    )
-    yield f"{'#' * min(len(path) + 1, 6)} `{' '.join(path)}`\n"
-    yield "```text"
-    yield command.get_help(ctx)
-    yield "```\n"
-    if isinstance(command, click.Group):
-        for name in command.list_commands(ctx):
-            sub = command.get_command(ctx, name)
-            if sub is not None and not sub.hidden:
-                yield from _command_help(sub, [*path, name])
-
-
-def cli_reference() -> str:
-    """Every command's ``--help``, as ``keepmum`` prints it, walked from the click group."""
-    from sim.cli import cli
-
-    lines = [
-        "# Command reference\n",
-        "Generated at build time from the click commands themselves (`docs/hooks.py`): each "
-        "section is exactly what `keepmum ... --help` prints.\n",
-    ]
-    lines.extend(_command_help(cli, ["keepmum"]))
-    return "\n".join(lines)
-
-
-def _field_docs(cls: type) -> dict[str, str]:
-    """The attribute docstrings of a dataclass (the string right after each field)."""
-    docs: dict[str, str] = {}
-    for klass in reversed(cls.__mro__):
-        if not dataclasses.is_dataclass(klass):
-            continue
-        tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
-        body = tree.body[0].body  # type: ignore[attr-defined]
-        for node, after in itertools.pairwise(body):
-            if (
-                isinstance(node, ast.AnnAssign)
-                and isinstance(node.target, ast.Name)
-                and isinstance(after, ast.Expr)
-                and isinstance(after.value, ast.Constant)
-                and isinstance(after.value.value, str)
-            ):
-                docs[node.target.id] = " ".join(inspect.cleandoc(after.value.value).split())
-    return docs
-
-
-def _options_by_key() -> dict[tuple[str, str], str]:
-    """``(section, key) -> --option`` for the settings the device commands take as options."""
-    try:
-        from sim.commands import _common
-    except ImportError:  # the option table moved: the reference still lists every key
-        return {}
-    table: Any = getattr(_common, "_SIMPLE", [])
-    return {(entry[1], entry[2]): entry[0] for entry in table}
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return f'`"{value}"`'
-    if isinstance(value, tuple | list):
-        return "`[" + ", ".join(_show(v).strip("`") for v in value) + "]`"
-    return f"`{str(value).lower() if isinstance(value, bool) else value}`"
-
-
-def configuration_reference() -> str:
-    """Every ``config.toml`` key with its default, meaning and command-line option."""
-    from sim.config import Config
-
-    options = _options_by_key()
-    lines = [
-        "# Configuration reference\n",
-        "Generated at build time from the settings dataclasses (`docs/hooks.py`). "
-        "`keepmum init` writes these defaults to `HOME/config.toml`; `keepmum config show` "
-        "prints the settings in force. A key set on the command line wins over the file.\n",
-    ]
-    for section in dataclasses.fields(Config):
-        cls = section.default_factory
-        if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
-            continue
-        defaults = cls()
-        docs = _field_docs(cls)
-        lines.append(f"## `[{section.name}]`\n")
-        if cls.__doc__:
-            lines.append(inspect.cleandoc(cls.__doc__).split("\n\n")[0] + "\n")
-        lines.append("| key | default | option | meaning |")
-        lines.append("|---|---|---|---|")
-        for f in dataclasses.fields(cls):
-            if not f.init:
-                continue
-            value = getattr(defaults, f.name)
-            if isinstance(value, tuple) and value and isinstance(value[0], tuple):
-                value = ", ".join(f"{k}={v}" for k, v in value) or "(none)"
-            option = options.get((section.name, f.name), "")
-            meaning = docs.get(f.name, "").replace("|", "\\|")
-            option_cell = f"`{option}`" if option else ""
-            lines.append(f"| `{f.name}` | {_show(value)} | {option_cell} | {meaning} |")
-        lines.append("")
-    return "\n".join(lines)
-
+generate = _load_generate()
 
 LISTS = {
     "measurements": (
@@ -213,17 +62,21 @@ def folder_index(files: Files, folder: str) -> str:
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:
     """Add the made pages to the site."""
-    known = {f.src_uri for f in files} | set(MIRRORED.values())
+    known = {f.src_uri for f in files} | set(generate.MIRRORED.values())
     known |= {"reference/cli.md", "reference/configuration.md"}
     known |= {f"{folder}/index.md" for folder in LISTS}
     for folder in LISTS:
         content = folder_index(files, folder)
         files.append(File.generated(config, f"{folder}/index.md", content=content))
-    for source, page in MIRRORED.items():
-        text = (ROOT / source).read_text(encoding="utf-8")
-        files.append(File.generated(config, page, content=rewrite_links(text, source, page, known)))
-    files.append(File.generated(config, "reference/cli.md", content=cli_reference()))
+    for source, page in generate.MIRRORED.items():
+        text = (generate.ROOT / source).read_text(encoding="utf-8")
+        files.append(
+            File.generated(config, page, content=generate.rewrite_links(text, source, page, known))
+        )
+    files.append(File.generated(config, "reference/cli.md", content=generate.cli_reference()))
     files.append(
-        File.generated(config, "reference/configuration.md", content=configuration_reference())
+        File.generated(
+            config, "reference/configuration.md", content=generate.configuration_reference()
+        )
     )
     return files

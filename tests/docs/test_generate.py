@@ -1,0 +1,76 @@
+"""The site's made pages (docs/generate.py): links mapped to pages, and references that follow
+the code. Runs with the test extra alone: generate.py needs no mkdocs."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import sys
+import types
+
+import click
+
+from sim.cli import COMMANDS, cli
+from sim.config import Config
+from tests.conftest import REPO
+
+
+def _generate() -> types.ModuleType:
+    path = REPO / "docs" / "generate.py"
+    spec = importlib.util.spec_from_file_location("keepmum_docs_generate_test", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+generate = _generate()
+KNOWN = {"tour.md", "vault/format.md", "internals/device.md", "measurements/index.md"}
+
+
+def test_links_between_readmes_and_docs_become_links_between_pages() -> None:
+    readme = (
+        "[tour](docs/tour.md) [rule](device/README.md#the-rule) [export](storage/EXPORT.md) "
+        "[code](sim/cli.py) [`script`](scripts/make_request_sets.py) "
+        "[web](https://age-encryption.org) [here](#why)"
+    )
+    assert generate.rewrite_links(readme, "README.md", "index.md", KNOWN) == (
+        "[tour](tour.md) [rule](internals/device.md#the-rule) [export](vault/export.md) "
+        "`code` `script` [web](https://age-encryption.org) [here](#why)"
+    )
+    storage = "[format](../docs/vault/format.md) [export](EXPORT.md) [up](../README.md)"
+    assert generate.rewrite_links(storage, "storage/README.md", "internals/storage.md", KNOWN) == (
+        "[format](../vault/format.md) [export](../vault/export.md) [up](../index.md)"
+    )
+
+
+def test_a_link_to_a_docs_file_that_is_no_page_is_not_kept_as_a_link() -> None:
+    text = "[gone](docs/missing.md)"
+    assert generate.rewrite_links(text, "README.md", "index.md", KNOWN) == "`gone`"
+
+
+def test_the_command_reference_has_every_command_and_its_own_help() -> None:
+    page = generate.cli_reference()
+    for name in COMMANDS:
+        assert f"`keepmum {name}`" in page
+    ctx = click.Context(cli, info_name="keepmum")
+    vault = cli.get_command(ctx, "vault")
+    assert isinstance(vault, click.Group)
+    for name in vault.list_commands(ctx):
+        assert f"`keepmum vault {name}`" in page
+    assert "--passphrase-file NAME=FILE" in page
+    assert "Traceback" not in page
+
+
+def test_the_configuration_reference_has_every_key_with_its_default() -> None:
+    page = generate.configuration_reference()
+    config = Config()
+    for section in ("device", "wakeword", "vad", "speaker", "vault"):
+        assert f"## `[{section}]`" in page
+        settings = getattr(config, section)
+        for field in dataclasses.fields(settings):
+            if field.init:
+                assert f"| `{field.name}` |" in page, f"{section}.{field.name}"
+    assert "| `room_margin_db` | `4.0` | `--room-margin-db` |" in page
+    assert "| `silence_ms` | `700` | `--silence-ms` | Trailing non-speech" in page
