@@ -42,32 +42,35 @@ MIRRORED = {
 _LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)")
 
 
-def _site_link(source: str, page: str, target: str, known: set[str]) -> str | None:
-    """Where a relative link of repository file ``source`` points on the site, relative to
-    ``page``; None when the target is no page (a code file, a folder)."""
+def _site_target(source: str, page: str, target: str, root: Path) -> str | None:
+    """Where a relative link of repository file ``source`` points from site page ``page``:
+    a page's path, or None for a file of the repository that is no page (code, a folder)."""
     path, _, anchor = target.partition("#")
     resolved = (
         posixpath.normpath(posixpath.join(posixpath.dirname(source), path)) if path else source
     )
     if resolved in MIRRORED:
         site = MIRRORED[resolved]
-    elif resolved.startswith("docs/") and resolved[len("docs/") :] in known:
-        site = resolved[len("docs/") :]
+    elif resolved.startswith("docs/") or not (root / resolved).exists():
+        # A page of docs/, or a path that exists nowhere: left a link, so that mkdocs --strict
+        # reports it when it is broken.
+        site = resolved[len("docs/") :] if resolved.startswith("docs/") else resolved
     else:
         return None
     relative = posixpath.relpath(site, posixpath.dirname(page) or ".")
     return relative + (f"#{anchor}" if anchor else "")
 
 
-def rewrite_links(text: str, source: str, page: str, known: set[str]) -> str:
-    """``text`` of repository file ``source`` as site page ``page``: links to pages point at
-    them; links to anything else (source files, folders) become the path in code type."""
+def rewrite_links(text: str, source: str, page: str, root: Path = ROOT) -> str:
+    """``text`` of repository file ``source`` as site page ``page``: links to pages (README
+    files included) point at their pages; links to other files of the repository (source files,
+    folders) become the path in code type, as the site does not carry them."""
 
     def one(match: re.Match[str]) -> str:
         label, target = match.group(1), match.group(2)
         if re.match(r"^[a-z]+:", target) or target.startswith("#"):
             return match.group(0)
-        site = _site_link(source, page, target, known)
+        site = _site_target(source, page, target, root)
         if site is not None:
             return f"[{label}]({site})"
         return label if label.startswith("`") else f"`{label}`"

@@ -26,7 +26,6 @@ def _generate() -> types.ModuleType:
 
 
 generate = _generate()
-KNOWN = {"tour.md", "vault/format.md", "internals/device.md", "measurements/index.md"}
 
 
 def test_links_between_readmes_and_docs_become_links_between_pages() -> None:
@@ -35,19 +34,28 @@ def test_links_between_readmes_and_docs_become_links_between_pages() -> None:
         "[code](sim/cli.py) [`script`](scripts/make_request_sets.py) "
         "[web](https://age-encryption.org) [here](#why)"
     )
-    assert generate.rewrite_links(readme, "README.md", "index.md", KNOWN) == (
+    assert generate.rewrite_links(readme, "README.md", "index.md") == (
         "[tour](tour.md) [rule](internals/device.md#the-rule) [export](vault/export.md) "
         "`code` `script` [web](https://age-encryption.org) [here](#why)"
     )
     storage = "[format](../docs/vault/format.md) [export](EXPORT.md) [up](../README.md)"
-    assert generate.rewrite_links(storage, "storage/README.md", "internals/storage.md", KNOWN) == (
+    assert generate.rewrite_links(storage, "storage/README.md", "internals/storage.md") == (
         "[format](../vault/format.md) [export](../vault/export.md) [up](../index.md)"
     )
 
 
-def test_a_link_to_a_docs_file_that_is_no_page_is_not_kept_as_a_link() -> None:
-    text = "[gone](docs/missing.md)"
-    assert generate.rewrite_links(text, "README.md", "index.md", KNOWN) == "`gone`"
+def test_a_link_to_nothing_stays_a_link_so_that_the_strict_build_reports_it() -> None:
+    text = "[gone](docs/missing.md) [lost](sim/missing.py)"
+    assert generate.rewrite_links(text, "README.md", "index.md") == (
+        "[gone](missing.md) [lost](sim/missing.py)"
+    )
+
+
+def test_a_written_page_links_to_readmes_as_pages_and_to_tests_as_paths() -> None:
+    text = "[internals](../device/README.md) [test](../tests/docs/test_tour.py) [tour](tour.md)"
+    assert generate.rewrite_links(text, "docs/privacy.md", "privacy.md") == (
+        "[internals](internals/device.md) `test` [tour](tour.md)"
+    )
 
 
 def test_the_command_reference_has_every_command_and_its_own_help() -> None:
