@@ -51,6 +51,8 @@ def _site_target(source: str, page: str, target: str, root: Path) -> str | None:
     )
     if resolved in MIRRORED:
         site = MIRRORED[resolved]
+    elif resolved.startswith("docs/") and (root / resolved).is_dir():
+        site = resolved[len("docs/") :] + "/index.md"  # a folder's list (decisions/, ...)
     elif resolved.startswith("docs/") or not (root / resolved).exists():
         # A page of docs/, or a path that exists nowhere: left a link, so that mkdocs --strict
         # reports it when it is broken.

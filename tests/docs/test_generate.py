@@ -52,10 +52,16 @@ def test_a_link_to_nothing_stays_a_link_so_that_the_strict_build_reports_it() ->
 
 
 def test_a_written_page_links_to_readmes_as_pages_and_to_tests_as_paths() -> None:
-    text = "[internals](../device/README.md) [test](../tests/docs/test_tour.py) [tour](tour.md)"
-    assert generate.rewrite_links(text, "docs/privacy.md", "privacy.md") == (
-        "[internals](internals/device.md) `test` [tour](tour.md)"
+    text = (
+        "[internals](../device/README.md) [test](../tests/docs/test_tour.py) [tour](tour.md) "
+        "[list](measurements/)"
     )
+    assert generate.rewrite_links(text, "docs/privacy.md", "privacy.md") == (
+        "[internals](internals/device.md) `test` [tour](tour.md) [list](measurements/index.md)"
+    )
+    assert generate.rewrite_links(
+        "[the list](./)", "docs/measurements/x.md", "measurements/x.md"
+    ) == ("[the list](index.md)")
 
 
 def test_the_command_reference_has_every_command_and_its_own_help() -> None:
