@@ -7,7 +7,6 @@ which both ``report`` and ``demo`` print (one command does not import another).
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from rich.markup import escape as _escape_markup
 from rich.table import Table
 
 from sim.commands._base import visible
+from sim.json_lines import jsonable
 from storage.report import MEMBER_TALLIES, Report, build_report
 from storage.vault import Vault
 
@@ -27,21 +27,6 @@ def escape(value: object) -> str:
     """A user-supplied value (a file name, a member, an audit detail) ready to go inside rich
     markup: shown as given, never read as markup such as ``[/x]``, and :func:`visible`."""
     return _escape_markup(visible(str(value)))
-
-
-def _jsonable(value: Any) -> Any:
-    """Round floats so that lines stay readable and stable: 4 decimals, or 6 significant digits
-    below 1, so that small values (an interval's lower end, a false-reject rate of 1e-5) are
-    not flattened to 0. NaN becomes null."""
-    if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        return float(f"{value:.6g}") if abs(value) < 1 else round(value, 4)
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 class Output:
@@ -56,7 +41,7 @@ class Output:
     def emit(self, obj: dict[str, Any]) -> None:
         """Print one JSON object as a line (only in ``--json`` mode) and flush, for pipes."""
         if self.json_lines:
-            self._file.write(json.dumps(_jsonable(obj), sort_keys=False) + "\n")
+            self._file.write(json.dumps(jsonable(obj), sort_keys=False) + "\n")
             self._file.flush()
 
     def say(self, text: str) -> None:
