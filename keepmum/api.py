@@ -72,7 +72,7 @@ def _tables(
         section, key = names[name]
         if (section, key) in blame:
             raise ConfigError(
-                f"{name}={value!r}: {section}.{key} given twice ({blame[(section, key)]})"
+                f"{name}={value!r}: {section}.{key} is given twice ({blame[(section, key)]})"
             )
         if key == "models" and isinstance(value, str):
             value = [value]
@@ -171,7 +171,6 @@ class Device:
     ) -> Device:
         """Change settings (checked now; nothing changes if one is bad); returns the device."""
         merged = {**self._settings, **settings}
-        self._settings = {}
         tables, blame = _tables(merged)
         load_config(self.config_path, home=self.home, overrides=tables, blame=blame)
         self._settings = merged
