@@ -157,7 +157,7 @@ def test_a_file_says_its_own_rate() -> None:
 
 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(keepmum.AudioInputError, match="nothing.wav: no such file"):
+    with pytest.raises(keepmum.AudioInputError, match=r"nothing\.wav: no such file"):
         keepmum.replay(tmp_path / "nothing.wav")
 
 
@@ -165,7 +165,7 @@ def test_nothing_is_stored_without_a_vault_and_store_needs_one(tmp_path: Path) -
     home = tmp_path / "home"
     assert keepmum.replay(ALEXA_TIME, home=home).stored == []
     assert not home.exists()
-    with pytest.raises(keepmum.VaultError, match="no vault here.*pass store=False"):
+    with pytest.raises(keepmum.VaultError, match=r"no vault here.*pass store=False"):
         keepmum.replay(ALEXA_TIME, home=home, store=True)
 
 
