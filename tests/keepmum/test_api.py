@@ -195,3 +195,16 @@ def test_listen_runs_the_device_on_a_live_source(file_run: keepmum.Run) -> None:
     samples, _ = sf.read(ALEXA_TIME, dtype="int16")
     source = ArraySource(samples, rate=16000, name=str(ALEXA_TIME), pad_s=REPLAY_PAD_S)
     assert keepmum.Device().listen(source=source).events == file_run.events
+
+
+def test_every_device_option_of_replay_is_a_setting_keyword() -> None:
+    from keepmum.api import _setting_names
+    from sim.commands.device import replay as replay_command
+
+    not_settings = {"files", "home", "json_lines", "member", "no_store", "expect_path"}
+    options = [p for p in replay_command.params if p.name not in not_settings | {"config_path"}]
+    assert len(options) > 20
+    keywords = _setting_names()
+    for option in options:
+        name = option.opts[0].removeprefix("--").replace("-", "_")
+        assert name in keywords, f"{option.opts[0]} has no keyword in keepmum.replay"
