@@ -112,7 +112,7 @@ def expected_from_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     time (to 0.01 s), and its file's name when the run heard more than one; no tolerance, so
     the checker's default applies."""
     checked = [e for e in events if e.get("event") in _KINDS]
-    several_files = len({e.get("file", "") for e in checked}) > 1
+    several_files = len({e["file"] for e in checked if e.get("file")}) > 1
     out: list[dict[str, Any]] = []
     for event in checked:
         entry: dict[str, Any] = {"event": event["event"]}
