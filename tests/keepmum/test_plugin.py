@@ -5,6 +5,7 @@ small test files that use the fixture, the marker and ``--keepmum-update``."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -18,10 +19,13 @@ EXAMPLE = REPO / "docs" / "examples" / "test_keepmum_example.py"
 
 
 def _pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """pytest on ``folder``, as a tester's CI would run it (no rootdir config of ours)."""
+    """pytest on ``folder``, as a tester's CI would run it: no configuration of ours, and
+    plugins found through their entry points even where this run's environment turns that off."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
         cwd=folder,
+        env=env,
         capture_output=True,
         text=True,
         timeout=600,
