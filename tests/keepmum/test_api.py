@@ -208,3 +208,11 @@ def test_every_device_option_of_replay_is_a_setting_keyword() -> None:
     for option in options:
         name = option.opts[0].removeprefix("--").replace("-", "_")
         assert name in keywords, f"{option.opts[0]} has no keyword in keepmum.replay"
+
+
+def test_no_config_key_is_in_two_sections() -> None:
+    from keepmum.api import _CLI_NAMES, _setting_names
+    from sim.config import Config
+
+    tables = Config().as_toml_dict()
+    assert len(_setting_names()) == sum(len(t) for t in tables.values()) + len(_CLI_NAMES)
