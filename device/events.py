@@ -1,7 +1,9 @@
 """What the device reports: small typed events, each able to say itself as one JSON object.
 
 Times ``t`` are seconds from the start of the input; ``file`` names the input. The JSON keys are
-the command-line contract (DESIGN.md): scripts and tests rely on them.
+the command-line contract (DESIGN.md): scripts and tests rely on them, so every object carries
+the schema's version ``v`` (:data:`SCHEMA_VERSION`; the compatibility policy is in
+docs/testers.md).
 """
 
 from __future__ import annotations
@@ -11,7 +13,12 @@ from typing import Any
 
 from device.utterance import Utterance
 
+SCHEMA_VERSION = 1
+"""The version of the events' JSON form. It stays 1 while keys are only added; removing or
+renaming a key, or changing a key's meaning or unit, makes it 2 (docs/testers.md)."""
+
 __all__ = [
+    "SCHEMA_VERSION",
     "Discarded",
     "Event",
     "MuteChanged",
@@ -34,6 +41,7 @@ class Wake:
     def to_json(self) -> dict[str, Any]:
         return {
             "event": "wake",
+            "v": SCHEMA_VERSION,
             "t": self.t,
             "file": self.file,
             "model": self.model,
@@ -57,6 +65,7 @@ class UtteranceEnd:
     def to_json(self) -> dict[str, Any]:
         return {
             "event": "utterance_end",
+            "v": SCHEMA_VERSION,
             "t": self.t,
             "file": self.file,
             "duration_s": self.duration_s,
@@ -84,6 +93,7 @@ class Discarded:
     def to_json(self) -> dict[str, Any]:
         return {
             "event": "discarded",
+            "v": SCHEMA_VERSION,
             "t": self.t,
             "file": self.file,
             "reason": self.reason,
@@ -106,6 +116,7 @@ class Stored:
     def to_json(self) -> dict[str, Any]:
         return {
             "event": "stored",
+            "v": SCHEMA_VERSION,
             "t": self.t,
             "file": self.file,
             "record": self.record,
@@ -123,7 +134,12 @@ class MuteChanged:
     file: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"event": "mute" if self.muted else "unmute", "t": self.t, "file": self.file}
+        return {
+            "event": "mute" if self.muted else "unmute",
+            "v": SCHEMA_VERSION,
+            "t": self.t,
+            "file": self.file,
+        }
 
 
 @dataclass
@@ -153,6 +169,7 @@ class Summary:
     def to_json(self) -> dict[str, Any]:
         return {
             "event": "summary",
+            "v": SCHEMA_VERSION,
             "heard_s": self.heard_s,
             "kept_s": self.kept_s,
             "stored_s": self.stored_s,

@@ -10,7 +10,7 @@ is padded with zeros so that no heard audio is dropped.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -21,17 +21,21 @@ from device.audio import FRAME_SAMPLES, SAMPLE_RATE, Frame, Pcm
 from keepmum.errors import AudioInputError
 
 __all__ = [
+    "BLOCK_SECONDS",
     "REPLAY_PAD_S",
     "AudioSource",
+    "Blocks",
     "FileSource",
     "RawPcmSource",
     "frames_from_chunks",
     "padded_frames",
     "read_audio",
+    "sized_blocks",
+    "to_device_pcm",
     "with_silence",
 ]
 
-_BLOCK_SECONDS = 4
+BLOCK_SECONDS = 4
 """Seconds of input decoded at a time: bounds memory, large enough to amortise soxr calls."""
 _FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})
 """libsndfile subtypes that can hold NaN and infinity."""
@@ -58,6 +62,38 @@ def _to_int16(block: npt.NDArray[np.float32]) -> Pcm:
     resampling)."""
     scaled = np.rint(block * 32768.0)
     return np.clip(scaled, -32768, 32767).astype(np.int16)
+
+
+Blocks = Iterable[tuple[npt.NDArray[np.float32], bool]]
+"""Float samples (samples x channels) at the input's rate, each with whether it is the last."""
+
+
+def sized_blocks(read: Callable[[], npt.NDArray[np.float32]], block_frames: int) -> Blocks:
+    """Call ``read`` for blocks of up to ``block_frames`` until a short one (maybe empty), which
+    is the last: how a file is read, and an array cut, so both convert to the same samples."""
+    while True:
+        block = read()
+        last = len(block) < block_frames
+        yield block, last
+        if last:
+            return
+
+
+def to_device_pcm(blocks: Blocks, rate: int) -> Iterator[Pcm]:
+    """Float blocks at ``rate`` as 16 kHz mono int16: channels averaged, the rate converted with
+    soxr (streaming, so block boundaries leave no seams), rounded. The one conversion for files,
+    arrays and streams: the same samples give the same frames whatever carried them."""
+    resampler = None
+    if rate != SAMPLE_RATE:
+        import soxr
+
+        resampler = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+    for block, last in blocks:
+        mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
+        if resampler is not None:
+            mono = resampler.resample_chunk(mono, last=last)
+        if len(mono):
+            yield _to_int16(mono)
 
 
 def frames_from_chunks(chunks: Iterable[Pcm], name: str, t0: float = 0.0) -> Iterator[Frame]:
@@ -161,32 +197,20 @@ class FileSource:
             raise AudioInputError(f"{self.name}: audio data is corrupt ({exc})") from None
 
     def chunks(self) -> Iterator[Pcm]:
-        """16 kHz mono int16 chunks of about :data:`_BLOCK_SECONDS` each."""
+        """16 kHz mono int16 chunks of about :data:`BLOCK_SECONDS` each."""
         import soundfile
-        import soxr
 
-        block_frames = self.source_rate * _BLOCK_SECONDS
-        resampler = (
-            soxr.ResampleStream(self.source_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
-            if self.source_rate != SAMPLE_RATE
-            else None
-        )
+        block_frames = self.source_rate * BLOCK_SECONDS
         produced = 0
         try:
             with soundfile.SoundFile(self._sf_path) as sound:
-                while True:
-                    block = sound.read(block_frames, dtype="float32", always_2d=True)
-                    last = len(block) < block_frames
-                    mono = (
-                        block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
-                    )
-                    if resampler is not None:
-                        mono = resampler.resample_chunk(mono, last=last)
-                    if len(mono):
-                        produced += len(mono)
-                        yield _to_int16(mono)
-                    if last:
-                        break
+
+                def read() -> npt.NDArray[np.float32]:
+                    return sound.read(block_frames, dtype="float32", always_2d=True)
+
+                for chunk in to_device_pcm(sized_blocks(read, block_frames), self.source_rate):
+                    produced += len(chunk)
+                    yield chunk
         except (soundfile.LibsndfileError, RuntimeError) as exc:
             raise AudioInputError(
                 f"{self.name}: audio data is corrupt or truncated ({exc})"

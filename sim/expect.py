@@ -18,7 +18,14 @@ from typing import Any
 from keepmum.errors import ConfigError
 from sim.config import read_user_text, unknown_name
 
-__all__ = ["Expectation", "check_expectations", "load_expectations"]
+__all__ = [
+    "Expectation",
+    "check_expectations",
+    "expectations_text",
+    "expected_from_events",
+    "load_expectations",
+    "parse_expectations",
+]
 
 _KINDS = ("wake", "utterance_end", "discarded", "stored", "mute", "unmute")
 _KEYS = ("event", "t", "tolerance_s", "model", "file")
@@ -56,40 +63,72 @@ class Expectation:
         return " ".join(parts)
 
 
-def load_expectations(path: Path) -> list[Expectation]:
-    """Read and validate an expectations file (ConfigError naming the file and the entry)."""
+def load_expectations(path: Path, *, default_tolerance_s: float = 0.5) -> list[Expectation]:
+    """Read and validate an expectations file (ConfigError naming the file and the entry).
+    ``default_tolerance_s`` is the tolerance of an entry that gives none."""
     text = read_user_text(path, "expectations file")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+    return parse_expectations(data, str(path), default_tolerance_s=default_tolerance_s)
+
+
+def parse_expectations(
+    data: Any, where: str, *, default_tolerance_s: float = 0.5
+) -> list[Expectation]:
+    """Validate a list of expected events already read (``where`` names it in errors)."""
     if not isinstance(data, list):
-        raise ConfigError(f"{path}: expected a JSON list of events, got {type(data).__name__}")
+        raise ConfigError(f"{where}: expected a JSON list of events, got {type(data).__name__}")
     out = []
     for number, item in enumerate(data):
-        where = f"{path}: entry {number}"
+        entry = f"{where}: entry {number}"
         if not isinstance(item, dict):
             raise ConfigError(
-                f'{where}: expected an object such as {{"event": "wake"}}, got {item!r}'
+                f'{entry}: expected an object such as {{"event": "wake"}}, got {item!r}'
             )
         for key in item:
             if key not in _KEYS:
-                raise ConfigError(f"{where}: {unknown_name('key', str(key), _KEYS)}")
+                raise ConfigError(f"{entry}: {unknown_name('key', str(key), _KEYS)}")
         if item.get("event") not in _KINDS:
             if isinstance(item.get("event"), str):
-                raise ConfigError(f"{where}: {unknown_name('event', item['event'], _KINDS)}")
-            raise ConfigError(f'{where}: needs "event" one of {", ".join(_KINDS)}, got {item!r}')
+                raise ConfigError(f"{entry}: {unknown_name('event', item['event'], _KINDS)}")
+            raise ConfigError(f'{entry}: needs "event" one of {", ".join(_KINDS)}, got {item!r}')
         try:
             t = None if item.get("t") is None else float(item["t"])
-            tolerance = float(item.get("tolerance_s", 0.5))
+            tolerance = float(item.get("tolerance_s", default_tolerance_s))
         except (TypeError, ValueError):
-            raise ConfigError(f"{where}: t and tolerance_s must be numbers, got {item!r}") from None
+            raise ConfigError(f"{entry}: t and tolerance_s must be numbers, got {item!r}") from None
         if not (t is None or math.isfinite(t)) or not math.isfinite(tolerance) or tolerance < 0:
             raise ConfigError(
-                f"{where}: t and tolerance_s must be finite, tolerance_s >= 0, got {item!r}"
+                f"{entry}: t and tolerance_s must be finite, tolerance_s >= 0, got {item!r}"
             )
         out.append(Expectation(item["event"], t, tolerance, item.get("model"), item.get("file")))
     return out
+
+
+def expected_from_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The expectations a run meets: each of its events of a checked kind with its model and
+    time (to 0.01 s), and its file's name when the run heard more than one; no tolerance, so
+    the checker's default applies."""
+    checked = [e for e in events if e.get("event") in _KINDS]
+    several_files = len({e["file"] for e in checked if e.get("file")}) > 1
+    out: list[dict[str, Any]] = []
+    for event in checked:
+        entry: dict[str, Any] = {"event": event["event"]}
+        if event.get("model"):
+            entry["model"] = event["model"]
+        entry["t"] = round(float(event.get("t", 0.0)), 2)
+        if several_files and event.get("file"):
+            entry["file"] = Path(str(event["file"])).name
+        out.append(entry)
+    return out
+
+
+def expectations_text(expected: list[dict[str, Any]]) -> str:
+    """An expectations file's text: a JSON list, one event a line (as household.expect.json)."""
+    lines = ",\n".join(" " + json.dumps(entry) for entry in expected)
+    return f"[\n{lines}\n]\n" if expected else "[]\n"
 
 
 def check_expectations(expected: list[Expectation], actual: list[dict[str, Any]]) -> list[str]:

@@ -7,7 +7,6 @@ which both ``report`` and ``demo`` print (one command does not import another).
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sim.commands._base import visible
+from sim.json_lines import jsonable
 from storage.report import MEMBER_TALLIES, Report, build_report
 from storage.vault import Vault
 
@@ -38,21 +38,6 @@ def escape(value: object) -> str:
     return _escape_markup(visible(str(value)))
 
 
-def _jsonable(value: Any) -> Any:
-    """Round floats so that lines stay readable and stable: 4 decimals, or 6 significant digits
-    below 1, so that small values (an interval's lower end, a false-reject rate of 1e-5) are
-    not flattened to 0. NaN becomes null."""
-    if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        return float(f"{value:.6g}") if abs(value) < 1 else round(value, 4)
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 class Output:
     """A command's printer. Human text goes to a rich console (stderr when ``--json`` is on, so
     stdout carries only JSON lines); machine lines go to stdout."""
@@ -65,7 +50,7 @@ class Output:
     def emit(self, obj: dict[str, Any]) -> None:
         """Print one JSON object as a line (only in ``--json`` mode) and flush, for pipes."""
         if self.json_lines:
-            self._file.write(json.dumps(_jsonable(obj), sort_keys=False) + "\n")
+            self._file.write(json.dumps(jsonable(obj), sort_keys=False) + "\n")
             self._file.flush()
 
     def say(self, text: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import shlex
 import signal
 import sys
 import tempfile
@@ -15,13 +14,11 @@ from typing import Any
 
 import click
 
-from device.events import Event
 from device.events import Summary as RunSummary
 from device.microphone import MicrophoneSource
-from device.pipeline import UtteranceSink, run_device
+from device.pipeline import UtteranceSink
 from device.sources import REPLAY_PAD_S, AudioSource, FileSource, RawPcmSource
-from keepmum.errors import CheckFailed, ConfigError, Interrupted, StorageFullError, VaultError
-from sim.assemble import VaultSink, build_speaker
+from keepmum.errors import CheckFailed, ConfigError, Interrupted, StorageFullError
 from sim.commands._common import (
     DeviceOptions,
     FiniteFloat,
@@ -38,7 +35,7 @@ from sim.commands._live import LiveView
 from sim.commands._output import Output, escape, event_line, print_report, summary_table
 from sim.config import Config, load_config, to_toml
 from sim.expect import check_expectations, load_expectations
-from storage.settings import VaultSettings
+from sim.replay import RunOutcome, raise_if_full, run_sources, vault_sink
 from storage.vault import Vault
 from wakeword.backend import installed_backend
 
@@ -59,43 +56,15 @@ def _sink(
     home: Path, config: Config, member: str | None, no_store: bool
 ) -> Iterator[UtteranceSink | None]:
     """The vault bound to a member, or nothing with ``--no-store``."""
-    if no_store:
-        yield None
-        return
-
-    if not Vault.exists(home):
-        raise VaultError(
-            f"{home}: no vault here; run `keepmum init --home {shlex.quote(str(home))} "
-            "--member NAME` first, or replay with --no-store"
-        )
-    with Vault.open(home, _run_vault_settings(home, config)) as vault:
-        # Records kept under a live all-future grant are also encrypted to its endpoint at
-        # commit: the vault does that in every store.
-        yield VaultSink(vault, member or vault.default_member(), on_full=_warn_full)
-
-
-def _run_vault_settings(home: Path, config: Config) -> VaultSettings:
-    """The run's retention (it applies only to what this run stores: expiry is fixed per
-    record) with a capacity no smaller than the home's own, so a one-off ``--config`` cannot
-    shrink the vault and delete what is already kept (issue 10.2)."""
-    try:
-        home_capacity_s = load_config(home=home).vault.capacity_s
-    except ConfigError:
-        home_capacity_s = config.vault.capacity_s
-    return VaultSettings(
-        retention_h=config.vault.retention_h,
-        capacity_s=max(config.vault.capacity_s, home_capacity_s),
-    )
-
-
-def _raise_if_full(sink: UtteranceSink | None) -> None:
-    """After the summary: a run that could not store on a full disk ends with exit 2."""
-    full = getattr(sink, "full", None)
-    if isinstance(full, StorageFullError):
-        raise StorageFullError(
-            f"{full} ({getattr(sink, 'not_stored', 0)} kept utterance(s) "
-            "of this run could not be stored and were discarded from RAM)"
-        )
+    with vault_sink(
+        home,
+        config,
+        member,
+        store=not no_store,
+        on_full=_warn_full,
+        instead="replay with --no-store",
+    ) as sink:
+        yield sink
 
 
 def _warn_full(exc: StorageFullError) -> None:
@@ -156,24 +125,22 @@ def _run(
     on_frame: Any = None,
     on_event: Any = None,
     stop: threading.Event | None = None,
-) -> tuple[RunSummary, list[dict[str, Any]]]:
-    speaker = build_speaker(config)
-    seen: list[dict[str, Any]] = []
+) -> RunOutcome:
+    """:func:`sim.replay.run_sources`, printing each event as it happens: the same events, in
+    the same form, as :func:`keepmum.replay` returns. :func:`_finish` prints the summary."""
 
-    def report(event: Event) -> None:
-        data = event.to_json()
-        seen.append(data)
+    def report(data: dict[str, Any]) -> None:
         out.emit(data)
         out.say(event_line(data))
         if on_event is not None:
             on_event(data)
 
-    summary = run_device(sources, speaker, report, sink, on_frame=on_frame, stop=stop)
-    return summary, seen
+    return run_sources(sources, config, sink, on_event=report, on_frame=on_frame, stop=stop)
 
 
-def _finish(out: Output, summary: RunSummary) -> None:
-    data = summary.to_json()
+def _finish(out: Output, outcome: RunOutcome) -> None:
+    """Print the run's summary (its last event)."""
+    data = outcome.events[-1]
     out.emit(data)
     if not out.json_lines:
         out.table(summary_table(data))
@@ -236,12 +203,12 @@ def replay(
     expectations = load_expectations(expect_path) if expect_path else None
     sources = _file_sources(files)
     with _stopped_by_signals() as stop, _sink(home_dir, config, member, no_store) as sink:
-        summary, seen = _run(out, sources, config, sink, stop=stop.event)
-    _finish(out, summary)
-    stop.raise_if_stopped(summary)  # an interrupted run is not checked against --expect
-    _raise_if_full(sink)
+        outcome = _run(out, sources, config, sink, stop=stop.event)
+    _finish(out, outcome)
+    stop.raise_if_stopped(outcome.summary)  # an interrupted run is not checked against --expect
+    raise_if_full(sink)
     if expectations is not None:
-        problems = check_expectations(expectations, seen)
+        problems = check_expectations(expectations, outcome.events)
         if problems:
             raise CheckFailed(
                 f"{expect_path}: the run differs from the expected events:\n  "
@@ -300,12 +267,12 @@ def listen(
         _sink(home_dir, config, member, no_store) as sink,
     ):
         if json_lines or not sys.stdout.isatty():
-            summary, _ = _run(out, [source], config, sink, stop=stop.event)
+            outcome = _run(out, [source], config, sink, stop=stop.event)
         else:
             with LiveView(out.console, config.wakeword.default_threshold) as view:
                 out = Output(False)
                 out.console = view.console
-                summary, _ = _run(
+                outcome = _run(
                     out,
                     [source],
                     config,
@@ -319,9 +286,9 @@ def listen(
             f"[yellow]microphone: {source.dropped_frames} frames dropped (the device fell "
             f"behind), {source.input_overflows} input overflows[/]"
         )
-    _finish(out, summary)
-    stop.raise_if_stopped(summary)
-    _raise_if_full(sink)
+    _finish(out, outcome)
+    stop.raise_if_stopped(outcome.summary)
+    raise_if_full(sink)
 
 
 @click.command(cls=KeepmumCommand)
@@ -357,8 +324,8 @@ def demo(home: Path | None, json_lines: bool, scenario: Path | None) -> None:
             f"(models: {', '.join(config.wakeword.models)})\n"
         )
         with _sink(home_dir, config, None, False) as sink:
-            summary, _ = _run(out, [FileSource(audio, pad_s=REPLAY_PAD_S)], config, sink)
-        _finish(out, summary)
+            outcome = _run(out, [FileSource(audio, pad_s=REPLAY_PAD_S)], config, sink)
+        _finish(out, outcome)
         # The vault's own account, as `keepmum report` prints it.
         with opened_vault(home_dir, read_only=True) as vault:
             print_report(out, vault)
