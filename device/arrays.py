@@ -4,7 +4,7 @@ Both go through the conversion a file goes through (:func:`device.sources.to_dev
 samples of a file, held in an array or handed over in pieces, make the same frames and the same
 events. Samples are int16, or float in [-1, 1]; one channel (1-D) or several (samples x
 channels, as soundfile returns them), at any rate of 4 kHz or more. Anything else is an
-:class:`~device.errors.AudioInputError` naming the input, before any frame is heard.
+:class:`~keepmum.errors.AudioInputError` naming the input, before any frame is heard.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import numpy as np
 import numpy.typing as npt
 
 from device.audio import Frame, Pcm
-from device.errors import AudioInputError
 from device.sources import BLOCK_SECONDS, Blocks, padded_frames, sized_blocks, to_device_pcm
+from keepmum.errors import AudioInputError
 
 __all__ = ["MIN_RATE", "ArraySource", "ChunkSource", "as_float_block"]
 
