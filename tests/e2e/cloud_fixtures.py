@@ -55,10 +55,12 @@ class Cloud:
         return result.events
 
 
-def start_cloud(store: Path) -> Cloud:
-    """Start the receiver on a free loopback port and wait for its ``serving`` line."""
+def start_cloud(store: Path, *extra: str | Path) -> Cloud:
+    """Start the receiver on a free loopback port and wait for its ``serving`` line;
+    ``extra``: more ``cloud serve`` options (``--tls-cert``, limits ...)."""
+    command = [*keepmum_command(), "cloud", "serve", "--port", "0", "--store", str(store)]
     proc = subprocess.Popen(
-        [*keepmum_command(), "cloud", "serve", "--port", "0", "--store", str(store), "--json"],
+        [*command, *map(str, extra), "--json"],
         preexec_fn=ctrl_c_as_in_a_terminal,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -85,7 +87,9 @@ def start_cloud(store: Path) -> Cloud:
             break
         before.append(event)
     assert not pending, pending  # nothing more is printed until an upload arrives
-    assert event["url"].startswith("http://127.0.0.1:")
+    assert event["url"].startswith(
+        ("https://" if "--tls-cert" in extra else "http://") + "127.0.0.1:"
+    )
     assert event["token_file"] == str(store / "token.txt")
     _TOKEN_FILES[event["url"]] = store / "token.txt"
     return Cloud(event["url"], event["recipient"], store, proc, tuple(before))
