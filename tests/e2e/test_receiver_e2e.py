@@ -12,8 +12,9 @@ import pyrage
 import pytest
 
 from sim.cloud import CloudStore
+from storage.upload import HttpClientTransport, HttpRequest
 from storage.wav import pcm_to_wav
-from storage.wire import HEADER_RECORD
+from storage.wire import HEADER_GRANT, HEADER_RECORD, HEADER_UPLOAD_ID
 from tests.conftest import require_tool
 from tests.e2e.cloud_fixtures import Cloud, _cloud, grant_args, start_cloud, stop_cloud  # noqa: F401
 from tests.e2e.conftest import run_keepmum
@@ -202,3 +203,28 @@ def test_https_is_checked_against_the_ca_given_at_grant_time(
         assert [e["record"] for e in cloud.received()] == [record]
     finally:
         stop_cloud(cloud)
+
+
+def test_a_captured_upload_sent_again_after_its_confirmed_erasure_is_refused(
+    stored_home: StoredHome, cloud: Cloud
+) -> None:
+    home, record = stored_home.home, stored_home.alice[0]
+    keepmum_ok(*grant_args(home, cloud.url, stored_home.pass_arg("alice"), records=[record]))
+    keepmum_ok("upload", "--home", home)
+    (arrived,) = cloud.received()
+    # What a wire capture holds: the body and the headers the device sent.
+    captured = (cloud.store / "received" / f"{arrived['number']}.age").read_bytes()
+    headers = {
+        "Authorization": f"Bearer {cloud.token}",
+        HEADER_GRANT: arrived["grant"],
+        HEADER_RECORD: record,
+        HEADER_UPLOAD_ID: arrived["upload_id"],
+    }
+    deleted = keepmum_ok("vault", "delete", record, "--home", home, "--json")
+    assert any(e.get("confirmed") is True for e in deleted.events), deleted
+    assert cloud.received() == []
+    replayed = HttpClientTransport(timeout_s=20)(
+        HttpRequest("POST", cloud.url + "/upload", headers, captured)
+    )
+    assert replayed.status == 410, replayed
+    assert cloud.received() == []
