@@ -17,7 +17,7 @@ from types import FrameType
 
 import click
 
-from device.errors import CheckFailed, ConfigError, IntegrityError
+from device.errors import CheckFailed, ConfigError, IntegrityError, KeepmumError
 from device.files import guard_output_folder, write_file
 from sim.cloud import MIB, CloudServer, CloudStore, ReceivedItem, ReceiverLimits
 from sim.commands._common import (
@@ -29,7 +29,7 @@ from sim.commands._common import (
 from sim.commands._output import Output
 from storage.wire import is_loopback_host
 
-__all__ = ["cloud", "default_cloud_data"]
+__all__ = ["cloud", "default_cloud_data", "local_receiver_token"]
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -42,6 +42,25 @@ def default_cloud_data() -> Path:
     # Not default_home() / "cloud": KEEPMUM_HOME must not pull the receiver into a device home.
     home = default_home()
     return home.with_name(f"{home.name}-cloud")
+
+
+def local_receiver_token(recipient: str) -> Path | None:
+    """The token file of this user's own receiver (:func:`default_cloud_data`) if that receiver
+    publishes ``recipient``, else None: what ``consent grant`` uses when given no token file.
+
+    Only a receiver that already exists is looked at (nothing is created), and only its token
+    goes to an endpoint that publishes its recipient, so a grant to another receiver never gets
+    it. A process squatting that receiver's port could claim its recipient; it would get the
+    token from the device's first upload just as well had the token been given explicitly.
+    """
+    folder = default_cloud_data()
+    if not (folder / "identity.txt").is_file() or not (folder / "token.txt").is_file():
+        return None
+    try:
+        store = CloudStore(folder)
+    except (KeepmumError, OSError):
+        return None
+    return store.token_file if store.recipient == recipient else None
 
 
 def _data_option(func: click.decorators.FC) -> click.decorators.FC:

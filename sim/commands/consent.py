@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -18,6 +19,7 @@ from sim.commands._common import (
     read_passphrase,
 )
 from sim.commands._output import Output
+from sim.commands.cloud import local_receiver_token
 from storage.consent import grant_all_future, grant_records, revoke
 from storage.endpoint_access import (
     EndpointAccess,
@@ -29,6 +31,7 @@ from storage.endpoint_access import (
 from storage.ledger import QueuedUpload, get_grant, grants, queued, validate_endpoint
 from storage.upload import fetch_recipient
 from storage.vault import Vault
+from storage.wire import is_loopback_host
 
 __all__ = ["consent", "parse_duration_s"]
 
@@ -129,6 +132,12 @@ def grant(
         known = load_access(vault.home).get(endpoint, EndpointAccess())
         reach = EndpointAccess(access.token or known.token, access.ca_pem or known.ca_pem)
         target = recipient if recipient is not None else fetch_recipient(endpoint, None, reach)
+        if not reach.token and is_loopback_host(urlsplit(endpoint).hostname or ""):
+            # The demo's path: this user's own receiver, found by the recipient it publishes.
+            local = local_receiver_token(target)
+            if local is not None:
+                access = EndpointAccess(read_token_file(local), access.ca_pem)
+                out.say_plain(f"using the token of this user's receiver: {local}")
         identity = vault.unlock(member, read_passphrase(member, passphrase_files))
         if access != EndpointAccess():
             remember_access(vault.home, endpoint, access)  # before the grant that will use it

@@ -228,3 +228,23 @@ def test_a_captured_upload_sent_again_after_its_confirmed_erasure_is_refused(
     )
     assert replayed.status == 410, replayed
     assert cloud.received() == []
+
+
+def test_a_grant_to_this_users_own_receiver_finds_its_token_and_no_other_receiver_gets_it(
+    stored_home: StoredHome, cloud: Cloud, tmp_path: Path
+) -> None:
+    """The README's commands, without --endpoint-token-file: the token of the receiver in the
+    default folder is used only for an endpoint that publishes that receiver's recipient."""
+    home, record = stored_home.home, stored_home.alice[0]
+    args = ["consent", "grant", "--home", home, "--member", "alice", "--purpose", "p"]
+    args += ["--endpoint", cloud.url, "--record", record, *stored_home.pass_arg("alice")]
+    elsewhere = CloudStore(tmp_path / "another-receiver")  # not the one serving at cloud.url
+    other = keepmum_ok(*args, env={"KEEPMUM_CLOUD_DATA": str(elsewhere.folder)})
+    assert "using the token" not in other.stdout
+    refused = run_keepmum("upload", "--home", home, "--json")
+    assert refused.returncode != 0 and cloud.received() == []
+    assert not (home / "endpoint-access.json").exists()
+    own = keepmum_ok(*args, env={"KEEPMUM_CLOUD_DATA": str(cloud.store)})
+    assert f"using the token of this user's receiver: {cloud.token_file}" in own.stdout
+    keepmum_ok("upload", "--home", home)
+    assert [e["record"] for e in cloud.received()] == [record, record]
