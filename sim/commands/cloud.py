@@ -21,6 +21,7 @@ from device.errors import CheckFailed, ConfigError, IntegrityError, KeepmumError
 from device.files import guard_output_folder, write_file
 from sim.cloud import MIB, CloudServer, CloudStore, ReceivedItem, ReceiverLimits
 from sim.commands._common import (
+    FiniteFloat,
     KeepmumGroup,
     default_home,
     force_option,
@@ -126,7 +127,7 @@ def cloud() -> None:
 )
 @click.option(
     "--request-timeout",
-    type=click.FloatRange(0.1, 3600),
+    type=FiniteFloat(0.1, 3600),
     default=_DEFAULTS.request_timeout_s,
     show_default=True,
     help="Seconds a client has to send one whole request before it is cut off.",
