@@ -313,7 +313,8 @@ class CloudStore:
             marks = [f"upload {u}" for u in sorted(wanted_uploads)]
             marks += [f"record {r}" for r in sorted(wanted_records)]
             marks += [f"sha256 {it.sha256}" for it in doomed]
-            self._bury([m for m in marks if m not in self.tombstones()])
+            buried = self.tombstones()
+            self._bury([m for m in marks if m not in buried])
             for item in doomed:
                 age_file = self._received / f"{item.number}.age"
                 if age_file.exists():
