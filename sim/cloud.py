@@ -6,11 +6,19 @@ it publishes the recipient, stores what it receives still encrypted, and lists i
 
 HTTP interface (loopback by default): the one :mod:`storage.wire` draws, plus
 ``GET /received`` (200 application/json, [item, ...] as :meth:`CloudStore.describe` gives).
+Every route but ``GET /recipient`` needs ``Authorization: Bearer <token>`` (401 without it), the
+token being the one in ``token.txt``; a request whose ``Host`` is not the served address gets
+421; see :class:`ReceiverLimits` for the quota, store limit and timeouts, and
+docs/security/receiver.md for the whole of it.
 
 Store layout (``folder``, mode 0700; ``keepmum cloud serve --data DIR``)::
 
     identity.txt      the receiver's age identity (0600), in the clear: it belongs to the
                       receiving party, not to the device, and must never sit in a device home
+    token.txt         the receiver's bearer token (0600): whoever sends it may upload, list
+                      and erase; a device learns it when its grant is made
+    erased.txt        tombstones (0600): one "upload ID", "record ID" or "sha256 HEX" line
+                      per thing erased, so that an erased upload sent again is refused (410)
     received/         0700
     received/N.age    the ciphertext exactly as it arrived (0600)
     received/N.json   its headers, size, sha256 and arrival time (0600)
@@ -22,11 +30,18 @@ open to group or others. New requests (an erasure request, say) are new paths be
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import hmac
 import io
 import json
 import os
+import secrets
+import shutil
+import socket
+import ssl
+import sys
 import threading
 import time
 import wave
@@ -59,7 +74,9 @@ from storage.wire import (
 __all__ = [
     "CloudServer",
     "CloudStore",
+    "ErasedError",
     "ReceivedItem",
+    "ReceiverLimits",
     "wav_duration_s",
 ]
 
@@ -70,6 +87,14 @@ _META_HEADERS = {
     HEADER_PURPOSE: "purpose",
 }
 
+TOKEN_FILE = "token.txt"
+TOMBSTONE_FILE = "erased.txt"
+MIB = 1024 * 1024
+LINGER_S = 2.0
+"""How long a refused body is read and dropped before the connection closes (a lingering close)."""
+LINGER_BYTES = 16 * MIB
+"""The most of a refused body read and dropped; past it the client sees the connection close."""
+
 
 def wav_duration_s(wav: bytes, where: str) -> float:
     """Duration of an in-memory WAV (seconds); IntegrityError naming ``where`` if unparsable."""
@@ -78,6 +103,28 @@ def wav_duration_s(wav: bytes, where: str) -> float:
             return reader.getnframes() / reader.getframerate()
     except (wave.Error, EOFError, ZeroDivisionError) as exc:
         raise IntegrityError(f"{where}: not a WAV file ({exc})") from exc
+
+
+class ErasedError(UploadError):
+    """An upload of something this receiver erased already (the sender gets 410)."""
+
+
+@dataclass(frozen=True)
+class ReceiverLimits:
+    """What one receiver accepts: sizes, time and connections (``keepmum cloud serve`` options)."""
+
+    grant_quota_bytes: int = 256 * MIB
+    """Most ciphertext bytes stored for one grant (413 past it)."""
+    store_limit_bytes: int = 1024 * MIB
+    """Most ciphertext bytes stored in all (507 past it, or when the disk has no room)."""
+    request_timeout_s: float = 30.0
+    """Total time a client has to send one request, headers and body (then it is cut off)."""
+    max_connections: int = 32
+    """Connections served at once; more are closed unanswered until one ends."""
+    inflight_bytes: int = MAX_UPLOAD_BYTES
+    """Most upload body bytes held in memory at once over all requests (503 past it)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Extra names a client may give in ``Host`` (besides the served address)."""
 
 
 @dataclass(frozen=True)
@@ -108,8 +155,16 @@ def _shred(path: Path) -> None:
     path.unlink()
 
 
+def _read_secret_file(path: Path, what: str, create: Callable[[], bytes]) -> str:
+    """The text of a private file of this receiver, made (0600) from ``create()`` if missing."""
+    if not path.exists():
+        write_file(path, create())  # 0600 from the first byte
+    check_private(path, what, folder=False)
+    return path.read_text(encoding="ascii")
+
+
 class CloudStore:
-    """The receiver's identity and its folder of received ciphertexts."""
+    """The receiver's identity and token, and its folder of received ciphertexts."""
 
     def __init__(self, folder: Path, *, clock: Callable[[], float] = time.time) -> None:
         """Open (creating if needed) a receiver store in ``folder``."""
@@ -120,19 +175,30 @@ class CloudStore:
         for path in (folder, self._received):
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
             check_private(path, "receiver folder", folder=True)
-        identity_file = folder / "identity.txt"
-        if not identity_file.exists():
+
+        def new_identity() -> bytes:
             identity = pyrage.x25519.Identity.generate()
             text = f"# keepmum cloud receiver\n# public key: {identity.to_public()}\n{identity}\n"
-            write_file(identity_file, text.encode("ascii"))  # 0600 from the first byte
-            del identity, text
-        check_private(identity_file, "receiver identity", folder=False)
-        self.identity = self._read_identity(identity_file)
+            return text.encode("ascii")
+
+        identity_file = folder / "identity.txt"
+        self.identity = self._parse_identity(
+            identity_file, _read_secret_file(identity_file, "receiver identity", new_identity)
+        )
         self.recipient = str(self.identity.to_public())
+        self.token_file = folder / TOKEN_FILE
+        self.token = _read_secret_file(
+            self.token_file,
+            "receiver token",
+            lambda: f"kmr_{secrets.token_hex(32)}\n".encode("ascii"),
+        ).strip()
+        if not self.token:
+            raise VaultError(f"{self.token_file}: empty; delete it to make a new token")
+        self._tombstones = folder / TOMBSTONE_FILE
 
     @staticmethod
-    def _read_identity(path: Path) -> pyrage.x25519.Identity:
-        lines = [ln for ln in path.read_text().splitlines() if ln.startswith("AGE-SECRET-KEY-")]
+    def _parse_identity(path: Path, text: str) -> pyrage.x25519.Identity:
+        lines = [ln for ln in text.splitlines() if ln.startswith("AGE-SECRET-KEY-")]
         if len(lines) != 1:
             raise VaultError(f"{path}: expected one AGE-SECRET-KEY line, got {len(lines)}")
         try:
@@ -140,11 +206,41 @@ class CloudStore:
         except pyrage.IdentityError as exc:
             raise VaultError(f"{path}: not an age identity ({exc})") from exc
 
+    def authorized(self, header: str | None) -> bool:
+        """Whether an ``Authorization`` header value carries this receiver's token."""
+        scheme, _, given = (header or "").strip().partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        return hmac.compare_digest(given.strip().encode(), self.token.encode())
+
+    def tombstones(self) -> set[str]:
+        """Every ``"upload ID"``, ``"record ID"`` and ``"sha256 HEX"`` erased here."""
+        if not self._tombstones.exists():
+            return set()
+        check_private(self._tombstones, "receiver tombstones", folder=False)
+        return {ln.strip() for ln in self._tombstones.read_text().splitlines() if ln.strip()}
+
+    def _bury(self, lines: Sequence[str]) -> None:
+        # Appended and synced before anything is shredded: an erasure never comes back.
+        if not lines:
+            return
+        fd = os.open(self._tombstones, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, "".join(f"{ln}\n" for ln in lines).encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def stored_bytes(self, grant: str | None = None) -> int:
+        """Ciphertext bytes stored, of one grant or (``None``) of all."""
+        return sum(it.bytes for it in self.items() if grant is None or it.grant == grant)
+
     def receive(self, ciphertext: bytes, headers: Mapping[str, str]) -> ReceivedItem:
         """Check ``ciphertext`` opens with this receiver's identity, then store it as it came.
 
         Raises UploadError (the sender gets 400) for anything that is not age ciphertext to
-        this receiver, so a misdirected upload is refused rather than kept unreadable.
+        this receiver, so a misdirected upload is refused rather than kept unreadable, and
+        ErasedError (410) for an upload id, record or ciphertext erased here before.
         """
         if not ciphertext.startswith(AGE_MAGIC):
             raise UploadError("upload: body is not age ciphertext (no age-encryption.org/v1)")
@@ -155,7 +251,12 @@ class CloudStore:
         lowered = {k.lower(): v for k, v in headers.items()}
         meta = {v: decode_header(lowered.get(k.lower(), "")) for k, v in _META_HEADERS.items()}
         upload_id = decode_header(lowered.get(HEADER_UPLOAD_ID.lower(), "")).strip()
+        sha256 = hashlib.sha256(ciphertext).hexdigest()
         with self._lock:
+            buried = self.tombstones()
+            marks = {f"upload {upload_id}", f"record {meta['record']}", f"sha256 {sha256}"}
+            if marks & buried:
+                raise ErasedError("upload: erased here before; refused and not stored")
             if upload_id:
                 for seen in self.items():
                     if seen.upload_id == upload_id:  # a resend: keep the one copy we have
@@ -164,7 +265,7 @@ class CloudStore:
             item = ReceivedItem(
                 number=number,
                 bytes=len(ciphertext),
-                sha256=hashlib.sha256(ciphertext).hexdigest(),
+                sha256=sha256,
                 received_at=self._clock(),
                 grant=meta["grant"],
                 record=meta["record"],
@@ -200,19 +301,30 @@ class CloudStore:
     def erase(self, upload_ids: Sequence[str], records: Sequence[str]) -> list[int]:
         """Delete every item with one of ``upload_ids`` or ``records``; their numbers.
 
+        Every id asked for is remembered first (a tombstone, whether or not it was stored
+        yet), with the hash of each ciphertext erased, so that it is never stored again.
         The ciphertext is overwritten before it is unlinked; the item's metadata goes with it.
         Unknown ids are not an error, so a retried request is confirmed all the same.
         """
         wanted_uploads, wanted_records = set(upload_ids) - {""}, set(records) - {""}
         erased = []
         with self._lock:
-            for item in self.items():
-                if item.upload_id in wanted_uploads or item.record in wanted_records:
-                    age_file = self._received / f"{item.number}.age"
-                    if age_file.exists():
-                        _shred(age_file)
-                    (self._received / f"{item.number}.json").unlink(missing_ok=True)
-                    erased.append(item.number)
+            doomed = [
+                it
+                for it in self.items()
+                if it.upload_id in wanted_uploads or it.record in wanted_records
+            ]
+            marks = [f"upload {u}" for u in sorted(wanted_uploads)]
+            marks += [f"record {r}" for r in sorted(wanted_records)]
+            marks += [f"sha256 {it.sha256}" for it in doomed]
+            buried = self.tombstones()
+            self._bury([m for m in marks if m not in buried])
+            for item in doomed:
+                age_file = self._received / f"{item.number}.age"
+                if age_file.exists():
+                    _shred(age_file)
+                (self._received / f"{item.number}.json").unlink(missing_ok=True)
+                erased.append(item.number)
         return erased
 
     def items(self) -> list[ReceivedItem]:
@@ -250,13 +362,56 @@ class _Handler(BaseHTTPRequestHandler):
     server: CloudServer
     protocol_version = "HTTP/1.1"
 
+    def setup(self) -> None:
+        # A total deadline for the request to arrive, not only a per-read timeout: a client
+        # that sends one byte a second never trips a per-read timeout but trips this one.
+        limits = self.server.limits
+        self.request.settimeout(limits.request_timeout_s)  # and each read or write, too
+        self._watchdog = threading.Timer(limits.request_timeout_s, self._cut)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+        super().setup()
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.do_handshake()  # here, in this thread, under the deadline
+
+    def finish(self) -> None:
+        self._watchdog.cancel()
+        with contextlib.suppress(OSError):
+            super().finish()
+            self._linger()
+
+    def _linger(self) -> None:
+        """After refusing a body it did not read (401, 413, ...), read and drop what the client
+        is still sending, for a moment and up to a bound: closing at once would reset the
+        connection, and the client would see a broken pipe instead of the answer."""
+        length_text = self.headers.get("Content-Length", "") if self.headers else ""
+        if getattr(self, "_body_read", True) or not length_text.isdigit():
+            return
+        left = min(int(length_text), LINGER_BYTES)
+        deadline = time.monotonic() + LINGER_S
+        self.request.settimeout(LINGER_S)
+        while left > 0 and time.monotonic() < deadline:
+            chunk = self.request.recv(min(left, 65536))
+            if not chunk:
+                return
+            left -= len(chunk)
+
+    def _cut(self) -> None:
+        with contextlib.suppress(OSError):
+            self.request.shutdown(socket.SHUT_RDWR)
+
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the command prints what arrived through its own callback."""
 
     def _reply(self, status: int, body: bytes, content_type: str) -> None:
+        self._watchdog.cancel()  # the request has arrived; the answer is ours to send
+        self.close_connection = True  # one request per connection: each under its deadline
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        if status == 401:
+            self.send_header("WWW-Authenticate", 'Bearer realm="keepmum cloud"')
         self.end_headers()
         self.wfile.write(body)
 
@@ -269,8 +424,22 @@ class _Handler(BaseHTTPRequestHandler):
         except IntegrityError as exc:
             return {**asdict(item), "error": str(exc)}
 
+    def _admitted(self, *, public: bool = False) -> bool:
+        """Host is this receiver (else 421) and, unless ``public``, the caller has the token
+        (else 401); answers and returns False when not."""
+        host = (self.headers.get("Host") or "").strip().lower()
+        if host not in self.server.host_names():
+            self._json(421, {"error": f"Host {host[:100]!r} is not this receiver"})
+            return False
+        if not public and not self.server.store.authorized(self.headers.get("Authorization")):
+            self._json(401, {"error": "this receiver needs its token (Authorization: Bearer)"})
+            return False
+        return True
+
     def do_GET(self) -> None:
         store = self.server.store
+        if not self._admitted(public=self.path == RECIPIENT_PATH):
+            return
         if self.path == RECIPIENT_PATH:
             self._reply(200, store.recipient.encode() + b"\n", "text/plain; charset=utf-8")
         elif self.path == "/received":
@@ -281,10 +450,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _erase(self) -> None:
         length_text = self.headers.get("Content-Length")
         if length_text is None or not length_text.isdigit() or int(length_text) > MAX_ERASE_BYTES:
-            self.close_connection = True
             self._json(411, {"error": f"Content-Length up to {MAX_ERASE_BYTES} required"})
             return
         try:
+            self._body_read = True
             request = json.loads(self.rfile.read(int(length_text)))
             request_id = str(request["request"])
             uploads = [str(u) for u in request.get("uploads", [])]
@@ -295,7 +464,24 @@ class _Handler(BaseHTTPRequestHandler):
         erased = self.server.store.erase(uploads, records)
         self._json(200, {"request": request_id, "confirmed": True, "erased": len(erased)})
 
+    def _room_for(self, length: int) -> tuple[int, str] | None:
+        """(status, reason) when an upload of ``length`` bytes must be refused before reading."""
+        store, limits = self.server.store, self.server.limits
+        if length > MAX_UPLOAD_BYTES:
+            return 413, f"body of {length} bytes exceeds {MAX_UPLOAD_BYTES}"
+        grant = decode_header(self.headers.get(HEADER_GRANT, ""))
+        if store.stored_bytes(grant) + length > limits.grant_quota_bytes:
+            return 413, f"grant {grant[:40]!r} would pass its quota of {limits.grant_quota_bytes}"
+        if store.stored_bytes() + length > limits.store_limit_bytes:
+            return 507, f"the store would pass its limit of {limits.store_limit_bytes} bytes"
+        if shutil.disk_usage(store.folder).free < 2 * length + MIB:
+            return 507, "the receiver's disk has no room for this upload"
+        return None
+
     def do_POST(self) -> None:
+        self._body_read = False  # until it is: then finish() need not linger
+        if not self._admitted():
+            return
         if self.path == ERASE_PATH:
             self._erase()
             return
@@ -304,17 +490,32 @@ class _Handler(BaseHTTPRequestHandler):
             return
         length_text = self.headers.get("Content-Length")
         if length_text is None or not length_text.isdigit():
-            self.close_connection = True
             self._json(411, {"error": "Content-Length required"})
             return
         length = int(length_text)
-        if length > MAX_UPLOAD_BYTES:
-            self.close_connection = True
-            self._json(413, {"error": f"body of {length} bytes exceeds {MAX_UPLOAD_BYTES}"})
+        refusal = self._room_for(length)
+        if refusal is not None:
+            self._json(refusal[0], {"error": refusal[1]})
             return
-        body = self.rfile.read(length)
+        if not self.server.reserve(length):
+            self._json(503, {"error": "the receiver is busy; send again later"})
+            return
+        try:
+            self._body_read = True
+            body = self.rfile.read(length)
+            self._watchdog.cancel()
+            if len(body) < length:
+                return  # the client went away (or was cut off): nothing to store or answer
+            self._store(body)
+        finally:
+            self.server.release(length)
+
+    def _store(self, body: bytes) -> None:
         try:
             item = self.server.store.receive(body, dict(self.headers.items()))
+        except ErasedError as exc:
+            self._json(410, {"error": str(exc)})
+            return
         except UploadError as exc:
             self._json(400, {"error": str(exc)})
             return
@@ -335,7 +536,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class CloudServer(ThreadingHTTPServer):
-    """The receiver's HTTP server; ``port=0`` picks a free port (see :attr:`url`)."""
+    """The receiver's HTTP server; ``port=0`` picks a free port (see :attr:`url`).
+
+    ``tls``: a server-side SSL context (certificate and key loaded) to serve https.
+    """
 
     daemon_threads = True
 
@@ -346,17 +550,80 @@ class CloudServer(ThreadingHTTPServer):
         port: int = 0,
         *,
         on_receive: Callable[[ReceivedItem], None] | None = None,
+        limits: ReceiverLimits | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         """Bind to ``host:port`` (loopback unless told otherwise); serve with serve_forever()."""
         self.store = store
         self.on_receive = on_receive
+        self.limits = limits if limits is not None else ReceiverLimits()
+        self._slots = threading.BoundedSemaphore(self.limits.max_connections)
+        self._inflight = 0
+        self._inflight_lock = threading.Lock()
         super().__init__((host, port), _Handler)
+        self.scheme = "http"
+        if tls is not None:
+            # The handshake waits for the handler's thread (and its deadline), not accept().
+            self.socket = tls.wrap_socket(
+                self.socket, server_side=True, do_handshake_on_connect=False
+            )
+            self.scheme = "https"
+
+    def host_names(self) -> set[str]:
+        """Every ``Host`` value served: this address, localhost on loopback, allowed names."""
+        host, port = self.server_address[:2]
+        shown = host.decode() if isinstance(host, bytes) else str(host)
+        names = {f"[{shown}]" if ":" in shown else shown, *self.limits.allowed_hosts}
+        if shown.startswith("127.") or shown == "::1":
+            names.add("localhost")
+        default_port = 443 if self.scheme == "https" else 80
+        found = {f"{n.lower()}:{port}" for n in names}
+        if port == default_port:
+            found |= {n.lower() for n in names}
+        return found
+
+    def reserve(self, length: int) -> bool:
+        """Hold ``length`` bytes of the in-memory budget for one body; False if it has none."""
+        with self._inflight_lock:
+            if self._inflight + length > self.limits.inflight_bytes:
+                return False
+            self._inflight += length
+            return True
+
+    def release(self, length: int) -> None:
+        """Give back what :meth:`reserve` held."""
+        with self._inflight_lock:
+            self._inflight -= length
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve in a thread if a connection slot is free, else close the connection at once."""
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """One connection, in its own thread; its slot is freed when it ends."""
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client cut off or gone (timeout, reset, failed handshake) is not worth a trace."""
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:
-        """The base URL to grant consent to (``http://host:port``)."""
+        """The base URL to grant consent to (``http://host:port``, or ``https://``)."""
         host, port = self.server_address[:2]
         shown = host.decode() if isinstance(host, bytes) else host
         if ":" in shown:
             shown = f"[{shown}]"
-        return f"http://{shown}:{port}"
+        return f"{self.scheme}://{shown}:{port}"

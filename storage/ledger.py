@@ -34,6 +34,7 @@ import pyrage
 
 from keepmum.errors import ConsentError
 from storage.redact import refuse_secret
+from storage.wire import check_endpoint_url
 
 __all__ = [
     "SCOPE_ALL_FUTURE",
@@ -154,6 +155,7 @@ def new_grant_id(conn: sqlite3.Connection) -> str:
 def validate_endpoint(endpoint: str) -> str:
     """The endpoint as a base URL without trailing slash; ConsentError unless http(s)://host."""
     parts = urlsplit(endpoint)
+    check_endpoint_url(endpoint, parts)  # secrets, credentials, http off this machine
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConsentError(
             f"endpoint {endpoint!r}: expected an http:// or https:// URL with a host"

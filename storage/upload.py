@@ -24,8 +24,11 @@ its own items in that run; the others are still sent, and the failure is raised 
 
 The network is a constructor argument (``transport=``), as in httpx: the default,
 :class:`HttpClientTransport`, makes one direct http.client connection to the URL's own host
-(no proxies from the environment, no redirects followed), so bytes go to the grant's endpoint
-and nowhere else. Unit tests pass a fake transport; integration tests use the real receiver.
+(no proxies from the environment, no redirects followed, plain http only to loopback, https
+certificates always checked), so bytes go to the grant's endpoint and nowhere else. Each
+request to an endpoint carries the token (and uses the CA) stored for it when the grant was
+made (:mod:`storage.endpoint_access`). Unit tests pass a fake transport; integration tests
+use the real receiver.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from keepmum.errors import ConsentError, UploadError
+from storage.endpoint_access import EndpointAccess, load_access
 from storage.erasure import ErasureRequest, pending_erasures
 from storage.ledger import (
     Grant,
@@ -64,6 +68,7 @@ from storage.wire import (
     RECIPIENT_PATH,
     UPLOAD_PATH,
     encode_header,
+    is_loopback_host,
 )
 
 __all__ = [
@@ -109,6 +114,8 @@ class HttpRequest:
     """Total time allowed for the exchange (seconds); None: the transport's own default."""
     proceed: Callable[[], bool] | None = None
     """Asked before each chunk of the body; False stops sending (a revoke landed meanwhile)."""
+    ca_pem: str = ""
+    """PEM CA certificates an https endpoint's certificate is checked by ("": the system's)."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +168,8 @@ class HttpClientTransport:
         parts = urlsplit(request.url)
         if parts.hostname is None or parts.scheme not in ("http", "https"):
             raise UploadError(f"{request.url}: expected an http:// or https:// URL")
+        if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+            raise UploadError(f"{request.url}: plain http:// is only for loopback; use https://")
         total_s = request.deadline_s if request.deadline_s is not None else self.timeout_s
         deadline = time.monotonic() + total_s
         conn: http.client.HTTPConnection
@@ -169,7 +178,7 @@ class HttpClientTransport:
                 parts.hostname,
                 parts.port,
                 timeout=total_s,
-                context=ssl.create_default_context(),
+                context=ssl.create_default_context(cadata=request.ca_pem or None),
             )
         else:
             conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=total_s)
@@ -219,11 +228,14 @@ class HttpClientTransport:
             conn.close()
 
 
-def fetch_recipient(endpoint: str, transport: Transport | None = None) -> str:
+def fetch_recipient(
+    endpoint: str, transport: Transport | None = None, access: EndpointAccess | None = None
+) -> str:
     """The age recipient an endpoint publishes at ``GET {endpoint}/recipient``."""
     endpoint = validate_endpoint(endpoint)
     send = transport if transport is not None else HttpClientTransport()
-    resp = send(HttpRequest("GET", endpoint + RECIPIENT_PATH))
+    reach = access if access is not None else EndpointAccess()
+    resp = send(HttpRequest("GET", endpoint + RECIPIENT_PATH, reach.headers(), ca_pem=reach.ca_pem))
     if resp.status != 200:
         raise UploadError(f"{endpoint}/recipient: expected status 200, got {resp.status}")
     text = resp.body.decode("utf-8", "replace").strip()
@@ -325,6 +337,14 @@ def _record_member(conn: Any, record_id: str) -> str | None:
     return None if row is None else str(row[0])
 
 
+def _access_for(
+    vault: Vault, given: Mapping[str, EndpointAccess] | None, endpoint: str
+) -> EndpointAccess:
+    """The token and CA for ``endpoint``: from ``given``, else read from the vault's home now."""
+    known = given if given is not None else load_access(vault.home)
+    return known.get(endpoint, EndpointAccess())
+
+
 class Uploader:
     """Sends the upload queue, each item only if its grant is live and covers it."""
 
@@ -335,14 +355,17 @@ class Uploader:
         transport: Transport | None = None,
         clock: Callable[[], float] | None = None,
         deadline_s: float = DEADLINE_S,
+        access: Mapping[str, EndpointAccess] | None = None,
     ) -> None:
         """``transport``: how bytes leave (default: :class:`HttpClientTransport`);
         ``clock``: Unix seconds (default: the vault's clock, else time.time);
-        ``deadline_s``: total time allowed for one record's exchange (seconds)."""
+        ``deadline_s``: total time allowed for one record's exchange (seconds);
+        ``access``: each endpoint's token and CA (default: the home's endpoint-access.json)."""
         self._vault = vault
         self._transport = transport if transport is not None else HttpClientTransport()
         self._clock = clock if clock is not None else vault.clock
         self.deadline_s = deadline_s
+        self._access = access
 
     def _check(self, conn: Any, item: QueuedUpload, now: float) -> Grant | None:
         """The item's grant if it may be sent now, else None: revoked, expired, or its record
@@ -545,7 +568,9 @@ class Uploader:
         """Steps 2 and 3: send without any lock, then commit the outcome."""
         item, grant = attempt.item, attempt.grant
         url = grant.endpoint + UPLOAD_PATH
+        reach = _access_for(self._vault, self._access, grant.endpoint)
         headers = {
+            **reach.headers(),
             "Content-Type": "application/octet-stream",
             HEADER_GRANT: encode_header(grant.grant_id),
             HEADER_RECORD: encode_header(item.record_id),
@@ -560,6 +585,7 @@ class Uploader:
             item.ciphertext,
             self.deadline_s,
             lambda: self._still_allowed(item),
+            reach.ca_pem,
         )
         status: int | None = None
         try:
@@ -649,12 +675,15 @@ class ErasureSender:
         transport: Transport | None = None,
         clock: Callable[[], float] | None = None,
         deadline_s: float = 10.0,
+        access: Mapping[str, EndpointAccess] | None = None,
     ) -> None:
-        """``transport``: how requests leave; ``deadline_s``: total time per request (s)."""
+        """``transport``: how requests leave; ``deadline_s``: total time per request (s);
+        ``access``: each endpoint's token and CA (default: the home's endpoint-access.json)."""
         self._vault = vault
         self._transport = transport if transport is not None else HttpClientTransport()
         self._clock = clock if clock is not None else vault.clock
         self.deadline_s = deadline_s
+        self._access = access
 
     def send_pending(self) -> list[ErasureRequest]:
         """Try every unconfirmed request once; return them all as they stand afterwards."""
@@ -670,13 +699,15 @@ class ErasureSender:
             )
             error = ""
             try:
+                reach = _access_for(self._vault, self._access, req.endpoint)
                 resp = self._transport(
                     HttpRequest(
                         "POST",
                         req.endpoint + ERASE_PATH,
-                        {"Content-Type": "application/json"},
+                        {**reach.headers(), "Content-Type": "application/json"},
                         body.encode(),
                         self.deadline_s,
+                        ca_pem=reach.ca_pem,
                     )
                 )
                 answer = json.loads(resp.body) if resp.status == 200 else {}

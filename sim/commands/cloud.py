@@ -8,27 +8,29 @@ a device home), so nothing in a device home can read back what the device sent.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import signal
+import ssl
 from pathlib import Path
 from types import FrameType
 
 import click
 
-from keepmum.errors import ConfigError
+from keepmum.errors import CheckFailed, ConfigError, IntegrityError, KeepmumError
 from keepmum.files import guard_output_folder, write_file
-from sim.cloud import CloudServer, CloudStore, ReceivedItem
+from sim.cloud import MIB, CloudServer, CloudStore, ReceivedItem, ReceiverLimits
 from sim.commands._common import (
+    FiniteFloat,
     KeepmumGroup,
     default_home,
     force_option,
     json_option,
 )
 from sim.commands._output import Output
+from storage.wire import is_loopback_host
 
-__all__ = ["cloud", "default_cloud_data"]
+__all__ = ["cloud", "default_cloud_data", "local_receiver_token"]
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -43,6 +45,25 @@ def default_cloud_data() -> Path:
     return home.with_name(f"{home.name}-cloud")
 
 
+def local_receiver_token(recipient: str) -> Path | None:
+    """The token file of this user's own receiver (:func:`default_cloud_data`) if that receiver
+    publishes ``recipient``, else None: what ``consent grant`` uses when given no token file.
+
+    Only a receiver that already exists is looked at (nothing is created), and only its token
+    goes to an endpoint that publishes its recipient, so a grant to another receiver never gets
+    it. A process squatting that receiver's port could claim its recipient; it would get the
+    token from the device's first upload just as well had the token been given explicitly.
+    """
+    folder = default_cloud_data()
+    if not (folder / "identity.txt").is_file() or not (folder / "token.txt").is_file():
+        return None
+    try:
+        store = CloudStore(folder)
+    except (KeepmumError, OSError):
+        return None
+    return store.token_file if store.recipient == recipient else None
+
+
 def _data_option(func: click.decorators.FC) -> click.decorators.FC:
     return click.option(
         "--data",
@@ -55,13 +76,20 @@ def _data_option(func: click.decorators.FC) -> click.decorators.FC:
     )(func)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
+def _tls_context(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise ConfigError("--tls-cert and --tls-key: give both, or neither")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"--tls-cert {cert} --tls-key {key}: cannot load them ({exc})") from exc
+    return context
+
+
+_DEFAULTS = ReceiverLimits()
 
 
 @click.group(cls=KeepmumGroup)
@@ -83,11 +111,83 @@ def cloud() -> None:
     show_default=True,
     help="Port to bind (0 picks a free one).",
 )
+@click.option(
+    "--grant-quota-mib",
+    type=click.IntRange(1),
+    default=_DEFAULTS.grant_quota_bytes // MIB,
+    show_default=True,
+    help="Most MiB of uploads stored for one grant (413 past it).",
+)
+@click.option(
+    "--store-limit-mib",
+    type=click.IntRange(1),
+    default=_DEFAULTS.store_limit_bytes // MIB,
+    show_default=True,
+    help="Most MiB of uploads stored in all (507 past it, or when the disk is full).",
+)
+@click.option(
+    "--request-timeout",
+    type=FiniteFloat(0.1, 3600),
+    default=_DEFAULTS.request_timeout_s,
+    show_default=True,
+    help="Seconds a client has to send one whole request before it is cut off.",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(1, 1024),
+    default=_DEFAULTS.max_connections,
+    show_default=True,
+    help="Connections served at once; more are closed unanswered.",
+)
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="A name clients may use for this receiver in Host (repeatable; the served address "
+    "and, on loopback, localhost are always allowed).",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Serve https with this PEM certificate (chain) ...",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="... and this PEM private key.",
+)
 @_data_option
 @json_option
-def serve(host: str, port: int, data_dir: Path | None, json_lines: bool) -> None:
-    """Receive uploads until interrupted (Ctrl-C or SIGTERM), printing each one as it arrives."""
+def serve(
+    host: str,
+    port: int,
+    grant_quota_mib: int,
+    store_limit_mib: int,
+    request_timeout: float,
+    max_connections: int,
+    allow_hosts: tuple[str, ...],
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    data_dir: Path | None,
+    json_lines: bool,
+) -> None:
+    """Receive uploads until interrupted (Ctrl-C or SIGTERM), printing each one as it arrives.
+
+    Every caller but one fetching the public recipient must show the token in the store's
+    token.txt (a device learns it with `consent grant --endpoint-token-file`).
+    """
     out = Output(json_lines)
+    tls = _tls_context(tls_cert, tls_key)
+    limits = ReceiverLimits(
+        grant_quota_bytes=grant_quota_mib * MIB,
+        store_limit_bytes=store_limit_mib * MIB,
+        request_timeout_s=request_timeout,
+        max_connections=max_connections,
+        allowed_hosts=tuple(h.strip().lower() for h in allow_hosts),
+    )
     cloud_store = CloudStore(data_dir or default_cloud_data())
     dropped = cloud_store.drop_unacknowledged()
     if dropped:
@@ -106,25 +206,34 @@ def serve(host: str, port: int, data_dir: Path | None, json_lines: bool) -> None
         )
 
     try:
-        server = CloudServer(cloud_store, host, port, on_receive=on_receive)
+        server = CloudServer(cloud_store, host, port, on_receive=on_receive, limits=limits, tls=tls)
     except OSError as exc:
         raise ConfigError(f"--host {host} --port {port}: cannot listen there ({exc})") from exc
     # SIGTERM (kill, systemd, docker stop) stops it as Ctrl-C does, with its "stopped" line;
     # set before "serving" is printed, which is when a supervisor may already send it.
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        if not _is_loopback(host):
+        if not is_loopback_host(host):
             out.console.print(f"[bold]warning:[/] listening on {host}, not only on this machine")
+            if tls is None:
+                out.console.print(
+                    "[bold]warning:[/] without --tls-cert/--tls-key, devices elsewhere refuse "
+                    "to send here (only loopback may use plain http)"
+                )
         out.emit(
             {
                 "event": "serving",
                 "url": server.url,
                 "recipient": cloud_store.recipient,
                 "store": str(cloud_store.folder),
+                "token_file": str(cloud_store.token_file),
             }
         )
         out.say_plain(f"keepmum cloud: serving {server.url} (recipient {cloud_store.recipient})")
-        out.say_plain(f"store: {cloud_store.folder}; grant consent to --endpoint {server.url}")
+        out.say_plain(
+            f"store: {cloud_store.folder}; grant consent to --endpoint {server.url} "
+            f"--endpoint-token-file {cloud_store.token_file}"
+        )
         server.serve_forever()
     except KeyboardInterrupt:
         out.emit({"event": "stopped"})
@@ -164,8 +273,15 @@ def list_received(
         # The receiver's own folder holds its identity: decrypted copies never go there.
         guard_output_folder(out_dir, home=folder, option="--out")
         out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    unreadable = 0
     for item in items:
-        shown = cloud_store.describe(item)
+        try:
+            shown = cloud_store.describe(item)
+        except IntegrityError as exc:  # one bad upload is reported, the rest still shown
+            unreadable += 1
+            out.emit({"event": "unreadable", "number": item.number, "error": str(exc)})
+            out.say_plain(f"#{item.number} record {item.record}: cannot be shown: {exc}")
+            continue
         if out_dir is not None:
             wav_path = out_dir / f"{item.number}-{_SAFE.sub('_', item.record)}.wav"
             try:
@@ -183,3 +299,5 @@ def list_received(
         )
     if not items:
         out.say_plain("nothing received")
+    if unreadable:
+        raise CheckFailed(f"{unreadable} of {len(items)} received item(s) cannot be shown")

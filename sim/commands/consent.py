@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -18,10 +19,19 @@ from sim.commands._common import (
     read_passphrase,
 )
 from sim.commands._output import Output
+from sim.commands.cloud import local_receiver_token
 from storage.consent import grant_all_future, grant_records, revoke
+from storage.endpoint_access import (
+    EndpointAccess,
+    load_access,
+    read_ca_file,
+    read_token_file,
+    remember_access,
+)
 from storage.ledger import QueuedUpload, get_grant, grants, queued, validate_endpoint
 from storage.upload import fetch_recipient
 from storage.vault import Vault
+from storage.wire import is_loopback_host
 
 __all__ = ["consent", "parse_duration_s"]
 
@@ -72,6 +82,20 @@ def consent() -> None:
     metavar="AGE_RECIPIENT",
     help="The endpoint's age recipient (default: fetched from ENDPOINT/recipient).",
 )
+@click.option(
+    "--endpoint-token-file",
+    "token_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The receiver's token (its token.txt); sent with every upload and erasure request "
+    "to this endpoint, kept in HOME/endpoint-access.json, never in the audit chain.",
+)
+@click.option(
+    "--ca-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="PEM CA certificate(s) to check this https endpoint by, instead of the system store.",
+)
 @passphrase_file_option
 @home_option
 @json_option
@@ -83,6 +107,8 @@ def grant(
     all_future: bool,
     expires: str | None,
     recipient: str | None,
+    token_file: Path | None,
+    ca_file: Path | None,
     passphrase_files: tuple[str, ...],
     home: Path | None,
     json_lines: bool,
@@ -92,13 +118,29 @@ def grant(
     if bool(record_ids) == all_future:
         raise click.UsageError("give either --record ID (one or more) or --all-future")
     endpoint = validate_endpoint(endpoint)
+    access = EndpointAccess(
+        read_token_file(token_file) if token_file is not None else "",
+        read_ca_file(ca_file) if ca_file is not None else "",
+    )
+    if ca_file is not None and not endpoint.startswith("https://"):
+        raise ConsentError(f"--ca-file: only for an https:// endpoint, not {endpoint}")
     expires_s = parse_duration_s(expires) if expires is not None else None
     with opened_vault(home) as vault:
         vault.member(member)  # unknown member: refuse before asking for anything
         ids = [vault.resolve_id(r) for r in record_ids]
         # The endpoint's key first: an unreachable endpoint fails before anyone types anything.
-        target = recipient if recipient is not None else fetch_recipient(endpoint)
+        known = load_access(vault.home).get(endpoint, EndpointAccess())
+        reach = EndpointAccess(access.token or known.token, access.ca_pem or known.ca_pem)
+        target = recipient if recipient is not None else fetch_recipient(endpoint, None, reach)
+        if not reach.token and is_loopback_host(urlsplit(endpoint).hostname or ""):
+            # The demo's path: this user's own receiver, found by the recipient it publishes.
+            local = local_receiver_token(target)
+            if local is not None:
+                access = EndpointAccess(read_token_file(local), access.ca_pem)
+                out.say_plain(f"using the token of this user's receiver: {local}")
         identity = vault.unlock(member, read_passphrase(member, passphrase_files))
+        if access != EndpointAccess():
+            remember_access(vault.home, endpoint, access)  # before the grant that will use it
         now = vault.clock()
         expires_at = now + expires_s if expires_s is not None else None
         if all_future:

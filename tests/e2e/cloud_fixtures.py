@@ -38,6 +38,16 @@ class Cloud:
     before_serving: tuple[dict[str, Any], ...] = ()
     """The ``--json`` events it printed before ``serving``."""
 
+    @property
+    def token_file(self) -> Path:
+        """The receiver's token.txt, which a device is given with its grant."""
+        return self.store / "token.txt"
+
+    @property
+    def token(self) -> str:
+        """The receiver's bearer token."""
+        return self.token_file.read_text().strip()
+
     def received(self) -> list[dict[str, Any]]:
         """What ``keepmum cloud list --json`` shows (decrypted facts of every upload)."""
         result = run_keepmum("cloud", "list", "--store", self.store, "--json")
@@ -45,10 +55,12 @@ class Cloud:
         return result.events
 
 
-def start_cloud(store: Path) -> Cloud:
-    """Start the receiver on a free loopback port and wait for its ``serving`` line."""
+def start_cloud(store: Path, *extra: str | Path) -> Cloud:
+    """Start the receiver on a free loopback port and wait for its ``serving`` line;
+    ``extra``: more ``cloud serve`` options (``--tls-cert``, limits ...)."""
+    command = [*keepmum_command(), "cloud", "serve", "--port", "0", "--store", str(store)]
     proc = subprocess.Popen(
-        [*keepmum_command(), "cloud", "serve", "--port", "0", "--store", str(store), "--json"],
+        [*command, *map(str, extra), "--json"],
         preexec_fn=ctrl_c_as_in_a_terminal,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -75,8 +87,17 @@ def start_cloud(store: Path) -> Cloud:
             break
         before.append(event)
     assert not pending, pending  # nothing more is printed until an upload arrives
-    assert event["url"].startswith("http://127.0.0.1:")
+    assert event["url"].startswith(
+        ("https://" if "--tls-cert" in extra else "http://") + "127.0.0.1:"
+    )
+    assert event["token_file"] == str(store / "token.txt")
+    _TOKEN_FILES[event["url"]] = store / "token.txt"
     return Cloud(event["url"], event["recipient"], store, proc, tuple(before))
+
+
+_TOKEN_FILES: dict[str, Path] = {}
+"""Each receiver started by :func:`start_cloud`: its URL and token file, so that
+:func:`grant_args` gives a grant to it the token, as its operator would."""
 
 
 def stop_cloud(cloud: Cloud) -> None:
@@ -108,12 +129,18 @@ def grant_args(
     recipient: str | None = None,
     expires: str | None = None,
     json_lines: bool = False,
+    token_file: Path | None = None,
 ) -> list[str | Path]:
     """The arguments of ``keepmum consent grant``: ``member`` grants ``purpose`` to
     ``endpoint`` (with its ``recipient``, else the endpoint's own), for the named ``records``
-    and/or ``all_future`` ones, unlocking with ``pass_args`` (``--passphrase-file ...``)."""
+    and/or ``all_future`` ones, unlocking with ``pass_args`` (``--passphrase-file ...``).
+    The receiver's ``token_file`` is given too (default: that of the receiver started at
+    ``endpoint`` by :func:`start_cloud`, if any)."""
     args: list[str | Path] = ["consent", "grant", "--home", home, "--member", member]
     args += ["--purpose", purpose, "--endpoint", endpoint]
+    token_file = token_file if token_file is not None else _TOKEN_FILES.get(endpoint)
+    if token_file is not None:
+        args += ["--endpoint-token-file", token_file]
     if recipient is not None:
         args += ["--recipient", recipient]
     for record in records:

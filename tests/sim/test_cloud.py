@@ -29,7 +29,13 @@ from tests.storage.conftest import serve
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[CloudServer]:
-    yield from serve(tmp_path / "cloud")
+    (tmp_path / "home").mkdir(mode=0o700)
+    yield from serve(tmp_path / "cloud", tmp_path / "home")
+
+
+def _auth(server: CloudServer) -> dict[str, str]:
+    """The header every caller but a recipient fetch must send: the receiver's token."""
+    return {"Authorization": f"Bearer {server.store.token}"}
 
 
 def _wav(n_samples: int = 16000) -> bytes:
@@ -39,6 +45,7 @@ def _wav(n_samples: int = 16000) -> bytes:
 
 def _post(server: CloudServer, body: bytes, member: str = "alice") -> tuple[int, bytes]:
     headers = {
+        **_auth(server),
         HEADER_GRANT: "g-1",
         HEADER_RECORD: "r1",
         HEADER_MEMBER: encode_header(member),
@@ -67,7 +74,9 @@ def test_served_recipient_receives_and_lists_decrypted(server: CloudServer) -> N
     status, body = _post(server, ciphertext, member="zoë")
     assert status == 201
     assert json.loads(body)["bytes"] == len(ciphertext)
-    listing = HttpClientTransport(timeout_s=10)(HttpRequest("GET", server.url + "/received"))
+    listing = HttpClientTransport(timeout_s=10)(
+        HttpRequest("GET", server.url + "/received", _auth(server))
+    )
     items = json.loads(listing.body)
     assert len(items) == 1
     got = items[0]
@@ -92,8 +101,8 @@ def test_refuses_what_it_cannot_open(server: CloudServer) -> None:
 
 def test_unknown_paths_are_404(server: CloudServer) -> None:
     send = HttpClientTransport(timeout_s=10)
-    assert send(HttpRequest("GET", server.url + "/secret")).status == 404
-    assert send(HttpRequest("POST", server.url + "/elsewhere", body=b"x")).status == 404
+    assert send(HttpRequest("GET", server.url + "/secret", _auth(server))).status == 404
+    assert send(HttpRequest("POST", server.url + "/elsewhere", _auth(server), b"x")).status == 404
 
 
 def test_tampered_store_is_reported(server: CloudServer) -> None:
@@ -122,24 +131,27 @@ def test_a_resend_under_the_same_upload_id_is_stored_once_and_erase_deletes_it(
 ) -> None:
     body = pyrage.encrypt(_wav(), [pyrage.x25519.Recipient.from_str(server.store.recipient)])
     send = HttpClientTransport(timeout_s=10)
-    headers = {HEADER_RECORD: "r1", HEADER_UPLOAD_ID: "u" * 32}
+    headers = {**_auth(server), HEADER_RECORD: "r1", HEADER_UPLOAD_ID: "u" * 32}
     first = send(HttpRequest("POST", server.url + "/upload", headers, body))
     again = send(HttpRequest("POST", server.url + "/upload", headers, body))
     assert (first.status, again.status) == (201, 200)
     assert json.loads(again.body)["duplicate"] is True
     assert [(i.record, i.upload_id) for i in server.store.items()] == [("r1", "u" * 32)]
-    other = send(HttpRequest("POST", server.url + "/upload", {HEADER_RECORD: "r2"}, body))
+    other_headers = {**_auth(server), HEADER_RECORD: "r2"}
+    other = send(HttpRequest("POST", server.url + "/upload", other_headers, body))
     assert other.status == 201 and len(server.store.items()) == 2
 
     request = json.dumps({"request": "e-1", "uploads": ["u" * 32], "records": []}).encode()
-    erased = send(HttpRequest("POST", server.url + "/erase", {}, request))
+    erased = send(HttpRequest("POST", server.url + "/erase", _auth(server), request))
     assert erased.status == 200
     assert json.loads(erased.body) == {"request": "e-1", "confirmed": True, "erased": 1}
     assert [i.record for i in server.store.items()] == ["r2"]
     assert not (server.store.folder / "received" / "1.age").exists()
-    again_erased = send(HttpRequest("POST", server.url + "/erase", {}, request))  # idempotent
+    again_erased = send(
+        HttpRequest("POST", server.url + "/erase", _auth(server), request)
+    )  # idempotent
     assert json.loads(again_erased.body)["erased"] == 0
-    bad = send(HttpRequest("POST", server.url + "/erase", {}, b"not json"))
+    bad = send(HttpRequest("POST", server.url + "/erase", _auth(server), b"not json"))
     assert bad.status == 400
 
 

@@ -12,6 +12,7 @@ from pyrage import x25519
 
 from sim.cloud import CloudServer, CloudStore
 from storage.consent import grant_records
+from storage.endpoint_access import EndpointAccess, remember_access
 from storage.ledger import Grant, QueuedUpload
 from storage.vault import Vault
 from tests.storage.vault_fixtures import (
@@ -36,9 +37,11 @@ __all__ = [
 ]
 
 
-def serve(folder: Path) -> Iterator[CloudServer]:
-    """The real receiver on a free loopback port, in a thread, for as long as the test runs."""
+def serve(folder: Path, home: Path) -> Iterator[CloudServer]:
+    """The real receiver on a free loopback port, in a thread, for as long as the test runs;
+    the device in ``home`` knows its token, as after a grant made with it."""
     srv = CloudServer(CloudStore(folder), "127.0.0.1", 0)
+    remember_access(home, srv.url, EndpointAccess(srv.store.token))
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     yield srv
@@ -48,13 +51,13 @@ def serve(folder: Path) -> Iterator[CloudServer]:
 
 
 @pytest.fixture
-def cloud(tmp_path: Path) -> Iterator[CloudServer]:
-    yield from serve(tmp_path / "cloud")
+def cloud(tmp_path: Path, home: Path) -> Iterator[CloudServer]:
+    yield from serve(tmp_path / "cloud", home)
 
 
 @pytest.fixture
-def other_cloud(tmp_path: Path) -> Iterator[CloudServer]:
-    yield from serve(tmp_path / "other-cloud")
+def other_cloud(tmp_path: Path, home: Path) -> Iterator[CloudServer]:
+    yield from serve(tmp_path / "other-cloud", home)
 
 
 @pytest.fixture
