@@ -73,11 +73,15 @@ class FrameBuffer:
             out[n_samples - n :] = self._data[self._length - n : self._length]
         return out
 
-    def take(self, n_samples: int | None = None) -> Pcm:
-        """A copy of the first ``n_samples`` held (None: all); the buffer is zeroed and emptied,
-        so what is not taken is gone."""
+    def take(self, n_samples: int | None = None, skip: slice | None = None) -> Pcm:
+        """A copy of the first ``n_samples`` held (None: all), without the samples in ``skip``
+        (the pause before a request); the buffer is zeroed and emptied, so what is not taken is
+        gone."""
         n = self._length if n_samples is None else min(n_samples, self._length)
-        out = self._data[:n].copy()
+        if skip is None or skip.start >= skip.stop:
+            out = self._data[:n].copy()
+        else:
+            out = np.concatenate((self._data[: min(skip.start, n)], self._data[skip.stop : n]))
         self.clear()
         return out
 

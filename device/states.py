@@ -56,6 +56,7 @@ __all__ = [
     "Action",
     "Decision",
     "FrameFacts",
+    "KeptSpan",
     "Mode",
     "SpeakerSettings",
     "SpeakerState",
@@ -95,8 +96,12 @@ class SpeakerSettings:
     """Trailing non-speech that ends an utterance (milliseconds)."""
     max_utterance_s: float = 8.0
     """Longest utterance, pre-roll included (seconds)."""
-    speech_timeout_ms: int = 1500
-    """If no speech starts this long after the wake, it was a likely false wake (milliseconds)."""
+    speech_timeout_ms: int = 4000
+    """How long the device listens for a request after the wake word has ended (its tail, or the
+    detection when it had ended before): no request started by then, and the wake is dropped
+    (milliseconds). People pause after a wake word (for the light, the chime, to think); the
+    wait is held in RAM only, and the pause before a request is not kept (``gap_ms``), so a
+    longer wait costs latency on a false wake, not kept audio."""
     min_speech_ms: int = 160
     """Confirmed speech after the wake word's tail, within ``speech_window_ms``, that makes a
     request; shorter blips are clicks or noise (milliseconds)."""
@@ -306,6 +311,16 @@ class SpeakerSettings:
         return max(self.preroll_frames + 1, math.floor(_in_frames(self.max_utterance_s)))
 
     @property
+    def buffer_frames(self) -> int:
+        """Frames the RAM utterance buffer holds: the longest kept utterance, and the wait for a
+        request before it (the pause is held, then dropped), and after a quiet wake the wake
+        word's phrase and a second wait."""
+        before = self.timeout_frames + self.wake_tail_frames
+        if self.quiet_wake_frames:
+            before += self.wake_word_frames + max(1, self.wake_gap_frames) + self.timeout_frames
+        return self.max_frames + before + 1
+
+    @property
     def timeout_frames(self) -> int:
         """Frames after the wake within which speech must start."""
         return max(1, _ms_to_frames(self.speech_timeout_ms))
@@ -374,8 +389,11 @@ class Action(enum.Enum):
     DISCARD_WAKE_TAIL = "discard_wake_tail"
     """The only speech after the detection was the wake word's own tail: zero and drop."""
     DISCARD_NOISE = "discard_noise"
-    """The VAD heard something after the wake word, but no request (unconfirmed, or too short):
-    zero and drop."""
+    """The VAD heard something after the wake word, but no request (sound the second stage did
+    not confirm as speech, or speech too short to be one): zero and drop."""
+    DISCARD_ROOM_TALK = "discard_room_talk"
+    """Speech followed the wake word, but no louder than the room's talk before it
+    (``room_margin_db``): the room talking on, not a request. Zero and drop."""
     DISCARD_MUTED = "discard_muted"
     """Muted while awake: zero and drop the utterance."""
     DROP = "drop"
@@ -386,6 +404,7 @@ DISCARD_REASONS = {
     Action.DISCARD_NO_SPEECH: "no_speech",
     Action.DISCARD_WAKE_TAIL: "wake_tail",
     Action.DISCARD_NOISE: "noise",
+    Action.DISCARD_ROOM_TALK: "room_talk",
     Action.DISCARD_MUTED: "muted",
 }
 """The ``reason`` a ``discarded`` event gives for each discarding action."""
@@ -413,6 +432,9 @@ class SpeakerState:
     bit per frame, the newest lowest)."""
     noise_frames: int = 0
     """Frames after the tail the VAD called speech but the second stage did not confirm."""
+    room_frames: int = 0
+    """Confirmed frames after the tail, before a request started, no louder than the room before
+    the wake word (``room_margin_db``): the room's talk."""
     started: bool = False
     """A request started (``min_speech_ms`` of confirmed speech within ``speech_window_ms``): the
     utterance will be kept. Part of the AWAKE state's counters, not a side flag: it is reset
@@ -436,6 +458,12 @@ class SpeakerState:
     to its last so far (0: no phrase yet)."""
     word_pause: int = 0
     """With ``word_pending``: unconfirmed frames since the phrase's last confirmed frame."""
+    head_frames: int = 0
+    """Frames of the utterance up to the wake word's end: the pre-roll, the detection and the
+    wake word's tail. The wait for a request (``speech_timeout_ms``) counts from here."""
+    gap_frames: int = 0
+    """Once a request has started: frames between the wake word's end and the request's start
+    (less ``REQUEST_LEAD_FRAMES``), the pause, which is not kept."""
 
     @property
     def request_speech_ms(self) -> int:
@@ -496,14 +524,19 @@ def step(
         quiet = facts.wake_quiet and settings.quiet_wake_frames > 0
         # After a quiet wake there was no wake word to have a tail: its phrase is yet to come.
         state = SpeakerState(
-            Mode.AWAKE, frames=preroll, tail_closed=gap or quiet, room_db=facts.room_db
+            Mode.AWAKE,
+            frames=preroll,
+            tail_closed=gap or quiet,
+            room_db=facts.room_db,
+            head_frames=preroll,
         )
         return replace(state, word_pending=quiet), Action.START
 
     # AWAKE: this frame joins the utterance.
     nxt = _count(state, facts, settings)
     phrase_running = nxt.word_pending and nxt.word_frames > 0
-    if not nxt.started and nxt.since_wake >= settings.timeout_frames and not phrase_running:
+    waited = nxt.frames - nxt.head_frames
+    if not nxt.started and waited >= settings.timeout_frames and not phrase_running:
         return SpeakerState(Mode.LISTENING), discard_action(nxt)
     # A phrase after a quiet wake may yet turn out to be the wake word: it ends nothing. Nor does
     # silence while the talker's confirmed speech within speech_window_ms may still complete a
@@ -514,7 +547,9 @@ def step(
     )
     if ended and not phrase_running:
         return SpeakerState(Mode.LISTENING), Action.KEEP_SILENCE
-    if nxt.frames >= settings.max_frames:
+    # The longest utterance is counted in kept frames: the pause before a request is not kept,
+    # and before the request has started nothing is (the wait ends it, not the length).
+    if nxt.started and nxt.frames - nxt.gap_frames >= settings.max_frames:
         return SpeakerState(Mode.LISTENING), Action.KEEP_MAX_LENGTH
     return nxt, Action.APPEND
 
@@ -530,7 +565,12 @@ def _count(state: SpeakerState, facts: FrameFacts, settings: SpeakerSettings) ->
     )
     window = (1 << settings.speech_window_frames) - 1
     if confirmed and _in_tail(state, settings):
-        nxt = replace(nxt, tail_frames=state.tail_frames + 1, recent=(state.recent << 1) & window)
+        nxt = replace(
+            nxt,
+            tail_frames=state.tail_frames + 1,
+            head_frames=state.head_frames + 1,
+            recent=(state.recent << 1) & window,
+        )
     elif _talker_speech(state, facts, settings):
         recent = ((state.recent << 1) | 1) & window
         # The same evidence starts a request and keeps it going: min_speech_ms of confirmed
@@ -542,6 +582,7 @@ def _count(state: SpeakerState, facts: FrameFacts, settings: SpeakerSettings) ->
             request_frames=state.request_frames + 1,
             recent=recent,
             started=state.started or run,
+            gap_frames=state.gap_frames if state.started or not run else _gap(nxt, recent),
             trailing_silence=0 if run else state.trailing_silence + (1 if state.started else 0),
             # NaN (unknown level) never compares greater: the peak stays as it was.
             request_peak_db=(
@@ -549,15 +590,31 @@ def _count(state: SpeakerState, facts: FrameFacts, settings: SpeakerSettings) ->
             ),
         )
     else:
+        room = confirmed and not _in_tail(state, settings) and _under_room(state, facts, settings)
         nxt = replace(
             nxt,
             recent=(state.recent << 1) & window,
-            noise_frames=state.noise_frames + (1 if facts.speech else 0),
+            noise_frames=state.noise_frames + (1 if facts.speech and not room else 0),
+            room_frames=state.room_frames + (1 if room else 0),
             trailing_silence=state.trailing_silence + (1 if state.started else 0),
         )
     if state.word_pending:
         nxt = _after_quiet_wake(state, nxt, confirmed, settings)
     return nxt
+
+
+REQUEST_LEAD_FRAMES = 3
+"""Frames (240 ms) kept before the first confirmed frame of the run that starts a request: its
+onset may lie a frame or two before Silero confirms it (a soft first syllable). The pause
+before them, back to the wake word's end, is not kept."""
+
+
+def _gap(state: SpeakerState, recent: int) -> int:
+    """The pause dropped from a request that starts on this frame (``state`` has counted it):
+    the frames from the wake word's end to ``REQUEST_LEAD_FRAMES`` before the run's first
+    confirmed frame (the oldest bit of ``recent``)."""
+    first = state.frames - recent.bit_length()
+    return max(0, first - REQUEST_LEAD_FRAMES - state.head_frames)
 
 
 def _silence_to_end(state: SpeakerState, settings: SpeakerSettings) -> int:
@@ -605,6 +662,7 @@ def _after_quiet_wake(
         since_wake=pause,
         tail_frames=state.word_frames,
         tail_closed=True,
+        head_frames=nxt.frames - pause,
     )
 
 
@@ -714,7 +772,10 @@ def wake_quiet(speech_flags: Flags, wake_frame: int, settings: SpeakerSettings) 
 
 
 def discard_action(state: SpeakerState) -> Action:
-    """Why an utterance without a request is dropped: noise, only the wake word, or nothing."""
+    """Why an utterance without a request is dropped: the room's talk, sound that was no request,
+    only the wake word's tail, or nothing at all before the wait ran out."""
+    if state.room_frames and state.room_frames >= state.request_frames:
+        return Action.DISCARD_ROOM_TALK
     if state.noise_frames or state.request_frames:
         return Action.DISCARD_NOISE
     if state.tail_frames:
@@ -742,6 +803,8 @@ class Decision:
     kept_end_frame: int = -1
     """The last frame kept: ``end_frame``, or earlier where the device waited past
     ``silence_ms`` for a request speech that did not come (-1 when discarded)."""
+    gap_ms: int = 0
+    """The pause between the wake word's end and the request, not kept (milliseconds)."""
 
     @property
     def kept(self) -> bool:
@@ -792,23 +855,29 @@ def decide(
         state, action = step(state, facts, settings)
         if action in (Action.KEEP_SILENCE, Action.KEEP_MAX_LENGTH):
             reason = "silence" if action is Action.KEEP_SILENCE else "max_length"
-            kept = ending_kept_frames(before, facts, settings)
+            span = ending_kept_frames(before, facts, settings)
             return Decision(
-                kept * FRAME_SECONDS,
+                span.frames * FRAME_SECONDS,
                 reason,
                 request_speech_ms(before, facts, settings),
                 index,
-                index - (before.frames + 1 - kept),
+                index - (before.frames + 1 - span.end),
+                span.gap_ms,
             )
         if action in DISCARD_REASONS:
             ms = request_speech_ms(before, facts, settings)
             return Decision(0.0, DISCARD_REASONS[action], ms, index)
     last = len(speech_flags) - 1
-    kept = end_of_input_kept_frames(state, settings)
-    if kept:
-        kept_end = last - (state.frames - kept)
+    span = end_of_input_kept_frames(state, settings)
+    if span.frames:
+        kept_end = last - (state.frames - span.end)
         return Decision(
-            kept * FRAME_SECONDS, "end_of_input", state.request_speech_ms, last, kept_end
+            span.frames * FRAME_SECONDS,
+            "end_of_input",
+            state.request_speech_ms,
+            last,
+            kept_end,
+            span.gap_ms,
         )
     reason = DISCARD_REASONS[discard_action(state)]
     return Decision(0.0, reason, state.request_speech_ms, last)
@@ -834,20 +903,47 @@ def kept_seconds(speech_flags: Sequence[bool], wake_frame: int, settings: Speake
     return decide(speech_flags, speech_flags, wake_frame, settings).kept_s
 
 
-def end_of_input_kept_frames(state: SpeakerState, settings: SpeakerSettings) -> int:
-    """Frames kept when the input ends mid-utterance: if the request had started, all of them up
-    to ``silence_ms`` after its last speech (:func:`_kept_frames`)."""
+@dataclass(frozen=True)
+class KeptSpan:
+    """Which of an utterance's frames are kept: the first ``head`` (pre-roll and wake word), then
+    those from ``head + gap`` up to ``end``. The ``gap`` frames between, the pause before the
+    request, are zeroed with the rest of the RAM, never copied out."""
+
+    end: int
+    """Frames up to the last kept one, the gap included (0: nothing kept)."""
+    head: int = 0
+    """Frames up to the wake word's end."""
+    gap: int = 0
+    """Frames of the pause after them, not kept."""
+
+    @property
+    def frames(self) -> int:
+        """Frames kept."""
+        return max(0, self.end - self.gap)
+
+    @property
+    def gap_ms(self) -> int:
+        """The pause not kept (milliseconds)."""
+        return round(self.gap * FRAME_SECONDS * 1000)
+
+
+def end_of_input_kept_frames(state: SpeakerState, settings: SpeakerSettings) -> KeptSpan:
+    """What is kept when the input ends mid-utterance: if the request had started, every frame up
+    to ``silence_ms`` after its last speech (:func:`_kept_frames`), less the pause before it."""
     if state.mode is Mode.AWAKE and state.started:
-        return _kept_frames(state, settings)
-    return 0
+        return KeptSpan(_kept_frames(state, settings), state.head_frames, state.gap_frames)
+    return KeptSpan(0)
 
 
-def ending_kept_frames(before: SpeakerState, facts: FrameFacts, settings: SpeakerSettings) -> int:
+def ending_kept_frames(
+    before: SpeakerState, facts: FrameFacts, settings: SpeakerSettings
+) -> KeptSpan:
     """Frames kept of an utterance that ended on this frame (the state after an ending step is
     reset, so the owner asks with the state before it): the pre-roll and every frame up to
     ``silence_ms`` after the request's last speech, the ending frame included only if it falls
-    within that."""
-    return _kept_frames(_count(before, facts, settings), settings)
+    within that; less the pause before the request."""
+    counted = _count(before, facts, settings)
+    return KeptSpan(_kept_frames(counted, settings), counted.head_frames, counted.gap_frames)
 
 
 def _kept_frames(state: SpeakerState, settings: SpeakerSettings) -> int:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from device.audio import FRAME_SAMPLES, Frame
-from device.events import Discarded, MuteChanged, UtteranceEnd, Wake
+from device.events import Discarded, Listening, MuteChanged, UtteranceEnd, Wake
 from device.speaker import Speaker, WakeHit
 from device.states import Mode, SpeakerSettings, decide
 
@@ -81,17 +81,48 @@ def test_kept_utterance_is_preroll_plus_request_in_order() -> None:
     assert end.utterance.model == "fake" and end.utterance.started_at < 1000.0
 
 
+def test_a_request_after_a_pause_is_kept_without_the_pause() -> None:
+    # The wake word (26-29), the wake at 30, a 2.5 s pause (31-61), the request 62-69.
+    said = set(range(26, 30)) | set(range(62, 70))
+    speaker = Speaker(ScriptedWake({30}), ScriptedVad(said))
+    events = run(speaker, 120)
+    end = next(e for e in events if isinstance(e, UtteranceEnd))
+    values = list(end.utterance.samples.reshape(-1, FRAME_SAMPLES)[:, 0])
+    # The pre-roll up to the wake frame (value 31), then from 3 frames before the request (59:
+    # value 60) to 9 silent frames after it: the pause 31-58 is not in it.
+    assert values == list(range(19, 32)) + list(range(60, 80))
+    assert end.utterance.gap_ms == end.to_json()["gap_ms"] == 28 * 80
+    assert end.duration_s == len(values) * 0.08
+    assert not speaker._buffer._data.any()  # the pause is zeroed with the buffer, never copied
+
+
+def test_the_device_says_it_listens_and_for_how_long() -> None:
+    settings = SpeakerSettings(speech_timeout_ms=3000)
+    speaker = Speaker(ScriptedWake({30}), ScriptedVad(set()), settings)
+    events = run(speaker, 40)
+    listening = next(e for e in events if isinstance(e, Listening))
+    assert listening.to_json() == {
+        "event": "listening",
+        "t": 31 * 0.08,
+        "file": "test",
+        "model": "fake",
+        "listen_s": 3.0,
+    }
+
+
 def test_false_wake_is_discarded_and_its_audio_never_reaches_the_next_utterance() -> None:
-    # A wake on the room (20), then a wake word (56-59), its wake (60) and a request (62-69).
-    speaker = Speaker(ScriptedWake({20, 60}), ScriptedVad(set(range(56, 60)) | set(range(62, 70))))
-    events = run(speaker, 100)
-    assert [type(e).__name__ for e in events] == ["Wake", "Discarded", "Wake", "UtteranceEnd"]
-    discarded = events[1]
+    # A wake on the room (20), discarded after the 4 s wait (frame 70), then a wake word (86-89),
+    # its wake (90) and a request (92-99).
+    speaker = Speaker(ScriptedWake({20, 90}), ScriptedVad(set(range(86, 90)) | set(range(92, 100))))
+    events = run(speaker, 130)
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == ["Wake", "Listening", "Discarded", "Wake", "Listening", "UtteranceEnd"]
+    discarded = events[2]
     assert isinstance(discarded, Discarded) and discarded.reason == "no_speech"
-    end = events[3]
+    end = events[5]
     assert isinstance(end, UtteranceEnd)
     values = set(end.utterance.samples.reshape(-1, FRAME_SAMPLES)[:, 0])
-    assert max(v for v in values) > 60 and min(values) > 40  # nothing from the first wake
+    assert max(v for v in values) > 90 and min(values) > 70  # nothing from the first wake
 
 
 def test_preroll_is_short_right_after_an_utterance() -> None:
@@ -299,7 +330,7 @@ def test_a_request_must_stand_over_the_room_as_it_was_before_the_wake() -> None:
             [True] * 90, flags, 40, speaker.settings, levels=[levels[i] for i in range(90)]
         )
         assert decision.kept == isinstance(ends[0], UtteranceEnd), label
-    assert outcomes["room talk"] == ("Discarded", "noise")
+    assert outcomes["room talk"] == ("Discarded", "room_talk")
     assert outcomes["a request"][0] == outcomes["rule off"][0] == "UtteranceEnd"
 
 

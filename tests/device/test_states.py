@@ -23,7 +23,7 @@ from device.states import (
     wake_quiet,
 )
 
-S = SpeakerSettings()  # preroll 13 frames, silence 9, max 100, timeout 19, min speech 2, tail 5
+S = SpeakerSettings()  # preroll 13 frames, silence 9, max 100, timeout 50, min speech 2, tail 5
 SPEECH = FrameFacts(speech=True, confirmed=True)
 """A frame the VAD called speech and the second stage confirmed."""
 NOISE = FrameFacts(speech=True)
@@ -43,7 +43,7 @@ def run(facts: list[FrameFacts], settings: SpeakerSettings = S) -> list[Action]:
 
 def test_derived_frame_counts() -> None:
     assert (S.preroll_frames, S.silence_frames, S.max_frames) == (13, 9, 100)
-    assert (S.timeout_frames, S.min_speech_frames, S.ring_frames) == (19, 2, 25)
+    assert (S.timeout_frames, S.min_speech_frames, S.ring_frames) == (50, 2, 25)
     assert S.wake_tail_frames == 5  # 400 ms, not 6 from 400 / 80 = 5.000000000000001
     # Every count is rounded before it is cut to whole frames: 560 / 80 is 7.000000000000001 and
     # 2.32 / 0.08 is 28.999999999999996 in floating point.
@@ -111,20 +111,78 @@ def test_a_lone_confirmed_frame_does_not_hold_a_request_open() -> None:
 
 
 def test_no_speech_after_wake_is_discarded_at_the_timeout() -> None:
-    actions = run([FrameFacts(wake=True, preroll_available=25)] + [FrameFacts()] * 30)
+    actions = run([FrameFacts(wake=True, preroll_available=25)] + [FrameFacts()] * 60)
     assert actions.index(Action.DISCARD_NO_SPEECH) == S.timeout_frames
+
+
+@pytest.mark.parametrize("pause", [25, 31, 37, 47])
+def test_a_request_after_a_pause_of_2_to_4_s_is_kept_without_the_pause(pause: int) -> None:
+    # The wake, then 2 s (25 frames) to 3.8 s of quiet, a request of 6 frames, then silence.
+    flags = [False] * 30 + [False] * pause + [True] * 6 + [False] * 30
+    d = decide(flags, flags, 29, S)
+    assert d.kept and d.reason == "silence"
+    # Kept: the pre-roll, the 3 frames before the request, the request, silence_ms after it.
+    assert d.kept_s == pytest.approx((S.preroll_frames + 3 + 6 + S.silence_frames) * 0.08)
+    assert d.gap_ms == (pause - 3) * 80
+
+
+def test_a_longer_pause_costs_no_kept_audio() -> None:
+    def kept(pause: int) -> float:
+        flags = [False] * 30 + [False] * pause + [True] * 6 + [False] * 30
+        return decide(flags, flags, 29, S).kept_s
+
+    assert kept(4) == kept(12) == kept(37)
+
+
+def test_a_request_right_after_the_wake_word_has_no_gap() -> None:
+    flags = [False] * 30 + [True] * 6 + [False] * 30
+    d = decide(flags, flags, 29, replace(S, wake_tail_ms=0))
+    assert d.kept and d.gap_ms == 0
+    assert d.kept_s == pytest.approx((S.preroll_frames + 6 + S.silence_frames) * 0.08)
+
+
+def test_the_wait_for_a_request_counts_from_the_wake_words_end() -> None:
+    # The wake word's tail runs 4 frames past the detection; the wait starts after it.
+    tail = [SPEECH] * 4
+    quiet = [QUIET] * (S.timeout_frames - 2)  # the request starts on the last frame of the wait
+    assert Action.KEEP_SILENCE in run([WAKE, *tail, *quiet, *[SPEECH] * 3, *[QUIET] * 30])
+    waited = run([WAKE, *tail, *[QUIET] * 60])
+    assert waited.index(Action.DISCARD_WAKE_TAIL) == 4 + S.timeout_frames
+
+
+def test_the_longest_utterance_does_not_count_the_pause() -> None:
+    # A request after a 3 s pause that goes on and on: max length counts kept frames only.
+    flags = [False] * 30 + [False] * 37 + [True] * 200
+    d = decide(flags, flags, 29, S)
+    assert d.reason == "max_length"
+    assert d.kept_s == pytest.approx(S.max_frames * 0.08)
+    assert d.gap_ms == 34 * 80
+
+
+def test_each_discard_says_what_happened() -> None:
+    quiet = [False] * 100
+    tail = [False] * 30 + [True] * 13 + [False] * 57  # the word 30-39, its tail 40-42
+    talk = [True] * 100
+    room = [-30.0] * 100
+    # Nothing said before the wait ran out; only the wake word's tail; sound the second stage
+    # did not confirm; talk no louder than the room's before the wake word.
+    assert decide(quiet, quiet, 39, S).reason == "no_speech"
+    assert decide(tail, tail, 39, S).reason == "wake_tail"
+    assert decide(talk, quiet, 39, S).reason == "noise"
+    assert decide(talk, talk, 39, S, levels=room).reason == "room_talk"
+    assert decide(talk, talk, 39, S, levels=room[:45] + [-24.0] * 55).kept
 
 
 def test_a_speech_blip_shorter_than_min_speech_is_noise() -> None:
     # Two confirmed frames further apart than speech_window_ms (240 ms, 3 frames) are blips.
-    facts = [WAKE, QUIET, SPEECH, QUIET, QUIET, SPEECH, QUIET] + [QUIET] * 30
+    facts = [WAKE, QUIET, SPEECH, QUIET, QUIET, SPEECH, QUIET] + [QUIET] * 60
     assert Action.DISCARD_NOISE in run(facts)
     assert Action.KEEP_SILENCE not in run(facts)
 
 
 def test_min_speech_counts_within_the_speech_window() -> None:
     # 2 confirmed frames of 3 start a request: Silero misses single frames inside words at 5 dB.
-    facts = [WAKE, QUIET, SPEECH, NOISE, SPEECH] + [QUIET] * 30
+    facts = [WAKE, QUIET, SPEECH, NOISE, SPEECH] + [QUIET] * 60
     assert Action.KEEP_SILENCE in run(facts)
     consecutive = SpeakerSettings(speech_window_ms=160)
     assert Action.DISCARD_NOISE in run(facts, consecutive)
@@ -135,7 +193,7 @@ def test_a_pause_before_the_detection_means_the_wake_word_has_no_tail() -> None:
     # The model fires up to 0.6 s after the wake word; speech straight after the detection,
     # after a pause the VAD heard, is the request (it was the tail without the pause).
     late = FrameFacts(wake=True, preroll_available=25, wake_gap=True)
-    request = [SPEECH] * 4 + [QUIET] * 30
+    request = [SPEECH] * 4 + [QUIET] * 60
     assert Action.KEEP_SILENCE in run([late, *request])
     assert Action.DISCARD_WAKE_TAIL in run([WAKE, *request])
     never = SpeakerSettings(wake_gap_ms=0)
@@ -158,16 +216,16 @@ def test_wake_gap_looks_back_over_the_wake_tail() -> None:
 def test_the_wake_words_own_tail_is_not_a_request() -> None:
     # Confirmed speech straight after the detection, up to wake_tail_ms, then nothing.
     for tail in range(1, S.wake_tail_frames + 1):
-        actions = run([WAKE] + [SPEECH] * tail + [QUIET] * 30)
+        actions = run([WAKE] + [SPEECH] * tail + [QUIET] * 60)
         assert Action.DISCARD_WAKE_TAIL in actions, tail
         assert Action.KEEP_SILENCE not in actions
 
 
 def test_speech_running_on_past_the_tail_is_a_request_said_without_a_pause() -> None:
     tail = S.wake_tail_frames
-    actions = run([WAKE] + [SPEECH] * (tail + S.min_speech_frames) + [QUIET] * 30)
+    actions = run([WAKE] + [SPEECH] * (tail + S.min_speech_frames) + [QUIET] * 60)
     assert Action.KEEP_SILENCE in actions
-    actions = run([WAKE] + [SPEECH] * (tail + S.min_speech_frames - 1) + [QUIET] * 30)
+    actions = run([WAKE] + [SPEECH] * (tail + S.min_speech_frames - 1) + [QUIET] * 60)
     assert Action.KEEP_SILENCE not in actions
 
 
@@ -312,12 +370,12 @@ def test_the_rooms_level_is_the_median_of_what_was_heard_before_the_wake_word() 
 
 def test_in_a_talking_room_a_request_must_stand_over_the_room_to_start() -> None:
     # Talk at -30 dBFS all along (confirmed on 2 of 3 frames); the wake at frame 40. Talk going
-    # on after it at the room's level starts nothing (noise); 5 dB louder it is a request. Once
+    # on after it at the room's level starts nothing (room_talk); 5 dB louder it is a request. Once
     # started, the request goes on through frames at the room's level.
     speech = [True] * 100
     talk = [index % 3 != 0 for index in range(100)]
     room = [-30.0] * 100
-    assert decide(speech, talk, 40, S, levels=room).reason == "noise"
+    assert decide(speech, talk, 40, S, levels=room).reason == "room_talk"
     assert decide(speech, talk, 40, replace(S, room_margin_db=0), levels=room).kept
     assert decide(speech, talk, 40, S).kept  # no levels: no rule
     # Frames 41-45 are the wake word's tail; the request starts on 46-47, 5 dB over the room,
@@ -327,7 +385,7 @@ def test_in_a_talking_room_a_request_must_stand_over_the_room_to_start() -> None
     decision = decide(said, said, 40, S, levels=louder)
     assert decision.kept and decision.end_frame == 59 + S.silence_frames
     assert decision.request_speech_ms == (59 - 45) * 80
-    assert decide(said, said, 40, S, levels=room).reason == "noise"  # not 5 dB louder: none
+    assert decide(said, said, 40, S, levels=room).reason == "room_talk"  # not 5 dB louder
 
 
 @given(st.lists(st.booleans(), min_size=1, max_size=300), st.integers(0, 299))
@@ -376,7 +434,8 @@ def test_a_kept_utterance_never_ends_before_its_last_confirmed_run(
         assert not any(runs[len(runs) - S.silence_frames :])
         assert d.kept_end_frame == min(d.end_frame, last + kept_silence)
         preroll = min(S.preroll_frames, wake + 1)
-        assert d.kept_s == pytest.approx((d.kept_end_frame - wake + preroll) * 0.08)
+        kept_frames = d.kept_end_frame - wake + preroll
+        assert d.kept_s == pytest.approx(kept_frames * 0.08 - d.gap_ms / 1000)
     if not d.kept:
         assert d.kept_s == 0.0 and d.request_speech_ms < 1000
 
@@ -389,7 +448,8 @@ def test_machine_never_exceeds_max_length_and_always_returns_to_listening(
     for wake, speech in frames:
         facts = FrameFacts(wake=wake, speech=speech, confirmed=speech, preroll_available=25)
         state, action = step(state, facts, S)
-        assert state.frames <= S.max_frames
+        assert state.frames - state.gap_frames <= S.max_frames
+        assert state.frames <= S.buffer_frames
         if action in (Action.KEEP_SILENCE, Action.KEEP_MAX_LENGTH, Action.DISCARD_NO_SPEECH):
             assert state.mode is Mode.LISTENING
 
