@@ -256,7 +256,7 @@ _SIMPLE: list[tuple[str, str, str, Any, str]] = [
         "speaker",
         "speech_timeout_ms",
         int,
-        "No speech this long after a wake: discard (ms).",
+        "How long to listen for a request after the wake word's end; none by then: discard (ms).",
     ),
     (
         "--min-speech-ms",

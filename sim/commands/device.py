@@ -21,6 +21,7 @@ from device.microphone import MicrophoneSource
 from device.pipeline import UtteranceSink, run_device
 from device.sources import REPLAY_PAD_S, AudioSource, FileSource, RawPcmSource
 from sim.assemble import VaultSink, build_speaker
+from sim.chime import Chime, sounddevice_player
 from sim.commands._common import (
     DeviceOptions,
     FiniteFloat,
@@ -171,6 +172,20 @@ def _run(
     return summary, seen
 
 
+def _both(
+    first: Callable[[dict[str, Any]], None], second: Callable[[dict[str, Any]], None] | None
+) -> Callable[[dict[str, Any]], None]:
+    """One event listener that calls ``first``, then ``second`` if there is one."""
+    if second is None:
+        return first
+
+    def both(event: dict[str, Any]) -> None:
+        first(event)
+        second(event)
+
+    return both
+
+
 def _finish(out: Output, summary: RunSummary) -> None:
     data = summary.to_json()
     out.emit(data)
@@ -275,6 +290,11 @@ def replay(
     is_flag=True,
     help="List the input devices (index and name, for --input-device) and exit.",
 )
+@click.option(
+    "--chime",
+    is_flag=True,
+    help="Play a short tone on the output device when the device starts listening for a request.",
+)
 def listen(
     home: Path | None,
     json_lines: bool,
@@ -283,6 +303,7 @@ def listen(
     member: str | None,
     no_store: bool,
     list_devices: bool,
+    chime: bool,
     device: DeviceOptions,
 ) -> None:
     """Run the device on a live microphone, with a live view (press m to mute, Ctrl-C to stop)."""
@@ -294,12 +315,13 @@ def listen(
     config = _config(home_dir, device)
     microphone = input_device if input_device is not None else (config.device.input_device or None)
     source = MicrophoneSource(microphone, duration_s=duration_s)
+    chimes = Chime(sounddevice_player) if chime else None
     with (
         _stopped_by_signals(source.stop) as stop,
         _sink(home_dir, config, member, no_store) as sink,
     ):
         if json_lines or not sys.stdout.isatty():
-            summary, _ = _run(out, [source], config, sink, stop=stop.event)
+            summary, _ = _run(out, [source], config, sink, on_event=chimes, stop=stop.event)
         else:
             with LiveView(out.console, config.wakeword.default_threshold) as view:
                 out = Output(False)
@@ -310,7 +332,7 @@ def listen(
                     config,
                     sink,
                     on_frame=view.update,
-                    on_event=view.count,
+                    on_event=_both(view.count, chimes),
                     stop=stop.event,
                 )
     if source.dropped_frames or source.input_overflows:
