@@ -403,12 +403,12 @@ class Speaker:
     def _keep(
         self, end_t: float, source: str, reason: str, speech_ms: int, kept: KeptSpan
     ) -> UtteranceEnd:
-        """Hand on the utterance's frames up to ``kept.end`` without the pause before the request
-        (``kept.gap``); the rest (that pause, and the silence the device waited past
+        """Hand on the utterance's frames up to ``kept.end`` without the pauses before the request
+        (``kept.gaps``); the rest (those pauses, and the silence the device waited past
         ``silence_ms``) is zeroed with the buffer, never copied out."""
         assert self._pending is not None
-        skip = slice(kept.head * FRAME_SAMPLES, (kept.head + kept.gap) * FRAME_SAMPLES)
-        samples = self._buffer.take(kept.end * FRAME_SAMPLES, skip)
+        skips = [slice(s * FRAME_SAMPLES, (s + n) * FRAME_SAMPLES) for s, n in kept.gaps]
+        samples = self._buffer.take(kept.end * FRAME_SAMPLES, skips)
         duration_s = len(samples) / SAMPLE_RATE
         utterance = Utterance(
             samples=samples,

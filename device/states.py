@@ -315,7 +315,7 @@ class SpeakerSettings:
         """Frames the RAM utterance buffer holds: the longest kept utterance, and the wait for a
         request before it (the pause is held, then dropped), and after a quiet wake the wake
         word's phrase and a second wait."""
-        before = self.timeout_frames + self.wake_tail_frames
+        before = self.timeout_frames + self.wake_tail_frames + self.short_request_listen_frames
         if self.quiet_wake_frames:
             before += self.wake_word_frames + max(1, self.wake_gap_frames) + self.timeout_frames
         return self.max_frames + before + 1
@@ -461,9 +461,15 @@ class SpeakerState:
     head_frames: int = 0
     """Frames of the utterance up to the wake word's end: the pre-roll, the detection and the
     wake word's tail. The wait for a request (``speech_timeout_ms``) counts from here."""
-    gap_frames: int = 0
-    """Once a request has started: frames between the wake word's end and the request's start
-    (less ``REQUEST_LEAD_FRAMES``), the pause, which is not kept."""
+    gaps: tuple[tuple[int, int], ...] = ()
+    """The pauses not kept, as (first frame, frames): from the wake word's end to the request's
+    start (less ``REQUEST_LEAD_FRAMES``), and from what a short request keeps to a request said
+    after it while the device listened on (:func:`_pauses`)."""
+
+    @property
+    def gap_frames(self) -> int:
+        """Frames of the pauses not kept."""
+        return sum(length for _, length in self.gaps)
 
     @property
     def request_speech_ms(self) -> int:
@@ -547,9 +553,12 @@ def step(
     )
     if ended and not phrase_running:
         return SpeakerState(Mode.LISTENING), Action.KEEP_SILENCE
-    # The longest utterance is counted in kept frames: the pause before a request is not kept,
-    # and before the request has started nothing is (the wait ends it, not the length).
-    if nxt.started and nxt.frames - nxt.gap_frames >= settings.max_frames:
+    # The longest utterance is counted in kept frames: the pauses before a request are not
+    # kept, and before the request has started nothing is (the wait ends it, not the length).
+    # The RAM buffer bounds the pauses too (short requests, each followed by a pause).
+    kept = nxt.frames - nxt.gap_frames
+    full = kept >= settings.max_frames or nxt.frames >= settings.buffer_frames
+    if nxt.started and full:
         return SpeakerState(Mode.LISTENING), Action.KEEP_MAX_LENGTH
     return nxt, Action.APPEND
 
@@ -582,7 +591,7 @@ def _count(state: SpeakerState, facts: FrameFacts, settings: SpeakerSettings) ->
             request_frames=state.request_frames + 1,
             recent=recent,
             started=state.started or run,
-            gap_frames=state.gap_frames if state.started or not run else _gap(nxt, recent),
+            gaps=_pauses(state, nxt.frames, recent, settings) if run else state.gaps,
             trailing_silence=0 if run else state.trailing_silence + (1 if state.started else 0),
             # NaN (unknown level) never compares greater: the peak stays as it was.
             request_peak_db=(
@@ -609,12 +618,23 @@ onset may lie a frame or two before Silero confirms it (a soft first syllable). 
 before them, back to the wake word's end, is not kept."""
 
 
-def _gap(state: SpeakerState, recent: int) -> int:
-    """The pause dropped from a request that starts on this frame (``state`` has counted it):
-    the frames from the wake word's end to ``REQUEST_LEAD_FRAMES`` before the run's first
-    confirmed frame (the oldest bit of ``recent``)."""
-    first = state.frames - recent.bit_length()
-    return max(0, first - REQUEST_LEAD_FRAMES - state.head_frames)
+def _pauses(
+    state: SpeakerState, frames: int, recent: int, settings: SpeakerSettings
+) -> tuple[tuple[int, int], ...]:
+    """The pauses not kept, after a run of the talker's speech completed on this frame (the
+    utterance's ``frames``-th; ``state`` is before it). A run that starts the request drops the
+    pause from the wake word's end; a run after the device listened past what a short request
+    keeps (``short_request_listen_ms``) drops the pause from there. Each reaches to
+    ``REQUEST_LEAD_FRAMES`` before the run's first confirmed frame (the oldest bit of
+    ``recent``)."""
+    if not state.started:
+        start = state.head_frames
+    elif state.trailing_silence > _silence_kept(state, settings):
+        start = state.frames - state.trailing_silence + _silence_kept(state, settings)
+    else:
+        return state.gaps
+    length = frames - recent.bit_length() - REQUEST_LEAD_FRAMES - start
+    return (*state.gaps, (start, length)) if length > 0 else state.gaps
 
 
 def _silence_to_end(state: SpeakerState, settings: SpeakerSettings) -> int:
@@ -905,25 +925,27 @@ def kept_seconds(speech_flags: Sequence[bool], wake_frame: int, settings: Speake
 
 @dataclass(frozen=True)
 class KeptSpan:
-    """Which of an utterance's frames are kept: the first ``head`` (pre-roll and wake word), then
-    those from ``head + gap`` up to ``end``. The ``gap`` frames between, the pause before the
-    request, are zeroed with the rest of the RAM, never copied out."""
+    """Which of an utterance's frames are kept: those up to ``end`` but for the ``gaps`` (first
+    frame, frames), the pauses before the request, which are zeroed with the rest of the RAM,
+    never copied out."""
 
     end: int
-    """Frames up to the last kept one, the gap included (0: nothing kept)."""
-    head: int = 0
-    """Frames up to the wake word's end."""
-    gap: int = 0
-    """Frames of the pause after them, not kept."""
+    """Frames up to the last kept one, the gaps included (0: nothing kept)."""
+    gaps: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def gap(self) -> int:
+        """Frames of the pauses not kept."""
+        return sum(length for _, length in self.gaps)
 
     @property
     def frames(self) -> int:
         """Frames kept."""
-        return max(0, self.end - self.gap)
+        return max(0, self.end - self.gap) if self.end else 0
 
     @property
     def gap_ms(self) -> int:
-        """The pause not kept (milliseconds)."""
+        """The pauses not kept (milliseconds)."""
         return round(self.gap * FRAME_SECONDS * 1000)
 
 
@@ -931,7 +953,7 @@ def end_of_input_kept_frames(state: SpeakerState, settings: SpeakerSettings) -> 
     """What is kept when the input ends mid-utterance: if the request had started, every frame up
     to ``silence_ms`` after its last speech (:func:`_kept_frames`), less the pause before it."""
     if state.mode is Mode.AWAKE and state.started:
-        return KeptSpan(_kept_frames(state, settings), state.head_frames, state.gap_frames)
+        return KeptSpan(_kept_frames(state, settings), state.gaps)
     return KeptSpan(0)
 
 
@@ -943,7 +965,7 @@ def ending_kept_frames(
     ``silence_ms`` after the request's last speech, the ending frame included only if it falls
     within that; less the pause before the request."""
     counted = _count(before, facts, settings)
-    return KeptSpan(_kept_frames(counted, settings), counted.head_frames, counted.gap_frames)
+    return KeptSpan(_kept_frames(counted, settings), counted.gaps)
 
 
 def _kept_frames(state: SpeakerState, settings: SpeakerSettings) -> int:

@@ -397,3 +397,18 @@ def test_the_wake_word_heard_again_while_awake_makes_the_end_wait_for_the_reques
     # Ended on 54 (9 + 2 + 3 frames after the request), kept up to 49 (9 after it).
     assert ends[480] == (40 + 14, 40 + 9, 16 * 80)
     assert ends[0] == (21 + 9, 21 + 9, 8 * 80)
+
+
+def test_the_buffer_hands_on_what_is_kept_without_the_pauses_and_zeroes_all() -> None:
+    from device.ring import FrameBuffer
+
+    buffer = FrameBuffer(10)
+    for i in range(10):
+        buffer.extend(np.full(FRAME_SAMPLES, i + 1, dtype=np.int16))
+    pauses = [
+        slice(2 * FRAME_SAMPLES, 4 * FRAME_SAMPLES),
+        slice(6 * FRAME_SAMPLES, 7 * FRAME_SAMPLES),
+    ]
+    kept = buffer.take(9 * FRAME_SAMPLES, pauses)
+    assert list(kept.reshape(-1, FRAME_SAMPLES)[:, 0]) == [1, 2, 5, 6, 8, 9]
+    assert buffer.n_samples == 0 and not buffer._data.any()

@@ -631,3 +631,20 @@ def test_hearing_the_wake_word_again_only_ever_waits_longer(
     if on.reason == off.reason == "silence" and on.request_speech_ms == off.request_speech_ms:
         # The same request: the wait is not kept.
         assert on.kept_s == off.kept_s
+
+
+def test_a_request_after_a_short_one_and_a_pause_keeps_neither_pause() -> None:
+    # The wake; 1 s later a syllable ("vis", 2 frames: a short request); 1.6 s later the request.
+    listen = replace(S, short_request_listen_ms=4000)
+    flags = [False] * 30 + [False] * 12 + [True] * 2 + [False] * 20 + [True] * 6 + [False] * 60
+    d = decide(flags, flags, 29, listen)
+    assert d.kept and d.reason == "silence"
+    # Kept: the pre-roll, 3 frames before the syllable, the syllable and what a short request
+    # keeps after it (silence + hold), 3 frames before the request, the request, silence_ms.
+    short = S.silence_frames + S.short_request_hold_frames
+    kept = S.preroll_frames + 3 + 2 + short + 3 + 6 + S.silence_frames
+    assert d.kept_s == pytest.approx(kept * 0.08)
+    assert d.gap_ms == ((12 - 3) + (20 - short - 3)) * 80
+    # With the short request's default wait (240 ms past its hold), the request came too late.
+    alone = decide(flags, flags, 29, S)
+    assert alone.kept and alone.end_frame < 29 + 1 + 12 + 2 + 20
