@@ -23,7 +23,7 @@ to be a request); after the tail, ``min_speech_ms`` of confirmed speech within
 started, ``room_margin_db`` louder than the room was before the wake word
 (:func:`room_level_db`: the room's talk carrying on is no request), make a request, which
 ends ``silence_ms`` after the last confirmed frame that completes such a run, or
-``silence_ms + short_request_hold_ms + short_request_listen_ms`` while it has less than
+``silence_ms + short_request_hold_ms + speech_timeout_ms`` while it has less than
 ``short_request_ms`` of confirmed speech or after the wake word was heard again while awake
 (``wake_again_gap_ms``) (a lone confirmed frame does not hold it open; once the request has
 started, neither does a frame more than ``request_range_db`` under its loudest: talk in the
@@ -96,7 +96,7 @@ class SpeakerSettings:
     """Trailing non-speech that ends an utterance (milliseconds)."""
     max_utterance_s: float = 8.0
     """Longest utterance, pre-roll included (seconds)."""
-    speech_timeout_ms: int = 4000
+    speech_timeout_ms: int = 5000
     """How long the device listens for a request after the wake word has ended (its tail, or the
     detection when it had ended before): no request started by then, and the wake is dropped
     (milliseconds). People pause after a wake word (for the light, the chime, to think); the
@@ -145,26 +145,19 @@ class SpeakerSettings:
     short_request_ms: int = 400
     """A request with less confirmed speech than this so far is *short*: a lone word, or the last
     syllable of a wake word the model fired inside ("hey jar- ... vis"), more often than a
-    whole request, so it waits ``short_request_hold_ms`` and ``short_request_listen_ms`` longer
-    before it ends (milliseconds)."""
+    whole request, so it waits ``short_request_hold_ms`` and then as long as a request is waited
+    for after the wake word (``speech_timeout_ms``) before it ends (milliseconds)."""
     short_request_hold_ms: int = 160
     """Trailing silence a short request keeps beyond ``silence_ms`` (milliseconds; 0: off): its
     last confirmed frame often lies a frame before the end of its speech at low SNR. Under the
     0.3 s issue 8 allows a kept request beyond ``silence_ms`` with a frame to spare (the request
     may end anywhere in its last frame): 240 ms went 5 ms over it once in eight builds of the
     real-audio sets, and 80 ms cut a request (device/README.md)."""
-    short_request_listen_ms: int = 240
-    """How much longer still a short request waits, past its hold, for a request said after a
-    pause, without keeping what it hears unless that request comes (milliseconds; 0: off). A
-    syllable of the wake word taken for a request ("vis") is followed up to 1 s later by the
-    real request: the wait (``silence_ms`` + hold + this, 1,120 ms) leaves 1 request cut short
-    over six builds of the real-audio sets, with ``wake_again_gap_ms``, instead of 8
-    (device/README.md)."""
-    wake_again_gap_ms: int = 480
+    wake_again_gap_ms: int = 0
     """While awake, a wake-word model's score rising over its threshold after this long with no
     model over its threshold is the wake word said again: the first wake may have been a model
     firing on the room just before it, and the request may still be to come, so the end waits as
-    long as after a short request (``short_request_hold_ms`` + ``short_request_listen_ms``), and
+    long as after a short request (``short_request_hold_ms`` + ``speech_timeout_ms``), and
     keeps no more (milliseconds; 0: off). Long enough that a model's score still high after its
     own wake (for up to 0.7 s) is not taken for a second one."""
     wake_word_ms: int = 960
@@ -242,12 +235,6 @@ class SpeakerSettings:
                 self.short_request_hold_ms,
             ),
             (
-                0 <= self.short_request_listen_ms <= 5000,
-                "speaker.short_request_listen_ms",
-                "0..5000",
-                self.short_request_listen_ms,
-            ),
-            (
                 0 <= self.wake_again_gap_ms <= 5000,
                 "speaker.wake_again_gap_ms",
                 "0..5000",
@@ -297,8 +284,11 @@ class SpeakerSettings:
 
     @property
     def short_request_listen_frames(self) -> int:
-        """Frames a short request waits past its hold without keeping them."""
-        return _ms_to_frames(self.short_request_listen_ms)
+        """Frames a short request waits past its hold without keeping them: as long as a request
+        is waited for after the wake word (a syllable of the wake word taken for a request, "vis",
+        is followed by the request after as long a pause; what the device only listened to is
+        not kept)."""
+        return self.timeout_frames
 
     @property
     def wake_again_gap_frames(self) -> int:
@@ -553,10 +543,10 @@ def step(
     )
     if ended and not phrase_running:
         return SpeakerState(Mode.LISTENING), Action.KEEP_SILENCE
-    # The longest utterance is counted in kept frames: the pauses before a request are not
-    # kept, and before the request has started nothing is (the wait ends it, not the length).
-    # The RAM buffer bounds the pauses too (short requests, each followed by a pause).
-    kept = nxt.frames - nxt.gap_frames
+    # The longest utterance is counted in kept frames: the pauses before a request and the
+    # silence only listened to after it are not kept, and before the request has started
+    # nothing is (the wait ends it, not the length). The RAM buffer bounds the pauses too.
+    kept = _kept_frames(nxt, settings) - nxt.gap_frames
     full = kept >= settings.max_frames or nxt.frames >= settings.buffer_frames
     if nxt.started and full:
         return SpeakerState(Mode.LISTENING), Action.KEEP_MAX_LENGTH
@@ -624,7 +614,7 @@ def _pauses(
     """The pauses not kept, after a run of the talker's speech completed on this frame (the
     utterance's ``frames``-th; ``state`` is before it). A run that starts the request drops the
     pause from the wake word's end; a run after the device listened past what a short request
-    keeps (``short_request_listen_ms``) drops the pause from there. Each reaches to
+    keeps (it listens on as long as for a request) drops the pause from there. Each reaches to
     ``REQUEST_LEAD_FRAMES`` before the run's first confirmed frame (the oldest bit of
     ``recent``)."""
     if not state.started:

@@ -309,14 +309,6 @@ _SIMPLE: list[tuple[str, str, str, Any, str]] = [
         "How much longer than --silence-ms a short request waits and keeps (ms, 0: off).",
     ),
     (
-        "--short-request-listen-ms",
-        "speaker",
-        "short_request_listen_ms",
-        int,
-        "How much longer still a short request waits for more speech, keeping what it hears "
-        "only if a request comes (ms, 0: off).",
-    ),
-    (
         "--wake-again-gap-ms",
         "speaker",
         "wake_again_gap_ms",
@@ -418,7 +410,6 @@ class DeviceOptions:
     quiet_wake_ms: int | None = None
     short_request_ms: int | None = None
     short_request_hold_ms: int | None = None
-    short_request_listen_ms: int | None = None
     wake_again_gap_ms: int | None = None
     wake_word_ms: int | None = None
     request_range_db: float | None = None

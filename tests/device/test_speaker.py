@@ -126,14 +126,14 @@ def test_false_wake_is_discarded_and_its_audio_never_reaches_the_next_utterance(
 
 
 def test_preroll_is_short_right_after_an_utterance() -> None:
-    said = set(range(16, 20)) | set(range(22, 26)) | set(range(40, 44)) | set(range(46, 52))
+    said = set(range(16, 20)) | set(range(22, 28)) | set(range(40, 44)) | set(range(46, 52))
     speaker = Speaker(ScriptedWake({20, 44}), ScriptedVad(said))
     events = [e for e in run(speaker, 90) if isinstance(e, UtteranceEnd)]
     assert len(events) == 2
     second = events[1].utterance.samples.reshape(-1, FRAME_SAMPLES)[:, 0]
-    # The first, short request ended on frame 39 (9 + 2 + 3 frames after its last speech): the
-    # ring restarted empty then, so nothing heard up to frame 39 (value 40) is in the second.
-    assert second[0] > 40
+    # The first request ended on frame 36 (9 frames after its last speech): the ring restarted
+    # empty then, so nothing heard up to frame 36 (value 37) is in the second.
+    assert second[0] == 38
 
 
 def test_a_short_request_keeps_its_hold_but_not_the_silence_it_listened_to_after_it() -> None:
@@ -143,11 +143,11 @@ def test_a_short_request_keeps_its_hold_but_not_the_silence_it_listened_to_after
     settings = speaker.settings
     kept_silence = settings.silence_frames + settings.short_request_hold_frames
     waited = kept_silence + settings.short_request_listen_frames
-    assert (kept_silence, waited) == (11, 14)
-    end = next(e for e in run(speaker, 60) if isinstance(e, UtteranceEnd))
-    assert end.t == (25 + waited + 1) * 0.08  # it listened until frame 39 for more speech
+    assert (kept_silence, waited) == (11, 11 + 63)  # it listens as long as for a request
+    end = next(e for e in run(speaker, 120) if isinstance(e, UtteranceEnd))
+    assert end.t == (25 + waited + 1) * 0.08  # it listened until frame 99 for more speech
     values = end.utterance.samples.reshape(-1, FRAME_SAMPLES)[:, 0]
-    # Kept: 13 frames of pre-roll (8-20), then up to frame 36 (value 37); frames 37 to 39 were
+    # Kept: 13 frames of pre-roll (8-20), then up to frame 36 (value 37); frames 37 to 99 were
     # heard and dropped.
     assert list(values) == list(range(9, 25 + kept_silence + 2))
     assert end.duration_s == len(values) * 0.08
@@ -368,7 +368,8 @@ def test_a_wake_with_nothing_said_before_it_waits_for_the_wake_word() -> None:
     """The model fires on the room (frame 30, nothing heard before it); the wake word follows
     (34-37) and, after a pause, the request (53-60). The speaker tells the machine the wake was
     quiet, so the request is kept whole; with quiet_wake_ms 0 the wake word is taken for a short
-    request and the utterance ends before the request begins."""
+    request, after which the device listens on as long as for a request: the request is kept
+    too, with the wake word counted as request speech."""
     said = set(range(34, 38)) | set(range(53, 61))
     ends = {}
     for quiet_wake_ms in (1040, 0):
@@ -378,7 +379,7 @@ def test_a_wake_with_nothing_said_before_it_waits_for_the_wake_word() -> None:
         end = next(e for e in run(speaker, 90) if isinstance(e, UtteranceEnd))
         ends[quiet_wake_ms] = (round(end.t / 0.08) - 1, end.request_speech_ms)
     assert ends[1040] == (60 + 9, 8 * 80)
-    assert ends[0] == (37 + 9 + 2 + 3, 4 * 80)
+    assert ends[0] == (60 + 9, (4 + 8) * 80)
 
 
 def test_the_wake_word_heard_again_while_awake_makes_the_end_wait_for_the_request() -> None:
@@ -391,11 +392,11 @@ def test_the_wake_word_heard_again_while_awake_makes_the_end_wait_for_the_reques
     for gap_ms in (480, 0):
         wake = ScriptedWake({10}, heard_at=frozenset({21, 22}))
         speaker = Speaker(wake, ScriptedVad(said), SpeakerSettings(wake_again_gap_ms=gap_ms))
-        end = next(e for e in run(speaker, 90) if isinstance(e, UtteranceEnd))
+        end = next(e for e in run(speaker, 130) if isinstance(e, UtteranceEnd))
         values = end.utterance.samples.reshape(-1, FRAME_SAMPLES)[:, 0]
         ends[gap_ms] = (round(end.t / 0.08) - 1, int(values[-1]) - 1, end.request_speech_ms)
-    # Ended on 54 (9 + 2 + 3 frames after the request), kept up to 49 (9 after it).
-    assert ends[480] == (40 + 14, 40 + 9, 16 * 80)
+    # Ended on 114 (9 + 2 + 63 frames after the request), kept up to 49 (9 after it).
+    assert ends[480] == (40 + 74, 40 + 9, 16 * 80)
     assert ends[0] == (21 + 9, 21 + 9, 8 * 80)
 
 

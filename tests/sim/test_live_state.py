@@ -22,8 +22,8 @@ def test_after_a_wake_the_view_counts_down_the_wait_then_hears_the_request() -> 
     view = LiveView(Console(record=True, width=120), threshold=0.5)
     for frame in frames(21):
         speaker.process(frame)
-    # 10 frames (0.8 s) of the 4 s wait have passed.
-    assert "listening for a request, 3.2 s left" in rendered(view, speaker)
+    # 10 frames (0.8 s) of the 5 s wait have passed (63 frames: 5.04 s).
+    assert "listening for a request, 4.2 s left" in rendered(view, speaker)
     for frame in frames(43)[21:]:
         speaker.process(frame)
     text = rendered(view, speaker)
