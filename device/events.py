@@ -21,6 +21,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Discarded",
     "Event",
+    "Listening",
     "MuteChanged",
     "Stored",
     "Summary",
@@ -50,6 +51,28 @@ class Wake:
 
 
 @dataclass(frozen=True)
+class Listening:
+    """After a wake the device listens for a request (a light ring would turn on): for up to
+    ``listen_s`` after the wake word's end, held in RAM only."""
+
+    t: float
+    listen_s: float
+    """How long it waits for a request to start, from the wake word's end (seconds)."""
+    model: str
+    file: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": "listening",
+            "v": SCHEMA_VERSION,
+            "t": self.t,
+            "file": self.file,
+            "model": self.model,
+            "listen_s": self.listen_s,
+        }
+
+
+@dataclass(frozen=True)
 class UtteranceEnd:
     """An utterance ended and is kept (handed to the vault unless storing is off)."""
 
@@ -72,6 +95,7 @@ class UtteranceEnd:
             "reason": self.reason,
             "model": self.utterance.model,
             "request_speech_ms": self.request_speech_ms,
+            "gap_ms": self.utterance.gap_ms,
         }
 
 
@@ -81,9 +105,10 @@ class Discarded:
 
     t: float
     reason: str
-    """Why (a likely false wake): ``no_speech`` (silence after the wake word), ``wake_tail`` (the
-    only speech was the wake word's own tail), ``noise`` (sound the VAD flagged that was not
-    confirmed as a request, or too short); or ``muted``."""
+    """Why (a likely false wake): ``no_speech`` (nothing was said before the wait for a request
+    ran out), ``wake_tail`` (the only speech was the wake word's own tail), ``noise`` (sound
+    that was not speech, or speech too short to be a request), ``room_talk`` (speech no louder
+    than the room's talk before the wake word: the room talking on); or ``muted``."""
     duration_s: float
     model: str
     file: str = ""
@@ -112,6 +137,8 @@ class Stored:
     member: str
     duration_s: float
     file: str = ""
+    gap_ms: int = 0
+    """The pause before the request, not stored (milliseconds)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -122,6 +149,7 @@ class Stored:
             "record": self.record,
             "member": self.member,
             "duration_s": self.duration_s,
+            "gap_ms": self.gap_ms,
         }
 
 
@@ -185,4 +213,4 @@ class Summary:
         }
 
 
-Event = Wake | UtteranceEnd | Discarded | Stored | MuteChanged
+Event = Wake | Listening | UtteranceEnd | Discarded | Stored | MuteChanged

@@ -107,7 +107,8 @@ def _account(
             run.kept_s += event.duration_s
             run.stored += 1
             run.stored_s += event.duration_s
-            on_event(Stored(event.t, record, member, event.duration_s, event.file))
+            gap_ms = event.utterance.gap_ms
+            on_event(Stored(event.t, record, member, event.duration_s, event.file, gap_ms))
 
 
 def _add(total: Summary, run: Summary) -> None:

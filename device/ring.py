@@ -6,6 +6,8 @@ so discarded speech does not linger in freed memory or get paged out in a fresh 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from device.audio import FRAME_SAMPLES, Pcm
@@ -73,11 +75,17 @@ class FrameBuffer:
             out[n_samples - n :] = self._data[self._length - n : self._length]
         return out
 
-    def take(self, n_samples: int | None = None) -> Pcm:
-        """A copy of the first ``n_samples`` held (None: all); the buffer is zeroed and emptied,
-        so what is not taken is gone."""
+    def take(self, n_samples: int | None = None, skips: Sequence[slice] = ()) -> Pcm:
+        """A copy of the first ``n_samples`` held (None: all), without the samples in ``skips``
+        (in order, not overlapping: the pauses before a request); the buffer is zeroed and
+        emptied, so what is not taken is gone."""
         n = self._length if n_samples is None else min(n_samples, self._length)
-        out = self._data[:n].copy()
+        pieces, at = [], 0
+        for skip in skips:
+            pieces.append(self._data[at : min(skip.start, n)])
+            at = max(at, skip.stop)
+        pieces.append(self._data[at:n])
+        out = np.concatenate(pieces) if len(pieces) > 1 else self._data[:n].copy()
         self.clear()
         return out
 

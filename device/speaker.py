@@ -28,13 +28,14 @@ from typing import Protocol
 import numpy as np
 
 from device.audio import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE, Frame, Pcm
-from device.events import Discarded, Event, MuteChanged, UtteranceEnd, Wake
+from device.events import Discarded, Event, Listening, MuteChanged, UtteranceEnd, Wake
 from device.ring import FrameBuffer, PrerollRing
 from device.states import (
     DISCARD_REASONS,
     ROOM_FROM_FRAMES,
     Action,
     FrameFacts,
+    KeptSpan,
     Mode,
     SpeakerSettings,
     SpeakerState,
@@ -169,7 +170,7 @@ class Speaker:
         self._gate_frames = None if vad_gate_s is None else round(vad_gate_s / FRAME_SECONDS)
         self._clock = clock
         self._ring = PrerollRing(self.settings.ring_frames)
-        self._buffer = FrameBuffer(self.settings.max_frames)
+        self._buffer = FrameBuffer(self.settings.buffer_frames)
         self._state = SpeakerState()
         self._pending: _Pending | None = None
         self._mute_request: bool | None = None
@@ -208,6 +209,21 @@ class Speaker:
     def request_speech_ms(self) -> int:
         """Confirmed request speech of the utterance being collected (0 when not awake)."""
         return self._state.request_speech_ms if self._state.mode is Mode.AWAKE else 0
+
+    @property
+    def request_started(self) -> bool:
+        """Whether the utterance being collected has a request (it will be kept)."""
+        return self._state.mode is Mode.AWAKE and self._state.started
+
+    @property
+    def listen_left_s(self) -> float:
+        """While awake and no request has started: how much longer the device waits for one
+        (seconds; the wait starts at the wake word's end). 0 otherwise."""
+        state = self._state
+        if state.mode is not Mode.AWAKE or state.started:
+            return 0.0
+        waited = state.frames - state.head_frames
+        return max(0, self.settings.timeout_frames - waited) * FRAME_SECONDS
 
     @property
     def noise_floor_db(self) -> float | None:
@@ -325,7 +341,7 @@ class Speaker:
         if self._state.mode is Mode.AWAKE and self._pending is not None:
             ms = self._state.request_speech_ms
             kept = end_of_input_kept_frames(self._state, self.settings)
-            if kept:
+            if kept.frames:
                 events.append(self._keep(end_t, source, "end_of_input", ms, kept))
             else:
                 reason = discard_reason(self._state)
@@ -364,7 +380,11 @@ class Speaker:
             self._buffer.extend(self._ring.latest(preroll))
             self._ring.clear()
             self._pending = _Pending(hit.model, hit.score, frame.end_t - preroll * FRAME_SECONDS)
-            return [Wake(frame.end_t, hit.model, hit.score, frame.source)]
+            listen_s = self.settings.speech_timeout_ms / 1000
+            return [
+                Wake(frame.end_t, hit.model, hit.score, frame.source),
+                Listening(frame.end_t, listen_s, hit.model, frame.source),
+            ]
         if action is Action.APPEND:
             self._buffer.extend(frame.samples)
             return []
@@ -381,12 +401,14 @@ class Speaker:
         raise AssertionError(f"unexpected action {action} after {before}")
 
     def _keep(
-        self, end_t: float, source: str, reason: str, speech_ms: int, kept_frames: int
+        self, end_t: float, source: str, reason: str, speech_ms: int, kept: KeptSpan
     ) -> UtteranceEnd:
-        """Hand on the utterance's first ``kept_frames`` frames; the rest (the silence the device
-        waited past ``silence_ms``) is zeroed with the buffer, never copied out."""
+        """Hand on the utterance's frames up to ``kept.end`` without the pauses before the request
+        (``kept.gaps``); the rest (those pauses, and the silence the device waited past
+        ``silence_ms``) is zeroed with the buffer, never copied out."""
         assert self._pending is not None
-        samples = self._buffer.take(kept_frames * FRAME_SAMPLES)
+        skips = [slice(s * FRAME_SAMPLES, (s + n) * FRAME_SAMPLES) for s, n in kept.gaps]
+        samples = self._buffer.take(kept.end * FRAME_SAMPLES, skips)
         duration_s = len(samples) / SAMPLE_RATE
         utterance = Utterance(
             samples=samples,
@@ -396,6 +418,7 @@ class Speaker:
             score=self._pending.score,
             end_reason=reason,
             source=source,
+            gap_ms=kept.gap_ms,
         )
         self._pending = None
         return UtteranceEnd(end_t, duration_s, reason, utterance, source, speech_ms)

@@ -23,7 +23,7 @@ to be a request); after the tail, ``min_speech_ms`` of confirmed speech within
 started, ``room_margin_db`` louder than the room was before the wake word
 (:func:`room_level_db`: the room's talk carrying on is no request), make a request, which
 ends ``silence_ms`` after the last confirmed frame that completes such a run, or
-``silence_ms + short_request_hold_ms + short_request_listen_ms`` while it has less than
+``silence_ms + short_request_hold_ms + speech_timeout_ms`` while it has less than
 ``short_request_ms`` of confirmed speech or after the wake word was heard again while awake
 (``wake_again_gap_ms``) (a lone confirmed frame does not hold it open; once the request has
 started, neither does a frame more than ``request_range_db`` under its loudest: talk in the
@@ -57,6 +57,7 @@ __all__ = [
     "Action",
     "Decision",
     "FrameFacts",
+    "KeptSpan",
     "Mode",
     "SpeakerSettings",
     "SpeakerState",
@@ -118,14 +119,21 @@ class SpeakerSettings:
     )
     """Longest utterance, pre-roll included (seconds)."""
     speech_timeout_ms: int = setting(
-        1500,
+        5000,
         unit="ms",
         low=80,
         high=30_000,
         option="--speech-timeout-ms",
-        help="No speech this long after a wake: discard (ms).",
+        help=(
+            "How long to listen for a request after the wake word's end; none by then: "
+            "discard (ms)."
+        ),
     )
-    """If no speech starts this long after the wake, it was a likely false wake (milliseconds)."""
+    """How long the device listens for a request after the wake word has ended (its tail, or the
+    detection when it had ended before): no request started by then, and the wake is dropped
+    (milliseconds). People pause after a wake word (for the light, the chime, to think); the
+    wait is held in RAM only, and the pause before a request is not kept (``gap_ms``), so a
+    longer wait costs latency on a false wake, not kept audio."""
     min_speech_ms: int = setting(
         160,
         unit="ms",
@@ -234,8 +242,8 @@ class SpeakerSettings:
     )
     """A request with less confirmed speech than this so far is *short*: a lone word, or the last
     syllable of a wake word the model fired inside ("hey jar- ... vis"), more often than a
-    whole request, so it waits ``short_request_hold_ms`` and ``short_request_listen_ms`` longer
-    before it ends (milliseconds)."""
+    whole request, so it waits ``short_request_hold_ms`` and then as long as a request is waited
+    for after the wake word (``speech_timeout_ms``) before it ends (milliseconds)."""
     short_request_hold_ms: int = setting(
         160,
         unit="ms",
@@ -249,25 +257,8 @@ class SpeakerSettings:
     0.3 s issue 8 allows a kept request beyond ``silence_ms`` with a frame to spare (the request
     may end anywhere in its last frame): 240 ms went 5 ms over it once in eight builds of the
     real-audio sets, and 80 ms cut a request (device/README.md)."""
-    short_request_listen_ms: int = setting(
-        240,
-        unit="ms",
-        low=0,
-        high=5000,
-        option="--short-request-listen-ms",
-        help=(
-            "How much longer still a short request waits for more speech, keeping what it hears "
-            "only if a request comes (ms, 0: off)."
-        ),
-    )
-    """How much longer still a short request waits, past its hold, for a request said after a
-    pause, without keeping what it hears unless that request comes (milliseconds; 0: off). A
-    syllable of the wake word taken for a request ("vis") is followed up to 1 s later by the
-    real request: the wait (``silence_ms`` + hold + this, 1,120 ms) leaves 1 request cut short
-    over six builds of the real-audio sets, with ``wake_again_gap_ms``, instead of 8
-    (device/README.md)."""
     wake_again_gap_ms: int = setting(
-        480,
+        0,
         unit="ms",
         low=0,
         high=5000,
@@ -280,7 +271,7 @@ class SpeakerSettings:
     """While awake, a wake-word model's score rising over its threshold after this long with no
     model over its threshold is the wake word said again: the first wake may have been a model
     firing on the room just before it, and the request may still be to come, so the end waits as
-    long as after a short request (``short_request_hold_ms`` + ``short_request_listen_ms``), and
+    long as after a short request (``short_request_hold_ms`` + ``speech_timeout_ms``), and
     keeps no more (milliseconds; 0: off). Long enough that a model's score still high after its
     own wake (for up to 0.7 s) is not taken for a second one."""
     wake_word_ms: int = setting(
@@ -340,8 +331,11 @@ class SpeakerSettings:
 
     @property
     def short_request_listen_frames(self) -> int:
-        """Frames a short request waits past its hold without keeping them."""
-        return _ms_to_frames(self.short_request_listen_ms)
+        """Frames a short request waits past its hold without keeping them: as long as a request
+        is waited for after the wake word (a syllable of the wake word taken for a request, "vis",
+        is followed by the request after as long a pause; what the device only listened to is
+        not kept)."""
+        return self.timeout_frames
 
     @property
     def wake_again_gap_frames(self) -> int:
@@ -352,6 +346,16 @@ class SpeakerSettings:
     def max_frames(self) -> int:
         """Frames in the longest utterance."""
         return max(self.preroll_frames + 1, math.floor(_in_frames(self.max_utterance_s)))
+
+    @property
+    def buffer_frames(self) -> int:
+        """Frames the RAM utterance buffer holds: the longest kept utterance, and the wait for a
+        request before it (the pause is held, then dropped), and after a quiet wake the wake
+        word's phrase and a second wait."""
+        before = self.timeout_frames + self.wake_tail_frames + self.short_request_listen_frames
+        if self.quiet_wake_frames:
+            before += self.wake_word_frames + max(1, self.wake_gap_frames) + self.timeout_frames
+        return self.max_frames + before + 1
 
     @property
     def timeout_frames(self) -> int:
@@ -422,8 +426,11 @@ class Action(enum.Enum):
     DISCARD_WAKE_TAIL = "discard_wake_tail"
     """The only speech after the detection was the wake word's own tail: zero and drop."""
     DISCARD_NOISE = "discard_noise"
-    """The VAD heard something after the wake word, but no request (unconfirmed, or too short):
-    zero and drop."""
+    """The VAD heard something after the wake word, but no request (sound the second stage did
+    not confirm as speech, or speech too short to be one): zero and drop."""
+    DISCARD_ROOM_TALK = "discard_room_talk"
+    """Speech followed the wake word, but no louder than the room's talk before it
+    (``room_margin_db``): the room talking on, not a request. Zero and drop."""
     DISCARD_MUTED = "discard_muted"
     """Muted while awake: zero and drop the utterance."""
     DROP = "drop"
@@ -434,6 +441,7 @@ DISCARD_REASONS = {
     Action.DISCARD_NO_SPEECH: "no_speech",
     Action.DISCARD_WAKE_TAIL: "wake_tail",
     Action.DISCARD_NOISE: "noise",
+    Action.DISCARD_ROOM_TALK: "room_talk",
     Action.DISCARD_MUTED: "muted",
 }
 """The ``reason`` a ``discarded`` event gives for each discarding action."""
@@ -461,6 +469,9 @@ class SpeakerState:
     bit per frame, the newest lowest)."""
     noise_frames: int = 0
     """Frames after the tail the VAD called speech but the second stage did not confirm."""
+    room_frames: int = 0
+    """Confirmed frames after the tail, before a request started, no louder than the room before
+    the wake word (``room_margin_db``): the room's talk."""
     started: bool = False
     """A request started (``min_speech_ms`` of confirmed speech within ``speech_window_ms``): the
     utterance will be kept. Part of the AWAKE state's counters, not a side flag: it is reset
@@ -484,6 +495,18 @@ class SpeakerState:
     to its last so far (0: no phrase yet)."""
     word_pause: int = 0
     """With ``word_pending``: unconfirmed frames since the phrase's last confirmed frame."""
+    head_frames: int = 0
+    """Frames of the utterance up to the wake word's end: the pre-roll, the detection and the
+    wake word's tail. The wait for a request (``speech_timeout_ms``) counts from here."""
+    gaps: tuple[tuple[int, int], ...] = ()
+    """The pauses not kept, as (first frame, frames): from the wake word's end to the request's
+    start (less ``REQUEST_LEAD_FRAMES``), and from what a short request keeps to a request said
+    after it while the device listened on (:func:`_pauses`)."""
+
+    @property
+    def gap_frames(self) -> int:
+        """Frames of the pauses not kept."""
+        return sum(length for _, length in self.gaps)
 
     @property
     def request_speech_ms(self) -> int:
@@ -544,14 +567,19 @@ def step(
         quiet = facts.wake_quiet and settings.quiet_wake_frames > 0
         # After a quiet wake there was no wake word to have a tail: its phrase is yet to come.
         state = SpeakerState(
-            Mode.AWAKE, frames=preroll, tail_closed=gap or quiet, room_db=facts.room_db
+            Mode.AWAKE,
+            frames=preroll,
+            tail_closed=gap or quiet,
+            room_db=facts.room_db,
+            head_frames=preroll,
         )
         return replace(state, word_pending=quiet), Action.START
 
     # AWAKE: this frame joins the utterance.
     nxt = _count(state, facts, settings)
     phrase_running = nxt.word_pending and nxt.word_frames > 0
-    if not nxt.started and nxt.since_wake >= settings.timeout_frames and not phrase_running:
+    waited = nxt.frames - nxt.head_frames
+    if not nxt.started and waited >= settings.timeout_frames and not phrase_running:
         return SpeakerState(Mode.LISTENING), discard_action(nxt)
     # A phrase after a quiet wake may yet turn out to be the wake word: it ends nothing. Nor does
     # silence while the talker's confirmed speech within speech_window_ms may still complete a
@@ -562,7 +590,12 @@ def step(
     )
     if ended and not phrase_running:
         return SpeakerState(Mode.LISTENING), Action.KEEP_SILENCE
-    if nxt.frames >= settings.max_frames:
+    # The longest utterance is counted in kept frames: the pauses before a request and the
+    # silence only listened to after it are not kept, and before the request has started
+    # nothing is (the wait ends it, not the length). The RAM buffer bounds the pauses too.
+    kept = _kept_frames(nxt, settings) - nxt.gap_frames
+    full = kept >= settings.max_frames or nxt.frames >= settings.buffer_frames
+    if nxt.started and full:
         return SpeakerState(Mode.LISTENING), Action.KEEP_MAX_LENGTH
     return nxt, Action.APPEND
 
@@ -578,7 +611,12 @@ def _count(state: SpeakerState, facts: FrameFacts, settings: SpeakerSettings) ->
     )
     window = (1 << settings.speech_window_frames) - 1
     if confirmed and _in_tail(state, settings):
-        nxt = replace(nxt, tail_frames=state.tail_frames + 1, recent=(state.recent << 1) & window)
+        nxt = replace(
+            nxt,
+            tail_frames=state.tail_frames + 1,
+            head_frames=state.head_frames + 1,
+            recent=(state.recent << 1) & window,
+        )
     elif _talker_speech(state, facts, settings):
         recent = ((state.recent << 1) | 1) & window
         # The same evidence starts a request and keeps it going: min_speech_ms of confirmed
@@ -590,6 +628,7 @@ def _count(state: SpeakerState, facts: FrameFacts, settings: SpeakerSettings) ->
             request_frames=state.request_frames + 1,
             recent=recent,
             started=state.started or run,
+            gaps=_pauses(state, nxt.frames, recent, settings) if run else state.gaps,
             trailing_silence=0 if run else state.trailing_silence + (1 if state.started else 0),
             # NaN (unknown level) never compares greater: the peak stays as it was.
             request_peak_db=(
@@ -597,15 +636,42 @@ def _count(state: SpeakerState, facts: FrameFacts, settings: SpeakerSettings) ->
             ),
         )
     else:
+        room = confirmed and not _in_tail(state, settings) and _under_room(state, facts, settings)
         nxt = replace(
             nxt,
             recent=(state.recent << 1) & window,
-            noise_frames=state.noise_frames + (1 if facts.speech else 0),
+            noise_frames=state.noise_frames + (1 if facts.speech and not room else 0),
+            room_frames=state.room_frames + (1 if room else 0),
             trailing_silence=state.trailing_silence + (1 if state.started else 0),
         )
     if state.word_pending:
         nxt = _after_quiet_wake(state, nxt, confirmed, settings)
     return nxt
+
+
+REQUEST_LEAD_FRAMES = 3
+"""Frames (240 ms) kept before the first confirmed frame of the run that starts a request: its
+onset may lie a frame or two before Silero confirms it (a soft first syllable). The pause
+before them, back to the wake word's end, is not kept."""
+
+
+def _pauses(
+    state: SpeakerState, frames: int, recent: int, settings: SpeakerSettings
+) -> tuple[tuple[int, int], ...]:
+    """The pauses not kept, after a run of the talker's speech completed on this frame (the
+    utterance's ``frames``-th; ``state`` is before it). A run that starts the request drops the
+    pause from the wake word's end; a run after the device listened past what a short request
+    keeps (it listens on as long as for a request) drops the pause from there. Each reaches to
+    ``REQUEST_LEAD_FRAMES`` before the run's first confirmed frame (the oldest bit of
+    ``recent``)."""
+    if not state.started:
+        start = state.head_frames
+    elif state.trailing_silence > _silence_kept(state, settings):
+        start = state.frames - state.trailing_silence + _silence_kept(state, settings)
+    else:
+        return state.gaps
+    length = frames - recent.bit_length() - REQUEST_LEAD_FRAMES - start
+    return (*state.gaps, (start, length)) if length > 0 else state.gaps
 
 
 def _silence_to_end(state: SpeakerState, settings: SpeakerSettings) -> int:
@@ -653,6 +719,7 @@ def _after_quiet_wake(
         since_wake=pause,
         tail_frames=state.word_frames,
         tail_closed=True,
+        head_frames=nxt.frames - pause,
     )
 
 
@@ -762,7 +829,10 @@ def wake_quiet(speech_flags: Flags, wake_frame: int, settings: SpeakerSettings) 
 
 
 def discard_action(state: SpeakerState) -> Action:
-    """Why an utterance without a request is dropped: noise, only the wake word, or nothing."""
+    """Why an utterance without a request is dropped: the room's talk, sound that was no request,
+    only the wake word's tail, or nothing at all before the wait ran out."""
+    if state.room_frames and state.room_frames >= state.request_frames:
+        return Action.DISCARD_ROOM_TALK
     if state.noise_frames or state.request_frames:
         return Action.DISCARD_NOISE
     if state.tail_frames:
@@ -790,6 +860,8 @@ class Decision:
     kept_end_frame: int = -1
     """The last frame kept: ``end_frame``, or earlier where the device waited past
     ``silence_ms`` for a request speech that did not come (-1 when discarded)."""
+    gap_ms: int = 0
+    """The pause between the wake word's end and the request, not kept (milliseconds)."""
 
     @property
     def kept(self) -> bool:
@@ -840,23 +912,29 @@ def decide(
         state, action = step(state, facts, settings)
         if action in (Action.KEEP_SILENCE, Action.KEEP_MAX_LENGTH):
             reason = "silence" if action is Action.KEEP_SILENCE else "max_length"
-            kept = ending_kept_frames(before, facts, settings)
+            span = ending_kept_frames(before, facts, settings)
             return Decision(
-                kept * FRAME_SECONDS,
+                span.frames * FRAME_SECONDS,
                 reason,
                 request_speech_ms(before, facts, settings),
                 index,
-                index - (before.frames + 1 - kept),
+                index - (before.frames + 1 - span.end),
+                span.gap_ms,
             )
         if action in DISCARD_REASONS:
             ms = request_speech_ms(before, facts, settings)
             return Decision(0.0, DISCARD_REASONS[action], ms, index)
     last = len(speech_flags) - 1
-    kept = end_of_input_kept_frames(state, settings)
-    if kept:
-        kept_end = last - (state.frames - kept)
+    span = end_of_input_kept_frames(state, settings)
+    if span.frames:
+        kept_end = last - (state.frames - span.end)
         return Decision(
-            kept * FRAME_SECONDS, "end_of_input", state.request_speech_ms, last, kept_end
+            span.frames * FRAME_SECONDS,
+            "end_of_input",
+            state.request_speech_ms,
+            last,
+            kept_end,
+            span.gap_ms,
         )
     reason = DISCARD_REASONS[discard_action(state)]
     return Decision(0.0, reason, state.request_speech_ms, last)
@@ -882,20 +960,49 @@ def kept_seconds(speech_flags: Sequence[bool], wake_frame: int, settings: Speake
     return decide(speech_flags, speech_flags, wake_frame, settings).kept_s
 
 
-def end_of_input_kept_frames(state: SpeakerState, settings: SpeakerSettings) -> int:
-    """Frames kept when the input ends mid-utterance: if the request had started, all of them up
-    to ``silence_ms`` after its last speech (:func:`_kept_frames`)."""
+@dataclass(frozen=True)
+class KeptSpan:
+    """Which of an utterance's frames are kept: those up to ``end`` but for the ``gaps`` (first
+    frame, frames), the pauses before the request, which are zeroed with the rest of the RAM,
+    never copied out."""
+
+    end: int
+    """Frames up to the last kept one, the gaps included (0: nothing kept)."""
+    gaps: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def gap(self) -> int:
+        """Frames of the pauses not kept."""
+        return sum(length for _, length in self.gaps)
+
+    @property
+    def frames(self) -> int:
+        """Frames kept."""
+        return max(0, self.end - self.gap) if self.end else 0
+
+    @property
+    def gap_ms(self) -> int:
+        """The pauses not kept (milliseconds)."""
+        return round(self.gap * FRAME_SECONDS * 1000)
+
+
+def end_of_input_kept_frames(state: SpeakerState, settings: SpeakerSettings) -> KeptSpan:
+    """What is kept when the input ends mid-utterance: if the request had started, every frame up
+    to ``silence_ms`` after its last speech (:func:`_kept_frames`), less the pause before it."""
     if state.mode is Mode.AWAKE and state.started:
-        return _kept_frames(state, settings)
-    return 0
+        return KeptSpan(_kept_frames(state, settings), state.gaps)
+    return KeptSpan(0)
 
 
-def ending_kept_frames(before: SpeakerState, facts: FrameFacts, settings: SpeakerSettings) -> int:
+def ending_kept_frames(
+    before: SpeakerState, facts: FrameFacts, settings: SpeakerSettings
+) -> KeptSpan:
     """Frames kept of an utterance that ended on this frame (the state after an ending step is
     reset, so the owner asks with the state before it): the pre-roll and every frame up to
     ``silence_ms`` after the request's last speech, the ending frame included only if it falls
-    within that."""
-    return _kept_frames(_count(before, facts, settings), settings)
+    within that; less the pause before the request."""
+    counted = _count(before, facts, settings)
+    return KeptSpan(_kept_frames(counted, settings), counted.gaps)
 
 
 def _kept_frames(state: SpeakerState, settings: SpeakerSettings) -> int:

@@ -30,6 +30,9 @@ class Utterance:
     """Why it ended: ``silence`` or ``max_length``."""
     source: str = ""
     """The input it came from (file path, ``-``, ``mic``)."""
+    gap_ms: int = 0
+    """The pause between the wake word and the request, cut out of ``samples`` (milliseconds):
+    the audio runs on from the wake word's end to the request's start."""
 
     @property
     def duration_s(self) -> float:

@@ -43,6 +43,35 @@ Usage::
     keepmum far --requests /tmp/requests --cases     # each condition pooled over the six builds
     # a wake word said 12 dB softer than the request (a talker across the room, then nearer):
     python scripts/make_request_sets.py --out /tmp/soft --wake-gain-db -12 --only request_pink_snr10
+
+**The talk sets** (``--split dev`` or ``--split heldout``): how people talk to a speaker. The
+wake-word clips and the request recordings are split once, by source recording (a CRC of the
+clip's path, :func:`split_of`), into a development half, used to choose the rule and its
+parameters, and a held-out half, never used to choose; the seed of each split differs too
+(:data:`SPLIT_SEEDS`). Folders (``TALK_CONDITIONS``), all in a quiet room (pink noise at
+``QUIET_DBFS``) unless named otherwise:
+
+- ``pause_0.15-0.5``, ``pause_0.3``, ``pause_1``, ``pause_2``, ``pause_3``: a request that
+  many seconds after the wake word's speech ends (+-0.05 s; 0.15-0.5 s uniform);
+- ``talk_mixed``: the pause drawn as people pause (``pause_draw``: half 0.2-1 s, a quarter 1-2
+  s, a quarter 2-4 s), the request 10 dB under to 10 dB over the wake word, a third of the files
+  in a reverberant room (sox ``reverb``), a quarter far-field (all speech 14 dB softer), the room
+  quiet, or pink/brown/babble at -50 to -35 dBFS;
+- ``same_speaker``: ``wake/mycroft/mycroft_wakeup.wav``, the one clip in which the wake word
+  is followed by the same person's words, cut at its pause, with a pause drawn as above. It
+  lies in one split only (its recording's), so the other split has no same-person folder;
+- ``nothing_quiet``, ``nothing_room``: the wake word followed by ``TALK_AFTER_S`` of the quiet
+  room, or of room noise (pink, brown or babble, -50 to -30 dBFS).
+
+Every label line also says ``pause_s``, ``request_gain_db`` (the request against the wake
+word), ``reverb``, ``far`` and ``speaker`` (``other`` or ``same``). Requests are other people's:
+the keyword clips and short clips as above, and the first phrase (up to a 400 ms pause, at most
+2-3 s) of each utterance of the LibriSpeech readers in ``speakers/librispeech``; same-person
+requests exist only in ``same_speaker``::
+
+    python scripts/make_request_sets.py --out /tmp/talk/dev --split dev
+    python scripts/make_request_sets.py --out /tmp/talk/heldout --split heldout
+    keepmum far --requests /tmp/talk/heldout --buckets
 """
 
 from __future__ import annotations
@@ -102,6 +131,126 @@ BABBLE_SOURCES = (
     "speech/openwakeword/turn_on_the_office_lights_test_clip.wav",
     "speech/openwakeword/negative_reference.wav",
 )
+SPLITS = ("dev", "heldout")
+SPLIT_SEEDS = {"dev": 101, "heldout": 202}
+"""The seed of each split's draws (pauses, levels, noise): fixed, so a split is one set."""
+QUIET_DBFS = -55.0
+"""A quiet room: pink noise at this RMS (dBFS)."""
+TALK_AFTER_S = 6.0
+"""Room after a wake word with nothing after it in the talk sets: longer than the wait."""
+TALK_TAIL_S = 2.5
+"""Room after a request in the talk sets (seconds)."""
+FAR_GAIN_DB = -14.0
+"""A far-field file's speech against the near one's (dB)."""
+SAME_SPEAKER_CLIP = "wake/mycroft/mycroft_wakeup.wav"
+"""The one shared clip with a wake word and then the same person's words."""
+LIBRISPEECH = "speakers/librispeech"
+LIBRI_PHRASE_S = (2.0, 3.0)
+"""Longest phrase cut from a LibriSpeech utterance as a request (seconds)."""
+
+
+@dataclass(frozen=True)
+class TalkCondition:
+    name: str
+    request: bool
+    pause_s: tuple[float, float] | None
+    """A fixed pause range; None: drawn as people pause (:func:`pause_draw`)."""
+    mixed: bool = False
+    """Levels, reverb, far field and room noise drawn per file."""
+
+
+TALK_CONDITIONS = (
+    TalkCondition("pause_0.15-0.5", True, (0.15, 0.5)),
+    TalkCondition("pause_0.3", True, (0.25, 0.35)),
+    TalkCondition("pause_1", True, (0.95, 1.05)),
+    TalkCondition("pause_2", True, (1.95, 2.05)),
+    TalkCondition("pause_3", True, (2.95, 3.05)),
+    TalkCondition("talk_mixed", True, None, mixed=True),
+    TalkCondition("same_speaker", True, None),
+    TalkCondition("nothing_quiet", False, None),
+    TalkCondition("nothing_room", False, None, mixed=True),
+)
+
+
+def split_of(recording: str) -> str:
+    """The split a source recording belongs to: by a CRC of its path, once and for all."""
+    return SPLITS[zlib.crc32(recording.encode()) % 2]
+
+
+def pause_draw(rng: np.random.Generator) -> float:
+    """A pause after a wake word as people make them: half 0.2-1 s, a quarter 1-2 s, a quarter
+    2-4 s (uniform within each)."""
+    u = float(rng.uniform())
+    if u < 0.5:
+        return float(rng.uniform(0.2, 1.0))
+    if u < 0.75:
+        return float(rng.uniform(1.0, 2.0))
+    return float(rng.uniform(2.0, 4.0))
+
+
+def reverberant(samples: Signal, seed: int) -> Signal:
+    """``samples`` through sox ``reverb`` (reverberance 40-90 %, room scale 50-100 %), as long as
+    they were: a reverberant room."""
+    import subprocess
+    import tempfile
+
+    rng = np.random.default_rng(seed)
+    reverberance, scale = int(rng.uniform(40, 90)), int(rng.uniform(50, 100))
+    peak = max(float(np.max(np.abs(samples))), 1.0)
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "in.wav", Path(tmp) / "out.wav"
+        write_wav(src, np.rint(samples / peak * 16000).astype(np.int16))
+        subprocess.run(
+            ["sox", str(src), str(dst), "reverb", str(reverberance), "50", str(scale)],
+            check=True,
+            capture_output=True,
+        )
+        wet = read_clip(dst).astype(np.float64)[: len(samples)]
+    wet = np.pad(wet, (0, len(samples) - len(wet)))
+    # Keep the dry speech's RMS: the room adds reverberation, not loudness.
+    return wet * float(np.sqrt(np.mean(samples**2)) / max(np.sqrt(np.mean(wet**2)), 1e-9))
+
+
+def librispeech_phrases(
+    shared: Path, silero: SileroVad, split: str
+) -> list[tuple[str, Signal, int, int]]:
+    """The first phrase of each LibriSpeech utterance of ``split`` (by recording): from its
+    first speech to the last speech before a pause of ``PHRASE_PAUSE_FRAMES`` or
+    ``LIBRI_PHRASE_S`` (the longer of the two, per recording), with ``EDGE_S`` of its recording
+    around it, and where its speech is. Read speech pauses between clauses; a request said to a
+    speaker is one phrase, and a label must end where its speech does."""
+    out = []
+    edge = int(EDGE_S * SAMPLE_RATE)
+    for path in sorted((shared / LIBRISPEECH).glob("*/*.flac")):
+        name = str(path.relative_to(shared))
+        if split_of(name) != split:
+            continue
+        x = read_clip(path).astype(np.float64)[: 8 * SAMPLE_RATE]
+        pcm = np.clip(np.rint(x), -32768, 32767).astype(np.int16)
+        whole = pcm[: len(pcm) // FRAME_SAMPLES * FRAME_SAMPLES]
+        speech = silero.frame_probabilities(whole) >= 0.5
+        heard = np.flatnonzero(speech)
+        if heard.size == 0:
+            continue
+        first = int(heard[0])
+        longest = first + round(LIBRI_PHRASE_S[zlib.crc32(name.encode()) % 2] / 0.08)
+        last, quiet = first, 0
+        for index in range(first, min(len(speech), longest)):
+            if speech[index]:
+                last, quiet = index, 0
+            else:
+                quiet += 1
+                if quiet >= PHRASE_PAUSE_FRAMES:
+                    break
+        start, stop = first * FRAME_SAMPLES, (last + 1) * FRAME_SAMPLES
+        lo, hi = max(0, start - edge), min(len(x), stop + edge)
+        phrase = at_level(x[lo:hi], slice(start - lo, stop - lo), SPEECH_DBFS)
+        out.append((name, phrase, start - lo, stop - lo))
+    return out
+
+
+PHRASE_PAUSE_FRAMES = 5
+"""A pause of this many 80 ms frames (400 ms) ends a LibriSpeech phrase."""
 KEYWORD_REQUESTS = 40
 """Keyword clips drawn (seeded) from each of ``keywords/computer`` and ``keywords/snowboy``."""
 
@@ -193,6 +342,165 @@ def background(kind: str | None, n: int, seed: int, sources: Sequence[Signal]) -
     return babble(rng, n, sources)
 
 
+def split_at_pause(x: Signal, silero: SileroVad) -> tuple[Signal, Signal]:
+    """The clip's first phrase (the wake word, with 160 ms of its recording each side) and the
+    rest (the same person's words), cut at the first pause of at least 240 ms inside its speech,
+    each at ``SPEECH_DBFS``."""
+    pcm = np.clip(np.rint(x), -32768, 32767).astype(np.int16)
+    whole = pcm[: len(pcm) // FRAME_SAMPLES * FRAME_SAMPLES]
+    speech = silero.frame_probabilities(whole) >= 0.5
+    heard = np.flatnonzero(speech)
+    first, last = int(heard[0]), int(heard[-1])
+    quiet = 0
+    for index in range(first, last + 1):
+        quiet = 0 if speech[index] else quiet + 1
+        if quiet >= 3:
+            cut = index - quiet + 1
+            wake = x[max(0, first - 2) * FRAME_SAMPLES : (cut + 2) * FRAME_SAMPLES]
+            rest = x[(index + 1) * FRAME_SAMPLES : (last + 1) * FRAME_SAMPLES]
+            whole_wake, whole_rest = slice(0, len(wake)), slice(0, len(rest))
+            return at_level(wake, whole_wake, SPEECH_DBFS), at_level(rest, whole_rest, SPEECH_DBFS)
+    raise ValueError(f"{SAME_SPEAKER_CLIP}: no pause between the wake word and the words")
+
+
+def _talk_requests(
+    shared: Path, silero: SileroVad, split: str, pick: np.random.Generator
+) -> list[tuple[str, Signal, int, int]]:
+    """Other people's requests of ``split``: short clips, keyword clips and LibriSpeech phrases,
+    each with where its speech is."""
+    paths = [shared / p for p in OTHER_REQUESTS]
+    for word in ("computer", "snowboy"):
+        pool = sorted((shared / "keywords" / word).glob("*.flac"))
+        chosen = pick.choice(len(pool), size=min(KEYWORD_REQUESTS, len(pool)), replace=False)
+        paths += [pool[i] for i in sorted(chosen)]
+    out = []
+    for path in paths:
+        name = str(path.relative_to(shared))
+        if split_of(name) == split:
+            clip, r0, r1 = trimmed(path, silero)
+            out.append((name, clip, r0, r1))
+    out += librispeech_phrases(shared, silero, split)
+    return out
+
+
+def _talk_noise(condition: TalkCondition, rng: np.random.Generator) -> tuple[str | None, float]:
+    """The room of one talk file: its noise and level (dBFS)."""
+    if not condition.mixed:
+        return "pink", QUIET_DBFS
+    top = -30.0 if not condition.request else -35.0
+    kind = str(rng.choice(["quiet", "pink", "brown", "babble"] if condition.request else NOISES))
+    if kind == "quiet":
+        return "pink", QUIET_DBFS
+    return kind, float(rng.uniform(-50.0, top))
+
+
+def build_talk(args: argparse.Namespace, silero: SileroVad) -> int:
+    """The talk sets of one split (``--split``): see the module's docstring."""
+    split = args.split
+    seed = SPLIT_SEEDS[split]
+    wakes = []
+    for name in HEARD_POSITIVES:
+        if split_of(f"wake/{name}") == split:
+            clip, _, w1 = trimmed(args.shared / "wake" / name, silero)
+            wakes.append((name, clip, len(clip) - w1))
+    requests = _talk_requests(args.shared, silero, split, np.random.default_rng(seed))
+    same = None
+    if split_of(SAME_SPEAKER_CLIP) == split:
+        same = split_at_pause(read_clip(args.shared / SAME_SPEAKER_CLIP).astype(np.float64), silero)
+    sources = [read_clip(args.shared / p).astype(np.float64) for p in BABBLE_SOURCES]
+    print(f"{split}: {len(wakes)} wake clips, {len(requests)} requests", file=sys.stderr)
+    for condition in TALK_CONDITIONS:
+        if args.only and condition.name not in args.only:
+            continue
+        pairs: list[tuple[str, Signal, int, str | None, Signal | None]]
+        if condition.name == "same_speaker":
+            if same is None:
+                continue
+            edge = 2 * FRAME_SAMPLES
+            pairs = [(SAME_SPEAKER_CLIP, same[0], edge, SAME_SPEAKER_CLIP, same[1])] * 5
+        else:
+            pairs = [(name, wake, after, None, None) for name, wake, after in wakes]
+        folder = args.out / condition.name
+        folder.mkdir(parents=True, exist_ok=True)
+        rows = []
+        for number, (wake_name, wake, after, request_name, own) in enumerate(pairs):
+            for variant in range(args.variants):
+                tag = f"{split}/{condition.name}/{wake_name}/{number}/{variant}"
+                rng = np.random.default_rng([seed, zlib.crc32(tag.encode())])
+                row = _talk_file(
+                    folder, condition, tag, rng, (wake, after), request_name, own, requests, sources
+                )
+                rows.append({**row, "wake_clip": wake_name})
+        write_jsonl(folder / "labels.jsonl", rows)
+        print(f"{condition.name}: {len(rows)} files")
+    return 0
+
+
+def _talk_file(
+    folder: Path,
+    condition: TalkCondition,
+    tag: str,
+    rng: np.random.Generator,
+    wake_clip: tuple[Signal, int],
+    request_name: str | None,
+    own: Signal | None,
+    requests: Sequence[tuple[str, Signal, int, int]],
+    sources: Sequence[Signal],
+) -> dict[str, object]:
+    """Write one talk file and return its label line. ``wake_clip``: the wake word's recording and
+    how many of its samples follow the end of its speech."""
+    wake, after = wake_clip
+    lead = int(LEAD_S * SAMPLE_RATE)
+    pause_s = float(rng.uniform(*condition.pause_s)) if condition.pause_s else pause_draw(rng)
+    gain_db = float(rng.uniform(-10.0, 10.0)) if condition.mixed else 0.0
+    reverb = condition.mixed and bool(rng.uniform() < 1 / 3)
+    far = condition.mixed and bool(rng.uniform() < 0.25)
+    parts = [np.zeros(lead), wake]
+    request_span: tuple[float, float] | None = None
+    if condition.request:
+        if own is not None:
+            request, r0, r1 = own, 0, len(own)
+        else:
+            request_name, request, r0, r1 = requests[int(rng.integers(len(requests)))]
+            request = request[max(0, r0 - int(EDGE_S * SAMPLE_RATE)) :]
+            shift = r0 - max(0, r0 - int(EDGE_S * SAMPLE_RATE))
+            r0, r1 = shift, shift + (r1 - r0)
+        # The pause runs from the end of the wake word's speech to the request's.
+        pause = max(0, int(pause_s * SAMPLE_RATE) - after - r0)
+        offset = lead + len(wake) + pause
+        parts += [np.zeros(pause), request * 10 ** (gain_db / 20)]
+        parts.append(np.zeros(int(TALK_TAIL_S * SAMPLE_RATE)))
+        request_span = ((offset + r0) / SAMPLE_RATE, (offset + r1) / SAMPLE_RATE)
+    else:
+        parts.append(np.zeros(int(TALK_AFTER_S * SAMPLE_RATE)))
+        request_name = None
+    speech = np.concatenate(parts)
+    if reverb:
+        speech = reverberant(speech, zlib.crc32(tag.encode()))
+    if far:
+        speech = speech * 10 ** (FAR_GAIN_DB / 20)
+    kind, level = _talk_noise(condition, rng)
+    noise = background(kind, len(speech), zlib.crc32(tag.encode()), sources)
+    mix = speech + noise * 32768.0 * 10 ** (level / 20)
+    name = f"{zlib.crc32(tag.encode()):08x}.wav"
+    write_wav(folder / name, np.clip(np.rint(mix), -32768, 32767).astype(np.int16))
+    return {
+        "file": name,
+        "condition": condition.name,
+        "wake_start_s": LEAD_S,
+        "wake_end_s": round((lead + len(wake) - after) / SAMPLE_RATE, 3),
+        "request_start_s": None if request_span is None else round(request_span[0], 3),
+        "request_end_s": None if request_span is None else round(request_span[1], 3),
+        "request_clip": request_name,
+        "pause_s": round(pause_s, 3) if condition.request else None,
+        "request_gain_db": round(gain_db, 1) if condition.request else None,
+        "reverb": reverb,
+        "far": far,
+        "room": f"{kind} {level:.0f} dBFS",
+        "speaker": "same" if own is not None else ("other" if condition.request else None),
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", type=Path, default=SHARED, help="the real recordings")
@@ -206,6 +514,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0.0,
         help="the wake word's level against the request's, in dB (-12: said softly, from afar)",
     )
+    parser.add_argument(
+        "--split",
+        choices=SPLITS,
+        help="build the talk sets of this split (dev: to choose on; heldout: to report on)",
+    )
     args = parser.parse_args(argv)
     if not (args.shared / "wake").is_dir():
         print(f"--shared {args.shared}: no wake/ folder (the real recordings)", file=sys.stderr)
@@ -216,7 +529,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not -40.0 <= args.wake_gain_db <= 10.0:
         print(f"--wake-gain-db {args.wake_gain_db}: must be from -40 to 10 dB", file=sys.stderr)
         return 2
-    known = {c.name for c in conditions()}
+    known = {c.name for c in (TALK_CONDITIONS if args.split else conditions())}
     unknown = [name for name in args.only if name not in known]
     if unknown:
         print(
@@ -225,6 +538,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     silero = SileroVad()
+    if args.split:
+        return build_talk(args, silero)
     gain = 10 ** (args.wake_gain_db / 20)
     wakes = []
     for name in HEARD_POSITIVES:  # the wake words openWakeWord wakes on

@@ -27,7 +27,7 @@ __all__ = [
     "parse_expectations",
 ]
 
-_KINDS = ("wake", "utterance_end", "discarded", "stored", "mute", "unmute")
+_KINDS = ("wake", "listening", "utterance_end", "discarded", "stored", "mute", "unmute")
 _KEYS = ("event", "t", "tolerance_s", "model", "file")
 """Every key an expected event may have: a typo such as ``tolerence_s`` must not be ignored."""
 

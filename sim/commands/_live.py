@@ -1,6 +1,6 @@
-"""The live status view of ``keepmum listen``: state, input level, VAD, the room's noise floor,
-the request being heard (confirmed speech, ms) and why the last one was kept or discarded, best
-score per model.
+"""The live status view of ``keepmum listen``: state (listening for a request and for how much
+longer, request heard), input level, VAD, the room's noise floor, the request being heard
+(confirmed speech, ms) and why the last one was kept or discarded, best score per model.
 
 Keys (when stdin is a terminal): ``m`` toggles mute. The view redraws at most 10 times a second
 so drawing never competes with the audio for the CPU.
@@ -24,7 +24,29 @@ from device.audio import Frame
 from device.speaker import Speaker
 from device.states import Mode
 
-__all__ = ["LiveView"]
+__all__ = ["DISCARD_MEANINGS", "LiveView", "end_line"]
+
+DISCARD_MEANINGS = {
+    "no_speech": "nothing was said before the wait ran out",
+    "wake_tail": "only the wake word itself was heard",
+    "noise": "sound, but no speech long enough to be a request",
+    "room_talk": "talk no louder than the room's before the wake word",
+    "muted": "muted while awake",
+}
+"""What each discard reason means, in the live view's words."""
+
+
+def end_line(event: dict[str, Any]) -> str:
+    """The live view's line for how the last utterance ended (an ``utterance_end`` or
+    ``discarded`` event's JSON form)."""
+    speech = f"{event.get('request_speech_ms', 0)} ms of request speech"
+    if event["event"] == "utterance_end":
+        pause = event.get("gap_ms", 0)
+        kept = f"kept ({event['reason']}): {speech}"
+        return f"{kept}; the {pause} ms pause before it not kept" if pause else kept
+    meaning = DISCARD_MEANINGS.get(event["reason"])
+    why = f"{event['reason']}: {meaning}" if meaning else event["reason"]
+    return f"discarded ({why}): {speech}"
 
 
 class LiveView:
@@ -91,16 +113,8 @@ class LiveView:
         """Count an event for the view (wakes, kept, stored, discarded); remember why the last
         utterance was kept or discarded."""
         self._counts[event["event"]] = self._counts.get(event["event"], 0) + 1
-        if event["event"] == "utterance_end":
-            self._last_end = (
-                f"kept ({event['reason']}): {event.get('request_speech_ms', 0)} ms of request "
-                "speech"
-            )
-        elif event["event"] == "discarded":
-            self._last_end = (
-                f"discarded ({event['reason']}): {event.get('request_speech_ms', 0)} ms of "
-                "request speech"
-            )
+        if event["event"] in ("utterance_end", "discarded"):
+            self._last_end = end_line(event)
 
     def _note_level(self, samples: np.ndarray) -> None:
         """Input level of the last frame (dBFS)."""
@@ -122,7 +136,11 @@ class LiveView:
             table.add_row("room", f"noise floor {floor:6.1f} dBFS")
         if mode is Mode.AWAKE:
             confirmed = "confirmed" if speaker.last_confirmed else "-"
-            table.add_row("request", f"{speaker.request_speech_ms} ms of speech  ({confirmed})")
+            if speaker.request_started:
+                heard = "[bold green]request heard[/]"
+            else:
+                heard = f"[bold]listening for a request[/], {speaker.listen_left_s:.1f} s left"
+            table.add_row("request", f"{heard}: {speaker.request_speech_ms} ms ({confirmed})")
         elif self._last_end:
             table.add_row("last", self._last_end)
         c = self._counts

@@ -100,6 +100,7 @@ def plain_table(table: Table) -> list[str]:
 
 _STYLE = {
     "wake": "bold cyan",
+    "listening": "cyan",
     "utterance_end": "green",
     "stored": "bold green",
     "discarded": "yellow",
@@ -115,9 +116,11 @@ def event_line(event: dict[str, Any]) -> str:
     where = f"[dim]{escape(name)}[/] " if name else ""
     detail = {
         "wake": lambda e: f"{escape(e['model'])} score {e['score']:.2f}",
+        "listening": lambda e: f"for a request, up to {e['listen_s']:.1f} s after the wake word",
         "utterance_end": lambda e: (
             f"{e['duration_s']:.2f} s kept in RAM (ended: {e['reason']}; "
-            f"{e.get('request_speech_ms', 0)} ms of request speech)"
+            f"{e.get('request_speech_ms', 0)} ms of request speech; "
+            f"{e.get('gap_ms', 0)} ms pause before it not kept)"
         ),
         "stored": lambda e: (
             f"record {e['record']} for {escape(e['member'])}, encrypted ({e['duration_s']:.2f} s)"

@@ -19,6 +19,7 @@ from device.microphone import MicrophoneSource
 from device.pipeline import UtteranceSink
 from device.sources import REPLAY_PAD_S, AudioSource, FileSource, RawPcmSource
 from keepmum.errors import CheckFailed, ConfigError, Interrupted, StorageFullError
+from sim.chime import Chime, sounddevice_player
 from sim.commands._common import (
     DeviceOptions,
     FiniteFloat,
@@ -138,6 +139,20 @@ def _run(
     return run_sources(sources, config, sink, on_event=report, on_frame=on_frame, stop=stop)
 
 
+def _both(
+    first: Callable[[dict[str, Any]], None], second: Callable[[dict[str, Any]], None] | None
+) -> Callable[[dict[str, Any]], None]:
+    """One event listener that calls ``first``, then ``second`` if there is one."""
+    if second is None:
+        return first
+
+    def both(event: dict[str, Any]) -> None:
+        first(event)
+        second(event)
+
+    return both
+
+
 def _finish(out: Output, outcome: RunOutcome) -> None:
     """Print the run's summary (its last event)."""
     data = outcome.events[-1]
@@ -243,6 +258,11 @@ def replay(
     is_flag=True,
     help="List the input devices (index and name, for --input-device) and exit.",
 )
+@click.option(
+    "--chime",
+    is_flag=True,
+    help="Play a short tone on the output device when the device starts listening for a request.",
+)
 def listen(
     home: Path | None,
     json_lines: bool,
@@ -251,6 +271,7 @@ def listen(
     member: str | None,
     no_store: bool,
     list_devices: bool,
+    chime: bool,
     device: DeviceOptions,
 ) -> None:
     """Run the device on a live microphone, with a live view (press m to mute, Ctrl-C to stop)."""
@@ -262,12 +283,13 @@ def listen(
     config = _config(home_dir, device)
     microphone = input_device if input_device is not None else (config.device.input_device or None)
     source = MicrophoneSource(microphone, duration_s=duration_s)
+    chimes = Chime(sounddevice_player) if chime else None
     with (
         _stopped_by_signals(source.stop) as stop,
         _sink(home_dir, config, member, no_store) as sink,
     ):
         if json_lines or not sys.stdout.isatty():
-            outcome = _run(out, [source], config, sink, stop=stop.event)
+            outcome = _run(out, [source], config, sink, on_event=chimes, stop=stop.event)
         else:
             with LiveView(out.console, config.wakeword.default_threshold) as view:
                 out = Output(False)
@@ -278,7 +300,7 @@ def listen(
                     config,
                     sink,
                     on_frame=view.update,
-                    on_event=view.count,
+                    on_event=_both(view.count, chimes),
                     stop=stop.event,
                 )
     if source.dropped_frames or source.input_overflows:

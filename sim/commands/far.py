@@ -430,6 +430,7 @@ def _requests(out: Output, opts: FarOptions, config: Any) -> None:
     """``far --requests``: one line per condition folder (see
     :func:`sim.research.far.request_report`)."""
     from sim.research import far as engine
+    from sim.research.buckets import bucket_rows
 
     if opts.positives or opts.negatives or opts.stream_path:
         raise ConfigError("--requests replaces --positives/--negatives/--stream; give one")
@@ -457,10 +458,38 @@ def _requests(out: Output, opts: FarOptions, config: Any) -> None:
     reports = list(by_condition.values())
     for report in reports:
         out.emit({"models": list(models), **report.as_dict(cases=opts.cases)})
+    groups = [([s for s in scored if s.role == str(f)], labels[f]) for f, _ in folders]
+    buckets = bucket_rows(groups, wake, config.speaker, job.pad_s)
+    for row in buckets:
+        out.emit({"models": list(models), **row.as_dict()})
     if not out.json_lines:
         _request_table(out, models, reports)
+        if buckets:
+            _bucket_table(out, buckets)
         if opts.cases:
             _case_table(out, reports)
+
+
+def _bucket_table(out: Output, rows: list[Any]) -> None:
+    """The talk sets' requests by pause and by level (:mod:`sim.research.buckets`)."""
+    from rich.table import Table
+
+    table = Table(title="requests by pause and by level (95 % Wilson interval)")
+    for column in ("bucket", "requests kept", "share", "interval", "kept s / request", "cut"):
+        table.add_column(column, justify="left" if column == "bucket" else "right")
+    for row in rows:
+        line = row.as_dict()
+        low, high = line["interval_95"] or (0.0, 0.0)
+        per = line["kept_s_per_request"]
+        table.add_row(
+            str(line["bucket"]),
+            f"{line['requests_kept']}/{line['requests']}",
+            f"{100 * line['kept_share']:.1f} %",
+            f"{100 * low:.1f}-{100 * high:.1f} %",
+            "-" if per is None else f"{per:.2f}",
+            str(line["cut_short"]),
+        )
+    out.console.print(table)
 
 
 def _request_table(out: Output, models: tuple[str, ...], reports: list[Any]) -> None:

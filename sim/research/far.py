@@ -353,6 +353,11 @@ class RequestLabel:
 
     request_start_s: float | None
     request_end_s: float | None
+    pause_s: float | None = None
+    """The pause between the wake word's speech and the request's (the talk sets; None: not
+    labelled)."""
+    gain_db: float | None = None
+    """The request's level against the wake word's (dB; the talk sets; None: not labelled)."""
 
 
 @dataclass(frozen=True)
@@ -477,8 +482,12 @@ def read_request_labels(folder: Path, files: Sequence[Path]) -> dict[str, Reques
         try:
             row = json.loads(line)
             start, end = row.get("request_start_s"), row.get("request_end_s")
+            pause, gain = row.get("pause_s"), row.get("request_gain_db")
             labels[str(row["file"])] = RequestLabel(
-                None if start is None else float(start), None if end is None else float(end)
+                None if start is None else float(start),
+                None if end is None else float(end),
+                None if pause is None else float(pause),
+                None if gain is None else float(gain),
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             raise ConfigError(

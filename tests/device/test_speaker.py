@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from device.audio import FRAME_SAMPLES, Frame
-from device.events import Discarded, MuteChanged, UtteranceEnd, Wake
+from device.events import Discarded, Listening, MuteChanged, UtteranceEnd, Wake
 from device.speaker import Speaker, WakeHit
 from device.states import Mode, SpeakerSettings, decide
 
@@ -81,28 +81,59 @@ def test_kept_utterance_is_preroll_plus_request_in_order() -> None:
     assert end.utterance.model == "fake" and end.utterance.started_at < 1000.0
 
 
+def test_a_request_after_a_pause_is_kept_without_the_pause() -> None:
+    # The wake word (26-29), the wake at 30, a 2.5 s pause (31-61), the request 62-69.
+    said = set(range(26, 30)) | set(range(62, 70))
+    speaker = Speaker(ScriptedWake({30}), ScriptedVad(said))
+    events = run(speaker, 120)
+    end = next(e for e in events if isinstance(e, UtteranceEnd))
+    values = list(end.utterance.samples.reshape(-1, FRAME_SAMPLES)[:, 0])
+    # The pre-roll up to the wake frame (value 31), then from 3 frames before the request (59:
+    # value 60) to 9 silent frames after it: the pause 31-58 is not in it.
+    assert values == list(range(19, 32)) + list(range(60, 80))
+    assert end.utterance.gap_ms == end.to_json()["gap_ms"] == 28 * 80
+    assert end.duration_s == len(values) * 0.08
+    assert not speaker._buffer._data.any()  # the pause is zeroed with the buffer, never copied
+
+
+def test_the_device_says_it_listens_and_for_how_long() -> None:
+    settings = SpeakerSettings(speech_timeout_ms=3000)
+    speaker = Speaker(ScriptedWake({30}), ScriptedVad(set()), settings)
+    events = run(speaker, 40)
+    listening = next(e for e in events if isinstance(e, Listening))
+    assert listening.to_json() == {
+        "event": "listening",
+        "t": 31 * 0.08,
+        "file": "test",
+        "model": "fake",
+        "listen_s": 3.0,
+    }
+
+
 def test_false_wake_is_discarded_and_its_audio_never_reaches_the_next_utterance() -> None:
-    # A wake on the room (20), then a wake word (56-59), its wake (60) and a request (62-69).
-    speaker = Speaker(ScriptedWake({20, 60}), ScriptedVad(set(range(56, 60)) | set(range(62, 70))))
-    events = run(speaker, 100)
-    assert [type(e).__name__ for e in events] == ["Wake", "Discarded", "Wake", "UtteranceEnd"]
-    discarded = events[1]
+    # A wake on the room (20), discarded after the 4 s wait (frame 70), then a wake word (86-89),
+    # its wake (90) and a request (92-99).
+    speaker = Speaker(ScriptedWake({20, 90}), ScriptedVad(set(range(86, 90)) | set(range(92, 100))))
+    events = run(speaker, 130)
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == ["Wake", "Listening", "Discarded", "Wake", "Listening", "UtteranceEnd"]
+    discarded = events[2]
     assert isinstance(discarded, Discarded) and discarded.reason == "no_speech"
-    end = events[3]
+    end = events[5]
     assert isinstance(end, UtteranceEnd)
     values = set(end.utterance.samples.reshape(-1, FRAME_SAMPLES)[:, 0])
-    assert max(v for v in values) > 60 and min(values) > 40  # nothing from the first wake
+    assert max(v for v in values) > 90 and min(values) > 70  # nothing from the first wake
 
 
 def test_preroll_is_short_right_after_an_utterance() -> None:
-    said = set(range(16, 20)) | set(range(22, 26)) | set(range(40, 44)) | set(range(46, 52))
+    said = set(range(16, 20)) | set(range(22, 28)) | set(range(40, 44)) | set(range(46, 52))
     speaker = Speaker(ScriptedWake({20, 44}), ScriptedVad(said))
     events = [e for e in run(speaker, 90) if isinstance(e, UtteranceEnd)]
     assert len(events) == 2
     second = events[1].utterance.samples.reshape(-1, FRAME_SAMPLES)[:, 0]
-    # The first, short request ended on frame 39 (9 + 2 + 3 frames after its last speech): the
-    # ring restarted empty then, so nothing heard up to frame 39 (value 40) is in the second.
-    assert second[0] > 40
+    # The first request ended on frame 36 (9 frames after its last speech): the ring restarted
+    # empty then, so nothing heard up to frame 36 (value 37) is in the second.
+    assert second[0] == 38
 
 
 def test_a_short_request_keeps_its_hold_but_not_the_silence_it_listened_to_after_it() -> None:
@@ -112,11 +143,11 @@ def test_a_short_request_keeps_its_hold_but_not_the_silence_it_listened_to_after
     settings = speaker.settings
     kept_silence = settings.silence_frames + settings.short_request_hold_frames
     waited = kept_silence + settings.short_request_listen_frames
-    assert (kept_silence, waited) == (11, 14)
-    end = next(e for e in run(speaker, 60) if isinstance(e, UtteranceEnd))
-    assert end.t == (25 + waited + 1) * 0.08  # it listened until frame 39 for more speech
+    assert (kept_silence, waited) == (11, 11 + 63)  # it listens as long as for a request
+    end = next(e for e in run(speaker, 120) if isinstance(e, UtteranceEnd))
+    assert end.t == (25 + waited + 1) * 0.08  # it listened until frame 99 for more speech
     values = end.utterance.samples.reshape(-1, FRAME_SAMPLES)[:, 0]
-    # Kept: 13 frames of pre-roll (8-20), then up to frame 36 (value 37); frames 37 to 39 were
+    # Kept: 13 frames of pre-roll (8-20), then up to frame 36 (value 37); frames 37 to 99 were
     # heard and dropped.
     assert list(values) == list(range(9, 25 + kept_silence + 2))
     assert end.duration_s == len(values) * 0.08
@@ -299,7 +330,7 @@ def test_a_request_must_stand_over_the_room_as_it_was_before_the_wake() -> None:
             [True] * 90, flags, 40, speaker.settings, levels=[levels[i] for i in range(90)]
         )
         assert decision.kept == isinstance(ends[0], UtteranceEnd), label
-    assert outcomes["room talk"] == ("Discarded", "noise")
+    assert outcomes["room talk"] == ("Discarded", "room_talk")
     assert outcomes["a request"][0] == outcomes["rule off"][0] == "UtteranceEnd"
 
 
@@ -337,7 +368,8 @@ def test_a_wake_with_nothing_said_before_it_waits_for_the_wake_word() -> None:
     """The model fires on the room (frame 30, nothing heard before it); the wake word follows
     (34-37) and, after a pause, the request (53-60). The speaker tells the machine the wake was
     quiet, so the request is kept whole; with quiet_wake_ms 0 the wake word is taken for a short
-    request and the utterance ends before the request begins."""
+    request, after which the device listens on as long as for a request: the request is kept
+    too, with the wake word counted as request speech."""
     said = set(range(34, 38)) | set(range(53, 61))
     ends = {}
     for quiet_wake_ms in (1040, 0):
@@ -347,7 +379,7 @@ def test_a_wake_with_nothing_said_before_it_waits_for_the_wake_word() -> None:
         end = next(e for e in run(speaker, 90) if isinstance(e, UtteranceEnd))
         ends[quiet_wake_ms] = (round(end.t / 0.08) - 1, end.request_speech_ms)
     assert ends[1040] == (60 + 9, 8 * 80)
-    assert ends[0] == (37 + 9 + 2 + 3, 4 * 80)
+    assert ends[0] == (60 + 9, (4 + 8) * 80)
 
 
 def test_the_wake_word_heard_again_while_awake_makes_the_end_wait_for_the_request() -> None:
@@ -360,9 +392,24 @@ def test_the_wake_word_heard_again_while_awake_makes_the_end_wait_for_the_reques
     for gap_ms in (480, 0):
         wake = ScriptedWake({10}, heard_at=frozenset({21, 22}))
         speaker = Speaker(wake, ScriptedVad(said), SpeakerSettings(wake_again_gap_ms=gap_ms))
-        end = next(e for e in run(speaker, 90) if isinstance(e, UtteranceEnd))
+        end = next(e for e in run(speaker, 130) if isinstance(e, UtteranceEnd))
         values = end.utterance.samples.reshape(-1, FRAME_SAMPLES)[:, 0]
         ends[gap_ms] = (round(end.t / 0.08) - 1, int(values[-1]) - 1, end.request_speech_ms)
-    # Ended on 54 (9 + 2 + 3 frames after the request), kept up to 49 (9 after it).
-    assert ends[480] == (40 + 14, 40 + 9, 16 * 80)
+    # Ended on 114 (9 + 2 + 63 frames after the request), kept up to 49 (9 after it).
+    assert ends[480] == (40 + 74, 40 + 9, 16 * 80)
     assert ends[0] == (21 + 9, 21 + 9, 8 * 80)
+
+
+def test_the_buffer_hands_on_what_is_kept_without_the_pauses_and_zeroes_all() -> None:
+    from device.ring import FrameBuffer
+
+    buffer = FrameBuffer(10)
+    for i in range(10):
+        buffer.extend(np.full(FRAME_SAMPLES, i + 1, dtype=np.int16))
+    pauses = [
+        slice(2 * FRAME_SAMPLES, 4 * FRAME_SAMPLES),
+        slice(6 * FRAME_SAMPLES, 7 * FRAME_SAMPLES),
+    ]
+    kept = buffer.take(9 * FRAME_SAMPLES, pauses)
+    assert list(kept.reshape(-1, FRAME_SAMPLES)[:, 0]) == [1, 2, 5, 6, 8, 9]
+    assert buffer.n_samples == 0 and not buffer._data.any()

@@ -34,8 +34,10 @@ def test_cli_json_lines_equal_the_api_events(tmp_path: Path) -> None:
     assert cli.events == run.events
     assert [e["event"] for e in run.events] == [
         "wake",
+        "listening",
         "utterance_end",
         "wake",
+        "listening",
         "discarded",
         "summary",
     ]

@@ -70,6 +70,7 @@ def test_a_difference_fails_and_update_rewrites_the_file(tmp_path: Path) -> None
     assert "keepmum: rewrote 1 expected-events file(s)" in updated.stdout
     assert json.loads(expected.read_text()) == [
         {"event": "wake", "model": "alexa", "t": 1.0},
+        {"event": "listening", "model": "alexa", "t": 1.0},
         {"event": "utterance_end", "model": "alexa", "t": 2.92},
     ]
     assert _pytest(tmp_path).returncode == 0

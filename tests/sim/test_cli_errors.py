@@ -112,7 +112,6 @@ OUT_OF_RANGE = {
     "--wake-word-ms": "0",
     "--short-request-ms": "6000",
     "--short-request-hold-ms": "-1",
-    "--short-request-listen-ms": "6000",
     "--wake-again-gap-ms": "-1",
     "--request-range-db": "-3",
     "--room-margin-db": "41",

@@ -29,7 +29,7 @@ def test_the_view_shows_the_floor_the_request_and_the_last_decision() -> None:
             view.count(event.to_json())
     text = rendered(view, speaker)
     assert "noise floor  -60.0 dBFS" in text
-    assert "240 ms of speech" in text and "awake" in text
+    assert "request heard: 240 ms" in text and "awake" in text
     for frame in frames(60)[16:]:
         for event in speaker.process(frame):
             view.count(event.to_json())
@@ -37,4 +37,6 @@ def test_the_view_shows_the_floor_the_request_and_the_last_decision() -> None:
     assert "listening" in text
     assert "kept (silence): 240 ms of request speech" in text
     view.count({"event": "discarded", "reason": "noise", "request_speech_ms": 80})
-    assert "discarded (noise): 80 ms of request speech" in rendered(view, speaker)
+    assert "discarded (noise: sound, but no speech long enough to be a request): 80 ms" in (
+        rendered(view, speaker)
+    )

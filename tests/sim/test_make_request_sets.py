@@ -89,3 +89,27 @@ def test_a_wake_gain_out_of_range_is_a_one_line_error(
     err = capsys.readouterr().err
     assert "--wake-gain-db" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_each_recording_is_in_one_split_for_good(script: ModuleType) -> None:
+    from sim.research.shared_audio import HEARD_POSITIVES
+
+    splits = {name: script.split_of(f"wake/{name}") for name in HEARD_POSITIVES}
+    assert set(splits.values()) == {"dev", "heldout"}  # both splits have wake words
+    assert splits == {name: script.split_of(f"wake/{name}") for name in HEARD_POSITIVES}
+    # Written in the script, not chosen per run: this clip is held out.
+    assert script.split_of("wake/wyoming/alexa.wav") == "heldout"
+    assert script.split_of(script.SAME_SPEAKER_CLIP) == "dev"
+    assert script.SPLIT_SEEDS["dev"] != script.SPLIT_SEEDS["heldout"]
+
+
+def test_pauses_are_drawn_as_people_pause(script: ModuleType) -> None:
+    rng = np.random.default_rng(0)
+    pauses = np.array([script.pause_draw(rng) for _ in range(4000)])
+    assert pauses.min() >= 0.2 and pauses.max() <= 4.0
+    shares = [
+        np.mean(pauses < 1.0),
+        np.mean((pauses >= 1.0) & (pauses < 2.0)),
+        np.mean(pauses >= 2.0),
+    ]
+    assert shares == pytest.approx([0.5, 0.25, 0.25], abs=0.03)

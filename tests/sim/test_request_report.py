@@ -98,17 +98,18 @@ def test_cut_short_and_over_the_bound_are_cases() -> None:
 
 def test_an_utterance_over_before_its_request_began_cut_it_unless_a_later_one_covers_it() -> None:
     # The wake word (20-27) ended before the detection (30); a short phrase (31-33) is taken for
-    # a request and the utterance ends (frame 47) before the real request (62-69) begins.
-    pieces = [range(20, 28), range(31, 34), range(62, 70)]
+    # a request, which listens on as long as for a request (5 s), and the utterance ends (frame
+    # 107) before the real request (110-117) begins.
+    pieces = [range(20, 28), range(31, 34), range(110, 118)]
     lost = scored("lost.wav", [30], pieces)
-    # The same, and the model fires again (58), while listening: that utterance covers it.
-    again = scored("again.wav", [30, 58], pieces)
-    request = RequestLabel(t(62), t(69))
+    # The same, and the model fires again (108), while listening: that utterance covers it.
+    again = scored("again.wav", [30, 108], pieces)
+    request = RequestLabel(t(110), t(117))
     r = report([lost, again], {"lost.wav": request, "again.wav": request})
     assert (r.kept, r.requests, r.requests_kept, r.cut_short) == (3, 2, 1, 1)
     [case] = r.cases
     assert (Path(case.file).name, case.what) == ("lost.wav", "cut_short")
-    assert case.end_s <= t(62) and case.request_end_s == t(69)
+    assert case.end_s <= t(110) and case.request_end_s == t(117)
 
 
 def test_folders_of_one_condition_pool_every_count_and_case() -> None:
@@ -125,13 +126,13 @@ def test_folders_of_one_condition_pool_every_count_and_case() -> None:
 
 
 def test_a_request_is_cut_where_what_is_kept_ends_not_where_the_device_stopped_listening() -> None:
-    # A short request (33-35): the device listens up to frame 49 (9 + 2 + 3 frames after it) but
-    # keeps only up to 46. Labelled to end on 47, it is cut; on 46, it is not.
+    # A short request (33-35): the device listens up to frame 109 (9 + 2 + 63 frames after it)
+    # but keeps only up to 46. Labelled to end on 47, it is cut; on 46, it is not.
     short = scored("short.wav", [30], [range(20, 30), range(33, 36)])
     r = report([short], {"short.wav": RequestLabel(t(33), t(47))})
     assert (r.kept, r.cut_short) == (1, 1)
     [case] = r.cases
-    assert case.end_s == t(49) and case.kept_s == (46 - 30 + 13) * 0.08
+    assert case.end_s == t(109) and case.kept_s == (46 - 30 + 13) * 0.08
     r = report([short], {"short.wav": RequestLabel(t(33), t(46))})
     assert (r.kept, r.cut_short, r.cases) == (1, 0, [])
 
@@ -141,8 +142,9 @@ def test_the_wake_word_scored_again_while_awake_keeps_a_late_request() -> None:
     # threshold again on 21 (in the refractory period: no wake), the request is said at 33-40.
     room = scored("room.wav", [10, 21], [range(14, 22), range(33, 41)])
     labels = {"room.wav": RequestLabel(t(33), t(40))}
-    r = report([room], labels)
+    on = SpeakerSettings(wake_again_gap_ms=480)  # off by default since 2026-12
+    r = request_report("cond", [room], labels, WAKE, on, PAD_S)
     assert (r.wakes, r.kept, r.cut_short, r.requests_kept) == (1, 1, 0, 1)
     # Without the rule the utterance ends on 30 and the request is lost.
-    off = request_report("cond", [room], labels, WAKE, SpeakerSettings(wake_again_gap_ms=0), PAD_S)
+    off = report([room], labels)
     assert (off.wakes, off.kept, off.cut_short, off.requests_kept) == (1, 1, 1, 0)
