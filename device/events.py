@@ -74,15 +74,19 @@ class Discarded:
     reason: str
     """Why (a likely false wake): ``no_speech`` (silence after the wake word), ``wake_tail`` (the
     only speech was the wake word's own tail), ``noise`` (sound the VAD flagged that was not
-    confirmed as a request, or too short); or ``muted``."""
+    confirmed as a request, or too short); or ``muted``; or ``stranger`` (a request kept by the
+    rules above whose voice matched no enrolled member, with voices enrolled and unattributed
+    requests discarded)."""
     duration_s: float
     model: str
     file: str = ""
     request_speech_ms: int = 0
     """Confirmed request speech after the wake word (milliseconds; below ``min_speech_ms``)."""
+    voice_score: float | None = None
+    """For ``stranger``: the best voiceprint's score, under the threshold."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "event": "discarded",
             "t": self.t,
             "file": self.file,
@@ -91,6 +95,9 @@ class Discarded:
             "model": self.model,
             "request_speech_ms": self.request_speech_ms,
         }
+        if self.voice_score is not None:
+            data["voice_score"] = self.voice_score
+        return data
 
 
 @dataclass(frozen=True)
@@ -102,9 +109,12 @@ class Stored:
     member: str
     duration_s: float
     file: str = ""
+    voice_score: float | None = None
+    """How well the voice matched ``member``'s voiceprint (0-1); absent with nobody enrolled or
+    ``--member`` given."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "event": "stored",
             "t": self.t,
             "file": self.file,
@@ -112,6 +122,9 @@ class Stored:
             "member": self.member,
             "duration_s": self.duration_s,
         }
+        if self.voice_score is not None:
+            data["voice_score"] = self.voice_score
+        return data
 
 
 @dataclass(frozen=True)

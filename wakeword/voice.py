@@ -31,12 +31,15 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import webrtcvad
+from threadpoolctl import ThreadpoolController
 
 from device.audio import SAMPLE_RATE, Pcm
 from device.errors import ConfigError
 
 __all__ = [
+    "DEFAULT_VOICE_THRESHOLD",
     "EMBEDDING_SIZE",
+    "VOICE_MODEL_NAME",
     "VOICE_MODEL_PATH",
     "VoiceEncoder",
     "VoiceMatch",
@@ -46,6 +49,11 @@ __all__ = [
     "mel_filterbank",
 ]
 
+DEFAULT_VOICE_THRESHOLD = 0.70
+"""Cosine score a request needs to be filed under a member: chosen by ``keepmum voices`` on
+half of the LibriSpeech requests (docs/voices.md), rounded."""
+VOICE_MODEL_NAME = "resemblyzer-0.1.4-ge2e"
+"""Names the model in voiceprints: a voiceprint matches only embeddings of the same model."""
 VOICE_MODEL_PATH = Path(__file__).resolve().parent / "data" / "voice_ge2e.npz"
 EMBEDDING_SIZE = 256
 """Length of an embedding (and of a voiceprint)."""
@@ -148,7 +156,8 @@ def _trim_long_silences(wav: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]
     # scipy's binary_dilation with a centred structure of 7 ones: a window is kept if any window
     # within 3 on either side is speech.
     reach = (_VAD_MAX_SILENCE + 1) // 2
-    dilated = np.convolve(mask.astype(np.int64), np.ones(2 * reach + 1, dtype=np.int64), "same")
+    full = np.convolve(mask.astype(np.int64), np.ones(2 * reach + 1, dtype=np.int64))
+    dilated = full[reach : reach + len(mask)]
     return wav[np.repeat(dilated > 0, _VAD_WINDOW)]
 
 
@@ -201,6 +210,10 @@ class VoiceEncoder:
         ]
         self._linear_w = weights["linear.weight"].T.copy()
         self._linear_b = weights["linear.bias"]
+        # The LSTM is 480 small matrix products per partial: a multi-threaded BLAS spends more
+        # on waking its threads than on the work (15x the CPU time on a busy 2-core machine),
+        # so each embedding runs BLAS on one thread.
+        self._blas = ThreadpoolController()
 
     def _forward(self, mels: Vector) -> Vector:
         """Embeddings of a batch of partials, shape ``(batch, frames, 40)`` -> ``(batch, 256)``."""
@@ -241,7 +254,8 @@ class VoiceEncoder:
             wav = np.pad(wav, (0, needed - len(wav)))
         mel = _mel_spectrogram(wav)
         mels = np.stack([mel[s : s + _PARTIAL_FRAMES] for s in starts])
-        partials = self._forward(mels)
+        with self._blas.limit(limits=1, user_api="blas"):
+            partials = self._forward(mels)
         mean = partials.mean(axis=0)
         return (mean / np.linalg.norm(mean)).astype(np.float32)
 

@@ -18,9 +18,9 @@ from device.errors import CheckFailed, ConfigError, Interrupted, StorageFullErro
 from device.events import Event
 from device.events import Summary as RunSummary
 from device.microphone import MicrophoneSource
-from device.pipeline import UtteranceSink, run_device
+from device.pipeline import Attribute, UtteranceSink, run_device
 from device.sources import REPLAY_PAD_S, AudioSource, FileSource, RawPcmSource
-from sim.assemble import VaultSink, build_speaker
+from sim.assemble import UNATTRIBUTED_CHOICES, VaultSink, VoiceAttributor, build_speaker
 from sim.commands._common import (
     DeviceOptions,
     FiniteFloat,
@@ -40,6 +40,7 @@ from sim.expect import check_expectations, load_expectations
 from storage.settings import VaultSettings
 from storage.vault import Vault
 from wakeword.backend import installed_backend
+from wakeword.voice import DEFAULT_VOICE_THRESHOLD, VOICE_MODEL_NAME, VoiceEncoder, VoiceMatcher
 
 __all__ = ["config_group", "demo", "listen", "replay"]
 
@@ -71,6 +72,45 @@ def _sink(
         # Records kept under a live all-future grant are also encrypted to its endpoint at
         # commit: the vault does that in every store.
         yield VaultSink(vault, member or vault.default_member(), on_full=_warn_full)
+
+
+def _voice_options(func: Any) -> Any:
+    """``--unattributed`` and ``--voice-threshold`` (they apply once anyone has enrolled)."""
+    func = click.option(
+        "--voice-threshold",
+        type=FiniteFloat(min=0.0, max=1.0),
+        default=DEFAULT_VOICE_THRESHOLD,
+        show_default=True,
+        help="Voice score (0-1) a request needs to be filed under an enrolled member.",
+    )(func)
+    return click.option(
+        "--unattributed",
+        type=click.Choice(UNATTRIBUTED_CHOICES),
+        default="discard",
+        show_default=True,
+        help="With voices enrolled: a request whose voice matches no enrolled member is "
+        "discarded (reason stranger) or filed under the default member.",
+    )(func)
+
+
+def _attributor(
+    sink: UtteranceSink | None, member: str | None, unattributed: str, threshold: float
+) -> Attribute | None:
+    """Voice attribution from the vault's voiceprints; None (every request to one member, as
+    without enrolment) with ``--member``, ``--no-store`` or nobody enrolled."""
+    if member is not None or not isinstance(sink, VaultSink):
+        return None
+    prints = sink.vault.voiceprints()
+    if not prints:
+        return None
+    for vp in prints:
+        if vp.model != VOICE_MODEL_NAME:
+            raise ConfigError(
+                f"member {vp.member!r}: voiceprint made by {vp.model!r}, this keepmum matches "
+                f"{VOICE_MODEL_NAME!r}; enrol them again (keepmum member enrol)"
+            )
+    matcher = VoiceMatcher({vp.member: vp.vector for vp in prints}, threshold, VoiceEncoder())
+    return VoiceAttributor(matcher, unattributed)
 
 
 def _run_vault_settings(home: Path, config: Config) -> VaultSettings:
@@ -155,6 +195,7 @@ def _run(
     on_frame: Any = None,
     on_event: Any = None,
     stop: threading.Event | None = None,
+    attribute: Attribute | None = None,
 ) -> tuple[RunSummary, list[dict[str, Any]]]:
     speaker = build_speaker(config)
     seen: list[dict[str, Any]] = []
@@ -167,7 +208,9 @@ def _run(
         if on_event is not None:
             on_event(data)
 
-    summary = run_device(sources, speaker, report, sink, on_frame=on_frame, stop=stop)
+    summary = run_device(
+        sources, speaker, report, sink, on_frame=on_frame, stop=stop, attribute=attribute
+    )
     return summary, seen
 
 
@@ -204,8 +247,12 @@ def _file_sources(files: tuple[str, ...]) -> list[AudioSource]:
 @json_option
 @device_options
 @click.option(
-    "--member", default=None, help="Household member the utterances belong to (default: the first)."
+    "--member",
+    default=None,
+    help="Household member every utterance belongs to (default: by voice once anyone has "
+    "enrolled, else the first member).",
 )
+@_voice_options
 @click.option("--no-store", is_flag=True, help="Run without a vault: nothing is written anywhere.")
 @click.option(
     "--expect",
@@ -219,6 +266,8 @@ def replay(
     home: Path | None,
     json_lines: bool,
     member: str | None,
+    unattributed: str,
+    voice_threshold: float,
     no_store: bool,
     expect_path: Path | None,
     device: DeviceOptions,
@@ -235,7 +284,8 @@ def replay(
     expectations = load_expectations(expect_path) if expect_path else None
     sources = _file_sources(files)
     with _stopped_by_signals() as stop, _sink(home_dir, config, member, no_store) as sink:
-        summary, seen = _run(out, sources, config, sink, stop=stop.event)
+        attribute = _attributor(sink, member, unattributed, voice_threshold)
+        summary, seen = _run(out, sources, config, sink, stop=stop.event, attribute=attribute)
     _finish(out, summary)
     stop.raise_if_stopped(summary)  # an interrupted run is not checked against --expect
     _raise_if_full(sink)
@@ -267,8 +317,12 @@ def replay(
     help="Stop after this many seconds.",
 )
 @click.option(
-    "--member", default=None, help="Household member the utterances belong to (default: the first)."
+    "--member",
+    default=None,
+    help="Household member every utterance belongs to (default: by voice once anyone has "
+    "enrolled, else the first member).",
 )
+@_voice_options
 @click.option("--no-store", is_flag=True, help="Run without a vault: nothing is written anywhere.")
 @click.option(
     "--list-devices",
@@ -281,6 +335,8 @@ def listen(
     input_device: str | None,
     duration_s: float | None,
     member: str | None,
+    unattributed: str,
+    voice_threshold: float,
     no_store: bool,
     list_devices: bool,
     device: DeviceOptions,
@@ -298,8 +354,9 @@ def listen(
         _stopped_by_signals(source.stop) as stop,
         _sink(home_dir, config, member, no_store) as sink,
     ):
+        attribute = _attributor(sink, member, unattributed, voice_threshold)
         if json_lines or not sys.stdout.isatty():
-            summary, _ = _run(out, [source], config, sink, stop=stop.event)
+            summary, _ = _run(out, [source], config, sink, stop=stop.event, attribute=attribute)
         else:
             with LiveView(out.console, config.wakeword.default_threshold) as view:
                 out = Output(False)
@@ -312,6 +369,7 @@ def listen(
                     on_frame=view.update,
                     on_event=view.count,
                     stop=stop.event,
+                    attribute=attribute,
                 )
     if source.dropped_frames or source.input_overflows:
         out.say(
