@@ -49,9 +49,9 @@ __all__ = [
     "mel_filterbank",
 ]
 
-DEFAULT_VOICE_THRESHOLD = 0.70
-"""Cosine score a request needs to be filed under a member: chosen by ``keepmum voices`` on
-half of the LibriSpeech requests (docs/voices.md), rounded."""
+DEFAULT_VOICE_THRESHOLD = 0.664
+"""Cosine score a request needs to be filed under a member: the threshold ``keepmum voices``
+chose on half of the LibriSpeech requests (3 s, quiet and babble; docs/voices.md)."""
 VOICE_MODEL_NAME = "resemblyzer-0.1.4-ge2e"
 """Names the model in voiceprints: a voiceprint matches only embeddings of the same model."""
 VOICE_MODEL_PATH = Path(__file__).resolve().parent / "data" / "voice_ge2e.npz"
