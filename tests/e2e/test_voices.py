@@ -79,7 +79,7 @@ def test_each_request_is_filed_under_its_speaker(household: dict[str, object]) -
     events = _replay(home, alice_request, household["bob_request"])  # type: ignore[arg-type]
     stored = [e for e in events if e["event"] == "stored"]
     assert [e["member"] for e in stored] == ["alice", "bob"], events
-    assert all(0.7 <= float(e["voice_score"]) <= 1.0 for e in stored)  # type: ignore[arg-type]
+    assert all(0.664 <= float(e["voice_score"]) <= 1.0 for e in stored)  # type: ignore[arg-type]
     listed = keepmum_ok("vault", "list", "--home", home, "--json")
     assert sorted(r["member"] for r in listed.events) == ["alice", "bob"]
 
@@ -101,7 +101,7 @@ def test_a_stranger_is_discarded_or_filed_under_the_default(
     assert gone.of("voice_unenrolled", member="bob", erased=True)
     events = _replay(only_alice, household["bob_request"])  # type: ignore[arg-type]
     assert [(e["event"], e.get("reason")) for e in events] == [("discarded", "stranger")]
-    assert float(events[0]["voice_score"]) < 0.7  # type: ignore[arg-type]
+    assert float(events[0]["voice_score"]) < 0.664  # type: ignore[arg-type]
     kept = _replay(only_alice, household["bob_request"], "--unattributed", "default")  # type: ignore[arg-type]
     (stored,) = [e for e in kept if e["event"] == "stored"]
     assert stored["member"] == "alice"  # the default member, as without enrolment
