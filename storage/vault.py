@@ -719,6 +719,7 @@ class Vault:
                 utterances=utterances,
                 model=model,
                 consent="passphrase",
+                sha256=voiceprints.vector_digest(print_.vector),
             )
         return print_
 

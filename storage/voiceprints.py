@@ -12,12 +12,17 @@ Table (schema version 5, :data:`MIGRATION`)::
                 model, enrolled)
 
 ``vector`` is ``dims`` little-endian float32. The audit chain records the consent
-(``voice_enrolled``: the number of utterances and the model, never audio or the vector) and the
-erasure (``voice_unenrolled``).
+(``voice_enrolled``: the number of utterances, the model and the SHA-256 of the vector's bytes,
+never audio or the vector) and the erasure (``voice_unenrolled``). The digest binds the row to the
+consent: ``vault verify`` reports a voiceprint that differs from it, or that has no live consent
+(:func:`problems`), since a row written behind keepmum's back would file someone else's
+requests under a member. A digest cannot be matched to a new recording (every embedding
+differs), so it does not identify a voice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from dataclasses import dataclass
 
@@ -25,8 +30,17 @@ import numpy as np
 import numpy.typing as npt
 
 from device.errors import IntegrityError
+from storage import audit as audit_chain
 
-__all__ = ["Voiceprint", "add_voiceprints_table", "delete", "load_all", "upsert"]
+__all__ = [
+    "Voiceprint",
+    "add_voiceprints_table",
+    "delete",
+    "load_all",
+    "problems",
+    "upsert",
+    "vector_digest",
+]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS voiceprints (
@@ -102,3 +116,38 @@ def load_all(conn: sqlite3.Connection, member: str | None = None) -> list[Voicep
         vector = np.frombuffer(blob, dtype="<f4").astype(np.float32)
         out.append(Voiceprint(str(name), vector, int(utterances), str(model), float(enrolled)))
     return out
+
+
+def vector_digest(vector: npt.NDArray[np.float32]) -> str:
+    """SHA-256 of a voiceprint's stored bytes (little-endian float32), hex."""
+    return hashlib.sha256(np.asarray(vector, dtype="<f4").tobytes()).hexdigest()
+
+
+def problems(conn: sqlite3.Connection) -> list[str]:
+    """How the ``voiceprints`` rows differ from the consent the audit chain recorded."""
+    found = []
+    rows = conn.execute("SELECT member, vector FROM voiceprints ORDER BY member").fetchall()
+    for member, blob in rows:
+        enrolled = audit_chain.entries(conn, event="voice_enrolled", member=member)
+        if not enrolled:
+            found.append(
+                f"voiceprint of {member!r}: no voice_enrolled entry in the audit chain (a row "
+                "inserted behind keepmum's back?)"
+            )
+            continue
+        latest = enrolled[-1]
+        withdrawn = audit_chain.entries(
+            conn, event="voice_unenrolled", member=member, since_seq=latest.seq
+        )
+        if withdrawn:
+            found.append(
+                f"voiceprint of {member!r}: unenrolled (audit entry {withdrawn[0].seq}) but "
+                "still in the voiceprints table"
+            )
+        digest = hashlib.sha256(bytes(blob)).hexdigest()
+        if latest.details.get("sha256") != digest:
+            found.append(
+                f"voiceprint of {member!r}: differs from the one enrolled (audit entry "
+                f"{latest.seq}): someone else's requests would be filed under them"
+            )
+    return found

@@ -129,3 +129,36 @@ def test_a_version_4_vault_gains_the_table(home: Path, clock: FakeClock) -> None
     raw.close()
     with open_vault(home, clock) as v:
         assert v.voiceprints() == []
+
+
+def test_verify_finds_a_voiceprint_changed_or_inserted_behind_keepmums_back(
+    vault: Vault, identities: Identities
+) -> None:
+    _enrol(vault, identities, "alice", 1)
+    (entry,) = entries(vault.connection, event="voice_enrolled", member="alice")
+    assert len(entry.details["sha256"]) == 64
+    assert verify_vault(vault).ok
+    # bob's voice put in alice's row: his requests would be filed under her.
+    vault.connection.execute(
+        "UPDATE voiceprints SET vector = ? WHERE member = 'alice'",
+        (_vector(2).astype("<f4").tobytes(),),
+    )
+    report = verify_vault(vault)
+    assert any("differs from the one enrolled" in d.problem for d in report.defects)
+    vault.connection.execute(
+        "INSERT INTO voiceprints VALUES ('bob', ?, 256, 3, 'm', 0)",
+        (_vector(3).astype("<f4").tobytes(),),
+    )
+    messages = [d.problem for d in verify_vault(vault).defects]
+    assert any("'bob'" in m and "no voice_enrolled entry" in m for m in messages)
+
+
+def test_verify_finds_a_voiceprint_back_after_unenrol(vault: Vault, identities: Identities) -> None:
+    vector = _enrol(vault, identities, "alice", 1)
+    vault.unenrol_voice("alice")
+    vault.connection.execute(
+        "INSERT INTO voiceprints VALUES ('alice', ?, 256, 3, 'm', 0)",
+        (vector.astype("<f4").tobytes(),),
+    )
+    messages = [d.problem for d in verify_vault(vault).defects]
+    assert any("unenrolled" in m and "still in the voiceprints table" in m for m in messages)
