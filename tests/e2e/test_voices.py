@@ -8,8 +8,11 @@ espeak-ng's male voices (en+m3, en-gb, en-gb-x-rp) are close to one another for 
 
 from __future__ import annotations
 
+import io
+import json
 import sqlite3
 import subprocess
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +20,9 @@ import pytest
 import soundfile as sf
 
 from tests.conftest import REPO, require_tool
+from tests.e2e.cloud_fixtures import identity_file
 from tests.e2e.conftest import run_keepmum
-from tests.e2e.vault_fixtures import init_home, keepmum_ok
+from tests.e2e.vault_fixtures import PASSPHRASES, init_home, keepmum_ok
 
 pytestmark = pytest.mark.system
 
@@ -144,3 +148,41 @@ def test_enrol_refuses_a_wrong_passphrase_and_bad_audio(
         *household["pass"][:2],  # type: ignore[index]
     )
     assert broken.returncode == 2 and "bad.wav" in broken.stderr
+
+
+def test_bobs_export_holds_his_voice_attributed_request_and_none_of_alices(
+    household: dict[str, object], tmp_path: Path
+) -> None:
+    """The 2018 case inside one home: no --member, two speakers; bob's export is his alone."""
+    home = tmp_path / "home"
+    subprocess.run(["cp", "-a", str(household["home"]), str(home)], check=True)
+    alice_request = REPO / "sim" / "data" / "alexa_lights.wav"
+    stored = [
+        e
+        for e in _replay(home, alice_request, household["bob_request"])  # type: ignore[arg-type]
+        if e["event"] == "stored"
+    ]
+    mine = {str(e["member"]): str(e["record"]) for e in stored}
+    assert sorted(mine) == ["alice", "bob"]
+    out = tmp_path / "bob.age"
+    bob_pass = [a for a in household["pass"] if str(a).startswith("bob=")]  # type: ignore[attr-defined]
+    keepmum_ok(
+        "export", "--home", home, "--member", "bob", "--out", out, "--passphrase-file", *bob_pass
+    )
+    identity = identity_file(home, "bob", PASSPHRASES["bob"], tmp_path / "bob.txt")
+    plain = subprocess.run(
+        [require_tool("age"), "-d", "-i", str(identity), str(out)], check=True, capture_output=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(plain)) as tar:
+        names = tar.getnames()
+        manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
+    listed = keepmum_ok("vault", "list", "--home", home, "--json").events
+    bobs = [str(r["record"]) for r in listed if r["member"] == "bob"]
+    alices = [str(r["record"]) for r in listed if r["member"] == "alice"]
+    assert mine["bob"] in bobs and mine["alice"] in alices
+    assert sorted(names) == sorted(["manifest.json", *(f"records/{r}.wav" for r in bobs)])
+    assert sorted(r["record"] for r in manifest["records"]) == sorted(bobs)
+    text = plain.decode("latin-1")
+    assert not any(r in text for r in alices)
+    (voice,) = manifest["voiceprint"]
+    assert voice["utterances"] == 3 and len(voice["vector"]) == 256
