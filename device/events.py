@@ -108,15 +108,19 @@ class Discarded:
     """Why (a likely false wake): ``no_speech`` (nothing was said before the wait for a request
     ran out), ``wake_tail`` (the only speech was the wake word's own tail), ``noise`` (sound
     that was not speech, or speech too short to be a request), ``room_talk`` (speech no louder
-    than the room's talk before the wake word: the room talking on); or ``muted``."""
+    than the room's talk before the wake word: the room talking on); or ``muted``; or
+    ``stranger`` (a request kept by the rules above whose voice matched no enrolled member, with
+    voices enrolled and unattributed requests discarded)."""
     duration_s: float
     model: str
     file: str = ""
     request_speech_ms: int = 0
     """Confirmed request speech after the wake word (milliseconds; below ``min_speech_ms``)."""
+    voice_score: float | None = None
+    """For ``stranger``: the best voiceprint's score, under the threshold."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "event": "discarded",
             "v": SCHEMA_VERSION,
             "t": self.t,
@@ -126,6 +130,9 @@ class Discarded:
             "model": self.model,
             "request_speech_ms": self.request_speech_ms,
         }
+        if self.voice_score is not None:
+            data["voice_score"] = self.voice_score
+        return data
 
 
 @dataclass(frozen=True)
@@ -139,9 +146,12 @@ class Stored:
     file: str = ""
     gap_ms: int = 0
     """The pause before the request, not stored (milliseconds)."""
+    voice_score: float | None = None
+    """How well the voice matched ``member``'s voiceprint (0-1); absent with nobody enrolled or
+    ``--member`` given."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "event": "stored",
             "v": SCHEMA_VERSION,
             "t": self.t,
@@ -151,6 +161,9 @@ class Stored:
             "duration_s": self.duration_s,
             "gap_ms": self.gap_ms,
         }
+        if self.voice_score is not None:
+            data["voice_score"] = self.voice_score
+        return data
 
 
 @dataclass(frozen=True)

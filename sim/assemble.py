@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from device.events import Discarded, Summary
+from device.pipeline import Attribution
 from device.speaker import Speaker
 from device.utterance import Utterance
 from keepmum.errors import ConfigError, StorageFullError
@@ -17,8 +18,12 @@ from storage.vault import Vault
 from wakeword.confirm import RequestConfirmer
 from wakeword.listener import OpenWakeWordListener
 from wakeword.vad import WebRtcVad
+from wakeword.voice import VoiceMatcher
 
-__all__ = ["VaultSink", "build_speaker"]
+__all__ = ["UNATTRIBUTED_CHOICES", "VaultSink", "VoiceAttributor", "build_speaker"]
+
+UNATTRIBUTED_CHOICES = ("discard", "default")
+"""What happens to a request whose voice matches no enrolled member."""
 
 
 def build_speaker(config: Config) -> Speaker:
@@ -76,15 +81,17 @@ class VaultSink:
             self._on_full(exc)
         self.full = self.full or exc
 
-    def keep(self, utterance: Utterance) -> tuple[str, str] | None:
-        """Encrypt and commit; None when retention keeps nothing or the disk is full."""
+    def keep(self, utterance: Utterance, member: str | None = None) -> tuple[str, str] | None:
+        """Encrypt to ``member`` (default: the sink's) and commit; None when retention keeps
+        nothing or the disk is full."""
+        member = self.member if member is None else member
         try:
-            record = self.vault.store(utterance, self.member)
+            record = self.vault.store(utterance, member)
         except StorageFullError as exc:
             self.not_stored += 1
             self._disk_full(exc)
             return None
-        return None if record is None else (record, self.member)
+        return None if record is None else (record, member)
 
     def note_discarded(self, event: Discarded) -> None:
         """Audit the discard (no audio); on a full disk the entry cannot be written."""
@@ -106,3 +113,28 @@ class VaultSink:
             )
         except StorageFullError as exc:
             self._disk_full(exc)
+
+
+class VoiceAttributor:
+    """Whose request a kept utterance is: one embedding of its audio (pre-roll, wake word and
+    request; in RAM, once per kept utterance) matched against the enrolled voiceprints.
+
+    ``unattributed`` says what happens when no voiceprint reaches the threshold: ``discard``
+    (reason ``stranger``: a guest's or the television's request is not kept) or ``default``
+    (filed under the default member, as without enrolment).
+    """
+
+    def __init__(self, matcher: VoiceMatcher, unattributed: str = "discard") -> None:
+        if unattributed not in UNATTRIBUTED_CHOICES:
+            raise ConfigError(
+                f"--unattributed: expected one of {', '.join(UNATTRIBUTED_CHOICES)}, "
+                f"got {unattributed!r}"
+            )
+        self.matcher = matcher
+        self.unattributed = unattributed
+
+    def __call__(self, utterance: Utterance) -> Attribution:
+        match = self.matcher.match(utterance.samples)
+        if match.member is not None:
+            return Attribution(match.member, match.score)
+        return Attribution(None, match.score, discard=self.unattributed == "discard")

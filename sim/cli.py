@@ -131,6 +131,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Send the upload queue: each record only if a live grant covers it, only to its endpoint.",
     ),
     "vault": ("sim.commands.vault:vault", "Look into and manage the encrypted vault."),
+    "voices": (
+        "sim.commands.voices:voices",
+        "Measure voice attribution on folders of speakers (SPEAKERS_DIR/<corpus>/<speaker>/audio).",
+    ),
 }
 
 

@@ -17,16 +17,24 @@ from pathlib import Path
 from typing import Any
 
 from device.events import Event, Summary
-from device.pipeline import UtteranceSink, run_device
+from device.pipeline import Attribute, UtteranceSink, run_device
 from device.sources import AudioSource
 from keepmum.errors import ConfigError, StorageFullError, VaultError
-from sim.assemble import VaultSink, build_speaker
+from sim.assemble import VaultSink, VoiceAttributor, build_speaker
 from sim.config import Config, load_config
 from sim.json_lines import jsonable
 from storage.settings import VaultSettings
 from storage.vault import Vault
+from wakeword.voice import VOICE_MODEL_NAME, VoiceEncoder, VoiceMatcher
 
-__all__ = ["RunOutcome", "event_json", "raise_if_full", "run_sources", "vault_sink"]
+__all__ = [
+    "RunOutcome",
+    "event_json",
+    "raise_if_full",
+    "run_sources",
+    "vault_sink",
+    "voice_attribution",
+]
 
 EventJson = dict[str, Any]
 
@@ -54,10 +62,12 @@ def run_sources(
     on_event: Callable[[EventJson], None] | None = None,
     on_frame: Any = None,
     stop: threading.Event | None = None,
+    attribute: Attribute | None = None,
 ) -> RunOutcome:
     """Run the device built from ``config`` on ``sources`` (see :func:`device.pipeline.
     run_device`); ``on_event`` sees each event's ``--json`` form as it happens (not the
-    summary, which is the last of :attr:`RunOutcome.events`)."""
+    summary, which is the last of :attr:`RunOutcome.events`); ``attribute`` files each kept
+    request under the member whose voice it is (:func:`voice_attribution`)."""
     speaker = build_speaker(config)
     events: list[EventJson] = []
 
@@ -67,7 +77,9 @@ def run_sources(
         if on_event is not None:
             on_event(data)
 
-    summary = run_device(sources, speaker, report, sink, on_frame=on_frame, stop=stop)
+    summary = run_device(
+        sources, speaker, report, sink, on_frame=on_frame, stop=stop, attribute=attribute
+    )
     events.append(event_json(summary))
     return RunOutcome(summary, events)
 
@@ -122,3 +134,23 @@ def raise_if_full(sink: UtteranceSink | None) -> None:
             f"{full} ({getattr(sink, 'not_stored', 0)} kept utterance(s) "
             "of this run could not be stored and were discarded from RAM)"
         )
+
+
+def voice_attribution(
+    sink: UtteranceSink | None, member: str | None, unattributed: str, threshold: float
+) -> Attribute | None:
+    """Voice attribution from the vault's voiceprints; None (every request to one member, as
+    without enrolment) with ``--member``, ``--no-store`` or nobody enrolled."""
+    if member is not None or not isinstance(sink, VaultSink):
+        return None
+    prints = sink.vault.voiceprints()
+    if not prints:
+        return None
+    for vp in prints:
+        if vp.model != VOICE_MODEL_NAME:
+            raise ConfigError(
+                f"member {vp.member!r}: voiceprint made by {vp.model!r}, this keepmum matches "
+                f"{VOICE_MODEL_NAME!r}; enrol them again (keepmum member enrol)"
+            )
+    matcher = VoiceMatcher({vp.member: vp.vector for vp in prints}, threshold, VoiceEncoder())
+    return VoiceAttributor(matcher, unattributed)

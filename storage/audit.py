@@ -70,6 +70,9 @@ EVENTS = frozenset(
         "exported",
         "export_refused",
         "verification_failed",
+        # issue 27: voice enrolment (consent, no audio or vector) and its erasure
+        "voice_enrolled",
+        "voice_unenrolled",
     }
 )
 """Every event name the chain accepts."""

@@ -161,6 +161,16 @@ def _manifest(
             for meta, wav in entries
         ],
         "consents": [g.as_json(now) for g in mine],
+        # Their voiceprint, if enrolled: biometric data about them, so theirs to see (art. 15).
+        "voiceprint": [
+            {
+                "model": vp.model,
+                "utterances": vp.utterances,
+                "enrolled": _iso(vp.enrolled),
+                "vector": [round(float(x), 7) for x in vp.vector],
+            }
+            for vp in vault.voiceprints(member)
+        ],
         "uploads": uploads,
         "audit": _audit_entries(conn, member, record_ids, since),
     }

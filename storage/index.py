@@ -7,7 +7,7 @@ spills nothing to temporary files). It identifies itself with ``PRAGMA applicati
 newer keepmum is refused (FormatVersionError), an older one is migrated forward in one
 transaction.
 
-Tables (version 4)::
+Tables (version 5)::
 
     members(name PK, recipient, created, id UNIQUE, name_key UNIQUE)
                         recipient: age1... in the clear; id: the member's stable id (names the
@@ -18,12 +18,13 @@ Tables (version 4)::
     audit(seq PK, at, event, member, record, details JSON, prev, hash)   append-only
     upload_attempts, erasure_requests                   (storage/ledger_schema.py, version 3)
     consent_events, upload_queue, uploads               (storage/ledger_schema.py, version 4)
+    voiceprints                                         (storage/voiceprints.py, version 5)
 
 Version 2 gives members a stable id and a case-folded name key (``MIGRATIONS[1]``); version 3
 adds ``upload_attempts`` and ``erasure_requests`` (:mod:`storage.ledger_schema`,
 ``MIGRATIONS[2]``); version 4 brings the consent ledger's tables, until then created outside
 the versioned schema at every open, into it (``MIGRATIONS[3]``, nothing to do on a file that has
-them).
+them); version 5 adds enrolled members' ``voiceprints`` (``MIGRATIONS[4]``).
 
 ``sha256`` is the SHA-256 of ``ciphertext``; ``meta_sha256`` covers every other column of the
 row (see :func:`storage.records.meta_digest`), so a changed byte anywhere in a row is found by
@@ -43,6 +44,7 @@ from pathlib import Path
 from keepmum.errors import FormatVersionError, IntegrityError, VaultError
 from storage import audit
 from storage.ledger_schema import add_consent_ledger, add_upload_ledger
+from storage.voiceprints import add_voiceprints_table
 
 __all__ = [
     "APPLICATION_ID",
@@ -57,7 +59,7 @@ __all__ = [
 APPLICATION_ID = 0x6B6D756D
 """``PRAGMA application_id`` of a keepmum vault ("kmum")."""
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """The schema version this keepmum writes and understands (see storage/README.md, Versions)."""
 
 _SCHEMA_V1 = """
@@ -159,6 +161,7 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _migrate_1_to_2,  # v2: members are identities (stable id, case-folded unique name)
     2: add_upload_ledger,  # v3: upload attempts (in flight / outcome) and erasure requests
     3: add_consent_ledger,  # v4: the consent ledger joins the versioned schema (no-op if there)
+    4: add_voiceprints_table,  # v5: enrolled members' voiceprints (storage/voiceprints.py)
 }
 
 

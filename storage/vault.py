@@ -46,7 +46,7 @@ from device.audio import SAMPLE_RATE
 from device.utterance import Utterance
 from keepmum.errors import FormatVersionError, IntegrityError, StorageFullError, VaultError
 from storage import audit as audit_chain
-from storage import erasure, ledger
+from storage import erasure, ledger, voiceprints
 from storage.bindings import member_problems
 from storage.chainhead import HEAD_FILE, check_head, write_head
 from storage.index import connect, name_key, new_member_id
@@ -55,6 +55,7 @@ from storage.private import check_private
 from storage.records import RecordMeta, meta_digest, new_record_id
 from storage.retention import Deleted, PurgeResult, delete_rows, due_older_than, purge
 from storage.settings import VaultSettings
+from storage.voiceprints import Voiceprint
 from storage.wav import WavError, pcm_to_wav, wav_to_pcm
 
 __all__ = [
@@ -676,6 +677,8 @@ class Vault:
                     conn, "consent_revoked", member=member, grant=grant_id, reason="forgotten"
                 )
             conn.execute("DELETE FROM records WHERE member = ?", (member,))
+            if voiceprints.delete(conn, member):
+                self.audit(conn, "voice_unenrolled", member=member, reason="forgotten")
             conn.execute("DELETE FROM members WHERE name = ?", (member,))
             self.audit(
                 conn,
@@ -689,6 +692,51 @@ class Vault:
         self._recipients.pop(member, None)
         self._checkpoint("TRUNCATE")
         return ForgetResult(member, int(count), float(seconds), shredded)
+
+    # -- voiceprints (storage/voiceprints.py) -------------------------------------------------
+
+    def enrol_voice(
+        self, member: str, vector: Any, *, utterances: int, model: str, identity: x25519.Identity
+    ) -> Voiceprint:
+        """Store ``member``'s voiceprint (replacing an earlier one) with its consent entry.
+
+        ``identity`` is the member's unlocked identity: proof that the member (who knows the
+        passphrase) consents; it must match their recipient. The audit entry holds the number
+        of utterances and the model, never audio or the vector.
+        """
+        known = self.member(member)
+        if str(identity.to_public()) != known.recipient:
+            raise VaultError(f"member {member!r}: that identity is not theirs")
+        print_ = Voiceprint(
+            known.name, np.asarray(vector, np.float32), utterances, model, self.clock()
+        )
+        with self.transaction() as conn:
+            voiceprints.upsert(conn, print_)
+            self.audit(
+                conn,
+                "voice_enrolled",
+                member=known.name,
+                utterances=utterances,
+                model=model,
+                consent="passphrase",
+                sha256=voiceprints.vector_digest(print_.vector),
+            )
+        return print_
+
+    def unenrol_voice(self, member: str) -> bool:
+        """Erase ``member``'s voiceprint (no passphrase needed: withdrawing is never harder than
+        giving); False if they had none."""
+        known = self.member(member)
+        with self.transaction() as conn:
+            erased = voiceprints.delete(conn, known.name)
+            if erased:
+                self.audit(conn, "voice_unenrolled", member=known.name, reason="unenrol")
+        self._checkpoint("TRUNCATE")
+        return erased
+
+    def voiceprints(self, member: str | None = None) -> list[Voiceprint]:
+        """Enrolled voiceprints (needs no key: the device reads them to attribute requests)."""
+        return voiceprints.load_all(self._conn, member)
 
     # -- reading -----------------------------------------------------------------------------
 

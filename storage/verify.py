@@ -25,6 +25,7 @@ from keepmum.errors import IntegrityError, VaultError
 from storage import audit as audit_chain
 from storage.bindings import grant_problems, member_problems
 from storage.records import RecordMeta, check_record
+from storage.voiceprints import problems as voiceprint_problems
 
 if TYPE_CHECKING:
     from storage.vault import Vault
@@ -169,6 +170,7 @@ def verify_vault(
         hashes, row_defects = _check_rows(conn, names)
         defects += row_defects
         defects += _check_against_audit(conn, hashes)
+        defects += [Defect(None, problem) for problem in voiceprint_problems(conn)]
         decrypted = 0
         if member is not None and identity is not None:
             for meta in vault.records(member):

@@ -124,6 +124,7 @@ def event_line(event: dict[str, Any]) -> str:
         ),
         "stored": lambda e: (
             f"record {e['record']} for {escape(e['member'])}, encrypted ({e['duration_s']:.2f} s)"
+            + (f", voice score {e['voice_score']:.2f}" if "voice_score" in e else "")
         ),
         "discarded": lambda e: (
             f"{e['duration_s']:.2f} s dropped unwritten ({e['reason']}; "

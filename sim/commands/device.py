@@ -16,9 +16,10 @@ import click
 
 from device.events import Summary as RunSummary
 from device.microphone import MicrophoneSource
-from device.pipeline import UtteranceSink
+from device.pipeline import Attribute, UtteranceSink
 from device.sources import REPLAY_PAD_S, AudioSource, FileSource, RawPcmSource
 from keepmum.errors import CheckFailed, ConfigError, Interrupted, StorageFullError
+from sim.assemble import UNATTRIBUTED_CHOICES
 from sim.chime import Chime, sounddevice_player
 from sim.commands._common import (
     DeviceOptions,
@@ -36,9 +37,10 @@ from sim.commands._live import LiveView
 from sim.commands._output import Output, escape, event_line, print_report, summary_table
 from sim.config import Config, load_config, to_toml
 from sim.expect import check_expectations, load_expectations
-from sim.replay import RunOutcome, raise_if_full, run_sources, vault_sink
+from sim.replay import RunOutcome, raise_if_full, run_sources, vault_sink, voice_attribution
 from storage.vault import Vault
 from wakeword.backend import installed_backend
+from wakeword.voice import DEFAULT_VOICE_THRESHOLD
 
 __all__ = ["config_group", "demo", "listen", "replay"]
 
@@ -66,6 +68,25 @@ def _sink(
         instead="replay with --no-store",
     ) as sink:
         yield sink
+
+
+def _voice_options(func: Any) -> Any:
+    """``--unattributed`` and ``--voice-threshold`` (they apply once anyone has enrolled)."""
+    func = click.option(
+        "--voice-threshold",
+        type=FiniteFloat(min=0.0, max=1.0),
+        default=DEFAULT_VOICE_THRESHOLD,
+        show_default=True,
+        help="Voice score (0-1) a request needs to be filed under an enrolled member.",
+    )(func)
+    return click.option(
+        "--unattributed",
+        type=click.Choice(UNATTRIBUTED_CHOICES),
+        default="discard",
+        show_default=True,
+        help="With voices enrolled: a request whose voice matches no enrolled member is "
+        "discarded (reason stranger) or filed under the default member.",
+    )(func)
 
 
 def _warn_full(exc: StorageFullError) -> None:
@@ -126,6 +147,7 @@ def _run(
     on_frame: Any = None,
     on_event: Any = None,
     stop: threading.Event | None = None,
+    attribute: Attribute | None = None,
 ) -> RunOutcome:
     """:func:`sim.replay.run_sources`, printing each event as it happens: the same events, in
     the same form, as :func:`keepmum.replay` returns. :func:`_finish` prints the summary."""
@@ -136,7 +158,15 @@ def _run(
         if on_event is not None:
             on_event(data)
 
-    return run_sources(sources, config, sink, on_event=report, on_frame=on_frame, stop=stop)
+    return run_sources(
+        sources,
+        config,
+        sink,
+        on_event=report,
+        on_frame=on_frame,
+        stop=stop,
+        attribute=attribute,
+    )
 
 
 def _both(
@@ -187,8 +217,12 @@ def _file_sources(files: tuple[str, ...]) -> list[AudioSource]:
 @json_option
 @device_options
 @click.option(
-    "--member", default=None, help="Household member the utterances belong to (default: the first)."
+    "--member",
+    default=None,
+    help="Household member every utterance belongs to (default: by voice once anyone has "
+    "enrolled, else the first member).",
 )
+@_voice_options
 @click.option("--no-store", is_flag=True, help="Run without a vault: nothing is written anywhere.")
 @click.option(
     "--expect",
@@ -202,6 +236,8 @@ def replay(
     home: Path | None,
     json_lines: bool,
     member: str | None,
+    unattributed: str,
+    voice_threshold: float,
     no_store: bool,
     expect_path: Path | None,
     device: DeviceOptions,
@@ -218,7 +254,8 @@ def replay(
     expectations = load_expectations(expect_path) if expect_path else None
     sources = _file_sources(files)
     with _stopped_by_signals() as stop, _sink(home_dir, config, member, no_store) as sink:
-        outcome = _run(out, sources, config, sink, stop=stop.event)
+        attribute = voice_attribution(sink, member, unattributed, voice_threshold)
+        outcome = _run(out, sources, config, sink, stop=stop.event, attribute=attribute)
     _finish(out, outcome)
     stop.raise_if_stopped(outcome.summary)  # an interrupted run is not checked against --expect
     raise_if_full(sink)
@@ -250,8 +287,12 @@ def replay(
     help="Stop after this many seconds.",
 )
 @click.option(
-    "--member", default=None, help="Household member the utterances belong to (default: the first)."
+    "--member",
+    default=None,
+    help="Household member every utterance belongs to (default: by voice once anyone has "
+    "enrolled, else the first member).",
 )
+@_voice_options
 @click.option("--no-store", is_flag=True, help="Run without a vault: nothing is written anywhere.")
 @click.option(
     "--list-devices",
@@ -269,6 +310,8 @@ def listen(
     input_device: str | None,
     duration_s: float | None,
     member: str | None,
+    unattributed: str,
+    voice_threshold: float,
     no_store: bool,
     list_devices: bool,
     chime: bool,
@@ -288,8 +331,11 @@ def listen(
         _stopped_by_signals(source.stop) as stop,
         _sink(home_dir, config, member, no_store) as sink,
     ):
+        attribute = voice_attribution(sink, member, unattributed, voice_threshold)
         if json_lines or not sys.stdout.isatty():
-            outcome = _run(out, [source], config, sink, on_event=chimes, stop=stop.event)
+            outcome = _run(
+                out, [source], config, sink, on_event=chimes, stop=stop.event, attribute=attribute
+            )
         else:
             with LiveView(out.console, config.wakeword.default_threshold) as view:
                 out = Output(False)
@@ -302,6 +348,7 @@ def listen(
                     on_frame=view.update,
                     on_event=_both(view.count, chimes),
                     stop=stop.event,
+                    attribute=attribute,
                 )
     if source.dropped_frames or source.input_overflows:
         out.say(

@@ -1,4 +1,6 @@
-"""``keepmum init``, ``member add/list`` and ``vault list/play/delete/purge/verify/forget``."""
+"""``keepmum init``, ``member add/list`` and ``vault list/play/delete/purge/verify/forget``.
+
+``member enrol/unenrol`` live in sim/commands/enrol.py."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from sim.commands._common import (
     send_erasure_requests,
 )
 from sim.commands._output import Output, escape
+from sim.commands.enrol import member_enrol, member_unenrol
 from sim.config import write_default_config
 from storage.index import name_key
 from storage.keys import validate_member_name
@@ -107,6 +110,7 @@ def member_list(home: Path | None, json_lines: bool) -> None:
     """Members, their public recipients and what the vault holds of each."""
     out = Output(json_lines)
     with opened_vault(home) as v:
+        enrolled = {vp.member for vp in v.voiceprints()}
         for m in v.members():
             records = v.records(m.name)
             held_s = sum(r.duration_s for r in records)
@@ -117,9 +121,14 @@ def member_list(home: Path | None, json_lines: bool) -> None:
                     "created": m.created,
                     "records": len(records),
                     "held_s": held_s,
+                    "voice_enrolled": m.name in enrolled,
                 }
             )
             out.say(f"{m.name:<16} {len(records):>4} records {held_s:8.1f} s  {m.recipient}")
+
+
+member.add_command(member_enrol)
+member.add_command(member_unenrol)
 
 
 @click.group(cls=KeepmumGroup)

@@ -41,6 +41,9 @@ Measurements and bars (a bar that fails makes ``keepmum bench`` exit 1):
   not bit-exact against single runs, and do not pay: the embedding model, most of the work, costs
   2.9 ms a window at batch 1, 2.8 at 8, 3.1 at 32); batch scoring still beats pyopen-wakeword's
   loop (measured 1.73x), whose per-chunk cost includes shifting its 10 s audio and mel buffers.
+* ``voice_embedding``: CPU time of one speaker embedding of a 4-second kept request
+  (:mod:`wakeword.voice`; the device computes one per kept request when voices are enrolled, never
+  per frame), no bar; measured 61 ms, about 1.5 % of the request's own duration.
 * ``batch_N_workers``: batch scoring on a warm process pool of N workers (wall time), against one
   worker on the same pool machinery; bar >= 1.3 when N >= 2, judged only when the machine has N
   cores free of other work (1-minute load average, less this process); otherwise reported with
@@ -433,6 +436,7 @@ def bench_plan(
     memory = minutes_memory * 60 * (1 + 1 / 6) / _DEVICE_X + 5
     return [
         (f"{reference}, device, device_vault, batch_1_worker", speed),
+        ("voice_embedding", rounds * 0.3 + 2),
         ("far_4_phases", phases),
         (f"batch_{workers}_workers", scaling),
         ("vad_gated_device", gate),
@@ -474,11 +478,12 @@ def run_bench(
         wav = _write_wav(folder / "bench.wav", audio)
         for m in _speed(audio, audio_s, wav, folder, rounds, backend, ticker(0)):
             report(m)
-        report(_phases(wav, audio_s, rounds, backend, ticker(1)))
-        for m in _scaling(audio, audio_s, workers, rounds, ticker(2)):
+        report(_voice_embedding(audio, rounds, ticker(1)))
+        report(_phases(wav, audio_s, rounds, backend, ticker(2)))
+        for m in _scaling(audio, audio_s, workers, rounds, ticker(3)):
             report(m)
-        report(_gate(seconds, folder, rounds, ticker(3)))
-        report(_memory(minutes_memory, folder, ticker(4)))
+        report(_gate(seconds, folder, rounds, ticker(4)))
+        report(_memory(minutes_memory, folder, ticker(5)))
     return results
 
 
@@ -613,6 +618,34 @@ PHASES_BARS: dict[str, float] = {"onnx": 2.5, "tflite": 4.0}
 onnx (issue 13), where the extra phases' embeddings run over strips; 4.0 on tflite, whose strip
 runs are not bit-exact, so every phase runs the window-by-window embedding (measured 3.6-3.7x):
 the bar there says that 4 phases never cost more than 4 separate runs of ``far``."""
+
+
+def _voice_embedding(
+    audio: Pcm, rounds: int, progress: Callable[[int, int], None] | None
+) -> Measurement:
+    """CPU time of one speaker embedding of a 4-second kept request (with voices enrolled the
+    device computes one per kept utterance, never per frame; 4 s: a 3-second request with its
+    pre-roll and wake word)."""
+    from wakeword.voice import VoiceEncoder
+
+    encoder = VoiceEncoder()
+    request = audio[: 4 * SAMPLE_RATE]
+    encoder.embed(request)  # first call: lazy imports and the mel filterbank
+    times = []
+    for done in range(rounds):
+        times.append(_cpu(lambda: encoder.embed(request)))
+        if progress is not None:
+            progress(done + 1, rounds)
+    seconds = float(np.median(times))
+    return Measurement(
+        "voice_embedding",
+        "speaker embedding (GE2E, numpy) of one 4 s kept request, once per request",
+        len(request) / SAMPLE_RATE,
+        seconds,
+        "cpu",
+        len(request) / SAMPLE_RATE / seconds,
+        details={"ms_per_request": round(1000 * seconds, 1)},
+    )
 
 
 def _phases(

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from device.audio import FRAME_SAMPLES, Frame
-from device.events import Discarded, Listening, MuteChanged, UtteranceEnd, Wake
+from device.events import SCHEMA_VERSION, Discarded, Listening, MuteChanged, UtteranceEnd, Wake
 from device.speaker import Speaker, WakeHit
 from device.states import Mode, SpeakerSettings, decide
 
@@ -103,6 +103,7 @@ def test_the_device_says_it_listens_and_for_how_long() -> None:
     listening = next(e for e in events if isinstance(e, Listening))
     assert listening.to_json() == {
         "event": "listening",
+        "v": SCHEMA_VERSION,
         "t": 31 * 0.08,
         "file": "test",
         "model": "fake",

@@ -20,6 +20,7 @@ NAMES = {
     "device",
     "device_vault",
     "batch_1_worker",
+    "voice_embedding",
     "far_4_phases",
     "vad_gated_device",
     "replay_memory",

@@ -1,0 +1,171 @@
+"""``keepmum voices``: how well the voice model tells household members and strangers apart.
+
+A command of its own rather than a mode of ``far``: ``far`` scores wake-word models on audio
+folders, with score caches, phases and thresholds per wake-word model; this scores a speaker
+embedding on folders of speakers, with enrolment, rotations of members and strangers, and one
+voice threshold. They share only the Wilson interval.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from sim.commands._common import FiniteFloat, KeepmumCommand, json_option
+from sim.commands._output import Output, escape
+from sim.research.voices import (
+    BABBLE_SNR_DB,
+    ENROL_UTTERANCES,
+    MEMBERS,
+    choose_threshold,
+    embed_corpus,
+    find_corpora,
+    load_speaker,
+    report_corpus,
+)
+from wakeword.stats import DEFAULT_CONFIDENCE, Interval, check_confidence
+from wakeword.voice import VoiceEncoder
+
+__all__ = ["voices"]
+
+
+@click.command(cls=KeepmumCommand)
+@click.argument("speakers_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--babble",
+    "babble_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help=f"Folder of other people's speech: each request is also scored in three of them at "
+    f"{BABBLE_SNR_DB:g} dB SNR.",
+)
+@click.option(
+    "--choose-on",
+    default=None,
+    metavar="CORPUS",
+    help="Corpus whose choose half picks the threshold (default: the first with 3-second "
+    "requests).",
+)
+@click.option(
+    "--threshold",
+    type=FiniteFloat(min=0.0, max=1.0),
+    default=None,
+    help="Report at this voice threshold instead of choosing one.",
+)
+@click.option(
+    "--confidence",
+    type=FiniteFloat(min=0.0, max=1.0),
+    default=DEFAULT_CONFIDENCE,
+    show_default=True,
+    help="Two-sided confidence of the intervals.",
+)
+@json_option
+def voices(
+    speakers_dir: Path,
+    babble_dir: Path | None,
+    choose_on: str | None,
+    threshold: float | None,
+    confidence: float,
+    json_lines: bool,
+) -> None:
+    """Measure voice attribution on folders of speakers (SPEAKERS_DIR/<corpus>/<speaker>/audio).
+
+    Four speakers at a time are enrolled members (three utterances each), the rest strangers;
+    every rotation. Per corpus, request length and noise: the share of members' requests filed
+    under the right member and under a wrong one, the share of strangers' requests kept, with
+    intervals, and the equal error rate. The threshold is chosen on half of the requests and
+    every figure is on the other half (docs/voices.md). ``--json``: one object per condition,
+    then one with the threshold.
+    """
+    check_confidence(confidence)
+    out = Output(json_lines)
+    corpora = find_corpora(speakers_dir)
+    babble = _babble_files(babble_dir)
+    encoder = VoiceEncoder()
+    embedded = {}
+    for name, dirs in corpora.items():
+        out.say(f"[dim]embedding {escape(name)}: {len(dirs)} speakers[/]")
+        embedded[name] = embed_corpus(name, [load_speaker(d) for d in dirs], encoder, babble)
+    chosen_on = None
+    if threshold is None:
+        chosen_on = choose_on or next(
+            (n for n, e in embedded.items() if any(d == "3s" for d, _ in e.requests)), None
+        )
+        if chosen_on is None or chosen_on not in embedded:
+            raise click.BadParameter(
+                f"{chosen_on!r}: not a corpus with 3-second requests here "
+                f"(corpora: {', '.join(embedded)})",
+                param_hint="--choose-on",
+            )
+        threshold = choose_threshold(embedded[chosen_on])
+    rows = [r for e in embedded.values() for r in report_corpus(e, threshold)]
+    from rich.table import Table
+
+    table = Table(
+        title=f"voice attribution, {MEMBERS} members x {ENROL_UTTERANCES} enrolment utterances, "
+        f"threshold {threshold:.3f} ({int(confidence * 100)} % intervals, report half)"
+    )
+    for column in (
+        "corpus",
+        "request",
+        "noise",
+        "right member",
+        "wrong member",
+        "strangers kept",
+        "EER",
+    ):
+        table.add_column(column)
+    for r in rows:
+        rates = r.rates(confidence)
+        out.emit(
+            {
+                "corpus": r.corpus,
+                "duration": r.duration,
+                "noise": r.noise,
+                "speakers": r.speakers,
+                "rotations": r.rotations,
+                "member_requests": r.member_requests,
+                "right": r.right,
+                "wrong": r.wrong,
+                "stranger_requests": r.stranger_requests,
+                "strangers_kept": r.strangers_kept,
+                **{f"{k}_interval": [v.low, v.high] for k, v in rates.items()},
+                "eer": r.eer,
+                "eer_threshold": r.eer_threshold,
+                "threshold": threshold,
+            }
+        )
+        table.add_row(
+            r.corpus,
+            r.duration,
+            r.noise,
+            _share(rates["right"], r.right, r.member_requests),
+            _share(rates["wrong"], r.wrong, r.member_requests),
+            _share(rates["strangers_kept"], r.strangers_kept, r.stranger_requests),
+            f"{100 * r.eer:.1f} %",
+        )
+    out.emit({"event": "threshold", "threshold": threshold, "chosen_on": chosen_on})
+    if not json_lines:
+        out.console.print(table)
+        how = (
+            f"chosen on {escape(chosen_on)}'s choose half (3 s requests)" if chosen_on else "given"
+        )
+        out.say(f"threshold {threshold:.3f}: {how}")
+
+
+def _share(interval: Interval, k: int, n: int) -> str:
+    if n == 0:
+        return "-"
+    return f"{100 * k / n:.1f} % [{100 * interval.low:.1f}, {100 * interval.high:.1f}] ({k}/{n})"
+
+
+def _babble_files(folder: Path | None) -> list[Path]:
+    if folder is None:
+        return []
+    if not folder.is_dir():
+        raise click.BadParameter(f"{folder}: not a folder", param_hint="--babble")
+    files = sorted(f for f in folder.rglob("*") if f.suffix.lower() in (".wav", ".flac", ".ogg"))
+    if not files:
+        raise click.BadParameter(f"{folder}: no audio files in it", param_hint="--babble")
+    return files

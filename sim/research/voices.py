@@ -1,0 +1,338 @@
+"""Whose voice is it, measured: attribution, stranger rejection and equal error rate.
+
+The protocol (``keepmum voices DIR``), per corpus folder ``DIR/<corpus>/<speaker>/<audio>``:
+
+- each speaker's files in name order; the first :data:`ENROL_UTTERANCES` are enrolment (whole
+  files, in quiet: a member enrols once, at home), the rest are requests;
+- requests are cut from those files: ``3s`` up to :data:`CROPS_PER_FILE` non-overlapping 3-second
+  pieces per file (files shorter than 3 s are used whole), ``sub1s`` up to as many 0.8-second
+  pieces (a file under 1 s, a spoken digit, is one phrase as it is);
+- rotations: every way of choosing :data:`MEMBERS` enrolled members from the corpus's speakers;
+  the others are strangers. A member's request is *right* when filed under that member, *wrong*
+  when filed under another, *unattributed* when no voiceprint reaches the threshold; a stranger's
+  request is *kept* when any voiceprint reaches it;
+- each request in quiet, and in babble at :data:`BABBLE_SNR_DB` dB SNR: three other talkers
+  (``--babble`` files, seeded offsets) summed and scaled against the request's own level;
+- the equal error rate: the verification EER of the cosine scores (a request against its own
+  speaker's voiceprint versus against every other enrolled voiceprint), needing no threshold.
+
+The threshold is chosen on half of the requests and reported on the other half: requests from a
+speaker's even-numbered request files are the *choose* half, odd-numbered the *report* half.
+The chosen threshold is the EER point of the ``choose`` half's 3-second requests (quiet and
+babble pooled) of the corpus named by ``--choose-on`` (the device has one threshold for every
+condition); every figure printed is on the ``report`` half. Speakers of a corpus not named by
+``--choose-on`` are never used to choose (they are the hidden-speaker test).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from device.audio import SAMPLE_RATE
+from device.sources import read_audio
+from keepmum.errors import ConfigError
+from wakeword.stats import Interval, wilson_interval
+from wakeword.voice import VoiceEncoder, mean_voiceprint
+
+__all__ = [
+    "BABBLE_SNR_DB",
+    "CROPS_PER_FILE",
+    "DURATIONS",
+    "ENROL_UTTERANCES",
+    "MEMBERS",
+    "ConditionResult",
+    "CorpusEmbeddings",
+    "Speaker",
+    "choose_threshold",
+    "embed_corpus",
+    "equal_error_rate",
+    "find_corpora",
+    "load_speaker",
+    "make_babble",
+    "report_corpus",
+]
+
+ENROL_UTTERANCES = 3
+MEMBERS = 4
+CROPS_PER_FILE = 3
+BABBLE_SNR_DB = 10.0
+DURATIONS = {"3s": 3.0, "sub1s": 0.8}
+"""Request lengths: a spoken request, and a phrase as short as a wake word or one word."""
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+
+Vector = npt.NDArray[np.float32]
+
+
+@dataclass
+class Speaker:
+    """One speaker's audio, 16 kHz int16: enrolment utterances and request files."""
+
+    name: str
+    enrol: list[npt.NDArray[np.int16]]
+    requests: list[npt.NDArray[np.int16]]
+
+
+@dataclass
+class Request:
+    speaker: str
+    half: str  # "choose" or "report"
+    embedding: Vector
+
+
+@dataclass
+class ConditionResult:
+    """One corpus x length x noise: counts over all rotations, on the report half."""
+
+    corpus: str
+    duration: str
+    noise: str
+    member_requests: int = 0
+    right: int = 0
+    wrong: int = 0
+    stranger_requests: int = 0
+    strangers_kept: int = 0
+    eer: float = 0.0
+    eer_threshold: float = 0.0
+    speakers: int = 0
+    rotations: int = 0
+
+    def rates(self, confidence: float) -> dict[str, Interval]:
+        """Right, wrong and strangers-kept shares with Wilson intervals."""
+        return {
+            "right": wilson_interval(self.right, self.member_requests, confidence),
+            "wrong": wilson_interval(self.wrong, self.member_requests, confidence),
+            "strangers_kept": wilson_interval(
+                self.strangers_kept, self.stranger_requests, confidence
+            ),
+        }
+
+
+def find_corpora(root: Path) -> dict[str, list[Path]]:
+    """``{corpus: [speaker folders]}``: ``root`` holds corpus folders of speaker folders, or is
+    itself one corpus of speaker folders. ConfigError naming ``root`` if neither."""
+    if not root.is_dir():
+        raise ConfigError(f"{root}: not a folder (expected <corpus>/<speaker>/<audio files>)")
+
+    def speaker_dirs(folder: Path) -> list[Path]:
+        return sorted(
+            d
+            for d in folder.iterdir()
+            if d.is_dir() and any(f.suffix.lower() in AUDIO_SUFFIXES for f in d.iterdir())
+        )
+
+    direct = speaker_dirs(root)
+    if direct:
+        return {root.name: direct}
+    corpora = {d.name: speaker_dirs(d) for d in sorted(root.iterdir()) if d.is_dir()}
+    corpora = {name: dirs for name, dirs in corpora.items() if dirs}
+    if not corpora:
+        raise ConfigError(f"{root}: no speaker folders of audio files in it or one level down")
+    for name, dirs in corpora.items():
+        if len(dirs) <= MEMBERS:
+            raise ConfigError(
+                f"{root / name}: {len(dirs)} speakers; {MEMBERS} are enrolled, so at least "
+                f"{MEMBERS + 1} are needed (one stranger)"
+            )
+    return corpora
+
+
+def load_speaker(folder: Path) -> Speaker:
+    files = sorted(f for f in folder.iterdir() if f.suffix.lower() in AUDIO_SUFFIXES)
+    if len(files) <= ENROL_UTTERANCES:
+        raise ConfigError(
+            f"{folder}: {len(files)} audio files; {ENROL_UTTERANCES} enrol, so at least "
+            f"{ENROL_UTTERANCES + 1} are needed"
+        )
+    audio = [read_audio(f) for f in files]
+    return Speaker(folder.name, audio[:ENROL_UTTERANCES], audio[ENROL_UTTERANCES:])
+
+
+def crops(samples: npt.NDArray[np.int16], seconds: float) -> list[npt.NDArray[np.int16]]:
+    """Up to :data:`CROPS_PER_FILE` non-overlapping pieces of ``seconds`` (the whole file when
+    it is shorter than one piece)."""
+    n = int(seconds * SAMPLE_RATE)
+    if len(samples) <= n * 1.25:
+        return [samples]
+    return [samples[i * n : (i + 1) * n] for i in range(min(CROPS_PER_FILE, len(samples) // n))]
+
+
+def make_babble(
+    files: Iterable[Path], length: int, rng: np.random.Generator, talkers: int = 3
+) -> npt.NDArray[np.float32]:
+    """``talkers`` pieces of the babble files summed, each from a random offset (unit RMS)."""
+    sources = [read_audio(f).astype(np.float32) for f in files]
+    sources = [s for s in sources if len(s) > 0]
+    if not sources:
+        raise ConfigError("--babble: no audio in the babble files")
+    out = np.zeros(length, np.float32)
+    for _ in range(talkers):
+        src = sources[int(rng.integers(len(sources)))]
+        reps = int(np.ceil((length + len(src)) / len(src)))
+        tiled = np.tile(src, reps)
+        start = int(rng.integers(len(src)))
+        out += tiled[start : start + length]
+    rms = float(np.sqrt(np.mean(out**2)))
+    return out / rms if rms > 0 else out
+
+
+def with_noise(
+    samples: npt.NDArray[np.int16], babble: npt.NDArray[np.float32], snr_db: float
+) -> npt.NDArray[np.int16]:
+    x = samples.astype(np.float32)
+    level = float(np.sqrt(np.mean(x**2)))
+    mixed = x + babble[: len(x)] * level / (10 ** (snr_db / 20))
+    return np.clip(np.round(mixed), -32768, 32767).astype(np.int16)
+
+
+def equal_error_rate(targets: list[float], nontargets: list[float]) -> tuple[float, float]:
+    """(EER, the threshold at it): where the share of targets under the threshold equals the
+    share of non-targets at or over it (the mean of the two at the closest point)."""
+    t = np.sort(np.asarray(targets))
+    n = np.sort(np.asarray(nontargets))
+    if len(t) == 0 or len(n) == 0:
+        return 0.0, 0.0
+    best = (2.0, 0.0, 0.0)
+    for thr in np.unique(np.concatenate((t, n))):
+        miss = np.searchsorted(t, thr, side="left") / len(t)
+        false = 1 - np.searchsorted(n, thr, side="left") / len(n)
+        gap = abs(miss - false)
+        if gap < best[0]:
+            best = (gap, (miss + false) / 2, float(thr))
+    return float(best[1]), best[2]
+
+
+@dataclass
+class CorpusEmbeddings:
+    """One corpus embedded: voiceprints and every request of every condition."""
+
+    corpus: str
+    prints: dict[str, Vector]
+    requests: dict[tuple[str, str], list[Request]]
+
+
+def embed_corpus(
+    corpus: str,
+    speakers: list[Speaker],
+    encoder: VoiceEncoder,
+    babble_files: list[Path],
+    *,
+    seed: int = 0,
+    on_request: Callable[[], None] | None = None,
+) -> CorpusEmbeddings:
+    """Voiceprints (enrolment in quiet) and request embeddings per duration x noise; a duration
+    is skipped when no request file is as long (spoken digits have no 3-second requests), babble
+    when no babble files are given."""
+    prints = {s.name: mean_voiceprint([encoder.embed(u) for u in s.enrol]) for s in speakers}
+    rng = np.random.default_rng(seed)
+    longest = max(len(a) for s in speakers for a in s.requests) / SAMPLE_RATE
+    noises = ("quiet", "babble") if babble_files else ("quiet",)
+    requests: dict[tuple[str, str], list[Request]] = {}
+    for duration, seconds in DURATIONS.items():
+        if longest < seconds:
+            continue
+        for noise in noises:
+            batch = []
+            for speaker in speakers:
+                for index, audio in enumerate(speaker.requests):
+                    half = "choose" if index % 2 == 0 else "report"
+                    for piece in crops(audio, seconds):
+                        if noise == "babble":
+                            piece = with_noise(
+                                piece, make_babble(babble_files, len(piece), rng), BABBLE_SNR_DB
+                            )
+                        batch.append(Request(speaker.name, half, encoder.embed(piece)))
+                        if on_request is not None:
+                            on_request()
+            requests[(duration, noise)] = batch
+    return CorpusEmbeddings(corpus, prints, requests)
+
+
+def choose_threshold(embedded: CorpusEmbeddings) -> float:
+    """The EER point of the ``choose`` half's 3-second requests, quiet and babble pooled (the
+    requests the bars speak of, in both rooms the device meets); ConfigError if the corpus has
+    no 3-second requests."""
+    targets: list[float] = []
+    nontargets: list[float] = []
+    for (duration, _noise), batch in embedded.requests.items():
+        if duration != "3s":
+            continue
+        t, n = _pairs(batch, embedded.prints, "choose")
+        targets += t
+        nontargets += n
+    if not targets:
+        raise ConfigError(
+            f"--choose-on {embedded.corpus}: it has no requests of 3 s or more to choose on"
+        )
+    return round(equal_error_rate(targets, nontargets)[1], 3)
+
+
+def report_corpus(embedded: CorpusEmbeddings, threshold: float) -> list[ConditionResult]:
+    """Every condition of one corpus on its ``report`` half, at ``threshold``."""
+    names = list(embedded.prints)
+    rotations = list(itertools.combinations(names, MEMBERS))
+    out = []
+    for key, batch in embedded.requests.items():
+        result = _score(embedded.corpus, key, batch, embedded.prints, rotations, "report")
+        _apply_threshold(result, batch, embedded.prints, rotations, threshold)
+        out.append(result)
+    return out
+
+
+def _pairs(
+    batch: list[Request], prints: dict[str, Vector], half: str
+) -> tuple[list[float], list[float]]:
+    """Scores against the speaker's own voiceprint, and against every other one."""
+    targets: list[float] = []
+    nontargets: list[float] = []
+    for request in batch:
+        if request.half != half:
+            continue
+        for name, vp in prints.items():
+            score = float(vp @ request.embedding)
+            (targets if name == request.speaker else nontargets).append(score)
+    return targets, nontargets
+
+
+def _score(
+    corpus: str,
+    key: tuple[str, str],
+    batch: list[Request],
+    prints: dict[str, Vector],
+    rotations: list[tuple[str, ...]],
+    half: str,
+) -> ConditionResult:
+    """The EER of one half (threshold-free): own voiceprint versus every other one."""
+    result = ConditionResult(corpus, key[0], key[1], speakers=len(prints), rotations=len(rotations))
+    targets, nontargets = _pairs(batch, prints, half)
+    result.eer, result.eer_threshold = equal_error_rate(targets, nontargets)
+    return result
+
+
+def _apply_threshold(
+    result: ConditionResult,
+    batch: list[Request],
+    prints: dict[str, Vector],
+    rotations: list[tuple[str, ...]],
+    threshold: float,
+) -> None:
+    for members in rotations:
+        matrix = np.stack([prints[m] for m in members])
+        for request in batch:
+            if request.half != "report":
+                continue
+            scores = matrix @ request.embedding
+            best = int(np.argmax(scores))
+            filed = members[best] if scores[best] >= threshold else None
+            if request.speaker in members:
+                result.member_requests += 1
+                result.right += filed == request.speaker
+                result.wrong += filed is not None and filed != request.speaker
+            else:
+                result.stranger_requests += 1
+                result.strangers_kept += filed is not None
