@@ -70,6 +70,10 @@ EVENTS = frozenset(
         "exported",
         "export_refused",
         "verification_failed",
+        # issue 26: a grant refused at use, a head file adopted after its loss
+        "grant_refused",
+        "head_adopted",
+        "clock_reset",
     }
 )
 """Every event name the chain accepts."""

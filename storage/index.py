@@ -7,7 +7,7 @@ spills nothing to temporary files). It identifies itself with ``PRAGMA applicati
 newer keepmum is refused (FormatVersionError), an older one is migrated forward in one
 transaction.
 
-Tables (version 4)::
+Tables (version 5)::
 
     members(name PK, recipient, created, id UNIQUE, name_key UNIQUE)
                         recipient: age1... in the clear; id: the member's stable id (names the
@@ -18,6 +18,7 @@ Tables (version 4)::
     audit(seq PK, at, event, member, record, details JSON, prev, hash)   append-only
     upload_attempts, erasure_requests                   (storage/ledger_schema.py, version 3)
     consent_events, upload_queue, uploads               (storage/ledger_schema.py, version 4)
+    meta(key PK, value)       'clock_high_water'       (storage/clockmark.py, version 5)
 
 Version 2 gives members a stable id and a case-folded name key (``MIGRATIONS[1]``); version 3
 adds ``upload_attempts`` and ``erasure_requests`` (:mod:`storage.ledger_schema`,
@@ -41,6 +42,7 @@ from pathlib import Path
 
 from device.errors import FormatVersionError, IntegrityError, VaultError
 from storage import audit
+from storage.clockmark import add_clock_mark
 from storage.ledger_schema import add_consent_ledger, add_upload_ledger
 
 __all__ = [
@@ -51,12 +53,13 @@ __all__ = [
     "name_key",
     "new_member_id",
     "schema_version",
+    "stored_schema_version",
 ]
 
 APPLICATION_ID = 0x6B6D756D
 """``PRAGMA application_id`` of a keepmum vault ("kmum")."""
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """The schema version this keepmum writes and understands (see storage/README.md, Versions)."""
 
 _SCHEMA_V1 = """
@@ -158,6 +161,7 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _migrate_1_to_2,  # v2: members are identities (stable id, case-folded unique name)
     2: add_upload_ledger,  # v3: upload attempts (in flight / outcome) and erasure requests
     3: add_consent_ledger,  # v4: the consent ledger joins the versioned schema (no-op if there)
+    4: add_clock_mark,  # v5: meta(key, value) with the clock's high-water mark (issue 26)
 }
 
 
@@ -205,6 +209,21 @@ def _open_read_only(path: Path) -> sqlite3.Connection:
 def _writable_fs(folder: Path) -> bool:
     # os.access ignores a read-only mount for root; statvfs knows.
     return not os.statvfs(folder).f_flag & os.ST_RDONLY
+
+
+def stored_schema_version(path: Path) -> int | None:
+    """The schema version of the file at ``path`` as it is now, before any migration (None if
+    it cannot be read: opening it reports why)."""
+    try:
+        conn = _open_read_only(path)
+    except sqlite3.Error:
+        return None
+    try:
+        return schema_version(conn)
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
 
 
 def connect(path: Path, *, create: bool = False, read_only: bool = False) -> sqlite3.Connection:

@@ -99,7 +99,7 @@ def grant(
         # The endpoint's key first: an unreachable endpoint fails before anyone types anything.
         target = recipient if recipient is not None else fetch_recipient(endpoint)
         identity = vault.unlock(member, read_passphrase(member, passphrase_files))
-        now = vault.clock()
+        now = vault.now()
         expires_at = now + expires_s if expires_s is not None else None
         if all_future:
             new = grant_all_future(
@@ -145,7 +145,7 @@ def revoke_cmd(grant_id: str, home: Path | None, json_lines: bool) -> None:
     with opened_vault(home, withdrawal=True) as vault:
         old, dropped = revoke(vault, grant_id)
         revoked = get_grant(vault.connection, grant_id)
-        out.emit({**revoked.as_json(vault.clock()), "dropped_queued": dropped})
+        out.emit({**revoked.as_json(vault.now()), "dropped_queued": dropped})
     out.say_plain(
         f"grant {grant_id} revoked ({old.member}, {old.endpoint}); "
         f"{dropped} queued item(s) deleted, nothing more will be sent"
@@ -174,7 +174,7 @@ def list_grants(member: str | None, home: Path | None, json_lines: bool) -> None
     """Every grant ever given, with its state, queue and bytes sent."""
     out = Output(json_lines)
     with opened_vault(home, read_only=True) as vault, vault.snapshot():
-        now = vault.clock()
+        now = vault.now()  # a clock set back shows no revoked or expired grant as live
         rows = [
             _row(vault, g, now)
             for g in grants(vault.connection)

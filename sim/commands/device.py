@@ -29,6 +29,7 @@ from sim.commands._common import (
     device_options,
     home_option,
     json_option,
+    notice_printer,
     opened_vault,
     resolve_home,
 )
@@ -55,7 +56,7 @@ def _config(home: Path, device: DeviceOptions) -> Config:
 
 @contextlib.contextmanager
 def _sink(
-    home: Path, config: Config, member: str | None, no_store: bool
+    home: Path, config: Config, member: str | None, no_store: bool, out: Output
 ) -> Iterator[UtteranceSink | None]:
     """The vault bound to a member, or nothing with ``--no-store``."""
     if no_store:
@@ -67,7 +68,9 @@ def _sink(
             f"{home}: no vault here; run `keepmum init --member NAME` first, "
             "or replay with --no-store"
         )
-    with Vault.open(home, _run_vault_settings(home, config)) as vault:
+    with Vault.open(
+        home, _run_vault_settings(home, config), on_notice=notice_printer(out)
+    ) as vault:
         # Records kept under a live all-future grant are also encrypted to its endpoint at
         # commit: the vault does that in every store.
         yield VaultSink(vault, member or vault.default_member(), on_full=_warn_full)
@@ -234,7 +237,7 @@ def replay(
     config = _config(home_dir, device)
     expectations = load_expectations(expect_path) if expect_path else None
     sources = _file_sources(files)
-    with _stopped_by_signals() as stop, _sink(home_dir, config, member, no_store) as sink:
+    with _stopped_by_signals() as stop, _sink(home_dir, config, member, no_store, out) as sink:
         summary, seen = _run(out, sources, config, sink, stop=stop.event)
     _finish(out, summary)
     stop.raise_if_stopped(summary)  # an interrupted run is not checked against --expect
@@ -296,7 +299,7 @@ def listen(
     source = MicrophoneSource(microphone, duration_s=duration_s)
     with (
         _stopped_by_signals(source.stop) as stop,
-        _sink(home_dir, config, member, no_store) as sink,
+        _sink(home_dir, config, member, no_store, out) as sink,
     ):
         if json_lines or not sys.stdout.isatty():
             summary, _ = _run(out, [source], config, sink, stop=stop.event)
@@ -355,7 +358,7 @@ def demo(home: Path | None, json_lines: bool, scenario: Path | None) -> None:
             f"[bold]keepmum demo[/]: replaying {audio.name} through the device "
             f"(models: {', '.join(config.wakeword.models)})\n"
         )
-        with _sink(home_dir, config, None, False) as sink:
+        with _sink(home_dir, config, None, False, out) as sink:
             summary, _ = _run(out, [FileSource(audio, pad_s=REPLAY_PAD_S)], config, sink)
         _finish(out, summary)
         # The vault's own account, as `keepmum report` prints it.
