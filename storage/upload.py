@@ -287,10 +287,19 @@ class UploadNotice:
         )
 
     def as_json(self) -> dict[str, Any]:
-        """For ``--json`` output: ``event`` is ``upload_`` + kind (``grant_refused`` for a
-        refused grant, as when storing)."""
+        """For ``--json`` output: ``event`` is ``upload_`` + kind; a refused grant is the same
+        ``grant_refused`` event as when storing (``stage`` ``upload``, ``problem``)."""
+        if self.kind == "grant_refused":
+            return {
+                "event": "grant_refused",
+                "record": self.record,
+                "grant": self.grant,
+                "endpoint": self.endpoint,
+                "stage": "upload",
+                "problem": self.detail,
+            }
         return {
-            "event": "grant_refused" if self.kind == "grant_refused" else f"upload_{self.kind}",
+            "event": f"upload_{self.kind}",
             "record": self.record,
             "grant": self.grant,
             "endpoint": self.endpoint,
