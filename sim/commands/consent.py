@@ -18,6 +18,7 @@ from sim.commands._common import (
     read_passphrase,
 )
 from sim.commands._output import Output
+from storage.bindings import grant_problems_by_id
 from storage.consent import grant_all_future, grant_records, revoke
 from storage.ledger import QueuedUpload, get_grant, grants, queued, validate_endpoint
 from storage.upload import fetch_recipient
@@ -152,7 +153,7 @@ def revoke_cmd(grant_id: str, home: Path | None, json_lines: bool) -> None:
     )
 
 
-def _row(vault: Vault, g: Any, now: float) -> dict[str, Any]:
+def _row(vault: Vault, g: Any, now: float, refused: list[str] | None) -> dict[str, Any]:
     conn = vault.connection
     sent = conn.execute(
         "SELECT count(*), coalesce(sum(bytes), 0) FROM uploads WHERE grant_id = ?", (g.grant_id,)
@@ -163,6 +164,8 @@ def _row(vault: Vault, g: Any, now: float) -> dict[str, Any]:
         "queued": len(waiting),
         "uploaded": int(sent[0]),
         "uploaded_bytes": int(sent[1]),
+        # Not bound in the audit chain as the ledger shows it: never used (issue 26).
+        "refused": refused[0] if refused else None,
     }
 
 
@@ -175,8 +178,9 @@ def list_grants(member: str | None, home: Path | None, json_lines: bool) -> None
     out = Output(json_lines)
     with opened_vault(home, read_only=True) as vault, vault.snapshot():
         now = vault.now()  # a clock set back shows no revoked or expired grant as live
+        unbound = grant_problems_by_id(vault.connection)
         rows = [
-            _row(vault, g, now)
+            _row(vault, g, now, unbound.get(g.grant_id))
             for g in grants(vault.connection)
             if member is None or g.member == member
         ]
@@ -191,6 +195,7 @@ def list_grants(member: str | None, home: Path | None, json_lines: bool) -> None
             f"{row['grant']} [{row['status']}] {row['member']} -> {row['endpoint']} "
             f"for {row['purpose']!r}: {scope}; queued {row['queued']}, "
             f"sent {row['uploaded']} ({row['uploaded_bytes']} bytes)"
+            + (f"; REFUSED, never used: {row['refused']}" if row["refused"] else "")
         )
     if not rows:
         out.say_plain("no consent given: nothing leaves this device")

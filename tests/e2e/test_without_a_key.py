@@ -82,6 +82,8 @@ def test_a_grant_row_inserted_into_vault_db_gets_nothing(stored_home: StoredHome
     assert [e for e in dry.events if "record" in e] == []
     sent = run_keepmum("upload", "--home", home, "--json")
     assert sent.returncode == 0 and _events(home, "upload_started") == [], sent
+    (listed,) = keepmum_ok("consent", "list", "--home", home, "--json").events
+    assert listed["grant"] == "g-0badc0de" and "no consent_granted entry" in listed["refused"]
     audited = _events(home, "grant_refused")
     assert {e["details"]["grant"] for e in audited} == {"g-0badc0de"}  # type: ignore[index]
 
