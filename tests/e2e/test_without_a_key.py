@@ -70,7 +70,7 @@ def test_a_grant_row_inserted_into_vault_db_gets_nothing(stored_home: StoredHome
             "INSERT INTO consent_events (kind, grant_id, member, purpose, endpoint, recipient,"
             " scope, records, expires, at) VALUES ('grant', 'g-0badc0de', 'alice', 'p', ?, ?,"
             " 'all_future', '[]', NULL, ?)",
-            (NOWHERE, ATTACKER, time.time() - 10),
+            (NOWHERE, ATTACKER, time.time()),  # after the members were made
         ),
     )
     replay = keepmum_ok("replay", "--home", home, "--json", stored_home.recording)
