@@ -8,7 +8,8 @@ itself), and an existing file is replaced only when the caller says so; otherwis
 linked into place, which fails if the name exists, even if it appeared a moment ago.
 
 :func:`guard_output_path` is the policy for a path a user named (``--out``, ``--csv``): never
-inside the device home (symlinks resolved before comparing), never a symbolic link, never an
+inside the device home (symlinks resolved before comparing, and compared by device and inode,
+so that a bind mount or a hard link of the home does not pass), never a symbolic link, never an
 existing file unless ``overwrite`` (``--force``). Together they close the 2018-style accident
 of an export written over a member's own key.
 """
@@ -110,6 +111,32 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _same_place(path: Path, home: Path) -> bool:
+    """Whether ``path`` reaches into ``home`` by another way than its name: a folder on the way
+    that is the home or one of its folders (a bind mount shows the same device and inode), or
+    an existing file that is one of the home's files (a hard link). Paths alone miss both."""
+    if not home.is_dir():
+        return False
+    inside: set[tuple[int, int]] = set()
+    for folder, subfolders, files in os.walk(home):
+        for name in (*subfolders, *files, "."):
+            found = _file_id(Path(folder) / name)
+            if found is not None:
+                inside.add(found)
+    target = _file_id(path)
+    if target is not None and target in inside:
+        return True
+    return any(_file_id(p) in inside for p in (path.parent, *path.parent.resolve().parents))
+
+
 def guard_output_path(
     path: Path, *, home: Path, option: str, overwrite: bool, make_folder: bool = False
 ) -> Path:
@@ -117,14 +144,15 @@ def guard_output_path(
 
     Refused: a path inside ``home`` (the device home: its keys, vault and config), compared
     after resolving symbolic links, so neither ``HOME/keys/alice.identity.age`` nor a link into
-    the home passes; a symbolic link (never followed); a folder; a missing folder (created
-    instead with ``make_folder``); an existing file unless ``overwrite``.
+    the home passes, and by device and inode, so neither a bind mount of the home nor a hard
+    link to one of its files passes; a symbolic link (never followed); a folder; a missing
+    folder (created instead with ``make_folder``); an existing file unless ``overwrite``.
     """
     if path.is_symlink():
         raise ConfigError(f"{option} {path}: is a symbolic link; refusing to follow it")
     real = path.parent.resolve() / path.name
     device_home = home.expanduser().resolve()
-    if _inside(real, device_home):
+    if _inside(real, device_home) or _same_place(path, device_home):
         raise ConfigError(
             f"{option} {path}: is inside the device home {home}; refusing to write there "
             "(it holds the keys and the vault)"

@@ -13,6 +13,7 @@ Ctrl-C's.
 from __future__ import annotations
 
 import importlib
+import io
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -28,6 +29,7 @@ __all__ = [
     "KeepmumCommand",
     "KeepmumGroup",
     "LazyGroup",
+    "LostOutput",
     "cli",
     "disable_core_dumps",
     "load_command",
@@ -153,18 +155,50 @@ def cli() -> None:
     """A smart speaker that hears everything and keeps almost nothing."""
 
 
+PR_SET_DUMPABLE = 4
+"""prctl(2) option: 0 makes the process non-dumpable (linux/prctl.h)."""
+
+
 def disable_core_dumps() -> None:
-    """Make this process (and its children) unable to write a core dump.
+    """Make this process (and its children) unable to write a core dump, and on Linux
+    non-dumpable.
 
     A core dump of ``vault play`` or ``export`` would hold the passphrase, the unlocked secret
     key and decrypted audio in a file nobody asked for. Both limits go to 0, so the process
-    cannot raise them again either.
+    cannot raise them again either. Non-dumpable (``PR_SET_DUMPABLE`` 0) also keeps another
+    process of the same user from reading this one's memory through ``/proc/PID/mem`` or
+    ptrace: the same secrets, without a core file.
     """
     if sys.platform == "win32":  # no core dumps to switch off (and no ``resource`` module)
         return
     import resource
 
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:  # pragma: no cover - cannot fail
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed")
+
+
+class LostOutput(io.TextIOBase):
+    """Standard output when file descriptor 1 is closed (``>&-``; Python then has no
+    ``sys.stdout``): what a command prints is counted and dropped, so the command still does
+    its work (a replay still writes its audit entry), and :func:`main` then fails in one line
+    instead of a traceback at the first print."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chars = 0
+        """Characters the command tried to print."""
+
+    def write(self, text: str) -> int:
+        self.chars += len(text)
+        return len(text)
+
+    def isatty(self) -> bool:
+        return False
 
 
 DECLINED_EXIT = 1
@@ -174,6 +208,25 @@ DECLINED_EXIT = 1
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
     disable_core_dumps()
+    lost = None
+    if sys.stdout is None:
+        lost = LostOutput()
+        sys.stdout = lost
+    try:
+        _main(argv)
+    except SystemExit as exc:
+        if lost is not None and lost.chars and exc.code in (0, None):
+            click.echo(
+                f"keepmum: error: standard output is closed; {lost.chars} characters of output "
+                "were lost (the command itself ran to its end)",
+                err=True,
+            )
+            sys.exit(2)
+        raise
+
+
+def _main(argv: list[str] | None) -> None:
+    """Run the command; every way it ends is one ``sys.exit`` with its status."""
     try:
         status = cli.main(args=argv, prog_name="keepmum", standalone_mode=False)
     except click.exceptions.Abort as exc:

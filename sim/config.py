@@ -229,7 +229,14 @@ def load_config(
             tables = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: malformed TOML ({exc})") from None
-    built = _build(source, tables)
+        except RecursionError:
+            # tomllib parses nested arrays and tables recursively: 1,000 levels exhaust Python's
+            # stack, which must be one line like any other malformed file (issue 26).
+            raise ConfigError(f"{path}: malformed TOML (nested too deeply)") from None
+    try:
+        built = _build(source, tables)
+    except RecursionError:  # a deeply nested value shown in an error message
+        raise ConfigError(f"{source}: a value is nested too deeply") from None
     labels = dict(blame or {})
     given = [(section, key) for section, table in (overrides or {}).items() for key in table]
 

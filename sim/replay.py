@@ -24,7 +24,7 @@ from sim.assemble import VaultSink, VoiceAttributor, build_speaker
 from sim.config import Config, load_config
 from sim.json_lines import jsonable
 from storage.settings import VaultSettings
-from storage.vault import Vault
+from storage.vault import Notice, Vault
 from wakeword.voice import VOICE_MODEL_NAME, VoiceEncoder, VoiceMatcher
 
 __all__ = [
@@ -93,9 +93,11 @@ def vault_sink(
     store: bool,
     on_full: Callable[[StorageFullError], None] | None = None,
     instead: str = "run without storing",
+    on_notice: Callable[[Notice], None] | None = None,
 ) -> Iterator[UtteranceSink | None]:
     """The home's vault bound to a member (default: its first), or nothing when not storing.
-    ``instead`` ends the error for a home without a vault (the option that runs without one)."""
+    ``instead`` ends the error for a home without a vault (the option that runs without one);
+    ``on_notice`` hears what the vault says without failing (a clock behind its high-water mark)."""
     if not store:
         yield None
         return
@@ -106,7 +108,7 @@ def vault_sink(
             f"{home}: no vault here; run `keepmum init --home {shlex.quote(str(home))} "
             f"--member NAME` first, or {instead}"
         )
-    with Vault.open(home, _run_vault_settings(home, config)) as vault:
+    with Vault.open(home, _run_vault_settings(home, config), on_notice=on_notice) as vault:
         # Records kept under a live all-future grant are also encrypted to its endpoint at
         # commit: the vault does that in every store.
         yield VaultSink(vault, member or vault.default_member(), on_full=on_full)

@@ -73,6 +73,10 @@ EVENTS = frozenset(
         # issue 27: voice enrolment (consent, no audio or vector) and its erasure
         "voice_enrolled",
         "voice_unenrolled",
+        # issue 26: a grant refused at use, a head file adopted after its loss
+        "grant_refused",
+        "head_adopted",
+        "clock_reset",
     }
 )
 """Every event name the chain accepts."""

@@ -13,8 +13,10 @@ is bound by an audit entry written in the same transaction that made it:
   ledger must show it revoked.
 
 Every check needs no key. The vault runs :func:`member_problems` before it first encrypts to a
-member in a process (so a redirected recipient is refused, not used), and ``vault verify`` runs
-all of them and reports each mismatch as a defect.
+member in a process (so a redirected recipient is refused, not used); the store runs
+:func:`grant_refusal` before it encrypts a copy to a grant's recipient, and the uploader before
+it sends to a grant's endpoint (issue 26: an inserted or altered grant is refused, not used);
+``vault verify`` runs all of them and reports each mismatch as a defect.
 """
 
 from __future__ import annotations
@@ -26,7 +28,14 @@ from typing import Any
 from storage import audit as audit_chain
 from storage.audit import AuditEntry
 
-__all__ = ["BINDING_EVENTS", "grant_problems", "member_binding", "member_problems"]
+__all__ = [
+    "BINDING_EVENTS",
+    "grant_problems",
+    "grant_problems_by_id",
+    "grant_refusal",
+    "member_binding",
+    "member_problems",
+]
 
 BINDING_EVENTS = ("member_added", "member_migrated")
 """Audit events that bind a member's name to its id and recipient."""
@@ -85,9 +94,10 @@ _GRANT_FIELDS = ("member", "purpose", "endpoint", "scope", "records", "expires")
 def _ledger_grants(
     conn: sqlite3.Connection,
 ) -> tuple[dict[str, dict[str, Any]], set[str], list[str]]:
+    """The ledger's grants by id, the revoked ids, and the ids that appear twice."""
     grants: dict[str, dict[str, Any]] = {}
     revoked: set[str] = set()
-    problems: list[str] = []
+    duplicated: list[str] = []
     rows = conn.execute(
         "SELECT kind, grant_id, member, purpose, endpoint, recipient, scope, records, expires "
         "FROM consent_events ORDER BY seq"
@@ -97,7 +107,7 @@ def _ledger_grants(
             revoked.add(str(gid))
             continue
         if gid in grants:
-            problems.append(f"grant {gid}: appears twice in the consent ledger")
+            duplicated.append(str(gid))
         try:
             parsed = json.loads(records)
         except (TypeError, ValueError):
@@ -111,28 +121,41 @@ def _ledger_grants(
             "records": parsed,
             "expires": expires,
         }
-    return grants, revoked, problems
+    return grants, revoked, duplicated
 
 
-def grant_problems(conn: sqlite3.Connection) -> list[str]:
-    """How the consent ledger differs from the chain's ``consent_granted``/``_revoked`` entries."""
-    grants, revoked, problems = _ledger_grants(conn)
+def grant_problems_by_id(conn: sqlite3.Connection) -> dict[str, list[str]]:
+    """How each grant of the consent ledger differs from the chain's ``consent_granted`` and
+    ``consent_revoked`` entries, by grant id (a grant without problems is not in the map).
+
+    The one check for grants: ``vault verify`` reports every problem, and the device refuses a
+    grant with any before it encrypts to its recipient or sends to its endpoint
+    (:func:`grant_refusal`)."""
+    grants, revoked, duplicated = _ledger_grants(conn)
+    problems: dict[str, list[str]] = {}
+
+    def add(gid: str, problem: str) -> None:
+        problems.setdefault(gid, []).append(problem)
+
+    for gid in duplicated:
+        add(gid, f"grant {gid}: appears twice in the consent ledger")
     granted: dict[str, AuditEntry] = {}
     chain_revoked: dict[str, int] = {}
     for entry in audit_chain.entries(conn, event="consent_granted"):
-        gid = entry.details.get("grant")
-        if isinstance(gid, str):
-            granted.setdefault(gid, entry)
+        bound_id = entry.details.get("grant")
+        if isinstance(bound_id, str):
+            granted.setdefault(bound_id, entry)
     for entry in audit_chain.entries(conn, event="consent_revoked"):
-        gid = entry.details.get("grant")
-        if isinstance(gid, str):
-            chain_revoked.setdefault(gid, entry.seq)
+        revoked_id = entry.details.get("grant")
+        if isinstance(revoked_id, str):
+            chain_revoked.setdefault(revoked_id, entry.seq)
     for gid, row in grants.items():
         bound = granted.get(gid)
         if bound is None:
-            problems.append(
+            add(
+                gid,
                 f"grant {gid}: in the consent ledger but no consent_granted entry in "
-                "the audit chain (a row inserted behind keepmum's back?)"
+                "the audit chain (a row inserted behind keepmum's back?)",
             )
             continue
         recorded = {"member": bound.member, **bound.details}
@@ -141,17 +164,25 @@ def grant_problems(conn: sqlite3.Connection) -> list[str]:
             if key == "recipient" and key not in bound.details:
                 continue  # granted before keepmum recorded recipients in the chain
             if recorded.get(key) != row[key]:
-                problems.append(
-                    f"grant {gid}: {key} differs from the audit chain (entry {bound.seq})"
-                )
+                add(gid, f"grant {gid}: {key} differs from the audit chain (entry {bound.seq})")
         if gid in chain_revoked and gid not in revoked:
-            problems.append(
+            add(
+                gid,
                 f"grant {gid}: revoked in the audit chain (entry "
-                f"{chain_revoked[gid]}) but live in the consent ledger"
+                f"{chain_revoked[gid]}) but live in the consent ledger",
             )
     for gid in granted:
         if gid not in grants:
-            problems.append(
-                f"grant {gid}: granted in the audit chain but missing from the consent ledger"
-            )
+            add(gid, f"grant {gid}: granted in the audit chain but missing from the consent ledger")
     return problems
+
+
+def grant_problems(conn: sqlite3.Connection) -> list[str]:
+    """Every problem :func:`grant_problems_by_id` finds, grant after grant (for verify)."""
+    return [p for found in grant_problems_by_id(conn).values() for p in found]
+
+
+def grant_refusal(conn: sqlite3.Connection, grant_id: str) -> str | None:
+    """Why the grant ``grant_id`` must not be used (its first problem), None if it is bound."""
+    found = grant_problems_by_id(conn).get(grant_id)
+    return found[0] if found else None

@@ -13,6 +13,13 @@ refused. The file holds one line::
 It is written to a temporary name and renamed (atomic), mode 0600, not fsynced: losing the
 newest update to a power cut makes it lag, which is allowed. What it cannot catch: someone who
 restores or rewrites the head file together with the database (see storage/README.md).
+
+A missing head file is refused too (:class:`HeadMissingError`, exit 2) when the chain has
+entries: deleting the file beside an older ``vault.db`` would otherwise disarm the check. Only a
+vault from before schema version 2 (which never had the file) opens without one. A head file
+that is really lost is recovered with ``keepmum audit adopt-head``: it shows what the chain
+holds (entries, head, live grants), asks, then records the chain's head and an audit entry
+``head_adopted`` (:func:`adopt_head`).
 """
 
 from __future__ import annotations
@@ -21,14 +28,18 @@ import re
 import sqlite3
 from pathlib import Path
 
-from keepmum.errors import IntegrityError
+from keepmum.errors import IntegrityError, VaultError
 from keepmum.files import write_file
 from storage import audit as audit_chain
 
-__all__ = ["HEAD_FILE", "check_head", "read_head", "write_head"]
+__all__ = ["HEAD_FILE", "HeadMissingError", "check_head", "read_head", "write_head"]
 
 HEAD_FILE = "audit.head"
 _LINE = re.compile(r"(\d+) ([0-9a-f]{64})\n?")
+
+
+class HeadMissingError(VaultError):
+    """The head file is missing beside a vault whose chain has entries (exit 2)."""
 
 
 def read_head(path: Path) -> tuple[int, str] | None:
@@ -53,15 +64,22 @@ def write_head(path: Path, head: tuple[int, str]) -> None:
     write_file(path, f"{head[0]} {head[1]}\n".encode("ascii"), overwrite=True, durable=False)
 
 
-def check_head(conn: sqlite3.Connection, path: Path) -> tuple[int, str]:
+def check_head(conn: sqlite3.Connection, path: Path, *, legacy: bool = False) -> tuple[int, str]:
     """Refuse a database that lacks the entry ``path`` records; return the chain's head.
 
     IntegrityError (exit 1) names the head file, the entry and what the database holds instead.
-    Without a head file (a new vault, or one from before schema version 2) nothing is checked.
+    Without a head file: HeadMissingError (exit 2) if the chain has entries, unless ``legacy``
+    (the file was at schema version 1 before this open: it never had a head file).
     """
     current = audit_chain.head(conn)
     recorded = read_head(path)
     if recorded is None:
+        if current[0] > 0 and not legacy:
+            raise HeadMissingError(
+                f"{path}: missing, but vault.db's audit chain has {current[0]} entries: an "
+                "older vault.db may have been restored with the head file removed; if the head "
+                "file was really lost, run keepmum audit adopt-head (it shows what it adopts)"
+            )
         return current
     seq, digest = recorded
     row = conn.execute("SELECT hash FROM audit WHERE seq = ?", (seq,)).fetchone()

@@ -7,7 +7,7 @@ spills nothing to temporary files). It identifies itself with ``PRAGMA applicati
 newer keepmum is refused (FormatVersionError), an older one is migrated forward in one
 transaction.
 
-Tables (version 5)::
+Tables (version 6)::
 
     members(name PK, recipient, created, id UNIQUE, name_key UNIQUE)
                         recipient: age1... in the clear; id: the member's stable id (names the
@@ -19,12 +19,14 @@ Tables (version 5)::
     upload_attempts, erasure_requests                   (storage/ledger_schema.py, version 3)
     consent_events, upload_queue, uploads               (storage/ledger_schema.py, version 4)
     voiceprints                                         (storage/voiceprints.py, version 5)
+    meta(key PK, value)       'clock_high_water'       (storage/clockmark.py, version 6)
 
 Version 2 gives members a stable id and a case-folded name key (``MIGRATIONS[1]``); version 3
 adds ``upload_attempts`` and ``erasure_requests`` (:mod:`storage.ledger_schema`,
 ``MIGRATIONS[2]``); version 4 brings the consent ledger's tables, until then created outside
 the versioned schema at every open, into it (``MIGRATIONS[3]``, nothing to do on a file that has
-them); version 5 adds enrolled members' ``voiceprints`` (``MIGRATIONS[4]``).
+them); version 5 adds enrolled members' ``voiceprints`` (``MIGRATIONS[4]``); version 6 the
+``meta`` table with the clock's high-water mark (``MIGRATIONS[5]``).
 
 ``sha256`` is the SHA-256 of ``ciphertext``; ``meta_sha256`` covers every other column of the
 row (see :func:`storage.records.meta_digest`), so a changed byte anywhere in a row is found by
@@ -43,6 +45,7 @@ from pathlib import Path
 
 from keepmum.errors import FormatVersionError, IntegrityError, VaultError
 from storage import audit
+from storage.clockmark import add_clock_mark
 from storage.ledger_schema import add_consent_ledger, add_upload_ledger
 from storage.voiceprints import add_voiceprints_table
 
@@ -54,12 +57,13 @@ __all__ = [
     "name_key",
     "new_member_id",
     "schema_version",
+    "stored_schema_version",
 ]
 
 APPLICATION_ID = 0x6B6D756D
 """``PRAGMA application_id`` of a keepmum vault ("kmum")."""
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """The schema version this keepmum writes and understands (see storage/README.md, Versions)."""
 
 _SCHEMA_V1 = """
@@ -162,6 +166,7 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     2: add_upload_ledger,  # v3: upload attempts (in flight / outcome) and erasure requests
     3: add_consent_ledger,  # v4: the consent ledger joins the versioned schema (no-op if there)
     4: add_voiceprints_table,  # v5: enrolled members' voiceprints (storage/voiceprints.py)
+    5: add_clock_mark,  # v6: meta(key, value) with the clock's high-water mark (issue 26)
 }
 
 
@@ -209,6 +214,21 @@ def _open_read_only(path: Path) -> sqlite3.Connection:
 def _writable_fs(folder: Path) -> bool:
     # os.access ignores a read-only mount for root; statvfs knows.
     return not os.statvfs(folder).f_flag & os.ST_RDONLY
+
+
+def stored_schema_version(path: Path) -> int | None:
+    """The schema version of the file at ``path`` as it is now, before any migration (None if
+    it cannot be read: opening it reports why)."""
+    try:
+        conn = _open_read_only(path)
+    except sqlite3.Error:
+        return None
+    try:
+        return schema_version(conn)
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
 
 
 def connect(path: Path, *, create: bool = False, read_only: bool = False) -> sqlite3.Connection:

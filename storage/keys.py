@@ -28,6 +28,7 @@ promise on journaling and flash file systems).
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
@@ -38,7 +39,13 @@ import pyrage
 from pyrage import passphrase as age_passphrase
 from pyrage import x25519
 
-from keepmum.errors import IntegrityError, PassphraseError, PermissionsError, VaultError
+from keepmum.errors import (
+    IntegrityError,
+    PassphraseError,
+    PermissionsError,
+    StorageFullError,
+    VaultError,
+)
 from keepmum.files import write_file
 from storage.private import check_private
 from storage.records import AGE_MAGIC
@@ -117,7 +124,14 @@ class KeyStore:
         # at once (storage/README.md, threat model).
         del text, identity
         # 0600 from the first byte, fsynced, renamed into place, the folder fsynced.
-        write_file(path, sealed, overwrite=True)
+        try:
+            write_file(path, sealed, overwrite=True)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise StorageFullError(
+                    f"{path}: the disk is full; {who!r} was not added (nothing was written)"
+                ) from exc
+            raise VaultError(f"{path}: cannot be written ({exc.strerror})") from exc
         return recipient
 
     def check_permissions(self, member: str, *, who: str | None = None) -> Path:

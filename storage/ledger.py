@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 import pyrage
 
 from keepmum.errors import ConsentError
+from storage.bindings import grant_refusal
 from storage.redact import refuse_secret
 from storage.wire import check_endpoint_url
 
@@ -41,6 +42,7 @@ __all__ = [
     "SCOPE_RECORDS",
     "AuditFn",
     "Grant",
+    "GrantRefused",
     "QueuedUpload",
     "append_grant",
     "append_revoke",
@@ -53,6 +55,7 @@ __all__ = [
     "queue_for_future_grants",
     "queued",
     "queued_ids",
+    "refuse_unbound",
     "revoke_member_grants",
     "validate_endpoint",
 ]
@@ -127,6 +130,51 @@ class Grant:
             "revoked_at": self.revoked_at,
             "status": self.status_at(t),
         }
+
+
+@dataclass(frozen=True)
+class GrantRefused:
+    """A grant the device would have used but refused: the audit chain does not bind it as the
+    ledger shows it (a row inserted into vault.db, or its recipient or endpoint changed)."""
+
+    grant: str
+    member: str
+    endpoint: str
+    stage: str
+    """``queue`` (a new record was not encrypted to it) or ``upload`` (nothing was sent)."""
+    problem: str
+    """What :func:`storage.bindings.grant_refusal` found."""
+
+    def as_json(self) -> dict[str, Any]:
+        """For ``--json`` output: ``event`` is ``grant_refused``."""
+        return {
+            "event": "grant_refused",
+            "grant": self.grant,
+            "member": self.member,
+            "endpoint": self.endpoint,
+            "stage": self.stage,
+            "problem": self.problem,
+        }
+
+    def __str__(self) -> str:
+        nothing = "nothing encrypted to it" if self.stage == "queue" else "nothing sent to it"
+        return f"grant {self.grant} refused: {self.problem}; {nothing} (see keepmum vault verify)"
+
+
+def refuse_unbound(
+    conn: sqlite3.Connection, grant: Grant, stage: str, audit: AuditFn | None
+) -> GrantRefused | None:
+    """None if ``grant`` is bound in the audit chain as the ledger shows it; else the refusal,
+    audited ``grant_refused`` (when ``audit`` is given: a writable vault, inside the caller's
+    transaction). The one check at use, the same that ``vault verify`` makes."""
+    problem = grant_refusal(conn, grant.grant_id)
+    if problem is None:
+        return None
+    refused = GrantRefused(grant.grant_id, grant.member, grant.endpoint, stage, problem)
+    if audit is not None:
+        # The endpoint is not recorded: it is the attacker's text, and the chain keeps it forever.
+        audit(conn, "grant_refused", member=grant.member, grant=grant.grant_id, stage=stage)
+    return refused
 
 
 @dataclass(frozen=True)
@@ -377,14 +425,21 @@ def append_revoke(conn: sqlite3.Connection, grant: Grant, now: float) -> int:
 
 
 def queue_for_future_grants(
-    conn: sqlite3.Connection, meta: Any, wav: bytes, now: float, audit: AuditFn
+    conn: sqlite3.Connection,
+    meta: Any,
+    wav: bytes,
+    now: float,
+    audit: AuditFn,
+    on_refused: Callable[[GrantRefused], None] | None = None,
 ) -> list[QueuedUpload]:
     """Inside a store's transaction: encrypt a new record's WAV (in RAM) to each live
     all-future grant of its member, and audit each copy ``queued``.
 
     The vault calls this in every store; if encryption fails, the store rolls back, so a record
     is never kept without its consented copies. A grant given to an earlier, forgotten member of
-    the same name is not this member's and queues nothing.
+    the same name is not this member's and queues nothing. A grant the audit chain does not
+    bind as the ledger shows it is refused (:func:`refuse_unbound`): nothing is encrypted to
+    it, the refusal is audited and passed to ``on_refused``; the record is stored all the same.
     """
     row = conn.execute("SELECT created FROM members WHERE name = ?", (meta.member,)).fetchone()
     member_since = float(row[0]) if row is not None else float("inf")
@@ -392,6 +447,12 @@ def queue_for_future_grants(
     for grant in live_grants(conn, now, member=meta.member, scope=SCOPE_ALL_FUTURE):
         if grant.granted_at < member_since:
             continue  # given by an earlier, forgotten member of the same name: not theirs
-        if grant.covers(meta.id, meta.member, meta.created):
-            items.append(enqueue(conn, grant, meta.id, wav, now, audit))
+        if not grant.covers(meta.id, meta.member, meta.created):
+            continue
+        refused = refuse_unbound(conn, grant, "queue", audit)
+        if refused is not None:
+            if on_refused is not None:
+                on_refused(refused)
+            continue
+        items.append(enqueue(conn, grant, meta.id, wav, now, audit))
     return items

@@ -4,9 +4,11 @@ The queue holds ciphertexts already encrypted to each endpoint's age recipient (
 :mod:`storage.ledger`), so uploading needs no key at all. The :class:`Uploader` never holds the
 vault's write lock across network I/O. For each queued item:
 
-1. **start** (one short transaction): re-read the grant, check it is live and covers the record,
-   and append an ``upload_attempts`` row with no outcome ("in flight") and the attempt's
-   deadline, and an ``upload_started`` audit entry; commit.
+1. **start** (one short transaction): re-read the grant, check it is live and covers the record
+   and that the audit chain binds it as the ledger shows it (an inserted or altered grant is
+   refused, audited ``grant_refused``, and nothing is sent to it), and append an
+   ``upload_attempts`` row with no outcome ("in flight") and the attempt's deadline, and an
+   ``upload_started`` audit entry; commit.
 2. **send** (no lock held): one HTTP POST to ``{endpoint}/upload`` with a total deadline; the
    ``X-Keepmum-Upload-Id`` header is the same for every attempt at the same queued copy, so the
    receiver stores a resend once. Before each chunk of the body the grant is read again: a
@@ -51,10 +53,12 @@ from storage.endpoint_access import EndpointAccess, load_access
 from storage.erasure import ErasureRequest, pending_erasures
 from storage.ledger import (
     Grant,
+    GrantRefused,
     QueuedUpload,
     get_grant,
     queued,
     queued_ids,
+    refuse_unbound,
     validate_endpoint,
 )
 from storage.vault import Vault
@@ -279,15 +283,33 @@ class UploadNotice:
 
     kind: str
     """``outcome_unknown`` (a crashed attempt, resolved now), ``failed``, ``skipped``
-    (its endpoint failed earlier in this run) or ``in_flight`` (another process is sending it)."""
+    (its endpoint failed earlier in this run), ``in_flight`` (another process is sending it) or
+    ``grant_refused`` (the audit chain does not bind its grant: nothing sent)."""
     record: str
     grant: str
     endpoint: str
     bytes_sent: int
     detail: str
 
+    @classmethod
+    def refused(cls, item: QueuedUpload, refusal: GrantRefused) -> UploadNotice:
+        """The notice for an item whose grant was refused at use."""
+        return cls(
+            "grant_refused", item.record_id, refusal.grant, refusal.endpoint, 0, refusal.problem
+        )
+
     def as_json(self) -> dict[str, Any]:
-        """For ``--json`` output: ``event`` is ``upload_`` + kind."""
+        """For ``--json`` output: ``event`` is ``upload_`` + kind; a refused grant is the same
+        ``grant_refused`` event as when storing (``stage`` ``upload``, ``problem``)."""
+        if self.kind == "grant_refused":
+            return {
+                "event": "grant_refused",
+                "record": self.record,
+                "grant": self.grant,
+                "endpoint": self.endpoint,
+                "stage": "upload",
+                "problem": self.detail,
+            }
         return {
             "event": f"upload_{self.kind}",
             "record": self.record,
@@ -366,6 +388,20 @@ class Uploader:
         self._clock = clock if clock is not None else vault.clock
         self.deadline_s = deadline_s
         self._access = access
+        self._refusals: dict[str, GrantRefused | None] = {}
+
+    def _now(self) -> float:
+        # Never earlier than the latest time the vault has seen: a clock set back must not
+        # make a revoked or expired grant live again (storage/clockmark.py).
+        return self._vault.now(self._clock())
+
+    def _refusal(self, conn: Any, grant: Grant) -> GrantRefused | None:
+        """The grant's refusal if the audit chain does not bind it (checked once per grant
+        and run, audited when the vault is writable and ``conn`` is in a transaction)."""
+        if grant.grant_id not in self._refusals:
+            audit = self._vault.audit if conn.in_transaction else None
+            self._refusals[grant.grant_id] = refuse_unbound(conn, grant, "upload", audit)
+        return self._refusals[grant.grant_id]
 
     def _check(self, conn: Any, item: QueuedUpload, now: float) -> Grant | None:
         """The item's grant if it may be sent now, else None: revoked, expired, or its record
@@ -384,14 +420,27 @@ class Uploader:
             return None
         return grant
 
-    def plan(self) -> list[PlannedUpload]:
-        """What :meth:`upload` would send now, and nothing is sent (``--dry-run``)."""
-        conn = self._vault.connection
-        now = self._clock()
+    def plan(self, on_notice: Callable[[UploadNotice], None] | None = None) -> list[PlannedUpload]:
+        """What :meth:`upload` would send now, and nothing is sent (``--dry-run``); a grant the
+        audit chain does not bind is left out and passed to ``on_notice`` (and audited, when the
+        vault is writable)."""
+        self._refusals = {}
+        if self._vault.read_only:
+            return self._plan(self._vault.connection, on_notice)
+        with self._vault.transaction() as conn:
+            return self._plan(conn, on_notice)
+
+    def _plan(
+        self, conn: Any, on_notice: Callable[[UploadNotice], None] | None
+    ) -> list[PlannedUpload]:
+        now = self._now()
         planned = []
         for item in queued(conn):
             grant = self._check(conn, item, now)
-            if grant is not None:
+            refused = None if grant is None else self._refusal(conn, grant)
+            if refused is not None and on_notice is not None:
+                on_notice(UploadNotice.refused(item, refused))
+            elif grant is not None:
                 planned.append(
                     PlannedUpload(
                         item.record_id,
@@ -421,6 +470,7 @@ class Uploader:
             if on_notice is not None:
                 on_notice(notice)
 
+        self._refusals = {}
         for notice in self._resolve_abandoned():
             notify(notice)
         sent: list[PlannedUpload] = []
@@ -451,7 +501,7 @@ class Uploader:
         Their copies are still queued and are resent (same upload id: the receiver keeps one)
         below, if the grant is still live; counted as possibly sent either way.
         """
-        now = self._clock()
+        now = self._now()
         notices = []
         with self._vault.transaction() as conn:
             for a in open_attempts(conn):
@@ -495,9 +545,13 @@ class Uploader:
             if not found:  # revoked or erased since the queue was read
                 return None
             item = found[0]
-            now = self._clock()
+            now = self._now()
             grant = self._check(conn, item, now)
             if grant is None:
+                return None
+            refused = self._refusal(conn, grant)
+            if refused is not None:
+                notify(UploadNotice.refused(item, refused))
                 return None
             if grant.endpoint in failed:
                 notify(
@@ -562,7 +616,7 @@ class Uploader:
 
     def _still_allowed(self, item: QueuedUpload) -> bool:
         # Read outside any transaction: sees whatever a revoke in another process committed.
-        return self._check(self._vault.connection, item, self._clock()) is not None
+        return self._check(self._vault.connection, item, self._now()) is not None
 
     def _send(self, attempt: _Attempt) -> PlannedUpload | UploadNotice:
         """Steps 2 and 3: send without any lock, then commit the outcome."""
@@ -611,7 +665,7 @@ class Uploader:
     ) -> PlannedUpload | UploadNotice:
         item, grant = attempt.item, attempt.grant
         with self._vault.transaction() as conn:
-            now = self._clock()
+            now = self._now()
             # Re-check: a revoke that landed during the send does not undo bytes that left,
             # but the log says so, and nothing more of that grant leaves.
             revoked_meanwhile = self._check(conn, item, now) is None

@@ -48,12 +48,20 @@ from keepmum.errors import FormatVersionError, IntegrityError, StorageFullError,
 from storage import audit as audit_chain
 from storage import erasure, ledger, voiceprints
 from storage.bindings import member_problems
-from storage.chainhead import HEAD_FILE, check_head, write_head
-from storage.index import connect, name_key, new_member_id
+from storage.chainhead import HEAD_FILE, check_head, read_head, write_head
+from storage.clockmark import ClockBehind, clock_behind, high_water, raise_mark, reset_mark
+from storage.index import connect, name_key, new_member_id, stored_schema_version
 from storage.keys import IDENTITY_SUFFIX, KeyStore, validate_member_name
 from storage.private import check_private
 from storage.records import RecordMeta, meta_digest, new_record_id
-from storage.retention import Deleted, PurgeResult, delete_rows, due_older_than, purge
+from storage.retention import (
+    Deleted,
+    PurgeResult,
+    delete_rows,
+    due_for_expiry,
+    due_older_than,
+    purge,
+)
 from storage.settings import VaultSettings
 from storage.voiceprints import Voiceprint
 from storage.wav import WavError, pcm_to_wav, wav_to_pcm
@@ -65,6 +73,7 @@ __all__ = [
     "RESERVE_NAME",
     "ForgetResult",
     "Member",
+    "Notice",
     "Vault",
     "check_home",
 ]
@@ -85,6 +94,10 @@ _RECORD_COLUMNS = (
 
 
 _MEMBER_COLUMNS = "name, recipient, created, id"
+
+Notice = ledger.GrantRefused | ClockBehind
+"""What a vault tells its user besides results (:attr:`Vault.on_notice`): each has
+``as_json()`` and a one-line ``str()``."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +165,15 @@ class Vault:
         self._recipients: dict[str, x25519.Recipient] = {}
         self._head_file = home / HEAD_FILE
         self._head_written: tuple[int, str] | None = None
+        self._told_clock = False
+        self.on_notice: Callable[[Notice], None] | None = None
+        """Told of what the user must hear besides the result (a grant refused at store, a
+        clock behind the vault's; :data:`Notice`); the CLI prints it. None: nobody is told."""
+
+    def notify(self, notice: Notice) -> None:
+        """Pass ``notice`` to :attr:`on_notice`, if anyone listens."""
+        if self.on_notice is not None:
+            self.on_notice(notice)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -168,14 +190,27 @@ class Vault:
         *,
         clock: Callable[[], float] = time.time,
     ) -> Vault:
-        """Make a new, empty vault in ``home`` (VaultError if one exists there)."""
+        """Make a new, empty vault in ``home`` (VaultError if one exists there).
+
+        The space reserve comes first: if the disk cannot hold it, StorageFullError and nothing
+        is made (without it, erasure could fail once the disk fills up)."""
         if cls.exists(home):
             raise VaultError(f"{home}: a vault exists here already (to add people: member add)")
+        made_home = not home.exists()
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
         check_home(home)
+        if not _ensure_reserve(home):
+            if made_home:
+                with contextlib.suppress(OSError):
+                    home.rmdir()
+            raise StorageFullError(
+                f"{home}: {_free_bytes(home) // 1024} KiB free; a vault needs "
+                f"{2 * RESERVE_BYTES // (1024 * 1024)} MiB free to hold its "
+                f"{RESERVE_BYTES // (1024 * 1024)} MiB space reserve, without which erasure "
+                "and revoking could fail once the disk fills up; nothing was created"
+            )
         KeyStore(home / KEYS_DIR).ensure_dir()
         conn = connect(home / DB_NAME, create=True)
-        _ensure_reserve(home)
         return cls._finish_open(home, conn, settings or VaultSettings(), clock)
 
     @classmethod
@@ -188,6 +223,7 @@ class Vault:
         read_only: bool = False,
         enforce: bool = True,
         frees_space: bool = False,
+        on_notice: Callable[[Notice], None] | None = None,
     ) -> Vault:
         """Open the vault in ``home`` and enforce expiry and capacity now.
 
@@ -196,19 +232,23 @@ class Vault:
         purges). ``enforce=False`` skips the purge at open: for withdrawal (revoke, delete,
         forget) when the configuration cannot be read, since a purge under default settings
         could delete what the real ones keep. ``frees_space`` (delete, purge, forget, revoke):
-        on a full disk, release the space reserve first. VaultError ("run keepmum init") if there is
-        none; FormatVersionError if a newer keepmum wrote it.
+        on a full disk, release the space reserve first. ``on_notice``: see :attr:`on_notice`
+        (set before the purge at open, which may already have something to say). VaultError
+        ("run keepmum init") if there is none; FormatVersionError if a newer keepmum wrote it.
         """
         check_home(home)
+        legacy = _before_head_files(home)
         if read_only:
             conn = connect(home / DB_NAME, read_only=True)
             try:
                 # A rolled-back or swapped vault.db is refused by readers too.
-                check_head(conn, home / HEAD_FILE)
+                check_head(conn, home / HEAD_FILE, legacy=legacy)
             except BaseException:
                 conn.close()
                 raise
-            return cls(home, conn, settings or VaultSettings(), clock, read_only=True)
+            vault = cls(home, conn, settings or VaultSettings(), clock, read_only=True)
+            vault.on_notice = on_notice
+            return vault
         if frees_space and _free_bytes(home) < RESERVE_BYTES:
             (home / RESERVE_NAME).unlink(missing_ok=True)  # erasure must work on a full disk
         try:
@@ -222,7 +262,52 @@ class Vault:
                 ) from exc
             raise
         _ensure_reserve(home)
-        return cls._finish_open(home, conn, settings or VaultSettings(), clock, enforce=enforce)
+        return cls._finish_open(
+            home,
+            conn,
+            settings or VaultSettings(),
+            clock,
+            enforce=enforce,
+            on_notice=on_notice,
+            legacy=legacy,
+        )
+
+    @classmethod
+    def open_lost_head(cls, home: Path, *, clock: Callable[[], float] = time.time) -> Vault:
+        """Open a vault whose head file is lost (missing or not a head line), without the head
+        check and without purging, for :meth:`adopt_head` (``keepmum audit adopt-head``).
+
+        VaultError if the head file is there and readable: then there is nothing to adopt (a
+        database behind it was rolled back, which adopting must not hide)."""
+        check_home(home)
+        path = home / HEAD_FILE
+        try:
+            recorded = read_head(path)
+        except IntegrityError:
+            recorded = None  # not a head line: as good as lost
+        if recorded is not None:
+            raise VaultError(
+                f"{path}: present (audit entry {recorded[0]}); there is no lost head to adopt "
+                "(to accept an older vault.db knowingly, remove this file first)"
+            )
+        conn = connect(home / DB_NAME)
+        return cls(home, conn, VaultSettings(), clock)
+
+    def adopt_head(self) -> tuple[int, str]:
+        """Record the chain's head in the head file again, after checking every link, and
+        audit ``head_adopted``; returns the head. IntegrityError (nothing written) if the chain
+        has a defect."""
+        defects = audit_chain.verify_chain(self._conn)
+        if defects:
+            first = defects[0]
+            raise IntegrityError(
+                f"{self.home / DB_NAME}: the audit chain has {len(defects)} defect(s) (entry "
+                f"{first.seq}: {first.problem}); its head is not adopted"
+            )
+        with self.transaction() as conn:
+            seq, digest = audit_chain.head(conn)
+            self.audit(conn, "head_adopted", entries=seq, head=digest)
+        return audit_chain.head(self._conn)
 
     @classmethod
     def _finish_open(
@@ -233,17 +318,23 @@ class Vault:
         clock: Callable[[], float],
         *,
         enforce: bool = True,
+        on_notice: Callable[[Notice], None] | None = None,
+        legacy: bool = False,
     ) -> Vault:
         try:
             # Before anything reads the tables: a rolled-back or swapped vault.db stops here.
-            head = check_head(conn, home / HEAD_FILE)
+            head = check_head(conn, home / HEAD_FILE, legacy=legacy)
             vault = cls(home, conn, settings, clock)
+            vault.on_notice = on_notice
             vault._adopt_legacy_key_files()
             vault._record_head(head)
-            if enforce:
-                # A full disk must not block the commands that free space.
-                with contextlib.suppress(StorageFullError):
+            # A full disk must not block the commands that free space.
+            with contextlib.suppress(StorageFullError):
+                if enforce:
                     vault.purge(checkpoint=False)
+                else:
+                    with vault.transaction():
+                        pass  # the clock's high-water mark only (every transaction raises it)
         except BaseException:
             conn.close()
             raise
@@ -306,6 +397,8 @@ class Vault:
             raise self._write_error(exc) from exc
         try:
             yield self._conn
+            # Every write also records the latest time seen (storage/clockmark.py).
+            raise_mark(self._conn, self.clock())
         except sqlite3.OperationalError as exc:
             self._rollback()
             raise self._write_error(exc) from exc
@@ -391,6 +484,35 @@ class Vault:
     def _checkpoint(self, mode: str) -> None:
         # Old WAL frames still hold deleted ciphertext until a checkpoint overwrites the file.
         self._conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+
+    # -- time ------------------------------------------------------------------------------
+
+    def now(self, t: float | None = None) -> float:
+        """The time decisions use: the clock (or ``t``), never earlier than the latest time
+        the vault has seen (storage/clockmark.py). A revoked or expired grant stays so when
+        the clock is set back, and a record stored meanwhile keeps its full retention."""
+        t = self.clock() if t is None else t
+        mark = high_water(self._conn)
+        return t if mark is None else max(t, mark)
+
+    def clock_behind(self) -> ClockBehind | None:
+        """The clock is behind the vault's high-water mark (then nothing is purged)."""
+        return clock_behind(self._conn, self.clock())
+
+    def _purge_allowed(self) -> bool:
+        """False (and the user told, once per vault) while the clock is behind the mark."""
+        behind = self.clock_behind()
+        if behind is None:
+            return True
+        if not self._told_clock:
+            self._told_clock = True
+            self.notify(behind)
+        return False
+
+    def due_if_clock_is_right(self) -> int:
+        """How many records expire if the clock's time is taken as right now (what
+        ``purge(clock_is_right=True)`` would delete for expiry)."""
+        return len(due_for_expiry(self._conn, self.clock(), self.settings))
 
     # -- members -----------------------------------------------------------------------------
 
@@ -519,7 +641,8 @@ class Vault:
         recipient = self._recipient(member)
         wav = pcm_to_wav(samples)
         ciphertext = pyrage.encrypt(wav, [recipient])
-        now = self.clock()
+        now = self.now()
+        allowed = self._purge_allowed()
         meta = RecordMeta(
             id=new_record_id(utterance.started_at),
             member=member,
@@ -558,8 +681,8 @@ class Vault:
                 meta_sha256=meta_sha256,
             )
             # The all-future rule: whoever stores, live all-future grants get their copies.
-            ledger.queue_for_future_grants(conn, meta, wav, now, self.audit)
-            purged = purge(conn, now, self.settings, self.audit)
+            ledger.queue_for_future_grants(conn, meta, wav, now, self.audit, self.notify)
+            purged = purge(conn, now, self.settings, self.audit) if allowed else PurgeResult()
         if purged.all:
             self._checkpoint("PASSIVE")
         if any(d.record == meta.id for d in purged.all):
@@ -600,9 +723,18 @@ class Vault:
                 muted_s=float(muted_s),
             )
 
-    def purge(self, *, checkpoint: bool = True) -> PurgeResult:
-        """Enforce expiry and capacity now."""
+    def purge(self, *, checkpoint: bool = True, clock_is_right: bool = False) -> PurgeResult:
+        """Enforce expiry and capacity now; nothing while the clock is behind the vault's
+        high-water mark, unless ``clock_is_right``: then the mark comes down to the clock
+        (audited ``clock_reset``) and records stamped in the future expire."""
+        if not clock_is_right and not self._purge_allowed():
+            return PurgeResult()  # nothing is decided on this clock
         with self.transaction() as conn:
+            if clock_is_right:
+                now = self.clock()
+                before = reset_mark(conn, now)
+                if before is not None and before > now:
+                    self.audit(conn, "clock_reset", high_water_was=before, clock=now)
             result = purge(conn, self.clock(), self.settings, self.audit)
         if result.all:
             self._checkpoint("TRUNCATE" if checkpoint else "PASSIVE")
@@ -672,7 +804,7 @@ class Vault:
                 audit=self.audit,
             )
             # Their consent ends with them: a later member of the same name inherits no grant.
-            for grant_id in ledger.revoke_member_grants(conn, member, self.clock()):
+            for grant_id in ledger.revoke_member_grants(conn, member, self.now()):
                 self.audit(
                     conn, "consent_revoked", member=member, grant=grant_id, reason="forgotten"
                 )
@@ -814,6 +946,15 @@ class Vault:
         return wav
 
 
+def _before_head_files(home: Path) -> bool:
+    """True if ``home`` has no head file and its vault.db is from before schema version 2,
+    which wrote none (storage/chainhead.py): only such a vault opens without one."""
+    if (home / HEAD_FILE).exists() or not (home / DB_NAME).exists():
+        return False
+    version = stored_schema_version(home / DB_NAME)
+    return version is not None and version < 2
+
+
 def _free_bytes(folder: Path) -> int:
     try:
         st = os.statvfs(folder)
@@ -822,15 +963,18 @@ def _free_bytes(folder: Path) -> int:
     return st.f_bavail * st.f_frsize
 
 
-def _ensure_reserve(home: Path) -> None:
-    """Create the space reserve if it is missing and there is room for it; never fails."""
+def _ensure_reserve(home: Path) -> bool:
+    """Create the space reserve if it is missing and there is room for it; never fails.
+    Returns whether the reserve exists afterwards."""
     path = home / RESERVE_NAME
-    if path.exists() or _free_bytes(home) < 2 * RESERVE_BYTES:
-        return
+    if path.exists():
+        return True
+    if _free_bytes(home) < 2 * RESERVE_BYTES:
+        return False
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError:
-        return
+        return False
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(bytes(RESERVE_BYTES))  # written, not sparse: it must really hold blocks
@@ -838,3 +982,5 @@ def _ensure_reserve(home: Path) -> None:
             os.fsync(fh.fileno())
     except OSError:
         path.unlink(missing_ok=True)
+        return False
+    return True

@@ -24,6 +24,7 @@ from pyrage import x25519
 from keepmum.errors import IntegrityError, VaultError
 from storage import audit as audit_chain
 from storage.bindings import grant_problems, member_problems
+from storage.keys import IDENTITY_SUFFIX
 from storage.records import RecordMeta, check_record
 from storage.voiceprints import problems as voiceprint_problems
 
@@ -87,6 +88,27 @@ def _check_members(conn: sqlite3.Connection) -> tuple[set[str], list[Defect]]:
         defects += [Defect(None, p) for p in problems]
     defects += [Defect(None, p) for p in grant_problems(conn)]
     return names, defects
+
+
+def _check_key_files(vault: Vault, conn: sqlite3.Connection) -> list[Defect]:
+    """A member row whose identity file is gone is a forget that did not finish (the identity
+    is shredded first, then the rows go in one transaction: a full disk or a crash between the
+    two leaves this). Reported, so that ``vault forget`` is run again."""
+    defects = []
+    for name, member_id in conn.execute("SELECT name, id FROM members"):
+        files = [vault.keys.keys_dir / f"{name}{IDENTITY_SUFFIX}"]  # before schema version 2
+        if member_id is not None:
+            files.append(vault.keys.keys_dir / f"{member_id}{IDENTITY_SUFFIX}")
+        if not any(f.exists() for f in files):
+            defects.append(
+                Defect(
+                    None,
+                    f"member {name!r}: identity file is missing, but the member and their "
+                    f"records are still here: a forget that did not finish? (run keepmum vault "
+                    f"forget {name} again)",
+                )
+            )
+    return defects
 
 
 def _check_rows(conn: sqlite3.Connection, members: set[str]) -> tuple[dict[str, str], list[Defect]]:
@@ -167,6 +189,7 @@ def verify_vault(
         defects = _check_sqlite(conn)
         names, member_defects = _check_members(conn)
         defects += member_defects
+        defects += _check_key_files(vault, conn)
         hashes, row_defects = _check_rows(conn, names)
         defects += row_defects
         defects += _check_against_audit(conn, hashes)

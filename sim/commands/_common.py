@@ -33,13 +33,15 @@ import click
 
 from keepmum.errors import ConfigError
 from keepmum.settings import declared
-from sim.commands._base import KeepmumCommand, KeepmumGroup
+from sim.commands._base import KeepmumCommand, KeepmumGroup, visible
 from sim.commands._output import Output
 from sim.config import SECTIONS, load_config, read_user_text
 from storage.erasure import pending_erasures
+from storage.ledger import GrantRefused
+from storage.redact import redact
 from storage.settings import VaultSettings
 from storage.upload import ErasureSender
-from storage.vault import DB_NAME, Vault
+from storage.vault import DB_NAME, Notice, Vault
 
 __all__ = [
     "MIN_PASSPHRASE_CHARS",
@@ -54,6 +56,7 @@ __all__ = [
     "home_is_writable",
     "home_option",
     "json_option",
+    "notice_printer",
     "opened_vault",
     "parse_passphrase_files",
     "passphrase_file_option",
@@ -423,6 +426,25 @@ def home_is_writable(folder: Path) -> bool:
     return not read_only_fs and os.access(folder / DB_NAME, os.W_OK)
 
 
+def warn(text: str) -> None:
+    """One ``keepmum: warning:`` line on stderr (terminal-safe, secrets redacted)."""
+    click.echo(f"keepmum: warning: {redact(visible(text))}", err=True)
+
+
+def notice_printer(out: Output | None = None) -> Callable[[Notice], None]:
+    """How a command tells the user what the vault noticed (:data:`storage.vault.Notice`): a
+    refused grant as a JSON event with ``--json`` (``out``), else one stderr line; a clock
+    behind the vault's always as one stderr line (``vault list --json`` stays records only)."""
+
+    def show(notice: Notice) -> None:
+        if out is not None and out.json_lines and isinstance(notice, GrantRefused):
+            out.emit(notice.as_json())
+        else:
+            warn(str(notice))
+
+    return show
+
+
 @contextmanager
 def opened_vault(
     home: Path | None,
@@ -430,6 +452,7 @@ def opened_vault(
     read_only: bool = False,
     withdrawal: bool = False,
     frees_space: bool = False,
+    out: Output | None = None,
 ) -> Iterator[Vault]:
     """The vault of ``--home`` (or the default home), with ``config.toml``'s vault settings.
 
@@ -438,11 +461,13 @@ def opened_vault(
     reading instead of failing. ``withdrawal`` (revoke, delete, forget): a broken config.toml
     must not block withdrawing consent or erasing, so it is skipped, and then nothing is
     purged at open (default settings could delete what the real ones keep). Withdrawal and
-    ``frees_space`` (purge) may use the vault's space reserve on a full disk.
+    ``frees_space`` (purge) may use the vault's space reserve on a full disk. What the vault
+    notices (a refused grant, a clock set back) is printed by :func:`notice_printer`.
     """
     folder = resolve_home(home)
+    show = notice_printer(out)
     if read_only and Vault.exists(folder) and not home_is_writable(folder):
-        with Vault.open(folder, read_only=True) as vault:
+        with Vault.open(folder, read_only=True, on_notice=show) as vault:
             yield vault
         return
     settings: VaultSettings | None = None
@@ -450,12 +475,13 @@ def opened_vault(
     if Vault.exists(folder):
         try:
             settings = load_config(home=folder).vault
-        except ConfigError:
+        except ConfigError as exc:
             if not withdrawal:
                 raise
+            warn(f"{exc}; ignored: withdrawing and erasing need no configuration (nothing purged)")
             enforce = False
     with Vault.open(
-        folder, settings, enforce=enforce, frees_space=withdrawal or frees_space
+        folder, settings, enforce=enforce, frees_space=withdrawal or frees_space, on_notice=show
     ) as vault:
         yield vault
 

@@ -13,11 +13,15 @@ from sim.commands._common import (
     home_option,
     json_option,
     opened_vault,
+    require_stdin,
+    resolve_home,
 )
 from sim.commands._output import Output, escape
 from sim.config import unknown_name
 from storage import audit as chain
 from storage.chainhead import HEAD_FILE, read_head
+from storage.ledger import live_grants
+from storage.vault import Vault
 
 __all__ = ["audit"]
 
@@ -115,3 +119,47 @@ def audit_verify(anchor: str | None, home: Path | None, json_lines: bool) -> Non
     if defects:
         raise CheckFailed(f"audit verify: {len(defects)} defect(s) in the chain")
     out.say(f"ok: {seq} entries, head {head}")
+
+
+@audit.command("adopt-head")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@home_option
+@json_option
+def audit_adopt_head(yes: bool, home: Path | None, json_lines: bool) -> None:
+    """Recover a lost head file: record the chain's head again, after showing what it adopts.
+
+    Only for an audit.head that was really lost (missing or damaged). Adopting accepts vault.db
+    as it is: if an older copy was restored, its revoked grants are live again (they are shown
+    first).
+    """
+    out = Output(json_lines)
+    with Vault.open_lost_head(resolve_home(home)) as v:
+        seq, head = chain.head(v.connection)
+        last = chain.entries(v.connection, since_seq=seq - 1)
+        live = live_grants(v.connection, v.now())
+        members = [m.name for m in v.members()]
+        out.emit(
+            {
+                "event": "head_to_adopt",
+                "entries": seq,
+                "hash": head,
+                "last_at": last[0].at if last else None,
+                "members": members,
+                "live_grants": [g.grant_id for g in live],
+            }
+        )
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last[0].at)) if last else "-"
+        out.say(f"the audit chain has {seq} entries, the last of {when}; head {head}")
+        out.say(f"members: {escape(', '.join(members)) or 'none'}")
+        for g in live:
+            out.say_plain(f"live grant {g.grant_id}: {g.member} -> {g.endpoint} ({g.purpose!r})")
+        if not yes:
+            require_stdin("a confirmation", "add --yes to adopt without asking")
+            click.confirm(
+                "Adopt this chain as the vault's (revoked grants of an older copy come back)?",
+                abort=True,
+                err=True,
+            )
+        seq, head = v.adopt_head()
+    out.emit({"event": "head_adopted", "seq": seq, "hash": head})
+    out.say(f"adopted: head file {escape(v.home / HEAD_FILE)} records entry {seq}")

@@ -20,6 +20,7 @@ from sim.commands._common import (
 )
 from sim.commands._output import Output
 from sim.commands.cloud import local_receiver_token
+from storage.bindings import grant_problems_by_id
 from storage.consent import grant_all_future, grant_records, revoke
 from storage.endpoint_access import (
     EndpointAccess,
@@ -141,7 +142,7 @@ def grant(
         identity = vault.unlock(member, read_passphrase(member, passphrase_files))
         if access != EndpointAccess():
             remember_access(vault.home, endpoint, access)  # before the grant that will use it
-        now = vault.clock()
+        now = vault.now()
         expires_at = now + expires_s if expires_s is not None else None
         if all_future:
             new = grant_all_future(
@@ -187,14 +188,14 @@ def revoke_cmd(grant_id: str, home: Path | None, json_lines: bool) -> None:
     with opened_vault(home, withdrawal=True) as vault:
         old, dropped = revoke(vault, grant_id)
         revoked = get_grant(vault.connection, grant_id)
-        out.emit({**revoked.as_json(vault.clock()), "dropped_queued": dropped})
+        out.emit({**revoked.as_json(vault.now()), "dropped_queued": dropped})
     out.say_plain(
         f"grant {grant_id} revoked ({old.member}, {old.endpoint}); "
         f"{dropped} queued item(s) deleted, nothing more will be sent"
     )
 
 
-def _row(vault: Vault, g: Any, now: float) -> dict[str, Any]:
+def _row(vault: Vault, g: Any, now: float, refused: list[str] | None) -> dict[str, Any]:
     conn = vault.connection
     sent = conn.execute(
         "SELECT count(*), coalesce(sum(bytes), 0) FROM uploads WHERE grant_id = ?", (g.grant_id,)
@@ -205,6 +206,8 @@ def _row(vault: Vault, g: Any, now: float) -> dict[str, Any]:
         "queued": len(waiting),
         "uploaded": int(sent[0]),
         "uploaded_bytes": int(sent[1]),
+        # Not bound in the audit chain as the ledger shows it: never used (issue 26).
+        "refused": refused[0] if refused else None,
     }
 
 
@@ -216,9 +219,10 @@ def list_grants(member: str | None, home: Path | None, json_lines: bool) -> None
     """Every grant ever given, with its state, queue and bytes sent."""
     out = Output(json_lines)
     with opened_vault(home, read_only=True) as vault, vault.snapshot():
-        now = vault.clock()
+        now = vault.now()  # a clock set back shows no revoked or expired grant as live
+        unbound = grant_problems_by_id(vault.connection)
         rows = [
-            _row(vault, g, now)
+            _row(vault, g, now, unbound.get(g.grant_id))
             for g in grants(vault.connection)
             if member is None or g.member == member
         ]
@@ -233,6 +237,7 @@ def list_grants(member: str | None, home: Path | None, json_lines: bool) -> None
             f"{row['grant']} [{row['status']}] {row['member']} -> {row['endpoint']} "
             f"for {row['purpose']!r}: {scope}; queued {row['queued']}, "
             f"sent {row['uploaded']} ({row['uploaded_bytes']} bytes)"
+            + (f"; REFUSED, never used: {row['refused']}" if row["refused"] else "")
         )
     if not rows:
         out.say_plain("no consent given: nothing leaves this device")

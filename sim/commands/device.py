@@ -29,6 +29,7 @@ from sim.commands._common import (
     device_options,
     home_option,
     json_option,
+    notice_printer,
     opened_vault,
     resolve_home,
 )
@@ -56,7 +57,7 @@ def _config(home: Path, device: DeviceOptions) -> Config:
 
 @contextlib.contextmanager
 def _sink(
-    home: Path, config: Config, member: str | None, no_store: bool
+    home: Path, config: Config, member: str | None, no_store: bool, out: Output
 ) -> Iterator[UtteranceSink | None]:
     """The vault bound to a member, or nothing with ``--no-store``."""
     with vault_sink(
@@ -65,6 +66,7 @@ def _sink(
         member,
         store=not no_store,
         on_full=_warn_full,
+        on_notice=notice_printer(out),
         instead="replay with --no-store",
     ) as sink:
         yield sink
@@ -253,7 +255,7 @@ def replay(
     config = _config(home_dir, device)
     expectations = load_expectations(expect_path) if expect_path else None
     sources = _file_sources(files)
-    with _stopped_by_signals() as stop, _sink(home_dir, config, member, no_store) as sink:
+    with _stopped_by_signals() as stop, _sink(home_dir, config, member, no_store, out) as sink:
         attribute = voice_attribution(sink, member, unattributed, voice_threshold)
         outcome = _run(out, sources, config, sink, stop=stop.event, attribute=attribute)
     _finish(out, outcome)
@@ -329,7 +331,7 @@ def listen(
     chimes = Chime(sounddevice_player) if chime else None
     with (
         _stopped_by_signals(source.stop) as stop,
-        _sink(home_dir, config, member, no_store) as sink,
+        _sink(home_dir, config, member, no_store, out) as sink,
     ):
         attribute = voice_attribution(sink, member, unattributed, voice_threshold)
         if json_lines or not sys.stdout.isatty():
@@ -392,7 +394,7 @@ def demo(home: Path | None, json_lines: bool, scenario: Path | None) -> None:
             f"[bold]keepmum demo[/]: replaying {audio.name} through the device "
             f"(models: {', '.join(config.wakeword.models)})\n"
         )
-        with _sink(home_dir, config, None, False) as sink:
+        with _sink(home_dir, config, None, False, out) as sink:
             outcome = _run(out, [FileSource(audio, pad_s=REPLAY_PAD_S)], config, sink)
         _finish(out, outcome)
         # The vault's own account, as `keepmum report` prints it.

@@ -65,13 +65,15 @@ def upload(dry_run: bool, deadline_s: float, home: Path | None, json_lines: bool
             "failed": "FAILED",
             "skipped": "not tried",
             "in_flight": "in flight elsewhere",
+            "grant_refused": "NOT SENT, grant refused (the audit chain does not bind it)",
         }[n.kind]
         out.say_plain(
             f"record {n.record} under grant {n.grant} to {n.endpoint}: {what}: "
             f"{n.detail} ({n.bytes_sent} bytes left)"
         )
 
-    with opened_vault(home) as vault:
+    # A dry run only reads: it works on a read-only home too.
+    with opened_vault(home, read_only=dry_run, out=out) as vault:
         if dry_run:
             for a in open_attempts(vault.connection):
                 notice(
@@ -84,7 +86,7 @@ def upload(dry_run: bool, deadline_s: float, home: Path | None, json_lines: bool
                         "in flight, outcome unknown",
                     )
                 )
-            done = Uploader(vault).plan()
+            done = Uploader(vault).plan(on_notice=notice)
             for item in done:
                 show(item)
         else:

@@ -109,7 +109,7 @@ def member_add(
 def member_list(home: Path | None, json_lines: bool) -> None:
     """Members, their public recipients and what the vault holds of each."""
     out = Output(json_lines)
-    with opened_vault(home) as v:
+    with opened_vault(home, read_only=True) as v:  # only reads: works on a read-only home
         enrolled = {vp.member for vp in v.voiceprints()}
         for m in v.members():
             records = v.records(m.name)
@@ -255,18 +255,40 @@ def vault_delete(record_id: str, home: Path | None, json_lines: bool) -> None:
     help="Also delete every record stored H hours ago or more (shrinks the retention "
     "of what is kept; says what it deletes and asks first).",
 )
-@click.option("--yes", is_flag=True, help="With --older-than-h: do not ask for confirmation.")
+@click.option(
+    "--clock-is-right",
+    is_flag=True,
+    help="The clock is right now, although the vault has seen a later time (a clock that ran "
+    "fast): judge expiry by it again; records stamped in the future expire (asks first).",
+)
+@click.option(
+    "--yes", is_flag=True, help="With --older-than-h or --clock-is-right: do not ask first."
+)
 @home_option
 @json_option
-def vault_purge(older_than_h: float | None, yes: bool, home: Path | None, json_lines: bool) -> None:
+def vault_purge(
+    older_than_h: float | None,
+    clock_is_right: bool,
+    yes: bool,
+    home: Path | None,
+    json_lines: bool,
+) -> None:
     """Enforce expiry and capacity now; with --older-than-h, shorten what is kept."""
     out = Output(json_lines)
     if older_than_h is not None:
+        if clock_is_right:
+            raise click.UsageError("give --older-than-h or --clock-is-right, not both")
         _purge_older_than(out, older_than_h, yes, home)
         return
     with opened_vault(home, frees_space=True) as v:
+        if clock_is_right:
+            due = v.due_if_clock_is_right()
+            out.say(f"taking the clock as right expires {due} record(s) now")
+            if due and not yes:
+                require_stdin("a confirmation", "add --yes to purge without asking")
+                click.confirm(f"Delete these {due} record(s) for good?", abort=True, err=True)
         # Opening already purges; the explicit call also checkpoints the WAL file.
-        result = v.purge()
+        result = v.purge(clock_is_right=clock_is_right)
     for d in result.all:
         out.emit(
             {"event": d.event, "record": d.record, "member": d.member, "duration_s": d.duration_s}

@@ -218,6 +218,10 @@ def test_a_read_only_home_allows_the_read_only_commands(
         keepmum_ok("audit", "show", "--home", home, "--json")
         keepmum_ok("audit", "verify", "--home", home)
         keepmum_ok("consent", "list", "--home", home, "--json")
+        # These only read too (issue 26): they worked only on a writable home.
+        members = keepmum_ok("member", "list", "--home", home, "--json").events
+        assert [m["member"] for m in members] == ["alice", "bob"]
+        keepmum_ok("upload", "--dry-run", "--home", home, "--json")
         refused = run_keepmum("vault", "delete", before[0], "--home", home)
         assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused
         assert len(refused.stderr.strip().splitlines()) == 1

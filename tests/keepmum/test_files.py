@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 from pathlib import Path
 from typing import BinaryIO
 
@@ -12,6 +13,7 @@ import pytest
 
 from keepmum.errors import ConfigError
 from keepmum.files import guard_output_folder, guard_output_path, write_file
+from tests.conftest import require_system, require_tool
 
 
 def mode(path: Path) -> int:
@@ -89,6 +91,36 @@ def test_paths_inside_the_home_are_refused_also_through_links(tmp_path: Path, ho
             guard_output_path(path, home=home, option="--out", overwrite=True)
     with pytest.raises(ConfigError, match="inside the device home"):
         guard_output_folder(tmp_path / "alias" / "keys", home=home, option="--out")
+
+
+def test_a_second_path_to_a_home_file_is_refused_by_inode(tmp_path: Path, home: Path) -> None:
+    # A hard link names the key's inode outside the home: by path it is elsewhere (issue 26).
+    os.link(home / "keys" / "alice.identity.age", tmp_path / "copy.age")
+    with pytest.raises(ConfigError, match="inside the device home"):
+        guard_output_path(tmp_path / "copy.age", home=home, option="--out", overwrite=True)
+    (tmp_path / "other.age").write_bytes(b"mine")  # an unrelated file still may be replaced
+    assert guard_output_path(tmp_path / "other.age", home=home, option="--out", overwrite=True)
+
+
+def test_a_bind_mount_of_the_home_is_refused(tmp_path: Path, home: Path) -> None:
+    # The issue's case: `export --out` through a bind mount of the home replaced vault.db.
+    (home / "vault.db").write_bytes(b"the vault")
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    require_tool("mount")
+    bound = subprocess.run(
+        ["mount", "--bind", str(home), str(mount)], capture_output=True, text=True, check=False
+    )
+    if bound.returncode != 0:
+        require_system(os.environ.get("CI") != "true", "mount --bind (root)")
+        pytest.skip(f"mount --bind is not permitted here: {bound.stderr.strip()}")
+    try:
+        for path in (mount / "vault.db", mount / "keys" / "new.wav"):
+            with pytest.raises(ConfigError, match="inside the device home"):
+                guard_output_path(path, home=home, option="--out", overwrite=True)
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+    assert (home / "vault.db").read_bytes() == b"the vault"
 
 
 def test_the_guard_refuses_links_existing_files_and_missing_folders(

@@ -77,3 +77,20 @@ def test_to_toml_escapes_what_toml_and_terminals_cannot_take(tmp_path: Path) -> 
     path = tmp_path / "c.toml"
     path.write_text(text)
     assert load_config(path).device.input_device == 'mic "1" \\ \x1b[2J'
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a = " + "[" * 1100 + "]" * 1100,
+        "a = " + "{b = " * 1100 + "1" + "}" * 1100,
+        "[vault]\nretention_h = " + "[" * 1100 + "]" * 1100,
+    ],
+)
+def test_a_config_nested_1100_deep_is_one_config_error(tmp_path: Path, text: str) -> None:
+    # tomllib recurses per level: a RecursionError traceback blocked even withdrawal (issue 26).
+    path = tmp_path / "config.toml"
+    path.write_text(text + "\n")
+    with pytest.raises(ConfigError, match="nested too deeply") as info:
+        load_config(path)
+    assert str(path) in str(info.value)

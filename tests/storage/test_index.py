@@ -20,7 +20,7 @@ from tests.storage.vault_fixtures import FakeClock, open_vault
 def test_new_file_is_stamped_and_private(tmp_path: Path) -> None:
     conn = connect(tmp_path / "vault.db", create=True)
     assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -159,6 +159,7 @@ def test_schema_columns_are_fixed(tmp_path: Path) -> None:
         "model",
         "enrolled",
     ]
+    assert columns("meta") == ["key", "value"]
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert tables == {
         "members",
@@ -170,6 +171,7 @@ def test_schema_columns_are_fixed(tmp_path: Path) -> None:
         "upload_queue",
         "uploads",
         "voiceprints",
+        "meta",
     }
 
 
@@ -260,7 +262,7 @@ def test_a_version_3_vault_is_migrated_to_version_4_unchanged(tmp_path: Path) ->
     # Its times are in 2096 (data/make_home_v3.py): open it then, so that nothing has expired
     # and nothing was made "in the future".
     with Vault.open(home, clock=lambda: 4_000_001_000.0) as v:
-        assert schema_version(v.connection) == SCHEMA_VERSION == 5
+        assert schema_version(v.connection) == SCHEMA_VERSION == 6
         for table, rows in before.items():
             assert v.connection.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall() == rows
         assert [g.purpose for g in grants(v.connection)] == ["v3 named", "v3 future"]

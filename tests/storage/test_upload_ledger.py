@@ -196,11 +196,14 @@ def test_a_vault_written_by_the_previous_keepmum_migrates_to_the_upload_ledger(
     home.chmod(0o700)
     shutil.copyfile(V1_VAULT, home / "vault.db")
     (home / "vault.db").chmod(0o600)
+    # Its key file, by name as version 1 kept them (verify reports a member without one).
+    (home / "keys" / "alice.identity.age").write_bytes(b"not needed here")
+    (home / "keys" / "alice.identity.age").chmod(0o600)
     raw = sqlite3.connect(home / "vault.db")
     assert schema_version(raw) == 1
     raw.close()
     with Vault.open(home, clock=FakeClock()) as v:
-        assert schema_version(v.connection) == SCHEMA_VERSION == 5
+        assert schema_version(v.connection) == SCHEMA_VERSION == 6
         assert len(v.records("alice")) == 2
         assert verify_vault(v).ok
         assert audit.verify_chain(v.connection) == []

@@ -34,6 +34,7 @@ def test_public_surface() -> None:
         "RESERVE_NAME",
         "ForgetResult",
         "Member",
+        "Notice",
         "Vault",
         "check_home",
     }
@@ -186,13 +187,25 @@ def test_an_all_future_copy_is_made_in_the_stores_transaction_from_its_wav(
 def test_a_copy_that_fails_rolls_the_whole_record_back(home: Path, clock: FakeClock) -> None:
     with open_vault(home, clock) as v:
         # An all-future grant whose recipient is no age recipient (written past the checks
-        # of storage.ledger.append_grant): encrypting the store's copy to it fails.
-        v.connection.execute(
-            "INSERT INTO consent_events (kind, grant_id, member, purpose, endpoint, recipient,"
-            " scope, records, expires, at) VALUES ('grant', 'g-00000000', 'alice', 'p',"
-            " 'http://127.0.0.1:9', 'age1broken', 'all_future', '[]', NULL, ?)",
-            (clock() - 1,),
-        )
+        # of storage.ledger.append_grant, and bound in the chain as grants were before it
+        # recorded recipients, so that it is used): encrypting the store's copy to it fails.
+        with v.transaction() as conn:
+            conn.execute(
+                "INSERT INTO consent_events (kind, grant_id, member, purpose, endpoint, recipient,"
+                " scope, records, expires, at) VALUES ('grant', 'g-00000000', 'alice', 'p',"
+                " 'http://127.0.0.1:9', 'age1broken', 'all_future', '[]', NULL, ?)",
+                (clock() - 1,),
+            )
+            v.audit(
+                conn,
+                "consent_granted",
+                member="alice",
+                grant="g-00000000",
+                purpose="p",
+                endpoint="http://127.0.0.1:9",
+                scope="all_future",
+                expires=None,
+            )
         before = audit.head(v.connection)
         with pytest.raises(ConsentError, match="g-00000000"):
             v.store(utterance(), "alice")
