@@ -534,6 +534,17 @@ def test_by_default_a_short_request_after_a_softly_said_wake_word_is_kept() -> N
     assert not lost.kept
 
 
+def test_after_a_quiet_wake_a_pause_of_exactly_wake_gap_ms_ends_the_wake_word() -> None:
+    # The wake word 14-17, then a pause, then 8 frames of request. A pause of wake_gap_ms (2
+    # frames) ends the wake word: only the request is request speech. One frame shorter, the
+    # phrase runs on past wake_word_ms and is a request said straight away, wake word and all.
+    assert QS.wake_gap_frames == 2
+    at_gap = said(WAKE_WORD, range(20, 28))
+    assert decide(at_gap, at_gap, QUIET_WAKE, QS).request_speech_ms == 8 * 80
+    short = said(WAKE_WORD, range(19, 27))
+    assert decide(short, short, QUIET_WAKE, QS).request_speech_ms == (4 + 8) * 80
+
+
 def test_a_long_phrase_after_a_quiet_wake_is_a_request_said_straight_away() -> None:
     # 13 frames (1040 ms) is longer than wake_word_ms (960): decided as after any wake.
     speech = said(range(14, 27))

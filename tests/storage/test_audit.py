@@ -74,6 +74,20 @@ def test_golden_hash_of_a_first_entry() -> None:
     assert digest == hashlib.sha256(f"{'0' * 64}\n{body}".encode()).hexdigest()
 
 
+def test_golden_bytes_are_sorted_compact_ascii_and_refuse_nan(conn: sqlite3.Connection) -> None:
+    _seq, prev = audit.head(conn)
+    entry = audit.append(conn, 2.5, "run", zeta=1, alpha="café", mid=[0.5, None])
+    body = '[8,2.5,"run",null,null,{"alpha":"caf\\u00e9","mid":[0.5,null],"zeta":1}]'
+    import hashlib
+
+    assert entry.hash == hashlib.sha256(f"{prev}\n{body}".encode()).hexdigest()
+    (stored,) = conn.execute("SELECT details FROM audit WHERE seq = 8").fetchone()
+    assert stored == '{"alpha":"caf\\u00e9","mid":[0.5,null],"zeta":1}'
+    assert audit.entries(conn)[-1].details == {"alpha": "café", "mid": [0.5, None], "zeta": 1}
+    with pytest.raises(ValueError):  # no NaN in a hash, even past the detail checks
+        audit.entry_hash(prev, 9, float("nan"), "run", None, None, {})
+
+
 def test_sqlite_refuses_update_and_delete(conn: sqlite3.Connection) -> None:
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute("UPDATE audit SET event = 'run' WHERE seq = 2")
