@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import subprocess
 import sys
@@ -69,6 +70,8 @@ class Score:
     no_tests: int
     total: int
     seconds: float
+    cpu_seconds: float
+    """CPU time of mutmut and its test runs (what a run costs on an idle machine)."""
     survivors: tuple[str, ...]
 
     @property
@@ -148,6 +151,7 @@ def run_module(target: Target, base: dict[str, Any], jobs: int, keep: Path | Non
     try:
         scratch_copy(folder, base, target)
         start = time.monotonic()
+        cpu_start = _children_cpu()
         mutmut = [sys.executable, "-m", "mutmut"]
         run = subprocess.run(
             [*mutmut, "run", "--max-children", str(jobs), *target.functions],
@@ -157,6 +161,7 @@ def run_module(target: Target, base: dict[str, Any], jobs: int, keep: Path | Non
             check=False,
         )
         seconds = time.monotonic() - start
+        cpu_seconds = _children_cpu() - cpu_start
         if run.returncode != 0:
             sys.stderr.write(run.stdout[-4000:] + run.stderr[-4000:])
             raise RuntimeError(f"mutmut run on {target.module} failed (status {run.returncode})")
@@ -178,11 +183,17 @@ def run_module(target: Target, base: dict[str, Any], jobs: int, keep: Path | Non
             no_tests=int(stats["no_tests"]),
             total=int(stats["total"]),
             seconds=seconds,
+            cpu_seconds=cpu_seconds,
             survivors=survivors,
         )
     finally:
         if keep is None:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def report(score: Score, bar: float) -> str:
@@ -191,7 +202,8 @@ def report(score: Score, bar: float) -> str:
     return (
         f"{score.module}: {score.caught} of {score.total} killed "
         f"({score.killed} killed, {score.timeout} timeouts), {score.survived} survived, "
-        f"{score.no_tests} with no test, {score.percent:.1f} % in {score.seconds:.0f} s: {verdict}"
+        f"{score.no_tests} with no test, {score.percent:.1f} % in {score.seconds:.0f} s "
+        f"({score.cpu_seconds:.0f} s of CPU): {verdict}"
     )
 
 

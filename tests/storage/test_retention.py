@@ -237,17 +237,17 @@ def test_purge_older_than_one_hour_keeps_a_record_of_59_minutes(
 
 def test_expiry_includes_the_moment_of_expiry(index: sqlite3.Connection) -> None:
     row = _row(index, "r1", expires=T0 + HOUR)
-    assert retention.due_for_expiry(index, T0 + HOUR - 0.001, VaultSettings()) == []
-    assert retention.due_for_expiry(index, T0 + HOUR, VaultSettings()) == [row]
+    assert retention.due_for_expiry(index, T0 + HOUR - 0.001) == []
+    assert retention.due_for_expiry(index, T0 + HOUR) == [row]
 
 
 def test_the_clock_skew_allowance_is_one_hour_exactly(index: sqlite3.Connection) -> None:
     # A record stored by a clock one hour fast is trusted; a second more and it expires now.
     row = _row(index, "r1", created=T0 + HOUR, expires=T0 + 25 * HOUR)
     assert retention.CLOCK_SKEW_S == HOUR
-    assert retention.due_for_expiry(index, T0, VaultSettings()) == []
-    assert retention.due_for_expiry(index, T0 - 1, VaultSettings()) == [row]
-    assert retention.due_for_expiry(index, T0 - 10 * HOUR, VaultSettings()) == [row]
+    assert retention.due_for_expiry(index, T0) == []
+    assert retention.due_for_expiry(index, T0 - 1) == [row]
+    assert retention.due_for_expiry(index, T0 - 10 * HOUR) == [row]
 
 
 def test_expiry_in_one_call_goes_oldest_first_and_audits_in_that_order(
@@ -262,7 +262,7 @@ def test_expiry_in_one_call_goes_oldest_first_and_audits_in_that_order(
     ]
     young = _row(index, "y", created=T0 + 3, expires=T0 + 2 * HOUR)
     now = T0 + HOUR + 2
-    assert retention.due_for_expiry(index, now, VaultSettings()) == rows
+    assert retention.due_for_expiry(index, now) == rows
     calls: list[tuple[str, str | None, str | None, dict[str, object]]] = []
 
     def record_audit(

@@ -148,6 +148,10 @@ def test_conservative_choice_uses_the_upper_bound() -> None:
             "a proportion needs 0 <= successes <= trials, got -1/2",
         ),
         (
+            lambda: wilson_interval(1, 0, 0.95),
+            "a proportion needs 0 <= successes <= trials, got 1/0",
+        ),
+        (
             lambda: wilson_interval(0, -1, 0.95),
             "a proportion needs 0 <= successes <= trials, got 0/-1",
         ),
@@ -168,9 +172,11 @@ def test_check_confidence_returns_a_good_level_unchanged() -> None:
 
 def test_the_ends_at_zero_and_all_successes_are_exact() -> None:
     # Rounding must not leave the interval of 0 of n above 0, nor that of n of n below 1.
-    for n in (1, 7, 329, 10_000):
-        assert wilson_interval(0, n, 0.95).low == 0.0
-        assert wilson_interval(n, n, 0.95).high == 1.0
+    # (At 80 %, the closed form gives 0 of 11 a low end of 1.4e-17 and 10 of 10 a high end of
+    # 1 + 2.2e-16.)
+    for n, confidence in ((1, 0.95), (7, 0.95), (329, 0.95), (10_000, 0.95), (11, 0.8), (10, 0.8)):
+        assert wilson_interval(0, n, confidence).low == 0.0
+        assert wilson_interval(n, n, confidence).high == 1.0
         inside = wilson_interval(1, n + 1, 0.95)
         assert 0.0 < inside.low < 1 / (n + 1) < inside.high < 1.0
     assert garwood_interval(0, 0.95).low == 0.0
