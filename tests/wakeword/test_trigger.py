@@ -8,7 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keepmum.errors import ConfigError
-from wakeword.trigger import Detection, WakeSettings, WakeTrigger, activations, refractory_frames
+from wakeword.trigger import (
+    Detection,
+    WakeSettings,
+    WakeTrigger,
+    above_threshold,
+    activations,
+    refractory_frames,
+)
 
 
 def _stream(scores: list[float], wake: WakeSettings) -> list[int]:
@@ -168,3 +175,19 @@ def test_activations_refuse_anything_but_one_score_per_frame() -> None:
     with pytest.raises(ValueError) as refused:
         activations(np.zeros((2, 3), dtype=np.float32), 0.5, 1, 0)
     assert str(refused.value) == "scores must be one score per frame, got shape (2, 3)"
+
+
+def test_a_score_exactly_at_the_threshold_is_over_it_in_both() -> None:
+    wake = WakeSettings(thresholds=(("alexa", 0.75),))  # 0.75 is exact in float32 and float64
+    trigger = WakeTrigger(wake)
+    assert trigger.update(0, {"alexa": 0.75}) == Detection("alexa", 0.75, 0)
+    assert trigger.over_threshold is True
+    assert activations(np.array([0.75], dtype=np.float32), 0.75, 1, 0) == [0]
+    assert above_threshold(np.array([0.7499, 0.75, 0.7501]), 0.75).tolist() == [False, True, True]
+
+
+def test_a_frame_without_scores_is_not_over_the_threshold() -> None:
+    trigger = WakeTrigger(WakeSettings())
+    assert trigger.update(0, {"alexa": 0.9}) is not None and trigger.over_threshold is True
+    assert trigger.update(1, {}) is None
+    assert trigger.over_threshold is False
