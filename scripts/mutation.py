@@ -34,7 +34,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -165,30 +167,42 @@ def run_module(target: Target, base: dict[str, Any], jobs: int, keep: Path | Non
         if run.returncode != 0:
             sys.stderr.write(run.stdout[-4000:] + run.stderr[-4000:])
             raise RuntimeError(f"mutmut run on {target.module} failed (status {run.returncode})")
-        subprocess.run([*mutmut, "export-cicd-stats"], cwd=folder, capture_output=True, check=True)
-        stats = json.loads((folder / "mutants" / "mutmut-cicd-stats.json").read_text())
-        listed = subprocess.run(
-            [*mutmut, "results"], cwd=folder, capture_output=True, text=True, check=True
-        )
-        survivors = tuple(
-            line.strip()
-            for line in listed.stdout.splitlines()
-            if line.strip().endswith(": survived")
-        )
-        return Score(
-            target.module,
-            killed=int(stats["killed"]),
-            timeout=int(stats["timeout"]),
-            survived=int(stats["survived"]) + int(stats["suspicious"]),
-            no_tests=int(stats["no_tests"]),
-            total=int(stats["total"]),
-            seconds=seconds,
-            cpu_seconds=cpu_seconds,
-            survivors=survivors,
-        )
+        return count(target, folder, seconds, cpu_seconds)
     finally:
         if keep is None:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def count(target: Target, folder: Path, seconds: float, cpu_seconds: float) -> Score:
+    """The module's mutants by outcome, read from mutmut's results file (only the mutants of
+    ``target.functions`` when it names some)."""
+    from mutmut.stats import status_by_exit_code  # the mutation extra, not needed for --list
+
+    meta = folder / "mutants" / f"{target.module}.meta"
+    codes: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
+    if target.functions:
+        codes = {k: v for k, v in codes.items() if any(fnmatch(k, p) for p in target.functions)}
+    status = {name: status_by_exit_code[code] for name, code in codes.items()}
+    unchecked = [
+        n for n, s in status.items() if s in ("not checked", "check was interrupted by user")
+    ]
+    if unchecked:
+        raise RuntimeError(f"mutmut left {len(unchecked)} mutant(s) of {target.module} unchecked")
+    tally = Counter(status.values())
+    return Score(
+        target.module,
+        # A crash of the test run is a test noticing, as is a type error mutmut found.
+        killed=tally["killed"] + tally["caught by type check"] + tally["segfault"],
+        timeout=tally["timeout"],
+        survived=tally["survived"] + tally["suspicious"],
+        no_tests=tally["no tests"],
+        total=len(status) - tally["skipped"],
+        seconds=seconds,
+        cpu_seconds=cpu_seconds,
+        survivors=tuple(
+            f"{n}: {s}" for n, s in status.items() if s in ("survived", "suspicious", "no tests")
+        ),
+    )
 
 
 def _children_cpu() -> float:
