@@ -47,6 +47,9 @@ else:  # pragma: no cover - keepmum's 3.10 dependency
 
 REPO = Path(__file__).resolve().parent.parent
 
+SHOWN = 40
+"""Survivors listed at most per module."""
+
 COPIED = ("device", "wakeword", "storage", "sim", "tests", "pyproject.toml")
 """What a scratch copy holds: the packages (the tests import all four) and the tests."""
 
@@ -264,8 +267,10 @@ def main(argv: list[str] | None = None) -> int:
             failed = True
             continue
         print(report(score, bar), flush=True)
-        for name in score.survivors:
+        for name in score.survivors[:SHOWN]:
             print(f"  {name}")
+        if len(score.survivors) > SHOWN:
+            print(f"  ... and {len(score.survivors) - SHOWN} more (--keep, then mutmut results)")
         failed = failed or score.percent < bar
     return 1 if failed else 0
 
