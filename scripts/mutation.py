@@ -50,8 +50,8 @@ REPO = Path(__file__).resolve().parent.parent
 SHOWN = 40
 """Survivors listed at most per module."""
 
-COPIED = ("device", "wakeword", "storage", "sim", "tests", "pyproject.toml")
-"""What a scratch copy holds: the packages (the tests import all four) and the tests."""
+COPIED = ("keepmum", "device", "wakeword", "storage", "sim", "tests", "pyproject.toml")
+"""What a scratch copy holds: the packages (the tests import them all) and the tests."""
 
 
 @dataclass(frozen=True)

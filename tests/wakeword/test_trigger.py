@@ -122,7 +122,7 @@ def test_refractory_frames_round_up() -> None:
     [
         (
             {"default_threshold": 0.0},
-            "wake threshold for 'default': expected a number in (0, 1], got 0.0",
+            "wakeword.default_threshold must be in (0, 1], got 0.0",
         ),
         (
             {"thresholds": (("alexa", 1.5),)},
@@ -132,11 +132,11 @@ def test_refractory_frames_round_up() -> None:
             {"thresholds": (("alexa", "0.5"),)},
             "wake threshold for 'alexa': expected a number in (0, 1], got '0.5'",
         ),
-        ({"trigger_frames": 0}, "wake.trigger_frames: expected an integer >= 1, got 0"),
-        ({"trigger_frames": 1.0}, "wake.trigger_frames: expected an integer >= 1, got 1.0"),
-        ({"refractory_s": -1.0}, "wake.refractory_s: expected seconds >= 0, got -1.0"),
-        ({"refractory_s": "2"}, "wake.refractory_s: expected seconds >= 0, got '2'"),
-        ({"models": ()}, "wake.models: expected at least one model, got none"),
+        ({"trigger_frames": 0}, "wakeword.trigger_frames must be >= 1, got 0"),
+        ({"trigger_frames": 1.0}, "wakeword.trigger_frames must be a whole number >= 1, got 1.0"),
+        ({"refractory_s": -1.0}, "wakeword.refractory_s must be >= 0, got -1.0"),
+        ({"refractory_s": "2"}, "wakeword.refractory_s must be >= 0, got '2'"),
+        ({"models": ()}, "wakeword.models: expected at least one model, got none"),
     ],
 )
 def test_bad_settings_name_the_setting(kwargs: dict[str, object], message: str) -> None:
