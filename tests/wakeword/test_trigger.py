@@ -129,6 +129,10 @@ def test_refractory_frames_round_up() -> None:
             "wake threshold for 'alexa': expected a number in (0, 1], got 1.5",
         ),
         (
+            {"thresholds": (("alexa", 0.0),)},
+            "wake threshold for 'alexa': expected a number in (0, 1], got 0.0",
+        ),
+        (
             {"thresholds": (("alexa", "0.5"),)},
             "wake threshold for 'alexa': expected a number in (0, 1], got '0.5'",
         ),
