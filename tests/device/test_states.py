@@ -659,3 +659,23 @@ def test_a_request_after_a_short_one_and_a_pause_keeps_neither_pause() -> None:
     kept = S.preroll_frames + 3 + 2 + short + 3 + 6 + S.silence_frames
     assert d.kept_s == pytest.approx(kept * 0.08)
     assert d.gap_ms == ((12 - 3) + (20 - short - 3)) * 80
+
+
+@pytest.mark.parametrize(
+    ("after_wake", "ending"),
+    [
+        ([SPEECH] * 10 + [FrameFacts(speech=False)] * 9, Action.KEEP_SILENCE),
+        ([FrameFacts()] * 80, Action.DISCARD_NO_SPEECH),
+        ([SPEECH] * 200, Action.KEEP_MAX_LENGTH),
+    ],
+)
+def test_every_ending_returns_to_a_fresh_listening_state(
+    after_wake: list[FrameFacts], ending: Action
+) -> None:
+    state = SpeakerState()
+    for facts in [FrameFacts(wake=True, preroll_available=25), *after_wake]:
+        state, action = step(state, facts, S)
+        if action is ending:
+            break
+    assert action is ending
+    assert state == SpeakerState() and state.mode is Mode.LISTENING
