@@ -186,13 +186,19 @@ def append(
     return AuditEntry(seq, at, event, member, record, clean, prev, digest)
 
 
+def _details_object(text: Any) -> dict[str, Any] | None:
+    """A ``details`` column parsed, if it holds the JSON object it must; else None."""
+    try:
+        parsed = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
 def _row_to_entry(row: tuple[Any, ...]) -> AuditEntry:
     seq, at, event, member, record, details, prev, digest = row
-    try:
-        parsed = json.loads(details)
-    except (TypeError, ValueError):
-        parsed = {"_unparseable": str(details)}
-    if not isinstance(parsed, dict):
+    parsed = _details_object(details)
+    if parsed is None:
         parsed = {"_unparseable": str(details)}
     return AuditEntry(int(seq), at, event, member, record, parsed, prev, digest)
 
@@ -239,12 +245,8 @@ def verify_chain(conn: sqlite3.Connection, *, anchor: str | None = None) -> list
             )
         if stored_prev != prev:
             defects.append(ChainDefect(int(seq), "prev hash does not match the previous entry"))
-        try:
-            details = json.loads(details_text)
-            ok_details = isinstance(details, dict)
-        except (TypeError, ValueError):
-            ok_details = False
-        if not ok_details:
+        details = _details_object(details_text)
+        if details is None:
             defects.append(ChainDefect(int(seq), "details are not a JSON object"))
             details = {}
         if event not in EVENTS:

@@ -68,14 +68,11 @@ class PurgeResult:
         return [*self.expired, *self.capacity_deleted]
 
 
-def due_for_expiry(
-    conn: sqlite3.Connection, now: float, settings: VaultSettings
-) -> list[tuple[str, str, float]]:
+def due_for_expiry(conn: sqlite3.Connection, now: float) -> list[tuple[str, str, float]]:
     """``(id, member, duration_s)`` of every record expired at ``now``, oldest first.
 
-    ``settings`` is not consulted: each record's expiry was fixed when it was stored.
+    No settings: each record's expiry was fixed when it was stored.
     """
-    del settings
     rows = conn.execute(
         "SELECT id, member, duration_s FROM records WHERE expires <= ? OR created > ? "
         "ORDER BY created, rowid",
@@ -131,6 +128,6 @@ def purge(
     conn: sqlite3.Connection, now: float, settings: VaultSettings, audit: AuditFn
 ) -> PurgeResult:
     """Enforce expiry then capacity inside the caller's transaction."""
-    expired = delete_rows(conn, due_for_expiry(conn, now, settings), "expired", audit)
+    expired = delete_rows(conn, due_for_expiry(conn, now), "expired", audit)
     overflow = delete_rows(conn, due_for_capacity(conn, settings), "capacity_deleted", audit)
     return PurgeResult(expired, overflow)

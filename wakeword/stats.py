@@ -67,7 +67,7 @@ def check_confidence(confidence: float) -> float:
 def wilson_interval(successes: int, trials: int, confidence: float) -> Interval:
     """Wilson score interval of a binomial proportion ``successes / trials`` (NaN for 0 trials)."""
     check_confidence(confidence)
-    if trials < 0 or not 0 <= successes <= max(trials, 0):
+    if not 0 <= successes <= trials:
         raise ConfigError(f"a proportion needs 0 <= successes <= trials, got {successes}/{trials}")
     if trials == 0:
         return _NAN

@@ -131,13 +131,6 @@ class WakeTrigger:
         self._previous_frame: int | None = None
         self._over = False
 
-    def reset(self) -> None:
-        """Forget runs and the last detection (a new input)."""
-        self._runs.clear()
-        self._last = None
-        self._previous_frame = None
-        self._over = False
-
     @property
     def over_threshold(self) -> bool:
         """Whether any score name was at or over its threshold on the last frame fed, whether or
@@ -176,7 +169,7 @@ def above_threshold(scores: npt.ArrayLike, threshold: float) -> npt.NDArray[np.b
     # floats. (Under numpy 2 a float32 array would compare in float32, where 0.7 rounds to
     # float32(0.7) and a score of float32(0.7) would pass a 0.7 threshold that it misses on the
     # device.)
-    return np.asarray(scores).astype(np.float64) >= float(threshold)
+    return np.asarray(scores, dtype=np.float64) >= float(threshold)
 
 
 def activations(
@@ -204,5 +197,5 @@ def activations(
     while position < ready.size:
         frame = int(ready[position])
         fired.append(frame)
-        position = int(np.searchsorted(ready, frame + step, side="left"))
+        position = int(np.searchsorted(ready, frame + step))  # the first ready frame >= it
     return fired

@@ -534,6 +534,17 @@ def test_by_default_a_short_request_after_a_softly_said_wake_word_is_kept() -> N
     assert not lost.kept
 
 
+def test_after_a_quiet_wake_a_pause_of_exactly_wake_gap_ms_ends_the_wake_word() -> None:
+    # The wake word 14-17, then a pause, then 8 frames of request. A pause of wake_gap_ms (2
+    # frames) ends the wake word: only the request is request speech. One frame shorter, the
+    # phrase runs on past wake_word_ms and is a request said straight away, wake word and all.
+    assert QS.wake_gap_frames == 2
+    at_gap = said(WAKE_WORD, range(20, 28))
+    assert decide(at_gap, at_gap, QUIET_WAKE, QS).request_speech_ms == 8 * 80
+    short = said(WAKE_WORD, range(19, 27))
+    assert decide(short, short, QUIET_WAKE, QS).request_speech_ms == (4 + 8) * 80
+
+
 def test_a_long_phrase_after_a_quiet_wake_is_a_request_said_straight_away() -> None:
     # 13 frames (1040 ms) is longer than wake_word_ms (960): decided as after any wake.
     speech = said(range(14, 27))
@@ -648,3 +659,23 @@ def test_a_request_after_a_short_one_and_a_pause_keeps_neither_pause() -> None:
     kept = S.preroll_frames + 3 + 2 + short + 3 + 6 + S.silence_frames
     assert d.kept_s == pytest.approx(kept * 0.08)
     assert d.gap_ms == ((12 - 3) + (20 - short - 3)) * 80
+
+
+@pytest.mark.parametrize(
+    ("after_wake", "ending"),
+    [
+        ([SPEECH] * 10 + [FrameFacts(speech=False)] * 9, Action.KEEP_SILENCE),
+        ([FrameFacts()] * 80, Action.DISCARD_NO_SPEECH),
+        ([SPEECH] * 200, Action.KEEP_MAX_LENGTH),
+    ],
+)
+def test_every_ending_returns_to_a_fresh_listening_state(
+    after_wake: list[FrameFacts], ending: Action
+) -> None:
+    state = SpeakerState()
+    for facts in [FrameFacts(wake=True, preroll_available=25), *after_wake]:
+        state, action = step(state, facts, S)
+        if action is ending:
+            break
+    assert action is ending
+    assert state == SpeakerState() and state.mode is Mode.LISTENING

@@ -161,6 +161,15 @@ def test_forgetting_alice_makes_her_export_and_copies_unreadable(
     )
     copies = [ciphertext(home, r) for r in stored_home.alice]
     alice_key = key_file(home, "alice")
+    # Before the forget, the export and the copies open with alice's identity (checked with the
+    # age tool for the export): what is unreadable afterwards was readable, not garbage.
+    alice_id = identity_file(home, "alice", PASSPHRASES["alice"], tmp_path / "alice.txt")
+    with tarfile.open(fileobj=io.BytesIO(_age_open(export, alice_id))) as tar:
+        assert sorted(tar.getnames()) == sorted(
+            ["manifest.json"] + [f"records/{r}.wav" for r in stored_home.alice]
+        )
+    (alice_before,) = identities_in(alice_id.parent)
+    assert all(pyrage.decrypt(data, [alice_before]) for data in copies)
     keepmum_ok("vault", "forget", "alice", "--yes", "--home", home)
 
     # Everything an attacker could try from the home: plain identities in any file, every

@@ -316,6 +316,31 @@ def test_audit_tampering_is_found(stored_home: StoredHome) -> None:
     assert [d["seq"] for d in result.of("defect")] == [3]
 
 
+def test_audit_verify_anchor_passes_an_intact_chain_and_finds_entries_cut_from_the_end(
+    stored_home: StoredHome,
+) -> None:
+    home = stored_home.home
+    noted = keepmum_ok("audit", "verify", "--home", home, "--json").of("audit_verify")[0]
+    again = keepmum_ok("audit", "verify", "--anchor", noted["head"], "--home", home, "--json")
+    assert again.of("audit_verify")[0] == {**noted, "ok": True, "defects": 0}
+    keepmum_ok("vault", "delete", stored_home.alice[0], "--home", home)  # the chain grows on
+    grown = keepmum_ok("audit", "verify", "--anchor", noted["head"], "--home", home, "--json")
+    assert grown.of("audit_verify")[0]["entries"] == noted["entries"] + 1
+    conn = sqlite3.connect(home / "vault.db")
+    conn.execute("DROP TRIGGER audit_no_delete")
+    conn.execute("DELETE FROM audit WHERE seq >= ?", (noted["entries"],))
+    conn.commit()
+    conn.close()
+    # The head file beside the database would refuse the shorter chain at open; someone who
+    # cuts the chain can remove that file too, and only an anchor kept elsewhere tells.
+    (home / "audit.head").unlink()
+    cut = run_keepmum("audit", "verify", "--anchor", noted["head"], "--home", home, "--json")
+    assert cut.returncode == 1, cut
+    (defect,) = cut.of("defect")
+    assert defect["seq"] == 0 and noted["head"] in defect["problem"]
+    assert run_keepmum("audit", "verify", "--home", home).returncode == 0  # valid, but shorter
+
+
 def test_forget_shreds_one_member_and_leaves_the_others_readable(
     stored_home: StoredHome, tmp_path: Path
 ) -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from keepmum.errors import ConfigError, VaultError
-from storage import audit
+from storage import audit, retention
+from storage.index import connect
 from storage.settings import VaultSettings
-from tests.storage.vault_fixtures import FakeClock, open_vault, utterance
+from tests.storage.vault_fixtures import T0, FakeClock, open_vault, utterance
 
 
 def test_records_expire_after_retention_h(home: Path, clock: FakeClock) -> None:
@@ -183,3 +185,142 @@ def test_settings_defaults() -> None:
         False,
     )
     assert VaultSettings(retention_h=0).keeps_nothing
+
+
+HOUR = 3600.0
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> sqlite3.Connection:
+    """A bare index (no age keys needed): the retention rules only read the records table."""
+    conn = connect(tmp_path / "vault.db", create=True)
+    for name in ("alice", "bob"):
+        conn.execute(
+            "INSERT INTO members (name, recipient, created) VALUES (?, ?, ?)", (name, "age1", T0)
+        )
+    return conn
+
+
+def _row(
+    conn: sqlite3.Connection,
+    rid: str,
+    *,
+    created: float = T0,
+    expires: float = T0 + 24 * HOUR,
+    duration_s: float = 0.5,
+    member: str = "alice",
+) -> tuple[str, str, float]:
+    """Insert a record row (its audio is beside the point here); what the rules return for it."""
+    conn.execute(
+        "INSERT INTO records (id, member, start, start_t, duration_s, samples, sample_rate, model,"
+        " score, end_reason, source, created, expires, ciphertext, sha256, meta_sha256)"
+        " VALUES (?, ?, 0, 0, ?, 0, 16000, 'm', 0.9, 'silence', 's.wav', ?, ?, x'00', '', '')",
+        (rid, member, duration_s, created, expires),
+    )
+    return (rid, member, duration_s)
+
+
+@pytest.mark.parametrize("hours", [1.0, 1.5, 24.0])
+def test_older_than_counts_hours_of_3600_seconds_and_includes_exactly_h(
+    index: sqlite3.Connection, hours: float
+) -> None:
+    row = _row(index, "r1", member="bob", duration_s=0.75)
+    stored_h_ago = T0 + hours * HOUR  # the moment the record is exactly `hours` old
+    assert retention.due_older_than(index, stored_h_ago - 1, hours) == []  # a second short
+    assert retention.due_older_than(index, stored_h_ago, hours) == [row]  # exactly H: due
+    assert retention.due_older_than(index, stored_h_ago + 1, hours) == [row]
+
+
+def test_purge_older_than_one_hour_keeps_a_record_of_59_minutes(
+    home: Path, clock: FakeClock
+) -> None:
+    # Issue 30: hours computed as minutes would delete everything older than a minute.
+    with open_vault(home, clock) as v:
+        old = v.store(utterance(0.1), "alice")
+        clock.advance(59 * 60)
+        assert v.older_than(1.0) == [] and v.purge_older_than(1.0) == []
+        clock.advance(60)
+        assert [d.record for d in v.purge_older_than(1.0)] == [old]
+
+
+def test_expiry_includes_the_moment_of_expiry(index: sqlite3.Connection) -> None:
+    row = _row(index, "r1", expires=T0 + HOUR)
+    assert retention.due_for_expiry(index, T0 + HOUR - 0.001) == []
+    assert retention.due_for_expiry(index, T0 + HOUR) == [row]
+
+
+def test_the_clock_skew_allowance_is_one_hour_exactly(index: sqlite3.Connection) -> None:
+    # A record stored by a clock one hour fast is trusted; a second more and it expires now.
+    row = _row(index, "r1", created=T0 + HOUR, expires=T0 + 25 * HOUR)
+    assert retention.CLOCK_SKEW_S == HOUR
+    assert retention.due_for_expiry(index, T0) == []
+    assert retention.due_for_expiry(index, T0 - 1) == [row]
+    assert retention.due_for_expiry(index, T0 - 10 * HOUR) == [row]
+
+
+def test_expiry_in_one_call_goes_oldest_first_and_audits_in_that_order(
+    index: sqlite3.Connection,
+) -> None:
+    # Stored out of id order, two in the same second (then in the order they were stored).
+    rows = [
+        _row(index, "c", created=T0, expires=T0 + HOUR, member="bob"),
+        _row(index, "a", created=T0 + 1, expires=T0 + HOUR + 1, duration_s=0.25),
+        _row(index, "b", created=T0 + 1, expires=T0 + HOUR + 1),
+        _row(index, "z", created=T0 + 2, expires=T0 + HOUR + 2),
+    ]
+    young = _row(index, "y", created=T0 + 3, expires=T0 + 2 * HOUR)
+    now = T0 + HOUR + 2
+    assert retention.due_for_expiry(index, now) == rows
+    calls: list[tuple[str, str | None, str | None, dict[str, object]]] = []
+
+    def record_audit(
+        conn: sqlite3.Connection, event: str, *, member: str, record: str, **details: object
+    ) -> None:
+        assert conn is index
+        calls.append((event, member, record, details))
+
+    result = retention.purge(index, now, VaultSettings(), record_audit)
+    assert result.expired == [retention.Deleted(r, m, d, "expired") for r, m, d in rows]
+    assert result.capacity_deleted == [] and result.all == result.expired
+    assert calls == [("expired", m, r, {"duration_s": d}) for r, m, d in rows]
+    remaining = index.execute("SELECT id FROM records").fetchall()
+    assert remaining == [(young[0],)]
+
+
+def test_purge_expires_first_then_deletes_for_capacity_oldest_first(
+    index: sqlite3.Connection,
+) -> None:
+    expired = _row(index, "e", created=T0, expires=T0 + HOUR, duration_s=2.0)
+    first = _row(index, "f", created=T0 + 1, duration_s=0.5)
+    second = _row(index, "s", created=T0 + 2, duration_s=0.5)
+    kept = _row(index, "k", created=T0 + 3, duration_s=0.5)
+    settings = VaultSettings(capacity_s=0.5)
+    events: list[str] = []
+    result = retention.purge(
+        index, T0 + HOUR, settings, lambda _c, event, **_kw: events.append(event)
+    )
+    assert [d.record for d in result.expired] == [expired[0]]
+    assert [d.record for d in result.capacity_deleted] == [first[0], second[0]]
+    assert [d.event for d in result.all] == ["expired", "capacity_deleted", "capacity_deleted"]
+    assert [d.record for d in result.all] == ["e", "f", "s"]
+    assert events == ["expired", "capacity_deleted", "capacity_deleted"]
+    assert index.execute("SELECT id FROM records").fetchall() == [(kept[0],)]
+
+
+def test_capacity_keeps_records_that_fit_exactly_despite_float_sums(
+    index: sqlite3.Connection,
+) -> None:
+    rows = [_row(index, f"r{i}", created=T0 + i, duration_s=0.1) for i in range(3)]
+    assert 0.1 + 0.1 + 0.1 > 0.3  # a float sum a hair over the capacity ...
+    assert retention.due_for_capacity(index, VaultSettings(capacity_s=0.3)) == []  # ... fits
+    assert retention.due_for_capacity(index, VaultSettings(capacity_s=0.2)) == rows[:1]
+    assert retention.due_for_capacity(index, VaultSettings(capacity_s=0.1999)) == rows[:2]
+    assert retention.due_for_capacity(index, VaultSettings(capacity_s=0)) == rows
+
+
+def test_delete_rows_deletes_only_the_rows_named(index: sqlite3.Connection) -> None:
+    gone = _row(index, "g", duration_s=1.25, member="bob")
+    _row(index, "k")
+    deleted = retention.delete_rows(index, [gone], "deleted", lambda *_a, **_k: None)
+    assert deleted == [retention.Deleted("g", "bob", 1.25, "deleted")]
+    assert index.execute("SELECT id FROM records").fetchall() == [("k",)]

@@ -216,3 +216,20 @@ def test_a_vault_written_by_the_previous_keepmum_migrates_to_the_upload_ledger(
         assert req.records == (rid,) and req.uploads == () and req.endpoint.endswith(":9")
     with Vault.open(home, clock=FakeClock()) as v:  # and it opens again, unchanged
         assert schema_version(v.connection) == SCHEMA_VERSION and len(v.records()) == 1
+
+
+def test_a_queued_copy_its_grant_does_not_cover_is_never_sent(
+    vault: Vault, cloud: CloudServer, grant_for: GrantRecords, home: Path
+) -> None:
+    # The grant names r1; its queue row is pointed at r2 (alice's too, never granted), as a
+    # stale or edited queue could: the check at send time refuses it, whatever was queued.
+    granted = store_one(vault, "alice", 1)
+    other = store_one(vault, "alice", 2)
+    grant_for([granted])
+    raw = sqlite3.connect(home / "vault.db", isolation_level=None)
+    raw.execute("UPDATE upload_queue SET record_id = ? WHERE record_id = ?", (other, granted))
+    raw.close()
+    assert [q.record_id for q in queued(vault.connection)] == [other]
+    assert Uploader(vault).plan() == []
+    assert Uploader(vault).upload() == []
+    assert cloud.store.items() == []

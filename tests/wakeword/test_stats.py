@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pytest
 from scipy import stats as sps
@@ -121,3 +122,70 @@ def test_conservative_choice_uses_the_upper_bound() -> None:
     fallback = choose_operating_point(short, 0.5, conservative=True)
     assert fallback is not None and fallback.point.threshold == 0.6
     assert not fallback.shown_to_meet_target and fallback.meets_target
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda: wilson_interval(1, 2, 1.0),
+            "confidence must be between 0 and 1 (e.g. 0.95), got 1.0",
+        ),
+        (
+            lambda: garwood_interval(1, math.nan),
+            "confidence must be between 0 and 1 (e.g. 0.95), got nan",
+        ),
+        (
+            lambda: poisson_rate_interval(1, 0.0, 0.0),
+            "confidence must be between 0 and 1 (e.g. 0.95), got 0.0",
+        ),
+        (
+            lambda: wilson_interval(3, 2, 0.95),
+            "a proportion needs 0 <= successes <= trials, got 3/2",
+        ),
+        (
+            lambda: wilson_interval(-1, 2, 0.95),
+            "a proportion needs 0 <= successes <= trials, got -1/2",
+        ),
+        (
+            lambda: wilson_interval(1, 0, 0.95),
+            "a proportion needs 0 <= successes <= trials, got 1/0",
+        ),
+        (
+            lambda: wilson_interval(0, -1, 0.95),
+            "a proportion needs 0 <= successes <= trials, got 0/-1",
+        ),
+        (lambda: garwood_interval(-1, 0.95), "an event count must be 0 or more, got -1"),
+    ],
+)
+def test_refused_input_is_named_in_one_line(call: Callable[[], object], message: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        call()
+    assert str(refused.value) == message
+
+
+def test_check_confidence_returns_a_good_level_unchanged() -> None:
+    assert stats.check_confidence(0.95) == 0.95
+    assert stats.check_confidence(1e-9) == 1e-9
+    assert stats.DEFAULT_CONFIDENCE == 0.95
+
+
+def test_the_ends_at_zero_and_all_successes_are_exact() -> None:
+    # Rounding must not leave the interval of 0 of n above 0, nor that of n of n below 1.
+    # (At 80 %, the closed form gives 0 of 11 a low end of 1.4e-17 and 10 of 10 a high end of
+    # 1 + 2.2e-16.)
+    for n, confidence in ((1, 0.95), (7, 0.95), (329, 0.95), (10_000, 0.95), (11, 0.8), (10, 0.8)):
+        assert wilson_interval(0, n, confidence).low == 0.0
+        assert wilson_interval(n, n, confidence).high == 1.0
+        inside = wilson_interval(1, n + 1, 0.95)
+        assert 0.0 < inside.low < 1 / (n + 1) < inside.high < 1.0
+    assert garwood_interval(0, 0.95).low == 0.0
+
+
+def test_rates_divide_counts_by_the_exposure() -> None:
+    counts = garwood_interval(4, 0.9)
+    rate = poisson_rate_interval(4, 2.5, 0.9)
+    assert (rate.low, rate.high) == (counts.low / 2.5, counts.high / 2.5)
+    assert math.isnan(poisson_rate_interval(4, -1.0, 0.9).low)
+    assert math.isinf(hours_to_show(-0.5, 0.95))
+    assert hours_to_show(2.0, 0.9) == garwood_interval(0, 0.9).high / 2.0
