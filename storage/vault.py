@@ -512,7 +512,7 @@ class Vault:
     def due_if_clock_is_right(self) -> int:
         """How many records expire if the clock's time is taken as right now (what
         ``purge(clock_is_right=True)`` would delete for expiry)."""
-        return len(due_for_expiry(self._conn, self.clock(), self.settings))
+        return len(due_for_expiry(self._conn, self.clock()))
 
     # -- members -----------------------------------------------------------------------------
 
