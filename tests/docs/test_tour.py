@@ -80,7 +80,7 @@ def test_the_tour_runs_as_written(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, (
         f"a tour command exited {run.returncode}; the last block started is the last "
-        f"'== docs/tour.md line' below\n{run.stderr[-4000:]}"
+        f"'== docs/tour.md line' below\n{run.stderr[-4000:]}\nstdout:\n{run.stdout[-2000:]}"
     )
     # The tour wrote only where it says: the scratch folder and the fresh HOME, not the clone.
     assert list(scratch.iterdir()), "the tour's scratch folder was not made under TMPDIR"

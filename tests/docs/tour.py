@@ -61,7 +61,9 @@ def blocks(page: Path) -> list[Block]:
 def script(page: Path, workdir: Path) -> str:
     """One bash script that runs the page's runnable blocks in order, each announced on stderr;
     a terminal block is written to a file in ``workdir`` and run through ``script``."""
-    lines = ["set -euo pipefail"]
+    # A block that fails leaves what it started in the background (the receiver) running:
+    # stop every job when the script ends, whichever way.
+    lines = ["set -euo pipefail", "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT"]
     for number, block in enumerate(blocks(page)):
         if not block.runs:
             continue
