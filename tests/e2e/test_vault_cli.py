@@ -331,9 +331,13 @@ def test_audit_verify_anchor_passes_an_intact_chain_and_finds_entries_cut_from_t
     conn.execute("DELETE FROM audit WHERE seq >= ?", (noted["entries"],))
     conn.commit()
     conn.close()
-    # The head file beside the database would refuse the shorter chain at open; someone who
-    # cuts the chain can remove that file too, and only an anchor kept elsewhere tells.
+    # The head file beside the database refuses the shorter chain at open, and so does its
+    # absence; someone who cuts the chain can write a head that fits it (adopt-head does just
+    # that), and only an anchor kept elsewhere tells.
     (home / "audit.head").unlink()
+    headless = run_keepmum("audit", "verify", "--anchor", noted["head"], "--home", home)
+    assert headless.returncode == 2 and "adopt-head" in headless.stderr, headless
+    keepmum_ok("audit", "adopt-head", "--yes", "--home", home)
     cut = run_keepmum("audit", "verify", "--anchor", noted["head"], "--home", home, "--json")
     assert cut.returncode == 1, cut
     (defect,) = cut.of("defect")

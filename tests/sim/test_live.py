@@ -30,7 +30,7 @@ def test_the_view_shows_the_floor_the_request_and_the_last_decision() -> None:
     text = rendered(view, speaker)
     assert "noise floor  -60.0 dBFS" in text
     assert "request heard: 240 ms" in text and "awake" in text
-    for frame in frames(60)[16:]:
+    for frame in frames(160)[16:]:  # a short request listens on for speech_timeout_ms
         for event in speaker.process(frame):
             view.count(event.to_json())
     text = rendered(view, speaker)
