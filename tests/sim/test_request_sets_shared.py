@@ -71,11 +71,12 @@ def test_every_condition_is_reported(rows: dict[str, dict[str, Any]]) -> None:
         ("silence", 0.90),
         ("pink", 0.90),
         ("brown", 0.90),
-        # In babble this build gives 36 of 39 (92.3 %) on the onnx backend and 35 of 38 (92.1 %)
-        # on tflite; without speaker.room_margin_db, 35 of 39 and 34 of 38 (under 90 %). Over
-        # eight builds of the sets the bar is met at each level pooled, not on every build
-        # (README).
-        ("babble", 0.90),
+        # In babble this build gives 35 of 40 (87.5 %) on the onnx backend and 34 of 39
+        # (87.2 %) on tflite since the device waits 5 s from the wake word's end (2026-12-07;
+        # with the 1.5 s wait: 36 of 39 and 35 of 38): a longer wait gives the room's talk more
+        # time to sound like a request (docs/decisions/2026-12-07-listen-after-a-pause.md). The
+        # bar holds that figure; without speaker.room_margin_db it falls further.
+        ("babble", 0.85),
     ],
 )
 def test_a_wake_word_followed_by_nothing_is_discarded(
