@@ -898,6 +898,12 @@ class Decision:
     ``silence_ms`` for a request speech that did not come (-1 when discarded)."""
     gap_ms: int = 0
     """The pause between the wake word's end and the request, not kept (milliseconds)."""
+    head_frames: int = 0
+    """Kept: the utterance's frames up to the wake word's end (pre-roll, detection, tail); the
+    request is what is kept after them (``scripts/voice_vs_room.py`` reads it)."""
+    gaps: tuple[tuple[int, int], ...] = ()
+    """Kept: the pauses not kept, as (first frame, frames) counted from the utterance's first
+    frame (:class:`KeptSpan`)."""
 
     @property
     def kept(self) -> bool:
@@ -956,6 +962,8 @@ def decide(
                 index,
                 index - (before.frames + 1 - span.end),
                 span.gap_ms,
+                before.head_frames,
+                span.gaps,
             )
         if action in DISCARD_REASONS:
             ms = request_speech_ms(before, facts, settings)
@@ -971,6 +979,8 @@ def decide(
             last,
             kept_end,
             span.gap_ms,
+            state.head_frames,
+            span.gaps,
         )
     reason = DISCARD_REASONS[discard_action(state)]
     return Decision(0.0, reason, state.request_speech_ms, last)

@@ -418,6 +418,20 @@ def test_after_the_first_1_5_s_of_the_wait_a_request_must_stand_further_over_the
     assert burst(51, -27.0, replace(S, room_margin_db=0, late_room_margin_db=8)) == "kept"
 
 
+def test_a_kept_decision_says_where_the_wake_word_ends_and_which_pause_was_not_kept() -> None:
+    # Talk up to the wake (40), its tail 41-43, a pause, the request 60-69. The utterance's
+    # frame 0 is file frame 28 (13 frames of pre-roll); the wake word ends after 13 + 3 frames;
+    # the pause runs from there to 3 frames (REQUEST_LEAD_FRAMES) before the request's first
+    # frame (file 60, utterance 32): 13 frames, not kept.
+    speech = [30 <= index < 44 or 60 <= index < 70 for index in range(130)]
+    decision = decide(speech, speech, 40, S)
+    assert decision.kept and decision.head_frames == 16
+    assert decision.gaps == ((16, 13),) and decision.gap_ms == 13 * 80
+    assert decision.kept_s == pytest.approx((78 - 28 + 1 - 13) * 0.08)
+    nothing = decide([30 <= index < 44 for index in range(130)], speech, 40, S)
+    assert not nothing.kept and (nothing.head_frames, nothing.gaps) == (0, ())
+
+
 def test_the_late_margin_applies_from_the_19th_frame_waited_after_the_wake_words_end() -> None:
     head = SpeakerState(Mode.AWAKE, frames=15, head_frames=15)
     assert room_margin(head, S) == S.room_margin_db == 4.0
