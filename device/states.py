@@ -211,6 +211,24 @@ class SpeakerSettings:
     is judged: once started, a request goes on as before (dB; 0: off). With 4 dB, false wakes in
     babble at -30 dBFS were discarded 93.6 % instead of 90.0 % over six builds of the real-audio
     sets, for one request lost in babble at 5 dB SNR (device/README.md)."""
+    late_room_margin_db: float = setting(
+        8.0,
+        unit="dB",
+        low=0,
+        high=40,
+        option="--late-room-margin-db",
+        help=(
+            "After 1.5 s of waiting for a request, speech must stand this far over the room's "
+            "level before the wake word to start one (dB, 0: off)."
+        ),
+    )
+    """``room_margin_db`` for a request that starts after ``LATE_WAIT_FRAMES`` (1.52 s) of the
+    wait: the longer the device waits in a talking room, the more often a burst of the room's
+    talk comes along that stands a few dB over the room's median. A person who pauses and then
+    speaks to the device speaks well over the room (12 dB or more at its loudest in the
+    development sets), while the bursts that false wakes in babble kept after the long wait
+    peaked 4.5-8.1 dB over it; 7, 8 and 9 dB measured alike. The larger of the two margins
+    applies (dB; 0: off; docs/decisions/2026-12-08-babble-and-the-voice.md)."""
     quiet_wake_ms: int = setting(
         0,
         unit="ms",
@@ -758,12 +776,30 @@ def _under_talker(state: SpeakerState, facts: FrameFacts, settings: SpeakerSetti
 
 def _under_room(state: SpeakerState, facts: FrameFacts, settings: SpeakerSettings) -> bool:
     """Whether a confirmed frame before the request has started stands less than
-    ``room_margin_db`` over the room's level before the wake word: the room's talk carrying on,
-    not a request. A started request is not judged again: its quieter syllables are its own."""
-    if state.started or settings.room_margin_db <= 0:
+    ``room_margin_db`` over the room's level before the wake word (``late_room_margin_db`` once
+    the device has waited ``LATE_WAIT_FRAMES``): the room's talk carrying on, not a request. A
+    started request is not judged again: its quieter syllables are its own."""
+    if state.started:
         return False
+    margin = room_margin(state, settings)
     # NaN (unknown room or level) compares false: the rule does not apply.
-    return facts.level_db < state.room_db + settings.room_margin_db
+    return margin > 0 and facts.level_db < state.room_db + margin
+
+
+LATE_WAIT_FRAMES = 19
+"""Frames (1.52 s) of the wait for a request after which ``late_room_margin_db`` applies: the
+wait before issue 25 made it 5 s (1.5 s), under which false wakes in babble were kept no more
+often than with the margin of the wake's first moments alone."""
+
+
+def room_margin(state: SpeakerState, settings: SpeakerSettings) -> float:
+    """The margin (dB) over the room before the wake word that a confirmed frame needs to count
+    towards a request not yet started, on the frame after ``state``: ``room_margin_db``, or
+    ``late_room_margin_db`` when larger and the device has waited ``LATE_WAIT_FRAMES`` since the
+    wake word's end."""
+    waited = state.frames - state.head_frames
+    late = settings.late_room_margin_db if waited >= LATE_WAIT_FRAMES else 0.0
+    return max(settings.room_margin_db, late)
 
 
 ROOM_FROM_FRAMES = 37
@@ -862,6 +898,12 @@ class Decision:
     ``silence_ms`` for a request speech that did not come (-1 when discarded)."""
     gap_ms: int = 0
     """The pause between the wake word's end and the request, not kept (milliseconds)."""
+    head_frames: int = 0
+    """Kept: the utterance's frames up to the wake word's end (pre-roll, detection, tail); the
+    request is what is kept after them (``scripts/voice_vs_room.py`` reads it)."""
+    gaps: tuple[tuple[int, int], ...] = ()
+    """Kept: the pauses not kept, as (first frame, frames) counted from the utterance's first
+    frame (:class:`KeptSpan`)."""
 
     @property
     def kept(self) -> bool:
@@ -920,6 +962,8 @@ def decide(
                 index,
                 index - (before.frames + 1 - span.end),
                 span.gap_ms,
+                before.head_frames,
+                span.gaps,
             )
         if action in DISCARD_REASONS:
             ms = request_speech_ms(before, facts, settings)
@@ -935,6 +979,8 @@ def decide(
             last,
             kept_end,
             span.gap_ms,
+            state.head_frames,
+            span.gaps,
         )
     reason = DISCARD_REASONS[discard_action(state)]
     return Decision(0.0, reason, state.request_speech_ms, last)

@@ -335,6 +335,32 @@ def test_a_request_must_stand_over_the_room_as_it_was_before_the_wake() -> None:
     assert outcomes["a request"][0] == outcomes["rule off"][0] == "UtteranceEnd"
 
 
+def test_a_burst_of_the_rooms_talk_late_in_the_wait_starts_no_request() -> None:
+    """The room talks at -30 dBFS; a wake at 40 (no tail); 6 confirmed frames 6 dB over the room.
+    Heard 0.8 s into the wait they are a request; 1.6 s into it (past ``LATE_WAIT_FRAMES``)
+    they must stand ``late_room_margin_db`` (8 dB) over the room, and are the room's talk; with
+    that rule off they are a request again. The speaker decides as decide() does."""
+    vad_speech = set(range(130))
+    outcomes = {}
+    for label, first, late_db in (("early", 51, 8.0), ("late", 61, 8.0), ("rule off", 61, 0.0)):
+        burst = set(range(first, first + 6))  # not a short request: it ends on silence
+        levels = {i: -30.0 for i in range(130)} | dict.fromkeys(burst, -24.0)
+        speaker = Speaker(
+            ScriptedWake({40}),
+            ScriptedVad(vad_speech),
+            SpeakerSettings(late_room_margin_db=late_db),
+            confirm=ScriptedConfirmer(burst, levels=levels),
+        )
+        ends = [e for e in run(speaker, 130) if isinstance(e, (UtteranceEnd, Discarded))]
+        outcomes[label] = getattr(ends[0], "reason", "kept")
+        flags = [i in burst for i in range(130)]
+        decision = decide(
+            [True] * 130, flags, 40, speaker.settings, levels=[levels[i] for i in range(130)]
+        )
+        assert decision.kept == isinstance(ends[0], UtteranceEnd), label
+    assert outcomes == {"early": "silence", "late": "room_talk", "rule off": "silence"}
+
+
 def test_discard_reasons_say_why_and_the_buffer_is_zeroed() -> None:
     cases = {
         "no_speech": (set(), set()),

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from device.states import (
+    LATE_WAIT_FRAMES,
     Action,
     FrameFacts,
     Mode,
@@ -19,6 +20,7 @@ from device.states import (
     decide,
     kept_seconds,
     room_level_db,
+    room_margin,
     step,
     wake_again,
     wake_quiet,
@@ -342,7 +344,7 @@ def test_the_talkers_level_only_ever_ends_a_kept_request_sooner(
     confirmed = [a and b for a, b, _ in frames]
     levels = [level for _, _, level in frames]
     wake = min(wake, len(frames) - 1)
-    no_room = replace(S, room_margin_db=0)
+    no_room = replace(S, room_margin_db=0, late_room_margin_db=0)
     plain = decide(speech, confirmed, wake, no_room)
     talker = decide(speech, confirmed, wake, no_room, levels=levels)
     assert talker.kept == plain.kept
@@ -355,6 +357,9 @@ def test_the_talkers_level_only_ever_ends_a_kept_request_sooner(
     # room_margin_db only ever discards: a wake kept with it is kept without it.
     room = decide(speech, confirmed, wake, S, levels=levels)
     assert not room.kept or talker.kept
+    # Nor does late_room_margin_db keep what room_margin_db alone would not.
+    early = decide(speech, confirmed, wake, replace(S, late_room_margin_db=0), levels=levels)
+    assert not room.kept or early.kept
 
 
 def test_the_rooms_level_is_the_median_of_what_was_heard_before_the_wake_word() -> None:
@@ -388,6 +393,57 @@ def test_in_a_talking_room_a_request_must_stand_over_the_room_to_start() -> None
     assert decision.kept and decision.end_frame == 59 + S.silence_frames
     assert decision.request_speech_ms == (59 - 45) * 80
     assert decide(said, said, 40, S, levels=room).reason == "room_talk"  # not 5 dB louder
+
+
+def test_after_the_first_1_5_s_of_the_wait_a_request_must_stand_further_over_the_room() -> None:
+    # The room talks at -30 dBFS before the wake (frame 40; frame 41 unconfirmed: no tail, the
+    # wait starts at once). A burst of 4 confirmed frames 6 dB over the room starts a request
+    # 0.8 s into the wait (room_margin_db, 4 dB) but not 1.6 s into it (late_room_margin_db,
+    # 8 dB): there it is the room's talk. 10 dB over the room it is a request either way.
+    speech = [True] * 130
+    room = [-30.0] * 130
+
+    def burst(first: int, db: float, settings: SpeakerSettings = S) -> str:
+        levels = room[:first] + [db] * 4 + [-60.0] * (126 - first)
+        confirmed = [first <= index < first + 4 for index in range(130)]
+        decision = decide(speech, confirmed, 40, settings, levels=levels)
+        return "kept" if decision.kept else decision.reason
+
+    assert burst(51, -24.0) == "kept"  # waited 10 frames
+    assert burst(61, -24.0) == "room_talk"  # waited 20 frames
+    assert burst(61, -20.0) == "kept"
+    assert burst(61, -24.0, replace(S, late_room_margin_db=0)) == "kept"
+    # The larger margin applies: a late margin under room_margin_db changes nothing.
+    assert burst(61, -27.0, replace(S, late_room_margin_db=2)) == "room_talk"
+    assert burst(51, -27.0, replace(S, room_margin_db=0, late_room_margin_db=8)) == "kept"
+
+
+def test_a_kept_decision_says_where_the_wake_word_ends_and_which_pause_was_not_kept() -> None:
+    # Talk up to the wake (40), its tail 41-43, a pause, the request 60-69. The utterance's
+    # frame 0 is file frame 28 (13 frames of pre-roll); the wake word ends after 13 + 3 frames;
+    # the pause runs from there to 3 frames (REQUEST_LEAD_FRAMES) before the request's first
+    # frame (file 60, utterance 32): 13 frames, not kept.
+    speech = [30 <= index < 44 or 60 <= index < 70 for index in range(130)]
+    decision = decide(speech, speech, 40, S)
+    assert decision.kept and decision.head_frames == 16
+    assert decision.gaps == ((16, 13),) and decision.gap_ms == 13 * 80
+    assert decision.kept_s == pytest.approx((78 - 28 + 1 - 13) * 0.08)
+    nothing = decide([30 <= index < 44 for index in range(130)], speech, 40, S)
+    assert not nothing.kept and (nothing.head_frames, nothing.gaps) == (0, ())
+
+
+def test_the_late_margin_applies_from_the_19th_frame_waited_after_the_wake_words_end() -> None:
+    head = SpeakerState(Mode.AWAKE, frames=15, head_frames=15)
+    assert room_margin(head, S) == S.room_margin_db == 4.0
+    assert room_margin(replace(head, frames=15 + LATE_WAIT_FRAMES - 1), S) == 4.0
+    assert room_margin(replace(head, frames=15 + LATE_WAIT_FRAMES), S) == 8.0
+    assert LATE_WAIT_FRAMES == 19  # 1.52 s: the wait before issue 25 made it 5 s
+    # The wait counts from the wake word's end: a long tail moves the late margin on with it.
+    tail = SpeakerState(Mode.AWAKE, frames=40, head_frames=20)
+    assert room_margin(tail, S) == 8.0
+    assert room_margin(replace(tail, head_frames=22), S) == 4.0
+    off = replace(S, late_room_margin_db=0, room_margin_db=0)
+    assert room_margin(replace(head, frames=100), off) == 0.0
 
 
 @given(st.lists(st.booleans(), min_size=1, max_size=300), st.integers(0, 299))
