@@ -120,6 +120,8 @@ OUT_OF_RANGE = {
     "--loud-margin-db": "-1",
     "--loud-silero-threshold": "2",
     "--retention-h": "-1",
+    "--voice-threshold": "1.5",
+    "--unattributed": "keep",
 }
 """A value out of range for every device option of the table."""
 
