@@ -122,9 +122,11 @@ def test_a_phrase_refused_every_time_enrols_nothing(vad: WebRtcVad) -> None:
     with pytest.raises(ConfigError, match=r"^phrase 2: heard no speech in 8 s \(2 tries\)"):
         record_phrases(
             2,
-            lambda: Counted(np.concatenate([silence(0.5), SPEECH, silence(1.0)]))
-            if len(lines) < 3
-            else Counted(silence(9.0)),
+            lambda: (
+                Counted(np.concatenate([silence(0.5), SPEECH, silence(1.0)]))
+                if len(lines) < 3
+                else Counted(silence(9.0))
+            ),
             vad.is_speech,
             lines.append,
             PhraseRules(attempts=2),
