@@ -12,14 +12,15 @@ on every machine. Nothing is stored unless ``store=True`` and the home has a vau
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import threading
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +31,9 @@ from device.sources import REPLAY_PAD_S, AudioSource, FileSource
 from keepmum.errors import AudioInputError, ConfigError, StorageFullError
 from sim.config import Config, load_config, unknown_name
 from sim.replay import raise_if_full, run_sources, vault_sink, voice_attribution
+
+if TYPE_CHECKING:
+    from storage.vault import Vault
 
 __all__ = ["Audio", "Device", "Run", "replay"]
 
@@ -204,13 +208,11 @@ class Device:
         """Add a member to the home's vault (:meth:`init_vault` first); returns their passphrase
         (random unless given)."""
         from sim.commands._common import check_new_passphrase
-        from storage.vault import Vault
 
-        home = self._vault_home("add_member")
         secret = (
             check_new_passphrase(member, passphrase) if passphrase else secrets.token_urlsafe(24)
         )
-        with Vault.open(home) as vault:
+        with self._vault("add_member") as vault:
             vault.add_member(member, secret)
         return secret
 
@@ -225,21 +227,24 @@ class Device:
         Returns the ``voice_enrolled`` event (``agreement``: the lowest cosine of one recording
         to the voiceprint)."""
         from sim.enrolment import enrol_voice
-        from storage.vault import Vault
 
-        home = self._vault_home("enrol")
         samples = [_samples(a, rate) for a in audio]
-        with Vault.open(home) as vault:
+        with self._vault("enrol") as vault:
             known = vault.member(member)
             identity = vault.unlock(known.name, passphrase)
             return enrol_voice(vault, known.name, identity, samples).event()
 
-    def _vault_home(self, what: str) -> Path:
+    @contextlib.contextmanager
+    def _vault(self, what: str) -> Iterator[Vault]:
+        """The home's vault, opened with its configuration's vault settings (as the command line
+        opens it: default settings could purge what the home's own keep)."""
         from storage.vault import Vault
 
         if self.home is None or not Vault.exists(self.home):
             raise ConfigError(f"{what}: the device's home has no vault; call init_vault() first")
-        return self.home
+        settings = load_config(self.config_path, home=self.home).vault
+        with Vault.open(self.home, settings) as vault:
+            yield vault
 
     def replay(
         self,
