@@ -12,14 +12,15 @@ on every machine. Nothing is stored unless ``store=True`` and the home has a vau
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import threading
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -29,7 +30,10 @@ from device.audio import SAMPLE_RATE
 from device.sources import REPLAY_PAD_S, AudioSource, FileSource
 from keepmum.errors import AudioInputError, ConfigError, StorageFullError
 from sim.config import Config, load_config, unknown_name
-from sim.replay import raise_if_full, run_sources, vault_sink
+from sim.replay import raise_if_full, run_sources, vault_sink, voice_attribution
+
+if TYPE_CHECKING:
+    from storage.vault import Vault
 
 __all__ = ["Audio", "Device", "Run", "replay"]
 
@@ -200,6 +204,48 @@ class Device:
         self.store = True
         return secret
 
+    def add_member(self, member: str, passphrase: str | None = None) -> str:
+        """Add a member to the home's vault (:meth:`init_vault` first); returns their passphrase
+        (random unless given)."""
+        from sim.commands._common import check_new_passphrase
+
+        secret = (
+            check_new_passphrase(member, passphrase) if passphrase else secrets.token_urlsafe(24)
+        )
+        with self._vault("add_member") as vault:
+            vault.add_member(member, secret)
+        return secret
+
+    def enrol(
+        self, member: str, *audio: Audio, passphrase: str, rate: int | None = None
+    ) -> dict[str, Any]:
+        """Enrol ``member``'s voice from recordings of them (files, arrays at ``rate`` or streams,
+        as :meth:`replay` takes; three of a few seconds each is what was measured), with their
+        passphrase (:meth:`init_vault`'s or :meth:`add_member`'s), as ``keepmum member enrol``
+        does. From then on a stored run files each kept request under the member whose voice it
+        is, with its ``voice_score``, and handles a stranger's by the ``unattributed`` setting.
+        Returns the ``voice_enrolled`` event (``agreement``: the lowest cosine of one recording
+        to the voiceprint)."""
+        from sim.enrolment import enrol_voice
+
+        samples = [_samples(a, rate) for a in audio]
+        with self._vault("enrol") as vault:
+            known = vault.member(member)
+            identity = vault.unlock(known.name, passphrase)
+            return enrol_voice(vault, known.name, identity, samples).event()
+
+    @contextlib.contextmanager
+    def _vault(self, what: str) -> Iterator[Vault]:
+        """The home's vault, opened with its configuration's vault settings (as the command line
+        opens it: default settings could purge what the home's own keep)."""
+        from storage.vault import Vault
+
+        if self.home is None or not Vault.exists(self.home):
+            raise ConfigError(f"{what}: the device's home has no vault; call init_vault() first")
+        settings = load_config(self.config_path, home=self.home).vault
+        with Vault.open(self.home, settings) as vault:
+            yield vault
+
     def replay(
         self,
         audio: Audio,
@@ -244,27 +290,37 @@ class Device:
             on_full=_warn_full,
             instead="pass store=False",
         ) as sink:
-            outcome = run_sources([source], config, sink, stop=stop)
+            attribute = voice_attribution(sink, self.member, config.voice)
+            outcome = run_sources([source], config, sink, stop=stop, attribute=attribute)
         raise_if_full(sink)
         return Run(outcome.events)
 
 
-def _source(audio: Audio, rate: int | None, name: str | None) -> AudioSource:
+def _samples(audio: Audio, rate: int | None) -> npt.NDArray[np.int16]:
+    """All of ``audio`` as 16 kHz mono int16, without the replay's padding (for enrolment)."""
+    source = _source(audio, rate, None, pad_s=0.0)
+    chunks = list(source.chunks())
+    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+
+
+def _source(
+    audio: Audio, rate: int | None, name: str | None, pad_s: float = REPLAY_PAD_S
+) -> FileSource | ArraySource | ChunkSource:
     """The audio source for what was given."""
     if isinstance(audio, (str, os.PathLike)):
         if rate is not None:
             raise ConfigError(
                 f"{os.fspath(audio)}: rate= is for arrays and streams; a file says its own"
             )
-        source = FileSource(os.fspath(audio), pad_s=REPLAY_PAD_S)
+        source = FileSource(os.fspath(audio), pad_s=pad_s)
         if name is not None:
             source.name = name
         return source
     rate = SAMPLE_RATE if rate is None else rate
     if isinstance(audio, (np.ndarray, bytes, bytearray, memoryview)):
-        return ArraySource(audio, rate=rate, name=name or "", pad_s=REPLAY_PAD_S)
+        return ArraySource(audio, rate=rate, name=name or "", pad_s=pad_s)
     if isinstance(audio, Iterable):
-        return ChunkSource(audio, rate=rate, name=name or "", pad_s=REPLAY_PAD_S)
+        return ChunkSource(audio, rate=rate, name=name or "", pad_s=pad_s)
     raise AudioInputError(
         f"cannot replay a {type(audio).__name__}: give a file path, a numpy array, or an "
         "iterable of arrays (a stream)"

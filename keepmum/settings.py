@@ -42,8 +42,8 @@ class Declared:
     """Largest value allowed (None: unbounded above, but always finite)."""
     low_open: bool = False
     """``low`` itself is refused: the range is ``(low, high]``."""
-    choices: tuple[int, ...] = ()
-    """The only values allowed, when they are a few."""
+    choices: tuple[int | str, ...] = ()
+    """The only values allowed, when they are a few (numbers, or words such as ``discard``)."""
     option: str | None = None
     """The command-line option of ``replay``/``listen`` that sets it (``--silence-ms``), if any."""
 
@@ -84,7 +84,7 @@ def setting(
     low: float | None = None,
     high: float | None = None,
     low_open: bool = False,
-    choices: tuple[int, ...] = (),
+    choices: tuple[int | str, ...] = (),
     option: str | None = None,
 ) -> Any:
     """A dataclass field carrying its setting's declaration (see :class:`Declared`)."""

@@ -13,7 +13,7 @@ from device.pipeline import Attribution
 from device.speaker import Speaker
 from device.utterance import Utterance
 from keepmum.errors import ConfigError, StorageFullError
-from sim.config import Config, unknown_name
+from sim.config import UNATTRIBUTED_CHOICES, Config, unknown_name
 from storage.vault import Vault
 from wakeword.confirm import RequestConfirmer
 from wakeword.listener import OpenWakeWordListener
@@ -21,9 +21,6 @@ from wakeword.vad import WebRtcVad
 from wakeword.voice import VoiceMatcher
 
 __all__ = ["UNATTRIBUTED_CHOICES", "VaultSink", "VoiceAttributor", "build_speaker"]
-
-UNATTRIBUTED_CHOICES = ("discard", "default")
-"""What happens to a request whose voice matches no enrolled member."""
 
 
 def build_speaker(config: Config) -> Speaker:

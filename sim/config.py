@@ -28,6 +28,7 @@ from keepmum.settings import check_settings, setting
 from storage.settings import VaultSettings
 from wakeword.trigger import WakeSettings
 from wakeword.vad import VadSettings
+from wakeword.voice import DEFAULT_VOICE_THRESHOLD
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -37,8 +38,10 @@ else:  # pragma: no cover - Python 3.10
 __all__ = [
     "CONFIG_NAME",
     "SECTIONS",
+    "UNATTRIBUTED_CHOICES",
     "Config",
     "DeviceSettings",
+    "VoiceSettings",
     "load_config",
     "read_user_text",
     "to_toml",
@@ -78,6 +81,39 @@ class DeviceSettings:
         check_settings(self, "device")
 
 
+UNATTRIBUTED_CHOICES = ("discard", "default")
+"""What happens to a request whose voice matches no enrolled member."""
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    """Whose request it is, once anyone has enrolled their voice (``keepmum member enrol``);
+    with nobody enrolled, or with ``--member``, these do nothing."""
+
+    voice_threshold: float = setting(
+        DEFAULT_VOICE_THRESHOLD,
+        unit="cosine",
+        low=0.0,
+        high=1.0,
+        option="--voice-threshold",
+        help="Voice score (0-1) a request needs to be filed under an enrolled member.",
+    )
+    """Voice score (cosine to the member's voiceprint) a request needs to be filed under them."""
+    unattributed: str = setting(
+        "discard",
+        unit="",
+        choices=UNATTRIBUTED_CHOICES,
+        option="--unattributed",
+        help="A request whose voice matches no enrolled member: discard it (reason stranger) "
+        "or file it under the default member (`default`).",
+    )
+    """A request whose voice matches no enrolled member: ``discard`` or ``default``."""
+
+    def __post_init__(self) -> None:
+        """Raise :class:`ConfigError` naming the first setting out of range."""
+        check_settings(self, "voice")
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything the device needs to run, validated."""
@@ -87,6 +123,7 @@ class Config:
     vad: VadSettings = field(default_factory=VadSettings)
     speaker: SpeakerSettings = field(default_factory=SpeakerSettings)
     vault: VaultSettings = field(default_factory=VaultSettings)
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
     source: str = "defaults"
     """Where it came from (a file path, or ``defaults``)."""
     origins: tuple[tuple[str, str], ...] = ()
@@ -122,6 +159,7 @@ SECTIONS: dict[str, type] = {
     "vad": VadSettings,
     "speaker": SpeakerSettings,
     "vault": VaultSettings,
+    "voice": VoiceSettings,
 }
 
 

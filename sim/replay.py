@@ -21,7 +21,7 @@ from device.pipeline import Attribute, UtteranceSink, run_device
 from device.sources import AudioSource
 from keepmum.errors import ConfigError, StorageFullError, VaultError
 from sim.assemble import VaultSink, VoiceAttributor, build_speaker
-from sim.config import Config, load_config
+from sim.config import Config, VoiceSettings, load_config
 from sim.json_lines import jsonable
 from storage.settings import VaultSettings
 from storage.vault import Notice, Vault
@@ -139,10 +139,11 @@ def raise_if_full(sink: UtteranceSink | None) -> None:
 
 
 def voice_attribution(
-    sink: UtteranceSink | None, member: str | None, unattributed: str, threshold: float
+    sink: UtteranceSink | None, member: str | None, settings: VoiceSettings
 ) -> Attribute | None:
-    """Voice attribution from the vault's voiceprints; None (every request to one member, as
-    without enrolment) with ``--member``, ``--no-store`` or nobody enrolled."""
+    """Voice attribution from the vault's voiceprints, with the ``[voice]`` settings; None
+    (every request to one member, as without enrolment) with ``--member``, ``--no-store`` or
+    nobody enrolled."""
     if member is not None or not isinstance(sink, VaultSink):
         return None
     prints = sink.vault.voiceprints()
@@ -154,5 +155,7 @@ def voice_attribution(
                 f"member {vp.member!r}: voiceprint made by {vp.model!r}, this keepmum matches "
                 f"{VOICE_MODEL_NAME!r}; enrol them again (keepmum member enrol)"
             )
-    matcher = VoiceMatcher({vp.member: vp.vector for vp in prints}, threshold, VoiceEncoder())
-    return VoiceAttributor(matcher, unattributed)
+    matcher = VoiceMatcher(
+        {vp.member: vp.vector for vp in prints}, settings.voice_threshold, VoiceEncoder()
+    )
+    return VoiceAttributor(matcher, settings.unattributed)

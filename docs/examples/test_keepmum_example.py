@@ -37,3 +37,16 @@ def test_a_recording_in_memory(keepmum_device, tmp_path: Path) -> None:
     keepmum_device.assert_events(
         run, [{"event": "wake", "model": "alexa", "t": 2.0}], tolerance_s=1.0
     )
+
+
+def test_a_request_is_filed_under_the_voice_that_spoke_it(keepmum_device) -> None:
+    keepmum_device.init_vault("bob")  # the first member: without voices, everything is bob's
+    passphrase = keepmum_device.add_member("alice")
+    # Recordings of alice: the bundled clips' male espeak-ng voices are one voice to the model.
+    clips = [fixtures.path(n) for n in ("alexa_time", "hey_mycroft_news", "near_mycroft")]
+    keepmum_device.enrol("alice", *clips, passphrase=passphrase)
+    run = keepmum_device.replay(fixtures.path("alexa_lights"))
+    assert [s["member"] for s in run.stored] == ["alice"]
+    assert run.stored[0]["voice_score"] >= 0.664
+    strict = keepmum_device.replay(fixtures.path("alexa_lights"), voice_threshold=0.999)
+    assert strict.stored == [] and strict.discarded[0]["reason"] == "stranger"

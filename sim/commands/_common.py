@@ -244,7 +244,9 @@ def _setting_options() -> list[tuple[str, str, str, Any, str]]:
             if declaration.option is None:
                 continue
             whole = isinstance(f.default, int) and not isinstance(f.default, bool)
-            kind = int if whole else FiniteFloat()
+            kind: Any = int if whole else FiniteFloat()
+            if isinstance(f.default, str):  # words (--unattributed): checked by the setting
+                kind = str
             table.append((declaration.option, section, f.name, kind, declaration.help))
     keys = [key for _option, _section, key, _kind, _help in table]
     # The option's value travels under its key alone (DeviceOptions.settings): keys are unique.

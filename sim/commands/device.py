@@ -19,7 +19,6 @@ from device.microphone import MicrophoneSource
 from device.pipeline import Attribute, UtteranceSink
 from device.sources import REPLAY_PAD_S, AudioSource, FileSource, RawPcmSource
 from keepmum.errors import CheckFailed, ConfigError, Interrupted, StorageFullError
-from sim.assemble import UNATTRIBUTED_CHOICES
 from sim.chime import Chime, sounddevice_player
 from sim.commands._common import (
     DeviceOptions,
@@ -41,7 +40,6 @@ from sim.expect import check_expectations, load_expectations
 from sim.replay import RunOutcome, raise_if_full, run_sources, vault_sink, voice_attribution
 from storage.vault import Vault
 from wakeword.backend import installed_backend
-from wakeword.voice import DEFAULT_VOICE_THRESHOLD
 
 __all__ = ["config_group", "demo", "listen", "replay"]
 
@@ -70,25 +68,6 @@ def _sink(
         instead="replay with --no-store",
     ) as sink:
         yield sink
-
-
-def _voice_options(func: Any) -> Any:
-    """``--unattributed`` and ``--voice-threshold`` (they apply once anyone has enrolled)."""
-    func = click.option(
-        "--voice-threshold",
-        type=FiniteFloat(min=0.0, max=1.0),
-        default=DEFAULT_VOICE_THRESHOLD,
-        show_default=True,
-        help="Voice score (0-1) a request needs to be filed under an enrolled member.",
-    )(func)
-    return click.option(
-        "--unattributed",
-        type=click.Choice(UNATTRIBUTED_CHOICES),
-        default="discard",
-        show_default=True,
-        help="With voices enrolled: a request whose voice matches no enrolled member is "
-        "discarded (reason stranger) or filed under the default member.",
-    )(func)
 
 
 def _warn_full(exc: StorageFullError) -> None:
@@ -224,7 +203,6 @@ def _file_sources(files: tuple[str, ...]) -> list[AudioSource]:
     help="Household member every utterance belongs to (default: by voice once anyone has "
     "enrolled, else the first member).",
 )
-@_voice_options
 @click.option("--no-store", is_flag=True, help="Run without a vault: nothing is written anywhere.")
 @click.option(
     "--expect",
@@ -238,8 +216,6 @@ def replay(
     home: Path | None,
     json_lines: bool,
     member: str | None,
-    unattributed: str,
-    voice_threshold: float,
     no_store: bool,
     expect_path: Path | None,
     device: DeviceOptions,
@@ -256,7 +232,7 @@ def replay(
     expectations = load_expectations(expect_path) if expect_path else None
     sources = _file_sources(files)
     with _stopped_by_signals() as stop, _sink(home_dir, config, member, no_store, out) as sink:
-        attribute = voice_attribution(sink, member, unattributed, voice_threshold)
+        attribute = voice_attribution(sink, member, config.voice)
         outcome = _run(out, sources, config, sink, stop=stop.event, attribute=attribute)
     _finish(out, outcome)
     stop.raise_if_stopped(outcome.summary)  # an interrupted run is not checked against --expect
@@ -294,7 +270,6 @@ def replay(
     help="Household member every utterance belongs to (default: by voice once anyone has "
     "enrolled, else the first member).",
 )
-@_voice_options
 @click.option("--no-store", is_flag=True, help="Run without a vault: nothing is written anywhere.")
 @click.option(
     "--list-devices",
@@ -312,8 +287,6 @@ def listen(
     input_device: str | None,
     duration_s: float | None,
     member: str | None,
-    unattributed: str,
-    voice_threshold: float,
     no_store: bool,
     list_devices: bool,
     chime: bool,
@@ -333,7 +306,7 @@ def listen(
         _stopped_by_signals(source.stop) as stop,
         _sink(home_dir, config, member, no_store, out) as sink,
     ):
-        attribute = voice_attribution(sink, member, unattributed, voice_threshold)
+        attribute = voice_attribution(sink, member, config.voice)
         if json_lines or not sys.stdout.isatty():
             outcome = _run(
                 out, [source], config, sink, on_event=chimes, stop=stop.event, attribute=attribute

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import numpy as np
+from pyrage import x25519
 
+from device.audio import Pcm
+from device.microphone import MicrophoneSource
 from device.sources import read_audio
-from keepmum.errors import ConfigError
 from sim.commands._common import (
     KeepmumCommand,
     home_option,
@@ -16,67 +17,96 @@ from sim.commands._common import (
     opened_vault,
     passphrase_file_option,
     read_passphrase,
+    resolve_home,
 )
 from sim.commands._output import Output
-from wakeword.voice import VOICE_MODEL_NAME, VoiceEncoder, cosine, mean_voiceprint
+from sim.config import load_config
+from sim.enrolment import check_enrolment_audio, enrol_voice
+from sim.phrases import PhraseRules, record_phrases
+from wakeword.vad import WebRtcVad
 
 __all__ = ["member_enrol", "member_unenrol"]
 
-MIN_SPEECH_S = 1.0
-"""Shortest enrolment audio in all (seconds): less than one of the model's partials is noise."""
+
+def _unlock(home: Path | None, name: str, passphrase_files: tuple[str, ...]) -> x25519.Identity:
+    """The member's identity, unlocked with their passphrase (a wrong one: exit 2)."""
+    with opened_vault(home) as v:
+        known = v.member(name)
+        return v.unlock(known.name, read_passphrase(known.name, passphrase_files))
+
+
+def _from_microphone(home: Path | None, phrases: int, input_device: str | None) -> list[Pcm]:
+    """``phrases`` phrases recorded live, prompted on stderr; in RAM only."""
+    config = load_config(home=resolve_home(home))
+    vad = WebRtcVad(config.vad)  # speech as the device decides it
+    wanted = input_device if input_device is not None else (config.device.input_device or None)
+    return record_phrases(
+        phrases,
+        lambda: MicrophoneSource(wanted),
+        vad.is_speech,
+        lambda line: click.echo(line, err=True),
+        PhraseRules(silence_ms=config.speaker.silence_ms),
+        reset=vad.reset,
+    )
 
 
 @click.command("enrol", cls=KeepmumCommand)
 @click.argument("name")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--mic",
+    is_flag=True,
+    help="Record the phrases from the microphone instead of files (prompts on stderr).",
+)
+@click.option(
+    "--phrases",
+    type=click.IntRange(1, 10),
+    default=None,
+    help="With --mic: how many phrases to record (default 3).",
+)
+@click.option(
+    "--input-device",
+    default=None,
+    metavar="NAME|INDEX",
+    help="With --mic: the microphone (default: from config, else the system default).",
+)
 @passphrase_file_option
 @home_option
 @json_option
 def member_enrol(
     name: str,
     files: tuple[Path, ...],
+    mic: bool,
+    phrases: int | None,
+    input_device: str | None,
     passphrase_files: tuple[str, ...],
     home: Path | None,
     json_lines: bool,
 ) -> None:
-    """Enrol NAME's voice from recordings of them (3 utterances of a few seconds is enough), so
-    that requests they speak are filed under them. Needs their passphrase: the voiceprint is
-    biometric data and enrolling is their consent. The voiceprint stays on this device."""
+    """Enrol NAME's voice from recordings of them (3 utterances of a few seconds is enough), or
+    live with --mic, so that requests they speak are filed under them. Needs their passphrase:
+    the voiceprint is biometric data and enrolling is their consent. The voiceprint stays on
+    this device; live phrases are never written anywhere."""
     out = Output(json_lines)
-    audio = [read_audio(f) for f in files]  # every file opened (and so checked) first
-    total_s = sum(len(a) for a in audio) / 16000
-    if total_s < MIN_SPEECH_S:
-        raise ConfigError(
-            f"{files[0]}: {total_s:.2f} s of audio in all; enrolling needs at least "
-            f"{MIN_SPEECH_S:.0f} s of the member speaking"
-        )
+    if mic == bool(files):
+        raise click.UsageError("give recordings of the member, or --mic to record them live")
+    if not mic and (phrases is not None or input_device is not None):
+        raise click.UsageError("--phrases and --input-device go with --mic")
+    if files:
+        audio = [read_audio(f) for f in files]  # every file opened (and so checked) first
+        check_enrolment_audio(audio, str(files[0]))
+        identity = _unlock(home, name, passphrase_files)
+    else:
+        # The passphrase first: nobody should speak three phrases to learn it was wrong.
+        identity = _unlock(home, name, passphrase_files)
+        audio = _from_microphone(home, phrases or 3, input_device)
     with opened_vault(home) as v:
-        known = v.member(name)
-        identity = v.unlock(known.name, read_passphrase(known.name, passphrase_files))
-        encoder = VoiceEncoder()
-        embeddings = [encoder.embed(a) for a in audio]
-        voiceprint = mean_voiceprint(embeddings)
-        stored = v.enrol_voice(
-            known.name,
-            voiceprint,
-            utterances=len(audio),
-            model=VOICE_MODEL_NAME,
-            identity=identity,
-        )
-    # How alike the utterances are: a low figure means one file is someone else, or noise.
-    agreement = min(cosine(e, voiceprint) for e in embeddings)
-    out.emit(
-        {
-            "event": "voice_enrolled",
-            "member": stored.member,
-            "utterances": stored.utterances,
-            "model": stored.model,
-            "agreement": round(float(np.float32(agreement)), 4),
-        }
-    )
+        enrolled = enrol_voice(v, v.member(name).name, identity, audio)
+    out.emit(enrolled.event())
+    source = "phrase(s) from the microphone" if mic else "recording(s)"
     out.say(
-        f"enrolled {stored.member}'s voice from {stored.utterances} recording(s) "
-        f"(lowest agreement with the voiceprint {agreement:.2f}); it stays on this device"
+        f"enrolled {enrolled.member}'s voice from {enrolled.utterances} {source} "
+        f"(lowest agreement with the voiceprint {enrolled.agreement:.2f}); it stays on this device"
     )
 
 

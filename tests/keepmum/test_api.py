@@ -203,8 +203,7 @@ def test_every_device_option_of_replay_is_a_setting_keyword() -> None:
     from keepmum.api import _setting_names
     from sim.commands.device import replay as replay_command
 
-    # The run's own options, not the device's settings: where audio goes (the voice options
-    # choose among a home's enrolled members, which keepmum.replay does not attribute to).
+    # The run's own options, not the device's settings: where audio goes.
     not_settings = {
         "files",
         "home",
@@ -212,8 +211,6 @@ def test_every_device_option_of_replay_is_a_setting_keyword() -> None:
         "member",
         "no_store",
         "expect_path",
-        "unattributed",
-        "voice_threshold",
     }
     options = [p for p in replay_command.params if p.name not in not_settings | {"config_path"}]
     assert len(options) > 20

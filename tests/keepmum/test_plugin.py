@@ -41,7 +41,7 @@ def test_the_documented_example_passes_as_written(tmp_path: Path) -> None:
     shutil.copy(EXAMPLE, tmp_path)
     done = _pytest(tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "4 passed" in done.stdout
+    assert "5 passed" in done.stdout
     assert (REPO / "docs" / "testers.md").read_text().count(EXAMPLE.read_text()) == 1
 
 

@@ -18,6 +18,7 @@ class Example:
     count_ms: int = setting(100, unit="ms", low=80, high=10_000, help="A count.")
     share: float = setting(0.5, unit="share", low=0.0, high=1.0, low_open=True, help="A share.")
     mode: int = setting(2, unit="mode", choices=(0, 1, 2, 3), help="A mode.")
+    policy: str = setting("keep", unit="", choices=("keep", "drop"), help="A word.")
     frames: int = setting(1, unit="frames", low=1, help="At least one.")
     name: str = setting("", unit="", help="Anything.")
     plain: int = 7
@@ -34,6 +35,7 @@ class Example:
         (Declared("", "", low=0.0, high=1.0, low_open=True), "(0, 1]"),
         (Declared("", "", choices=(0, 1, 2, 3)), "0, 1, 2 or 3"),
         (Declared("", "", choices=(7,)), "7"),
+        (Declared("", "", choices=("discard", "default")), "discard or default"),
         (Declared("", "", low=1), ">= 1"),
         (Declared("", "", low=0, low_open=True), "> 0"),
         (Declared("", ""), ""),
@@ -58,6 +60,8 @@ def test_allowed_values_are_said_as_the_messages_say_them(
         ({"mode": 4}, "example.mode must be 0, 1, 2 or 3, got 4"),
         ({"mode": True}, "example.mode must be 0, 1, 2 or 3, got True"),
         ({"frames": 0}, "example.frames must be >= 1, got 0"),
+        ({"policy": "Keep"}, "example.policy must be keep or drop, got 'Keep'"),
+        ({"policy": 0}, "example.policy must be keep or drop, got 0"),
     ],
 )
 def test_a_value_out_of_range_is_refused_naming_the_setting(
@@ -69,7 +73,7 @@ def test_a_value_out_of_range_is_refused_naming_the_setting(
 
 def test_values_at_the_bounds_pass() -> None:
     Example(count_ms=80, share=1.0, mode=0, frames=10**6, name="x", plain=-5)
-    Example(count_ms=10_000, share=1e-9, mode=3)
+    Example(count_ms=10_000, share=1e-9, mode=3, policy="drop")
 
 
 def test_an_infinite_value_is_refused_even_without_an_upper_bound() -> None:
@@ -80,7 +84,14 @@ def test_an_infinite_value_is_refused_even_without_an_upper_bound() -> None:
 
 
 def test_only_declared_fields_are_listed() -> None:
-    assert [f.name for f, _ in declared(Example)] == ["count_ms", "share", "mode", "frames", "name"]
+    assert [f.name for f, _ in declared(Example)] == [
+        "count_ms",
+        "share",
+        "mode",
+        "policy",
+        "frames",
+        "name",
+    ]
 
 
 def _every_declared_range() -> list[tuple[str, str, Declared, Any]]:
@@ -103,8 +114,10 @@ def test_every_declared_setting_refuses_a_value_just_outside_its_range(
     settings = SECTIONS[section]
     assert declaration.accepts(default), "the default must be in range"
     settings(**{name: default})  # the default itself passes
-    if declaration.choices:
-        outside = max(declaration.choices) + 1
+    if declaration.choices and isinstance(default, str):
+        outside: Any = "not " + default
+    elif declaration.choices:
+        outside = max(int(c) for c in declaration.choices) + 1
     elif declaration.high is not None:
         outside = declaration.high + 1
     else:

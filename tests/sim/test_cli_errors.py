@@ -120,6 +120,8 @@ OUT_OF_RANGE = {
     "--loud-margin-db": "-1",
     "--loud-silero-threshold": "2",
     "--retention-h": "-1",
+    "--voice-threshold": "1.5",
+    "--unattributed": "keep",
 }
 """A value out of range for every device option of the table."""
 
@@ -285,3 +287,32 @@ def test_a_group_alone_shows_its_help_and_a_typo_is_one_line(
     code, _, err = run(["vault", "lsit"], capsys)
     line = one_error_line(code, err)
     assert "unknown command 'lsit' (did you mean 'list'?" in line and "verify" in line
+
+
+@pytest.mark.parametrize(
+    ("args", "wanted"),
+    [
+        ([], "give recordings of the member, or --mic to record them live"),
+        ([CLIP, "--mic"], "give recordings of the member, or --mic to record them live"),
+        ([CLIP, "--phrases", "2"], "--phrases and --input-device go with --mic"),
+        ([CLIP, "--input-device", "0"], "--phrases and --input-device go with --mic"),
+        (["--mic", "--phrases", "0"], "'--phrases'"),
+        (["--mic", "--phrases", "11"], "'--phrases'"),
+    ],
+)
+def test_enrol_takes_files_or_the_microphone(
+    home: Path, capsys: pytest.CaptureFixture[str], args: list[str | Path], wanted: str
+) -> None:
+    code, _, err = run(["member", "enrol", "alice", *args, "--home", home], capsys)
+    assert wanted in one_error_line(code, err)
+
+
+def test_live_enrolment_asks_the_passphrase_before_the_microphone(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wrong = tmp_path / "wrong.pass"
+    wrong.write_text("not alice's passphrase\n")
+    args = ["member", "enrol", "alice", "--mic", "--home", home]
+    code, _, err = run([*args, "--passphrase-file", f"alice={wrong}"], capsys)
+    line = one_error_line(code, err)
+    assert "wrong passphrase for member 'alice'" in line and "phrase 1" not in err
