@@ -18,7 +18,7 @@ from sim.commands._common import (
     read_passphrase,
 )
 from sim.commands._output import Output
-from wakeword.voice import VOICE_MODEL_NAME, VoiceEncoder, cosine, mean_voiceprint
+from wakeword.voice import VOICE_MODEL_NAME, VoiceEncoder, enrol_voiceprint
 
 __all__ = ["member_enrol", "member_unenrol"]
 
@@ -53,18 +53,15 @@ def member_enrol(
     with opened_vault(home) as v:
         known = v.member(name)
         identity = v.unlock(known.name, read_passphrase(known.name, passphrase_files))
-        encoder = VoiceEncoder()
-        embeddings = [encoder.embed(a) for a in audio]
-        voiceprint = mean_voiceprint(embeddings)
+        enrolment = enrol_voiceprint(VoiceEncoder(), audio)
         stored = v.enrol_voice(
             known.name,
-            voiceprint,
+            enrolment.voiceprint,
             utterances=len(audio),
             model=VOICE_MODEL_NAME,
             identity=identity,
         )
-    # How alike the utterances are: a low figure means one file is someone else, or noise.
-    agreement = min(cosine(e, voiceprint) for e in embeddings)
+    agreement = enrolment.agreement
     out.emit(
         {
             "event": "voice_enrolled",
