@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.table import Table
 
 from sim.commands._common import FiniteFloat, KeepmumCommand, json_option
 from sim.commands._output import Output, escape
@@ -19,6 +20,7 @@ from sim.research.voices import (
     ENROL_UTTERANCES,
     FALSE_ACCEPT,
     MEMBERS,
+    ConditionResult,
     choose_threshold,
     embed_corpus,
     find_corpora,
@@ -121,12 +123,35 @@ def voices(
             )
         threshold = choose_threshold(embedded[chosen_on])
     rows = [r for e in embedded.values() for r in report_corpus(e, threshold)]
-    from rich.table import Table
-
-    table = Table(
-        title=f"voice attribution, {MEMBERS} members x {enrol_count} enrolment utterances, "
+    title = (
+        f"voice attribution, {MEMBERS} members x {enrol_count} enrolment utterances, "
         f"threshold {threshold:.3f} ({int(confidence * 100)} % intervals, report half)"
     )
+    table = _emit_rows(out, rows, threshold, confidence, title)
+    out.emit(
+        {
+            "event": "threshold",
+            "threshold": threshold,
+            "chosen_on": chosen_on,
+            "false_accept": FALSE_ACCEPT if chosen_on else None,
+        }
+    )
+    if not json_lines:
+        out.console.print(table)
+        how = (
+            f"chosen on {escape(chosen_on)}'s choose half (3 s requests, at most "
+            f"{100 * FALSE_ACCEPT:g} % of other speakers' scores reach it)"
+            if chosen_on
+            else "given"
+        )
+        out.say(f"threshold {threshold:.3f}: {how}")
+
+
+def _emit_rows(
+    out: Output, rows: list[ConditionResult], threshold: float, confidence: float, title: str
+) -> Table:
+    """One JSON object per condition, and the table of them (printed by the caller)."""
+    table = Table(title=title)
     for column in (
         "corpus",
         "request",
@@ -166,23 +191,7 @@ def voices(
             _share(rates["strangers_kept"], r.strangers_kept, r.stranger_requests),
             f"{100 * r.eer:.1f} %",
         )
-    out.emit(
-        {
-            "event": "threshold",
-            "threshold": threshold,
-            "chosen_on": chosen_on,
-            "false_accept": FALSE_ACCEPT if chosen_on else None,
-        }
-    )
-    if not json_lines:
-        out.console.print(table)
-        how = (
-            f"chosen on {escape(chosen_on)}'s choose half (3 s requests, at most "
-            f"{100 * FALSE_ACCEPT:g} % of other speakers' scores reach it)"
-            if chosen_on
-            else "given"
-        )
-        out.say(f"threshold {threshold:.3f}: {how}")
+    return table
 
 
 def _share(interval: Interval, k: int, n: int) -> str:
