@@ -4,7 +4,9 @@
 Research only (docs/measurements/2026-12-08-voices.md): prints, per variant, the equal error rate
 and d' (separation of own-voiceprint from other-voiceprint scores) of a corpus's 3-second
 requests, quiet and babble pooled, on the *choose* half (which decides) and on the *report* half
-(which shows whether the choice held). Variants:
+(which shows whether the choice held); and for the variants that score by one cosine, the
+threshold ``keepmum voices`` would choose (1 % of other-speaker scores on the choose half) and
+the report half's counts at it, every rotation of 4 members. Variants:
 
 - ``whole``: the mean of whole-recording embeddings (the enrolment before 2026-12-08);
 - ``pieces``: the mean of 3-second pieces' embeddings (quiet only);
@@ -38,10 +40,15 @@ sys.path.insert(0, str(REPO))
 from device.sources import read_audio  # noqa: E402
 from sim.research.voices import (  # noqa: E402
     BABBLE_SNR_DB,
+    CorpusEmbeddings,
+    Request,
+    choose_threshold,
     crops,
     equal_error_rate,
     load_speaker,
     make_babble,
+    noise_name,
+    report_corpus,
     with_noise,
 )
 from wakeword.voice import (  # noqa: E402
@@ -103,7 +110,7 @@ def main() -> int:
     speakers = [load_speaker(d) for d in sorted(p for p in args.corpus.iterdir() if p.is_dir())]
     babble_files = sorted(args.babble.glob("*.wav"))
     rng = np.random.default_rng(0)
-    requests = []  # (speaker, half, embedding, untrimmed embedding)
+    requests = []  # (speaker, half, embedding, untrimmed embedding, noise)
     for noisy in (False, True):
         for s in speakers:
             for index, audio in enumerate(s.requests):
@@ -113,7 +120,8 @@ def main() -> int:
                         piece = with_noise(piece, babble, BABBLE_SNR_DB)
                     raw = encoder.embed_wav(piece.astype(np.float32) / 32768, preprocess=False)
                     half = "choose" if index % 2 == 0 else "report"
-                    requests.append((s.name, half, encoder.embed(piece), raw))
+                    noise = noise_name(BABBLE_SNR_DB if noisy else None)
+                    requests.append((s.name, half, encoder.embed(piece), raw, noise))
     whole = {s.name: mean_voiceprint([encoder.embed(u) for u in s.enrol]) for s in speakers}
     pieces = {
         s.name: [encoder.embed(p) for u in s.enrol for p in enrolment_pieces(u)] for s in speakers
@@ -154,6 +162,20 @@ def main() -> int:
             eer, d = separation(targets, others)
             cells.append(f"{100 * eer:9.2f} % {d:5.2f}")
         print(f"{label:26s} {cells[0]}   {cells[1]}")
+    cosines = {"whole": whole, "pieces": mean_pieces, "pieces+babble": adopted}
+    for label, prints in cosines.items():
+        for column, how in ((2, ""), (3, " untrimmed")):
+            batches: dict[tuple[str, str], list[Request]] = {}
+            for r in requests:
+                batches.setdefault(("3s", r[4]), []).append(Request(r[0], r[1], r[column]))
+            embedded = CorpusEmbeddings(args.corpus.name, prints, batches)
+            threshold = choose_threshold(embedded)
+            counts = [
+                f"{row.noise}: right {row.right}/{row.member_requests} wrong {row.wrong} "
+                f"strangers {row.strangers_kept}/{row.stranger_requests}"
+                for row in report_corpus(embedded, threshold)
+            ]
+            print(f"{label + how:26s} threshold {threshold:.3f}  " + "; ".join(counts))
     return 0
 
 
