@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from keepmum.errors import ConfigError
 from sim.research.voices import (
@@ -22,6 +23,7 @@ from sim.research.voices import (
     equal_error_rate,
     find_corpora,
     load_speaker,
+    noise_name,
     operating_threshold,
     report_corpus,
 )
@@ -77,6 +79,33 @@ def test_find_corpora_needs_enough_speakers(tmp_path: Path) -> None:
     (corpus / "s9" / "a.wav").write_bytes(b"")
     assert list(find_corpora(tmp_path)) == ["c"]
     assert list(find_corpora(corpus)) == ["c"]  # the corpus folder itself
+
+
+def test_load_speaker_splits_enrolment_from_requests(tmp_path: Path) -> None:
+    for n in range(3):
+        sf.write(tmp_path / f"{n}.wav", np.full(1600, n + 1, np.int16), 16000)
+    speaker = load_speaker(tmp_path, enrol=2)
+    assert [int(a[0]) for a in speaker.enrol] == [1, 2]
+    assert [int(a[0]) for a in speaker.requests] == [3]
+    with pytest.raises(ConfigError, match="3 audio files; 3 enrol, so at least 4"):
+        load_speaker(tmp_path, enrol=3)
+
+
+def test_noise_names() -> None:
+    assert noise_name(None) == "quiet"
+    assert noise_name(10.0) == "babble 10 dB"
+    assert noise_name(-2.5) == "babble -2.5 dB"
+
+
+def test_voices_command_refuses_too_few_files_for_enrol(tmp_path: Path) -> None:
+    for speaker in range(5):
+        folder = tmp_path / "c" / f"s{speaker}"
+        folder.mkdir(parents=True)
+        for n in range(2):
+            sf.write(folder / f"{n}.wav", np.zeros(1600, np.int16), 16000)
+    result = run_keepmum("voices", tmp_path / "c", "--enrol", "2")
+    assert result.returncode == 2 and "s0: 2 audio files; 2 enrol" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_voices_command_refuses_a_missing_folder(tmp_path: Path) -> None:
