@@ -1,8 +1,10 @@
 """Enrolling a member's voice: the one path that ``keepmum member enrol`` (from files or from the
 microphone) and the testers' :meth:`keepmum.Device.enrol` take.
 
-The audio is only ever in RAM here; what is stored is the voiceprint (the mean embedding), with
-its consent entry in the audit chain (:meth:`storage.vault.Vault.enrol_voice`).
+The audio is only ever in RAM here; what is stored is the voiceprint
+(:func:`wakeword.voice.enrol_voiceprint`: the mean embedding of 3-second pieces in quiet and in
+synthetic babble), with its consent entry in the audit chain
+(:meth:`storage.vault.Vault.enrol_voice`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pyrage import x25519
 from device.audio import SAMPLE_RATE, Pcm
 from keepmum.errors import ConfigError
 from storage.vault import Vault
-from wakeword.voice import VOICE_MODEL_NAME, VoiceEncoder, cosine, mean_voiceprint
+from wakeword.voice import VOICE_MODEL_NAME, VoiceEncoder, enrol_voiceprint
 
 __all__ = ["MIN_SPEECH_S", "Enrolled", "check_enrolment_audio", "enrol_voice"]
 
@@ -68,15 +70,12 @@ def enrol_voice(
     voiceprint.
     """
     check_enrolment_audio(audio, f"member {member!r}")
-    encoder = VoiceEncoder()
-    embeddings = [encoder.embed(a) for a in audio]
-    voiceprint = mean_voiceprint(embeddings)
+    enrolment = enrol_voiceprint(VoiceEncoder(), audio)
     stored = vault.enrol_voice(
         member,
-        voiceprint,
+        enrolment.voiceprint,
         utterances=len(audio),
         model=VOICE_MODEL_NAME,
         identity=identity,
     )
-    agreement = min(cosine(e, voiceprint) for e in embeddings)
-    return Enrolled(stored.member, stored.utterances, stored.model, float(agreement))
+    return Enrolled(stored.member, stored.utterances, stored.model, float(enrolment.agreement))

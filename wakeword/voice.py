@@ -20,11 +20,18 @@ An utterance is embedded as Resemblyzer's ``preprocess_wav`` + ``embed_utterance
 
 Two embeddings are compared by their cosine similarity (a dot product: both have unit length).
 The embeddings are non-negative, so the similarity lies in [0, 1].
+
+A member's voiceprint (:func:`enrol_voiceprint`) is the mean of embeddings of 3-second pieces of
+their recordings, each in quiet and mixed with synthetic babble (espeak-ng voices, shipped in
+``wakeword/data/voice_babble.npz``, made by ``scripts/make_voice_babble.py``) at 10 and 20 dB
+SNR: a request is 3 seconds of speech, often heard through other talkers, and a voiceprint made
+of such pieces lies nearer to it (docs/voices.md has the measurement).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,19 +46,33 @@ from keepmum.errors import ConfigError
 __all__ = [
     "DEFAULT_VOICE_THRESHOLD",
     "EMBEDDING_SIZE",
+    "ENROL_BABBLE_SNRS_DB",
+    "ENROL_PIECE_S",
+    "VOICE_BABBLE_PATH",
     "VOICE_MODEL_NAME",
     "VOICE_MODEL_PATH",
+    "Enrolment",
     "VoiceEncoder",
     "VoiceMatch",
     "VoiceMatcher",
     "cosine",
+    "enrol_voiceprint",
+    "enrolment_pieces",
     "mean_voiceprint",
     "mel_filterbank",
 ]
 
-DEFAULT_VOICE_THRESHOLD = 0.664
-"""Cosine score a request needs to be filed under a member: the threshold ``keepmum voices``
-chose on half of the LibriSpeech requests (3 s, quiet and babble; docs/voices.md)."""
+DEFAULT_VOICE_THRESHOLD = 0.733
+"""Cosine score a request needs to be filed under a member (voiceprints made by
+:func:`enrol_voiceprint`): the threshold ``keepmum voices`` chose on half of the LibriSpeech
+requests (3 s, quiet and babble), where at most 1 % of scores against another speaker's
+voiceprint reach it (docs/voices.md)."""
+VOICE_BABBLE_PATH = Path(__file__).resolve().parent / "data" / "voice_babble.npz"
+"""Synthetic 3-talker babble (espeak-ng) mixed into enrolment recordings; nobody's voice."""
+ENROL_PIECE_S = 3.0
+"""Enrolment recordings are embedded in pieces of this length: the length of a request."""
+ENROL_BABBLE_SNRS_DB = (10.0, 20.0)
+"""Each enrolment piece is also embedded mixed with the babble at these SNRs."""
 VOICE_MODEL_NAME = "resemblyzer-0.1.4-ge2e"
 """Names the model in voiceprints: a voiceprint matches only embeddings of the same model."""
 VOICE_MODEL_PATH = Path(__file__).resolve().parent / "data" / "voice_ge2e.npz"
@@ -191,6 +212,45 @@ def mean_voiceprint(embeddings: list[Vector]) -> Vector:
     return (mean / np.linalg.norm(mean)).astype(np.float32)
 
 
+def enrolment_pieces(samples: Pcm, seconds: float = ENROL_PIECE_S) -> list[Pcm]:
+    """Non-overlapping pieces of ``seconds``; a last remainder of one partial (1.6 s) or more is
+    a piece too; a recording shorter than one piece is one piece as it is."""
+    n = int(seconds * SAMPLE_RATE)
+    pieces = [samples[i : i + n] for i in range(0, len(samples) - n + 1, n)]
+    rest = samples[len(pieces) * n :]
+    if not pieces or len(rest) >= _PARTIAL_FRAMES * _HOP:
+        pieces.append(rest)
+    return pieces
+
+
+@functools.cache
+def _enrol_babble(path: Path = VOICE_BABBLE_PATH) -> npt.NDArray[np.float32]:
+    try:
+        with np.load(path) as data:
+            babble = data["samples"].astype(np.float32)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConfigError(f"{path}: cannot read the enrolment babble: {exc}") from exc
+    if len(babble) == 0:
+        raise ConfigError(f"{path}: the enrolment babble is empty")
+    return babble
+
+
+def _with_babble(
+    piece: Pcm, babble: npt.NDArray[np.float32], snr_db: float, offset: int
+) -> Pcm | None:
+    """``piece`` with the babble from ``offset`` at ``snr_db`` below its level (None: silent)."""
+    x = piece.astype(np.float32)
+    level = float(np.sqrt(np.mean(x**2)))
+    if level == 0.0:
+        return None
+    noise = np.resize(np.roll(babble, -offset), len(x))
+    noise_level = float(np.sqrt(np.mean(noise**2)))
+    if noise_level == 0.0:
+        return None
+    mixed = x + noise * level / noise_level / (10 ** (snr_db / 20))
+    return np.clip(np.round(mixed), -32768, 32767).astype(np.int16)
+
+
 class VoiceEncoder:
     """Speech in, one unit-length 256-float embedding out. Load once; embed many times."""
 
@@ -262,6 +322,50 @@ class VoiceEncoder:
     def embed(self, samples: Pcm) -> Vector:
         """Embedding of 16 kHz mono int16 audio (what the device holds)."""
         return self.embed_wav(np.asarray(samples, dtype=np.float32) / 32768.0)
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """A member's voiceprint and what it was made of."""
+
+    voiceprint: Vector
+    recordings: list[Vector]
+    """Each recording's own embedding (the mean of its pieces in quiet), to check agreement."""
+
+    @property
+    def agreement(self) -> float:
+        """The lowest cosine of one recording to the voiceprint: a low figure means one file is
+        someone else, or noise."""
+        return min(cosine(e, self.voiceprint) for e in self.recordings)
+
+
+def enrol_voiceprint(
+    encoder: VoiceEncoder,
+    recordings: Sequence[Pcm],
+    *,
+    snrs_db: Sequence[float] = ENROL_BABBLE_SNRS_DB,
+    babble_path: Path = VOICE_BABBLE_PATH,
+) -> Enrolment:
+    """A voiceprint from a member's recordings (16 kHz int16): the L2-normalised mean of the
+    embeddings of every :func:`enrolment_pieces` piece, in quiet and with the shipped babble at
+    each of ``snrs_db`` (babble offsets from a fixed seed: the same recordings give the same
+    voiceprint). ConfigError if there is no recording."""
+    if not recordings:
+        raise ConfigError("a voiceprint needs at least one recording")
+    babble = _enrol_babble(babble_path) if snrs_db else np.zeros(0, np.float32)
+    rng = np.random.default_rng(0)
+    embeddings: list[Vector] = []
+    own: list[Vector] = []
+    for samples in recordings:
+        quiet = [encoder.embed(piece) for piece in enrolment_pieces(samples)]
+        own.append(mean_voiceprint(quiet))
+        embeddings += quiet
+        for piece in enrolment_pieces(samples):
+            for snr in snrs_db:
+                noisy = _with_babble(piece, babble, snr, int(rng.integers(len(babble))))
+                if noisy is not None:
+                    embeddings.append(encoder.embed(noisy))
+    return Enrolment(mean_voiceprint(embeddings), own)
 
 
 @dataclass(frozen=True)

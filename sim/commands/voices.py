@@ -11,13 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.table import Table
 
 from sim.commands._common import FiniteFloat, KeepmumCommand, json_option
 from sim.commands._output import Output, escape
 from sim.research.voices import (
-    BABBLE_SNR_DB,
+    BABBLE_SNRS_DB,
     ENROL_UTTERANCES,
+    FALSE_ACCEPT,
     MEMBERS,
+    ConditionResult,
     choose_threshold,
     embed_corpus,
     find_corpora,
@@ -37,8 +40,25 @@ __all__ = ["voices"]
     "babble_dir",
     type=click.Path(path_type=Path),
     default=None,
-    help=f"Folder of other people's speech: each request is also scored in three of them at "
-    f"{BABBLE_SNR_DB:g} dB SNR.",
+    help="Folder of other people's speech: each request is also scored in three of them at "
+    "each --snr.",
+)
+@click.option(
+    "--snr",
+    "snrs_db",
+    type=FiniteFloat(min=-20.0, max=60.0),
+    multiple=True,
+    default=BABBLE_SNRS_DB,
+    show_default=True,
+    help="Babble level below the request (dB); repeat for several.",
+)
+@click.option(
+    "--enrol",
+    "enrol_count",
+    type=click.IntRange(min=1),
+    default=ENROL_UTTERANCES,
+    show_default=True,
+    help="Enrolment utterances per speaker (its first files by name); the rest are requests.",
 )
 @click.option(
     "--choose-on",
@@ -64,6 +84,8 @@ __all__ = ["voices"]
 def voices(
     speakers_dir: Path,
     babble_dir: Path | None,
+    snrs_db: tuple[float, ...],
+    enrol_count: int,
     choose_on: str | None,
     threshold: float | None,
     confidence: float,
@@ -71,12 +93,12 @@ def voices(
 ) -> None:
     """Measure voice attribution on folders of speakers (SPEAKERS_DIR/<corpus>/<speaker>/audio).
 
-    Four speakers at a time are enrolled members (three utterances each), the rest strangers;
-    every rotation. Per corpus, request length and noise: the share of members' requests filed
-    under the right member and under a wrong one, the share of strangers' requests kept, with
-    intervals, and the equal error rate. The threshold is chosen on half of the requests and
-    every figure is on the other half (docs/voices.md). ``--json``: one object per condition,
-    then one with the threshold.
+    Four speakers at a time are enrolled members (three utterances each, --enrol), the rest
+    strangers; every rotation. Per corpus, request length and noise: the share of members'
+    requests filed under the right member and under a wrong one, the share of strangers'
+    requests kept, with intervals, and the equal error rate. The threshold is chosen on half of
+    the requests and every figure is on the other half (docs/voices.md). ``--json``: one object
+    per condition, then one with the threshold.
     """
     check_confidence(confidence)
     out = Output(json_lines)
@@ -86,7 +108,8 @@ def voices(
     embedded = {}
     for name, dirs in corpora.items():
         out.say(f"[dim]embedding {escape(name)}: {len(dirs)} speakers[/]")
-        embedded[name] = embed_corpus(name, [load_speaker(d) for d in dirs], encoder, babble)
+        speakers = [load_speaker(d, enrol_count) for d in dirs]
+        embedded[name] = embed_corpus(name, speakers, encoder, babble, snrs_db=tuple(snrs_db))
     chosen_on = None
     if threshold is None:
         chosen_on = choose_on or next(
@@ -100,12 +123,35 @@ def voices(
             )
         threshold = choose_threshold(embedded[chosen_on])
     rows = [r for e in embedded.values() for r in report_corpus(e, threshold)]
-    from rich.table import Table
-
-    table = Table(
-        title=f"voice attribution, {MEMBERS} members x {ENROL_UTTERANCES} enrolment utterances, "
+    title = (
+        f"voice attribution, {MEMBERS} members x {enrol_count} enrolment utterances, "
         f"threshold {threshold:.3f} ({int(confidence * 100)} % intervals, report half)"
     )
+    table = _emit_rows(out, rows, threshold, confidence, title)
+    out.emit(
+        {
+            "event": "threshold",
+            "threshold": threshold,
+            "chosen_on": chosen_on,
+            "false_accept": FALSE_ACCEPT if chosen_on else None,
+        }
+    )
+    if not json_lines:
+        out.console.print(table)
+        how = (
+            f"chosen on {escape(chosen_on)}'s choose half (3 s requests, at most "
+            f"{100 * FALSE_ACCEPT:g} % of other speakers' scores reach it)"
+            if chosen_on
+            else "given"
+        )
+        out.say(f"threshold {threshold:.3f}: {how}")
+
+
+def _emit_rows(
+    out: Output, rows: list[ConditionResult], threshold: float, confidence: float, title: str
+) -> Table:
+    """One JSON object per condition, and the table of them (printed by the caller)."""
+    table = Table(title=title)
     for column in (
         "corpus",
         "request",
@@ -145,13 +191,7 @@ def voices(
             _share(rates["strangers_kept"], r.strangers_kept, r.stranger_requests),
             f"{100 * r.eer:.1f} %",
         )
-    out.emit({"event": "threshold", "threshold": threshold, "chosen_on": chosen_on})
-    if not json_lines:
-        out.console.print(table)
-        how = (
-            f"chosen on {escape(chosen_on)}'s choose half (3 s requests)" if chosen_on else "given"
-        )
-        out.say(f"threshold {threshold:.3f}: {how}")
+    return table
 
 
 def _share(interval: Interval, k: int, n: int) -> str:

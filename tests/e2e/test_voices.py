@@ -23,6 +23,7 @@ from tests.conftest import REPO, require_tool
 from tests.e2e.cloud_fixtures import identity_file
 from tests.e2e.conftest import run_keepmum
 from tests.e2e.vault_fixtures import PASSPHRASES, init_home, keepmum_ok
+from wakeword.voice import DEFAULT_VOICE_THRESHOLD
 
 pytestmark = pytest.mark.system
 
@@ -83,7 +84,7 @@ def test_each_request_is_filed_under_its_speaker(household: dict[str, object]) -
     events = _replay(home, alice_request, household["bob_request"])  # type: ignore[arg-type]
     stored = [e for e in events if e["event"] == "stored"]
     assert [e["member"] for e in stored] == ["alice", "bob"], events
-    assert all(0.664 <= float(e["voice_score"]) <= 1.0 for e in stored)  # type: ignore[arg-type]
+    assert all(DEFAULT_VOICE_THRESHOLD <= float(e["voice_score"]) <= 1.0 for e in stored)  # type: ignore[arg-type]
     listed = keepmum_ok("vault", "list", "--home", home, "--json")
     assert sorted(r["member"] for r in listed.events) == ["alice", "bob"]
 
@@ -105,7 +106,7 @@ def test_a_stranger_is_discarded_or_filed_under_the_default(
     assert gone.of("voice_unenrolled", member="bob", erased=True)
     events = _replay(only_alice, household["bob_request"])  # type: ignore[arg-type]
     assert [(e["event"], e.get("reason")) for e in events] == [("discarded", "stranger")]
-    assert float(events[0]["voice_score"]) < 0.664  # type: ignore[arg-type]
+    assert float(events[0]["voice_score"]) < DEFAULT_VOICE_THRESHOLD  # type: ignore[arg-type]
     kept = _replay(only_alice, household["bob_request"], "--unattributed", "default")  # type: ignore[arg-type]
     (stored,) = [e for e in kept if e["event"] == "stored"]
     assert stored["member"] == "alice"  # the default member, as without enrolment

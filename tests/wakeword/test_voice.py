@@ -15,6 +15,8 @@ from wakeword.voice import (
     VoiceEncoder,
     VoiceMatcher,
     cosine,
+    enrol_voiceprint,
+    enrolment_pieces,
     mean_voiceprint,
     mel_filterbank,
 )
@@ -120,3 +122,71 @@ def test_unreadable_model_is_a_config_error(tmp_path: Path) -> None:
     bad.write_bytes(b"not a zip")
     with pytest.raises(ConfigError, match=r"voice\.npz"):
         VoiceEncoder(bad)
+
+
+class _PieceRecorder(VoiceEncoder):
+    """Unit-test stand-in: records each piece it is asked to embed; the embedding is one-hot on
+    the piece's position in the calls (so a mean over n calls has n equal components)."""
+
+    def __init__(self) -> None:
+        self.pieces: list[np.ndarray] = []
+
+    def embed(self, samples: np.ndarray) -> np.ndarray:  # type: ignore[override]
+        self.pieces.append(samples)
+        out = np.zeros(EMBEDDING_SIZE, np.float32)
+        out[len(self.pieces) - 1] = 1.0
+        return out
+
+
+def _tone(seconds: float, rate: int = 16000) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return np.round(8000 * np.sin(2 * np.pi * 220 * t)).astype(np.int16)
+
+
+def test_enrolment_pieces_are_request_long() -> None:
+    assert [len(p) for p in enrolment_pieces(_tone(10.0))] == [48000] * 3  # 1 s left: dropped
+    assert [len(p) for p in enrolment_pieces(_tone(7.6))] == [48000, 48000, 25600]
+    assert [len(p) for p in enrolment_pieces(np.zeros(48000 * 2 + 25599, np.int16))] == [48000] * 2
+    assert [len(p) for p in enrolment_pieces(_tone(2.0))] == [32000]  # shorter: as it is
+
+
+def test_enrol_voiceprint_embeds_each_piece_in_quiet_and_in_babble() -> None:
+    recorder = _PieceRecorder()
+    recordings = [_tone(6.0), _tone(2.0)]
+    enrolment = enrol_voiceprint(recorder, recordings, snrs_db=(10.0, 20.0))
+    # 3 pieces (2 + 1), each in quiet and at two SNRs.
+    assert len(recorder.pieces) == 9
+    quiet = [recordings[0][:48000], recordings[0][48000:], recordings[1]]
+    assert all(np.array_equal(a, b) for a, b in zip(recorder.pieces[:2], quiet[:2], strict=True))
+    assert np.array_equal(recorder.pieces[6], quiet[2])  # after the first one's 4 noisy ones
+    noisy = [(recorder.pieces[2], quiet[0], 10.0), (recorder.pieces[3], quiet[0], 20.0)]
+    for mixed, clean, snr in noisy:
+        added = mixed.astype(np.float64) - clean
+        ratio = np.sqrt(np.mean(added**2)) / np.sqrt(np.mean(clean.astype(np.float64) ** 2))
+        assert ratio == pytest.approx(10 ** (-snr / 20), rel=0.02)
+    # The voiceprint weighs all nine alike; each recording's own embedding is its quiet pieces.
+    assert np.count_nonzero(enrolment.voiceprint) == 9
+    assert np.allclose(enrolment.voiceprint[:9], 1 / 3)
+    assert np.flatnonzero(enrolment.recordings[0]).tolist() == [0, 1]
+    assert np.flatnonzero(enrolment.recordings[1]).tolist() == [6]
+    assert enrolment.agreement == pytest.approx(1 / 3)
+
+
+def test_enrol_voiceprint_is_the_same_for_the_same_recordings(encoder: VoiceEncoder) -> None:
+    audio = [np.round(_probe_audio(p) * 32767).astype(np.int16) for p in PROBES[:2]]
+    first = enrol_voiceprint(encoder, audio)
+    again = enrol_voiceprint(encoder, audio)
+    assert np.array_equal(first.voiceprint, again.voiceprint)
+    quiet_only = enrol_voiceprint(encoder, audio, snrs_db=())
+    assert cosine(first.voiceprint, quiet_only.voiceprint) < 0.9999  # the babble changed it
+    assert np.linalg.norm(first.voiceprint) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_enrol_voiceprint_skips_babble_on_silence_and_refuses_nothing(tmp_path: Path) -> None:
+    recorder = _PieceRecorder()
+    enrol_voiceprint(recorder, [np.zeros(16000, np.int16)])
+    assert len(recorder.pieces) == 1  # no level to set the babble against
+    with pytest.raises(ConfigError, match="at least one recording"):
+        enrol_voiceprint(recorder, [])
+    with pytest.raises(ConfigError, match=r"missing\.npz"):
+        enrol_voiceprint(recorder, [_tone(2.0)], babble_path=tmp_path / "missing.npz")
