@@ -73,13 +73,23 @@ def household(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     return {"home": home, "root": root, "pass": pass_args, "bob_request": bob_request}
 
 
+def _own_copy(household: dict[str, object], tmp_path: Path) -> Path:
+    """A copy of the enrolled household's home: each test stores into its own, so no test sees
+    another's records (the exports below list every record of a member)."""
+    home = tmp_path / "home"
+    subprocess.run(["cp", "-a", str(household["home"]), str(home)], check=True)
+    return home
+
+
 def _replay(home: Path, *args: object) -> list[dict[str, object]]:
     result = keepmum_ok("replay", *args, "--home", home, "--json")
     return [e for e in result.events if e.get("event") in ("stored", "discarded")]
 
 
-def test_each_request_is_filed_under_its_speaker(household: dict[str, object]) -> None:
-    home = household["home"]
+def test_each_request_is_filed_under_its_speaker(
+    household: dict[str, object], tmp_path: Path
+) -> None:
+    home = _own_copy(household, tmp_path)
     alice_request = REPO / "sim" / "data" / "alexa_lights.wav"  # en+m3, alice's voice
     events = _replay(home, alice_request, household["bob_request"])  # type: ignore[arg-type]
     stored = [e for e in events if e["event"] == "stored"]
@@ -89,8 +99,9 @@ def test_each_request_is_filed_under_its_speaker(household: dict[str, object]) -
     assert sorted(r["member"] for r in listed.events) == ["alice", "bob"]
 
 
-def test_forced_member_overrides_the_voice(household: dict[str, object]) -> None:
-    events = _replay(household["home"], household["bob_request"], "--member", "alice")  # type: ignore[arg-type]
+def test_forced_member_overrides_the_voice(household: dict[str, object], tmp_path: Path) -> None:
+    home = _own_copy(household, tmp_path)
+    events = _replay(home, household["bob_request"], "--member", "alice")  # type: ignore[arg-type]
     (stored,) = [e for e in events if e["event"] == "stored"]
     assert stored["member"] == "alice" and "voice_score" not in stored
 
@@ -155,8 +166,7 @@ def test_bobs_export_holds_his_voice_attributed_request_and_none_of_alices(
     household: dict[str, object], tmp_path: Path
 ) -> None:
     """The 2018 case inside one home: no --member, two speakers; bob's export is his alone."""
-    home = tmp_path / "home"
-    subprocess.run(["cp", "-a", str(household["home"]), str(home)], check=True)
+    home = _own_copy(household, tmp_path)
     alice_request = REPO / "sim" / "data" / "alexa_lights.wav"
     stored = [
         e
@@ -196,8 +206,7 @@ def test_both_speak_in_one_replay_and_each_export_holds_only_their_own(
     bob, asks something; no --member; each member's export (to a key of their own) holds their
     request and nothing of the other's. (Two files: espeak-ng's en-us+f3 wakes openWakeWord only
     at 0.55-0.86 after another request in the same recording, depending on its alignment.)"""
-    home = tmp_path / "home"
-    subprocess.run(["cp", "-a", str(household["home"]), str(home)], check=True)
+    home = _own_copy(household, tmp_path)
     alice_request = REPO / "sim" / "data" / "alexa_lights.wav"
     events = _replay(home, alice_request, household["bob_request"])  # type: ignore[arg-type]
     stored = [e for e in events if e["event"] == "stored"]
