@@ -115,6 +115,7 @@ OUT_OF_RANGE = {
     "--wake-again-gap-ms": "-1",
     "--request-range-db": "-3",
     "--room-margin-db": "41",
+    "--late-room-margin-db": "41",
     "--silero-threshold": "2",
     "--noise-margin-db": "99",
     "--loud-margin-db": "-1",
