@@ -72,8 +72,12 @@ def _sink(
         yield sink
 
 
-def _voice_options(func: Any) -> Any:
-    """``--unattributed`` and ``--voice-threshold`` (they apply once anyone has enrolled)."""
+def _storage_options(func: Any) -> Any:
+    """Where a run's requests go: ``--member``, ``--unattributed`` and ``--voice-threshold``
+    (they apply once anyone has enrolled), and ``--no-store``."""
+    func = click.option(
+        "--no-store", is_flag=True, help="Run without a vault: nothing is written anywhere."
+    )(func)
     func = click.option(
         "--voice-threshold",
         type=FiniteFloat(min=0.0, max=1.0),
@@ -81,13 +85,19 @@ def _voice_options(func: Any) -> Any:
         show_default=True,
         help="Voice score (0-1) a request needs to be filed under an enrolled member.",
     )(func)
-    return click.option(
+    func = click.option(
         "--unattributed",
         type=click.Choice(UNATTRIBUTED_CHOICES),
         default="discard",
         show_default=True,
         help="With voices enrolled: a request whose voice matches no enrolled member is "
         "discarded (reason stranger) or filed under the default member.",
+    )(func)
+    return click.option(
+        "--member",
+        default=None,
+        help="Household member every utterance belongs to (default: by voice once anyone has "
+        "enrolled, else the first member).",
     )(func)
 
 
@@ -218,14 +228,7 @@ def _file_sources(files: tuple[str, ...]) -> list[AudioSource]:
 @home_option
 @json_option
 @device_options
-@click.option(
-    "--member",
-    default=None,
-    help="Household member every utterance belongs to (default: by voice once anyone has "
-    "enrolled, else the first member).",
-)
-@_voice_options
-@click.option("--no-store", is_flag=True, help="Run without a vault: nothing is written anywhere.")
+@_storage_options
 @click.option(
     "--expect",
     "expect_path",
@@ -288,14 +291,7 @@ def replay(
     default=None,
     help="Stop after this many seconds.",
 )
-@click.option(
-    "--member",
-    default=None,
-    help="Household member every utterance belongs to (default: by voice once anyone has "
-    "enrolled, else the first member).",
-)
-@_voice_options
-@click.option("--no-store", is_flag=True, help="Run without a vault: nothing is written anywhere.")
+@_storage_options
 @click.option(
     "--list-devices",
     is_flag=True,
