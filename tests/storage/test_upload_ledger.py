@@ -233,3 +233,40 @@ def test_a_queued_copy_its_grant_does_not_cover_is_never_sent(
     assert Uploader(vault).plan() == []
     assert Uploader(vault).upload() == []
     assert cloud.store.items() == []
+
+
+def test_one_run_reads_the_grants_chain_binding_once_and_a_revoke_mid_run_stops_the_rest(
+    vault: Vault, cloud: CloudServer, grant_for: GrantRecords
+) -> None:
+    # The binding check (the audit chain's consent entries against the ledger) costs a read of
+    # the chain's consent entries: once per grant and run, not once per record (that was
+    # O(records x chain)). Liveness is still read per record: a revoke committed after the
+    # second record leaves stops the third and fourth.
+    rids = [store_one(vault, "alice", seed) for seed in range(4)]
+    gid = grant_for(rids)[0].grant_id
+    chain_reads: list[str] = []
+
+    def count(sql: str) -> None:
+        if "FROM audit" in sql and "'consent_granted'" in sql:
+            chain_reads.append(sql)
+
+    delivered: list[str] = []
+    real = HttpClientTransport(timeout_s=10)
+
+    def revoke_after_two(request: HttpRequest) -> HttpResponse:
+        answer = real(request)
+        delivered.append(request.headers["X-Keepmum-Record"])
+        if len(delivered) == 2:
+            revoke(vault, gid)
+        return answer
+
+    vault.connection.set_trace_callback(count)
+    try:
+        sent = Uploader(vault, transport=revoke_after_two).upload()
+    finally:
+        vault.connection.set_trace_callback(None)
+    assert len(chain_reads) == 1
+    assert [s.record for s in sent] == rids[:2] == delivered
+    assert sorted(i.record for i in cloud.store.items()) == sorted(rids[:2])
+    assert len(audit.entries(vault.connection, event="upload_started")) == 2
+    assert queued(vault.connection) == []
