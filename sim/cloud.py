@@ -422,7 +422,8 @@ class _Handler(BaseHTTPRequestHandler):
         """After refusing a body it did not read (401, 413, ...), read and drop what the client
         is still sending, for a moment and up to a bound: closing at once would reset the
         connection, and the client would see a broken pipe instead of the answer."""
-        length_text = self.headers.get("Content-Length", "") if self.headers else ""
+        headers = getattr(self, "headers", None)  # none when the client sent no request
+        length_text = headers.get("Content-Length", "") if headers else ""
         if getattr(self, "_body_read", True) or not length_text.isdigit():
             return
         _drain(self.request, min(int(length_text), LINGER_BYTES))

@@ -130,6 +130,8 @@ class HttpResponse:
     body: bytes
     bytes_sent: int = 0
     """Bytes of the request body written to the connection (they left the device)."""
+    retry_after: str = ""
+    """The answer's ``Retry-After`` header ("" if none): a busy endpoint's 503 says when."""
 
 
 class SendError(UploadError):
@@ -215,7 +217,7 @@ class HttpClientTransport:
             body = resp.read(MAX_ANSWER_BYTES)
             if time.monotonic() > deadline:
                 raise TimeoutError("deadline passed")
-            return HttpResponse(resp.status, body, sent)
+            return HttpResponse(resp.status, body, sent, resp.getheader("Retry-After", ""))
         except (OSError, http.client.HTTPException) as exc:
             if time.monotonic() >= deadline:
                 raise SendError(
@@ -352,6 +354,16 @@ def open_attempts(conn: Any) -> list[dict[str, Any]]:
         "deadline",
     )
     return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def _refusal_detail(resp: HttpResponse) -> str:
+    """Why an endpoint's answer is not a delivery; a busy one (503) says when to send again."""
+    said = resp.body.decode("utf-8", "replace").strip()[:200]
+    if resp.status == 503:
+        wait = resp.retry_after.strip()
+        when = f"in {wait} s" if wait.isdigit() else "later"
+        return f"busy (got 503; send again {when}; nothing was stored there) {said}"
+    return f"expected status 200/201, got {resp.status} {said}"
 
 
 def _record_member(conn: Any, record_id: str) -> str | None:
@@ -646,14 +658,7 @@ class Uploader:
             resp = self._transport(request)
             status, bytes_sent = resp.status, resp.bytes_sent or len(item.ciphertext)
             ok = status in (200, 201)
-            detail = (
-                ""
-                if ok
-                else (
-                    f"expected status 200/201, got {status} "
-                    + resp.body.decode("utf-8", "replace").strip()[:200]
-                )
-            )
+            detail = "" if ok else _refusal_detail(resp)
         except SendError as exc:
             ok, bytes_sent, detail = False, exc.bytes_sent, str(exc)
         except UploadError as exc:

@@ -3,16 +3,22 @@ real SQLite, real age and the real receiver on 127.0.0.1; fakes only through ``t
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import socket
 import sqlite3
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from keepmum.errors import UploadError
-from sim.cloud import CloudServer
+from sim.cloud import CloudServer, CloudStore, ReceiverLimits
 from storage import audit
 from storage.consent import grant_all_future, revoke
+from storage.endpoint_access import EndpointAccess, remember_access
 from storage.erasure import pending_erasures
 from storage.index import SCHEMA_VERSION, schema_version
 from storage.ledger import queued
@@ -270,3 +276,43 @@ def test_one_run_reads_the_grants_chain_binding_once_and_a_revoke_mid_run_stops_
     assert sorted(i.record for i in cloud.store.items()) == sorted(rids[:2])
     assert len(audit.entries(vault.connection, event="upload_started")) == 2
     assert queued(vault.connection) == []
+
+
+def test_a_busy_receiver_is_a_clear_retryable_failure_and_the_copy_is_sent_next_run(
+    vault: Vault, home: Path, tmp_path: Path, grant_for: GrantRecords
+) -> None:
+    # The test's receiver store (its identity, so the grant's copies open there) served with
+    # one connection slot, held by an idle client: the upload's connection is over the limit,
+    # answered 503 with Retry-After, and the copy stays queued.
+    store = CloudStore(tmp_path / "cloud")
+    limits = ReceiverLimits(max_connections=1, request_timeout_s=30)
+    with _serving(CloudServer(store, "127.0.0.1", 0, limits=limits)) as srv:
+        remember_access(home, srv.url, EndpointAccess(store.token))
+        rid = store_one(vault, "alice", 1)
+        grant_for([rid], endpoint=srv.url)
+        host, port = srv.server_address[:2]
+        with socket.create_connection((str(host), port), timeout=30):
+            time.sleep(0.5)  # accepted: it holds the one slot
+            with pytest.raises(UploadError, match=r"busy \(got 503; send again in 1 s"):
+                Uploader(vault).upload()
+        assert len(queued(vault.connection)) == 1 and store.items() == []
+        (failed,) = audit.entries(vault.connection, event="upload_failed")
+        assert failed.details["status"] == 503
+        for _ in range(50):  # the idle client's handler sees the close and frees the slot
+            with contextlib.suppress(UploadError):
+                if Uploader(vault).upload():
+                    break
+            time.sleep(0.1)
+    assert [it.record for it in store.items()] == [rid] and queued(vault.connection) == []
+
+
+@contextlib.contextmanager
+def _serving(srv: CloudServer) -> Iterator[CloudServer]:
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join()
