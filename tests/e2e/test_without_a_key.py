@@ -288,6 +288,24 @@ def test_member_add_on_a_full_disk_is_one_line(
     ]
 
 
+@pytest.mark.system
+def test_listing_members_and_records_works_on_a_completely_full_disk(
+    stored_home: StoredHome,
+    small_disk: Path,  # noqa: F811
+) -> None:
+    # They only read: no room for SQLite's WAL index must not stop them (nothing is purged).
+    home = _home_on(small_disk, stored_home)
+    _fill(small_disk, leave_kib=0)
+    members = run_keepmum("member", "list", "--home", home, "--json")
+    assert members.returncode == 0, members
+    assert [e["member"] for e in members.events] == ["alice", "bob"]
+    records = run_keepmum("vault", "list", "--home", home, "--json")
+    assert records.returncode == 0, records
+    listed = sorted(str(e["record"]) for e in records.events)
+    assert listed == sorted(stored_home.alice + stored_home.bob)
+    assert "disk is full" in records.stderr and "nothing purged" in records.stderr
+
+
 # -- 5. the smaller items ----------------------------------------------------------------------
 
 
