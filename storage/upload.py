@@ -379,8 +379,10 @@ def _access_for(
     return known.get(endpoint, EndpointAccess())
 
 
-class Uploader:
-    """Sends the upload queue, each item only if its grant is live and covers it."""
+class _Sender:
+    """What the uploader and the erasure sender share: a vault, and how requests leave."""
+
+    default_deadline_s = DEADLINE_S
 
     def __init__(
         self,
@@ -388,19 +390,26 @@ class Uploader:
         *,
         transport: Transport | None = None,
         clock: Callable[[], float] | None = None,
-        deadline_s: float = DEADLINE_S,
+        deadline_s: float | None = None,
         access: Mapping[str, EndpointAccess] | None = None,
     ) -> None:
         """``transport``: how bytes leave (default: :class:`HttpClientTransport`);
         ``clock``: Unix seconds (default: the vault's clock, else time.time);
-        ``deadline_s``: total time allowed for one record's exchange (seconds);
-        ``access``: each endpoint's token and CA (default: the home's endpoint-access.json)."""
+        ``deadline_s``: total time allowed for one exchange (seconds; default
+        :attr:`default_deadline_s`); ``access``: each endpoint's token and CA (default: the
+        home's endpoint-access.json)."""
         self._vault = vault
         self._transport = transport if transport is not None else HttpClientTransport()
         self._clock = clock if clock is not None else vault.clock
-        self.deadline_s = deadline_s
+        self.deadline_s = self.default_deadline_s if deadline_s is None else deadline_s
         self._access = access
-        self._refusals: dict[str, GrantRefused | None] = {}
+
+
+class Uploader(_Sender):
+    """Sends the upload queue, each item only if its grant is live and covers it."""
+
+    _refusals: dict[str, GrantRefused | None]
+    """Per run (made anew by :meth:`plan` and :meth:`upload`): each grant's refusal, or None."""
 
     def _now(self) -> float:
         # Never earlier than the latest time the vault has seen: a clock set back must not
@@ -724,25 +733,10 @@ class Uploader:
         )
 
 
-class ErasureSender:
+class ErasureSender(_Sender):
     """Sends unconfirmed erasure requests and commits each confirmation (no lock while sending)."""
 
-    def __init__(
-        self,
-        vault: Vault,
-        *,
-        transport: Transport | None = None,
-        clock: Callable[[], float] | None = None,
-        deadline_s: float = 10.0,
-        access: Mapping[str, EndpointAccess] | None = None,
-    ) -> None:
-        """``transport``: how requests leave; ``deadline_s``: total time per request (s);
-        ``access``: each endpoint's token and CA (default: the home's endpoint-access.json)."""
-        self._vault = vault
-        self._transport = transport if transport is not None else HttpClientTransport()
-        self._clock = clock if clock is not None else vault.clock
-        self.deadline_s = deadline_s
-        self._access = access
+    default_deadline_s = 10.0
 
     def send_pending(self) -> list[ErasureRequest]:
         """Try every unconfirmed request once; return them all as they stand afterwards."""
