@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from sim.cloud import CloudServer, CloudStore, ReceiverLimits
 from storage.upload import HttpClientTransport, HttpRequest
 from storage.wav import pcm_to_wav
 from storage.wire import HEADER_GRANT, HEADER_RECORD, HEADER_UPLOAD_ID
+from tests.e2e.test_receiver_e2e import _test_ca
 
 SEND = HttpClientTransport(timeout_s=20)
 
@@ -208,6 +210,30 @@ def test_connections_past_the_limit_are_answered_503_and_a_slot_frees_when_one_e
                 break
             time.sleep(0.1)
         assert answer_bytes.startswith(b"HTTP/1.1 200 ")
+
+
+@pytest.mark.system
+def test_over_the_limit_on_https_is_503_too(tmp_path: Path) -> None:
+    # The busy answer waits for the TLS handshake in its own thread, as a served one does.
+    (tmp_path / "tls").mkdir()
+    ca, cert, key = _test_ca(tmp_path / "tls")
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    limits = ReceiverLimits(max_connections=1, request_timeout_s=60)
+    srv = CloudServer(CloudStore(tmp_path / "c"), "127.0.0.1", 0, limits=limits, tls=tls)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host, port = srv.server_address[:2]
+        with socket.create_connection((str(host), port), timeout=30):
+            time.sleep(0.5)  # accepted (its handshake pending): it holds the one slot
+            request = HttpRequest("GET", srv.url + "/recipient", ca_pem=ca.read_text())
+            answer = SEND(request)
+        assert answer.status == 503 and answer.retry_after == "1"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join()
 
 
 def test_draining_a_refused_body_does_not_hold_a_connection_slot(tmp_path: Path) -> None:
