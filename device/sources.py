@@ -146,6 +146,10 @@ class FileSource:
 
     def __init__(self, path: Path | str, *, pad_s: float = 0.0) -> None:
         """``pad_s``: silence heard before and after the file (see :data:`REPLAY_PAD_S`)."""
+        if not os.fspath(path):  # Path("") is ".", the current folder: say what was given
+            raise AudioInputError(
+                "'': an empty file name; expected the path of an audio file (or - for stdin)"
+            )
         self.path = Path(path)
         # The name goes into events, JSON lines and the vault's index, which need valid text: the
         # undecodable bytes of a non-UTF-8 file name are written as \xNN there.

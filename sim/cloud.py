@@ -45,7 +45,7 @@ import sys
 import threading
 import time
 import wave
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -94,6 +94,16 @@ LINGER_S = 2.0
 """How long a refused body is read and dropped before the connection closes (a lingering close)."""
 LINGER_BYTES = 16 * MIB
 """The most of a refused body read and dropped; past it the client sees the connection close."""
+RETRY_AFTER_S = 1
+"""What a connection over the limit is told to wait before sending again (``Retry-After``)."""
+BUSY_ANSWER = (
+    b"HTTP/1.1 503 Service Unavailable\r\n"
+    b"Content-Type: application/json\r\n"
+    b"Retry-After: %d\r\n"
+    b"Connection: close\r\n"
+    b"Content-Length: %d\r\n\r\n%s"
+)
+BUSY_BODY = b'{"error": "the receiver has no free connection; send again later"}\n'
 
 
 def wav_duration_s(wav: bytes, where: str) -> float:
@@ -120,7 +130,9 @@ class ReceiverLimits:
     request_timeout_s: float = 30.0
     """Total time a client has to send one request, headers and body (then it is cut off)."""
     max_connections: int = 32
-    """Connections served at once; more are closed unanswered until one ends."""
+    """Connections served at once. As many more are answered 503 with ``Retry-After`` (and
+    their request drained, for at most ``LINGER_S``); past that, closed unanswered. A served
+    connection that drains a refused body after its answer frees its slot first."""
     inflight_bytes: int = MAX_UPLOAD_BYTES
     """Most upload body bytes held in memory at once over all requests (503 past it)."""
     allowed_hosts: tuple[str, ...] = ()
@@ -358,6 +370,28 @@ class CloudStore:
         }
 
 
+def _drain(sock: socket.socket, most_bytes: int) -> None:
+    """Read and drop up to ``most_bytes`` for at most ``LINGER_S`` (a lingering close)."""
+    deadline = time.monotonic() + LINGER_S
+    sock.settimeout(LINGER_S)
+    while most_bytes > 0 and time.monotonic() < deadline:
+        chunk = sock.recv(min(most_bytes, 65536))
+        if not chunk:
+            return
+        most_bytes -= len(chunk)
+
+
+def _answer_busy(sock: socket.socket) -> None:
+    """Tell a connection over the limit to come back (503, ``Retry-After``), then drain what it
+    sends, so that it reads the answer instead of a reset; within ``LINGER_S``."""
+    with contextlib.suppress(OSError):
+        sock.settimeout(LINGER_S)
+        if isinstance(sock, ssl.SSLSocket):
+            sock.do_handshake()
+        sock.sendall(BUSY_ANSWER % (RETRY_AFTER_S, len(BUSY_BODY), BUSY_BODY))
+        _drain(sock, LINGER_BYTES)
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: CloudServer
     protocol_version = "HTTP/1.1"
@@ -378,23 +412,21 @@ class _Handler(BaseHTTPRequestHandler):
         self._watchdog.cancel()
         with contextlib.suppress(OSError):
             super().finish()
-            self._linger()
+            # The answer is out: draining a refused body must not keep others from being served.
+            self.server.free_slot(self.request)
+            with self.server.draining() as allowed:
+                if allowed:
+                    self._linger()
 
     def _linger(self) -> None:
         """After refusing a body it did not read (401, 413, ...), read and drop what the client
         is still sending, for a moment and up to a bound: closing at once would reset the
         connection, and the client would see a broken pipe instead of the answer."""
-        length_text = self.headers.get("Content-Length", "") if self.headers else ""
+        headers = getattr(self, "headers", None)  # none when the client sent no request
+        length_text = headers.get("Content-Length", "") if headers else ""
         if getattr(self, "_body_read", True) or not length_text.isdigit():
             return
-        left = min(int(length_text), LINGER_BYTES)
-        deadline = time.monotonic() + LINGER_S
-        self.request.settimeout(LINGER_S)
-        while left > 0 and time.monotonic() < deadline:
-            chunk = self.request.recv(min(left, 65536))
-            if not chunk:
-                return
-            left -= len(chunk)
+        _drain(self.request, min(int(length_text), LINGER_BYTES))
 
     def _cut(self) -> None:
         with contextlib.suppress(OSError):
@@ -558,6 +590,10 @@ class CloudServer(ThreadingHTTPServer):
         self.on_receive = on_receive
         self.limits = limits if limits is not None else ReceiverLimits()
         self._slots = threading.BoundedSemaphore(self.limits.max_connections)
+        self._holding: set[Any] = set()
+        """Connections that hold a slot (until answered, see :meth:`free_slot`)."""
+        self._holding_lock = threading.Lock()
+        self._drains = threading.BoundedSemaphore(self.limits.max_connections)
         self._inflight = 0
         self._inflight_lock = threading.Lock()
         super().__init__((host, port), _Handler)
@@ -596,22 +632,53 @@ class CloudServer(ThreadingHTTPServer):
             self._inflight -= length
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        """Serve in a thread if a connection slot is free, else close the connection at once."""
+        """Serve in a thread if a connection slot is free; else answer 503 in a thread if a
+        drain is free (:func:`_answer_busy`); else close the connection at once."""
         if not self._slots.acquire(blocking=False):
-            self.shutdown_request(request)
+            if not self._drains.acquire(blocking=False):
+                self.shutdown_request(request)
+                return
+            threading.Thread(target=self._busy, args=(request,), daemon=True).start()
             return
+        with self._holding_lock:
+            self._holding.add(request)
         try:
             super().process_request(request, client_address)
         except BaseException:
-            self._slots.release()
+            self.free_slot(request)
             raise
 
+    def _busy(self, request: Any) -> None:
+        try:
+            _answer_busy(request)
+        finally:
+            self._drains.release()
+            self.shutdown_request(request)
+
     def process_request_thread(self, request: Any, client_address: Any) -> None:
-        """One connection, in its own thread; its slot is freed when it ends."""
+        """One connection, in its own thread; its slot is freed when it is answered or ends."""
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self._slots.release()
+            self.free_slot(request)
+
+    def free_slot(self, request: Any) -> None:
+        """Give back the slot ``request`` holds (once; later calls do nothing)."""
+        with self._holding_lock:
+            if request not in self._holding:
+                return
+            self._holding.discard(request)
+        self._slots.release()
+
+    @contextlib.contextmanager
+    def draining(self) -> Iterator[bool]:
+        """Whether a refused body may be drained now (True while a drain is free)."""
+        allowed = self._drains.acquire(blocking=False)
+        try:
+            yield allowed
+        finally:
+            if allowed:
+                self._drains.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client cut off or gone (timeout, reset, failed handshake) is not worth a trace."""

@@ -206,9 +206,19 @@ def _open_read_only(path: Path) -> sqlite3.Connection:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         return conn
     except sqlite3.OperationalError:
-        if os.access(path.parent, os.W_OK) and _writable_fs(path.parent):
+        writable = os.access(path.parent, os.W_OK) and _writable_fs(path.parent)
+        if writable and not _full_with_nothing_in_wal(path):
             raise
     return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None, timeout=10.0)
+
+
+def _full_with_nothing_in_wal(path: Path) -> bool:
+    """The disk has no room for the WAL index (32 KiB) and no commit waits in the WAL: then the
+    file alone is the whole vault, and reading it ``immutable`` misses nothing."""
+    st = os.statvfs(path.parent)
+    wal = path.with_name(path.name + "-wal")
+    empty_wal = not wal.exists() or wal.stat().st_size == 0
+    return st.f_bavail * st.f_frsize < 64 * 1024 and empty_wal
 
 
 def _writable_fs(folder: Path) -> bool:

@@ -130,6 +130,8 @@ class HttpResponse:
     body: bytes
     bytes_sent: int = 0
     """Bytes of the request body written to the connection (they left the device)."""
+    retry_after: str = ""
+    """The answer's ``Retry-After`` header ("" if none): a busy endpoint's 503 says when."""
 
 
 class SendError(UploadError):
@@ -215,7 +217,7 @@ class HttpClientTransport:
             body = resp.read(MAX_ANSWER_BYTES)
             if time.monotonic() > deadline:
                 raise TimeoutError("deadline passed")
-            return HttpResponse(resp.status, body, sent)
+            return HttpResponse(resp.status, body, sent, resp.getheader("Retry-After", ""))
         except (OSError, http.client.HTTPException) as exc:
             if time.monotonic() >= deadline:
                 raise SendError(
@@ -354,6 +356,16 @@ def open_attempts(conn: Any) -> list[dict[str, Any]]:
     return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
+def _refusal_detail(resp: HttpResponse) -> str:
+    """Why an endpoint's answer is not a delivery; a busy one (503) says when to send again."""
+    said = resp.body.decode("utf-8", "replace").strip()[:200]
+    if resp.status == 503:
+        wait = resp.retry_after.strip()
+        when = f"in {wait} s" if wait.isdigit() else "later"
+        return f"busy (got 503; send again {when}; nothing was stored there) {said}"
+    return f"expected status 200/201, got {resp.status} {said}"
+
+
 def _record_member(conn: Any, record_id: str) -> str | None:
     row = conn.execute("SELECT member FROM records WHERE id = ?", (record_id,)).fetchone()
     return None if row is None else str(row[0])
@@ -367,8 +379,10 @@ def _access_for(
     return known.get(endpoint, EndpointAccess())
 
 
-class Uploader:
-    """Sends the upload queue, each item only if its grant is live and covers it."""
+class _Sender:
+    """What the uploader and the erasure sender share: a vault, and how requests leave."""
+
+    default_deadline_s = DEADLINE_S
 
     def __init__(
         self,
@@ -376,19 +390,26 @@ class Uploader:
         *,
         transport: Transport | None = None,
         clock: Callable[[], float] | None = None,
-        deadline_s: float = DEADLINE_S,
+        deadline_s: float | None = None,
         access: Mapping[str, EndpointAccess] | None = None,
     ) -> None:
         """``transport``: how bytes leave (default: :class:`HttpClientTransport`);
         ``clock``: Unix seconds (default: the vault's clock, else time.time);
-        ``deadline_s``: total time allowed for one record's exchange (seconds);
-        ``access``: each endpoint's token and CA (default: the home's endpoint-access.json)."""
+        ``deadline_s``: total time allowed for one exchange (seconds; default
+        :attr:`default_deadline_s`); ``access``: each endpoint's token and CA (default: the
+        home's endpoint-access.json)."""
         self._vault = vault
         self._transport = transport if transport is not None else HttpClientTransport()
         self._clock = clock if clock is not None else vault.clock
-        self.deadline_s = deadline_s
+        self.deadline_s = self.default_deadline_s if deadline_s is None else deadline_s
         self._access = access
-        self._refusals: dict[str, GrantRefused | None] = {}
+
+
+class Uploader(_Sender):
+    """Sends the upload queue, each item only if its grant is live and covers it."""
+
+    _refusals: dict[str, GrantRefused | None]
+    """Per run (made anew by :meth:`plan` and :meth:`upload`): each grant's refusal, or None."""
 
     def _now(self) -> float:
         # Never earlier than the latest time the vault has seen: a clock set back must not
@@ -646,14 +667,7 @@ class Uploader:
             resp = self._transport(request)
             status, bytes_sent = resp.status, resp.bytes_sent or len(item.ciphertext)
             ok = status in (200, 201)
-            detail = (
-                ""
-                if ok
-                else (
-                    f"expected status 200/201, got {status} "
-                    + resp.body.decode("utf-8", "replace").strip()[:200]
-                )
-            )
+            detail = "" if ok else _refusal_detail(resp)
         except SendError as exc:
             ok, bytes_sent, detail = False, exc.bytes_sent, str(exc)
         except UploadError as exc:
@@ -719,25 +733,10 @@ class Uploader:
         )
 
 
-class ErasureSender:
+class ErasureSender(_Sender):
     """Sends unconfirmed erasure requests and commits each confirmation (no lock while sending)."""
 
-    def __init__(
-        self,
-        vault: Vault,
-        *,
-        transport: Transport | None = None,
-        clock: Callable[[], float] | None = None,
-        deadline_s: float = 10.0,
-        access: Mapping[str, EndpointAccess] | None = None,
-    ) -> None:
-        """``transport``: how requests leave; ``deadline_s``: total time per request (s);
-        ``access``: each endpoint's token and CA (default: the home's endpoint-access.json)."""
-        self._vault = vault
-        self._transport = transport if transport is not None else HttpClientTransport()
-        self._clock = clock if clock is not None else vault.clock
-        self.deadline_s = deadline_s
-        self._access = access
+    default_deadline_s = 10.0
 
     def send_pending(self) -> list[ErasureRequest]:
         """Try every unconfirmed request once; return them all as they stand afterwards."""

@@ -31,7 +31,7 @@ from typing import Any, TypeVar, cast
 
 import click
 
-from keepmum.errors import ConfigError
+from keepmum.errors import ConfigError, StorageFullError
 from keepmum.settings import declared
 from sim.commands._base import KeepmumCommand, KeepmumGroup, visible
 from sim.commands._output import Output
@@ -482,9 +482,17 @@ def opened_vault(
                 raise
             warn(f"{exc}; ignored: withdrawing and erasing need no configuration (nothing purged)")
             enforce = False
-    with Vault.open(
-        folder, settings, enforce=enforce, frees_space=withdrawal or frees_space, on_notice=show
-    ) as vault:
+    try:
+        vault = Vault.open(
+            folder, settings, enforce=enforce, frees_space=withdrawal or frees_space, on_notice=show
+        )
+    except StorageFullError as exc:
+        if not read_only:
+            raise
+        # Listing needs no room: read without the purge at open (the next writer purges).
+        warn(f"{exc}; shown read-only, nothing purged")
+        vault = Vault.open(folder, read_only=True, on_notice=show)
+    with vault:
         yield vault
 
 

@@ -137,7 +137,8 @@ def cloud() -> None:
     type=click.IntRange(1, 1024),
     default=_DEFAULTS.max_connections,
     show_default=True,
-    help="Connections served at once; more are closed unanswered.",
+    help="Connections served at once; as many more are answered 503 (Retry-After: 1), "
+    "past that closed unanswered.",
 )
 @click.option(
     "--allow-host",

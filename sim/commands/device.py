@@ -70,6 +70,20 @@ def _sink(
         yield sink
 
 
+def _storage_options(func: Any) -> Any:
+    """Where a run's requests go: ``--member`` (else by voice once anyone has enrolled; the
+    ``[voice]`` options come with the device's settings) and ``--no-store``."""
+    func = click.option(
+        "--no-store", is_flag=True, help="Run without a vault: nothing is written anywhere."
+    )(func)
+    return click.option(
+        "--member",
+        default=None,
+        help="Household member every utterance belongs to (default: by voice once anyone has "
+        "enrolled, else the first member).",
+    )(func)
+
+
 def _warn_full(exc: StorageFullError) -> None:
     click.echo(
         f"keepmum: warning: {exc}; the device keeps listening and discards what it cannot store",
@@ -197,13 +211,7 @@ def _file_sources(files: tuple[str, ...]) -> list[AudioSource]:
 @home_option
 @json_option
 @device_options
-@click.option(
-    "--member",
-    default=None,
-    help="Household member every utterance belongs to (default: by voice once anyone has "
-    "enrolled, else the first member).",
-)
-@click.option("--no-store", is_flag=True, help="Run without a vault: nothing is written anywhere.")
+@_storage_options
 @click.option(
     "--expect",
     "expect_path",
@@ -264,13 +272,7 @@ def replay(
     default=None,
     help="Stop after this many seconds.",
 )
-@click.option(
-    "--member",
-    default=None,
-    help="Household member every utterance belongs to (default: by voice once anyone has "
-    "enrolled, else the first member).",
-)
-@click.option("--no-store", is_flag=True, help="Run without a vault: nothing is written anywhere.")
+@_storage_options
 @click.option(
     "--list-devices",
     is_flag=True,

@@ -85,7 +85,9 @@ __all__ = ["far"]
     multiple=True,
     help="Built-in model or a model file of the backend, .onnx or .tflite (default: "
     "the device's first model; with --requests, repeatable, default: the device's "
-    "models).",
+    "models, wakeword.models in its configuration, alexa alone unless configured: each "
+    "row is what this device does; the built request sets speak all four built-in wake "
+    "words, so give --model for each to score them all).",
 )
 @click.option(
     "--thresholds",
@@ -463,7 +465,7 @@ def _requests(out: Output, opts: FarOptions, config: Any) -> None:
     for row in buckets:
         out.emit({"models": list(models), **row.as_dict()})
     if not out.json_lines:
-        _request_table(out, models, reports)
+        _request_table(out, models, reports, defaulted=not opts.models)
         if buckets:
             _bucket_table(out, buckets)
         if opts.cases:
@@ -492,11 +494,15 @@ def _bucket_table(out: Output, rows: list[Any]) -> None:
     out.console.print(table)
 
 
-def _request_table(out: Output, models: tuple[str, ...], reports: list[Any]) -> None:
+def _request_table(
+    out: Output, models: tuple[str, ...], reports: list[Any], *, defaulted: bool
+) -> None:
     from rich.table import Table
 
     pooled = max((r.folders for r in reports), default=1)
     title = f"keepmum far --requests: {', '.join(models)}"
+    if defaulted:  # say so: wakes of other wake words in the sets are misses of this device
+        title += " (the device's configured models; --model NAME for others)"
     if pooled > 1:
         title += f" ({pooled} folders per condition, pooled)"
     table = Table(title=title)

@@ -132,6 +132,8 @@ def test_bad_files_name_themselves(tmp_path: Path) -> None:
         with pytest.raises(AudioInputError, match=message) as caught:
             FileSource(path)
         assert str(path) in str(caught.value)
+    with pytest.raises(AudioInputError, match=r"^'': an empty file name; expected the path"):
+        FileSource("")  # not "is a folder", as Path("") (the current folder) would say
 
 
 def test_truncated_wav_is_read_up_to_the_cut_or_named(tmp_path: Path) -> None:

@@ -66,6 +66,11 @@ def test_replay_of_a_closed_stdin_is_one_clear_line() -> None:
     assert_one_error_line(result, "standard input is closed")
 
 
+def test_replay_of_an_empty_file_name_says_so_in_one_line(tmp_path: Path) -> None:
+    result = run_keepmum("replay", "--no-store", "", home=tmp_path / "h")
+    assert_one_error_line(result, "'': an empty file name")
+
+
 def test_a_float_wav_holding_nan_is_refused_by_name(tmp_path: Path) -> None:
     pcm, rate = sf.read(CLIP, dtype="float32")
     pcm[rate] = np.nan

@@ -54,34 +54,11 @@ def test_outputs_onto_the_vaults_own_files_are_refused_and_it_still_verifies(
     rid = stored_home.alice[0]
     for target in (identity, home / "vault.db", alias / "keys" / identity.name):
         for force in ([], ["--force"]):
-            refused(
-                run_keepmum(
-                    "export",
-                    "--member",
-                    "alice",
-                    "--out",
-                    target,
-                    "--home",
-                    home,
-                    *force,
-                    *stored_home.pass_arg("alice"),
-                ),
-                "inside the device home",
-            )
-            refused(
-                run_keepmum(
-                    "vault",
-                    "play",
-                    rid,
-                    "--out",
-                    target,
-                    "--home",
-                    home,
-                    *force,
-                    *stored_home.pass_arg("alice"),
-                ),
-                "inside the device home",
-            )
+            for command in (("export", "--member", "alice"), ("vault", "play", rid)):
+                args = (*command, "--out", target, "--home", home, *force)
+                refused(
+                    run_keepmum(*args, *stored_home.pass_arg("alice")), "inside the device home"
+                )
     refused(
         run_keepmum(
             "export",

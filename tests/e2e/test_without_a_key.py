@@ -16,7 +16,7 @@ from pyrage import x25519
 
 from tests.conftest import require_tool
 from tests.e2e.cloud_fixtures import grant_args
-from tests.e2e.conftest import Result, keepmum_command, run_keepmum
+from tests.e2e.conftest import Result, keepmum_command, parse_json_lines, run_keepmum
 from tests.e2e.test_vault_cli import one_line_error
 from tests.e2e.test_vault_faults import _fill, _home_on, _mount_tmpfs, small_disk  # noqa: F401
 from tests.e2e.vault_fixtures import (  # noqa: F401
@@ -59,6 +59,21 @@ def _queued(home: Path) -> int:
         raw.close()
 
 
+def _grant_to_attacker(stored_home: StoredHome, endpoint: str = NOWHERE) -> str:
+    """Alice grants her first record to ``endpoint`` with the attacker's recipient; its id."""
+    granted = keepmum_ok(
+        *grant_args(
+            stored_home.home,
+            endpoint,
+            stored_home.pass_arg("alice"),
+            records=stored_home.alice[:1],
+            recipient=ATTACKER,
+            json_lines=True,
+        )
+    )
+    return str(granted.events[0]["grant"])
+
+
 # -- 1. a forged grant gets nothing ------------------------------------------------------------
 
 
@@ -90,16 +105,7 @@ def test_a_grant_row_inserted_into_vault_db_gets_nothing(stored_home: StoredHome
 
 def test_a_grant_whose_endpoint_was_changed_sends_nothing(stored_home: StoredHome) -> None:
     home = stored_home.home
-    grant = keepmum_ok(
-        *grant_args(
-            home,
-            "http://127.0.0.1:8",
-            stored_home.pass_arg("alice"),
-            records=stored_home.alice[:1],
-            recipient=ATTACKER,
-            json_lines=True,
-        )
-    ).events[0]["grant"]
+    grant = _grant_to_attacker(stored_home, "http://127.0.0.1:8")
     _sql(
         home,
         ("DROP TRIGGER consent_events_no_update", ()),
@@ -121,16 +127,7 @@ def test_an_older_vault_restored_without_its_head_file_is_refused(
     stored_home: StoredHome, tmp_path: Path
 ) -> None:
     home = stored_home.home
-    grant = keepmum_ok(
-        *grant_args(
-            home,
-            NOWHERE,
-            stored_home.pass_arg("alice"),
-            records=stored_home.alice[:1],
-            recipient=ATTACKER,
-            json_lines=True,
-        )
-    ).events[0]["grant"]
+    grant = _grant_to_attacker(stored_home)
     backup = tmp_path / "vault.db.bak"
     shutil.copy2(home / "vault.db", backup)
     keepmum_ok("consent", "revoke", grant, "--home", home)
@@ -176,8 +173,6 @@ def _faked(days_back: int, *args: str | Path) -> Result:
         check=False,
         stdin=subprocess.DEVNULL,
     )
-    from tests.e2e.conftest import parse_json_lines
-
     events, other = parse_json_lines(proc.stdout)
     return Result(tuple(map(str, args)), proc.returncode, proc.stdout, proc.stderr, events, other)
 
@@ -216,16 +211,7 @@ def test_revoke_delete_and_forget_work_with_a_config_nested_1100_deep(
     stored_home: StoredHome,
 ) -> None:
     home = stored_home.home
-    grant = keepmum_ok(
-        *grant_args(
-            home,
-            NOWHERE,
-            stored_home.pass_arg("alice"),
-            records=stored_home.alice[:1],
-            recipient=ATTACKER,
-            json_lines=True,
-        )
-    ).events[0]["grant"]
+    grant = _grant_to_attacker(stored_home)
     (home / "config.toml").write_text(DEEP)
     for args in (
         ("consent", "revoke", grant),
@@ -300,6 +286,24 @@ def test_member_add_on_a_full_disk_is_one_line(
         "alice",
         "bob",
     ]
+
+
+@pytest.mark.system
+def test_listing_members_and_records_works_on_a_completely_full_disk(
+    stored_home: StoredHome,
+    small_disk: Path,  # noqa: F811
+) -> None:
+    # They only read: no room for SQLite's WAL index must not stop them (nothing is purged).
+    home = _home_on(small_disk, stored_home)
+    _fill(small_disk, leave_kib=0)
+    members = run_keepmum("member", "list", "--home", home, "--json")
+    assert members.returncode == 0, members
+    assert [e["member"] for e in members.events] == ["alice", "bob"]
+    records = run_keepmum("vault", "list", "--home", home, "--json")
+    assert records.returncode == 0, records
+    listed = sorted(str(e["record"]) for e in records.events)
+    assert listed == sorted(stored_home.alice + stored_home.bob)
+    assert "disk is full" in records.stderr and "nothing purged" in records.stderr
 
 
 # -- 5. the smaller items ----------------------------------------------------------------------

@@ -127,6 +127,20 @@ def test_folders_of_links_are_read_through_them(tmp_path: Path) -> None:
     assert lines[0]["positives"] == 1 and lines[0]["false_rejects"] == 0
 
 
+def test_requests_say_which_models_scored_them_and_whence(tmp_path: Path) -> None:
+    # Without --model, --requests scores with the device's configured models (alexa alone by
+    # default): the table says so, as every JSON line names the models.
+    condition = tmp_path / "nothing_silence"
+    condition.mkdir()
+    shutil.copy(DATA / "hey_jarvis_then_silence.wav", condition / "clip.wav")
+    plain = _keepmum(tmp_path, "far", "--requests", str(condition), "--workers", "1")
+    assert plain.returncode == 0, plain.stderr
+    title = " ".join(plain.stdout.split())  # rich may wrap the title
+    assert "--requests: alexa (the device's configured models; --model NAME for others)" in title
+    given = _keepmum(tmp_path, "far", "--requests", str(condition), "--model", "hey_jarvis")
+    assert "--requests: hey_jarvis" in given.stdout and "configured models" not in given.stdout
+
+
 def test_kept_seconds_are_what_the_device_keeps(tmp_path: Path) -> None:
     # The privacy cost of a false accept is the audio the device's replay keeps for it.
     negatives = tmp_path / "neg"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from sim.cloud import CloudServer, CloudStore, ReceiverLimits
 from storage.upload import HttpClientTransport, HttpRequest
 from storage.wav import pcm_to_wav
 from storage.wire import HEADER_GRANT, HEADER_RECORD, HEADER_UPLOAD_ID
+from tests.e2e.test_receiver_e2e import _test_ca
 
 SEND = HttpClientTransport(timeout_s=20)
 
@@ -184,25 +186,78 @@ def test_a_slow_client_is_cut_off_and_others_are_served_meanwhile(tmp_path: Path
         assert float(outcome["held_s"]) < 30  # type: ignore[arg-type]
 
 
-def test_connections_past_the_limit_are_closed_and_a_slot_frees_when_one_ends(
+def test_connections_past_the_limit_are_answered_503_and_a_slot_frees_when_one_ends(
     tmp_path: Path,
 ) -> None:
     limits = ReceiverLimits(max_connections=2, request_timeout_s=60)
     with _running(CloudStore(tmp_path / "c"), limits) as srv:
         host, port = srv.server_address[:2]
+        get = b"GET /recipient HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % port
         idle = [socket.create_connection((str(host), port), timeout=30) for _ in range(2)]
         try:
             time.sleep(0.5)  # both accepted and holding a slot
-            assert _raw(srv, b"GET /recipient HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % port) == b""
+            busy = _raw(srv, get)
+            assert busy.startswith(b"HTTP/1.1 503 ") and b"\r\nRetry-After: 1\r\n" in busy
+            # The client the device uses reports it as a status, not as a reset.
+            answer = SEND(HttpRequest("POST", srv.url + "/upload", _auth(srv), b"x" * 100_000))
+            assert answer.status == 503 and b"send again later" in answer.body
         finally:
             for sock in idle:
                 sock.close()
         for _ in range(100):  # the handlers see the close and give their slots back
-            answer = _raw(srv, b"GET /recipient HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % port)
-            if answer:
+            answer_bytes = _raw(srv, get)
+            if not answer_bytes.startswith(b"HTTP/1.1 503 "):
                 break
             time.sleep(0.1)
-        assert answer.startswith(b"HTTP/1.1 200 ")
+        assert answer_bytes.startswith(b"HTTP/1.1 200 ")
+
+
+@pytest.mark.system
+def test_over_the_limit_on_https_is_503_too(tmp_path: Path) -> None:
+    # The busy answer waits for the TLS handshake in its own thread, as a served one does.
+    (tmp_path / "tls").mkdir()
+    ca, cert, key = _test_ca(tmp_path / "tls")
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    limits = ReceiverLimits(max_connections=1, request_timeout_s=60)
+    srv = CloudServer(CloudStore(tmp_path / "c"), "127.0.0.1", 0, limits=limits, tls=tls)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host, port = srv.server_address[:2]
+        with socket.create_connection((str(host), port), timeout=30):
+            time.sleep(0.5)  # accepted (its handshake pending): it holds the one slot
+            request = HttpRequest("GET", srv.url + "/recipient", ca_pem=ca.read_text())
+            answer = SEND(request)
+        assert answer.status == 503 and answer.retry_after == "1"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join()
+
+
+def test_draining_a_refused_body_does_not_hold_a_connection_slot(tmp_path: Path) -> None:
+    # One slot. A refused upload (no token) whose client declared a body and sends none of it
+    # keeps its connection open while the receiver drains it (up to LINGER_S): the next
+    # client is served all the same.
+    limits = ReceiverLimits(max_connections=1, request_timeout_s=60)
+    with _running(CloudStore(tmp_path / "c"), limits) as srv:
+        host, port = srv.server_address[:2]
+        with socket.create_connection((str(host), port), timeout=30) as refused:
+            refused.sendall(
+                b"POST /upload HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                b"Content-Length: 1000000\r\n\r\n" % port
+            )
+            assert refused.recv(100).startswith(b"HTTP/1.1 401 ")  # answered, now draining
+            get = b"GET /recipient HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % port
+            # The handler frees its slot just after the answer: a moment, well within the
+            # LINGER_S (2 s) the drain would otherwise hold it for.
+            for _ in range(10):
+                answer = _raw(srv, get)
+                if answer.startswith(b"HTTP/1.1 200 "):
+                    break
+                time.sleep(0.05)
+            assert answer.startswith(b"HTTP/1.1 200 "), answer[:40]
 
 
 def test_an_upload_sent_again_after_its_erasure_is_410_and_not_stored(tmp_path: Path) -> None:

@@ -3,16 +3,22 @@ real SQLite, real age and the real receiver on 127.0.0.1; fakes only through ``t
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import socket
 import sqlite3
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from keepmum.errors import UploadError
-from sim.cloud import CloudServer
+from sim.cloud import CloudServer, CloudStore, ReceiverLimits
 from storage import audit
 from storage.consent import grant_all_future, revoke
+from storage.endpoint_access import EndpointAccess, remember_access
 from storage.erasure import pending_erasures
 from storage.index import SCHEMA_VERSION, schema_version
 from storage.ledger import queued
@@ -233,3 +239,80 @@ def test_a_queued_copy_its_grant_does_not_cover_is_never_sent(
     assert Uploader(vault).plan() == []
     assert Uploader(vault).upload() == []
     assert cloud.store.items() == []
+
+
+def test_one_run_reads_the_grants_chain_binding_once_and_a_revoke_mid_run_stops_the_rest(
+    vault: Vault, cloud: CloudServer, grant_for: GrantRecords
+) -> None:
+    # The binding check (the audit chain's consent entries against the ledger) costs a read of
+    # the chain's consent entries: once per grant and run, not once per record (that was
+    # O(records x chain)). Liveness is still read per record: a revoke committed after the
+    # second record leaves stops the third and fourth.
+    rids = [store_one(vault, "alice", seed) for seed in range(4)]
+    gid = grant_for(rids)[0].grant_id
+    chain_reads: list[str] = []
+
+    def count(sql: str) -> None:
+        if "FROM audit" in sql and "'consent_granted'" in sql:
+            chain_reads.append(sql)
+
+    delivered: list[str] = []
+    real = HttpClientTransport(timeout_s=10)
+
+    def revoke_after_two(request: HttpRequest) -> HttpResponse:
+        answer = real(request)
+        delivered.append(request.headers["X-Keepmum-Record"])
+        if len(delivered) == 2:
+            revoke(vault, gid)
+        return answer
+
+    vault.connection.set_trace_callback(count)
+    try:
+        sent = Uploader(vault, transport=revoke_after_two).upload()
+    finally:
+        vault.connection.set_trace_callback(None)
+    assert len(chain_reads) == 1
+    assert [s.record for s in sent] == rids[:2] == delivered
+    assert sorted(i.record for i in cloud.store.items()) == sorted(rids[:2])
+    assert len(audit.entries(vault.connection, event="upload_started")) == 2
+    assert queued(vault.connection) == []
+
+
+def test_a_busy_receiver_is_a_clear_retryable_failure_and_the_copy_is_sent_next_run(
+    vault: Vault, home: Path, tmp_path: Path, grant_for: GrantRecords
+) -> None:
+    # The test's receiver store (its identity, so the grant's copies open there) served with
+    # one connection slot, held by an idle client: the upload's connection is over the limit,
+    # answered 503 with Retry-After, and the copy stays queued.
+    store = CloudStore(tmp_path / "cloud")
+    limits = ReceiverLimits(max_connections=1, request_timeout_s=30)
+    with _serving(CloudServer(store, "127.0.0.1", 0, limits=limits)) as srv:
+        remember_access(home, srv.url, EndpointAccess(store.token))
+        rid = store_one(vault, "alice", 1)
+        grant_for([rid], endpoint=srv.url)
+        host, port = srv.server_address[:2]
+        with socket.create_connection((str(host), port), timeout=30):
+            time.sleep(0.5)  # accepted: it holds the one slot
+            with pytest.raises(UploadError, match=r"busy \(got 503; send again in 1 s"):
+                Uploader(vault).upload()
+        assert len(queued(vault.connection)) == 1 and store.items() == []
+        (failed,) = audit.entries(vault.connection, event="upload_failed")
+        assert failed.details["status"] == 503
+        for _ in range(50):  # the idle client's handler sees the close and frees the slot
+            with contextlib.suppress(UploadError):
+                if Uploader(vault).upload():
+                    break
+            time.sleep(0.1)
+    assert [it.record for it in store.items()] == [rid] and queued(vault.connection) == []
+
+
+@contextlib.contextmanager
+def _serving(srv: CloudServer) -> Iterator[CloudServer]:
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join()
