@@ -62,7 +62,11 @@ parameters, and a held-out half, never used to choose; the seed of each split di
   is followed by the same person's words, cut at its pause. Held-out: a held-out wake clip and
   another held-out recording of the same voice (:data:`SAME_VOICE_PAIRS`);
 - ``nothing_quiet``, ``nothing_room``: the wake word followed by ``TALK_AFTER_S`` of the quiet
-  room, or of room noise (pink, brown or babble, -50 to -30 dBFS).
+  room, or of room noise (pink, brown or babble, -50 to -30 dBFS);
+- ``request_babble_snr5``, ``request_babble_snr10``, ``request_pink_snr10``,
+  ``request_brown_snr20``: a request 0.2-0.9 s after the wake word in continuous noise at that
+  SNR, where the noise rules of the request decision claimed their gains (talk after a request,
+  late detections, a short request's soft end).
 
 Every label line also says ``pause_s``, ``request_gain_db`` (the request against the wake
 word), ``reverb``, ``far`` and ``speaker`` (``other`` or ``same``). Requests are other people's:
@@ -170,6 +174,9 @@ class TalkCondition:
     """A fixed pause range; None: drawn as people pause (:func:`pause_draw`)."""
     mixed: bool = False
     """Levels, reverb, far field and room noise drawn per file."""
+    room: tuple[str, float] | None = None
+    """Continuous room noise (kind, SNR in dB against the speech), where the request decision's
+    noise rules claimed their gains; None: a quiet room (or drawn, when ``mixed``)."""
 
 
 TALK_CONDITIONS = (
@@ -182,6 +189,10 @@ TALK_CONDITIONS = (
     TalkCondition("same_speaker", True, None),
     TalkCondition("nothing_quiet", False, None),
     TalkCondition("nothing_room", False, None, mixed=True),
+    *(
+        TalkCondition(f"request_{kind}_snr{snr}", True, GAP_S, room=(kind, float(snr)))
+        for kind, snr in (("babble", 5), ("babble", 10), ("pink", 10), ("brown", 20))
+    ),
 )
 
 
@@ -419,6 +430,9 @@ def _same_speaker_pairs(shared: Path, silero: SileroVad, split: str) -> list[Sam
 
 def _talk_noise(condition: TalkCondition, rng: np.random.Generator) -> tuple[str | None, float]:
     """The room of one talk file: its noise and level (dBFS)."""
+    if condition.room is not None:
+        kind, snr_db = condition.room
+        return kind, SPEECH_DBFS - snr_db
     if not condition.mixed:
         return "pink", QUIET_DBFS
     top = -30.0 if not condition.request else -35.0
