@@ -112,12 +112,6 @@ class SpeechConfirmer(Protocol):
         ...
 
     @property
-    def over_margin(self) -> bool:
-        """Whether the last heard frame is loud enough over the room to be a request (the
-        wake-gap rule takes a frame that is not for a pause)."""
-        ...
-
-    @property
     def level_db(self) -> float:
         """The last heard frame's level (RMS, dBFS): a request's talker is measured by it."""
         ...

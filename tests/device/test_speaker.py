@@ -217,12 +217,9 @@ class ScriptedConfirmer:
     def __init__(
         self,
         confirm: set[int],
-        quiet: frozenset[int] = frozenset(),
         levels: dict[int, float] | None = None,
     ) -> None:
         self.confirm_at = confirm
-        self.quiet = quiet
-        """Frames under the noise margin (a pause to the wake-gap rule, whatever the VAD says)."""
         self.levels = levels or {}
         """Frame levels (dBFS) other than the defaults: -20 for a confirmed frame, -40 for the
         room (any other)."""
@@ -237,10 +234,6 @@ class ScriptedConfirmer:
     @property
     def floor_db(self) -> float:
         return -60.0
-
-    @property
-    def over_margin(self) -> bool:
-        return self.heard[-1] not in self.quiet
 
     @property
     def level_db(self) -> float:
@@ -342,11 +335,9 @@ def test_discard_reasons_say_why_and_the_buffer_is_zeroed() -> None:
         "wake_tail": (set(range(5, 14)), set(range(11, 14))),
         "noise": (set(range(11, 30)), set()),
     }
-    for reason, (vad_speech, confirmed, *quiet) in cases.items():
+    for reason, (vad_speech, confirmed) in cases.items():
         speaker = Speaker(
-            ScriptedWake({10}),
-            ScriptedVad(vad_speech),
-            confirm=ScriptedConfirmer(confirmed, *quiet),
+            ScriptedWake({10}), ScriptedVad(vad_speech), confirm=ScriptedConfirmer(confirmed)
         )
         events = run(speaker, 40)
         discarded = [e for e in events if isinstance(e, Discarded)]
