@@ -46,8 +46,6 @@ from device.states import (
     room_level_db,
     step,
     wake_again,
-    wake_gap,
-    wake_quiet,
 )
 from device.utterance import Utterance
 
@@ -114,12 +112,6 @@ class SpeechConfirmer(Protocol):
         ...
 
     @property
-    def over_margin(self) -> bool:
-        """Whether the last heard frame is loud enough over the room to be a request (the
-        wake-gap rule takes a frame that is not for a pause)."""
-        ...
-
-    @property
     def level_db(self) -> float:
         """The last heard frame's level (RMS, dBFS): a request's talker is measured by it."""
         ...
@@ -175,15 +167,6 @@ class Speaker:
         self._pending: _Pending | None = None
         self._mute_request: bool | None = None
         self._last_speech_index: int | None = None
-        lookback = max(
-            self.settings.wake_tail_frames,
-            self.settings.wake_gap_frames,
-            self.settings.quiet_wake_frames,
-            1,
-        )
-        self._recent_speech: deque[bool] = deque(maxlen=lookback)
-        """The VAD's word on the last frames, over the noise margin (no audio): was there a
-        pause before a wake, or no speech at all (a quiet wake)?"""
         self._recent_over: deque[bool] = deque(maxlen=self.settings.wake_again_gap_frames + 1)
         """Whether a wake-word model scored over its threshold, on the last frames: is the wake
         word heard again while awake?"""
@@ -242,7 +225,6 @@ class Speaker:
         self._pending = None
         self._state = SpeakerState(Mode.MUTED) if muted else SpeakerState()
         self._last_speech_index = None
-        self._recent_speech.clear()
         self._recent_over.clear()
         self._recent_levels.clear()
         self._wake.reset()
@@ -263,7 +245,6 @@ class Speaker:
             self._state, action = step(self._state, FrameFacts(mute=mute), self.settings)
             self.muted_frames += 1
             self._ring.clear()
-            self._recent_speech.clear()
             self._recent_over.clear()
             self._recent_levels.clear()
             if action is Action.DISCARD_MUTED:
@@ -276,8 +257,6 @@ class Speaker:
             self._last_speech_index = frame.index
         if self._confirm is not None:
             self._confirm.hear(frame.samples)
-        # The wake-gap rule's speech: the VAD's, and loud enough over the room to be a request.
-        self._recent_speech.append(speech and (self._confirm is None or self._confirm.over_margin))
         level_db = math.nan if self._confirm is None else self._confirm.level_db
         self._recent_levels.append(level_db)
         hit = self._wake.listen(frame, self._gate_open(frame.index))
@@ -298,8 +277,6 @@ class Speaker:
             confirmed=confirmed,
             mute=mute,
             preroll_available=self._ring.count,
-            wake_gap=hit is not None and listening and self._wake_gap(),
-            wake_quiet=hit is not None and listening and self._wake_quiet(),
             room_db=self._room_db() if hit is not None and listening else math.nan,
             level_db=level_db,
             wake_again=not listening and self._wake_again(),
@@ -308,15 +285,6 @@ class Speaker:
         self._state, action = step(self._state, facts, self.settings)
         events.extend(self._act(action, frame, hit, before, facts))
         return events
-
-    def _wake_gap(self) -> bool:
-        """Whether there was a pause just before this frame's wake (asked only on a wake)."""
-        return wake_gap(self._recent_speech, len(self._recent_speech) - 1, self.settings)
-
-    def _wake_quiet(self) -> bool:
-        """Whether nothing over the room was spoken up to this frame's wake (asked only on a
-        wake)."""
-        return wake_quiet(self._recent_speech, len(self._recent_speech) - 1, self.settings)
 
     def _room_db(self) -> float:
         """The room's level before this frame's wake (asked only on a wake; NaN without a

@@ -16,25 +16,18 @@ would have kept (:func:`kept_seconds`) without running any model.
 The request decision (device/README.md has the rule and its measurements): while AWAKE, a frame
 is ``speech`` when the VAD (webrtcvad) says so and ``confirmed`` when the second stage (Silero
 over the room's noise floor) agrees. Confirmed frames right after the detection are the wake
-word's own tail (at most ``wake_tail_ms``; none after a ``wake_gap_ms`` pause just before the
-detection, when the wake word had ended; a pause is a frame the VAD calls silent or one too quiet
-to be a request); after the tail, ``min_speech_ms`` of confirmed speech within
-``speech_window_ms``, starting within ``speech_timeout_ms`` of the wake and, until it has
-started, ``room_margin_db`` louder than the room was before the wake word
-(:func:`room_level_db`: the room's talk carrying on is no request), make a request, which
-ends ``silence_ms`` after the last confirmed frame that completes such a run, or
-``silence_ms + short_request_hold_ms + speech_timeout_ms`` while it has less than
-``short_request_ms`` of confirmed speech or after the wake word was heard again while awake
-(``wake_again_gap_ms``) (a lone confirmed frame does not hold it open; once the request has
-started, neither does a frame more than ``request_range_db`` under its loudest: talk in the
-room, not the talker), and not while the talker's confirmed speech within ``speech_window_ms``
-may still complete a run (it may begin a request said after a pause). What is kept ends
-``silence_ms`` (+ ``short_request_hold_ms`` while short) after the last run: the frames the
-device only listened to are dropped (:func:`ending_kept_frames`).
-Speech the second stage does not confirm is noise. Optionally (``quiet_wake_ms``, off by
-default), a wake with no speech over the room within ``quiet_wake_ms`` up to it is taken for the
-model firing on the room: the first confirmed phrase after it (at most ``wake_word_ms``) is taken
-for the wake word itself, and the decision starts after that phrase.
+word's own tail (at most ``wake_tail_ms``); after the tail, ``min_speech_ms`` of confirmed
+speech within ``speech_window_ms``, starting within ``speech_timeout_ms`` of the wake and, until
+it has started, ``room_margin_db`` louder than the room was before the wake word
+(:func:`room_level_db`: the room's talk carrying on is no request), make a request, which ends
+``silence_ms`` after the last confirmed frame that completes such a run, or ``silence_ms +
+speech_timeout_ms`` while it has less than ``short_request_ms`` of confirmed speech or after the
+wake word was heard again while awake (``wake_again_gap_ms``) (a lone confirmed frame does not
+hold it open; once the request has started, neither does a frame more than ``request_range_db``
+under its loudest: talk in the room, not the talker), and not while the talker's confirmed
+speech within ``speech_window_ms`` may still complete a run (it may begin a request said after a
+pause). What is kept ends ``silence_ms`` after the last run: the frames the device only listened
+to are dropped (:func:`ending_kept_frames`). Speech the second stage does not confirm is noise.
 """
 
 from __future__ import annotations
@@ -71,8 +64,6 @@ __all__ = [
     "room_level_db",
     "step",
     "wake_again",
-    "wake_gap",
-    "wake_quiet",
 ]
 
 
@@ -166,18 +157,6 @@ class SpeakerSettings:
     """Longest confirmed speech right after the detection still taken as the wake word's own
     tail, not a request (milliseconds); speech running on past it is a request said without a
     pause."""
-    wake_gap_ms: int = setting(
-        160,
-        unit="ms",
-        low=0,
-        high=2000,
-        option="--wake-gap-ms",
-        help="A pause this long just before a wake ends the wake word: no tail (ms, 0: never).",
-    )
-    """A pause this long within the ``wake_tail_ms`` up to the detection (frames the VAD calls
-    silent, or under ``vad.noise_margin_db`` over the room's floor) means the wake word had
-    ended before the model fired (it fires up to 0.6 s late): then speech right after the
-    detection is a request, not the wake word's tail (milliseconds; 0: never)."""
     request_range_db: float = setting(
         20.0,
         unit="dB",
@@ -229,27 +208,6 @@ class SpeakerSettings:
     development sets), while the bursts that false wakes in babble kept after the long wait
     peaked 4.5-8.1 dB over it; 7, 8 and 9 dB measured alike. The larger of the two margins
     applies (dB; 0: off; docs/decisions/2026-12-08-babble-and-the-voice.md)."""
-    quiet_wake_ms: int = setting(
-        0,
-        unit="ms",
-        low=0,
-        high=5000,
-        option="--quiet-wake-ms",
-        help=(
-            "No speech over the room this long up to a wake: take it for the model firing on the "
-            "room, and the next short phrase for the wake word (ms, 0: never, the default)."
-        ),
-    )
-    """A detection with no speech over the room's floor (a frame the VAD calls speech and
-    ``vad.noise_margin_db`` over the floor) within this long up to it is a *quiet wake*, taken
-    for the model firing on the room: the first confirmed phrase after it, if at most
-    ``wake_word_ms`` long, is then taken for the wake word itself, and the request decision
-    starts after it (milliseconds; 0: never, the default). Off by default because a wake word
-    said softly in noise (under the margin, yet heard by the model) is a quiet wake too, and a
-    short request after it is then taken for the wake word and lost: with the wake word 10 dB
-    under the request, 260 of 315 requests were kept with 1040 ms and 310 without
-    (device/README.md); what it mends, a model firing on the room just before the wake word is
-    said, is rarer."""
     short_request_ms: int = setting(
         400,
         unit="ms",
@@ -260,21 +218,9 @@ class SpeakerSettings:
     )
     """A request with less confirmed speech than this so far is *short*: a lone word, or the last
     syllable of a wake word the model fired inside ("hey jar- ... vis"), more often than a
-    whole request, so it waits ``short_request_hold_ms`` and then as long as a request is waited
-    for after the wake word (``speech_timeout_ms``) before it ends (milliseconds)."""
-    short_request_hold_ms: int = setting(
-        160,
-        unit="ms",
-        low=0,
-        high=5000,
-        option="--short-request-hold-ms",
-        help="How much longer than --silence-ms a short request waits and keeps (ms, 0: off).",
-    )
-    """Trailing silence a short request keeps beyond ``silence_ms`` (milliseconds; 0: off): its
-    last confirmed frame often lies a frame before the end of its speech at low SNR. Under the
-    0.3 s issue 8 allows a kept request beyond ``silence_ms`` with a frame to spare (the request
-    may end anywhere in its last frame): 240 ms went 5 ms over it once in eight builds of the
-    real-audio sets, and 80 ms cut a request (device/README.md)."""
+    whole request, so it waits as long as a request is waited for after the wake word
+    (``speech_timeout_ms``) past ``silence_ms`` before it ends, and keeps no more than
+    ``silence_ms`` of that silence (milliseconds)."""
     wake_again_gap_ms: int = setting(
         0,
         unit="ms",
@@ -289,19 +235,9 @@ class SpeakerSettings:
     """While awake, a wake-word model's score rising over its threshold after this long with no
     model over its threshold is the wake word said again: the first wake may have been a model
     firing on the room just before it, and the request may still be to come, so the end waits as
-    long as after a short request (``short_request_hold_ms`` + ``speech_timeout_ms``), and
+    long as after a short request (``speech_timeout_ms`` past ``silence_ms``), and
     keeps no more (milliseconds; 0: off). Long enough that a model's score still high after its
     own wake (for up to 0.7 s) is not taken for a second one."""
-    wake_word_ms: int = setting(
-        960,
-        unit="ms",
-        low=80,
-        high=5000,
-        option="--wake-word-ms",
-        help="Longest phrase after such a quiet wake taken for the wake word (ms).",
-    )
-    """Longest phrase after a quiet wake taken for the wake word; a longer one is a request said
-    straight away, decided as after any wake (milliseconds)."""
     ring_s: float = setting(
         2.0,
         unit="s",
@@ -343,11 +279,6 @@ class SpeakerSettings:
         return _ms_to_frames(self.short_request_ms)
 
     @property
-    def short_request_hold_frames(self) -> int:
-        """Trailing non-speech frames a short request keeps beyond ``silence_frames``."""
-        return _ms_to_frames(self.short_request_hold_ms)
-
-    @property
     def short_request_listen_frames(self) -> int:
         """Frames a short request waits past its hold without keeping them: as long as a request
         is waited for after the wake word (a syllable of the wake word taken for a request, "vis",
@@ -368,11 +299,8 @@ class SpeakerSettings:
     @property
     def buffer_frames(self) -> int:
         """Frames the RAM utterance buffer holds: the longest kept utterance, and the wait for a
-        request before it (the pause is held, then dropped), and after a quiet wake the wake
-        word's phrase and a second wait."""
+        request before it (the pause is held, then dropped)."""
         before = self.timeout_frames + self.wake_tail_frames + self.short_request_listen_frames
-        if self.quiet_wake_frames:
-            before += self.wake_word_frames + max(1, self.wake_gap_frames) + self.timeout_frames
         return self.max_frames + before + 1
 
     @property
@@ -391,24 +319,9 @@ class SpeakerSettings:
         return max(1, _ms_to_frames(self.speech_window_ms))
 
     @property
-    def wake_gap_frames(self) -> int:
-        """VAD-silent frames before the detection that end the wake word (0: never)."""
-        return _ms_to_frames(self.wake_gap_ms)
-
-    @property
     def wake_tail_frames(self) -> int:
         """Confirmed frames right after the detection that are the wake word's tail."""
         return _ms_to_frames(self.wake_tail_ms)
-
-    @property
-    def quiet_wake_frames(self) -> int:
-        """Frames up to a detection with no speech over the floor that make it a quiet wake."""
-        return _ms_to_frames(self.quiet_wake_ms)
-
-    @property
-    def wake_word_frames(self) -> int:
-        """Longest phrase after a quiet wake taken for the wake word (frames)."""
-        return max(1, _ms_to_frames(self.wake_word_ms))
 
     @property
     def ring_frames(self) -> int:
@@ -476,10 +389,7 @@ class SpeakerState:
     """Frames since the wake detection."""
     tail_frames: int = 0
     """Confirmed frames right after the detection (the wake word's tail). The tail is still
-    running while ``tail_frames == since_wake`` (and ``tail_closed`` is False)."""
-    tail_closed: bool = False
-    """A pause (``wake_gap_ms``) just before the detection: the wake word had already ended, so
-    there is no tail and speech from the first frame on is a request."""
+    running while ``tail_frames == since_wake``."""
     request_frames: int = 0
     """Confirmed speech frames after the tail."""
     recent: int = 0
@@ -506,13 +416,6 @@ class SpeakerState:
     woken_again: bool = False
     """The wake word was heard again while awake (``wake_again_gap_ms``): the end waits as after
     a short request."""
-    word_pending: bool = False
-    """A quiet wake: the wake word itself may still be to come (``quiet_wake_ms``)."""
-    word_frames: int = 0
-    """With ``word_pending``: frames from the first confirmed frame of the phrase after the wake
-    to its last so far (0: no phrase yet)."""
-    word_pause: int = 0
-    """With ``word_pending``: unconfirmed frames since the phrase's last confirmed frame."""
     head_frames: int = 0
     """Frames of the utterance up to the wake word's end: the pre-roll, the detection and the
     wake word's tail. The wait for a request (``speech_timeout_ms``) counts from here."""
@@ -548,15 +451,9 @@ class FrameFacts:
     preroll_available: int = 0
     """Frames the ring holds right now, this one included (the pre-roll may be shorter just after
     start or after an utterance)."""
-    wake_gap: bool = False
-    """With ``wake``: ``wake_gap_ms`` passed without speech over the noise margin within the
-    ``wake_tail_ms`` up to this frame (the wake word had ended before the detection)."""
     level_db: float = math.nan
     """The frame's level (RMS, dBFS; ``wakeword.confirm.frame_level_db``). NaN: unknown (no
     second stage), and the ``request_range_db`` rule does not apply."""
-    wake_quiet: bool = False
-    """With ``wake``: no speech over the noise margin within ``quiet_wake_ms`` up to and
-    including this frame (:func:`wake_quiet`): a quiet wake."""
     room_db: float = math.nan
     """With ``wake``: the room's level before it (:func:`room_level_db`; NaN: unknown)."""
     wake_again: bool = False
@@ -581,32 +478,21 @@ def step(
         if not facts.wake:
             return state, Action.NONE
         preroll = max(1, min(settings.preroll_frames, facts.preroll_available))
-        gap = facts.wake_gap and settings.wake_gap_frames > 0
-        quiet = facts.wake_quiet and settings.quiet_wake_frames > 0
-        # After a quiet wake there was no wake word to have a tail: its phrase is yet to come.
-        state = SpeakerState(
-            Mode.AWAKE,
-            frames=preroll,
-            tail_closed=gap or quiet,
-            room_db=facts.room_db,
-            head_frames=preroll,
-        )
-        return replace(state, word_pending=quiet), Action.START
+        state = SpeakerState(Mode.AWAKE, frames=preroll, room_db=facts.room_db, head_frames=preroll)
+        return state, Action.START
 
     # AWAKE: this frame joins the utterance.
     nxt = _count(state, facts, settings)
-    phrase_running = nxt.word_pending and nxt.word_frames > 0
     waited = nxt.frames - nxt.head_frames
-    if not nxt.started and waited >= settings.timeout_frames and not phrase_running:
+    if not nxt.started and waited >= settings.timeout_frames:
         return SpeakerState(Mode.LISTENING), discard_action(nxt)
-    # A phrase after a quiet wake may yet turn out to be the wake word: it ends nothing. Nor does
-    # silence while the talker's confirmed speech within speech_window_ms may still complete a
-    # run: that may be the start of a request said after a pause (a run is complete only on its
-    # second confirmed frame, which Silero may give a frame late).
+    # Silence ends nothing while the talker's confirmed speech within speech_window_ms may still
+    # complete a run: that may be the start of a request said after a pause (a run is complete
+    # only on its second confirmed frame, which Silero may give a frame late).
     ended = (
         nxt.started and nxt.trailing_silence >= _silence_to_end(nxt, settings) and not nxt.recent
     )
-    if ended and not phrase_running:
+    if ended:
         return SpeakerState(Mode.LISTENING), Action.KEEP_SILENCE
     # The longest utterance is counted in kept frames: the pauses before a request and the
     # silence only listened to after it are not kept, and before the request has started
@@ -662,8 +548,6 @@ def _count(state: SpeakerState, facts: FrameFacts, settings: SpeakerSettings) ->
             room_frames=state.room_frames + (1 if room else 0),
             trailing_silence=state.trailing_silence + (1 if state.started else 0),
         )
-    if state.word_pending:
-        nxt = _after_quiet_wake(state, nxt, confirmed, settings)
     return nxt
 
 
@@ -684,8 +568,8 @@ def _pauses(
     ``recent``)."""
     if not state.started:
         start = state.head_frames
-    elif state.trailing_silence > _silence_kept(state, settings):
-        start = state.frames - state.trailing_silence + _silence_kept(state, settings)
+    elif state.trailing_silence > settings.silence_frames:
+        start = state.frames - state.trailing_silence + settings.silence_frames
     else:
         return state.gaps
     length = frames - recent.bit_length() - REQUEST_LEAD_FRAMES - start
@@ -694,60 +578,16 @@ def _pauses(
 
 def _silence_to_end(state: SpeakerState, settings: SpeakerSettings) -> int:
     """Trailing non-speech frames that end this started request: ``silence_frames``, and while it
-    is short, or after the wake word was heard again, ``short_request_hold_frames`` and
-    ``short_request_listen_frames`` more (:func:`_silence_kept` says what of it is kept)."""
+    is short, or after the wake word was heard again, ``short_request_listen_frames`` more (of
+    which nothing is kept: :func:`_kept_frames`)."""
     if state.request_frames < settings.short_request_frames or state.woken_again:
-        return (
-            settings.silence_frames
-            + settings.short_request_hold_frames
-            + settings.short_request_listen_frames
-        )
+        return settings.silence_frames + settings.short_request_listen_frames
     return settings.silence_frames
-
-
-def _silence_kept(state: SpeakerState, settings: SpeakerSettings) -> int:
-    """Trailing non-speech frames kept after the request's last run: ``silence_frames``, and
-    ``short_request_hold_frames`` more while it is short."""
-    if state.request_frames < settings.short_request_frames:
-        return settings.silence_frames + settings.short_request_hold_frames
-    return settings.silence_frames
-
-
-def _after_quiet_wake(
-    state: SpeakerState, nxt: SpeakerState, confirmed: bool, settings: SpeakerSettings
-) -> SpeakerState:
-    """After a quiet wake, follow the first confirmed phrase. It ends at a pause of
-    ``wake_gap_ms`` (at least one frame); if it was at most ``wake_word_ms`` long it was the
-    wake word, and the request decision starts afresh at the pause (the phrase's frames are the
-    wake word's, as a tail's are). A longer phrase is a request said straight away: the counters
-    that ran alongside (``nxt``) stand."""
-    if confirmed:
-        span = state.word_frames + state.word_pause + 1 if state.word_frames else 1
-        if span > settings.wake_word_frames:
-            return replace(nxt, word_pending=False, word_frames=0, word_pause=0)
-        return replace(nxt, word_frames=span, word_pause=0)
-    if not state.word_frames:
-        return nxt
-    pause = state.word_pause + 1
-    if pause < max(1, settings.wake_gap_frames):
-        return replace(nxt, word_pause=pause)
-    return SpeakerState(
-        Mode.AWAKE,
-        frames=nxt.frames,
-        since_wake=pause,
-        tail_frames=state.word_frames,
-        tail_closed=True,
-        head_frames=nxt.frames - pause,
-    )
 
 
 def _in_tail(state: SpeakerState, settings: SpeakerSettings) -> bool:
     """Whether a confirmed frame now would still be the wake word's own tail."""
-    return (
-        not state.tail_closed
-        and state.tail_frames == state.since_wake
-        and state.tail_frames < settings.wake_tail_frames
-    )
+    return state.tail_frames == state.since_wake and state.tail_frames < settings.wake_tail_frames
 
 
 def _talker_speech(state: SpeakerState, facts: FrameFacts, settings: SpeakerSettings) -> bool:
@@ -825,23 +665,6 @@ def room_level_db(levels: Levels, wake_frame: int) -> float:
     return float(np.median(heard))
 
 
-def wake_gap(speech_flags: Flags, wake_frame: int, settings: SpeakerSettings) -> bool:
-    """Whether ``wake_gap_ms`` passed without speech within the ``wake_tail_ms`` up to and
-    including ``wake_frame`` (what the speaker tells the machine with the wake). The speaker's
-    ``speech_flags`` here are the VAD's speech over the noise margin: in room noise webrtcvad
-    hears "speech" in every frame, and a pause is a frame too quiet to be a request."""
-    need = settings.wake_gap_frames
-    if need <= 0:
-        return False
-    first = max(0, wake_frame - max(settings.wake_tail_frames, need) + 1)
-    quiet = 0
-    for index in range(first, wake_frame + 1):
-        quiet = 0 if speech_flags[index] else quiet + 1
-        if quiet >= need:
-            return True
-    return False
-
-
 def wake_again(over_flags: Flags, index: int, settings: SpeakerSettings) -> bool:
     """Whether frame ``index`` is the wake word heard again: some model's score is at or over its
     threshold on it (``over_flags``: one flag per frame, any model) and on none of the
@@ -850,18 +673,6 @@ def wake_again(over_flags: Flags, index: int, settings: SpeakerSettings) -> bool
     if need <= 0 or index < need or not over_flags[index]:
         return False
     return not any(over_flags[before] for before in range(index - need, index))
-
-
-def wake_quiet(speech_flags: Flags, wake_frame: int, settings: SpeakerSettings) -> bool:
-    """Whether no frame within ``quiet_wake_ms`` up to and including ``wake_frame`` was speech
-    (the speaker's ``speech_flags``, as for :func:`wake_gap`: the VAD's speech over the noise
-    margin): the model fired on the room."""
-    need = settings.quiet_wake_frames
-    if need <= 0:
-        return False
-    # Only frames heard count: a wake in the first frames of an input is judged on those.
-    first = max(0, wake_frame - need + 1)
-    return not any(speech_flags[index] for index in range(first, wake_frame + 1))
 
 
 def discard_action(state: SpeakerState) -> Action:
@@ -923,25 +734,18 @@ def decide(
     confirmed_flags: Flags,
     wake_frame: int,
     settings: SpeakerSettings,
-    gap_flags: Flags | None = None,
     levels: Levels | None = None,
     over_flags: Flags | None = None,
 ) -> Decision:
-    """What the device does after a wake at ``wake_frame``, given per-frame VAD and
-    second-stage decisions of the whole input. ``gap_flags``: what the wake-gap rule hears as
-    speech (the VAD's speech over the noise margin, as the speaker tells it; None: the VAD's
-    speech). ``levels``: each frame's level (dBFS) for the ``request_range_db`` rule (None or
-    NaN: unknown, the rule does not apply). ``over_flags``: whether any wake-word model scored
-    at or over its threshold on each frame, for :func:`wake_again` (None: never). The input's
-    end ends the utterance as the device does (kept if the request had started)."""
+    """What the device does after a wake at ``wake_frame``, given per-frame VAD and second-stage
+    decisions of the whole input. ``levels``: each frame's level (dBFS) for the
+    ``request_range_db`` rule (None or NaN: unknown, the rule does not apply). ``over_flags``:
+    whether any wake-word model scored at or over its threshold on each frame, for
+    :func:`wake_again` (None: never). The input's end ends the utterance as the device does
+    (kept if the request had started)."""
     preroll = min(settings.preroll_frames, wake_frame + 1)
-    heard = speech_flags if gap_flags is None else gap_flags
-    gap = wake_gap(heard, wake_frame, settings)
-    quiet = wake_quiet(heard, wake_frame, settings)
     room = math.nan if levels is None else room_level_db(levels, wake_frame)
-    wake = FrameFacts(
-        wake=True, preroll_available=preroll, wake_gap=gap, wake_quiet=quiet, room_db=room
-    )
+    wake = FrameFacts(wake=True, preroll_available=preroll, room_db=room)
     state, _ = step(SpeakerState(), wake, settings)
     for index in range(wake_frame + 1, len(speech_flags)):
         before = state
@@ -1052,10 +856,10 @@ def ending_kept_frames(
 
 
 def _kept_frames(state: SpeakerState, settings: SpeakerSettings) -> int:
-    """The utterance's frames up to :func:`_silence_kept` after the request's last run. The
+    """The utterance's frames up to ``silence_ms`` after the request's last run. The
     device may have waited longer than that before it ended (a short request listened for a
     request said after a pause; a lone confirmed frame that might have begun a run): when no
     request speech came, the frames it waited for add nothing and are dropped unwritten with the
     rest of the RAM."""
-    waited = max(0, state.trailing_silence - _silence_kept(state, settings))
+    waited = max(0, state.trailing_silence - settings.silence_frames)
     return state.frames - waited

@@ -116,8 +116,9 @@ class Run:
 
     @property
     def stored(self) -> list[dict[str, Any]]:
-        """Each kept utterance written to the vault (``record``, ``member``): none unless
-        storing."""
+        """Each kept utterance written to the vault (``record``, ``member``, ``duration_s``, and
+        ``gap_ms``, the pause before the request that was not kept, as the record stores it):
+        none unless storing."""
         return self.of("stored")
 
     @property

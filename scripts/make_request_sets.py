@@ -57,11 +57,16 @@ parameters, and a held-out half, never used to choose; the seed of each split di
   s, a quarter 2-4 s), the request 10 dB under to 10 dB over the wake word, a third of the files
   in a reverberant room (sox ``reverb``), a quarter far-field (all speech 14 dB softer), the room
   quiet, or pink/brown/babble at -50 to -35 dBFS;
-- ``same_speaker``: ``wake/mycroft/mycroft_wakeup.wav``, the one clip in which the wake word
-  is followed by the same person's words, cut at its pause, with a pause drawn as above. It
-  lies in one split only (its recording's), so the other split has no same-person folder;
+- ``same_speaker``: the wake word and then the same person's words, with a pause drawn as
+  above. Development: ``wake/mycroft/mycroft_wakeup.wav``, the one clip in which the wake word
+  is followed by the same person's words, cut at its pause. Held-out: a held-out wake clip and
+  another held-out recording of the same voice (:data:`SAME_VOICE_PAIRS`);
 - ``nothing_quiet``, ``nothing_room``: the wake word followed by ``TALK_AFTER_S`` of the quiet
-  room, or of room noise (pink, brown or babble, -50 to -30 dBFS).
+  room, or of room noise (pink, brown or babble, -50 to -30 dBFS);
+- ``request_babble_snr5``, ``request_babble_snr10``, ``request_pink_snr10``,
+  ``request_brown_snr20``: a request 0.2-0.9 s after the wake word in continuous noise at that
+  SNR, where the noise rules of the request decision claimed their gains (talk after a request,
+  late detections, a short request's soft end).
 
 Every label line also says ``pause_s``, ``request_gain_db`` (the request against the wake
 word), ``reverb``, ``far`` and ``speaker`` (``other`` or ``same``). Requests are other people's:
@@ -143,7 +148,19 @@ TALK_TAIL_S = 2.5
 FAR_GAIN_DB = -14.0
 """A far-field file's speech against the near one's (dB)."""
 SAME_SPEAKER_CLIP = "wake/mycroft/mycroft_wakeup.wav"
-"""The one shared clip with a wake word and then the same person's words."""
+"""The one shared clip with a wake word and then the same person's words (development split)."""
+SAME_VOICE_PAIRS = (
+    ("pymicro/hey_mycroft/1.wav", "wake/pymicro/hey_jarvis/1.wav"),
+    ("pymicro/hey_jarvis/2.wav", "wake/pymicro/hey_jarvis/1.wav"),
+    ("pymicro/hey_mycroft/1.wav", "wake/mycroft/mycroft.wav"),
+)
+"""(wake clip, request) recorded by one voice, both in the held-out split: the voice embedding's
+cosine (wakeword/voice.py) is 0.87, 0.83 and 0.75, where the other held-out wake clips score
+0.31-0.69 against these requests and the five dev alexa clips of one speaker 0.89-0.92 among
+themselves. No other held-out recording pairs with a held-out wake clip at 0.75 or more:
+``mycroft/record.wav``, ``stop.wav`` and ``weather_mycroft.wav`` are not the voice of any held-out
+wake clip (0.28-0.65), and ``mycroft/hey_mycroft.wav`` (0.85 with ``mycroft.wav``) is a
+development wake clip."""
 LIBRISPEECH = "speakers/librispeech"
 LIBRI_PHRASE_S = (2.0, 3.0)
 """Longest phrase cut from a LibriSpeech utterance as a request (seconds)."""
@@ -157,6 +174,9 @@ class TalkCondition:
     """A fixed pause range; None: drawn as people pause (:func:`pause_draw`)."""
     mixed: bool = False
     """Levels, reverb, far field and room noise drawn per file."""
+    room: tuple[str, float] | None = None
+    """Continuous room noise (kind, SNR in dB against the speech), where the request decision's
+    noise rules claimed their gains; None: a quiet room (or drawn, when ``mixed``)."""
 
 
 TALK_CONDITIONS = (
@@ -169,6 +189,10 @@ TALK_CONDITIONS = (
     TalkCondition("same_speaker", True, None),
     TalkCondition("nothing_quiet", False, None),
     TalkCondition("nothing_room", False, None, mixed=True),
+    *(
+        TalkCondition(f"request_{kind}_snr{snr}", True, GAP_S, room=(kind, float(snr)))
+        for kind, snr in (("babble", 5), ("babble", 10), ("pink", 10), ("brown", 20))
+    ),
 )
 
 
@@ -383,8 +407,32 @@ def _talk_requests(
     return out
 
 
+SamePair = tuple[str, Signal, int, str, Signal]
+"""A same-person file's wake clip (name, audio, samples after its speech) and request (name,
+its speech)."""
+
+
+def _same_speaker_pairs(shared: Path, silero: SileroVad, split: str) -> list[SamePair]:
+    """The same-person pairs of ``split``, repeated to about 5 per folder per variant."""
+    pairs: list[SamePair] = []
+    if split_of(SAME_SPEAKER_CLIP) == split:
+        wake, words = split_at_pause(
+            read_clip(shared / SAME_SPEAKER_CLIP).astype(np.float64), silero
+        )
+        pairs += [(SAME_SPEAKER_CLIP, wake, 2 * FRAME_SAMPLES, SAME_SPEAKER_CLIP, words)] * 5
+    for wake_name, request_name in SAME_VOICE_PAIRS:
+        if split_of(f"wake/{wake_name}") == split == split_of(request_name):
+            wake, _, w1 = trimmed(shared / "wake" / wake_name, silero)
+            request, r0, r1 = trimmed(shared / request_name, silero)
+            pairs += [(wake_name, wake, len(wake) - w1, request_name, request[r0:r1])] * 2
+    return pairs
+
+
 def _talk_noise(condition: TalkCondition, rng: np.random.Generator) -> tuple[str | None, float]:
     """The room of one talk file: its noise and level (dBFS)."""
+    if condition.room is not None:
+        kind, snr_db = condition.room
+        return kind, SPEECH_DBFS - snr_db
     if not condition.mixed:
         return "pink", QUIET_DBFS
     top = -30.0 if not condition.request else -35.0
@@ -404,9 +452,7 @@ def build_talk(args: argparse.Namespace, silero: SileroVad) -> int:
             clip, _, w1 = trimmed(args.shared / "wake" / name, silero)
             wakes.append((name, clip, len(clip) - w1))
     requests = _talk_requests(args.shared, silero, split, np.random.default_rng(seed))
-    same = None
-    if split_of(SAME_SPEAKER_CLIP) == split:
-        same = split_at_pause(read_clip(args.shared / SAME_SPEAKER_CLIP).astype(np.float64), silero)
+    same = _same_speaker_pairs(args.shared, silero, split)
     sources = [read_clip(args.shared / p).astype(np.float64) for p in BABBLE_SOURCES]
     print(f"{split}: {len(wakes)} wake clips, {len(requests)} requests", file=sys.stderr)
     for condition in TALK_CONDITIONS:
@@ -414,10 +460,7 @@ def build_talk(args: argparse.Namespace, silero: SileroVad) -> int:
             continue
         pairs: list[tuple[str, Signal, int, str | None, Signal | None]]
         if condition.name == "same_speaker":
-            if same is None:
-                continue
-            edge = 2 * FRAME_SAMPLES
-            pairs = [(SAME_SPEAKER_CLIP, same[0], edge, SAME_SPEAKER_CLIP, same[1])] * 5
+            pairs = same
         else:
             pairs = [(name, wake, after, None, None) for name, wake, after in wakes]
         folder = args.out / condition.name

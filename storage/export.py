@@ -152,6 +152,7 @@ def _manifest(
                 "start": _iso(float(meta.start)),
                 "start_unix": float(meta.start),
                 "duration_s": float(meta.duration_s),
+                "gap_ms": meta.gap_ms,
                 "model": meta.model,
                 "score": float(meta.score),
                 "expires": _iso(float(meta.expires)),

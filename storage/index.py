@@ -7,14 +7,14 @@ spills nothing to temporary files). It identifies itself with ``PRAGMA applicati
 newer keepmum is refused (FormatVersionError), an older one is migrated forward in one
 transaction.
 
-Tables (version 6)::
+Tables (version 7)::
 
     members(name PK, recipient, created, id UNIQUE, name_key UNIQUE)
                         recipient: age1... in the clear; id: the member's stable id (names the
                         key file); name_key: casefold(name), so names are unique ignoring case
     records(id PK, member -> members ON DELETE CASCADE, start, start_t, duration_s, samples,
             sample_rate, model, score, end_reason, source, created, expires,
-            ciphertext BLOB, sha256, meta_sha256)
+            ciphertext BLOB, sha256, meta_sha256, gap_ms)
     audit(seq PK, at, event, member, record, details JSON, prev, hash)   append-only
     upload_attempts, erasure_requests                   (storage/ledger_schema.py, version 3)
     consent_events, upload_queue, uploads               (storage/ledger_schema.py, version 4)
@@ -26,7 +26,9 @@ adds ``upload_attempts`` and ``erasure_requests`` (:mod:`storage.ledger_schema`,
 ``MIGRATIONS[2]``); version 4 brings the consent ledger's tables, until then created outside
 the versioned schema at every open, into it (``MIGRATIONS[3]``, nothing to do on a file that has
 them); version 5 adds enrolled members' ``voiceprints`` (``MIGRATIONS[4]``); version 6 the
-``meta`` table with the clock's high-water mark (``MIGRATIONS[5]``).
+``meta`` table with the clock's high-water mark (``MIGRATIONS[5]``); version 7 the records'
+``gap_ms``, the pause after the wake word that was not kept (``MIGRATIONS[6]``; NULL, unknown,
+for records stored before).
 
 ``sha256`` is the SHA-256 of ``ciphertext``; ``meta_sha256`` covers every other column of the
 row (see :func:`storage.records.meta_digest`), so a changed byte anywhere in a row is found by
@@ -63,7 +65,7 @@ __all__ = [
 APPLICATION_ID = 0x6B6D756D
 """``PRAGMA application_id`` of a keepmum vault ("kmum")."""
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """The schema version this keepmum writes and understands (see storage/README.md, Versions)."""
 
 _SCHEMA_V1 = """
@@ -158,6 +160,14 @@ def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE UNIQUE INDEX members_name_key ON members (name_key)")
 
 
+def _add_record_gap(conn: sqlite3.Connection) -> None:
+    """Records say how long the pause after the wake word was (``gap_ms``, milliseconds, not
+    kept). Records stored before have NULL: nobody measured it, and 0 would claim no pause."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(records)")}
+    if "gap_ms" not in columns:  # self-contained, as every step: nothing to do if it is there
+        conn.execute("ALTER TABLE records ADD COLUMN gap_ms INTEGER")
+
+
 # Forward migrations: MIGRATIONS[v] turns a version-v file into version v+1. A new vault is
 # written at version 1 and then migrated, so that every vault, new or old, reaches the current
 # schema by the same steps. Each step is self-contained (it creates what it needs if missing).
@@ -167,6 +177,7 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     3: add_consent_ledger,  # v4: the consent ledger joins the versioned schema (no-op if there)
     4: add_voiceprints_table,  # v5: enrolled members' voiceprints (storage/voiceprints.py)
     5: add_clock_mark,  # v6: meta(key, value) with the clock's high-water mark (issue 26)
+    6: _add_record_gap,  # v7: records' gap_ms, the pause not kept (issue 25)
 }
 
 

@@ -9,7 +9,9 @@ time) and 8 random, e.g. ``0193a4c2f1e0`` ``5b9c03d1``.
 Without a key, a record can still be checked (:func:`check_record`):
 
 - ``sha256`` is the SHA-256 of the ciphertext, and ``meta_sha256`` the SHA-256 of the canonical
-  JSON of every other column (:func:`meta_digest`), so a changed byte anywhere is found;
+  JSON of every other column (:func:`meta_digest`), so a changed byte anywhere is found
+  (``gap_ms`` joins the digest when it is known: records stored before schema 7 have none, and
+  keep the digest they were stored with);
 - the ciphertext is a well-formed age v1 file with exactly one X25519 stanza (a record is never
   encrypted to anyone but its member);
 - its payload length is exactly what age's STREAM (16-byte nonce, 64 KiB chunks, 16-byte tag
@@ -94,6 +96,9 @@ class RecordMeta:
     """SHA-256 hex of the ciphertext."""
     size: int = 0
     """Length of the ciphertext (bytes)."""
+    gap_ms: int | None = None
+    """The pause between the wake word and the request, not kept (milliseconds; None for records
+    stored before schema version 7, which did not measure it)."""
 
     def as_json(self) -> dict[str, Any]:
         """The ``vault list --json`` object."""
@@ -105,12 +110,15 @@ class RecordMeta:
             "model": self.model,
             "score": self.score,
             "expires": self.expires,
+            "gap_ms": self.gap_ms,
         }
 
     def meta_values(self) -> list[Any]:
-        """Values of :data:`META_COLUMNS` then ``sha256``, as hashed by :func:`meta_digest`."""
+        """Values of :data:`META_COLUMNS`, ``sha256`` and (when known) ``gap_ms``, as hashed by
+        :func:`meta_digest`."""
         d = asdict(self)
-        return [d[c] for c in META_COLUMNS] + [self.sha256]
+        known_gap = [] if self.gap_ms is None else [self.gap_ms]
+        return [d[c] for c in META_COLUMNS] + [self.sha256] + known_gap
 
 
 def new_record_id(start: float) -> str:
@@ -201,5 +209,7 @@ def check_record(meta: RecordMeta, ciphertext: bytes, meta_sha256: str) -> list[
         problems.append(f"score {meta.score} is outside [0, 1]")
     if meta.expires < meta.created:
         problems.append("expires before it was created")
+    if meta.gap_ms is not None and (not isinstance(meta.gap_ms, int) or meta.gap_ms < 0):
+        problems.append(f"gap_ms {meta.gap_ms!r} is not a whole number of milliseconds >= 0")
     problems.extend(check_ciphertext_structure(ciphertext, meta.samples))
     return problems

@@ -89,7 +89,7 @@ full, and any later open re-creates it once there is room."""
 
 _RECORD_COLUMNS = (
     "id, member, start, start_t, duration_s, samples, sample_rate, model, score, end_reason, "
-    "source, created, expires, sha256, length(ciphertext)"
+    "source, created, expires, sha256, length(ciphertext), gap_ms"
 )
 
 
@@ -659,14 +659,16 @@ class Vault:
             expires=float(now + self.settings.retention_s),
             sha256=hashlib.sha256(ciphertext).hexdigest(),
             size=len(ciphertext),
+            gap_ms=int(utterance.gap_ms),
         )
         meta_sha256 = meta_digest(meta.meta_values())
         with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO records (id, member, start, start_t, duration_s, samples, "
                 "sample_rate, model, score, end_reason, source, created, expires, ciphertext, "
-                "sha256, meta_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*meta.meta_values()[:13], ciphertext, meta.sha256, meta_sha256),
+                "sha256, meta_sha256, gap_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*meta.meta_values()[:13], ciphertext, meta.sha256, meta_sha256, meta.gap_ms),
             )
             self.audit(
                 conn,
@@ -676,6 +678,7 @@ class Vault:
                 duration_s=duration_s,
                 model=meta.model,
                 score=meta.score,
+                gap_ms=meta.gap_ms,
                 bytes=len(ciphertext),
                 sha256=meta.sha256,
                 meta_sha256=meta_sha256,

@@ -15,7 +15,7 @@ the metadata.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import pyrage
@@ -118,13 +118,13 @@ def _check_rows(conn: sqlite3.Connection, members: set[str]) -> tuple[dict[str, 
     rows = conn.execute(
         "SELECT id, member, start, start_t, duration_s, samples, sample_rate, model, score, "
         "end_reason, source, created, expires, sha256, length(CAST(ciphertext AS BLOB)), "
-        "CAST(ciphertext AS BLOB), meta_sha256, typeof(ciphertext) "
+        "CAST(ciphertext AS BLOB), meta_sha256, typeof(ciphertext), gap_ms "
         "FROM records ORDER BY created, rowid"
     )
     for row in rows:
         rid = str(row[0])
         try:
-            meta = RecordMeta(*row[:15])
+            meta = replace(RecordMeta(*row[:15]), gap_ms=row[18])
             ciphertext = row[15]
             if not isinstance(ciphertext, bytes):
                 raise TypeError(f"ciphertext is {type(ciphertext).__name__}, not a blob")

@@ -17,9 +17,7 @@ television, a room full of people); a request is spoken *to* the device, louder 
 The floor is a percentile rather than a minimum so that one quiet gap does not drag it down, and
 it is updated on every frame (listening or awake: one mean of squares and a percentile of
 ``noise_window_s / 0.08`` numbers, a few microseconds) so that it is a function of the input
-alone and ``keepmum far`` computes exactly the device's value. A frame under the margin is a
-pause to the speaker's wake-gap rule (:attr:`RequestConfirmer.over_margin`), even where webrtcvad
-calls the room's noise speech. Silero runs only on frames the
+alone and ``keepmum far`` computes exactly the device's value. Silero runs only on frames the
 device hears while awake that webrtcvad called speech; ``keepmum far`` runs it on every such
 frame of a file (it does not know yet where the wakes will be) and gets the same numbers.
 """

@@ -236,8 +236,8 @@ def device_kept_seconds(settings: SpeakerSettings) -> KeptSecondsFn:
         # decide() only indexes the rows and takes each entry's truth (1.0 or 0.0 here), so the
         # rows serve as they are: no copy of a whole file's flags per false accept.
         if flags.ndim == 2:
-            speech, confirmed, gap = (cast("Sequence[bool]", row) for row in flags[:3])
-            decision = decide(speech, confirmed, wake_frame, settings, gap, levels=flags[3])
+            speech, confirmed = (cast("Sequence[bool]", row) for row in flags[:2])
+            decision = decide(speech, confirmed, wake_frame, settings, levels=flags[3])
             return float(decision.kept_s)
         return float(kept_seconds(cast("Sequence[bool]", flags), wake_frame, settings))
 

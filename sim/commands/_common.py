@@ -354,7 +354,7 @@ def _with_options(command: F, entries: Sequence[tuple[str, str, str, Any, str]])
 
 
 def decision_options(func: F) -> F:
-    """The request decision's tuning options (``--silence-ms``, ``--quiet-wake-ms``,
+    """The request decision's tuning options (``--silence-ms``, ``--room-margin-db``,
     ``--silero-threshold``, ...: the speaker and VAD settings ``replay`` takes), handed to the
     command as one ``decision: DeviceOptions`` argument, so that ``keepmum far`` can judge a
     rule's settings on the command line as ``replay`` runs them."""

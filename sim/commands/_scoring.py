@@ -71,7 +71,7 @@ class FarOptions:
     protocol_hours: float | None
     config_path: Path | None
     decision: DeviceOptions
-    """The request decision's options (``--silence-ms``, ``--quiet-wake-ms``, ...), over the
+    """The request decision's options (``--silence-ms``, ``--room-margin-db``, ...), over the
     configuration, as ``replay`` takes them."""
     force: bool
     home: Path | None

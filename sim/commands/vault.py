@@ -42,6 +42,12 @@ def _when(t: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
 
 
+def _gap(gap_ms: int | None) -> str:
+    """The pause not kept, for ``vault list``: ``gap 1.24s``, or ``gap ?`` for a record stored
+    before the vault measured it."""
+    return "gap ?" if gap_ms is None else f"gap {gap_ms / 1000:.2f}s"
+
+
 @click.command(cls=KeepmumCommand)
 @click.option(
     "--member",
@@ -151,7 +157,7 @@ def vault_list(member_name: str | None, home: Path | None, json_lines: bool) -> 
         out.emit(r.as_json())
         out.say(
             f"{r.id} {r.member:<8} {_when(r.start)[5:]} {r.duration_s:5.2f}s "
-            f"{r.model} {r.score:.2f} exp {_when(r.expires)[5:16]}"
+            f"{_gap(r.gap_ms)} {r.model} {r.score:.2f} exp {_when(r.expires)[5:16]}"
         )
     if not records:
         out.say("the vault is empty")

@@ -564,7 +564,6 @@ def request_report(
                 result.request_flags,
                 frame,
                 speaker,
-                gap_flags=result.gap_flags,
                 levels=result.level_db,
                 over_flags=over,
             )

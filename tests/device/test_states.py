@@ -23,7 +23,6 @@ from device.states import (
     room_margin,
     step,
     wake_again,
-    wake_quiet,
 )
 
 S = SpeakerSettings()  # preroll 13 frames, silence 9, max 100, timeout 63, min speech 2, tail 5
@@ -192,30 +191,6 @@ def test_min_speech_counts_within_the_speech_window() -> None:
     assert Action.KEEP_SILENCE not in run(facts, consecutive)
 
 
-def test_a_pause_before_the_detection_means_the_wake_word_has_no_tail() -> None:
-    # The model fires up to 0.6 s after the wake word; speech straight after the detection,
-    # after a pause the VAD heard, is the request (it was the tail without the pause).
-    late = FrameFacts(wake=True, preroll_available=25, wake_gap=True)
-    request = [SPEECH] * 4 + [QUIET] * 80
-    assert Action.KEEP_SILENCE in run([late, *request])
-    assert Action.DISCARD_WAKE_TAIL in run([WAKE, *request])
-    never = SpeakerSettings(wake_gap_ms=0)
-    assert Action.DISCARD_WAKE_TAIL in run([late, *request], never)
-
-
-def test_wake_gap_looks_back_over_the_wake_tail() -> None:
-    from device.states import wake_gap
-
-    speaking = [True] * 20
-    assert not wake_gap(speaking, 19, S)
-    paused = [True] * 15 + [False, False] + [True] * 3  # a 160 ms pause 3 frames before
-    assert wake_gap(paused, 19, S)
-    assert not wake_gap(paused, 19, SpeakerSettings(wake_gap_ms=240))
-    early = [True] * 12 + [False, False] + [True] * 6  # 6 frames back: before the tail span
-    assert not wake_gap(early, 19, S)
-    assert not wake_gap(paused, 19, SpeakerSettings(wake_gap_ms=0))
-
-
 def test_the_wake_words_own_tail_is_not_a_request() -> None:
     # Confirmed speech straight after the detection, up to wake_tail_ms, then nothing.
     for tail in range(1, S.wake_tail_frames + 1):
@@ -260,17 +235,6 @@ def test_decide_reports_reason_and_request_speech() -> None:
     kept = decide(speech, speech, 10, S)
     assert kept.kept and kept.reason == "silence" and kept.request_speech_ms == 480
     assert kept.end_frame == 17 + S.silence_frames
-
-
-def test_decide_hears_the_wake_gap_in_the_gap_flags() -> None:
-    # Room noise: the VAD calls every frame speech; the request (11-13, confirmed right after
-    # the detection on 10) would be the wake word's tail, unless the speaker heard frames 8-9
-    # under the noise margin (gap_flags False there): a pause, so it is a request.
-    noisy = [True] * 40
-    request = [False] * 11 + [True] * 3 + [False] * 26
-    assert not decide(noisy, request, 10, S).kept  # taken for the tail, then only noise
-    paused = [i not in (8, 9) for i in range(40)]
-    assert decide(noisy, request, 10, S, gap_flags=paused).kept
 
 
 def test_endless_speech_ends_at_max_length() -> None:
@@ -349,8 +313,7 @@ def test_the_talkers_level_only_ever_ends_a_kept_request_sooner(
     talker = decide(speech, confirmed, wake, no_room, levels=levels)
     assert talker.kept == plain.kept
     assert talker.end_frame <= plain.end_frame
-    # A request the rule leaves short keeps short_request_hold_ms more after its last speech.
-    assert talker.kept_s <= plain.kept_s + S.short_request_hold_frames * 0.08 + 1e-9
+    assert talker.kept_s <= plain.kept_s + 1e-9
     assert talker.request_speech_ms <= plain.request_speech_ms
     off = decide(speech, confirmed, wake, replace(no_room, request_range_db=0), levels=levels)
     assert off == plain
@@ -469,10 +432,10 @@ def test_a_kept_utterance_never_ends_before_its_last_confirmed_run(
     if d.reason == "silence":
         # Ends silence_frames after the last confirmed frame that completes a run
         # (min_speech_frames confirmed within speech_window_frames) before the end, and
-        # short_request_hold_frames + short_request_listen_frames later while the request is
-        # short; never while a confirmed frame within speech_window_frames may still complete a
-        # run, which puts the end off. What is kept ends silence_frames (+ the hold, if short)
-        # after that last run: the frames it listened to past that are dropped.
+        # short_request_listen_frames later while the request is short; never while a confirmed
+        # frame within speech_window_frames may still complete a run, which puts the end off.
+        # What is kept ends silence_frames after that last run: the frames it listened to past
+        # that are dropped.
         window = confirmed[wake + 1 : d.end_frame + 1]
         width, need = S.speech_window_frames, S.min_speech_frames
         runs = [
@@ -480,15 +443,26 @@ def test_a_kept_utterance_never_ends_before_its_last_confirmed_run(
         ]
         last = wake + 1 + max(i for i, r in enumerate(runs) if r)
         short = d.request_speech_ms < S.short_request_ms
-        kept_silence = S.silence_frames + (S.short_request_hold_frames if short else 0)
+        kept_silence = S.silence_frames
         latest = last + kept_silence + (S.short_request_listen_frames if short else 0)
 
         def pending(index: int) -> bool:
             return any(confirmed[index - width + 1 : index + 1])
 
+        tail = 0  # the wake word's tail: confirmed frames right after the wake
+        while tail < S.wake_tail_frames and wake + 1 + tail < len(confirmed):
+            if not confirmed[wake + 1 + tail]:
+                break
+            tail += 1
+
+        def short_then(index: int) -> bool:
+            # Still a short request on that frame: a lone confirmed frame later may make it long
+            # (it counts as request speech), and only then does silence_ms alone end it.
+            return sum(confirmed[wake + 1 + tail : index + 1]) < S.short_request_frames
+
         assert not pending(d.end_frame)
         assert d.end_frame >= latest
-        assert all(pending(index) for index in range(latest, d.end_frame))
+        assert all(pending(index) or short_then(index) for index in range(latest, d.end_frame))
         assert not any(runs[len(runs) - S.silence_frames :])
         assert d.kept_end_frame == min(d.end_frame, last + kept_silence)
         preroll = min(S.preroll_frames, wake + 1)
@@ -511,11 +485,8 @@ def test_machine_never_exceeds_max_length_and_always_returns_to_listening(
             assert state.mode is Mode.LISTENING
 
 
-# A quiet wake (speaker.quiet_wake_ms, off by default): the model fired on the room, the wake
-# word came after.
-QS = replace(S, quiet_wake_ms=1040)
-# The wake at 10 hears nothing before it; the wake word is 14-17 (320 ms), a pause of 8 frames
-# (640 ms: the talker waits for the device), the request 26-33.
+# A wake at 10 with nothing heard before it (the model fired on the room); the wake word is
+# 14-17 (320 ms), a pause of 8 frames (640 ms: the talker waits for the device), the request 26-33.
 QUIET_WAKE = 10
 WAKE_WORD = range(14, 18)
 REQUEST = range(26, 34)
@@ -526,117 +497,36 @@ def said(*spans: range, frames: int = 80) -> list[bool]:
 
 
 def test_a_short_request_waits_longer_before_it_ends() -> None:
-    # "vis" (3 confirmed frames) after a pause that ended the wake word: a short request, so it
-    # ends short_request_hold_ms after silence_ms and then as long as a request is waited for
-    # (speech_timeout_ms) later, and keeps only the hold; a request said 12 frames or 4 s later
-    # still joins it, and the pause before it is not kept.
-    assert (S.short_request_frames, S.short_request_hold_frames) == (5, 2)
+    # "vis" (3 confirmed frames) a frame after the wake word ended: a short request, so it ends
+    # as long as a request is waited for (speech_timeout_ms) after silence_ms, and keeps only
+    # silence_ms; a request said 12 frames or 4 s later still joins it, and the pause before it
+    # is not kept.
+    assert S.short_request_frames == 5
     assert S.short_request_listen_frames == S.timeout_frames == 63
-    vis = said(range(20, 28), range(31, 34), frames=160)
+    vis = said(range(20, 28), range(32, 35), frames=160)
     decision = decide(vis, vis, 30, S)
-    assert (decision.reason, decision.end_frame) == ("silence", 33 + S.silence_frames + 2 + 63)
-    assert decision.kept_end_frame == 33 + S.silence_frames + 2
-    assert decision.kept_s == pytest.approx((33 + S.silence_frames + 2 - 30 + 13) * 0.08)
+    assert (decision.reason, decision.end_frame) == ("silence", 34 + S.silence_frames + 63)
+    assert decision.kept_end_frame == 34 + S.silence_frames
+    assert decision.kept_s == pytest.approx((34 + S.silence_frames - 30 + 13) * 0.08)
     for start in (46, 83):
-        joined = said(range(20, 28), range(31, 34), range(start, start + 8), frames=160)
+        joined = said(range(20, 28), range(32, 35), range(start, start + 8), frames=160)
         d = decide(joined, joined, 30, S)
         assert d.end_frame == d.kept_end_frame == start + 7 + S.silence_frames
-        pause = start - 3 - (33 + 1 + S.silence_frames + 2)
+        pause = start - 3 - (34 + 1 + S.silence_frames)
         assert d.gap_ms == max(0, pause) * 80
-    # Without the hold it ends sooner.
-    off = replace(S, short_request_hold_ms=0)
-    assert decide(vis, vis, 30, off).end_frame == 33 + S.silence_frames + 63
     # A request of short_request_ms or more ends after silence_ms alone.
-    word = said(range(20, 28), range(31, 36))
-    assert decide(word, word, 30, S).end_frame == 35 + S.silence_frames
-
-
-def test_after_a_quiet_wake_the_first_short_phrase_is_the_wake_word() -> None:
-    speech = said(WAKE_WORD, REQUEST)
-    assert wake_quiet(speech, QUIET_WAKE, QS)
-    decision = decide(speech, speech, QUIET_WAKE, QS)
-    # Kept to silence_ms after the request, and only the request counts as request speech.
-    assert (decision.reason, decision.end_frame) == ("silence", 33 + QS.silence_frames)
-    assert decision.request_speech_ms == len(REQUEST) * 80
-    # Without the rule the wake word is taken for a short request. This request, said 8 frames
-    off = decide(speech, speech, QUIET_WAKE, S)
-    assert (off.reason, off.end_frame) == ("silence", 33 + S.silence_frames)
-    assert off.request_speech_ms == (len(WAKE_WORD) + len(REQUEST)) * 80
-    # later, still joins it (counted with it), as one said 4 s later does.
-    late = said(WAKE_WORD, range(70, 77), frames=120)
-    assert decide(late, late, QUIET_WAKE, S).end_frame == 76 + S.silence_frames
-    assert decide(late, late, QUIET_WAKE, QS).end_frame == 76 + QS.silence_frames
-
-
-def test_a_quiet_wake_followed_only_by_the_wake_word_is_discarded() -> None:
-    speech = said(WAKE_WORD, frames=120)
-    decision = decide(speech, speech, QUIET_WAKE, QS)
-    assert (decision.kept, decision.reason, decision.request_speech_ms) == (False, "wake_tail", 0)
-    # The request decision restarted after the wake word: speech_timeout_ms from the pause.
-    assert decision.end_frame == 17 + 2 + QS.timeout_frames - 2
-    assert decide(speech, speech, QUIET_WAKE, S).kept
+    word = said(range(20, 28), range(32, 37))
+    assert decide(word, word, 30, S).end_frame == 36 + S.silence_frames
 
 
 def test_by_default_a_short_request_after_a_softly_said_wake_word_is_kept() -> None:
     # The wake word 4-10 is speech to the VAD but under the noise margin (said softly, from across
-    # a noisy room): the rule would call the wake quiet. "Stop" (14-18, 400 ms) is said louder.
+    # a noisy room). "Stop" (14-18, 400 ms) is said louder.
     speech = said(range(4, 11), range(14, 19))
     over_margin = said(range(14, 19))
     confirmed = over_margin
-    kept = decide(speech, confirmed, QUIET_WAKE, S, gap_flags=over_margin)
+    kept = decide(speech, confirmed, QUIET_WAKE, S)
     assert (kept.reason, kept.request_speech_ms) == ("silence", 400)
-    # With the rule on, "stop" is taken for the wake word itself and the request is lost: why
-    # quiet_wake_ms is off by default.
-    lost = decide(speech, confirmed, QUIET_WAKE, QS, gap_flags=over_margin)
-    assert not lost.kept
-
-
-def test_after_a_quiet_wake_a_pause_of_exactly_wake_gap_ms_ends_the_wake_word() -> None:
-    # The wake word 14-17, then a pause, then 8 frames of request. A pause of wake_gap_ms (2
-    # frames) ends the wake word: only the request is request speech. One frame shorter, the
-    # phrase runs on past wake_word_ms and is a request said straight away, wake word and all.
-    assert QS.wake_gap_frames == 2
-    at_gap = said(WAKE_WORD, range(20, 28))
-    assert decide(at_gap, at_gap, QUIET_WAKE, QS).request_speech_ms == 8 * 80
-    short = said(WAKE_WORD, range(19, 27))
-    assert decide(short, short, QUIET_WAKE, QS).request_speech_ms == (4 + 8) * 80
-
-
-def test_a_long_phrase_after_a_quiet_wake_is_a_request_said_straight_away() -> None:
-    # 13 frames (1040 ms) is longer than wake_word_ms (960): decided as after any wake.
-    speech = said(range(14, 27))
-    on = decide(speech, speech, QUIET_WAKE, QS)
-    assert on == decide(speech, speech, QUIET_WAKE, S)
-    assert (on.reason, on.end_frame) == ("silence", 26 + QS.silence_frames)
-
-
-def test_a_wake_is_quiet_only_with_no_speech_within_quiet_wake_ms() -> None:
-    assert QS.quiet_wake_frames == 13
-    assert not wake_quiet([False] * 40, 30, S)  # the default: never
-    wake = 30
-    assert not wake_quiet(said(range(wake - 12, wake - 11)), wake, QS)  # 12 frames before: heard
-    assert wake_quiet(said(range(wake - 13, wake - 12)), wake, QS)  # 13 before: out of the window
-    assert not wake_quiet(said(range(wake, wake + 1)), wake, QS)  # on the detection frame
-    assert not wake_quiet([False] * 40, wake, S)  # 0: never
-    assert wake_quiet([False] * 3, 2, QS)  # a wake in an input's first frames: what was heard
-
-
-@given(
-    st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=120),
-    st.integers(0, 119),
-)
-def test_the_quiet_wake_rule_changes_nothing_after_a_wake_word_was_heard(
-    frames: list[tuple[bool, bool]], wake: int
-) -> None:
-    speech = [a or b for a, b in frames]
-    confirmed = [a and b for a, b in frames]
-    wake = min(wake, len(frames) - 1)
-    off = decide(speech, confirmed, wake, S)
-    on = decide(speech, confirmed, wake, QS)
-    if not wake_quiet(speech, wake, QS):
-        assert on == off
-    # Either way, nothing is kept past the maximum, and a discard keeps nothing.
-    assert 0.0 <= on.kept_s <= S.max_frames * 0.08 + 1e-9
 
 
 # The wake word heard again while awake (speaker.wake_again_gap_ms): a model fired on the room at
@@ -667,7 +557,7 @@ def test_the_wake_word_heard_again_is_a_rise_after_a_gap() -> None:
 def test_after_the_wake_word_is_heard_again_the_end_waits_for_the_request() -> None:
     speech = said(SAID_WAKE_WORD, LATE_REQUEST, frames=160)
     over = said(range(10, 12), range(21, 23), frames=160)
-    wait = WA.short_request_hold_frames + WA.short_request_listen_frames
+    wait = WA.short_request_listen_frames
     # The wake word is taken for a request of 8 frames (not short): it would end silence_ms
     # after it, at 30, and the request said at 33 would be lost.
     alone = decide(speech, speech, ROOM_WAKE, S)
@@ -711,8 +601,8 @@ def test_a_request_after_a_short_one_and_a_pause_keeps_neither_pause() -> None:
     d = decide(flags, flags, 29, S)
     assert d.kept and d.reason == "silence"
     # Kept: the pre-roll, 3 frames before the syllable, the syllable and what a short request
-    # keeps after it (silence + hold), 3 frames before the request, the request, silence_ms.
-    short = S.silence_frames + S.short_request_hold_frames
+    # keeps after it (silence_ms), 3 frames before the request, the request, silence_ms.
+    short = S.silence_frames
     kept = S.preroll_frames + 3 + 2 + short + 3 + 6 + S.silence_frames
     assert d.kept_s == pytest.approx(kept * 0.08)
     assert d.gap_ms == ((12 - 3) + (20 - short - 3)) * 80

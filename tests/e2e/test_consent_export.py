@@ -95,7 +95,7 @@ def _relabel_to_alice(home: Path, record: str) -> None:
         conn.execute("UPDATE records SET member = 'alice' WHERE id = ?", (record,))
         cols = (
             "id, member, start, start_t, duration_s, samples, sample_rate, model, score, "
-            "end_reason, source, created, expires, sha256, length(ciphertext)"
+            "end_reason, source, created, expires, sha256, length(ciphertext), gap_ms"
         )
         row = conn.execute(f"SELECT {cols} FROM records WHERE id = ?", (record,)).fetchone()
         conn.execute(

@@ -332,11 +332,8 @@ def test_far_requests_refuses_a_missing_folder(tmp_path: Path) -> None:
         ("--wake-tail-ms", "5000", "speaker.wake_tail_ms"),
         ("--min-speech-ms", "-80", "speaker.min_speech_ms"),
         ("--speech-window-ms", "80", "speaker.speech_window_ms"),
-        ("--wake-gap-ms", "3000", "speaker.wake_gap_ms"),
         ("--request-range-db", "121", "speaker.request_range_db"),
         ("--room-margin-db", "-1", "speaker.room_margin_db"),
-        ("--quiet-wake-ms", "-80", "speaker.quiet_wake_ms"),
-        ("--wake-word-ms", "40", "speaker.wake_word_ms"),
         ("--loud-margin-db", "-1", "vad.loud_margin_db"),
         ("--loud-silero-threshold", "2", "vad.loud_silero_threshold"),
     ],
@@ -351,22 +348,30 @@ def test_request_settings_out_of_range_are_refused(
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_a_request_after_a_pause_of_2_5_s_is_kept_without_the_pause(tmp_path: Path) -> None:
-    """The wake word, 2.5 s of a quiet room, then a request (made here from bundled clips): the
-    device waits for it, keeps the wake word and the request, and not the pause between."""
+def paused_request(folder: Path, pause_s: float) -> tuple[Path, float]:
+    """The wake word, ``pause_s`` of a quiet room (pink, -55 dBFS) from its last speech to the
+    request's first, then a request (made from bundled clips); returns the file and how long
+    the request's speech lasts (s)."""
     wake_clip, request_clip = FIXTURES / "alexa_then_silence.wav", FIXTURES / "talk_salt.wav"
     _, wake_end, _ = speech_span(wake_clip)
     request_start, request_end, _ = speech_span(request_clip)
     wake, _ = sf.read(wake_clip, dtype="float64")
     request, _ = sf.read(request_clip, dtype="float64")
-    pause = np.zeros(int((2.5 - request_start) * RATE))
+    pause = np.zeros(int((pause_s - request_start) * RATE))
     body = np.concatenate(
         [np.zeros(int(ROOM_S * RATE)), wake[: int(wake_end * RATE)], pause, request]
     )
     body = np.concatenate([body * 32768, np.zeros(3 * RATE)])
     room = pink(len(body), 3) * 32768 * 10 ** (-55 / 20)
-    path = tmp_path / "alexa_pause_request.wav"
+    path = folder / f"alexa_pause_{pause_s}_request.wav"
     sf.write(path, np.clip(np.rint(body + room), -32768, 32767).astype(np.int16), RATE)
+    return path, request_end - request_start
+
+
+def test_a_request_after_a_pause_of_2_5_s_is_kept_without_the_pause(tmp_path: Path) -> None:
+    """The wake word, 2.5 s of a quiet room, then a request (made here from bundled clips): the
+    device waits for it, keeps the wake word and the request, and not the pause between."""
+    path, spoken = paused_request(tmp_path, 2.5)
     result = run_keepmum("replay", path, "--no-store", "--json", home=tmp_path / "home")
     assert result.returncode == 0, str(result)
     ends = result.of("utterance_end")
@@ -374,6 +379,34 @@ def test_a_request_after_a_pause_of_2_5_s_is_kept_without_the_pause(tmp_path: Pa
     end = ends[0]
     assert 2000 <= end["gap_ms"] <= 2600, end
     # Kept: the pre-roll (1 s, the wake word in it), the request and what follows it.
-    spoken = request_end - request_start
     assert end["duration_s"] <= 1.0 + 0.24 + spoken + 0.7 + 0.3 + 0.16, (end, spoken)
     assert end["duration_s"] >= 1.0 + spoken, (end, spoken)
+
+
+@pytest.mark.parametrize("pause_s", [1.5, 3.0])
+def test_the_stored_record_says_how_long_the_pause_was(pause_s: float, tmp_path: Path) -> None:
+    """A request after a pause, stored: the record's ``gap_ms`` (``vault list --json``) is the
+    pause that was cut out, within two frames of the real one: the pause less the 240 ms kept
+    before the request's first confirmed speech (``REQUEST_LEAD_FRAMES``)."""
+    from device.audio import FRAME_SECONDS
+    from device.states import REQUEST_LEAD_FRAMES
+
+    home = tmp_path / "home"
+    secret = tmp_path / "passphrase.txt"
+    secret.write_text("correct horse battery staple\n")
+    init = run_keepmum("init", "--member", "alice", "--passphrase-file", f"alice={secret}",
+                       "--json", home=home)  # fmt: skip
+    assert init.returncode == 0, str(init)
+    path, _ = paused_request(tmp_path, pause_s)
+    result = run_keepmum("replay", path, "--json", home=home)
+    assert result.returncode == 0, str(result)
+    (stored,) = result.of("stored")
+    listed = run_keepmum("vault", "list", "--json", home=home)
+    assert listed.returncode == 0, str(listed)
+    (record,) = listed.events
+    assert record["record"] == stored["record"] and record["gap_ms"] == stored["gap_ms"]
+    frame_ms = FRAME_SECONDS * 1000
+    cut = pause_s * 1000 - REQUEST_LEAD_FRAMES * frame_ms
+    assert abs(record["gap_ms"] - cut) <= 2 * frame_ms, (record, cut)
+    text = run_keepmum("vault", "list", home=home)
+    assert f"gap {record['gap_ms'] / 1000:.2f}s" in text.stdout, text.stdout

@@ -30,7 +30,7 @@ from tests.e2e.vault_fixtures import (  # noqa: F401
 )
 
 Unlocked = Callable[[str], x25519.Identity]
-LIST_KEYS = {"record", "member", "start", "duration_s", "model", "score", "expires"}
+LIST_KEYS = {"record", "member", "start", "duration_s", "model", "score", "expires", "gap_ms"}
 
 
 def one_line_error(result: Result, code: int, *needles: str) -> None:
@@ -116,7 +116,7 @@ def test_member_add_prompts_twice_on_stdin(stored_home: StoredHome) -> None:
 def test_vault_list_json_has_exactly_the_contract_keys(stored_home: StoredHome) -> None:
     rows = keepmum_ok("vault", "list", "--home", stored_home.home, "--json").events
     assert [r["record"] for r in rows] == stored_home.alice + stored_home.bob
-    assert all(set(r) == LIST_KEYS for r in rows)
+    assert all(set(r) == LIST_KEYS and isinstance(r["gap_ms"], int) for r in rows)
     assert {r["member"] for r in rows} == {"alice", "bob"}
     assert all(r["model"] == "alexa" and 0.5 <= r["score"] <= 1 for r in rows)
     assert all(r["expires"] == pytest.approx(r["start"] + 24 * 3600, abs=120) for r in rows)

@@ -94,3 +94,16 @@ def test_a_config_nested_1100_deep_is_one_config_error(tmp_path: Path, text: str
     with pytest.raises(ConfigError, match="nested too deeply") as info:
         load_config(path)
     assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "key", ["wake_gap_ms", "short_request_hold_ms", "quiet_wake_ms", "wake_word_ms"]
+)
+def test_a_removed_request_setting_is_refused_by_name(tmp_path: Path, key: str) -> None:
+    # Removed on 2026-12-08 (docs/decisions/2026-12-08-request-decision-knobs.md): a config that
+    # still sets one says so, rather than being silently ignored.
+    path = tmp_path / "old.toml"
+    path.write_text(f"[speaker]\n{key} = 160\n")
+    with pytest.raises(ConfigError, match="unknown key") as caught:
+        load_config(path)
+    assert key in str(caught.value) and str(path) in str(caught.value)

@@ -103,6 +103,18 @@ def test_each_recording_is_in_one_split_for_good(script: ModuleType) -> None:
     assert script.SPLIT_SEEDS["dev"] != script.SPLIT_SEEDS["heldout"]
 
 
+def test_the_held_out_split_has_same_person_requests_of_its_own(script: ModuleType) -> None:
+    # Both halves of every same-voice pair are held out, and the wake clips are ones that wake a
+    # model (HEARD_POSITIVES); no pair shares a recording with the development split's clip.
+    from sim.research.shared_audio import HEARD_POSITIVES
+
+    assert len(script.SAME_VOICE_PAIRS) == 3
+    for wake, request in script.SAME_VOICE_PAIRS:
+        assert wake in HEARD_POSITIVES and request.startswith("wake/")
+        assert script.split_of(f"wake/{wake}") == script.split_of(request) == "heldout"
+        assert script.SAME_SPEAKER_CLIP not in (f"wake/{wake}", request)
+
+
 def test_pauses_are_drawn_as_people_pause(script: ModuleType) -> None:
     rng = np.random.default_rng(0)
     pauses = np.array([script.pause_draw(rng) for _ in range(4000)])

@@ -97,10 +97,10 @@ def test_cut_short_and_over_the_bound_are_cases() -> None:
 
 
 def test_an_utterance_over_before_its_request_began_cut_it_unless_a_later_one_covers_it() -> None:
-    # The wake word (20-27) ended before the detection (30); a short phrase (31-33) is taken for
+    # The wake word (20-27) ended before the detection (30); a short phrase (32-34) is taken for
     # a request, which listens on as long as for a request (5 s), and the utterance ends (frame
-    # 107) before the real request (110-117) begins.
-    pieces = [range(20, 28), range(31, 34), range(110, 118)]
+    # 106) before the real request (110-117) begins.
+    pieces = [range(20, 28), range(32, 35), range(110, 118)]
     lost = scored("lost.wav", [30], pieces)
     # The same, and the model fires again (108), while listening: that utterance covers it.
     again = scored("again.wav", [30, 108], pieces)
@@ -126,14 +126,14 @@ def test_folders_of_one_condition_pool_every_count_and_case() -> None:
 
 
 def test_a_request_is_cut_where_what_is_kept_ends_not_where_the_device_stopped_listening() -> None:
-    # A short request (33-35): the device listens up to frame 109 (9 + 2 + 63 frames after it)
-    # but keeps only up to 46. Labelled to end on 47, it is cut; on 46, it is not.
+    # A short request (33-35): the device listens up to frame 107 (9 + 63 frames after it) but
+    # keeps only up to 44. Labelled to end on 45, it is cut; on 44, it is not.
     short = scored("short.wav", [30], [range(20, 30), range(33, 36)])
-    r = report([short], {"short.wav": RequestLabel(t(33), t(47))})
+    r = report([short], {"short.wav": RequestLabel(t(33), t(45))})
     assert (r.kept, r.cut_short) == (1, 1)
     [case] = r.cases
-    assert case.end_s == t(109) and case.kept_s == (46 - 30 + 13) * 0.08
-    r = report([short], {"short.wav": RequestLabel(t(33), t(46))})
+    assert case.end_s == t(107) and case.kept_s == (44 - 30 + 13) * 0.08
+    r = report([short], {"short.wav": RequestLabel(t(33), t(44))})
     assert (r.kept, r.cut_short, r.cases) == (1, 0, [])
 
 

@@ -9,6 +9,7 @@ import json
 import subprocess
 import tarfile
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pyrage
@@ -44,7 +45,8 @@ def _household(vault: Vault) -> dict[str, list[str]]:
     """Interleaved utterances of alice and bob on one shared device."""
     kept: dict[str, list[str]] = {"alice": [], "bob": []}
     for seed, member in enumerate(["alice", "bob", "alice", "bob", "bob", "alice"]):
-        rid = vault.store(utterance(0.3 + 0.1 * seed, seed=seed, started_at=vault.clock()), member)
+        said = utterance(0.3 + 0.1 * seed, seed=seed, started_at=vault.clock())
+        rid = vault.store(replace(said, gap_ms=80 * seed), member)
         assert rid is not None
         kept[member].append(rid)
     return kept
@@ -74,6 +76,7 @@ def test_export_holds_exactly_the_members_records(
     for entry in manifest["records"]:
         assert entry["sha256"] == hashlib.sha256(files[entry["file"]]).hexdigest()
         assert entry["model"] == "hey_jarvis"
+    assert [r["gap_ms"] for r in manifest["records"]] == [0, 160, 400]  # seeds 0, 2, 5
     text = files["manifest.json"].decode()
     assert all(rid not in text for rid in kept["bob"])
     assert "bob" not in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from tests.storage.vault_fixtures import FakeClock, open_vault
 def test_new_file_is_stamped_and_private(tmp_path: Path) -> None:
     conn = connect(tmp_path / "vault.db", create=True)
     assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -98,6 +99,7 @@ def test_schema_columns_are_fixed(tmp_path: Path) -> None:
         "ciphertext",
         "sha256",
         "meta_sha256",
+        "gap_ms",
     ]
     assert columns("audit") == ["seq", "at", "event", "member", "record", "details", "prev", "hash"]
     assert columns("upload_attempts") == [
@@ -262,9 +264,13 @@ def test_a_version_3_vault_is_migrated_to_version_4_unchanged(tmp_path: Path) ->
     # Its times are in 2096 (data/make_home_v3.py): open it then, so that nothing has expired
     # and nothing was made "in the future".
     with Vault.open(home, clock=lambda: 4_000_001_000.0) as v:
-        assert schema_version(v.connection) == SCHEMA_VERSION == 6
+        assert schema_version(v.connection) == SCHEMA_VERSION == 7
         for table, rows in before.items():
-            assert v.connection.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall() == rows
+            now = v.connection.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+            if table == "records":  # version 7 added gap_ms: NULL, not measured then
+                assert [row[-1] for row in now] == [None] * len(rows)
+                now = [row[:-1] for row in now]
+            assert now == rows
         assert [g.purpose for g in grants(v.connection)] == ["v3 named", "v3 future"]
         assert len(queued(v.connection)) == 1
         assert audit.verify_chain(v.connection) == []
@@ -288,3 +294,39 @@ def test_the_golden_version_1_files_reach_the_current_version(tmp_path: Path) ->
     assert schema_version(conn) == SCHEMA_VERSION
     assert conn.execute("SELECT count(*) FROM uploads").fetchone()[0] == 2
     conn.close()
+
+
+GOLDEN_V6 = Path(__file__).parent / "data" / "v6_home"
+"""A home written by keepmum at schema version 6 (commit f9587e4, records without ``gap_ms``):
+see data/make_home_v6.py."""
+
+
+def test_a_version_6_vault_is_migrated_and_its_records_have_no_gap(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(GOLDEN_V6, home)
+    home.chmod(0o700)
+    (home / "keys").chmod(0o700)
+    for f in (home / "vault.db", home / "audit.head", *(home / "keys").iterdir()):
+        f.chmod(0o600)
+    raw = sqlite3.connect(home / "vault.db")
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == 6
+    before = raw.execute("SELECT * FROM records ORDER BY id").fetchall()
+    raw.close()
+    assert len(before) == 2
+    with Vault.open(home, clock=lambda: 4_000_001_000.0) as v:
+        assert schema_version(v.connection) == SCHEMA_VERSION == 7
+        after = v.connection.execute("SELECT * FROM records ORDER BY id").fetchall()
+        # Every old column unchanged, and the pause unknown (NULL), not claimed to be 0.
+        assert [row[:-1] for row in after] == before and [row[-1] for row in after] == [None] * 2
+        assert [r.gap_ms for r in v.records()] == [None, None]
+        assert verify_vault(v).ok
+        identity = v.unlock("alice", "alice v6 passphrase")
+        for record in v.records("alice"):
+            assert v.decrypt(record.id, identity)[:4] == b"RIFF"
+        # A record stored after the migration carries its pause, and the vault still verifies.
+        from tests.storage.vault_fixtures import utterance
+
+        paused = replace(utterance(0.5, started_at=4_000_000_900.0), gap_ms=1840)
+        rid = v.store(paused, "alice")
+        assert rid is not None and v.record(rid).gap_ms == 1840
+        assert verify_vault(v).ok

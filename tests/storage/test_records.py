@@ -106,6 +106,22 @@ def test_wrong_length_for_the_metadata_is_found() -> None:
     assert any("payload" in p for p in check_ciphertext_structure(ct, 801))
 
 
+def test_gap_ms_joins_the_digest_only_when_known() -> None:
+    # A record stored before schema 7 (gap_ms NULL) keeps the digest it was stored with; a known
+    # gap is bound like every other column, so changing or erasing it is found.
+    meta, ct, old_digest = _record(800)
+    assert meta.gap_ms is None and meta.meta_values()[-1] == meta.sha256
+    assert check_record(meta, ct, old_digest) == []
+    paused = RecordMeta(**{**meta.__dict__, "gap_ms": 2160})
+    assert paused.meta_values() == [*meta.meta_values(), 2160]
+    digest = meta_digest(paused.meta_values())
+    assert check_record(paused, ct, digest) == []
+    for changed in (0, 2240, None):
+        forged = RecordMeta(**{**meta.__dict__, "gap_ms": changed})
+        assert any("metadata hash" in p for p in check_record(forged, ct, digest)), changed
+    assert paused.as_json()["gap_ms"] == 2160 and meta.as_json()["gap_ms"] is None
+
+
 def test_inconsistent_metadata_is_found() -> None:
     meta, ct, _ = _record(800)
     changes: list[tuple[dict[str, Any], str]] = [
@@ -114,6 +130,8 @@ def test_inconsistent_metadata_is_found() -> None:
         ({"expires": 0.0}, "expires before"),
         ({"id": "XYZ"}, "20 hex"),
         ({"sample_rate": 8000}, "sample rate"),
+        ({"gap_ms": -80}, "gap_ms -80"),
+        ({"gap_ms": 1.5}, "gap_ms 1.5"),
     ]
     for change, text in changes:
         bad = RecordMeta(**{**meta.__dict__, **change})

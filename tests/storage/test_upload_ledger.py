@@ -209,7 +209,7 @@ def test_a_vault_written_by_the_previous_keepmum_migrates_to_the_upload_ledger(
     assert schema_version(raw) == 1
     raw.close()
     with Vault.open(home, clock=FakeClock()) as v:
-        assert schema_version(v.connection) == SCHEMA_VERSION == 6
+        assert schema_version(v.connection) == SCHEMA_VERSION == 7
         assert len(v.records("alice")) == 2
         assert verify_vault(v).ok
         assert audit.verify_chain(v.connection) == []

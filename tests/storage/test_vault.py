@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -143,13 +144,15 @@ def test_wrong_samples_are_refused(home: Path, clock: FakeClock) -> None:
 
 def test_store_audits_metadata_but_no_audio(home: Path, clock: FakeClock) -> None:
     with open_vault(home, clock) as v:
-        rid = v.store(utterance(0.5), "alice")
+        rid = v.store(replace(utterance(0.5), gap_ms=1280), "alice")
         (entry,) = audit.entries(v.connection, event="stored")
         assert entry.record == rid and entry.member == "alice"
+        assert entry.details["gap_ms"] == 1280 and v.record(str(rid)).gap_ms == 1280
         assert set(entry.details) == {
             "duration_s",
             "model",
             "score",
+            "gap_ms",
             "bytes",
             "sha256",
             "meta_sha256",

@@ -8,7 +8,6 @@ least refractory_frames apart.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -444,9 +443,9 @@ def test_device_kept_seconds_charges_what_the_speaker_keeps() -> None:
     assert point.kept_s == pytest.approx(cost(talking, 4))
 
 
-def test_device_kept_seconds_reads_the_wake_gap_as_the_speaker_does() -> None:
+def test_device_kept_seconds_reads_the_rows_as_the_speaker_does() -> None:
     """With the device's per-frame facts (2-D rows), a false accept is priced with the
-    speaker's own wake-gap rule, not with confirmed speech standing in for the VAD's."""
+    speaker's own rule: the VAD's speech, the confirmed speech and the levels."""
     from device.states import SpeakerSettings, decide
 
     speaker = SpeakerSettings()
@@ -462,16 +461,22 @@ def test_device_kept_seconds_reads_the_wake_gap_as_the_speaker_does() -> None:
     gap_speech = speech.copy()
     facts = np.stack((speech, confirmed, gap_speech, np.full(frames, -30.0)))
     assert metrics.DECISION_ROWS == ("speech", "confirmed", "gap_speech", "level_db")
-    device = decide(list(speech), list(confirmed), wake, speaker, gap_flags=list(gap_speech))
+    device = decide(list(speech), list(confirmed), wake, speaker)
     assert device.kept_s == 0.0 and device.reason == "wake_tail"
     assert cost(facts, wake) == 0.0
-    # Confirmed speech alone hears a pause before the wake (nothing was confirmed there), takes
-    # the tail for a request and would charge an utterance the device never keeps (with the
-    # quiet-wake rule off; with it on, it hears no wake word at all and misjudges otherwise).
-    assert metrics.device_kept_seconds(replace(speaker, quiet_wake_ms=0))(confirmed, wake) > 0.0
+    tail_only = facts
+    # A request after the tail (a frame's pause, then 6 confirmed frames) is charged what the
+    # device keeps of it, the rows' levels included.
+    confirmed[wake + 6 : wake + 12] = True
+    speech[wake + 6 : wake + 12] = True
+    facts = np.stack((speech, confirmed, speech, np.full(frames, -30.0)))
+    kept = decide(list(speech), list(confirmed), wake, speaker, levels=facts[3])
+    assert kept.kept_s > 0.0 and cost(facts, wake) == kept.kept_s
     scores = np.zeros(frames)
     scores[wake] = 0.9
-    (point,) = sweep_clips([], [scores], [0.5], negative_speech_flags=[facts], kept_seconds=cost)
+    (point,) = sweep_clips(
+        [], [scores], [0.5], negative_speech_flags=[tail_only], kept_seconds=cost
+    )
     assert point.false_accepts == 1 and point.kept_s == 0.0
     with pytest.raises(ConfigError, match="speech flag"):
         sweep_clips([], [scores], [0.5], negative_speech_flags=[facts[:3]], kept_seconds=cost)
@@ -492,7 +497,7 @@ def test_device_kept_seconds_reads_the_levels_as_the_speaker_does() -> None:
     levels[8] = levels[12:18] = -20.0
     levels[20:40] = -45.0
     facts = np.stack((speech, speech, speech, levels))
-    device = decide(speech, speech, wake, speaker, speech, levels=levels)
+    device = decide(speech, speech, wake, speaker, levels=levels)
     assert cost(facts, wake) == device.kept_s == (17 + 1 + speaker.silence_frames) * 0.08
     unknown = facts.copy()
     unknown[3] = np.nan
