@@ -48,8 +48,13 @@ Usage::
 wake-word clips and the request recordings are split once, by source recording (a CRC of the
 clip's path, :func:`split_of`), into a development half, used to choose the rule and its
 parameters, and a held-out half, never used to choose; the seed of each split differs too
-(:data:`SPLIT_SEEDS`). Folders (``TALK_CONDITIONS``), all in a quiet room (pink noise at
-``QUIET_DBFS``) unless named otherwise:
+(:data:`SPLIT_SEEDS`). The held-out split leaves out every recording that is the development
+audio under another path (the same decoded samples) or the voice of a development recording (the
+voice embedding's cosine at least :data:`VOICE_LEAK_COSINE`): :data:`HELD_OUT_EXCLUDED` names
+the wake clips and named requests, the keyword and LibriSpeech pools are sifted by the same rule,
+and the build refuses (exit 1, naming the files) a held-out set that still shares audio or a
+voice with the development one (:func:`held_out_leaks`). Folders (``TALK_CONDITIONS``), all in
+a quiet room (pink noise at ``QUIET_DBFS``) unless named otherwise:
 
 - ``pause_0.15-0.5``, ``pause_0.3``, ``pause_1``, ``pause_2``, ``pause_3``: a request that
   many seconds after the wake word's speech ends (+-0.05 s; 0.15-0.5 s uniform);
@@ -60,7 +65,8 @@ parameters, and a held-out half, never used to choose; the seed of each split di
 - ``same_speaker``: the wake word and then the same person's words, with a pause drawn as
   above. Development: ``wake/mycroft/mycroft_wakeup.wav``, the one clip in which the wake word
   is followed by the same person's words, cut at its pause. Held-out: a held-out wake clip and
-  another held-out recording of the same voice (:data:`SAME_VOICE_PAIRS`);
+  another held-out recording of the same voice (:data:`SAME_VOICE_PAIRS`); none is left since
+  every pair has a development recording's voice, so the held-out build writes no such folder;
 - ``nothing_quiet``, ``nothing_room``: the wake word followed by ``TALK_AFTER_S`` of the quiet
   room, or of room noise (pink, brown or babble, -50 to -30 dBFS);
 - ``request_babble_snr5``, ``request_babble_snr10``, ``request_pink_snr10``,
@@ -82,9 +88,10 @@ requests exist only in ``same_speaker``::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,11 +102,12 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "audio"
 sys.path.insert(0, str(REPO))
 
-from device.audio import FRAME_SAMPLES  # noqa: E402
+from device.audio import FRAME_SAMPLES, Pcm  # noqa: E402
 from sim.research.corpus import NoiseStream, read_clip, write_jsonl, write_wav  # noqa: E402
 from sim.research.shared_audio import HEARD_POSITIVES  # noqa: E402
 from wakeword.confirm import frame_level_db  # noqa: E402
 from wakeword.silero import SileroVad  # noqa: E402
+from wakeword.voice import cosine  # noqa: E402
 
 SAMPLE_RATE = 16000
 LEAD_S = 1.0
@@ -161,6 +169,28 @@ themselves. No other held-out recording pairs with a held-out wake clip at 0.75 
 ``mycroft/record.wav``, ``stop.wav`` and ``weather_mycroft.wav`` are not the voice of any held-out
 wake clip (0.28-0.65), and ``mycroft/hey_mycroft.wav`` (0.85 with ``mycroft.wav``) is a
 development wake clip."""
+VOICE_LEAK_COSINE = 0.75
+"""A held-out recording whose voice embedding (wakeword/voice.py) scores at least this cosine
+against a development recording's is that voice, and is not held out: the lowest of the
+same-person pairs above, where a held-out wake clip and an unrelated held-out request score up to
+0.69. Keyword clips are about 1 s long, and 1 s embeddings of different people can score this
+high; dropping them is the safe side."""
+HELD_OUT_EXCLUDED = (
+    "wake/wyoming/alexa.wav",  # the same samples as wake/pymicro/alexa/1.wav (dev)
+    "wake/pymicro/hey_mycroft/1.wav",  # the same samples as wake/wyoming/hey_mycroft.wav (dev)
+    "wake/pymicro/hey_jarvis/1.wav",  # 0.87: the voice of wake/wyoming/hey_mycroft.wav (dev)
+    "wake/pymicro/hey_jarvis/2.wav",  # 0.86: the voice of wake/wyoming/hey_mycroft.wav (dev)
+    "wake/pymicro/hey_jarvis/3.wav",  # 0.76: the voice of a dev snowboy keyword clip
+    "wake/mycroft/mycroft.wav",  # 0.85: the voice of wake/mycroft/hey_mycroft.wav (dev)
+)
+"""Held-out wake clips and named requests left out (2026-12-08): each is a development
+recording's samples or voice (:data:`VOICE_LEAK_COSINE`). Left: ``openwakeword/alexa_test.wav``,
+``openwakeword/hey_mycroft_test.wav`` and ``pymicro/hey_mycroft/2.wav`` and ``3.wav`` as wake
+words (no ``hey_jarvis`` clip), ``mycroft/stop.wav``, ``record.wav`` and ``wyoming/okay_nabu.wav``
+as named requests; no :data:`SAME_VOICE_PAIRS` pair."""
+SIFTED_POOLS = ("keywords/", "speakers/")
+"""Held-out requests drawn from these pools are sifted by the leak rule when the set is built
+(every LibriSpeech reader also reads in the development split, so none of them is left)."""
 LIBRISPEECH = "speakers/librispeech"
 LIBRI_PHRASE_S = (2.0, 3.0)
 """Longest phrase cut from a LibriSpeech utterance as a request (seconds)."""
@@ -388,23 +418,107 @@ def split_at_pause(x: Signal, silero: SileroVad) -> tuple[Signal, Signal]:
 
 
 def _talk_requests(
-    shared: Path, silero: SileroVad, split: str, pick: np.random.Generator
+    shared: Path, silero: SileroVad, split: str, pick: np.random.Generator, excluded: set[str]
 ) -> list[tuple[str, Signal, int, int]]:
     """Other people's requests of ``split``: short clips, keyword clips and LibriSpeech phrases,
     each with where its speech is."""
-    paths = [shared / p for p in OTHER_REQUESTS]
+    out = []
+    for name in [*OTHER_REQUESTS, *_keyword_picks(shared, pick)]:
+        if split_of(name) == split and name not in excluded:
+            clip, r0, r1 = trimmed(shared / name, silero)
+            out.append((name, clip, r0, r1))
+    out += [p for p in librispeech_phrases(shared, silero, split) if p[0] not in excluded]
+    return out
+
+
+def _keyword_picks(shared: Path, pick: np.random.Generator) -> list[str]:
+    """``KEYWORD_REQUESTS`` keyword clips of each word, drawn with ``pick`` (either split)."""
+    names = []
     for word in ("computer", "snowboy"):
         pool = sorted((shared / "keywords" / word).glob("*.flac"))
         chosen = pick.choice(len(pool), size=min(KEYWORD_REQUESTS, len(pool)), replace=False)
-        paths += [pool[i] for i in sorted(chosen)]
-    out = []
-    for path in paths:
-        name = str(path.relative_to(shared))
-        if split_of(name) == split:
-            clip, r0, r1 = trimmed(path, silero)
-            out.append((name, clip, r0, r1))
-    out += librispeech_phrases(shared, silero, split)
-    return out
+        names += [str(pool[i].relative_to(shared)) for i in sorted(chosen)]
+    return names
+
+
+def split_sources(shared: Path, split: str) -> list[str]:
+    """Every recording (path under ``shared``) a build of ``split`` draws on before any is left
+    out: its wake clips, its requests and its same-person clips."""
+    names = [f"wake/{name}" for name in HEARD_POSITIVES]
+    names += [*OTHER_REQUESTS, *_keyword_picks(shared, np.random.default_rng(SPLIT_SEEDS[split]))]
+    names += [str(p.relative_to(shared)) for p in sorted((shared / LIBRISPEECH).glob("*/*.flac"))]
+    names += [
+        SAME_SPEAKER_CLIP,
+        *(n for pair in SAME_VOICE_PAIRS for n in (f"wake/{pair[0]}", pair[1])),
+    ]
+    return sorted({name for name in names if split_of(name) == split})
+
+
+Embed = Callable[[Pcm], npt.NDArray[np.float32]]
+
+
+def held_out_leaks(held: Mapping[str, Pcm], dev: Mapping[str, Pcm], embed: Embed) -> dict[str, str]:
+    """The held-out recordings that are development audio, each with why: the same decoded
+    samples (16 kHz int16, whatever the file's format or path) as a development recording, or
+    its voice (embedding cosine at least ``VOICE_LEAK_COSINE``)."""
+    twins = {_samples_digest(x): name for name, x in dev.items()}
+    voices = [(name, embed(x)) for name, x in dev.items()]
+    leaks = {}
+    for name, samples in held.items():
+        twin = twins.get(_samples_digest(samples))
+        if twin is not None:
+            leaks[name] = f"the same samples as {twin}"
+            continue
+        voice = embed(samples)
+        score, nearest = max(((cosine(voice, v), d) for d, v in voices), default=(0.0, ""))
+        if score >= VOICE_LEAK_COSINE:
+            leaks[name] = f"the voice of {nearest} (cosine {score:.2f})"
+    return leaks
+
+
+def _samples_digest(samples: Pcm) -> str:
+    return hashlib.sha256(np.ascontiguousarray(samples, dtype="<i2").tobytes()).hexdigest()
+
+
+def refused_leaks(leaks: Mapping[str, str]) -> list[str]:
+    """The leaks a held-out build refuses: those of recordings neither named in
+    ``HELD_OUT_EXCLUDED`` nor drawn from a sifted pool (``SIFTED_POOLS``), one line each."""
+    return [
+        f"{name}: held out, but {why} in the development split"
+        for name, why in sorted(leaks.items())
+        if name not in HELD_OUT_EXCLUDED and not name.startswith(SIFTED_POOLS)
+    ]
+
+
+def held_out_exclusions(shared: Path) -> set[str] | None:
+    """The recordings a held-out build leaves out, or None (after one line per file on stderr)
+    when a held-out recording not named in ``HELD_OUT_EXCLUDED`` is development audio."""
+    from wakeword.voice import VoiceEncoder
+
+    encoder = VoiceEncoder()
+
+    def embed(samples: Pcm) -> npt.NDArray[np.float32]:
+        return encoder.embed(samples[: 8 * SAMPLE_RATE])
+
+    dev = {name: read_clip(shared / name) for name in split_sources(shared, "dev")}
+    held = {name: read_clip(shared / name) for name in split_sources(shared, "heldout")}
+    leaks = held_out_leaks(held, dev, embed)
+    refused = refused_leaks(leaks)
+    for line in refused:
+        print(line, file=sys.stderr)
+    if refused:
+        print(
+            f"refusing to build a held-out set with {len(refused)} development recording(s)",
+            file=sys.stderr,
+        )
+        return None
+    excluded = set(HELD_OUT_EXCLUDED) | set(leaks)
+    print(
+        f"heldout: {len(excluded & set(held))} of {len(held)} recordings left out as development"
+        " audio or voices",
+        file=sys.stderr,
+    )
+    return excluded
 
 
 SamePair = tuple[str, Signal, int, str, Signal]
@@ -412,8 +526,11 @@ SamePair = tuple[str, Signal, int, str, Signal]
 its speech)."""
 
 
-def _same_speaker_pairs(shared: Path, silero: SileroVad, split: str) -> list[SamePair]:
-    """The same-person pairs of ``split``, repeated to about 5 per folder per variant."""
+def _same_speaker_pairs(
+    shared: Path, silero: SileroVad, split: str, excluded: set[str]
+) -> list[SamePair]:
+    """The same-person pairs of ``split`` not left out, repeated to about 5 per folder per
+    variant."""
     pairs: list[SamePair] = []
     if split_of(SAME_SPEAKER_CLIP) == split:
         wake, words = split_at_pause(
@@ -421,6 +538,8 @@ def _same_speaker_pairs(shared: Path, silero: SileroVad, split: str) -> list[Sam
         )
         pairs += [(SAME_SPEAKER_CLIP, wake, 2 * FRAME_SAMPLES, SAME_SPEAKER_CLIP, words)] * 5
     for wake_name, request_name in SAME_VOICE_PAIRS:
+        if excluded & {f"wake/{wake_name}", request_name}:
+            continue
         if split_of(f"wake/{wake_name}") == split == split_of(request_name):
             wake, _, w1 = trimmed(shared / "wake" / wake_name, silero)
             request, r0, r1 = trimmed(shared / request_name, silero)
@@ -446,13 +565,16 @@ def build_talk(args: argparse.Namespace, silero: SileroVad) -> int:
     """The talk sets of one split (``--split``): see the module's docstring."""
     split = args.split
     seed = SPLIT_SEEDS[split]
+    excluded = held_out_exclusions(args.shared) if split == "heldout" else set()
+    if excluded is None:
+        return 1
     wakes = []
     for name in HEARD_POSITIVES:
-        if split_of(f"wake/{name}") == split:
+        if split_of(f"wake/{name}") == split and f"wake/{name}" not in excluded:
             clip, _, w1 = trimmed(args.shared / "wake" / name, silero)
             wakes.append((name, clip, len(clip) - w1))
-    requests = _talk_requests(args.shared, silero, split, np.random.default_rng(seed))
-    same = _same_speaker_pairs(args.shared, silero, split)
+    requests = _talk_requests(args.shared, silero, split, np.random.default_rng(seed), excluded)
+    same = _same_speaker_pairs(args.shared, silero, split, excluded)
     sources = [read_clip(args.shared / p).astype(np.float64) for p in BABBLE_SOURCES]
     print(f"{split}: {len(wakes)} wake clips, {len(requests)} requests", file=sys.stderr)
     for condition in TALK_CONDITIONS:
@@ -460,6 +582,9 @@ def build_talk(args: argparse.Namespace, silero: SileroVad) -> int:
             continue
         pairs: list[tuple[str, Signal, int, str | None, Signal | None]]
         if condition.name == "same_speaker":
+            if not same:
+                print(f"{condition.name}: no same-person pair in this split")
+                continue
             pairs = same
         else:
             pairs = [(name, wake, after, None, None) for name, wake, after in wakes]

@@ -103,16 +103,76 @@ def test_each_recording_is_in_one_split_for_good(script: ModuleType) -> None:
     assert script.SPLIT_SEEDS["dev"] != script.SPLIT_SEEDS["heldout"]
 
 
-def test_the_held_out_split_has_same_person_requests_of_its_own(script: ModuleType) -> None:
-    # Both halves of every same-voice pair are held out, and the wake clips are ones that wake a
-    # model (HEARD_POSITIVES); no pair shares a recording with the development split's clip.
+def test_no_held_out_same_person_pair_survives_the_leak_rule(script: ModuleType) -> None:
+    # Both halves of every same-voice pair are held out, but each pair has a recording that is
+    # development audio (HELD_OUT_EXCLUDED), so the held-out build writes no same_speaker folder.
     from sim.research.shared_audio import HEARD_POSITIVES
 
     assert len(script.SAME_VOICE_PAIRS) == 3
     for wake, request in script.SAME_VOICE_PAIRS:
         assert wake in HEARD_POSITIVES and request.startswith("wake/")
         assert script.split_of(f"wake/{wake}") == script.split_of(request) == "heldout"
-        assert script.SAME_SPEAKER_CLIP not in (f"wake/{wake}", request)
+        assert set(script.HELD_OUT_EXCLUDED) & {f"wake/{wake}", request}
+
+
+VOICES = {0: (1.0, 0.0), 1: (0.8, 0.6), 2: (0.6, 0.8)}
+"""Fake voices: 1 scores 0.80 against 0 (over the 0.75 cut), 2 scores 0.60 (under it)."""
+
+
+def fake_embed(samples: npt.NDArray[np.int16]) -> npt.NDArray[np.float32]:
+    """A stand-in voice encoder: the clip's first sample says whose voice it is."""
+    return np.array(VOICES[int(samples[0])], dtype=np.float32)
+
+
+def fake_clip(voice: int, seed: int) -> npt.NDArray[np.int16]:
+    samples = np.random.default_rng(seed).integers(-3000, 3000, 1600).astype(np.int16)
+    samples[0] = voice
+    return samples
+
+
+def test_a_held_out_clip_with_a_dev_clips_samples_or_voice_is_a_leak(script: ModuleType) -> None:
+    dev = {"wake/dev.wav": fake_clip(0, seed=1)}
+    held = {
+        "wake/copy.flac": dev["wake/dev.wav"].copy(),  # other name and format, same samples
+        "wake/kin.wav": fake_clip(1, seed=2),  # the dev clip's voice (cosine 0.80)
+        "wake/other.wav": fake_clip(2, seed=3),  # another voice (cosine 0.60)
+    }
+    leaks = script.held_out_leaks(held, dev, fake_embed)
+    assert set(leaks) == {"wake/copy.flac", "wake/kin.wav"}
+    assert leaks["wake/copy.flac"] == "the same samples as wake/dev.wav"
+    assert leaks["wake/kin.wav"] == "the voice of wake/dev.wav (cosine 0.80)"
+    assert script.VOICE_LEAK_COSINE == 0.75
+
+
+def test_a_held_out_build_refuses_a_leak_it_does_not_name(script: ModuleType) -> None:
+    leaks = {
+        "wake/new/clip.wav": "the same samples as wake/dev.wav",
+        script.HELD_OUT_EXCLUDED[0]: "the same samples as wake/pymicro/alexa/1.wav",
+        "keywords/computer/x.flac": "the voice of keywords/snowboy/y.flac (cosine 0.90)",
+    }
+    # Named exclusions and sifted pools are left out; anything else stops the build.
+    assert script.refused_leaks(leaks) == [
+        "wake/new/clip.wav: held out, but the same samples as wake/dev.wav in the development split"
+    ]
+    assert script.refused_leaks({}) == []
+
+
+@pytest.mark.shared_audio
+def test_no_held_out_recording_is_a_dev_recordings_samples(
+    script: ModuleType, shared_audio: Path
+) -> None:
+    from sim.research.corpus import read_clip
+
+    excluded = script.held_out_exclusions(shared_audio)
+    assert excluded is not None and set(script.HELD_OUT_EXCLUDED) <= excluded
+    held = [n for n in script.split_sources(shared_audio, "heldout") if n not in excluded]
+    dev = script.split_sources(shared_audio, "dev")
+    from sim.research.shared_audio import HEARD_POSITIVES
+
+    assert len({f"wake/{n}" for n in HEARD_POSITIVES} & set(held)) == 4  # wake clips left
+    digest = script._samples_digest
+    dev_digests = {digest(read_clip(shared_audio / n)) for n in dev}
+    assert not [n for n in held if digest(read_clip(shared_audio / n)) in dev_digests]
 
 
 def test_pauses_are_drawn_as_people_pause(script: ModuleType) -> None:
