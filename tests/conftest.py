@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,3 +72,66 @@ REFERENCE_MODELS: dict[str, tuple[str, ...]] = {
     "tflite": ("alexa", "hey_jarvis", "okay_nabu"),
 }
 """A mix of built-ins per backend: a verifier model (hey_jarvis on ONNX) and one only it has."""
+
+
+# -- two test processes (pytest-xdist, ``-n 2`` in addopts) -------------------------------------
+# Each module runs in one worker (its module- and session-scoped fixtures are built once, as in a
+# serial run), and every test on the audio device runs in one worker, one after the other: two
+# at once would each hear the other's wake words and recording streams in the one PulseAudio
+# sink. Only workers collect, so each tells the controller its device tests in a file.
+SOUND_DEVICE = "sound_device"
+"""The marker (pyproject.toml) of a test on the audio device; tests using ``pulse_mic`` are."""
+_SOUND_IDS = pytest.StashKey[Path]()
+
+
+def on_the_sound_device(item: pytest.Item) -> bool:
+    """Whether a test plays into or records from the audio device."""
+    uses_the_mic = "pulse_mic" in getattr(item, "fixturenames", ())
+    return uses_the_mic or item.get_closest_marker(SOUND_DEVICE) is not None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the controller (or a run without workers)
+        config.stash[_SOUND_IDS] = Path(tempfile.mkdtemp(prefix="keepmum-sound-ids-"))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _SOUND_IDS in config.stash:
+        shutil.rmtree(config.stash[_SOUND_IDS], ignore_errors=True)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Tell each worker (xdist's WorkerController) where to write its device tests."""
+    node.workerinput["keepmum_sound_ids"] = str(node.config.stash[_SOUND_IDS])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None:
+        return
+    on_device = [item.nodeid for item in items if on_the_sound_device(item)]
+    folder = Path(workerinput["keepmum_sound_ids"])
+    (folder / str(workerinput["workerid"])).write_text("".join(f"{n}\n" for n in on_device))
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist's scope scheduler with scopes of our own: the audio device's tests, else modules."""
+    if config.getvalue("dist") not in ("load", "loadscope"):
+        return None  # a --dist asked for explicitly (each, loadfile ...) is as asked
+    from xdist.scheduler import LoadScopeScheduling
+
+    folder = config.stash[_SOUND_IDS]
+
+    class DeviceThenModules(LoadScopeScheduling):  # type: ignore[misc]
+        on_device: set[str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.on_device is None:  # every worker has collected (and written) by now
+                self.on_device = {
+                    line for f in folder.iterdir() for line in f.read_text().splitlines()
+                }
+            return SOUND_DEVICE if nodeid in self.on_device else nodeid.split("::", 1)[0]
+
+    return DeviceThenModules(config, log)
