@@ -8,6 +8,7 @@ never pass silently.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -78,10 +79,11 @@ REFERENCE_MODELS: dict[str, tuple[str, ...]] = {
 # Each module runs in one worker (its module- and session-scoped fixtures are built once, as in a
 # serial run), and every test on the audio device runs in one worker, one after the other: two
 # at once would each hear the other's wake words and recording streams in the one PulseAudio
-# sink. Only workers collect, so each tells the controller its device tests in a file.
+# sink. The device's tests and the modules with a ``slow`` test go first, so that no long one is
+# left to run alone at the end. Only workers collect, so each tells the controller in a file.
 SOUND_DEVICE = "sound_device"
 """The marker (pyproject.toml) of a test on the audio device; tests using ``pulse_mic`` are."""
-_SOUND_IDS = pytest.StashKey[Path]()
+_KINDS_FOLDER = pytest.StashKey[Path]()
 
 
 def on_the_sound_device(item: pytest.Item) -> bool:
@@ -92,27 +94,30 @@ def on_the_sound_device(item: pytest.Item) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):  # the controller (or a run without workers)
-        config.stash[_SOUND_IDS] = Path(tempfile.mkdtemp(prefix="keepmum-sound-ids-"))
+        config.stash[_KINDS_FOLDER] = Path(tempfile.mkdtemp(prefix="keepmum-test-kinds-"))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if _SOUND_IDS in config.stash:
-        shutil.rmtree(config.stash[_SOUND_IDS], ignore_errors=True)
+    if _KINDS_FOLDER in config.stash:
+        shutil.rmtree(config.stash[_KINDS_FOLDER], ignore_errors=True)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """Tell each worker (xdist's WorkerController) where to write its device tests."""
-    node.workerinput["keepmum_sound_ids"] = str(node.config.stash[_SOUND_IDS])
+    """Tell each worker (xdist's WorkerController) where to write what it collected."""
+    node.workerinput["keepmum_test_kinds"] = str(node.config.stash[_KINDS_FOLDER])
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     workerinput = getattr(config, "workerinput", None)
     if workerinput is None:
         return
-    on_device = [item.nodeid for item in items if on_the_sound_device(item)]
-    folder = Path(workerinput["keepmum_sound_ids"])
-    (folder / str(workerinput["workerid"])).write_text("".join(f"{n}\n" for n in on_device))
+    kinds = {
+        SOUND_DEVICE: [item.nodeid for item in items if on_the_sound_device(item)],
+        "slow": [item.nodeid for item in items if item.get_closest_marker("slow")],
+    }
+    folder = Path(workerinput["keepmum_test_kinds"])
+    (folder / f"{workerinput['workerid']}.json").write_text(json.dumps(kinds))
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
@@ -122,16 +127,30 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         return None  # a --dist asked for explicitly (each, loadfile ...) is as asked
     from xdist.scheduler import LoadScopeScheduling
 
-    folder = config.stash[_SOUND_IDS]
+    folder = config.stash[_KINDS_FOLDER]
 
     class DeviceThenModules(LoadScopeScheduling):  # type: ignore[misc]
-        on_device: set[str] | None = None
+        kinds: dict[str, set[str]] | None = None
+
+        def _kind(self, kind: str) -> set[str]:
+            if self.kinds is None:  # every worker has collected (and written) by now
+                found = [json.loads(f.read_text()) for f in sorted(folder.iterdir())]
+                self.kinds = {
+                    k: {n for one in found for n in one[k]} for k in (SOUND_DEVICE, "slow")
+                }
+            return self.kinds[kind]
 
         def _split_scope(self, nodeid: str) -> str:
-            if self.on_device is None:  # every worker has collected (and written) by now
-                self.on_device = {
-                    line for f in folder.iterdir() for line in f.read_text().splitlines()
-                }
-            return SOUND_DEVICE if nodeid in self.on_device else nodeid.split("::", 1)[0]
+            return SOUND_DEVICE if nodeid in self._kind(SOUND_DEVICE) else nodeid.split("::", 1)[0]
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if not getattr(self, "long_ones_first", False):
+                slow = {self._split_scope(n) for n in self._kind("slow")}
+                for scope in reversed([s for s in self.workqueue if s in slow]):
+                    self.workqueue.move_to_end(scope, last=False)
+                if SOUND_DEVICE in self.workqueue:
+                    self.workqueue.move_to_end(SOUND_DEVICE, last=False)
+                self.long_ones_first = True
+            super()._assign_work_unit(node)
 
     return DeviceThenModules(config, log)
