@@ -92,11 +92,6 @@ def on_the_sound_device(item: pytest.Item) -> bool:
     return uses_the_mic or item.get_closest_marker(SOUND_DEVICE) is not None
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    if not hasattr(config, "workerinput"):  # the controller (or a run without workers)
-        config.stash[_KINDS_FOLDER] = Path(tempfile.mkdtemp(prefix="keepmum-test-kinds-"))
-
-
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _KINDS_FOLDER in config.stash:
         shutil.rmtree(config.stash[_KINDS_FOLDER], ignore_errors=True)
@@ -104,8 +99,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """Tell each worker (xdist's WorkerController) where to write what it collected."""
-    node.workerinput["keepmum_test_kinds"] = str(node.config.stash[_KINDS_FOLDER])
+    """Tell each worker (xdist's WorkerController) where to write what it collected; made here,
+    in the controller, so that a run in one process (-n 0, mutmut) makes no folder."""
+    stash = node.config.stash
+    if _KINDS_FOLDER not in stash:
+        stash[_KINDS_FOLDER] = Path(tempfile.mkdtemp(prefix="keepmum-test-kinds-"))
+    node.workerinput["keepmum_test_kinds"] = str(stash[_KINDS_FOLDER])
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -127,13 +126,12 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         return None  # a --dist asked for explicitly (each, loadfile ...) is as asked
     from xdist.scheduler import LoadScopeScheduling
 
-    folder = config.stash[_KINDS_FOLDER]
-
     class DeviceThenModules(LoadScopeScheduling):  # type: ignore[misc]
         kinds: dict[str, set[str]] | None = None
 
         def _kind(self, kind: str) -> set[str]:
             if self.kinds is None:  # every worker has collected (and written) by now
+                folder = config.stash[_KINDS_FOLDER]
                 found = [json.loads(f.read_text()) for f in sorted(folder.iterdir())]
                 self.kinds = {
                     k: {n for one in found for n in one[k]} for k in (SOUND_DEVICE, "slow")
