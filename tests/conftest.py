@@ -8,9 +8,12 @@ never pass silently.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,3 +73,82 @@ REFERENCE_MODELS: dict[str, tuple[str, ...]] = {
     "tflite": ("alexa", "hey_jarvis", "okay_nabu"),
 }
 """A mix of built-ins per backend: a verifier model (hey_jarvis on ONNX) and one only it has."""
+
+
+# -- two test processes (pytest-xdist, ``-n 2`` in addopts) -------------------------------------
+# Each module runs in one worker (its module- and session-scoped fixtures are built once, as in a
+# serial run), and every test on the audio device runs in one worker, one after the other: two
+# at once would each hear the other's wake words and recording streams in the one PulseAudio
+# sink. The device's tests and the modules with a ``slow`` test go first, so that no long one is
+# left to run alone at the end. Only workers collect, so each tells the controller in a file.
+SOUND_DEVICE = "sound_device"
+"""The marker (pyproject.toml) of a test on the audio device; tests using ``pulse_mic`` are."""
+_KINDS_FOLDER = pytest.StashKey[Path]()
+
+
+def on_the_sound_device(item: pytest.Item) -> bool:
+    """Whether a test plays into or records from the audio device."""
+    uses_the_mic = "pulse_mic" in getattr(item, "fixturenames", ())
+    return uses_the_mic or item.get_closest_marker(SOUND_DEVICE) is not None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _KINDS_FOLDER in config.stash:
+        shutil.rmtree(config.stash[_KINDS_FOLDER], ignore_errors=True)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Tell each worker (xdist's WorkerController) where to write what it collected; made here,
+    in the controller, so that a run in one process (-n 0, mutmut) makes no folder."""
+    stash = node.config.stash
+    if _KINDS_FOLDER not in stash:
+        stash[_KINDS_FOLDER] = Path(tempfile.mkdtemp(prefix="keepmum-test-kinds-"))
+    node.workerinput["keepmum_test_kinds"] = str(stash[_KINDS_FOLDER])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None:
+        return
+    kinds = {
+        SOUND_DEVICE: [item.nodeid for item in items if on_the_sound_device(item)],
+        "slow": [item.nodeid for item in items if item.get_closest_marker("slow")],
+    }
+    folder = Path(workerinput["keepmum_test_kinds"])
+    (folder / f"{workerinput['workerid']}.json").write_text(json.dumps(kinds))
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist's scope scheduler with scopes of our own: the audio device's tests, else modules."""
+    if config.getvalue("dist") not in ("load", "loadscope"):
+        return None  # a --dist asked for explicitly (each, loadfile ...) is as asked
+    from xdist.scheduler import LoadScopeScheduling
+
+    class DeviceThenModules(LoadScopeScheduling):  # type: ignore[misc]
+        kinds: dict[str, set[str]] | None = None
+
+        def _kind(self, kind: str) -> set[str]:
+            if self.kinds is None:  # every worker has collected (and written) by now
+                folder = config.stash[_KINDS_FOLDER]
+                found = [json.loads(f.read_text()) for f in sorted(folder.iterdir())]
+                self.kinds = {
+                    k: {n for one in found for n in one[k]} for k in (SOUND_DEVICE, "slow")
+                }
+            return self.kinds[kind]
+
+        def _split_scope(self, nodeid: str) -> str:
+            return SOUND_DEVICE if nodeid in self._kind(SOUND_DEVICE) else nodeid.split("::", 1)[0]
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if not getattr(self, "long_ones_first", False):
+                slow = {self._split_scope(n) for n in self._kind("slow")}
+                for scope in reversed([s for s in self.workqueue if s in slow]):
+                    self.workqueue.move_to_end(scope, last=False)
+                if SOUND_DEVICE in self.workqueue:
+                    self.workqueue.move_to_end(SOUND_DEVICE, last=False)
+                self.long_ones_first = True
+            super()._assign_work_unit(node)
+
+    return DeviceThenModules(config, log)

@@ -82,6 +82,7 @@ def test_a_model_file_of_the_backend_wakes_under_its_own_name(tmp_path: Path) ->
 
 
 @pytest.mark.system
+@pytest.mark.sound_device
 def test_listen_list_devices_shows_what_input_device_accepts(tmp_path: Path) -> None:
     require_tool("pactl")
     names = input_device_names()

@@ -23,7 +23,7 @@ import soundfile as sf
 from tests.conftest import require_system, require_tool
 from tests.e2e.conftest import FIXTURES, Result, finish, run_keepmum, start_keepmum
 
-pytestmark = pytest.mark.system
+pytestmark = [pytest.mark.system, pytest.mark.sound_device]
 
 NULL_SINK = "mic"
 STREAM_WAIT_S = 60.0

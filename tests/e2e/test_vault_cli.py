@@ -451,6 +451,7 @@ def _has_output_device() -> bool:
     return True
 
 
+@pytest.mark.sound_device
 def test_play_through_the_sound_device(stored_home: StoredHome) -> None:
     from tests.conftest import require_system
 

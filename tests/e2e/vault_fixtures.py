@@ -116,14 +116,38 @@ def stored_ids(result: Result) -> list[str]:
     return [e["record"] for e in result.of("stored")]
 
 
+# Each test module imports these fixtures, and a fixture imported into a module is that module's
+# own: session-scoped or not, each module would make its own recording and template home (an
+# init's two scrypt seals and two replays, 13 times in the e2e folder). The first module's are
+# kept in the session's stash and the others' fixtures return them: neither is ever written to
+# (tests copy the template home, see stored_home).
+_RECORDING = pytest.StashKey[tuple[Path, np.ndarray]]()
+_TEMPLATE = pytest.StashKey[StoredHome]()
+_UNLOCKED = pytest.StashKey[dict[str, x25519.Identity]]()
+
+
 @pytest.fixture(scope="session", name="wake_recording")
-def _wake_recording(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
-    path = tmp_path_factory.mktemp("audio") / "three_wakes.wav"
-    return path, write_wake_recording(path)
+def _wake_recording(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, np.ndarray]:
+    if _RECORDING not in request.config.stash:
+        path = tmp_path_factory.mktemp("audio") / "three_wakes.wav"
+        request.config.stash[_RECORDING] = (path, write_wake_recording(path))
+    return request.config.stash[_RECORDING]
 
 
 @pytest.fixture(scope="session", name="stored_template")
 def _stored_template(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    wake_recording: tuple[Path, np.ndarray],
+) -> StoredHome:
+    if _TEMPLATE not in request.config.stash:
+        request.config.stash[_TEMPLATE] = _make_stored_template(tmp_path_factory, wake_recording)
+    return request.config.stash[_TEMPLATE]
+
+
+def _make_stored_template(
     tmp_path_factory: pytest.TempPathFactory, wake_recording: tuple[Path, np.ndarray]
 ) -> StoredHome:
     base = tmp_path_factory.mktemp("stored")
@@ -153,11 +177,13 @@ def _stored_home(stored_template: StoredHome, tmp_path: Path) -> StoredHome:
 
 
 @pytest.fixture(scope="session", name="unlocked")
-def _unlocked(stored_template: StoredHome) -> Callable[[str], x25519.Identity]:
+def _unlocked(
+    request: pytest.FixtureRequest, stored_template: StoredHome
+) -> Callable[[str], x25519.Identity]:
     """Unlock a template member once per session, in-process (scrypt is slow)."""
     from storage.vault import Vault
 
-    cache: dict[str, x25519.Identity] = {}
+    cache = request.config.stash.setdefault(_UNLOCKED, {})  # shared by the modules, as above
 
     def get(name: str) -> x25519.Identity:
         if name not in cache:

@@ -20,7 +20,13 @@ SECRET = str(x25519.Identity.generate())
 PUBLIC = str(x25519.Identity.generate().to_public())
 
 
-@pytest.mark.parametrize("value", [SECRET, SECRET.lower(), f"  {SECRET}\n", f"x={SECRET};"])
+# Named ids: the key is new in every process, and the test processes (pytest-xdist) must all
+# collect the same test names.
+@pytest.mark.parametrize(
+    "value",
+    [SECRET, SECRET.lower(), f"  {SECRET}\n", f"x={SECRET};"],
+    ids=["upper", "lower", "padded", "inside"],
+)
 def test_secret_keys_are_recognised_in_any_case_and_context(value: str) -> None:
     assert looks_secret(value)
     with pytest.raises(ConfigError, match="--recipient: this is an age secret key") as info:
