@@ -455,7 +455,7 @@ class SpeakerState:
     frames: int = 0
     """Frames in the utterance so far, pre-roll included."""
     since_wake: int = 0
-    """Frames since the wake detection."""
+    """Frames since the wake detection (read only while the wake word's tail may run)."""
     tail_frames: int = 0
     """Confirmed frames right after the detection (the wake word's tail). The tail is still
     running while ``tail_frames == since_wake`` (and ``tail_closed`` is False)."""
@@ -704,7 +704,9 @@ def _after_quiet_wake(
     wake word's, as a tail's are). A longer phrase is a request said straight away: the counters
     that ran alongside (``nxt``) stand."""
     if confirmed:
-        span = state.word_frames + state.word_pause + 1 if state.word_frames else 1
+        # Before the phrase's first confirmed frame both counters are 0 (the pause counts only
+        # after one), so this is 1 there.
+        span = state.word_frames + state.word_pause + 1
         if span > settings.wake_word_frames:
             return replace(nxt, word_pending=False, word_frames=0, word_pause=0)
         return replace(nxt, word_frames=span, word_pause=0)
@@ -713,10 +715,10 @@ def _after_quiet_wake(
     pause = state.word_pause + 1
     if pause < max(1, settings.wake_gap_frames):
         return replace(nxt, word_pause=pause)
+    # No tail follows (tail_closed), so since_wake, which only times a tail, stays 0.
     return SpeakerState(
         Mode.AWAKE,
         frames=nxt.frames,
-        since_wake=pause,
         tail_frames=state.word_frames,
         tail_closed=True,
         head_frames=nxt.frames - pause,

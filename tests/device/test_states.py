@@ -685,3 +685,124 @@ def test_every_ending_returns_to_a_fresh_listening_state(
     assert dataclasses.replace(state, room_db=0.0) == dataclasses.replace(
         SpeakerState(), room_db=0.0
     )
+
+
+# Boundary tests of the request decision's step, one rule each (issue 30: each kills mutants
+# that survived the tests above).
+
+
+def test_the_preroll_is_at_least_one_frame() -> None:
+    # The wake's own frame is always kept, even when the ring holds nothing before it.
+    for available in (0, 1):
+        state, action = step(SpeakerState(), FrameFacts(wake=True, preroll_available=available), S)
+        assert action is Action.START
+        assert (state.frames, state.head_frames) == (1, 1)
+
+
+def test_the_ram_buffer_ends_a_request_on_the_frame_that_fills_it() -> None:
+    # A started request whose pauses (not kept, so under max_frames) fill the RAM buffer: the
+    # frame that fills it ends the utterance, the one before does not.
+    assert S.buffer_frames == 232
+    state = SpeakerState(
+        Mode.AWAKE,
+        frames=S.buffer_frames - 2,
+        head_frames=S.preroll_frames,
+        started=True,
+        request_frames=20,
+        gaps=((S.preroll_frames, S.buffer_frames - 60),),
+    )
+    state, action = step(state, SPEECH, S)
+    assert (state.frames, action) == (S.buffer_frames - 1, Action.APPEND)
+    _, action = step(state, SPEECH, S)
+    assert action is Action.KEEP_MAX_LENGTH
+
+
+def test_a_wake_gap_of_one_frame_closes_the_tail() -> None:
+    gap_wake = FrameFacts(wake=True, preroll_available=25, wake_gap=True)
+    one = replace(S, wake_gap_ms=80)
+    assert one.wake_gap_frames == 1
+    assert step(SpeakerState(), gap_wake, one)[0].tail_closed
+    assert not step(SpeakerState(), gap_wake, replace(S, wake_gap_ms=0))[0].tail_closed
+
+
+# The quiet-wake rule (speaker.quiet_wake_ms): a wake the detector called quiet.
+QUIET_WAKE_FACTS = FrameFacts(wake=True, preroll_available=25, wake_quiet=True, room_db=-60.0)
+"""A quiet wake (``room_db`` a number: a state holding NaN never equals another on 3.13)."""
+
+
+def test_a_quiet_wake_rule_of_one_frame_is_on_and_of_zero_is_off() -> None:
+    on = replace(S, quiet_wake_ms=80)
+    assert on.quiet_wake_frames == 1
+    state, _ = step(SpeakerState(), QUIET_WAKE_FACTS, on)
+    assert state.word_pending and state.tail_closed
+    state, _ = step(SpeakerState(), QUIET_WAKE_FACTS, S)
+    assert not state.word_pending and not state.tail_closed
+
+
+def test_after_a_quiet_wake_the_phrase_counters_frame_by_frame() -> None:
+    # Confirmed, a one-frame pause (under wake_gap_ms: the phrase goes on), confirmed, then a
+    # pause of wake_gap_ms (2 frames): the phrase of 3 frames was the wake word, and the request
+    # decision starts afresh at the pause, the phrase as the wake word's tail.
+    state, _ = step(SpeakerState(), QUIET_WAKE_FACTS, QS)
+    seen = []
+    for facts in (SPEECH, QUIET, SPEECH, QUIET):
+        state, action = step(state, facts, QS)
+        assert action is Action.APPEND
+        seen.append((state.word_pending, state.word_frames, state.word_pause))
+    assert seen == [(True, 1, 0), (True, 1, 1), (True, 3, 0), (True, 3, 1)]
+    state, action = step(state, QUIET, QS)
+    assert action is Action.APPEND
+    frames = QS.preroll_frames + 5
+    assert state == SpeakerState(
+        Mode.AWAKE, frames=frames, tail_frames=3, tail_closed=True, head_frames=frames - 2
+    )
+
+
+def test_after_a_quiet_wake_a_phrase_of_exactly_wake_word_ms_is_the_wake_word() -> None:
+    assert QS.wake_word_frames == 12
+    speech = said(range(14, 14 + QS.wake_word_frames), frames=120)
+    decision = decide(speech, speech, QUIET_WAKE, QS)
+    assert (decision.kept, decision.reason, decision.request_speech_ms) == (False, "wake_tail", 0)
+
+
+def test_a_phrase_found_to_be_a_request_is_decided_as_after_any_wake() -> None:
+    # 11 confirmed frames, a one-frame pause, one more: 13 frames, over wake_word_ms (12), so a
+    # request said straight away. From that frame on the quiet wake's state is the state of a
+    # wake whose tail was closed that heard the same frames, and it ends the same way.
+    quiet, _ = step(SpeakerState(), QUIET_WAKE_FACTS, QS)
+    closed = replace(quiet, word_pending=False)
+    for facts in [SPEECH] * 11 + [QUIET]:
+        quiet, _ = step(quiet, facts, QS)
+        closed, _ = step(closed, facts, QS)
+        assert quiet.word_pending
+    for facts in [SPEECH] + [QUIET] * QS.silence_frames:
+        quiet, quiet_action = step(quiet, facts, QS)
+        closed, closed_action = step(closed, facts, QS)
+        assert (quiet, quiet_action) == (closed, closed_action)
+    assert quiet_action is Action.KEEP_SILENCE
+
+
+def test_the_wait_does_not_end_while_a_phrase_after_a_quiet_wake_runs() -> None:
+    # Nothing after a quiet wake: discarded when the wait runs out, as after any wake.
+    wake = [QUIET_WAKE_FACTS]
+    nothing = run(wake + [QUIET] * 80, QS)
+    assert nothing.index(Action.DISCARD_NO_SPEECH) == QS.timeout_frames
+    # A phrase whose first confirmed frame is the wait's last frame: it may be the wake word, so
+    # it holds the wait; it was (4 frames, then a pause of wake_gap_ms), and the wait starts
+    # again from its end.
+    phrase = wake + [QUIET] * (QS.timeout_frames - 1) + [SPEECH] * 4 + [QUIET] * 80
+    actions = run(phrase, QS)
+    assert actions[QS.timeout_frames] is Action.APPEND
+    last_word_frame = QS.timeout_frames + 3
+    assert actions.index(Action.DISCARD_WAKE_TAIL) == last_word_frame + QS.timeout_frames
+
+
+def test_after_a_quiet_wake_a_wake_gap_under_a_frame_ends_the_phrase_after_one() -> None:
+    # wake_gap_ms 0 (or 80): the phrase after a quiet wake still ends at a pause of one frame.
+    no_gap = replace(QS, wake_gap_ms=0)
+    state, _ = step(SpeakerState(), QUIET_WAKE_FACTS, no_gap)
+    for facts in [SPEECH] * 4:
+        state, _ = step(state, facts, no_gap)
+    state, _ = step(state, QUIET, no_gap)
+    assert (state.word_pending, state.tail_frames, state.tail_closed) == (False, 4, True)
+    assert state.head_frames == state.frames - 1
