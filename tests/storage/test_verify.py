@@ -344,3 +344,20 @@ def test_a_failure_to_audit_the_failure_is_itself_reported(vault: Vault, home: P
         None, "could not append verification_failed to the audit chain (full)"
     )
     assert report.bad_records == [rid]
+
+
+def test_a_record_without_ciphertext_is_named_malformed(vault: Vault, home: Path) -> None:
+    # The schema edited to allow it (what a person with the file can do), then the ciphertext
+    # removed: named, not a crash.
+    rid = vault.records("bob")[0].id
+    raw = _raw(home)
+    raw.execute("PRAGMA writable_schema = ON")
+    raw.execute(
+        "UPDATE sqlite_master SET sql = replace(sql, 'ciphertext BLOB NOT NULL', 'ciphertext BLOB')"
+        " WHERE name = 'records'"
+    )
+    raw.close()
+    raw = _raw(home)
+    raw.execute("UPDATE records SET ciphertext = NULL WHERE id = ?", (rid,))
+    report = verify_vault(vault)
+    assert _problems(report, rid)[0] == "malformed row (ciphertext is NoneType, not a blob)"
