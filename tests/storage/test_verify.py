@@ -361,3 +361,16 @@ def test_a_record_without_ciphertext_is_named_malformed(vault: Vault, home: Path
     raw.execute("UPDATE records SET ciphertext = NULL WHERE id = ?", (rid,))
     report = verify_vault(vault)
     assert _problems(report, rid)[0] == "malformed row (ciphertext is NoneType, not a blob)"
+
+
+def test_a_voiceprint_inserted_behind_the_vaults_back_is_named(vault: Vault, home: Path) -> None:
+    _raw(home).execute(
+        "INSERT INTO voiceprints VALUES ('bob', ?, 2, 3, 'm', 0)", (struct.pack("<2f", 1, 0),)
+    )
+    assert verify_vault(vault).defects == [
+        Defect(
+            None,
+            "voiceprint of 'bob': no voice_enrolled entry in the audit chain (a row inserted "
+            "behind keepmum's back?)",
+        )
+    ]
