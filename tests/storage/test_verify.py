@@ -196,7 +196,11 @@ def test_decrypt_check_finds_audio_that_does_not_match(
     )
     report = verify_vault(vault, member="bob", identity=identities("bob"))
     assert report.bad_records == [meta.id]
-    assert any("not a WAV" in d.problem or "samples" in d.problem for d in report.defects)
+    # What only the key finds names the record too (the index's hashes differ from the audit's).
+    assert Defect(meta.id, "audio is 799 samples at 16000 Hz, index says 800 at 16000 Hz") in (
+        report.defects
+    )
+    assert report.decrypted == 0
     # The record is named once, by the defect, not again in its problem.
     assert not any(d.problem.startswith("record ") for d in report.defects)
 
@@ -374,3 +378,11 @@ def test_a_voiceprint_inserted_behind_the_vaults_back_is_named(vault: Vault, hom
             "behind keepmum's back?)",
         )
     ]
+
+
+def test_every_record_of_the_member_is_decrypted_and_counted(
+    vault: Vault, identities: Ident
+) -> None:
+    vault.store(utterance(0.03, seed=7), "bob")
+    report = verify_vault(vault, member="bob", identity=identities("bob"))
+    assert (report.ok, report.records, report.decrypted) == (True, 3, 2)
