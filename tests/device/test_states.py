@@ -753,8 +753,15 @@ def test_after_a_quiet_wake_the_phrase_counters_frame_by_frame() -> None:
     state, action = step(state, QUIET, QS)
     assert action is Action.APPEND
     frames = QS.preroll_frames + 5
-    assert state == SpeakerState(
-        Mode.AWAKE, frames=frames, tail_frames=3, tail_closed=True, head_frames=frames - 2
+    # A fresh state: the room's level unknown (NaN, compared on its own: NaN != NaN on 3.13).
+    assert math.isnan(state.room_db)
+    assert replace(state, room_db=0.0) == SpeakerState(
+        Mode.AWAKE,
+        frames=frames,
+        tail_frames=3,
+        tail_closed=True,
+        head_frames=frames - 2,
+        room_db=0.0,
     )
 
 
@@ -778,7 +785,9 @@ def test_a_phrase_found_to_be_a_request_is_decided_as_after_any_wake() -> None:
     for facts in [SPEECH] + [QUIET] * QS.silence_frames:
         quiet, quiet_action = step(quiet, facts, QS)
         closed, closed_action = step(closed, facts, QS)
-        assert (quiet, quiet_action) == (closed, closed_action)
+        # room_db aside: the state the utterance ends in holds NaN, and NaN != NaN on 3.13.
+        assert replace(quiet, room_db=0.0) == replace(closed, room_db=0.0)
+        assert quiet_action is closed_action
     assert quiet_action is Action.KEEP_SILENCE
 
 
