@@ -233,3 +233,17 @@ def test_a_queued_copy_its_grant_does_not_cover_is_never_sent(
     assert Uploader(vault).plan() == []
     assert Uploader(vault).upload() == []
     assert cloud.store.items() == []
+
+
+def test_a_record_kept_after_an_all_future_grant_is_sent(
+    vault: Vault, cloud: CloudServer, clock: FakeClock
+) -> None:
+    # The check at send time compares the record's creation with the grant's: a record kept
+    # after the grant is covered and sent.
+    grant_all_future(
+        vault, member="alice", purpose="p", endpoint=cloud.url, recipient=cloud.store.recipient
+    )
+    clock.advance(1.0)
+    rid = store_one(vault, "alice", 1)
+    assert [r.record for r in Uploader(vault).upload()] == [rid]
+    assert [i.record for i in cloud.store.items()] == [rid]
