@@ -386,7 +386,7 @@ class SpeakerState:
     frames: int = 0
     """Frames in the utterance so far, pre-roll included."""
     since_wake: int = 0
-    """Frames since the wake detection."""
+    """Frames since the wake detection (read only while the wake word's tail may run)."""
     tail_frames: int = 0
     """Confirmed frames right after the detection (the wake word's tail). The tail is still
     running while ``tail_frames == since_wake``."""

@@ -16,7 +16,7 @@ checkout gets no ``mutants/`` folder, and two modules never share mutmut's cache
 Usage::
 
     python scripts/mutation.py storage/retention.py      # one module; exit 1 under the bar
-    python scripts/mutation.py --ci                      # the CI subset (the three bar modules)
+    python scripts/mutation.py --ci                      # the CI subset (pyproject.toml)
     python scripts/mutation.py --list                    # the configured modules and tests
     python scripts/mutation.py wakeword/stats.py --keep DIR   # keep mutmut's folder to inspect
 

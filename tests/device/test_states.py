@@ -631,3 +631,33 @@ def test_every_ending_returns_to_a_fresh_listening_state(
     assert dataclasses.replace(state, room_db=0.0) == dataclasses.replace(
         SpeakerState(), room_db=0.0
     )
+
+
+# Boundary tests of the request decision's step, one rule each (issue 30: each kills mutants
+# that survived the tests above).
+
+
+def test_the_preroll_is_at_least_one_frame() -> None:
+    # The wake's own frame is always kept, even when the ring holds nothing before it.
+    for available in (0, 1):
+        state, action = step(SpeakerState(), FrameFacts(wake=True, preroll_available=available), S)
+        assert action is Action.START
+        assert (state.frames, state.head_frames) == (1, 1)
+
+
+def test_the_ram_buffer_ends_a_request_on_the_frame_that_fills_it() -> None:
+    # A started request whose pauses (not kept, so under max_frames) fill the RAM buffer: the
+    # frame that fills it ends the utterance, the one before does not.
+    assert S.buffer_frames == 232
+    state = SpeakerState(
+        Mode.AWAKE,
+        frames=S.buffer_frames - 2,
+        head_frames=S.preroll_frames,
+        started=True,
+        request_frames=20,
+        gaps=((S.preroll_frames, S.buffer_frames - 60),),
+    )
+    state, action = step(state, SPEECH, S)
+    assert (state.frames, action) == (S.buffer_frames - 1, Action.APPEND)
+    _, action = step(state, SPEECH, S)
+    assert action is Action.KEEP_MAX_LENGTH

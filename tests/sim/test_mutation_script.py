@@ -33,6 +33,9 @@ def test_every_configured_module_and_test_file_exists() -> None:
         "storage/retention.py",
         "storage/audit.py",
         "wakeword/trigger.py",
+        "wakeword/stats.py",
+        "device/states.py",
+        "storage/ledger.py",
     }
     assert config["mutation"]["bar"] == 90.0
     for target in targets.values():

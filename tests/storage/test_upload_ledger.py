@@ -316,3 +316,17 @@ def _serving(srv: CloudServer) -> Iterator[CloudServer]:
         srv.shutdown()
         srv.server_close()
         thread.join()
+
+
+def test_a_record_kept_after_an_all_future_grant_is_sent(
+    vault: Vault, cloud: CloudServer, clock: FakeClock
+) -> None:
+    # The check at send time compares the record's creation with the grant's: a record kept
+    # after the grant is covered and sent.
+    grant_all_future(
+        vault, member="alice", purpose="p", endpoint=cloud.url, recipient=cloud.store.recipient
+    )
+    clock.advance(1.0)
+    rid = store_one(vault, "alice", 1)
+    assert [r.record for r in Uploader(vault).upload()] == [rid]
+    assert [i.record for i in cloud.store.items()] == [rid]
