@@ -205,8 +205,7 @@ class Speaker:
         state = self._state
         if state.mode is not Mode.AWAKE or state.started:
             return 0.0
-        waited = state.frames - state.head_frames
-        return max(0, self.settings.timeout_frames - waited) * FRAME_SECONDS
+        return max(0, self.settings.timeout_frames - state.waited_frames) * FRAME_SECONDS
 
     @property
     def noise_floor_db(self) -> float | None:

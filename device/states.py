@@ -430,6 +430,12 @@ class SpeakerState:
         return sum(length for _, length in self.gaps)
 
     @property
+    def waited_frames(self) -> int:
+        """Frames since the wake word's end (``head_frames``): how long the device has waited
+        for a request, which ``speech_timeout_ms`` and ``LATE_WAIT_FRAMES`` are counted in."""
+        return self.frames - self.head_frames
+
+    @property
     def request_speech_ms(self) -> int:
         """Confirmed request speech after the wake word so far (milliseconds)."""
         return round(self.request_frames * FRAME_SECONDS * 1000)
@@ -483,8 +489,7 @@ def step(
 
     # AWAKE: this frame joins the utterance.
     nxt = _count(state, facts, settings)
-    waited = nxt.frames - nxt.head_frames
-    if not nxt.started and waited >= settings.timeout_frames:
+    if not nxt.started and nxt.waited_frames >= settings.timeout_frames:
         return SpeakerState(Mode.LISTENING), discard_action(nxt)
     # Silence ends nothing while the talker's confirmed speech within speech_window_ms may still
     # complete a run: that may be the start of a request said after a pause (a run is complete
@@ -637,8 +642,7 @@ def room_margin(state: SpeakerState, settings: SpeakerSettings) -> float:
     towards a request not yet started, on the frame after ``state``: ``room_margin_db``, or
     ``late_room_margin_db`` when larger and the device has waited ``LATE_WAIT_FRAMES`` since the
     wake word's end."""
-    waited = state.frames - state.head_frames
-    late = settings.late_room_margin_db if waited >= LATE_WAIT_FRAMES else 0.0
+    late = settings.late_room_margin_db if state.waited_frames >= LATE_WAIT_FRAMES else 0.0
     return max(settings.room_margin_db, late)
 
 
