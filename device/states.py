@@ -78,6 +78,16 @@ def _ms_to_frames(ms: float) -> int:
     return math.ceil(_in_frames(ms / 1000))
 
 
+def _frames_to_ms(frames: int) -> int:
+    """``frames`` in whole milliseconds."""
+    return round(frames * FRAME_SECONDS * 1000)
+
+
+def _pause_frames(gaps: tuple[tuple[int, int], ...]) -> int:
+    """Frames in the pauses ``gaps`` ((first frame, frames) each)."""
+    return sum(length for _, length in gaps)
+
+
 @dataclass(frozen=True)
 class SpeakerSettings:
     """When an utterance starts, ends, or is thrown away."""
@@ -427,7 +437,7 @@ class SpeakerState:
     @property
     def gap_frames(self) -> int:
         """Frames of the pauses not kept."""
-        return sum(length for _, length in self.gaps)
+        return _pause_frames(self.gaps)
 
     @property
     def waited_frames(self) -> int:
@@ -438,7 +448,7 @@ class SpeakerState:
     @property
     def request_speech_ms(self) -> int:
         """Confirmed request speech after the wake word so far (milliseconds)."""
-        return round(self.request_frames * FRAME_SECONDS * 1000)
+        return _frames_to_ms(self.request_frames)
 
 
 @dataclass(frozen=True)
@@ -711,8 +721,6 @@ class Decision:
     kept_end_frame: int = -1
     """The last frame kept: ``end_frame``, or earlier where the device waited past
     ``silence_ms`` for a request speech that did not come (-1 when discarded)."""
-    gap_ms: int = 0
-    """The pause between the wake word's end and the request, not kept (milliseconds)."""
     head_frames: int = 0
     """Kept: the utterance's frames up to the wake word's end (pre-roll, detection, tail); the
     request is what is kept after them (``scripts/voice_vs_room.py`` reads it)."""
@@ -724,6 +732,11 @@ class Decision:
     def kept(self) -> bool:
         """Whether the utterance would be kept."""
         return self.kept_s > 0
+
+    @property
+    def gap_ms(self) -> int:
+        """The pauses between the wake word's end and the request, not kept (milliseconds)."""
+        return _frames_to_ms(_pause_frames(self.gaps))
 
 
 Flags = Sequence[bool] | npt.NDArray[np.bool_]
@@ -769,7 +782,6 @@ def decide(
                 request_speech_ms(before, facts, settings),
                 index,
                 index - (before.frames + 1 - span.end),
-                span.gap_ms,
                 before.head_frames,
                 span.gaps,
             )
@@ -786,7 +798,6 @@ def decide(
             state.request_speech_ms,
             last,
             kept_end,
-            span.gap_ms,
             state.head_frames,
             span.gaps,
         )
@@ -800,7 +811,7 @@ def request_speech_ms(before: SpeakerState, facts: FrameFacts, settings: Speaker
     if before.mode is not Mode.AWAKE:
         return 0
     counted = _talker_speech(before, facts, settings)
-    return round((before.request_frames + (1 if counted else 0)) * FRAME_SECONDS * 1000)
+    return _frames_to_ms(before.request_frames + (1 if counted else 0))
 
 
 def kept_seconds(speech_flags: Sequence[bool], wake_frame: int, settings: SpeakerSettings) -> float:
@@ -827,7 +838,7 @@ class KeptSpan:
     @property
     def gap(self) -> int:
         """Frames of the pauses not kept."""
-        return sum(length for _, length in self.gaps)
+        return _pause_frames(self.gaps)
 
     @property
     def frames(self) -> int:
@@ -837,7 +848,7 @@ class KeptSpan:
     @property
     def gap_ms(self) -> int:
         """The pauses not kept (milliseconds)."""
-        return round(self.gap * FRAME_SECONDS * 1000)
+        return _frames_to_ms(self.gap)
 
 
 def end_of_input_kept_frames(state: SpeakerState, settings: SpeakerSettings) -> KeptSpan:
