@@ -357,10 +357,11 @@ def enrol_voiceprint(
     embeddings: list[Vector] = []
     own: list[Vector] = []
     for samples in recordings:
-        quiet = [encoder.embed(piece) for piece in enrolment_pieces(samples)]
+        pieces = enrolment_pieces(samples)
+        quiet = [encoder.embed(piece) for piece in pieces]
         own.append(mean_voiceprint(quiet))
         embeddings += quiet
-        for piece in enrolment_pieces(samples):
+        for piece in pieces:
             for snr in snrs_db:
                 noisy = _with_babble(piece, babble, snr, int(rng.integers(len(babble))))
                 if noisy is not None:
