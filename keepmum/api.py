@@ -188,7 +188,6 @@ class Device:
     def init_vault(self, member: str = "tester", passphrase: str | None = None) -> str:
         """Create the home's vault with one member, and store from now on; returns the member's
         passphrase (random unless given), which reads the records back (``keepmum vault play``)."""
-        from sim.commands._common import check_new_passphrase
         from sim.config import write_default_config
         from storage.keys import validate_member_name
         from storage.vault import Vault
@@ -196,9 +195,7 @@ class Device:
         if self.home is None:
             raise ConfigError("init_vault: the device has no home (Device(home=...))")
         validate_member_name(member)
-        secret = (
-            check_new_passphrase(member, passphrase) if passphrase else secrets.token_urlsafe(24)
-        )
+        secret = _new_passphrase(member, passphrase)
         with Vault.create(self.home) as vault:
             write_default_config(self.home)
             vault.add_member(member, secret)
@@ -208,11 +205,7 @@ class Device:
     def add_member(self, member: str, passphrase: str | None = None) -> str:
         """Add a member to the home's vault (:meth:`init_vault` first); returns their passphrase
         (random unless given)."""
-        from sim.commands._common import check_new_passphrase
-
-        secret = (
-            check_new_passphrase(member, passphrase) if passphrase else secrets.token_urlsafe(24)
-        )
+        secret = _new_passphrase(member, passphrase)
         with self._vault("add_member") as vault:
             vault.add_member(member, secret)
         return secret
@@ -295,6 +288,13 @@ class Device:
             outcome = run_sources([source], config, sink, stop=stop, attribute=attribute)
         raise_if_full(sink)
         return Run(outcome.events)
+
+
+def _new_passphrase(member: str, passphrase: str | None) -> str:
+    """``passphrase`` checked as ``keepmum init`` checks a new one, or a random one if None."""
+    from sim.commands._common import check_new_passphrase
+
+    return check_new_passphrase(member, passphrase) if passphrase else secrets.token_urlsafe(24)
 
 
 def _samples(audio: Audio, rate: int | None) -> npt.NDArray[np.int16]:
