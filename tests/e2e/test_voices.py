@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -79,6 +80,20 @@ def _own_copy(household: dict[str, object], tmp_path: Path) -> Path:
     home = tmp_path / "home"
     subprocess.run(["cp", "-a", str(household["home"]), str(home)], check=True)
     return home
+
+
+def _opened_export(bundle: Path, identity: Path) -> tuple[bytes, list[str], dict[str, Any]]:
+    """An export decrypted with the standard ``age`` tool: its plaintext, the tar's file names
+    and its manifest."""
+    plain = subprocess.run(
+        [require_tool("age"), "-d", "-i", str(identity), str(bundle)],
+        check=True,
+        capture_output=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(plain)) as tar:
+        names = tar.getnames()
+        manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
+    return plain, names, manifest
 
 
 def _replay(home: Path, *args: object) -> list[dict[str, object]]:
@@ -181,12 +196,7 @@ def test_bobs_export_holds_his_voice_attributed_request_and_none_of_alices(
         "export", "--home", home, "--member", "bob", "--out", out, "--passphrase-file", *bob_pass
     )
     identity = identity_file(home, "bob", PASSPHRASES["bob"], tmp_path / "bob.txt")
-    plain = subprocess.run(
-        [require_tool("age"), "-d", "-i", str(identity), str(out)], check=True, capture_output=True
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(plain)) as tar:
-        names = tar.getnames()
-        manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
+    plain, names, manifest = _opened_export(out, identity)
     listed = keepmum_ok("vault", "list", "--home", home, "--json").events
     bobs = [str(r["record"]) for r in listed if r["member"] == "bob"]
     alices = [str(r["record"]) for r in listed if r["member"] == "alice"]
@@ -225,12 +235,7 @@ def test_both_speak_in_one_replay_and_each_export_holds_only_their_own(
             "export", "--home", home, "--member", member, "--out", out,
             "--recipient", recipient, "--passphrase-file", *mine,
         )  # fmt: skip
-        plain = subprocess.run(
-            [require_tool("age"), "-d", "-i", str(key), str(out)], check=True, capture_output=True
-        ).stdout
-        with tarfile.open(fileobj=io.BytesIO(plain)) as tar:
-            names = tar.getnames()
-            manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
+        plain, names, manifest = _opened_export(out, key)
         assert sorted(names) == ["manifest.json", f"records/{record[member]}.wav"]
         assert [r["record"] for r in manifest["records"]] == [record[member]]
         assert record[other] not in plain.decode("latin-1")
