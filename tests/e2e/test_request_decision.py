@@ -25,6 +25,7 @@ import pytest
 import soundfile as sf
 
 from tests.e2e.conftest import FIXTURES, Result, run_keepmum
+from tests.e2e.vault_fixtures import init_home
 
 RATE = 16000
 ROOM_S = 2.0
@@ -138,11 +139,7 @@ def test_false_wakes_in_noise_write_nothing_to_a_vault(
     sets: dict[str, Any], tmp_path: Path
 ) -> None:
     home = tmp_path / "home"
-    secret = tmp_path / "passphrase.txt"
-    secret.write_text("correct horse battery staple\n")
-    init = run_keepmum("init", "--member", "alice", "--passphrase-file", f"alice={secret}",
-                       "--json", home=home)  # fmt: skip
-    assert init.returncode == 0, str(init)
+    init_home(home, tmp_path, ("alice",))
     models = ("--model", "alexa", "--model", "hey_jarvis")
     result = run_keepmum("replay", *sets["false_wakes"][:4], *models, "--json", home=home)
     assert result.returncode == 0, str(result)
@@ -392,11 +389,7 @@ def test_the_stored_record_says_how_long_the_pause_was(pause_s: float, tmp_path:
     from device.states import REQUEST_LEAD_FRAMES
 
     home = tmp_path / "home"
-    secret = tmp_path / "passphrase.txt"
-    secret.write_text("correct horse battery staple\n")
-    init = run_keepmum("init", "--member", "alice", "--passphrase-file", f"alice={secret}",
-                       "--json", home=home)  # fmt: skip
-    assert init.returncode == 0, str(init)
+    init_home(home, tmp_path, ("alice",))
     path, _ = paused_request(tmp_path, pause_s)
     result = run_keepmum("replay", path, "--json", home=home)
     assert result.returncode == 0, str(result)
