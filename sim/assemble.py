@@ -13,14 +13,14 @@ from device.pipeline import Attribution
 from device.speaker import Speaker
 from device.utterance import Utterance
 from keepmum.errors import ConfigError, StorageFullError
-from sim.config import UNATTRIBUTED_CHOICES, Config, unknown_name
+from sim.config import Config, unknown_name
 from storage.vault import Vault
 from wakeword.confirm import RequestConfirmer
 from wakeword.listener import OpenWakeWordListener
 from wakeword.vad import WebRtcVad
 from wakeword.voice import VoiceMatcher
 
-__all__ = ["UNATTRIBUTED_CHOICES", "VaultSink", "VoiceAttributor", "build_speaker"]
+__all__ = ["VaultSink", "VoiceAttributor", "build_speaker"]
 
 
 def build_speaker(config: Config) -> Speaker:
@@ -116,22 +116,18 @@ class VoiceAttributor:
     """Whose request a kept utterance is: one embedding of its audio (pre-roll, wake word and
     request; in RAM, once per kept utterance) matched against the enrolled voiceprints.
 
-    ``unattributed`` says what happens when no voiceprint reaches the threshold: ``discard``
-    (reason ``stranger``: a guest's or the television's request is not kept) or ``default``
-    (filed under the default member, as without enrolment).
+    ``discard_strangers`` says what happens when no voiceprint reaches the threshold: discard
+    it (reason ``stranger``: a guest's or the television's request is not kept), or file it
+    under the default member, as without enrolment (the ``[voice] unattributed`` setting,
+    ``discard`` or ``default``, checked where the settings are read).
     """
 
-    def __init__(self, matcher: VoiceMatcher, unattributed: str = "discard") -> None:
-        if unattributed not in UNATTRIBUTED_CHOICES:
-            raise ConfigError(
-                f"--unattributed: expected one of {', '.join(UNATTRIBUTED_CHOICES)}, "
-                f"got {unattributed!r}"
-            )
+    def __init__(self, matcher: VoiceMatcher, *, discard_strangers: bool = True) -> None:
         self.matcher = matcher
-        self.unattributed = unattributed
+        self.discard_strangers = discard_strangers
 
     def __call__(self, utterance: Utterance) -> Attribution:
         match = self.matcher.match(utterance.samples)
         if match.member is not None:
             return Attribution(match.member, match.score)
-        return Attribution(None, match.score, discard=self.unattributed == "discard")
+        return Attribution(None, match.score, discard=self.discard_strangers)

@@ -158,4 +158,4 @@ def voice_attribution(
     matcher = VoiceMatcher(
         {vp.member: vp.vector for vp in prints}, settings.voice_threshold, VoiceEncoder()
     )
-    return VoiceAttributor(matcher, settings.unattributed)
+    return VoiceAttributor(matcher, discard_strangers=settings.unattributed == "discard")
