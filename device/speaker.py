@@ -386,6 +386,7 @@ class Speaker:
             end_reason=reason,
             source=source,
             gap_ms=kept.gap_ms,
+            request_offset=min(kept.head, kept.end) * FRAME_SAMPLES,
         )
         self._pending = None
         return UtteranceEnd(end_t, duration_s, reason, utterance, source, speech_ms)

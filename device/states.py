@@ -834,6 +834,9 @@ class KeptSpan:
     end: int
     """Frames up to the last kept one, the gaps included (0: nothing kept)."""
     gaps: tuple[tuple[int, int], ...] = ()
+    head: int = 0
+    """Frames up to the wake word's end (the pre-roll, the detection and the wake word's tail):
+    the request's audio follows them, the gaps being after them."""
 
     @property
     def gap(self) -> int:
@@ -855,7 +858,7 @@ def end_of_input_kept_frames(state: SpeakerState, settings: SpeakerSettings) -> 
     """What is kept when the input ends mid-utterance: if the request had started, every frame up
     to ``silence_ms`` after its last speech (:func:`_kept_frames`), less the pause before it."""
     if state.mode is Mode.AWAKE and state.started:
-        return KeptSpan(_kept_frames(state, settings), state.gaps)
+        return KeptSpan(_kept_frames(state, settings), state.gaps, state.head_frames)
     return KeptSpan(0)
 
 
@@ -867,7 +870,7 @@ def ending_kept_frames(
     ``silence_ms`` after the request's last speech, the ending frame included only if it falls
     within that; less the pause before the request."""
     counted = _count(before, facts, settings)
-    return KeptSpan(_kept_frames(counted, settings), counted.gaps)
+    return KeptSpan(_kept_frames(counted, settings), counted.gaps, counted.head_frames)
 
 
 def _kept_frames(state: SpeakerState, settings: SpeakerSettings) -> int:

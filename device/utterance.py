@@ -33,6 +33,14 @@ class Utterance:
     gap_ms: int = 0
     """The pause between the wake word and the request, cut out of ``samples`` (milliseconds):
     the audio runs on from the wake word's end to the request's start."""
+    request_offset: int = 0
+    """Samples of ``samples`` up to the wake word's end (the pre-roll and the wake word); the
+    request's audio follows. 0: not known (the whole utterance is the request)."""
+
+    @property
+    def request_samples(self) -> Pcm:
+        """The audio after the wake word: the request, as its speaker said it (no pause)."""
+        return self.samples[self.request_offset :]
 
     @property
     def duration_s(self) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from device.audio import SAMPLE_RATE, Pcm
 from device.events import Discarded, Summary
 from device.pipeline import Attribution
 from device.speaker import Speaker
@@ -18,9 +19,9 @@ from storage.vault import Vault
 from wakeword.confirm import RequestConfirmer
 from wakeword.listener import OpenWakeWordListener
 from wakeword.vad import WebRtcVad
-from wakeword.voice import VoiceMatcher
+from wakeword.voice import PARTIAL_S, VoiceMatcher
 
-__all__ = ["VaultSink", "VoiceAttributor", "build_speaker"]
+__all__ = ["VaultSink", "VoiceAttributor", "build_speaker", "voice_audio"]
 
 
 def build_speaker(config: Config) -> Speaker:
@@ -112,9 +113,24 @@ class VaultSink:
             self._disk_full(exc)
 
 
+def voice_audio(utterance: Utterance) -> Pcm:
+    """The audio whose voice says whose request it is: the request after the wake word, when it
+    fills at least one of the voice model's partials (:data:`~wakeword.voice.PARTIAL_S`, 1.6 s).
+
+    The wake word is left out because it is often not the requester's voice: a stock clip in a
+    tester's fixture, or one person waking the device for another; with it, a stranger's request
+    scores nearer to the members (docs/voices.md). A request shorter than a partial says too
+    little on its own, so the whole utterance (the wake word included) is matched instead.
+    """
+    request = utterance.request_samples
+    if len(request) >= PARTIAL_S * SAMPLE_RATE:
+        return request
+    return utterance.samples
+
+
 class VoiceAttributor:
-    """Whose request a kept utterance is: one embedding of its audio (pre-roll, wake word and
-    request; in RAM, once per kept utterance) matched against the enrolled voiceprints.
+    """Whose request a kept utterance is: one embedding of its :func:`voice_audio` (in RAM,
+    once per kept utterance) matched against the enrolled voiceprints.
 
     ``discard_strangers`` says what happens when no voiceprint reaches the threshold: discard
     it (reason ``stranger``: a guest's or the television's request is not kept), or file it
@@ -127,7 +143,7 @@ class VoiceAttributor:
         self.discard_strangers = discard_strangers
 
     def __call__(self, utterance: Utterance) -> Attribution:
-        match = self.matcher.match(utterance.samples)
+        match = self.matcher.match(voice_audio(utterance))
         if match.member is not None:
             return Attribution(match.member, match.score)
         return Attribution(None, match.score, discard=self.discard_strangers)

@@ -34,6 +34,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -48,9 +49,11 @@ __all__ = [
     "EMBEDDING_SIZE",
     "ENROL_BABBLE_SNRS_DB",
     "ENROL_PIECE_S",
+    "PARTIAL_S",
     "VOICE_BABBLE_PATH",
     "VOICE_MODEL_NAME",
     "VOICE_MODEL_PATH",
+    "Embedder",
     "Enrolment",
     "VoiceEncoder",
     "VoiceMatch",
@@ -85,6 +88,9 @@ _N_FFT = 400  # 25 ms at 16 kHz
 _HOP = 160  # 10 ms
 _N_MELS = 40
 _PARTIAL_FRAMES = 160
+PARTIAL_S = _PARTIAL_FRAMES * _HOP / SAMPLE_RATE
+"""The model hears speech in partials of this length (1.6 s); shorter audio is zero-padded to
+one partial, so it says less about a voice."""
 _PARTIAL_RATE = 1.3  # partials per second
 _MIN_COVERAGE = 0.75
 _TARGET_DBFS = -30.0
@@ -381,12 +387,18 @@ class VoiceMatch:
     """The best-matching member even when under the threshold (for reports)."""
 
 
+class Embedder(Protocol):
+    """What embeds speech (:class:`VoiceEncoder`; a fake in unit tests)."""
+
+    def embed(self, samples: Pcm) -> Vector:
+        """One unit-length embedding of 16 kHz mono int16 speech."""
+        ...
+
+
 class VoiceMatcher:
     """Enrolled voiceprints and the threshold a match needs."""
 
-    def __init__(
-        self, voiceprints: dict[str, Vector], threshold: float, encoder: VoiceEncoder
-    ) -> None:
+    def __init__(self, voiceprints: dict[str, Vector], threshold: float, encoder: Embedder) -> None:
         if not voiceprints:
             raise ConfigError("voice matching needs at least one enrolled voiceprint")
         if not 0.0 <= threshold <= 1.0:

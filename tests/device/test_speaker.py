@@ -79,6 +79,9 @@ def test_kept_utterance_is_preroll_plus_request_in_order() -> None:
     assert list(values) == list(range(31 - 12, 31 + 1 + 8 + 9 + 1))
     assert end.reason == "silence"
     assert end.utterance.model == "fake" and end.utterance.started_at < 1000.0
+    # The request's audio starts after the pre-roll, which holds the wake word (ends at 31).
+    assert end.utterance.request_offset == 13 * FRAME_SAMPLES
+    assert end.utterance.request_samples[0] == 32
 
 
 def test_a_request_after_a_pause_is_kept_without_the_pause() -> None:
@@ -92,8 +95,26 @@ def test_a_request_after_a_pause_is_kept_without_the_pause() -> None:
     # value 60) to 9 silent frames after it: the pause 31-58 is not in it.
     assert values == list(range(19, 32)) + list(range(60, 80))
     assert end.utterance.gap_ms == end.to_json()["gap_ms"] == 28 * 80
+    # Without the pause, the request's audio follows the wake word at once.
+    request = end.utterance.request_samples.reshape(-1, FRAME_SAMPLES)[:, 0]
+    assert list(request) == list(range(60, 80))
     assert end.duration_s == len(values) * 0.08
     assert not speaker._buffer._data.any()  # the pause is zeroed with the buffer, never copied
+
+
+def test_the_wake_words_tail_is_not_the_request() -> None:
+    # The wake word runs on past the wake at 30 for 3 frames (31-33: its tail), then a pause
+    # (34-49) and the request (50-57).
+    said = set(range(26, 34)) | set(range(50, 58))
+    speaker = Speaker(ScriptedWake({30}), ScriptedVad(said))
+    end = next(e for e in run(speaker, 100) if isinstance(e, UtteranceEnd))
+    # The pre-roll (13 frames, to value 31) and the tail (values 32-34) come before the request.
+    assert end.utterance.request_offset == 16 * FRAME_SAMPLES
+    head = end.utterance.samples[: end.utterance.request_offset].reshape(-1, FRAME_SAMPLES)
+    assert list(head[:, 0]) == list(range(19, 35))
+    # Then the request from 3 frames before it (value 48) on; the pause (35-47) is not kept.
+    request = end.utterance.request_samples.reshape(-1, FRAME_SAMPLES)[:, 0]
+    assert list(request) == list(range(48, 68))
 
 
 def test_the_device_says_it_listens_and_for_how_long() -> None:
