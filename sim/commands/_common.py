@@ -118,6 +118,24 @@ def json_option(func: F) -> F:
     )
 
 
+class Words(click.ParamType):
+    """An option that takes one of a few words: shown as ``[discard|default]`` in ``--help``;
+    the value is passed on as given, and the setting it sets refuses any other word, naming the
+    option (as every tuning option's value is checked)."""
+
+    name = "word"
+
+    def __init__(self, choices: tuple[str, ...]) -> None:
+        self.choices = choices
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        # click 8.1 passes the parameter alone, 8.2 and later the context too.
+        return "[" + "|".join(self.choices) + "]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        return str(value)
+
+
 class FiniteFloat(click.FloatRange):
     """A number option: NaN and infinity are refused with the option's name (click's own
     ``float`` and ``FloatRange`` accept both, and NaN passes every range check).
@@ -246,7 +264,7 @@ def _setting_options() -> list[tuple[str, str, str, Any, str]]:
             whole = isinstance(f.default, int) and not isinstance(f.default, bool)
             kind: Any = int if whole else FiniteFloat()
             if isinstance(f.default, str):  # words (--unattributed): checked by the setting
-                kind = str
+                kind = Words(tuple(str(c) for c in declaration.choices))
             table.append((declaration.option, section, f.name, kind, declaration.help))
     keys = [key for _option, _section, key, _kind, _help in table]
     # The option's value travels under its key alone (DeviceOptions.settings): keys are unique.

@@ -123,6 +123,11 @@ OUT_OF_RANGE = {
 """A value out of range for every device option of the table."""
 
 
+def test_an_option_of_words_shows_its_words_in_help(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["replay", "--help"], capsys)
+    assert code == 0 and "--unattributed [discard|default]" in out
+
+
 def test_every_device_option_has_an_out_of_range_case() -> None:
     # A new option in the table must be added above, so the test below covers it.
     assert set(OUT_OF_RANGE) == {option for option, *_ in _SIMPLE}
