@@ -117,6 +117,18 @@ def test_sigkill_during_a_store_loop(alice_home: tuple[Path, x25519.Identity]) -
         assert audit.verify_chain(v.connection) == []
 
 
+def _read_until_stored(proc: subprocess.Popen[str]) -> str:
+    """What ``proc`` printed up to and including its first ``stored`` event (all it printed,
+    if it ended without one)."""
+    assert proc.stdout is not None
+    lines = []
+    for line in iter(proc.stdout.readline, ""):
+        lines.append(line)
+        if '"event": "stored"' in line:
+            break
+    return "".join(lines)
+
+
 def test_sigkill_during_keepmum_replay(
     tmp_path: Path, wake_recording: tuple[Path, np.ndarray]
 ) -> None:
@@ -136,9 +148,14 @@ def test_sigkill_during_keepmum_replay(
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(rng.uniform(1.0, 4.0))
+        # Kill at a random moment after the first record was announced (not a time from the
+        # start: on a loaded machine loading the models alone can take seconds).
+        seen = _read_until_stored(proc)
+        time.sleep(rng.uniform(0.0, 1.5))
+        assert proc.poll() is None, "the replay ended before the kill: it tested nothing"
         proc.send_signal(signal.SIGKILL)
         out, _err = proc.communicate()
+        out = seen + out
         announced = out[: out.rfind("\n") + 1]  # a line cut by the kill was not announced
         printed = [ln for ln in announced.splitlines() if '"event": "stored"' in ln]
         stored_total += len(printed)
