@@ -122,6 +122,11 @@ def voices(
     requests kept, with intervals, and the equal error rate. The threshold is chosen on half of
     the requests and every figure is on the other half (docs/voices.md). ``--json``: one object
     per condition, then one with the threshold.
+
+    Hidden speakers (docs/measurements/2026-12-08-hidden-speakers.md): ``--hidden`` files each
+    speaker of the choosing corpus at a threshold chosen without them (``--json``: one
+    ``hidden_fold`` object per speaker and noise, then one ``hidden`` per noise, pooled);
+    ``--join-short 3`` makes a corpus of spoken digits into speakers of 3-second requests.
     """
     check_confidence(confidence)
     if hidden and threshold is not None:
@@ -174,7 +179,7 @@ def voices(
         }
     )
     if not json_lines:
-        out.console.print(table)
+        out.table(table)
         how = (
             f"chosen on {escape(chosen_on)}'s choose half (3 s requests, at most "
             f"{100 * FALSE_ACCEPT:g} % of other speakers' scores reach it)"
