@@ -13,20 +13,26 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from device.audio import SAMPLE_RATE
 from sim.commands._common import FiniteFloat, KeepmumCommand, json_option
 from sim.commands._output import Output, escape
 from sim.research.voices import (
     BABBLE_SNRS_DB,
+    DURATIONS,
     ENROL_UTTERANCES,
     FALSE_ACCEPT,
     MEMBERS,
     ConditionResult,
+    CorpusEmbeddings,
+    Speaker,
     choose_threshold,
     embed_corpus,
     find_corpora,
     load_speaker,
     report_corpus,
 )
+from sim.research.voices_hidden import Fold, leave_one_speaker_out, pool_folds
+from sim.research.voices_join import JOINED_SUFFIX, load_joined_speaker
 from wakeword.stats import DEFAULT_CONFIDENCE, Interval, check_confidence
 from wakeword.voice import VoiceEncoder
 
@@ -74,6 +80,21 @@ __all__ = ["voices"]
     help="Report at this voice threshold instead of choosing one.",
 )
 @click.option(
+    "--hidden",
+    is_flag=True,
+    help="Also leave one speaker out: each speaker of the --choose-on corpus filed at a "
+    "threshold chosen without them (their voiceprint and requests), 3-second requests.",
+)
+@click.option(
+    "--join-short",
+    type=FiniteFloat(min=DURATIONS["3s"], max=60.0),
+    default=None,
+    metavar="SECONDS",
+    help="Also measure each corpus whose files are all shorter than a 3-second request with "
+    "each speaker's files joined (take order, 0.2 s gaps) into utterances of SECONDS or more, "
+    "as CORPUS-joined: never chosen on, reported on all its requests.",
+)
+@click.option(
     "--confidence",
     type=FiniteFloat(min=0.0, max=1.0),
     default=DEFAULT_CONFIDENCE,
@@ -88,6 +109,8 @@ def voices(
     enrol_count: int,
     choose_on: str | None,
     threshold: float | None,
+    hidden: bool,
+    join_short: float | None,
     confidence: float,
     json_lines: bool,
 ) -> None:
@@ -99,33 +122,52 @@ def voices(
     requests kept, with intervals, and the equal error rate. The threshold is chosen on half of
     the requests and every figure is on the other half (docs/voices.md). ``--json``: one object
     per condition, then one with the threshold.
+
+    Hidden speakers (docs/measurements/2026-12-08-hidden-speakers.md): ``--hidden`` files each
+    speaker of the choosing corpus at a threshold chosen without them (``--json``: one
+    ``hidden_fold`` object per speaker and noise, then one ``hidden`` per noise, pooled);
+    ``--join-short 3`` makes a corpus of spoken digits into speakers of 3-second requests.
     """
     check_confidence(confidence)
+    if hidden and threshold is not None:
+        raise click.BadParameter(
+            "chooses a threshold per held-out speaker; it cannot be used with --threshold",
+            param_hint="--hidden",
+        )
     out = Output(json_lines)
     corpora = find_corpora(speakers_dir)
     babble = _babble_files(babble_dir)
     encoder = VoiceEncoder()
-    embedded = {}
+    embedded: dict[str, CorpusEmbeddings] = {}
+    joined: set[str] = set()
     for name, dirs in corpora.items():
         out.say(f"[dim]embedding {escape(name)}: {len(dirs)} speakers[/]")
         speakers = [load_speaker(d, enrol_count) for d in dirs]
         embedded[name] = embed_corpus(name, speakers, encoder, babble, snrs_db=tuple(snrs_db))
+        if join_short is not None and _all_short(speakers):
+            name += JOINED_SUFFIX
+            out.say(f"[dim]embedding {escape(name)}: files joined into {join_short:g} s[/]")
+            long = [load_joined_speaker(d, enrol_count, join_short) for d in dirs]
+            three = {"3s": DURATIONS["3s"]}
+            embedded[name] = embed_corpus(
+                name, long, encoder, babble, snrs_db=tuple(snrs_db), durations=three
+            )
+            joined.add(name)
     chosen_on = None
     if threshold is None:
-        chosen_on = choose_on or next(
-            (n for n, e in embedded.items() if any(d == "3s" for d, _ in e.requests)), None
-        )
-        if chosen_on is None or chosen_on not in embedded:
-            raise click.BadParameter(
-                f"{chosen_on!r}: not a corpus with 3-second requests here "
-                f"(corpora: {', '.join(embedded)})",
-                param_hint="--choose-on",
-            )
+        chosen_on = _choose_on(choose_on, embedded, joined)
         threshold = choose_threshold(embedded[chosen_on])
-    rows = [r for e in embedded.values() for r in report_corpus(e, threshold)]
+    rows = [
+        r
+        for name, e in embedded.items()
+        for r in report_corpus(
+            e, threshold, ("choose", "report") if name in joined else ("report",)
+        )
+    ]
     title = (
         f"voice attribution, {MEMBERS} members x {enrol_count} enrolment utterances, "
-        f"threshold {threshold:.3f} ({int(confidence * 100)} % intervals, report half)"
+        f"threshold {threshold:.3f} ({int(confidence * 100)} % intervals, report half"
+        + (f"; {', '.join(sorted(joined))}: all requests)" if joined else ")")
     )
     table = _emit_rows(out, rows, threshold, confidence, title)
     out.emit(
@@ -137,7 +179,7 @@ def voices(
         }
     )
     if not json_lines:
-        out.console.print(table)
+        out.table(table)
         how = (
             f"chosen on {escape(chosen_on)}'s choose half (3 s requests, at most "
             f"{100 * FALSE_ACCEPT:g} % of other speakers' scores reach it)"
@@ -145,6 +187,40 @@ def voices(
             else "given"
         )
         out.say(f"threshold {threshold:.3f}: {how}")
+    if hidden and chosen_on is not None:
+        _emit_hidden(out, chosen_on, leave_one_speaker_out(embedded[chosen_on]), confidence)
+
+
+def _all_short(speakers: list[Speaker]) -> bool:
+    """No file of the corpus is as long as a 3-second request."""
+    longest = max(len(a) for s in speakers for a in (*s.enrol, *s.requests))
+    return longest < DURATIONS["3s"] * SAMPLE_RATE
+
+
+def _choose_on(named: str | None, embedded: dict[str, CorpusEmbeddings], joined: set[str]) -> str:
+    """The corpus that chooses the threshold: ``named``, or the first (of files, not joined)
+    with 3-second requests. BadParameter if there is none, or it is joined (joined corpora are
+    the hidden speakers: they never choose)."""
+    if named in joined:
+        raise click.BadParameter(
+            f"{named!r}: a joined corpus is never chosen on (its speakers are the hidden ones)",
+            param_hint="--choose-on",
+        )
+    chosen = named or next(
+        (
+            n
+            for n, e in embedded.items()
+            if n not in joined and any(d == "3s" for d, _ in e.requests)
+        ),
+        None,
+    )
+    if chosen is None or chosen not in embedded:
+        raise click.BadParameter(
+            f"{chosen!r}: not a corpus with 3-second requests here "
+            f"(corpora: {', '.join(n for n in embedded if n not in joined)})",
+            param_hint="--choose-on",
+        )
+    return chosen
 
 
 def _emit_rows(
@@ -209,3 +285,73 @@ def _babble_files(folder: Path | None) -> list[Path]:
     if not files:
         raise click.BadParameter(f"{folder}: no audio files in it", param_hint="--babble")
     return files
+
+
+def _emit_hidden(out: Output, corpus: str, folds: list[Fold], confidence: float) -> None:
+    """Each held-out speaker's threshold and counts, then the counts pooled over them."""
+    table = Table(
+        title=f"hidden speakers: {corpus}, each speaker filed at a threshold chosen without "
+        f"them (3 s requests, report half, {int(confidence * 100)} % intervals)"
+    )
+    for column in (
+        "held out",
+        "threshold",
+        "noise",
+        "right member",
+        "wrong member",
+        "strangers kept",
+    ):
+        table.add_column(column)
+    for fold in folds:
+        for r in fold.rows:
+            out.emit(
+                {
+                    "event": "hidden_fold",
+                    "corpus": corpus,
+                    "held_out": fold.held_out,
+                    "threshold": fold.threshold,
+                    "noise": r.noise,
+                    **_counts(r),
+                }
+            )
+            table.add_row(
+                escape(fold.held_out),
+                f"{fold.threshold:.3f}",
+                r.noise,
+                f"{r.right}/{r.member_requests}",
+                f"{r.wrong}/{r.member_requests}",
+                f"{r.strangers_kept}/{r.stranger_requests}",
+            )
+    thresholds = [f.threshold for f in folds]
+    for r in pool_folds(folds):
+        rates = r.rates(confidence)
+        out.emit(
+            {
+                "event": "hidden",
+                "corpus": corpus,
+                "noise": r.noise,
+                "folds": len(folds),
+                "thresholds": thresholds,
+                **_counts(r),
+                **{f"{k}_interval": [v.low, v.high] for k, v in rates.items()},
+            }
+        )
+        table.add_row(
+            "all",
+            f"{min(thresholds):.3f}-{max(thresholds):.3f}",
+            r.noise,
+            _share(rates["right"], r.right, r.member_requests),
+            _share(rates["wrong"], r.wrong, r.member_requests),
+            _share(rates["strangers_kept"], r.strangers_kept, r.stranger_requests),
+        )
+    out.table(table)
+
+
+def _counts(r: ConditionResult) -> dict[str, int]:
+    return {
+        "member_requests": r.member_requests,
+        "right": r.right,
+        "wrong": r.wrong,
+        "stranger_requests": r.stranger_requests,
+        "strangers_kept": r.strangers_kept,
+    }

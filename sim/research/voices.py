@@ -32,7 +32,7 @@ corpus not named by ``--choose-on`` are never used to choose (they are the hidde
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +57,7 @@ __all__ = [
     "CorpusEmbeddings",
     "Speaker",
     "choose_threshold",
+    "count_at_threshold",
     "embed_corpus",
     "equal_error_rate",
     "find_corpora",
@@ -243,16 +244,17 @@ def embed_corpus(
     snrs_db: tuple[float, ...] = BABBLE_SNRS_DB,
     seed: int = 0,
     on_request: Callable[[], None] | None = None,
+    durations: Mapping[str, float] = DURATIONS,
 ) -> CorpusEmbeddings:
-    """Voiceprints (as ``member enrol`` makes them) and request embeddings per duration x noise;
-    a duration is skipped when no request file is as long (spoken digits have no 3-second
-    requests), babble when no babble files are given."""
+    """Voiceprints (as ``member enrol`` makes them) and request embeddings per duration (of
+    ``durations``) x noise; a duration is skipped when no request file is as long (spoken digits
+    have no 3-second requests), babble when no babble files are given."""
     prints = {s.name: enrol_voiceprint(encoder, s.enrol).voiceprint for s in speakers}
     rng = np.random.default_rng(seed)
     longest = max(len(a) for s in speakers for a in s.requests) / SAMPLE_RATE
     noises: tuple[float | None, ...] = (None, *snrs_db) if babble_files else (None,)
     requests: dict[tuple[str, str], list[Request]] = {}
-    for duration, seconds in DURATIONS.items():
+    for duration, seconds in durations.items():
         if longest < seconds:
             continue
         for snr in noises:
@@ -291,7 +293,7 @@ def choose_threshold(embedded: CorpusEmbeddings, false_accept: float = FALSE_ACC
     nontargets: list[float] = []
     for (duration, _noise), batch in embedded.requests.items():
         if duration == "3s":
-            nontargets += _pairs(batch, embedded.prints, "choose")[1]
+            nontargets += _pairs(batch, embedded.prints, ("choose",))[1]
     if not nontargets:
         raise ConfigError(
             f"--choose-on {embedded.corpus}: it has no requests of 3 s or more to choose on"
@@ -299,26 +301,29 @@ def choose_threshold(embedded: CorpusEmbeddings, false_accept: float = FALSE_ACC
     return operating_threshold(nontargets, false_accept)
 
 
-def report_corpus(embedded: CorpusEmbeddings, threshold: float) -> list[ConditionResult]:
-    """Every condition of one corpus on its ``report`` half, at ``threshold``."""
+def report_corpus(
+    embedded: CorpusEmbeddings, threshold: float, halves: Collection[str] = ("report",)
+) -> list[ConditionResult]:
+    """Every condition of one corpus on its ``report`` half (``halves``: both, for a corpus no
+    part of which chose anything), at ``threshold``."""
     names = list(embedded.prints)
     rotations = list(itertools.combinations(names, MEMBERS))
     out = []
     for key, batch in embedded.requests.items():
-        result = _score(embedded.corpus, key, batch, embedded.prints, rotations, "report")
-        _apply_threshold(result, batch, embedded.prints, rotations, threshold)
+        result = _score(embedded.corpus, key, batch, embedded.prints, rotations, halves)
+        count_at_threshold(result, batch, embedded.prints, rotations, threshold, halves)
         out.append(result)
     return out
 
 
 def _pairs(
-    batch: list[Request], prints: dict[str, Vector], half: str
+    batch: list[Request], prints: dict[str, Vector], halves: Collection[str]
 ) -> tuple[list[float], list[float]]:
     """Scores against the speaker's own voiceprint, and against every other one."""
     targets: list[float] = []
     nontargets: list[float] = []
     for request in batch:
-        if request.half != half:
+        if request.half not in halves:
             continue
         for name, vp in prints.items():
             score = float(vp @ request.embedding)
@@ -332,26 +337,29 @@ def _score(
     batch: list[Request],
     prints: dict[str, Vector],
     rotations: list[tuple[str, ...]],
-    half: str,
+    halves: Collection[str],
 ) -> ConditionResult:
-    """The EER of one half (threshold-free): own voiceprint versus every other one."""
+    """The EER of ``halves`` (threshold-free): own voiceprint versus every other one."""
     result = ConditionResult(corpus, key[0], key[1], speakers=len(prints), rotations=len(rotations))
-    targets, nontargets = _pairs(batch, prints, half)
+    targets, nontargets = _pairs(batch, prints, halves)
     result.eer, result.eer_threshold = equal_error_rate(targets, nontargets)
     return result
 
 
-def _apply_threshold(
+def count_at_threshold(
     result: ConditionResult,
     batch: list[Request],
     prints: dict[str, Vector],
     rotations: list[tuple[str, ...]],
     threshold: float,
+    halves: Collection[str] = ("report",),
 ) -> None:
+    """Add to ``result`` how each request of ``batch`` (of ``halves``) is filed at ``threshold``
+    in every rotation: right, wrong or unattributed as a member, kept or not as a stranger."""
     for members in rotations:
         matrix = np.stack([prints[m] for m in members])
         for request in batch:
-            if request.half != "report":
+            if request.half not in halves:
                 continue
             scores = matrix @ request.embedding
             best = int(np.argmax(scores))
