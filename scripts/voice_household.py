@@ -4,11 +4,12 @@ without ``--member`` of requests (a wake word, then 3 s of one person's speech).
 
 Research only (docs/measurements/2026-12-08-voice-household.md). Through keepmum's public API
 (``keepmum.Device``: ``init_vault``, ``add_member``, ``enrol``, ``replay``), the whole device:
-wake word, request decision, attribution, vault. For each rotation (each reader in turn is the
-stranger; the other four are members, each enrolled with their first 3 files, as ``keepmum
-voices`` does), one replay of every reader's 3-second request pieces (every request file), each
-``[0.5 s][a real "alexa" clip of another person][0.4 s][3 s of the reader][3 s]``, one after
-another in one recording, optionally with babble (other talkers) under all of it. Counts:
+wake word, request decision, attribution, vault. For each rotation (one per speaker: the next
+four speakers after it are members, each enrolled with their first 3 files, as ``keepmum
+voices`` does; the others are strangers), one replay of every speaker's 3-second request
+pieces (every request file), each ``[0.5 s][a real "alexa" clip of another person][0.4 s][3 s
+of the speaker][3 s]``, one after another in one recording, optionally with babble (other
+talkers) under all of it. Counts:
 
 - a member's request: *right* (stored under them), *wrong* (under another member), *stranger*
   (discarded as nobody's voice), *lost* (no wake, or not kept by the request decision);
@@ -18,6 +19,11 @@ Usage::
 
     python scripts/voice_household.py ../shared/audio/speakers/librispeech \\
         --wake ../shared/audio/wake [--babble ../shared/audio/speech/silero --snr 10] [--json]
+    python scripts/voice_household.py ../shared/audio/speakers/fsdd --join-short 3 \
+        --wake ../shared/audio/wake
+
+(``--join-short``: each speaker's short files joined into utterances of that length, as
+``keepmum voices --join-short`` does.)
 """
 
 from __future__ import annotations
@@ -39,12 +45,15 @@ import keepmum  # noqa: E402
 from device.audio import SAMPLE_RATE  # noqa: E402
 from device.sources import read_audio  # noqa: E402
 from sim.research.voices import (  # noqa: E402
+    ENROL_UTTERANCES,
+    MEMBERS,
     Speaker,
     crops,
     load_speaker,
     make_babble,
     with_noise,
 )
+from sim.research.voices_join import load_joined_speaker  # noqa: E402
 from wakeword.stats import wilson_interval  # noqa: E402
 
 WAKE_CLIPS = (
@@ -102,25 +111,36 @@ def household_recording(
     return np.concatenate(parts), spans
 
 
+def rotation_members(speakers: list[Speaker], index: int) -> list[Speaker]:
+    """Rotation ``index``'s four members: the next four speakers after speaker ``index``, around
+    the list; the others (``index`` among them) are strangers."""
+    return [speakers[(index + k) % len(speakers)] for k in range(1, MEMBERS + 1)]
+
+
 def run_rotation(
-    speakers: list[Speaker], stranger: str, recording: Pcm, spans: list[tuple[str, float, float]]
+    speakers: list[Speaker],
+    members: list[Speaker],
+    recording: Pcm,
+    spans: list[tuple[str, float, float]],
+    voice_threshold: float | None = None,
 ) -> Counts:
-    """Enrol every speaker but ``stranger`` in a fresh home, replay, count."""
+    """Enrol ``members`` in a fresh home, replay (at ``voice_threshold``, or the shipped one),
+    count."""
     with tempfile.TemporaryDirectory() as tmp:
         device = keepmum.Device(tmp)
-        members = [s for s in speakers if s.name != stranger]
         for index, member in enumerate(members):
             name = f"r{member.name}"
             secret = device.init_vault(name) if index == 0 else device.add_member(name)
             device.enrol(name, *member.enrol, passphrase=secret)
-        run = device.replay(recording, name="household")
+        settings = {} if voice_threshold is None else {"voice_threshold": voice_threshold}
+        run = device.replay(recording, name="household", **settings)
     counts = Counts()
     decided = [e for e in run.events if e["event"] in ("stored", "discarded")]
     wakes = [e["t"] for e in run.events if e["event"] == "wake"]
     for speaker, start, end in spans:
         mine = [e for e in decided if start <= e["t"] < end]
         stored = [e for e in mine if e["event"] == "stored"]
-        if speaker == stranger:
+        if speaker not in {m.name for m in members}:
             counts.stranger_requests += 1
             counts.strangers_kept += bool(stored)
             continue
@@ -153,10 +173,25 @@ def _main() -> int:
     parser.add_argument(
         "--snr", type=float, default=10.0, help="babble level under the whole recording (dB)"
     )
+    parser.add_argument(
+        "--voice-threshold", type=float, help="instead of the shipped one (a research run)"
+    )
+    parser.add_argument(
+        "--join-short",
+        type=float,
+        metavar="SECONDS",
+        help="join each speaker's short files into utterances this long (FSDD's digits)",
+    )
     parser.add_argument("--rotations", type=int, default=0, help="only the first N (0: all)")
     parser.add_argument("--json", action="store_true", help="one JSON object")
     args = parser.parse_args()
-    speakers = [load_speaker(d) for d in sorted(p for p in args.corpus.iterdir() if p.is_dir())]
+    folders = sorted(p for p in args.corpus.iterdir() if p.is_dir())
+    if len(folders) <= MEMBERS:
+        raise keepmum.ConfigError(f"{args.corpus}: {len(folders)} speakers; at least 5 needed")
+    if args.join_short:
+        speakers = [load_joined_speaker(d, ENROL_UTTERANCES, args.join_short) for d in folders]
+    else:
+        speakers = [load_speaker(d) for d in folders]
     wakes = [read_audio(args.wake / clip) for clip in WAKE_CLIPS]
     recording, spans = household_recording(speakers, wakes)
     if args.babble is not None:
@@ -167,8 +202,9 @@ def _main() -> int:
     chosen = speakers[: args.rotations] if args.rotations else speakers
     total = Counts()
     rows = {}
-    for stranger in chosen:
-        counts = run_rotation(speakers, stranger.name, recording, spans)
+    for index, stranger in enumerate(chosen):
+        members = rotation_members(speakers, index)
+        counts = run_rotation(speakers, members, recording, spans, args.voice_threshold)
         rows[stranger.name] = asdict(counts)
         total.add(counts)
         if not args.json:

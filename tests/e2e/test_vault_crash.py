@@ -143,13 +143,14 @@ def test_sigkill_during_keepmum_replay(
     stored_total = 0
     for kill in range(5):
         proc = subprocess.Popen(
-            [*keepmum_command(), "replay", "--home", str(home), "--json", *[str(recording)] * 6],
+            [*keepmum_command(), "replay", "--home", str(home), "--json", *[str(recording)] * 40],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         # Kill at a random moment after the first record was announced (not a time from the
-        # start: on a loaded machine loading the models alone can take seconds).
+        # start: on a loaded machine loading the models alone can take seconds). 40 copies (12
+        # minutes of audio): on an idle machine the replay must still be running by then.
         seen = _read_until_stored(proc)
         time.sleep(rng.uniform(0.0, 1.5))
         assert proc.poll() is None, "the replay ended before the kill: it tested nothing"
