@@ -157,11 +157,17 @@ def _dense_top(encoder: VoiceEncoder, mel: np.ndarray) -> np.ndarray:
 
 
 def request_embeddings(
-    encoder: VoiceEncoder, piece: np.ndarray, room: np.ndarray | None
+    encoder: VoiceEncoder, piece: np.ndarray, room: np.ndarray | None, quick: bool = False
 ) -> dict[str, np.ndarray]:
-    """One request (int16) embedded every way measured; ``room`` is the babble alone at the
-    level it was mixed in (what the device hears before the wake word), None in quiet."""
+    """One request (int16) embedded every way measured (``quick``: trimmed and untrimmed only);
+    ``room`` is the babble alone at the level it was mixed in (what the device hears before the
+    wake word), None in quiet."""
     wav = piece.astype(np.float32) / 32768
+    if quick:
+        return {
+            "trimmed": encoder.embed_wav(wav),
+            "untrimmed": encoder.embed_wav(wav, preprocess=False),
+        }
     raised = voice._raise_volume(wav)
     gain = float(np.max(np.abs(raised)) / max(float(np.max(np.abs(wav))), 1e-9))
     mel = voice._mel_spectrogram(raised)
@@ -262,11 +268,15 @@ def tally(rows: list[Decision], threshold: float) -> str:
 
 
 def embed_requests(
-    encoder: VoiceEncoder, speakers: list[Speaker], babble_files: list[Path]
+    encoder: VoiceEncoder,
+    speakers: list[Speaker],
+    babble_files: list[Path],
+    seed: int = 0,
+    quick: bool = False,
 ) -> dict[str, list[RequestRow]]:
-    """Every 3-second request, quiet and in babble (the same babble as the first part), embedded
-    every way of :func:`request_embeddings`."""
-    rng = np.random.default_rng(0)
+    """Every 3-second request, quiet and in babble (seed 0: the same babble as the first part),
+    embedded every way of :func:`request_embeddings`."""
+    rng = np.random.default_rng(seed)
     requests: dict[str, list[RequestRow]] = {}
     for noisy in (False, True):
         for s in speakers:
@@ -282,19 +292,30 @@ def embed_requests(
                     room_emb = (
                         None if room is None else encoder.embed_wav(room / 32768, preprocess=False)
                     )
-                    for how, emb in request_embeddings(encoder, piece, room).items():
+                    for how, emb in request_embeddings(encoder, piece, room, quick).items():
                         requests.setdefault(how, []).append((s.name, half, noise, emb, room_emb))
     return requests
 
 
 def babble_variants(
-    encoder: VoiceEncoder, speakers: list[Speaker], babble_files: list[Path], share: float
+    encoder: VoiceEncoder,
+    speakers: list[Speaker],
+    babble_files: list[Path],
+    share: float,
+    seed: int = 0,
+    quick: bool = False,
 ) -> None:
     """One factor at a time from the adopted recipe (pieces + babble 10/20 dB, trimmed
     requests, cosine): request embedding, enrolment SNRs, decision rule. Each row's threshold is
     chosen on the choose half: the lowest that at most ``share`` of the stranger requests'
     decisions (every rotation, quiet and babble pooled) reach."""
-    requests = embed_requests(encoder, speakers, babble_files)
+    requests = embed_requests(encoder, speakers, babble_files, seed, quick)
+    base = "10+20 dB"
+    if quick:
+        prints = {base: {s.name: enrol_voiceprint(encoder, s.enrol).voiceprint for s in speakers}}
+        rules = [("trimmed", base, "cosine"), ("untrimmed", base, "cosine")]
+        show(requests, prints, share, [*rules, ("trimmed", base, "cosine+margin 0.02")])
+        return
     prints = {
         label: {
             s.name: enrol_voiceprint(encoder, s.enrol, snrs_db=snrs).voiceprint for s in speakers
@@ -304,12 +325,21 @@ def babble_variants(
     prints["10+20 dB untrimmed"] = {
         s.name: untrimmed_voiceprint(encoder, s.enrol) for s in speakers
     }
-    base = "10+20 dB"
     rows = [(how, base, "cosine") for how in requests]
     rows += [("trimmed", label, "cosine") for label in ENROL_SNRS if label != base]
     rows += [("untrimmed", "10+20 dB untrimmed", "cosine")]
     rules = ["margin", "over mean", "cosine+margin 0.02", "cosine+margin 0.04", "room-projected"]
     rows += [("trimmed", base, rule) for rule in rules]
+    show(requests, prints, share, rows)
+
+
+def show(
+    requests: dict[str, list[RequestRow]],
+    prints: dict[str, dict[str, np.ndarray]],
+    share: float,
+    rows: list[tuple[str, str, str]],
+) -> None:
+    """One line per (request embedding, enrolment, rule): its threshold, EERs and counts."""
     print(
         f"\nrequests in babble: threshold where {100 * share:g} % of the choose half's stranger "
         "decisions reach it. right/member-requests wrong strangers-kept/stranger-requests, "
@@ -344,12 +374,18 @@ def main() -> int:
         default=0.04,
         help="--requests: share of the choose half's stranger decisions the threshold lets by",
     )
+    parser.add_argument("--seed", type=int, default=0, help="--requests: babble draws' seed")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="--requests: only trimmed and untrimmed requests, and the cosine + margin 0.02 rule",
+    )
     args = parser.parse_args()
     encoder = VoiceEncoder()
     speakers = [load_speaker(d) for d in sorted(p for p in args.corpus.iterdir() if p.is_dir())]
     babble_files = sorted(args.babble.glob("*.wav"))
     if args.requests:
-        babble_variants(encoder, speakers, babble_files, args.stranger_share)
+        babble_variants(encoder, speakers, babble_files, args.stranger_share, args.seed, args.quick)
         return 0
     rng = np.random.default_rng(0)
     requests = []  # (speaker, half, embedding, untrimmed embedding, noise)
