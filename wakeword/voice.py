@@ -65,11 +65,12 @@ __all__ = [
     "mel_filterbank",
 ]
 
-DEFAULT_VOICE_THRESHOLD = 0.733
+DEFAULT_VOICE_THRESHOLD = 0.750
 """Cosine score a request needs to be filed under a member (voiceprints made by
 :func:`enrol_voiceprint`): the threshold ``keepmum voices`` chose on half of the LibriSpeech
 requests (3 s, quiet and babble), where at most 1 % of scores against another speaker's
-voiceprint reach it (docs/voices.md)."""
+voiceprint reach it, as recorded and through a telephone band, whichever is higher: the band's
+(docs/voices.md, docs/decisions/2026-12-08-threshold-over-channels.md)."""
 VOICE_BABBLE_PATH = Path(__file__).resolve().parent / "data" / "voice_babble.npz"
 """Synthetic 3-talker babble (espeak-ng) mixed into enrolment recordings; nobody's voice."""
 ENROL_PIECE_S = 3.0

@@ -47,6 +47,6 @@ def test_a_request_is_filed_under_the_voice_that_spoke_it(keepmum_device) -> Non
     keepmum_device.enrol("alice", *clips, passphrase=passphrase)
     run = keepmum_device.replay(fixtures.path("alexa_lights"))
     assert [s["member"] for s in run.stored] == ["alice"]
-    assert run.stored[0]["voice_score"] >= 0.733
+    assert run.stored[0]["voice_score"] >= 0.75
     strict = keepmum_device.replay(fixtures.path("alexa_lights"), voice_threshold=0.999)
     assert strict.stored == [] and strict.discarded[0]["reason"] == "stranger"

@@ -18,6 +18,7 @@ from sim.commands._common import FiniteFloat, KeepmumCommand, json_option
 from sim.commands._output import Output, escape
 from sim.research.voices import (
     BABBLE_SNRS_DB,
+    BAND_SUFFIX,
     DURATIONS,
     ENROL_UTTERANCES,
     FALSE_ACCEPT,
@@ -25,11 +26,12 @@ from sim.research.voices import (
     ConditionResult,
     CorpusEmbeddings,
     Speaker,
-    choose_threshold,
+    choose_over_channels,
     embed_corpus,
     find_corpora,
     load_speaker,
     report_corpus,
+    through_telephone_band,
 )
 from sim.research.voices_hidden import Fold, leave_one_speaker_out, pool_folds
 from sim.research.voices_join import JOINED_SUFFIX, load_joined_speaker
@@ -37,6 +39,9 @@ from wakeword.stats import DEFAULT_CONFIDENCE, Interval, check_confidence
 from wakeword.voice import VoiceEncoder
 
 __all__ = ["voices"]
+
+_THREE_SECONDS = {"3s": DURATIONS["3s"]}
+"""Joined corpora and the telephone band are measured on 3-second requests only."""
 
 
 @click.command(cls=KeepmumCommand)
@@ -120,8 +125,10 @@ def voices(
     strangers; every rotation. Per corpus, request length and noise: the share of members'
     requests filed under the right member and under a wrong one, the share of strangers'
     requests kept, with intervals, and the equal error rate. The threshold is chosen on half of
-    the requests and every figure is on the other half (docs/voices.md). ``--json``: one object
-    per condition, then one with the threshold.
+    the requests and every figure is on the other half (docs/voices.md): the choosing corpus is
+    also measured through a telephone band (CORPUS 8 kHz band), and the threshold is the higher
+    of the two channels' choices. ``--json``: one object per condition, then one with the
+    threshold.
 
     Hidden speakers (docs/measurements/2026-12-08-hidden-speakers.md): ``--hidden`` files each
     speaker of the choosing corpus at a threshold chosen without them (``--json``: one
@@ -139,24 +146,32 @@ def voices(
     babble = _babble_files(babble_dir)
     encoder = VoiceEncoder()
     embedded: dict[str, CorpusEmbeddings] = {}
+    loaded: dict[str, list[Speaker]] = {}
     joined: set[str] = set()
     for name, dirs in corpora.items():
         out.say(f"[dim]embedding {escape(name)}: {len(dirs)} speakers[/]")
-        speakers = [load_speaker(d, enrol_count) for d in dirs]
+        speakers = loaded[name] = [load_speaker(d, enrol_count) for d in dirs]
         embedded[name] = embed_corpus(name, speakers, encoder, babble, snrs_db=tuple(snrs_db))
         if join_short is not None and _all_short(speakers):
             name += JOINED_SUFFIX
             out.say(f"[dim]embedding {escape(name)}: files joined into {join_short:g} s[/]")
             long = [load_joined_speaker(d, enrol_count, join_short) for d in dirs]
-            three = {"3s": DURATIONS["3s"]}
             embedded[name] = embed_corpus(
-                name, long, encoder, babble, snrs_db=tuple(snrs_db), durations=three
+                name, long, encoder, babble, snrs_db=tuple(snrs_db), durations=_THREE_SECONDS
             )
             joined.add(name)
     chosen_on = None
+    channels: list[CorpusEmbeddings] = []
     if threshold is None:
         chosen_on = _choose_on(choose_on, embedded, joined)
-        threshold = choose_threshold(embedded[chosen_on])
+        band = chosen_on + BAND_SUFFIX
+        out.say(f"[dim]embedding {escape(band)}: the same speakers through a telephone band[/]")
+        narrow = through_telephone_band(loaded[chosen_on])
+        embedded[band] = embed_corpus(
+            band, narrow, encoder, babble, snrs_db=tuple(snrs_db), durations=_THREE_SECONDS
+        )
+        channels = [embedded[chosen_on], embedded[band]]
+        threshold = choose_over_channels(channels)
     rows = [
         r
         for name, e in embedded.items()
@@ -175,6 +190,7 @@ def voices(
             "event": "threshold",
             "threshold": threshold,
             "chosen_on": chosen_on,
+            "channels": [c.corpus for c in channels],
             "false_accept": FALSE_ACCEPT if chosen_on else None,
         }
     )
@@ -182,13 +198,15 @@ def voices(
         out.table(table)
         how = (
             f"chosen on {escape(chosen_on)}'s choose half (3 s requests, at most "
-            f"{100 * FALSE_ACCEPT:g} % of other speakers' scores reach it)"
+            f"{100 * FALSE_ACCEPT:g} % of other speakers' scores reach it, as recorded and "
+            "through a telephone band: the higher)"
             if chosen_on
             else "given"
         )
         out.say(f"threshold {threshold:.3f}: {how}")
     if hidden and chosen_on is not None:
-        _emit_hidden(out, chosen_on, leave_one_speaker_out(embedded[chosen_on]), confidence)
+        folds = leave_one_speaker_out(embedded[chosen_on], channels=channels[1:])
+        _emit_hidden(out, chosen_on, folds, confidence)
 
 
 def _all_short(speakers: list[Speaker]) -> bool:

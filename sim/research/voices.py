@@ -32,12 +32,13 @@ corpus not named by ``--choose-on`` are never used to choose (they are the hidde
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from scipy.signal import resample_poly
 
 from device.audio import SAMPLE_RATE
 from device.sources import read_audio
@@ -45,9 +46,13 @@ from keepmum.errors import ConfigError
 from wakeword.stats import Interval, wilson_interval
 from wakeword.voice import VoiceEncoder, enrol_voiceprint
 
+BAND_SUFFIX = " 8 kHz band"
+"""The choosing corpus through a telephone band is reported as ``<corpus> 8 kHz band``."""
+
 __all__ = [
     "BABBLE_SNRS_DB",
     "BABBLE_SNR_DB",
+    "BAND_SUFFIX",
     "CROPS_PER_FILE",
     "DURATIONS",
     "ENROL_UTTERANCES",
@@ -56,6 +61,7 @@ __all__ = [
     "ConditionResult",
     "CorpusEmbeddings",
     "Speaker",
+    "choose_over_channels",
     "choose_threshold",
     "count_at_threshold",
     "embed_corpus",
@@ -66,6 +72,8 @@ __all__ = [
     "noise_name",
     "operating_threshold",
     "report_corpus",
+    "telephone_band",
+    "through_telephone_band",
 ]
 
 ENROL_UTTERANCES = 3
@@ -299,6 +307,35 @@ def choose_threshold(embedded: CorpusEmbeddings, false_accept: float = FALSE_ACC
             f"--choose-on {embedded.corpus}: it has no requests of 3 s or more to choose on"
         )
     return operating_threshold(nontargets, false_accept)
+
+
+def choose_over_channels(
+    channels: Sequence[CorpusEmbeddings], false_accept: float = FALSE_ACCEPT
+) -> float:
+    """The device's threshold: the highest of the channels' operating points
+    (:func:`choose_threshold` of each). One threshold serves every microphone, so it must keep
+    the false-accept bound in the channel where voices lie closest (through a telephone band,
+    every voice is nearer every other: docs/decisions/2026-12-08-threshold-over-channels.md)."""
+    if not channels:
+        raise ConfigError("choosing a threshold needs at least one corpus")
+    return max(choose_threshold(channel, false_accept) for channel in channels)
+
+
+def telephone_band(samples: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
+    """The audio as a telephone-band channel passes it: down to 8 kHz and back up to 16 kHz
+    (polyphase filters), so nothing above 4 kHz is left, as in FSDD's 8 kHz files."""
+    x = resample_poly(resample_poly(samples.astype(np.float64), 1, 2), 2, 1)[: len(samples)]
+    return np.clip(np.round(x), -32768, 32767).astype(np.int16)
+
+
+def through_telephone_band(speakers: Sequence[Speaker]) -> list[Speaker]:
+    """Every speaker's recordings, enrolment and requests, through :func:`telephone_band`."""
+    return [
+        Speaker(
+            s.name, [telephone_band(a) for a in s.enrol], [telephone_band(a) for a in s.requests]
+        )
+        for s in speakers
+    ]
 
 
 def report_corpus(

@@ -5,8 +5,8 @@ threshold is chosen on the ``choose`` half of every speaker of one corpus, so th
 holds other utterances of the same people, not other people. Leave one speaker out:
 
 - for each speaker S, the threshold is chosen exactly as :func:`~sim.research.voices.
-  choose_threshold` chooses it, on the corpus without S: neither S's requests nor S's voiceprint
-  take part (:func:`without_speaker`);
+  choose_over_channels` chooses it, on the corpus (and its telephone-band channel) without S:
+  neither S's requests nor S's voiceprint take part (:func:`without_speaker`);
 - at that threshold, S's own ``report``-half 3-second requests are filed in every rotation of
   :data:`~sim.research.voices.MEMBERS` members: those that enrol S count S's requests as a
   member's (right, wrong, unattributed), those that do not as a stranger's (kept or not);
@@ -22,6 +22,7 @@ own rows; only the threshold each is filed at differs.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sim.research.voices import (
@@ -29,7 +30,7 @@ from sim.research.voices import (
     MEMBERS,
     ConditionResult,
     CorpusEmbeddings,
-    choose_threshold,
+    choose_over_channels,
     count_at_threshold,
 )
 
@@ -59,14 +60,19 @@ def without_speaker(embedded: CorpusEmbeddings, name: str) -> CorpusEmbeddings:
 
 
 def leave_one_speaker_out(
-    embedded: CorpusEmbeddings, false_accept: float = FALSE_ACCEPT
+    embedded: CorpusEmbeddings,
+    false_accept: float = FALSE_ACCEPT,
+    channels: Sequence[CorpusEmbeddings] = (),
 ) -> list[Fold]:
-    """One :class:`Fold` per speaker, in the corpus's order. ConfigError (from
+    """One :class:`Fold` per speaker, in the corpus's order; each fold's threshold chosen as the
+    device's is (:func:`choose_over_channels`) on the corpus and the same speakers' other
+    ``channels`` (the telephone band), all without the held-out speaker. ConfigError (from
     :func:`choose_threshold`) if the corpus has no 3-second requests."""
     rotations = list(itertools.combinations(embedded.prints, MEMBERS))
     folds = []
     for name in embedded.prints:
-        threshold = choose_threshold(without_speaker(embedded, name), false_accept)
+        chosen_on = [without_speaker(c, name) for c in (embedded, *channels)]
+        threshold = choose_over_channels(chosen_on, false_accept)
         rows = []
         for (duration, noise), batch in embedded.requests.items():
             if duration != HIDDEN_DURATION:

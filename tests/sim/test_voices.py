@@ -169,9 +169,13 @@ def test_voices_command_protocol_on_espeak_speakers(espeak_speakers: Path) -> No
     )
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    rows = {(r["duration"], r["noise"]): r for r in lines if "duration" in r}
-    assert set(rows) == {(d, n) for d in ("3s", "sub1s") for n in ("quiet", "babble 10 dB")}
-    for (duration, _noise), row in rows.items():
+    rows = {(r["corpus"], r["duration"], r["noise"]): r for r in lines if "duration" in r}
+    noises = ("quiet", "babble 10 dB")
+    # The choosing corpus is measured through a telephone band too, on 3-second requests.
+    assert set(rows) == {("espeak", d, n) for d in ("3s", "sub1s") for n in noises} | {
+        ("espeak 8 kHz band", "3s", n) for n in noises
+    }
+    for (_corpus, duration, _noise), row in rows.items():
         pieces = 1 if duration == "3s" else 3
         assert (row["rotations"], row["speakers"]) == (5, 5)
         assert row["member_requests"] == 20 * pieces and row["stranger_requests"] == 5 * pieces
@@ -180,6 +184,7 @@ def test_voices_command_protocol_on_espeak_speakers(espeak_speakers: Path) -> No
         assert low <= row["right"] / row["member_requests"] <= high
     (chosen,) = [r for r in lines if r.get("event") == "threshold"]
     assert chosen["chosen_on"] == "espeak" and chosen["false_accept"] == 0.01
+    assert chosen["channels"] == ["espeak", "espeak 8 kHz band"]
     assert 0.5 < chosen["threshold"] < 1.0
 
 

@@ -21,11 +21,14 @@ from keepmum.errors import ConfigError
 from sim.research.voices import (
     CorpusEmbeddings,
     Request,
+    choose_over_channels,
     choose_threshold,
     embed_corpus,
     find_corpora,
     load_speaker,
     report_corpus,
+    telephone_band,
+    through_telephone_band,
 )
 from sim.research.voices_hidden import leave_one_speaker_out, pool_folds, without_speaker
 from sim.research.voices_join import JOIN_GAP_S, join_plan, load_joined_speaker, take_order
@@ -351,3 +354,64 @@ def test_fsdd_joined_members_filed_right(shared_audio: Path) -> None:
     assert row.right >= 0.95 * row.member_requests
     assert row.wrong == 0
     assert row.eer < 0.05
+
+
+def test_a_fold_chooses_over_every_channel_without_the_held_out_speaker() -> None:
+    """The telephone-band channel's choose-half requests of ben sound like ann: every fold that
+    keeps ben chooses over 0.9 (the band's scores rule), ben's own fold does not see them."""
+    corpus = _fake_corpus()
+    band = _fake_corpus()
+    for batch in band.requests.values():
+        for r in batch:
+            if r.speaker == "ben" and r.half == "choose":
+                r.embedding = band.prints["ann"]
+    folds = {f.held_out: f for f in leave_one_speaker_out(corpus, channels=[band])}
+    assert folds["ben"].threshold < 0.6
+    for name in ("cat", "dan", "eve"):
+        assert folds[name].threshold > 1.0
+    # Without the channel, no fold sees ben's copies at all.
+    assert all(f.threshold < 0.6 for f in leave_one_speaker_out(corpus))
+
+
+def test_the_device_threshold_is_the_highest_channels_choice() -> None:
+    quiet = _fake_corpus()
+    band = _fake_corpus()
+    for batch in band.requests.values():
+        for r in batch:
+            if r.speaker == "eve" and r.half == "choose":
+                r.embedding = _unit(band.prints["ann"] + band.prints["eve"])  # 0.707 to ann
+    assert choose_over_channels([quiet]) == choose_threshold(quiet) < 0.6
+    assert choose_over_channels([quiet, band]) == choose_threshold(band) > 0.7
+    assert choose_over_channels([band, quiet]) == choose_threshold(band)
+    with pytest.raises(ConfigError):
+        choose_over_channels([])
+
+
+def test_the_telephone_band_keeps_speech_frequencies_and_drops_the_rest() -> None:
+    t = np.arange(RATE) / RATE
+    low = (8000 * np.sin(2 * np.pi * 1000 * t)).astype(np.int16)
+    high = (8000 * np.sin(2 * np.pi * 6000 * t)).astype(np.int16)
+    passed, dropped = telephone_band(low), telephone_band(high)
+    assert passed.dtype == np.int16 and len(passed) == len(low)
+    middle = slice(1000, -1000)  # away from the filters' edges
+    assert np.sqrt(np.mean(passed[middle].astype(float) ** 2)) > 0.9 * 8000 / np.sqrt(2)
+    assert np.sqrt(np.mean(dropped[middle].astype(float) ** 2)) < 0.01 * 8000
+
+
+@pytest.mark.shared_audio
+def test_the_shipped_threshold_is_what_the_rule_chooses_on_librispeech(
+    shared_audio: Path,
+) -> None:
+    """DEFAULT_VOICE_THRESHOLD is the rule's choice, not a number typed in: the LibriSpeech
+    choose half, 3 s requests in quiet and babble at 10 dB, as recorded and through a telephone
+    band, the higher channel's 1 % operating point."""
+    corpora = find_corpora(shared_audio / "speakers")
+    speakers = [load_speaker(d) for d in corpora["librispeech"]]
+    babble = sorted((shared_audio / "speech" / "silero").glob("*.wav"))
+    encoder = VoiceEncoder()
+    three = {"3s": 3.0}
+    wide = embed_corpus("librispeech", speakers, encoder, babble, durations=three)
+    narrow = embed_corpus(
+        "band", through_telephone_band(speakers), encoder, babble, durations=three
+    )
+    assert choose_over_channels([wide, narrow]) == DEFAULT_VOICE_THRESHOLD
