@@ -113,7 +113,8 @@ def member_add(
 @home_option
 @json_option
 def member_list(home: Path | None, json_lines: bool) -> None:
-    """Members, their public recipients and what the vault holds of each."""
+    """Members, what the vault holds of each, whether their voice is enrolled, and their public
+    recipients."""
     out = Output(json_lines)
     with opened_vault(home, read_only=True) as v:  # only reads: works on a read-only home
         enrolled = {vp.member for vp in v.voiceprints()}
@@ -130,7 +131,10 @@ def member_list(home: Path | None, json_lines: bool) -> None:
                     "voice_enrolled": m.name in enrolled,
                 }
             )
-            out.say(f"{m.name:<16} {len(records):>4} records {held_s:8.1f} s  {m.recipient}")
+            voice = "voice" if m.name in enrolled else "-"
+            out.say(
+                f"{m.name:<16} {len(records):>4} records {held_s:8.1f} s  {voice:<5}  {m.recipient}"
+            )
 
 
 member.add_command(member_enrol)

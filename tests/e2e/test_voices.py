@@ -146,9 +146,14 @@ def test_a_stranger_is_discarded_or_filed_under_the_default(
 def test_forget_erases_the_voiceprint(household: dict[str, object], tmp_path: Path) -> None:
     copy = tmp_path / "copy"
     subprocess.run(["cp", "-a", str(household["home"]), str(copy)], check=True)
+    listed = keepmum_ok("member", "list", "--home", copy).stdout.splitlines()
+    assert [line.split()[5] for line in listed] == ["voice", "voice"]  # alice, bob
     keepmum_ok("vault", "forget", "bob", "--home", copy, "--yes")
     conn = sqlite3.connect(copy / "vault.db")
     assert [r[0] for r in conn.execute("SELECT member FROM voiceprints")] == ["alice"]
+    keepmum_ok("member", "unenrol", "alice", "--home", copy)
+    listed = keepmum_ok("member", "list", "--home", copy).stdout.splitlines()
+    assert [line.split()[5] for line in listed] == ["-"]  # alice; bob is forgotten
 
 
 def test_enrol_refuses_a_wrong_passphrase_and_bad_audio(
