@@ -34,6 +34,7 @@ from sim.research.voices_hidden import leave_one_speaker_out, pool_folds, withou
 from sim.research.voices_join import JOIN_GAP_S, join_plan, load_joined_speaker, take_order
 from tests.conftest import require_tool
 from tests.e2e.conftest import run_keepmum
+from tests.sim.test_voices import ESPEAK_SPEAKERS, ESPEAK_TEXTS
 from wakeword.voice import DEFAULT_VOICE_THRESHOLD, VoiceEncoder
 
 NAMES = ("ann", "ben", "cat", "dan", "eve")
@@ -68,6 +69,14 @@ def _fake_corpus(per_half: int = 4) -> CorpusEmbeddings:
     return CorpusEmbeddings("fake", {n: _unit(axes[n]) for n in NAMES}, requests)
 
 
+def _sounds_like(corpus: CorpusEmbeddings, speaker: str, half: str, embedding: np.ndarray) -> None:
+    """Every one of ``speaker``'s requests of ``half``, in every noise, becomes ``embedding``."""
+    for batch in corpus.requests.values():
+        for r in batch:
+            if r.speaker == speaker and r.half == half:
+                r.embedding = embedding
+
+
 def test_without_speaker_drops_their_voiceprint_and_every_request() -> None:
     corpus = _fake_corpus()
     rest = without_speaker(corpus, "cat")
@@ -82,10 +91,7 @@ def test_a_fold_threshold_ignores_the_held_out_speakers_requests() -> None:
     """eve's choose-half requests sound like ann: every other fold, which chooses on them,
     refuses them; eve's own fold does not see them and chooses as if eve were not there."""
     corpus = _fake_corpus()
-    for batch in corpus.requests.values():
-        for r in batch:
-            if r.speaker == "eve" and r.half == "choose":
-                r.embedding = corpus.prints["ann"]
+    _sounds_like(corpus, "eve", "choose", corpus.prints["ann"])
     folds = {f.held_out: f for f in leave_one_speaker_out(corpus)}
     alone = choose_threshold(without_speaker(corpus, "eve"))
     assert folds["eve"].threshold == alone < 0.6
@@ -129,10 +135,7 @@ def test_a_held_out_stranger_who_sounds_like_a_member_is_counted_kept() -> None:
     """eve's report requests on ann's axis: in the rotation without eve they are kept (under
     ann), in those with eve filed under eve or ann; pooling adds them to the other folds'."""
     corpus = _fake_corpus()
-    for batch in corpus.requests.values():
-        for r in batch:
-            if r.speaker == "eve" and r.half == "report":
-                r.embedding = corpus.prints["ann"]
+    _sounds_like(corpus, "eve", "report", corpus.prints["ann"])
     folds = {f.held_out: f for f in leave_one_speaker_out(corpus)}
     quiet = folds["eve"].rows[0]
     assert quiet.strangers_kept == quiet.stranger_requests == 4
@@ -246,15 +249,9 @@ def test_a_joined_corpus_is_never_chosen_on(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-ESPEAK_VOICES = ("en+m3", "en-us+f3", "hi+f2", "en-029+m2", "de")
-SENTENCES = (
-    "Please set a timer for ten minutes.",
-    "What is the weather like tomorrow morning?",
-    "Call my sister and tell her I am late.",
-    "Turn the music down in the kitchen please.",
-    "Add milk and eggs to the shopping list.",
-    "Remind me to water the plants tonight.",
-)
+ESPEAK_VOICES = ESPEAK_SPEAKERS
+SENTENCES = (*ESPEAK_TEXTS, "Remind me to water the plants tonight.")
+"""test_voices' five sentences and one more: 3 enrol, 3 requests (one of them choose-half)."""
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
@@ -361,10 +358,7 @@ def test_a_fold_chooses_over_every_channel_without_the_held_out_speaker() -> Non
     keeps ben chooses over 0.9 (the band's scores rule), ben's own fold does not see them."""
     corpus = _fake_corpus()
     band = _fake_corpus()
-    for batch in band.requests.values():
-        for r in batch:
-            if r.speaker == "ben" and r.half == "choose":
-                r.embedding = band.prints["ann"]
+    _sounds_like(band, "ben", "choose", band.prints["ann"])
     folds = {f.held_out: f for f in leave_one_speaker_out(corpus, channels=[band])}
     assert folds["ben"].threshold < 0.6
     for name in ("cat", "dan", "eve"):
@@ -376,10 +370,8 @@ def test_a_fold_chooses_over_every_channel_without_the_held_out_speaker() -> Non
 def test_the_device_threshold_is_the_highest_channels_choice() -> None:
     quiet = _fake_corpus()
     band = _fake_corpus()
-    for batch in band.requests.values():
-        for r in batch:
-            if r.speaker == "eve" and r.half == "choose":
-                r.embedding = _unit(band.prints["ann"] + band.prints["eve"])  # 0.707 to ann
+    to_ann = _unit(band.prints["ann"] + band.prints["eve"])  # cosine 0.707 to ann
+    _sounds_like(band, "eve", "choose", to_ann)
     assert choose_over_channels([quiet]) == choose_threshold(quiet) < 0.6
     assert choose_over_channels([quiet, band]) == choose_threshold(band) > 0.7
     assert choose_over_channels([band, quiet]) == choose_threshold(band)
