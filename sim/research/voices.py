@@ -43,11 +43,9 @@ from scipy.signal import resample_poly
 from device.audio import SAMPLE_RATE
 from device.sources import read_audio
 from keepmum.errors import ConfigError
+from sim.research.corpus import to_pcm
 from wakeword.stats import Interval, wilson_interval
 from wakeword.voice import VoiceEncoder, enrol_voiceprint
-
-BAND_SUFFIX = " 8 kHz band"
-"""The choosing corpus through a telephone band is reported as ``<corpus> 8 kHz band``."""
 
 __all__ = [
     "BABBLE_SNRS_DB",
@@ -77,6 +75,8 @@ __all__ = [
 ]
 
 ENROL_UTTERANCES = 3
+BAND_SUFFIX = " 8 kHz band"
+"""The choosing corpus through a telephone band is reported as ``<corpus> 8 kHz band``."""
 MEMBERS = 4
 CROPS_PER_FILE = 3
 BABBLE_SNR_DB = 10.0
@@ -209,7 +209,7 @@ def with_noise(
     x = samples.astype(np.float32)
     level = float(np.sqrt(np.mean(x**2)))
     mixed = x + babble[: len(x)] * level / (10 ** (snr_db / 20))
-    return np.clip(np.round(mixed), -32768, 32767).astype(np.int16)
+    return to_pcm(mixed)
 
 
 def equal_error_rate(targets: list[float], nontargets: list[float]) -> tuple[float, float]:
@@ -324,8 +324,9 @@ def choose_over_channels(
 def telephone_band(samples: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
     """The audio as a telephone-band channel passes it: down to 8 kHz and back up to 16 kHz
     (polyphase filters), so nothing above 4 kHz is left, as in FSDD's 8 kHz files."""
-    x = resample_poly(resample_poly(samples.astype(np.float64), 1, 2), 2, 1)[: len(samples)]
-    return np.clip(np.round(x), -32768, 32767).astype(np.int16)
+    return to_pcm(
+        resample_poly(resample_poly(samples.astype(np.float64), 1, 2), 2, 1)[: len(samples)]
+    )
 
 
 def through_telephone_band(speakers: Sequence[Speaker]) -> list[Speaker]:
